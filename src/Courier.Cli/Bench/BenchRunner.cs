@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using Courier.Client;
+using HdrHistogram;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Cli.Bench;
+
+internal sealed record BenchSettings(
+    IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries);
+
+internal sealed record BenchResult(long Requests, long Errors, double Seconds, long P50, long P90, long P99, long P999, long Max)
+{
+    public double Rps => Seconds > 0 ? Requests / Seconds : 0;
+
+    public string ToJson() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{{\"requests\":{Requests},\"errors\":{Errors},\"seconds\":{Seconds:0.###},\"rps\":{Rps:0},\"p50_us\":{P50},\"p90_us\":{P90},\"p99_us\":{P99},\"p999_us\":{P999},\"max_us\":{Max}}}");
+
+    public void WriteTable(TextWriter output)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"requests",10} {"errors",7} {"seconds",8} {"req/s",10} {"p50",8} {"p90",8} {"p99",8} {"p99.9",8} {"max",8}  (latency in us)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Requests,10:N0} {Errors,7:N0} {Seconds,8:0.00} {Rps,10:N0} {P50,8} {P90,8} {P99,8} {P999,8} {Max,8}"));
+    }
+}
+
+/// <summary>CLIENTS connections, each keeping INFLIGHT requests outstanding for DURATION, then waiting for the rest.</summary>
+internal static class BenchRunner
+{
+    private const long HighestTrackableMicros = 10L * 60 * 1_000_000;
+
+    public static async Task<BenchResult> RunAsync(
+        BenchSettings settings, ILoggerFactory loggerFactory, Action<long, long, TimeSpan>? progress, CancellationToken cancellationToken)
+    {
+        var payload = new byte[settings.Size];
+        Random.Shared.NextBytes(payload);
+        var clients = Enumerable.Range(0, settings.Clients)
+            .Select(_ => new CourierClient(Cli.ClientOptions(settings.Endpoints, settings.Timeout, settings.Retries, loggerFactory)))
+            .ToArray();
+        long requests = 0, errors = 0;
+        var histograms = new List<LongHistogram>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        var loops = new List<Task>();
+        foreach (var client in clients)
+        {
+            for (var i = 0; i < settings.InFlight; i++)
+            {
+                var histogram = new LongHistogram(HighestTrackableMicros, 3);
+                histograms.Add(histogram);
+                loops.Add(Task.Run(() => LoopAsync(client, histogram), CancellationToken.None));
+            }
+        }
+
+        async Task LoopAsync(CourierClient client, LongHistogram histogram)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var sent = Stopwatch.GetTimestamp();
+                try
+                {
+                    // Outstanding requests finish (success or error) rather than being cancelled: every request is counted.
+                    await client.RequestAsync(settings.Service, payload, CancellationToken.None);
+                    histogram.RecordValue(Math.Min(HighestTrackableMicros, (long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds));
+                    Interlocked.Increment(ref requests);
+                }
+                catch (CourierException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        }
+
+        var all = Task.WhenAll(loops);
+        var until = started + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
+        while (!all.IsCompleted && Stopwatch.GetTimestamp() < until && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None));
+            progress?.Invoke(Interlocked.Read(ref requests), Interlocked.Read(ref errors), Stopwatch.GetElapsedTime(started));
+        }
+
+        await stop.CancelAsync();
+        await all;
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        var merged = new LongHistogram(HighestTrackableMicros, 3);
+        foreach (var histogram in histograms)
+        {
+            merged.Add(histogram);
+        }
+
+        var any = merged.TotalCount > 0;
+        return new BenchResult(
+            requests, errors, seconds,
+            any ? merged.GetValueAtPercentile(50) : 0,
+            any ? merged.GetValueAtPercentile(90) : 0,
+            any ? merged.GetValueAtPercentile(99) : 0,
+            any ? merged.GetValueAtPercentile(99.9) : 0,
+            any ? merged.GetMaxValue() : 0);
+    }
+
+    /// <summary>A progress line rewritten in place, only when stdout is a terminal.</summary>
+    public static Action<long, long, TimeSpan>? TerminalProgress()
+    {
+        if (Console.IsOutputRedirected)
+        {
+            return null;
+        }
+
+        var lastPrint = TimeSpan.Zero;
+        return (requests, errors, elapsed) =>
+        {
+            if (elapsed - lastPrint < TimeSpan.FromSeconds(1))
+            {
+                return;
+            }
+
+            lastPrint = elapsed;
+            var rate = requests / Math.Max(elapsed.TotalSeconds, 0.001);
+            Console.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {elapsed.TotalSeconds,5:0}s  {requests,12:N0} requests  {rate,10:N0} req/s  {errors:N0} errors   "));
+        };
+    }
+}

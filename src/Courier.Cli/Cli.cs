@@ -1,0 +1,98 @@
+using System.CommandLine;
+using Courier.Client;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Cli;
+
+/// <summary>Options and error handling shared by every command.</summary>
+internal static class Cli
+{
+    public static Option<TimeSpan> DurationOption(string name, TimeSpan defaultValue, string description) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            var token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (Duration.TryParse(token, out var value))
+            {
+                return value;
+            }
+
+            result.AddError($"Invalid duration '{token}' for {name}: write it like 500ms, 2.5s or 1m.");
+            return default;
+        },
+    };
+
+    public static Option<int> PositiveIntOption(string name, int defaultValue, string description)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() <= 0)
+            {
+                result.AddError($"{name} must be a positive number.");
+            }
+        });
+        return option;
+    }
+
+    public static readonly Option<LogLevel> LogLevelOption = new("--log-level")
+    {
+        Description = "Least severe log level written to stderr.",
+        DefaultValueFactory = _ => LogLevel.Warning,
+        Recursive = true,
+    };
+
+    public static ILoggerFactory CreateLoggerFactory(ParseResult parse) => LoggerFactory.Create(builder => builder
+        .SetMinimumLevel(parse.GetValue(LogLevelOption))
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        }));
+
+    /// <summary>Runs a command body, turning every failure into one line on stderr and a non-zero exit code.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+        catch (CourierTimeoutException ex)
+        {
+            return Fail(3, ex.Message);
+        }
+        catch (CourierRemoteException ex)
+        {
+            return Fail(4, ex.Message);
+        }
+        catch (CourierException ex)
+        {
+            return Fail(5, ex.Message);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException)
+        {
+            return Fail(2, ex.Message);
+        }
+    }
+
+    public static int Fail(int code, string message)
+    {
+        Console.Error.WriteLine($"courier: error: {message}");
+        return code;
+    }
+
+    public static CourierClientOptions ClientOptions(IReadOnlyList<string> endpoints, TimeSpan timeout, int retries, ILoggerFactory loggerFactory)
+        => CourierClientOptions.Default with
+        {
+            Endpoints = endpoints,
+            Timeout = timeout,
+            Retries = retries,
+            LoggerFactory = loggerFactory,
+        };
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Courier.Server;
+
+namespace Courier.Cli.Commands;
+
+internal static class ServerCommand
+{
+    public static Command Create()
+    {
+        var bind = new Option<string>("--bind") { Description = "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (port * picks one).", Required = true };
+        var name = new Option<string>("--name") { Description = "Instance name, answered by whoami.", DefaultValueFactory = _ => Environment.MachineName };
+        var delay = Cli.DurationOption("--delay", TimeSpan.Zero, "Simulated work per request.");
+        var concurrency = Cli.PositiveIntOption("--concurrency", CourierServerOptions.Default.MaxConcurrency, "Requests handled at once.");
+        var drain = Cli.DurationOption("--drain-timeout", CourierServerOptions.Default.DrainTimeout, "How long a stop waits for requests in flight.");
+        var command = new Command("server", "Serve echo and whoami directly on a bound endpoint (no broker).")
+        {
+            bind, name, delay, concurrency, drain,
+        };
+        command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
+        {
+            using var loggerFactory = Cli.CreateLoggerFactory(parse);
+            var instance = parse.GetValue(name)!;
+            var wait = parse.GetValue(delay);
+            var options = CourierServerOptions.Default with
+            {
+                Endpoint = parse.GetValue(bind)!,
+                Name = instance,
+                MaxConcurrency = parse.GetValue(concurrency),
+                DrainTimeout = parse.GetValue(drain),
+                LoggerFactory = loggerFactory,
+            };
+            await using var server = new CourierServer(options)
+                .Map(CourierServices.EchoName, CourierServices.WithDelay(CourierServices.Echo, wait))
+                .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait));
+            await server.StartAsync(cancellationToken);
+            Console.WriteLine($"server {instance} listening on {server.Endpoint}");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // SIGINT or SIGTERM: stop gracefully below.
+            }
+
+            await server.StopAsync(CancellationToken.None);
+            Console.WriteLine($"server {instance} stopped");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,17 @@
+namespace Courier.Client;
+
+/// <summary>Which client protocol a <see cref="CourierClient"/> speaks on a connection.</summary>
+public enum ClientProtocol
+{
+    /// <summary>
+    /// Ask each new connection's peer (8/MMI service <c>mmi.courier</c>) whether it speaks Courier; pipeline if it does,
+    /// else fall back to plain 7/MDP with one request at a time. Courier extensions never reach a peer that did not answer.
+    /// </summary>
+    Auto,
+
+    /// <summary>Courier framing without asking: pipelined, status in every reply. Only for Courier servers and brokers.</summary>
+    Courier,
+
+    /// <summary>Plain 7/MDP, one request at a time per connection: for any third-party 7/MDP broker.</summary>
+    Mdp,
+}

@@ -1,0 +1,135 @@
+using Courier.Client.Internal;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+
+namespace Courier.Client;
+
+// Loop thread only: the connection, its negotiated protocol, and sending.
+public sealed partial class CourierClient
+{
+    private enum PeerMode
+    {
+        Probing,
+        Courier,
+        Plain,
+    }
+
+    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
+
+    private readonly Dictionary<ulong, PendingRequest> _pending = [];
+    private readonly Queue<PendingRequest> _waiting = new();
+    private readonly List<ReadOnlyMemory<byte>> _sendFrames = [];
+    private ITransportSocket? _socket;
+    private string _endpoint = "";
+    private int _endpointIndex = -1;
+    private PeerMode _mode;
+    private long _probeDeadline = long.MaxValue;
+    private int _sentCount;
+    private PendingRequest? _plainOutstanding;
+
+    private void EnsureConnected()
+    {
+        if (_socket is not null)
+        {
+            return;
+        }
+
+        _endpointIndex = (_endpointIndex + 1) % _options.Endpoints.Count;
+        _endpoint = _options.Endpoints[_endpointIndex];
+        ClientLog.Connecting(_logger, _endpoint, _options.Protocol.ToString());
+        var socket = _transport.CreateSocket(SocketKind.Dealer, _options.Transport);
+        socket.Connect(_endpoint);
+        _loop.Add(socket, OnReadable);
+        _socket = socket;
+        _sentCount = 0;
+        _plainOutstanding = null;
+        _mode = _options.Protocol switch
+        {
+            ClientProtocol.Courier => PeerMode.Courier,
+            ClientProtocol.Mdp => PeerMode.Plain,
+            _ => PeerMode.Probing,
+        };
+        if (_mode == PeerMode.Probing)
+        {
+            _probeDeadline = _clock.GetTimestamp() + ToTimestampTicks(_options.Timeout);
+            socket.TrySend(ProbeFrames);
+        }
+    }
+
+    private void Disconnect()
+    {
+        if (_socket is not null)
+        {
+            _loop.RemoveAndDispose(_socket);
+            _socket = null;
+        }
+
+        _probeDeadline = long.MaxValue;
+        _plainOutstanding = null;
+        _sentCount = 0;
+    }
+
+    /// <summary>Gives <paramref name="request"/> to the current connection: sends it now or queues it behind the probe or a busy slot.</summary>
+    private void Dispatch(PendingRequest request)
+    {
+        request.Sent = false;
+        request.AttemptDeadline = _clock.GetTimestamp() + ToTimestampTicks(_options.Timeout);
+        ScheduleTimeout(request);
+        if (CanSendNow())
+        {
+            Send(request);
+        }
+        else
+        {
+            _waiting.Enqueue(request);
+        }
+    }
+
+    private bool CanSendNow() => _mode switch
+    {
+        PeerMode.Courier => _sentCount < _options.MaxInFlight,
+        PeerMode.Plain => _plainOutstanding is null,
+        _ => false,
+    };
+
+    private void SendWaiting()
+    {
+        while (CanSendNow() && _waiting.TryDequeue(out var next))
+        {
+            if (!next.Task.IsCompleted)
+            {
+                Send(next);
+            }
+        }
+    }
+
+    private void Send(PendingRequest request)
+    {
+        var frames = _sendFrames;
+        frames.Clear();
+        if (_mode == PeerMode.Courier)
+        {
+            var id = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(id, request.Id);
+            frames.Add(id);
+            frames.Add(Mdp.Empty);
+            frames.Add(Mdp.CourierClientHeader);
+        }
+        else
+        {
+            frames.Add(Mdp.Empty);
+            frames.Add(Mdp.ClientHeader);
+            _plainOutstanding = request;
+        }
+
+        frames.Add(request.ServiceFrame);
+        frames.AddRange(request.Body);
+        request.Sent = true;
+        _sentCount++;
+
+        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it.
+        _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+    }
+
+    private long ToTimestampTicks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
+}

@@ -1,0 +1,180 @@
+using System.Buffers.Binary;
+using System.Text;
+using Courier.Client.Internal;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+
+namespace Courier.Client;
+
+// Loop thread only: request life cycle, replies, timeouts and the Lazy Pirate reconnect.
+public sealed partial class CourierClient
+{
+    private readonly List<byte[]> _received = [];
+    private readonly PriorityQueue<PendingRequest, long> _timeouts = new();
+
+    private void Submit(PendingRequest request)
+    {
+        if (request.Task.IsCompleted)
+        {
+            return; // cancelled before the loop saw it
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            request.TrySetException(new CourierClosedException("The client was disposed."));
+            return;
+        }
+
+        var now = _clock.GetTimestamp();
+        request.StartedAt = now;
+        request.Deadline = _options.Deadline is { } deadline ? now + ToTimestampTicks(deadline) : long.MaxValue;
+        request.Attempts = 1;
+        _pending.Add(request.Id, request);
+        EnsureConnected();
+        Dispatch(request);
+    }
+
+    /// <summary>A request the caller cancelled: forget it; in plain mode its reply would be mistaken for the next one's.</summary>
+    private void Forget(PendingRequest request)
+    {
+        if (!_pending.Remove(request.Id))
+        {
+            return;
+        }
+
+        if (request.Sent)
+        {
+            _sentCount--;
+        }
+
+        if (ReferenceEquals(_plainOutstanding, request))
+        {
+            Reconnect(resend: true);
+        }
+        else
+        {
+            SendWaiting();
+        }
+    }
+
+    private void OnReadable()
+    {
+        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_received); i++)
+        {
+            OnMessage(_received);
+        }
+    }
+
+    private void OnMessage(List<byte[]> frames)
+    {
+        if (frames.Count >= 5 && frames[0].Length == 8 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.CourierClientHeader))
+        {
+            OnCourierReply(frames);
+        }
+        else if (frames.Count >= 3 && frames[0].Length == 0 && frames[1].AsSpan().SequenceEqual(Mdp.ClientHeader))
+        {
+            OnPlainReply(frames);
+        }
+        else
+        {
+            ClientLog.Unexpected(_logger, frames.Count, _endpoint, "neither a 7/MDP nor a Courier reply");
+        }
+    }
+
+    private void OnCourierReply(List<byte[]> frames)
+    {
+        var id = BinaryPrimitives.ReadUInt64BigEndian(frames[0]);
+        if (!_pending.TryGetValue(id, out var request) || !request.Sent)
+        {
+            return; // a late reply to a request already answered, resent or abandoned
+        }
+
+        var status = Mdp.ParseStatus(frames[4]);
+        if (status == CourierStatus.Ok)
+        {
+            Complete(request, new CourierReply(request.Service, Body(frames, 5)));
+        }
+        else
+        {
+            var message = frames.Count > 5 ? Encoding.UTF8.GetString(frames[5]) : "(no message)";
+            Fail(request, status < 0
+                ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status frame.")
+                : new CourierRemoteException(request.Service, status, message));
+        }
+    }
+
+    private void OnPlainReply(List<byte[]> frames)
+    {
+        var service = frames[2];
+        if (_mode == PeerMode.Probing && service.AsSpan().SequenceEqual(Mdp.ProbeServiceBytes))
+        {
+            var courier = frames.Count >= 5 && Mdp.ParseStatus(frames[3]) == CourierStatus.Ok && frames[4].AsSpan().SequenceEqual(Mdp.ProbeAnswer);
+            _mode = courier ? PeerMode.Courier : PeerMode.Plain;
+            _probeDeadline = long.MaxValue;
+            ClientLog.Negotiated(_logger, _endpoint, courier ? "Courier" : "plain 7/MDP");
+            SendWaiting();
+            return;
+        }
+
+        if (_plainOutstanding is not { } request || !service.AsSpan().SequenceEqual(request.ServiceFrame))
+        {
+            ClientLog.Unexpected(_logger, frames.Count, _endpoint, "a 7/MDP reply with no request outstanding for its service");
+            return;
+        }
+
+        _plainOutstanding = null;
+        Complete(request, new CourierReply(request.Service, Body(frames, 3)));
+    }
+
+    private static ReadOnlyMemory<byte>[] Body(List<byte[]> frames, int start)
+    {
+        var body = new ReadOnlyMemory<byte>[Math.Max(0, frames.Count - start)];
+        for (var i = 0; i < body.Length; i++)
+        {
+            body[i] = frames[start + i];
+        }
+
+        return body;
+    }
+
+    private void Complete(PendingRequest request, CourierReply reply)
+    {
+        Remove(request);
+        request.TrySetResult(reply);
+    }
+
+    private void Fail(PendingRequest request, Exception error)
+    {
+        Remove(request);
+        request.TrySetException(error);
+    }
+
+    private void Remove(PendingRequest request)
+    {
+        if (_pending.Remove(request.Id) && request.Sent)
+        {
+            _sentCount--;
+        }
+
+        if (ReferenceEquals(_plainOutstanding, request))
+        {
+            _plainOutstanding = null;
+        }
+
+        request.Cancellation.Dispose();
+        SendWaiting();
+    }
+
+    private void FailAll(Exception error)
+    {
+        foreach (var request in _pending.Values.ToArray())
+        {
+            request.Cancellation.Dispose();
+            request.TrySetException(error);
+        }
+
+        _pending.Clear();
+        _waiting.Clear();
+        Disconnect();
+    }
+}

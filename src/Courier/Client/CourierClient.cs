@@ -1,0 +1,121 @@
+using System.Text;
+using Courier.Client.Internal;
+using Courier.Internal;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Client;
+
+/// <summary>
+/// Sends requests and awaits their replies over one ZeroMQ DEALER connection, many in flight at once.
+/// Thread-safe. Each attempt has a timeout; on timeout the connection is dropped, a fresh one opened (to the next
+/// endpoint, if several were given) and outstanding requests are resent, the Lazy Pirate way.
+/// </summary>
+public sealed partial class CourierClient : IAsyncDisposable
+{
+    private readonly CourierClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly ITransport _transport;
+    private readonly ITransportLoop _loop;
+    private readonly TimeProvider _clock;
+    private long _nextId;
+    private int _disposed;
+
+    /// <summary>Creates the client and its loop thread; the first request opens the connection.</summary>
+    public CourierClient(CourierClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _clock = options.TimeProvider;
+        _logger = options.LoggerFactory.CreateLogger<CourierClient>();
+        _transport = TransportResolver.Resolve();
+        _loop = _transport.CreateLoop("courier-client");
+        var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
+        _loop.Start(tick, OnTick);
+    }
+
+    /// <summary>Creates a client for one endpoint with default options.</summary>
+    public CourierClient(string endpoint)
+        : this(CourierClientOptions.Default with { Endpoints = [endpoint] })
+    {
+    }
+
+    /// <summary>Sends a one-frame request to <paramref name="service"/> and awaits its reply.</summary>
+    /// <exception cref="CourierTimeoutException">No reply after every attempt, or past the deadline.</exception>
+    /// <exception cref="CourierRemoteException">The peer answered with an error status.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<CourierReply> RequestAsync(string service, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+        => RequestAsync(service, [body], cancellationToken);
+
+    /// <summary>Sends a UTF-8 text request to <paramref name="service"/> and awaits its reply.</summary>
+    public Task<CourierReply> RequestAsync(string service, string body, CancellationToken cancellationToken = default)
+        => RequestAsync(service, [Encoding.UTF8.GetBytes(body ?? throw new ArgumentNullException(nameof(body)))], cancellationToken);
+
+    /// <summary>
+    /// Sends a multi-frame request to <paramref name="service"/> and awaits its reply. The frames' memory is kept
+    /// (not copied) until the request completes, for resends: do not change it meanwhile.
+    /// </summary>
+    public Task<CourierReply> RequestAsync(string service, ReadOnlyMemory<byte>[] frames, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(frames);
+        var serviceFrame = Encoding.UTF8.GetBytes(service);
+        if (Mdp.DecodeServiceName(serviceFrame) is null)
+        {
+            throw new ArgumentException($"Invalid service name '{service}': 1-255 bytes of printable UTF-8.", nameof(service));
+        }
+
+        foreach (var frame in frames)
+        {
+            if (frame.Length > _options.Transport.MaxFrameSize)
+            {
+                throw new ArgumentException(
+                    $"A request frame of {frame.Length} bytes exceeds the transport's MaxFrameSize of {_options.Transport.MaxFrameSize}.", nameof(frames));
+            }
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<CourierReply>(cancellationToken);
+        }
+
+        var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames);
+        if (cancellationToken.CanBeCanceled)
+        {
+            request.Cancellation = cancellationToken.UnsafeRegister(
+                static (state, token) =>
+                {
+                    var (client, pending) = ((CourierClient, PendingRequest))state!;
+                    if (pending.TrySetCanceled(token))
+                    {
+                        client._loop.Post(() => client.Forget(pending));
+                    }
+                },
+                (this, request));
+        }
+
+        _loop.Post(() => Submit(request));
+        return request.Task;
+    }
+
+    /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/> and closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Post(() =>
+        {
+            FailAll(new CourierClosedException("The client was disposed before the reply arrived."));
+            closed.TrySetResult();
+        });
+        await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        _loop.Dispose();
+    }
+}

@@ -1,0 +1,69 @@
+using Courier.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Courier.Client;
+
+/// <summary>Settings of a <see cref="CourierClient"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
+public sealed record CourierClientOptions
+{
+    /// <summary>The defaults: <c>tcp://127.0.0.1:5555</c>, 2.5 s per attempt, 3 retries, no overall deadline, protocol <see cref="ClientProtocol.Auto"/>.</summary>
+    public static CourierClientOptions Default { get; } = new();
+
+    /// <summary>Endpoints to connect to, one at a time; each retry moves to the next (failover).</summary>
+    public IReadOnlyList<string> Endpoints { get; init; } = ["tcp://127.0.0.1:5555"];
+
+    /// <summary>How long one attempt waits for its reply before the connection is dropped and the request resent.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2.5);
+
+    /// <summary>Resends after the first attempt; a request is sent at most <c>Retries + 1</c> times.</summary>
+    public int Retries { get; init; } = 3;
+
+    /// <summary>Overall time limit of a request across all attempts; null for none beyond the attempts themselves.</summary>
+    public TimeSpan? Deadline { get; init; }
+
+    /// <summary>Client protocol; <see cref="ClientProtocol.Auto"/> works against Courier and third-party 7/MDP peers alike.</summary>
+    public ClientProtocol Protocol { get; init; } = ClientProtocol.Auto;
+
+    /// <summary>Requests outstanding on the connection at once; more wait in the client, in order.</summary>
+    public int MaxInFlight { get; init; } = 10_000;
+
+    /// <summary>Socket limits and heartbeats.</summary>
+    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+
+    /// <summary>Where logs go. Silent by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>Clock for timeouts and deadlines; replace it in tests.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Total attempts a request gets.</summary>
+    public int MaxAttempts => Retries + 1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Endpoints is null || Endpoints.Count == 0 || Endpoints.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new ArgumentException("CourierClientOptions.Endpoints needs at least one endpoint, for example tcp://127.0.0.1:5555.", nameof(Endpoints));
+        }
+
+        Require(Timeout > TimeSpan.Zero, nameof(Timeout), "must be positive");
+        Require(Retries >= 0, nameof(Retries), "must not be negative");
+        Require(Deadline is null || Deadline > TimeSpan.Zero, nameof(Deadline), "must be positive when set");
+        Require(Enum.IsDefined(Protocol), nameof(Protocol), "is not a known protocol");
+        Require(MaxInFlight > 0, nameof(MaxInFlight), "must be positive");
+        ArgumentNullException.ThrowIfNull(Transport);
+        Transport.Validate();
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+
+    private static void Require(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"CourierClientOptions.{name} {rule}.", name);
+        }
+    }
+}

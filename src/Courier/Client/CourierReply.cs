@@ -1,0 +1,28 @@
+using System.Text;
+
+namespace Courier.Client;
+
+/// <summary>A successful reply.</summary>
+public sealed class CourierReply
+{
+    internal CourierReply(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
+    {
+        Service = service;
+        Frames = frames;
+    }
+
+    /// <summary>The service that answered.</summary>
+    public string Service { get; }
+
+    /// <summary>The reply's body frames.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> Frames { get; }
+
+    /// <summary>The first body frame, or empty.</summary>
+    public ReadOnlyMemory<byte> Body => Frames.Count > 0 ? Frames[0] : ReadOnlyMemory<byte>.Empty;
+
+    /// <summary>The first body frame as UTF-8 text.</summary>
+    public string BodyText => Encoding.UTF8.GetString(Body.Span);
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Join(" | ", Frames.Select(f => Encoding.UTF8.GetString(f.Span)));
+}

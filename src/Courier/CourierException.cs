@@ -1,0 +1,75 @@
+namespace Courier;
+
+/// <summary>Base of every error Courier reports. Caller cancellation is an <see cref="OperationCanceledException"/> instead.</summary>
+public abstract class CourierException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    protected CourierException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>No reply arrived within the attempt timeout after every retry, or before the overall deadline.</summary>
+public sealed class CourierTimeoutException : CourierException
+{
+    /// <summary>Creates the exception.</summary>
+    public CourierTimeoutException(string service, int attempts, TimeSpan elapsed)
+        : base($"Request to service '{service}' timed out after {attempts} attempt(s) in {elapsed.TotalSeconds:0.###} s.")
+    {
+        Service = service;
+        Attempts = attempts;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>The service requested.</summary>
+    public string Service { get; }
+
+    /// <summary>How many times the request was sent.</summary>
+    public int Attempts { get; }
+
+    /// <summary>Time from the call to the failure.</summary>
+    public TimeSpan Elapsed { get; }
+}
+
+/// <summary>The peer answered with an error status (unknown service, handler failure, malformed or too large request, overload).</summary>
+public sealed class CourierRemoteException : CourierException
+{
+    /// <summary>Creates the exception.</summary>
+    public CourierRemoteException(string service, int statusCode, string remoteMessage)
+        : base($"Service '{service}' answered {statusCode}: {remoteMessage}")
+    {
+        Service = service;
+        StatusCode = statusCode;
+        RemoteMessage = remoteMessage;
+    }
+
+    /// <summary>The service requested.</summary>
+    public string Service { get; }
+
+    /// <summary>The status code, one of <see cref="Protocol.CourierStatus"/>.</summary>
+    public int StatusCode { get; }
+
+    /// <summary>The peer's explanation.</summary>
+    public string RemoteMessage { get; }
+}
+
+/// <summary>A peer broke the wire protocol in a way that prevents serving the request.</summary>
+public sealed class CourierProtocolException : CourierException
+{
+    /// <summary>Creates the exception.</summary>
+    public CourierProtocolException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>The client or server was disposed or stopped while the operation was pending.</summary>
+public sealed class CourierClosedException : CourierException
+{
+    /// <summary>Creates the exception.</summary>
+    public CourierClosedException(string message)
+        : base(message)
+    {
+    }
+}

@@ -1,0 +1,31 @@
+namespace Courier.Protocol;
+
+/// <summary>
+/// Status codes carried in Courier replies (HTTP-like, as 8/MMI uses them). Sent on the wire as three ASCII digits.
+/// </summary>
+public static class CourierStatus
+{
+    /// <summary>The request was served; the frames that follow are the reply body.</summary>
+    public const int Ok = 200;
+
+    /// <summary>The request was malformed (missing service frame, bad header, invalid service name).</summary>
+    public const int BadRequest = 400;
+
+    /// <summary>No handler or worker serves the requested service.</summary>
+    public const int NotFound = 404;
+
+    /// <summary>The request exceeded the peer's maximum message size.</summary>
+    public const int TooLarge = 413;
+
+    /// <summary>The request was dropped after its workers failed repeatedly (a poison request).</summary>
+    public const int PoisonRequest = 422;
+
+    /// <summary>The handler failed while serving the request.</summary>
+    public const int ServerError = 500;
+
+    /// <summary>The operation is not implemented (for example an unknown <c>mmi.*</c> query).</summary>
+    public const int NotImplemented = 501;
+
+    /// <summary>The peer is overloaded (queue full) or shutting down; retrying elsewhere may succeed.</summary>
+    public const int Unavailable = 503;
+}

@@ -1,0 +1,14 @@
+namespace Courier.Protocol.Internal;
+
+/// <summary>How a request reached a server, which decides the shape of its reply.</summary>
+internal enum RequestKind
+{
+    /// <summary>A REQ-style request: <c>"", body…</c>. Served by the default service; the reply is the body alone.</summary>
+    Plain,
+
+    /// <summary>A 7/MDP client request: <c>"", "MDPC01", service, body…</c>.</summary>
+    Mdp,
+
+    /// <summary>A Courier request: <c>id, "", "CURC01", service, body…</c>; replies carry a status frame.</summary>
+    Courier,
+}

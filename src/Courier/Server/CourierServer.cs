@@ -1,0 +1,140 @@
+using Courier.Internal;
+using Courier.Server.Internal;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Server;
+
+/// <summary>
+/// Serves named services directly on a bound ROUTER socket (no broker): 7/MDP clients, Courier clients and
+/// stock REQ clients alike. Requests run concurrently up to <see cref="CourierServerOptions.MaxConcurrency"/>;
+/// every failure a peer can cause is answered with an error reply or dropped and logged, never fatal.
+/// </summary>
+public sealed partial class CourierServer : IAsyncDisposable
+{
+    private readonly CourierServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly ITransport _transport;
+    private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _handlerCancellation = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITransportLoop? _loop;
+    private ITransportSocket? _socket;
+    private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
+
+    /// <summary>Creates a server with the built-in <c>echo</c> and <c>whoami</c> services mapped.</summary>
+    public CourierServer(CourierServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger<CourierServer>();
+        _transport = TransportResolver.Resolve();
+        Map(CourierServices.EchoName, CourierServices.Echo);
+        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
+    }
+
+    /// <summary>The endpoint actually bound (with the chosen port when the options asked for any port); null before start.</summary>
+    public string? Endpoint { get; private set; }
+
+    /// <summary>Requests being handled right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
+    public CourierServer Map(string service, CourierHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(service)) is null)
+        {
+            throw new ArgumentException("A service name is 1-255 bytes of printable UTF-8.", nameof(service));
+        }
+
+        if (service.StartsWith("mmi.", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("Service names starting with 'mmi.' are reserved for 8/MMI.", nameof(service));
+        }
+
+        if (Volatile.Read(ref _state) != 0)
+        {
+            throw new InvalidOperationException("Services must be mapped before the server starts.");
+        }
+
+        _handlers[service] = handler;
+        return this;
+    }
+
+    /// <summary>Binds the endpoint and starts serving. Returns once the socket is bound.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The server was already started.");
+        }
+
+        var socket = _transport.CreateSocket(SocketKind.Router, _options.Transport);
+        try
+        {
+            Endpoint = socket.Bind(_options.Endpoint);
+        }
+        catch (Exception ex)
+        {
+            socket.Dispose();
+            Volatile.Write(ref _state, 3);
+            throw new InvalidOperationException($"Cannot bind {_options.Endpoint}: {ex.Message}", ex);
+        }
+
+        _socket = socket;
+        _loop = _transport.CreateLoop($"courier-server-{_options.Name}");
+        _loop.Add(socket, OnReadable);
+        _loop.Start(TimeSpan.FromMilliseconds(250), static () => { });
+        ServerLog.Listening(_logger, _options.Name, Endpoint, _transport.Name);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Graceful stop: new requests are answered 503 (clients retry elsewhere), those in flight finish within
+    /// <see cref="CourierServerOptions.DrainTimeout"/> and are then cancelled; then the socket closes.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
+        {
+            return;
+        }
+
+        var loop = _loop!;
+        loop.Post(BeginDrain);
+        try
+        {
+            await _drained.Task.WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ServerLog.DrainTimedOut(_logger, InFlight);
+        }
+        finally
+        {
+            await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+            // Let replies produced by the cancellation (or just before it) leave before the socket closes.
+            var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            loop.Post(flushed.SetResult);
+            await Task.WhenAny(flushed.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
+            loop.Dispose();
+            Volatile.Write(ref _state, 3);
+        }
+    }
+
+    /// <summary>Stops gracefully (see <see cref="StopAsync"/>) and releases the socket.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _state) == 0)
+        {
+            Volatile.Write(ref _state, 3);
+        }
+
+        _handlerCancellation.Dispose();
+    }
+}

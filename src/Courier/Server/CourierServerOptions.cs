@@ -1,0 +1,70 @@
+using Courier.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Courier.Server;
+
+/// <summary>Settings of a <see cref="CourierServer"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
+public sealed record CourierServerOptions
+{
+    /// <summary>The defaults: bind <c>tcp://127.0.0.1:5555</c>, 1,024 concurrent handlers, 10,000 queued, 1 MiB requests, 10 s drain.</summary>
+    public static CourierServerOptions Default { get; } = new();
+
+    /// <summary>ZeroMQ endpoint to bind. A TCP port of <c>*</c> or <c>0</c> picks a free port (see <see cref="CourierServer.Endpoint"/>).</summary>
+    public string Endpoint { get; init; } = "tcp://127.0.0.1:5555";
+
+    /// <summary>This instance's name, answered by the <c>whoami</c> service and used in logs.</summary>
+    public string Name { get; init; } = Environment.MachineName;
+
+    /// <summary>Service that serves requests without a 7/MDP header (stock REQ clients). Default <c>echo</c>.</summary>
+    public string DefaultService { get; init; } = "echo";
+
+    /// <summary>Handlers running at once. Requests beyond this wait in a queue.</summary>
+    public int MaxConcurrency { get; init; } = 1024;
+
+    /// <summary>Requests waiting for a handler before new ones are refused with 503.</summary>
+    public int MaxQueuedRequests { get; init; } = 10_000;
+
+    /// <summary>Largest request body (all body frames together) served; larger ones are answered 413.</summary>
+    public int MaxRequestSize { get; init; } = 1024 * 1024;
+
+    /// <summary>How long a graceful stop waits for requests in flight before cancelling their handlers.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Socket limits and heartbeats.</summary>
+    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+
+    /// <summary>Where logs go. Silent by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>Clock used for drain timing; replace it in tests.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Endpoint))
+        {
+            throw new ArgumentException("CourierServerOptions.Endpoint is required, for example tcp://0.0.0.0:5555.", nameof(Endpoint));
+        }
+
+        Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), "must not be empty");
+        Require(!string.IsNullOrWhiteSpace(DefaultService), nameof(DefaultService), "must not be empty");
+        Require(MaxConcurrency > 0, nameof(MaxConcurrency), "must be positive");
+        Require(MaxQueuedRequests >= 0, nameof(MaxQueuedRequests), "must not be negative");
+        Require(MaxRequestSize > 0, nameof(MaxRequestSize), "must be positive");
+        Require(DrainTimeout >= TimeSpan.Zero, nameof(DrainTimeout), "must not be negative");
+        ArgumentNullException.ThrowIfNull(Transport);
+        Transport.Validate();
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+
+    private static void Require(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"CourierServerOptions.{name} {rule}.", name);
+        }
+    }
+}

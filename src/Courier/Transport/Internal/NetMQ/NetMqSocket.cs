@@ -1,0 +1,98 @@
+using NetMQ;
+
+namespace Courier.Transport.Internal.NetMQ;
+
+internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
+{
+    internal NetMQSocket Socket { get; } = socket;
+
+    public string Bind(string endpoint)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
+        var colon = endpoint.LastIndexOf(':');
+        var port = colon > 0 ? endpoint[(colon + 1)..] : "";
+        if (endpoint.StartsWith("tcp://", StringComparison.Ordinal) && (port == "*" || port == "0"))
+        {
+            var hostPart = endpoint[..colon];
+            var chosen = Socket.BindRandomPort(hostPart);
+            return $"{hostPart}:{chosen}";
+        }
+
+        Socket.Bind(endpoint);
+        return endpoint;
+    }
+
+    public void Connect(string endpoint) => Socket.Connect(endpoint);
+
+    public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
+    {
+        if (frames.Length == 0)
+        {
+            return true;
+        }
+
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var more = i < frames.Length - 1;
+            var data = frames[i].Span;
+            var msg = default(Msg);
+            if (data.IsEmpty)
+            {
+                msg.InitEmpty();
+            }
+            else
+            {
+                msg.InitPool(data.Length);
+                data.CopyTo(msg);
+            }
+
+            bool sent;
+            try
+            {
+                sent = Socket.TrySend(ref msg, TimeSpan.Zero, more);
+            }
+            finally
+            {
+                msg.Close();
+            }
+
+            // ZeroMQ queues a multipart message atomically: only the first frame can be refused.
+            if (!sent)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public bool TryReceive(List<byte[]> frames)
+    {
+        frames.Clear();
+        var msg = default(Msg);
+        msg.InitEmpty();
+        try
+        {
+            if (!Socket.TryReceive(ref msg, TimeSpan.Zero))
+            {
+                return false;
+            }
+
+            frames.Add(msg.Size == 0 ? [] : msg.ToArray());
+            while (msg.HasMore)
+            {
+                // The rest of a multipart message has already arrived with its first frame.
+                Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1));
+                frames.Add(msg.Size == 0 ? [] : msg.ToArray());
+            }
+
+            return true;
+        }
+        finally
+        {
+            msg.Close();
+        }
+    }
+
+    public void Dispose() => Socket.Dispose();
+}

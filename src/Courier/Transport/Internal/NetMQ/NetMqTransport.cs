@@ -1,0 +1,36 @@
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Transport.Internal.NetMQ;
+
+/// <summary>The managed transport: ZeroMQ as implemented in C# by NetMQ.</summary>
+internal sealed class NetMqTransport : ITransport
+{
+    public static NetMqTransport Instance { get; } = new();
+
+    public string Name => "managed";
+
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options)
+    {
+        options.Validate();
+        NetMQSocket socket = kind switch
+        {
+            SocketKind.Router => new RouterSocket(),
+            SocketKind.Dealer => new DealerSocket(),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown socket kind."),
+        };
+        var o = socket.Options;
+        o.MaxMsgSize = options.MaxFrameSize;
+        o.SendHighWatermark = options.SendHighWatermark;
+        o.ReceiveHighWatermark = options.ReceiveHighWatermark;
+        o.Linger = options.Linger;
+        o.HeartbeatInterval = options.HeartbeatInterval;
+        o.HeartbeatTimeout = options.HeartbeatTimeout;
+        o.HeartbeatTtl = options.HeartbeatTimeout;
+        o.ReconnectInterval = options.ReconnectInterval;
+        o.ReconnectIntervalMax = options.ReconnectIntervalMax;
+        return new NetMqSocket(socket);
+    }
+
+    public ITransportLoop CreateLoop(string name) => new NetMqLoop(name);
+}

@@ -1,0 +1,57 @@
+namespace Courier.Transport;
+
+/// <summary>
+/// Limits and keep-alive settings applied explicitly to every ZeroMQ socket Courier opens.
+/// Nothing is left at the library default: an unlimited message size lets one forged frame header
+/// take the process down, and unbounded queues turn overload into memory exhaustion.
+/// </summary>
+public sealed record TransportOptions
+{
+    /// <summary>The defaults: 16 MiB frames, HWM 10,000 messages, linger 0, ZMTP heartbeat every 5 s with a 15 s timeout.</summary>
+    public static TransportOptions Default { get; } = new();
+
+    /// <summary>Largest single frame accepted from a peer, in bytes (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected.</summary>
+    public long MaxFrameSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Outgoing messages queued per peer before sends are refused (ZMQ_SNDHWM).</summary>
+    public int SendHighWatermark { get; init; } = 10_000;
+
+    /// <summary>Incoming messages queued per peer before reading from that peer pauses (ZMQ_RCVHWM).</summary>
+    public int ReceiveHighWatermark { get; init; } = 10_000;
+
+    /// <summary>How long unsent messages are kept after a socket closes (ZMQ_LINGER). Zero: closing never blocks.</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.Zero;
+
+    /// <summary>ZMTP PING interval on idle connections (ZMQ_HEARTBEAT_IVL); keeps proxied connections alive.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long without any traffic before a connection is considered dead and closed (ZMQ_HEARTBEAT_TIMEOUT).</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Delay before a connecting socket retries a dropped or refused connection (ZMQ_RECONNECT_IVL).</summary>
+    public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Upper bound for the exponential reconnect backoff (ZMQ_RECONNECT_IVL_MAX).</summary>
+    public TimeSpan ReconnectIntervalMax { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Throws <see cref="ArgumentException"/> with a clear message when a value is out of range.</summary>
+    public void Validate()
+    {
+        Check(MaxFrameSize > 0, nameof(MaxFrameSize), "must be positive");
+        Check(SendHighWatermark > 0, nameof(SendHighWatermark), "must be positive");
+        Check(ReceiveHighWatermark > 0, nameof(ReceiveHighWatermark), "must be positive");
+        Check(Linger >= TimeSpan.Zero, nameof(Linger), "must not be negative");
+        Check(HeartbeatInterval > TimeSpan.Zero, nameof(HeartbeatInterval), "must be positive");
+        Check(HeartbeatTimeout >= HeartbeatInterval, nameof(HeartbeatTimeout), "must be at least HeartbeatInterval");
+        Check(ReconnectInterval > TimeSpan.Zero, nameof(ReconnectInterval), "must be positive");
+        Check(ReconnectIntervalMax >= ReconnectInterval, nameof(ReconnectIntervalMax), "must be at least ReconnectInterval");
+    }
+
+    private static void Check(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"TransportOptions.{name} {rule}.", name);
+        }
+    }
+}
