@@ -12,6 +12,7 @@ namespace Courier.Server;
 /// </summary>
 public sealed partial class CourierServer : IAsyncDisposable
 {
+    private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierServerOptions _options;
     private readonly ILogger _logger;
     private readonly ITransport _transport;
@@ -73,7 +74,9 @@ public sealed partial class CourierServer : IAsyncDisposable
             throw new InvalidOperationException("The server was already started.");
         }
 
-        var socket = _transport.CreateSocket(SocketKind.Router, _options.Transport);
+        // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
+        var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
+        var socket = _transport.CreateSocket(SocketKind.Router, transportOptions);
         try
         {
             Endpoint = socket.Bind(_options.Endpoint);
@@ -117,6 +120,8 @@ public sealed partial class CourierServer : IAsyncDisposable
         finally
         {
             await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+            // Cancelled handlers answer 503; give their replies a moment to reach the loop.
+            await Task.WhenAny(_drained.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             // Let replies produced by the cancellation (or just before it) leave before the socket closes.
             var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             loop.Post(flushed.SetResult);

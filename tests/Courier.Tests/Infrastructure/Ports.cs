@@ -1,0 +1,17 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Courier.Tests.Infrastructure;
+
+public static class Ports
+{
+    /// <summary>A loopback TCP port that was free a moment ago.</summary>
+    public static int Free()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string FreeEndpoint() => $"tcp://127.0.0.1:{Free()}";
+}

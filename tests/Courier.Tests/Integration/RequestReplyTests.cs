@@ -1,0 +1,234 @@
+using System.Text;
+using Courier.Client;
+using Courier.Protocol;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Integration;
+
+public sealed class RequestReplyTests
+{
+    [Fact]
+    public async Task Ten_thousand_pipelined_requests_from_many_tasks_each_get_their_own_reply()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!);
+        const int total = 10_000, inFlight = 200;
+        var next = -1;
+        var mismatches = 0;
+        var completed = 0;
+
+        // 200 tasks, each sending its share one after another: 200 requests in flight at any moment.
+        await Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < total)
+            {
+                var payload = $"request-{i}";
+                var reply = await client.RequestAsync("echo", [Encoding.UTF8.GetBytes(payload), BitConverter.GetBytes(i)]);
+                if (reply.BodyText != payload || BitConverter.ToInt32(reply.Frames[1].Span) != i)
+                {
+                    Interlocked.Increment(ref mismatches);
+                }
+
+                Interlocked.Increment(ref completed);
+            }
+        })));
+
+        Assert.Equal(total, completed);
+        Assert.Equal(0, mismatches);
+    }
+
+    [Fact]
+    public async Task Handler_exception_reaches_the_caller_as_a_remote_error_and_the_next_request_succeeds()
+    {
+        await using var server = await TestServer.StartAsync(map: s => s.Map("fragile", (request, _) =>
+            request.BodyText == "boom" ? throw new InvalidOperationException("kaboom") : ValueTask.FromResult(request.Frames)));
+        await using var client = TestServer.Client(server.Endpoint!);
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("fragile", "boom"));
+        Assert.Equal(CourierStatus.ServerError, error.StatusCode);
+        Assert.Contains("kaboom", error.RemoteMessage, StringComparison.Ordinal);
+
+        var reply = await client.RequestAsync("fragile", "fine");
+        Assert.Equal("fine", reply.BodyText);
+    }
+
+    [Fact]
+    public async Task Unknown_service_is_answered_404_and_the_connection_keeps_working()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!);
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("nosuch", "x"));
+        Assert.Equal(CourierStatus.NotFound, error.StatusCode);
+        Assert.Contains("nosuch", error.Message, StringComparison.Ordinal);
+        Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
+    }
+
+    [Fact]
+    public async Task Request_body_over_the_servers_limit_is_answered_413()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { MaxRequestSize = 1000 });
+        await using var client = TestServer.Client(server.Endpoint!);
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", new byte[600 * 2]));
+        Assert.Equal(CourierStatus.TooLarge, error.StatusCode);
+        Assert.Equal(999, (await client.RequestAsync("echo", new byte[999])).Body.Length);
+    }
+
+    [Fact]
+    public async Task Request_times_out_after_all_attempts_when_nothing_listens()
+    {
+        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromMilliseconds(200), Retries = 2 });
+
+        var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
+        Assert.Equal(3, error.Attempts);
+        Assert.Equal("echo", error.Service);
+    }
+
+    [Fact]
+    public async Task Overall_deadline_ends_a_request_before_its_attempts_run_out()
+    {
+        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        {
+            Timeout = TimeSpan.FromSeconds(1), Retries = 10, Deadline = TimeSpan.FromMilliseconds(300),
+        });
+
+        var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
+        Assert.Equal(1, error.Attempts);
+        Assert.True(error.Elapsed < TimeSpan.FromSeconds(1), $"took {error.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Request_succeeds_through_a_retry_when_the_server_starts_after_the_request()
+    {
+        var endpoint = Ports.FreeEndpoint();
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10 });
+
+        var request = client.RequestAsync("echo", "late");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(request.IsCompleted);
+        await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+
+        Assert.Equal("late", (await request.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+    }
+
+    [Fact]
+    public async Task Client_fails_over_to_the_next_endpoint_when_the_first_is_dead()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { Name = "second" });
+        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        {
+            Endpoints = [Ports.FreeEndpoint(), server.Endpoint!], Timeout = TimeSpan.FromMilliseconds(300), Retries = 3,
+        });
+
+        Assert.Equal("second", (await client.RequestAsync("whoami", "")).BodyText);
+    }
+
+    [Fact]
+    public async Task Caller_cancellation_is_an_OperationCanceledException_and_other_requests_continue()
+    {
+        var gate = new TaskCompletionSource();
+        await using var server = await TestServer.StartAsync(map: s => s.Map("slow", async (r, ct) =>
+        {
+            await gate.Task.WaitAsync(ct);
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!);
+        using var cts = new CancellationTokenSource();
+
+        var slow = client.RequestAsync("slow", "s", cts.Token);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow);
+        Assert.Equal("still here", (await client.RequestAsync("echo", "still here")).BodyText);
+        gate.SetResult();
+    }
+
+    [Fact]
+    public async Task Graceful_stop_completes_the_requests_in_flight()
+    {
+        var release = new TaskCompletionSource();
+        var server = await TestServer.StartAsync(map: s => s.Map("work", async (r, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
+
+        var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("work", $"job-{i}")).ToArray();
+        await Poll.UntilAsync(() => server.InFlight == 20, what: "all 20 requests in flight");
+        var stopping = server.StopAsync();
+        await Task.Delay(100);
+        Assert.False(stopping.IsCompleted, "stop must wait for the requests in flight");
+        release.SetResult();
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var replies = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"job-{i}"), replies.Select(r => r.BodyText));
+        await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Requests_arriving_during_a_stop_are_refused_with_503()
+    {
+        var release = new TaskCompletionSource();
+        var server = await TestServer.StartAsync(map: s => s.Map("work", async (r, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0 });
+        var inFlight = client.RequestAsync("work", "held");
+        await Poll.UntilAsync(() => server.InFlight == 1);
+        var stopping = server.StopAsync();
+
+        var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
+        Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
+        release.SetResult();
+        Assert.Equal("held", (await inFlight).BodyText);
+        await stopping;
+        await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Drain_timeout_cancels_handlers_that_do_not_finish_and_tells_their_callers()
+    {
+        var server = await TestServer.StartAsync(o => o with { DrainTimeout = TimeSpan.FromMilliseconds(200) }, s => s.Map("forever", async (r, ct) =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
+        var stuck = client.RequestAsync("forever", "x");
+        await Poll.UntilAsync(() => server.InFlight == 1);
+
+        await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => stuck);
+        Assert.Equal(CourierStatus.Unavailable, error.StatusCode);
+        await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Mmi_service_reports_which_services_exist()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!);
+
+        Assert.Equal("200", (await client.RequestAsync("mmi.service", "echo")).BodyText);
+        Assert.Equal("404", (await client.RequestAsync("mmi.service", "nosuch")).BodyText);
+        Assert.Equal("501", (await client.RequestAsync("mmi.nosuch", "")).BodyText);
+    }
+
+    [Fact]
+    public async Task Plain_mdp_protocol_serves_requests_one_at_a_time_in_order()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Protocol = ClientProtocol.Mdp });
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => client.RequestAsync("echo", $"{i}")));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"{i}"), replies.Select(r => r.BodyText));
+    }
+}
