@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Courier.Tests.Infrastructure;
+
+/// <summary>Hand-written ZMTP 3.0 bytes, for sending what no well-behaved peer would.</summary>
+public static class RawZmtp
+{
+    /// <summary>A NULL-mechanism greeting as a client, then a READY command declaring a DEALER socket.</summary>
+    public static byte[] GreetingAndReady()
+    {
+        var bytes = new List<byte>();
+        bytes.Add(0xFF);
+        bytes.AddRange(new byte[8]);
+        bytes.Add(0x7F);
+        bytes.Add(3);
+        bytes.Add(0);
+        var mechanism = new byte[20];
+        "NULL"u8.CopyTo(mechanism);
+        bytes.AddRange(mechanism);
+        bytes.Add(0); // as-server: no
+        bytes.AddRange(new byte[31]);
+
+        var body = new List<byte> { 5 };
+        body.AddRange("READY"u8.ToArray());
+        body.Add(11);
+        body.AddRange("Socket-Type"u8.ToArray());
+        var type = Encoding.ASCII.GetBytes("DEALER");
+        var length = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, type.Length);
+        body.AddRange(length);
+        body.AddRange(type);
+        bytes.Add(0x04); // short command frame
+        bytes.Add((byte)body.Count);
+        bytes.AddRange(body);
+        return [.. bytes];
+    }
+
+    /// <summary>The header of a long message frame claiming <paramref name="size"/> bytes, none of which follow.</summary>
+    public static byte[] LongFrameHeader(long size)
+    {
+        var header = new byte[9];
+        header[0] = 0x02;
+        BinaryPrimitives.WriteInt64BigEndian(header.AsSpan(1), size);
+        return header;
+    }
+
+    /// <summary>
+    /// An unversioned (ZMTP 1.0) peer: an empty identity frame, then a frame whose 0xFF length prefix claims
+    /// <paramref name="size"/> bytes. NetMQ accepts such peers, and allocates the claimed size unless MaxMsgSize stops it.
+    /// </summary>
+    public static byte[] Zmtp10LongFrame(long size)
+    {
+        var bytes = new byte[2 + 1 + 8 + 1];
+        bytes[0] = 1; // identity frame: length 1 (flags byte only), flags 0
+        bytes[2] = 0xFF;
+        BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(3), size);
+        return bytes;
+    }
+
+    /// <summary>Connects a plain TCP socket, writes <paramref name="payload"/>, and reads until the peer closes or a timeout.</summary>
+    public static async Task<bool> SendAndSeeIfClosedAsync(int port, byte[] payload, TimeSpan wait)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", port);
+        var stream = client.GetStream();
+        try
+        {
+            await stream.WriteAsync(payload);
+        }
+        catch (IOException)
+        {
+            return true; // the peer already closed on us
+        }
+
+        var buffer = new byte[4096];
+        using var cts = new CancellationTokenSource(wait);
+        try
+        {
+            while (await stream.ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+}
