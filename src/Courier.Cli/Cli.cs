@@ -7,6 +7,17 @@ namespace Courier.Cli;
 /// <summary>Options and error handling shared by every command.</summary>
 internal static class Cli
 {
+    private static readonly CancellationTokenSource ShutdownSource = new();
+
+    /// <summary>Cancelled on SIGINT or SIGTERM.</summary>
+    public static CancellationToken Shutdown => ShutdownSource.Token;
+
+    public static void RequestShutdown(System.Runtime.InteropServices.PosixSignalContext context)
+    {
+        context.Cancel = true;
+        ShutdownSource.Cancel();
+    }
+
     public static Option<TimeSpan> DurationOption(string name, TimeSpan defaultValue, string description) => new(name)
     {
         Description = description,
@@ -46,6 +57,7 @@ internal static class Cli
 
     public static ILoggerFactory CreateLoggerFactory(ParseResult parse) => LoggerFactory.Create(builder => builder
         .SetMinimumLevel(parse.GetValue(LogLevelOption))
+        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace) // stdout carries results only
         .AddSimpleConsole(o =>
         {
             o.SingleLine = true;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using Courier.Cli;
 using Courier.Cli.Commands;
@@ -10,4 +11,8 @@ var root = new RootCommand("Courier: reliable, load-balanced, asynchronous reque
     DemoCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
-return await root.Parse(args).InvokeAsync();
+
+// SIGINT and SIGTERM cancel Cli.Shutdown; each command decides how to stop (a server drains first), then exits normally.
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cli.RequestShutdown);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cli.RequestShutdown);
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -7,7 +7,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string[]>("--connect") { Description = "Endpoint(s) to load.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var connect = new Option<string[]>("--connect") { Description = "Endpoint to load; repeat it for failover endpoints.", Required = true };
         var service = new Option<string>("--service") { Description = "Service to ask.", DefaultValueFactory = _ => "echo" };
         var clients = Cli.PositiveIntOption("--clients", 4, "Connections (one client each).");
         var inflight = Cli.PositiveIntOption("--inflight", 100, "Requests kept in flight per connection.");
@@ -20,8 +20,9 @@ internal static class BenchCommand
         {
             connect, service, clients, inflight, duration, size, timeout, retries, json,
         };
-        command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(async () =>
         {
+            var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             if (parse.GetValue(size) < 0)
             {

@@ -14,8 +14,9 @@ internal static class DemoCommand
         {
             duration,
         };
-        command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(async () =>
         {
+            var cancellationToken = Cli.Shutdown;
             // The demo narrates what happens itself; logs would only interleave with it.
             var loggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
             await using var server = new CourierServer(CourierServerOptions.Default with

@@ -8,7 +8,7 @@ internal static class RequestCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string[]>("--connect") { Description = "Endpoint(s) to try, in order.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var connect = new Option<string[]>("--connect") { Description = "Endpoint to connect to; repeat it to give failover endpoints, tried in order.", Required = true };
         var service = new Option<string>("--service") { Description = "Service to ask.", DefaultValueFactory = _ => "echo" };
         var timeout = Cli.DurationOption("--timeout", CourierClientOptions.Default.Timeout, "Time to wait for a reply, per attempt.");
         var retries = new Option<int>("--retries") { Description = "Resends after the first attempt.", DefaultValueFactory = _ => CourierClientOptions.Default.Retries };
@@ -18,8 +18,9 @@ internal static class RequestCommand
         {
             connect, service, timeout, retries, protocol, payload,
         };
-        command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(async () =>
         {
+            var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var options = Cli.ClientOptions(parse.GetValue(connect)!, parse.GetValue(timeout), parse.GetValue(retries), loggerFactory)
                 with { Protocol = parse.GetValue(protocol) };

@@ -16,8 +16,9 @@ internal static class ServerCommand
         {
             bind, name, delay, concurrency, drain,
         };
-        command.SetAction((parse, cancellationToken) => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(async () =>
         {
+            var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name)!;
             var wait = parse.GetValue(delay);

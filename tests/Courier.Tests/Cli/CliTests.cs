@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Cli;
+
+public sealed class CliTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Server_serves_until_SIGTERM_then_stops_gracefully_with_exit_0()
+    {
+        var (server, endpoint) = await CourierProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "cli-server");
+        await using (server)
+        {
+            var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", endpoint, "--service", "whoami");
+            Assert.True(exit == 0, stderr);
+            Assert.Equal("cli-server", stdout.Trim());
+
+            server.Signal("TERM");
+            Assert.Equal(0, await server.WaitForExitAsync(Bound));
+            Assert.Contains("stopped", server.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Server_with_an_unbindable_endpoint_exits_non_zero_with_one_line()
+    {
+        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "server", "--bind", "nonsense://nowhere");
+
+        Assert.NotEqual(0, exit);
+        Assert.StartsWith("courier: error: Cannot bind nonsense://nowhere", stderr.Trim(), StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Request_prints_each_reply_frame_on_its_own_line()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "hello", "world");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(["hello", "world"], stdout.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Request_with_no_server_exits_non_zero_naming_the_timeout()
+    {
+        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", Ports.FreeEndpoint(), "--timeout", "200ms", "--retries", "1", "x");
+
+        Assert.Equal(3, exit);
+        Assert.Empty(stdout.Trim());
+        Assert.Matches(@"^courier: error: Request to service 'echo' timed out after 2 attempt\(s\)", stderr.Trim());
+    }
+
+    [Fact]
+    public async Task Request_for_an_unknown_service_exits_non_zero_with_the_remote_error()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "--service", "nosuch", "x");
+
+        Assert.Equal(4, exit);
+        Assert.Contains("404", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Request_rejects_a_malformed_duration()
+    {
+        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", "tcp://127.0.0.1:1", "--timeout", "soon");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Invalid duration 'soon'", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_prints_a_summary_and_a_json_line_with_every_request_accounted_for()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        var (exit, stdout, stderr) = await CourierProcess.RunAsync(
+            Bound, "bench", "--connect", server.Endpoint!, "--clients", "2", "--inflight", "10", "--duration", "1s", "--size", "32", "--json");
+
+        Assert.True(exit == 0, stderr);
+        using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("requests").GetInt64() > 0);
+        Assert.Equal(0, root.GetProperty("errors").GetInt64());
+        Assert.True(root.GetProperty("rps").GetDouble() > 0);
+        foreach (var name in new[] { "seconds", "p50_us", "p90_us", "p99_us", "p999_us", "max_us" })
+        {
+            Assert.True(root.TryGetProperty(name, out _), name);
+        }
+
+        Assert.True(root.GetProperty("p50_us").GetInt64() <= root.GetProperty("p99_us").GetInt64());
+        Assert.Contains("req/s", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_with_no_server_exits_non_zero_counting_the_errors()
+    {
+        var (exit, stdout, stderr) = await CourierProcess.RunAsync(
+            Bound, "bench", "--connect", Ports.FreeEndpoint(), "--clients", "1", "--inflight", "2", "--duration", "300ms", "--timeout", "100ms", "--retries", "0", "--json");
+
+        Assert.Equal(3, exit);
+        Assert.Contains("no request succeeded", stderr, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        Assert.Equal(0, json.RootElement.GetProperty("requests").GetInt64());
+        Assert.True(json.RootElement.GetProperty("errors").GetInt64() >= 2);
+    }
+
+    [Fact]
+    public async Task Demo_runs_end_to_end()
+    {
+        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "demo", "--duration", "1s");
+
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains("1,000 replies matched their requests", stdout, StringComparison.Ordinal);
+        Assert.Contains("answered 500", stdout, StringComparison.Ordinal);
+        Assert.Contains("answered 404", stdout, StringComparison.Ordinal);
+        Assert.Contains("CourierTimeoutException", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_command_exits_non_zero()
+    {
+        var (exit, _, _) = await CourierProcess.RunAsync(Bound, "frobnicate");
+
+        Assert.NotEqual(0, exit);
+    }
+}
