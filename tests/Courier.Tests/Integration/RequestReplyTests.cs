@@ -232,3 +232,28 @@ public sealed class RequestReplyTests
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"{i}"), replies.Select(r => r.BodyText));
     }
 }
+
+public sealed class ClientClockTests
+{
+    [Fact]
+    public async Task Attempt_timeouts_follow_the_injected_clock()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
+
+        var request = client.RequestAsync("echo", "x");
+        await Task.Delay(300);
+        Assert.False(request.IsCompleted, "an hour has not passed on the injected clock");
+
+        // Each advance expires one attempt; the loop's tick notices within its interval.
+        await Poll.UntilAsync(() =>
+        {
+            clock.Advance(TimeSpan.FromMinutes(61));
+            return request.IsCompleted;
+        }, TimeSpan.FromSeconds(30), "request ends after two expired attempts");
+
+        var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => request);
+        Assert.Equal(2, error.Attempts);
+        Assert.True(error.Elapsed >= TimeSpan.FromHours(2));
+    }
+}

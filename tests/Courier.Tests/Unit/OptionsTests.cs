@@ -1,0 +1,76 @@
+using Courier.Client;
+using Courier.Server;
+using Courier.Transport;
+
+namespace Courier.Tests.Unit;
+
+public sealed class OptionsTests
+{
+    [Fact]
+    public void Defaults_are_valid()
+    {
+        CourierClientOptions.Default.Validate();
+        CourierServerOptions.Default.Validate();
+        TransportOptions.Default.Validate();
+    }
+
+    [Fact]
+    public void Transport_defaults_bound_message_size_and_queues()
+    {
+        var t = TransportOptions.Default;
+
+        Assert.InRange(t.MaxFrameSize, 1, int.MaxValue);
+        Assert.True(t.SendHighWatermark > 0 && t.ReceiveHighWatermark > 0);
+        Assert.True(t.HeartbeatTimeout > t.HeartbeatInterval);
+    }
+
+    [Fact]
+    public void Client_rejects_no_endpoints_with_a_clear_message()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new CourierClient(CourierClientOptions.Default with { Endpoints = [] }));
+
+        Assert.Contains("Endpoints", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Client_rejects_a_non_positive_timeout()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CourierClientOptions.Default with { Timeout = TimeSpan.Zero } is var o ? new CourierClient(o) : null);
+
+        Assert.Contains("Timeout must be positive", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Transport_rejects_a_heartbeat_timeout_shorter_than_the_interval()
+    {
+        var options = CourierServerOptions.Default with
+        {
+            Transport = TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromSeconds(10), HeartbeatTimeout = TimeSpan.FromSeconds(1) },
+        };
+
+        var error = Assert.Throws<ArgumentException>(() => new CourierServer(options));
+        Assert.Contains("HeartbeatTimeout", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Server_rejects_reserved_and_invalid_service_names()
+    {
+        var server = new CourierServer(CourierServerOptions.Default);
+
+        Assert.Throws<ArgumentException>(() => server.Map("mmi.mine", CourierServices.Echo));
+        Assert.Throws<ArgumentException>(() => server.Map("", CourierServices.Echo));
+        Assert.Throws<ArgumentException>(() => server.Map(new string('x', 256), CourierServices.Echo));
+    }
+
+    [Fact]
+    public async Task Client_rejects_invalid_request_arguments_before_sending()
+    {
+        await using var client = new CourierClient(CourierClientOptions.Default with
+        {
+            Transport = TransportOptions.Default with { MaxFrameSize = 100 },
+        });
+
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync("", "x"));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync("echo", new byte[101]));
+    }
+}
