@@ -12,6 +12,14 @@ internal static class Cli
     /// <summary>Cancelled on SIGINT or SIGTERM.</summary>
     public static CancellationToken Shutdown => ShutdownSource.Token;
 
+    /// <summary>Completes on SIGINT or SIGTERM.</summary>
+    public static Task WaitForShutdownAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Shutdown.Register(done.SetResult);
+        return done.Task;
+    }
+
     public static void RequestShutdown(System.Runtime.InteropServices.PosixSignalContext context)
     {
         context.Cancel = true;

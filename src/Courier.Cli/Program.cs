@@ -6,6 +6,8 @@ using Courier.Cli.Commands;
 var root = new RootCommand("Courier: reliable, load-balanced, asynchronous request/reply over ZeroMQ.")
 {
     ServerCommand.Create(),
+    BrokerCommand.Create(),
+    WorkerCommand.Create(),
     RequestCommand.Create(),
     BenchCommand.Create(),
     DemoCommand.Create(),

@@ -35,14 +35,7 @@ internal static class ServerCommand
                 .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait));
             await server.StartAsync(cancellationToken);
             Console.WriteLine($"server {instance} listening on {server.Endpoint}");
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                // SIGINT or SIGTERM: stop gracefully below.
-            }
+            await Cli.WaitForShutdownAsync();
 
             await server.StopAsync(CancellationToken.None);
             Console.WriteLine($"server {instance} stopped");

@@ -16,8 +16,12 @@ internal interface ITransport
     /// <summary>A short name for logs: "managed" or "native".</summary>
     string Name { get; }
 
-    /// <summary>Creates a socket with every limit in <paramref name="options"/> applied. The socket belongs to the loop that polls it.</summary>
-    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options);
+    /// <summary>
+    /// Creates a socket with every limit in <paramref name="options"/> applied. The socket belongs to the loop that polls it.
+    /// With <paramref name="disconnectNotice"/> (ROUTER only), the socket receives <c>[routing id, notice]</c> whenever a
+    /// peer's connection drops, so a broker learns of dead peers at once.
+    /// </summary>
+    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null);
 
     /// <summary>Creates an event loop: one thread that owns its sockets, runs posted work and ticks a timer.</summary>
     ITransportLoop CreateLoop(string name);

@@ -10,7 +10,7 @@ internal sealed class NetMqTransport : ITransport
 
     public string Name => "managed";
 
-    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options)
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null)
     {
         options.Validate();
         NetMQSocket socket = kind switch
@@ -29,6 +29,11 @@ internal sealed class NetMqTransport : ITransport
         o.HeartbeatTtl = options.HeartbeatTimeout;
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
+        if (disconnectNotice is not null)
+        {
+            o.DisconnectMessage = disconnectNotice;
+        }
+
         return new NetMqSocket(socket);
     }
 

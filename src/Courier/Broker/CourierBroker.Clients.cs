@@ -1,0 +1,102 @@
+using System.Text;
+using Courier.Broker.Internal;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+
+namespace Courier.Broker;
+
+// Loop thread only: requests from clients, 8/MMI, and replies to clients.
+public sealed partial class CourierBroker
+{
+    private readonly Dictionary<string, BrokerService> _services = new(StringComparer.Ordinal);
+    private ulong _nextToken;
+
+    private void OnClientMessage(List<byte[]> frames)
+    {
+        var parsed = ServerRequestParser.Parse(frames, _options.DefaultService);
+        if (parsed.Unroutable)
+        {
+            BrokerLog.Dropped(_logger, frames.Count, parsed.Error!);
+            return;
+        }
+
+        if (parsed.Error is not null)
+        {
+            RejectClient(frames, parsed, "?", CourierStatus.BadRequest, parsed.Error);
+            return;
+        }
+
+        var name = parsed.Service!;
+        if (name.StartsWith("mmi.", StringComparison.Ordinal))
+        {
+            Send(ReplyBuilder.Success(frames, parsed, AnswerMmi(name, frames, parsed)));
+            return;
+        }
+
+        long size = 0;
+        for (var i = parsed.BodyStart; i < frames.Count; i++)
+        {
+            size += frames[i].Length;
+        }
+
+        if (size > _options.MaxRequestSize)
+        {
+            RejectClient(frames, parsed, name, CourierStatus.TooLarge, $"request body of {size} bytes exceeds the limit of {_options.MaxRequestSize}");
+            return;
+        }
+
+        var service = Service(name);
+        if (service.Queue.Count >= _options.MaxQueuedPerService)
+        {
+            service.Errors++;
+            RejectClient(frames, parsed, name, CourierStatus.Unavailable, $"queue full: {service.Queue.Count} requests wait for '{name}'");
+            return;
+        }
+
+        service.Queue.AddLast(new BrokerRequest(++_nextToken, [.. frames], parsed, service));
+        Dispatch(service);
+    }
+
+    private BrokerService Service(string name)
+    {
+        if (!_services.TryGetValue(name, out var service))
+        {
+            service = new BrokerService(name);
+            _services.Add(name, service);
+        }
+
+        return service;
+    }
+
+    private void ReplyToClient(BrokerRequest request, IReadOnlyList<ReadOnlyMemory<byte>> body)
+    {
+        request.Service.Served++;
+        Send(ReplyBuilder.Success(request.Frames, request.Parsed, body));
+    }
+
+    private void FailClient(BrokerRequest request, int status, string message)
+    {
+        request.Service.Errors++;
+        BrokerLog.Rejected(_logger, request.Service.Name, status, message);
+        Send(ReplyBuilder.Error(request.Frames, request.Parsed, status, message));
+    }
+
+    private void RejectClient(List<byte[]> frames, in ParsedRequest parsed, string service, int status, string reason)
+    {
+        BrokerLog.Rejected(_logger, service, status, reason);
+        Send(ReplyBuilder.Error(frames, parsed, status, reason));
+    }
+
+    private IReadOnlyList<ReadOnlyMemory<byte>> AnswerMmi(string name, List<byte[]> frames, in ParsedRequest parsed)
+    {
+        var argument = parsed.BodyStart < frames.Count ? Encoding.UTF8.GetString(frames[parsed.BodyStart]) : "";
+        return name switch
+        {
+            Mdp.ProbeService => parsed.Kind == RequestKind.Mdp ? [Mmi.Found, Mdp.ProbeAnswer] : [Mdp.ProbeAnswer],
+            "mmi.service" => [_services.TryGetValue(argument, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
+            "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, argument)],
+            "mmi.stats" => [BrokerStats.StatsJson(_services.Values, argument)],
+            _ => [Mmi.NotImplemented],
+        };
+    }
+}

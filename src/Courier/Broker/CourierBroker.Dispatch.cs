@@ -1,0 +1,95 @@
+using Courier.Broker.Internal;
+using Courier.Protocol.Internal;
+
+namespace Courier.Broker;
+
+// Loop thread only: receiving, sending, and matching queued requests with workers.
+public sealed partial class CourierBroker
+{
+    private const int ReceiveBatch = 1024;
+    private readonly List<byte[]> _received = [];
+    private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+    private long _dispatchSequence;
+
+    private void OnReadable()
+    {
+        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_received); i++)
+        {
+            var frames = _received;
+            if (frames.Count == 2 && frames[1].AsSpan().SequenceEqual(DisconnectNotice))
+            {
+                OnPeerDisconnected(frames[0]);
+            }
+            else if (frames.Count >= 4 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.WorkerHeader))
+            {
+                OnWorkerMessage(frames);
+            }
+            else
+            {
+                OnClientMessage(frames);
+            }
+        }
+    }
+
+    /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room.</summary>
+    private void Dispatch(BrokerService service)
+    {
+        while (service.Queue.First is { } first)
+        {
+            var worker = LeastLoaded(service);
+            if (worker is null)
+            {
+                return;
+            }
+
+            service.Queue.RemoveFirst();
+            var request = first.Value;
+            worker.Outstanding.Add(request.Token, request);
+            worker.LastDispatch = ++_dispatchSequence;
+            if (!SendRequest(worker, request))
+            {
+                // Its queue is full or its connection gone: treat it as dead; the request goes back to the front.
+                RemoveWorker(worker, "send refused", died: false);
+            }
+        }
+    }
+
+    private static BrokerWorker? LeastLoaded(BrokerService service)
+    {
+        BrokerWorker? best = null;
+        foreach (var worker in service.Workers)
+        {
+            if (worker.HasRoom && (best is null
+                || worker.Outstanding.Count < best.Outstanding.Count
+                || (worker.Outstanding.Count == best.Outstanding.Count && worker.LastDispatch < best.LastDispatch)))
+            {
+                best = worker;
+            }
+        }
+
+        return best;
+    }
+
+    private bool SendRequest(BrokerWorker worker, BrokerRequest request)
+    {
+        var frames = _outgoing;
+        frames.Clear();
+        frames.Add(worker.Identity);
+        frames.Add(Mdp.Empty);
+        frames.Add(Mdp.WorkerHeader);
+        frames.Add(MdpWorker.RequestFrame);
+        frames.Add(request.TokenFrame);
+        frames.Add(Mdp.Empty);
+        for (var i = request.Parsed.BodyStart; i < request.Frames.Length; i++)
+        {
+            frames.Add(request.Frames[i]);
+        }
+
+        return _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+    }
+
+    private void SendToWorker(BrokerWorker worker, byte[] command)
+        => Send([worker.Identity, Mdp.Empty, Mdp.WorkerHeader, command]);
+
+    private void Send(ReadOnlyMemory<byte>[] frames) => _socket!.TrySend(frames);
+}

@@ -1,0 +1,214 @@
+using System.Buffers.Binary;
+using Courier.Broker.Internal;
+using Courier.Internal;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+
+namespace Courier.Broker;
+
+// Loop thread only: the worker side of 7/MDP, heartbeats, and dead workers.
+public sealed partial class CourierBroker
+{
+    private readonly Dictionary<byte[], BrokerWorker> _workers = new(ByteArrayComparer.Instance);
+    private readonly long _livenessTicks;
+    private readonly long _heartbeatTicks;
+    private long _nextHeartbeat;
+
+    private void OnWorkerMessage(List<byte[]> frames)
+    {
+        var identity = frames[0];
+        _workers.TryGetValue(identity, out var worker);
+        if (worker is not null)
+        {
+            worker.LastSeen = _clock.GetTimestamp();
+        }
+
+        var command = frames[3].Length == 1 ? frames[3][0] : (byte)0;
+        switch (command)
+        {
+            case MdpWorker.Ready:
+                OnReady(identity, worker, frames);
+                break;
+            case MdpWorker.Reply:
+                OnReply(identity, worker, frames);
+                break;
+            case MdpWorker.Heartbeat:
+                if (worker is null)
+                {
+                    // 7/MDP: a heartbeat from a worker we do not know (say, after a broker restart) gets DISCONNECT,
+                    // which tells the worker to reconnect and send READY again.
+                    Violation(identity, null, "HEARTBEAT from an unregistered worker");
+                }
+
+                break;
+            case MdpWorker.Disconnect:
+                if (worker is not null)
+                {
+                    RemoveWorker(worker, "it said DISCONNECT", died: false);
+                }
+
+                break;
+            default:
+                Violation(identity, worker, $"unknown worker command 0x{Convert.ToHexString(frames[3])}");
+                break;
+        }
+    }
+
+    private void OnReady(byte[] identity, BrokerWorker? known, List<byte[]> frames)
+    {
+        if (known is not null)
+        {
+            Violation(identity, known, "second READY");
+            return;
+        }
+
+        var name = frames.Count > 4 ? Mdp.DecodeServiceName(frames[4]) : null;
+        if (name is null || name.StartsWith("mmi.", StringComparison.Ordinal))
+        {
+            Violation(identity, null, "READY without a valid service name");
+            return;
+        }
+
+        var capacity = frames.Count > 5 ? MdpWorker.ParseCapacity(frames[5]) : 0;
+        var service = Service(name);
+        var worker = new BrokerWorker(identity, service, Math.Max(1, capacity), courier: capacity > 0, _clock.GetTimestamp());
+        _workers.Add(identity, worker);
+        service.Workers.Add(worker);
+        BrokerLog.WorkerReady(_logger, worker.Id, name, worker.Capacity, worker.Courier ? "Courier" : "7/MDP");
+        SendToWorker(worker, MdpWorker.HeartbeatFrame);
+        Dispatch(service);
+    }
+
+    private void OnReply(byte[] identity, BrokerWorker? worker, List<byte[]> frames)
+    {
+        if (worker is null)
+        {
+            Violation(identity, null, "REPLY from an unregistered worker (expired, or from before a restart)");
+            return;
+        }
+
+        if (frames.Count < 6 || frames[4].Length != 8 || frames[5].Length != 0)
+        {
+            Violation(identity, worker, "REPLY without an 8-byte request token and empty delimiter");
+            return;
+        }
+
+        var token = BinaryPrimitives.ReadUInt64BigEndian(frames[4]);
+        if (!worker.Outstanding.Remove(token, out var request))
+        {
+            Violation(identity, worker, "REPLY for a request it does not hold");
+            return;
+        }
+
+        worker.Served++;
+        if (!worker.Courier)
+        {
+            ReplyToClient(request, Frames(frames, 6));
+        }
+        else
+        {
+            var status = frames.Count > 6 ? Mdp.ParseStatus(frames[6]) : -1;
+            if (status == CourierStatus.Ok)
+            {
+                ReplyToClient(request, Frames(frames, 7));
+            }
+            else if (status == CourierStatus.Unavailable)
+            {
+                // The worker is stopping: the request was not run; give it to another worker.
+                worker.Served--;
+                worker.Draining = true;
+                request.Service.Queue.AddFirst(request);
+            }
+            else
+            {
+                var message = frames.Count > 7 ? System.Text.Encoding.UTF8.GetString(frames[7]) : "worker reported an error";
+                FailClient(request, status < 0 ? CourierStatus.ServerError : status, message);
+            }
+        }
+
+        Dispatch(worker.Service);
+    }
+
+    private static ReadOnlyMemory<byte>[] Frames(List<byte[]> frames, int start)
+    {
+        var body = new ReadOnlyMemory<byte>[Math.Max(0, frames.Count - start)];
+        for (var i = 0; i < body.Length; i++)
+        {
+            body[i] = frames[start + i];
+        }
+
+        return body;
+    }
+
+    private void OnPeerDisconnected(byte[] identity)
+    {
+        if (_workers.TryGetValue(identity, out var worker))
+        {
+            RemoveWorker(worker, "its connection dropped", died: true);
+        }
+    }
+
+    private void Violation(byte[] identity, BrokerWorker? worker, string reason)
+    {
+        BrokerLog.Violation(_logger, Convert.ToHexString(identity), reason);
+        Send([identity, Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame]);
+        if (worker is not null)
+        {
+            RemoveWorker(worker, "protocol violation", died: false);
+        }
+    }
+
+    /// <summary>Forgets a worker; the requests it held go back to the front of the queue, or fail as poison when they have killed too many.</summary>
+    private void RemoveWorker(BrokerWorker worker, string reason, bool died)
+    {
+        _workers.Remove(worker.Identity);
+        worker.Service.Workers.Remove(worker);
+        BrokerLog.WorkerGone(_logger, worker.Id, worker.Service.Name, reason, worker.Outstanding.Count);
+
+        // Newest first, so that AddFirst leaves the oldest at the very front.
+        foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
+        {
+            if (died && ++request.Deaths >= _options.MaxWorkerDeaths)
+            {
+                BrokerLog.Poison(_logger, request.Service.Name, request.Deaths);
+                FailClient(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
+            }
+            else
+            {
+                request.Service.Queue.AddFirst(request);
+            }
+        }
+
+        worker.Outstanding.Clear();
+        Dispatch(worker.Service);
+    }
+
+    private void OnTick()
+    {
+        var now = _clock.GetTimestamp();
+        List<BrokerWorker>? expired = null;
+        foreach (var worker in _workers.Values)
+        {
+            if (now - worker.LastSeen > _livenessTicks)
+            {
+                (expired ??= []).Add(worker);
+            }
+        }
+
+        foreach (var worker in expired ?? [])
+        {
+            // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
+            Send([worker.Identity, Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame]);
+            RemoveWorker(worker, "silent past its heartbeat liveness", died: true);
+        }
+
+        if (now >= _nextHeartbeat)
+        {
+            _nextHeartbeat = now + _heartbeatTicks;
+            foreach (var worker in _workers.Values)
+            {
+                SendToWorker(worker, MdpWorker.HeartbeatFrame);
+            }
+        }
+    }
+}

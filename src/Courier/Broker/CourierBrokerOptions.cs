@@ -1,0 +1,66 @@
+using Courier.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Courier.Broker;
+
+/// <summary>Settings of a <see cref="CourierBroker"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
+public sealed record CourierBrokerOptions
+{
+    /// <summary>The defaults: bind <c>tcp://127.0.0.1:5555</c>, heartbeat 2.5 s × liveness 3, 3 worker deaths per request, 10,000 queued per service.</summary>
+    public static CourierBrokerOptions Default { get; } = new();
+
+    /// <summary>Endpoint serving clients and workers alike. A TCP port of <c>*</c> or <c>0</c> picks a free port.</summary>
+    public string Endpoint { get; init; } = "tcp://127.0.0.1:5555";
+
+    /// <summary>How often the broker sends HEARTBEAT to every worker, busy or idle.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(2.5);
+
+    /// <summary>Heartbeat intervals of silence after which a worker is declared dead.</summary>
+    public int HeartbeatLiveness { get; init; } = 3;
+
+    /// <summary>Worker deaths one request may witness before it is answered with an error instead of retried (poison request).</summary>
+    public int MaxWorkerDeaths { get; init; } = 3;
+
+    /// <summary>Requests waiting per service before new ones are refused with 503.</summary>
+    public int MaxQueuedPerService { get; init; } = 10_000;
+
+    /// <summary>Largest request body accepted; larger ones are answered 413.</summary>
+    public int MaxRequestSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Service for stock REQ clients, which name none.</summary>
+    public string DefaultService { get; init; } = "echo";
+
+    /// <summary>Socket limits and ZMTP heartbeats.</summary>
+    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+
+    /// <summary>Where logs go. Silent by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>Clock for heartbeats and expiry; replace it in tests.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(Endpoint), nameof(Endpoint), "is required, for example tcp://0.0.0.0:5555");
+        Require(HeartbeatInterval > TimeSpan.Zero, nameof(HeartbeatInterval), "must be positive");
+        Require(HeartbeatLiveness > 0, nameof(HeartbeatLiveness), "must be positive");
+        Require(MaxWorkerDeaths > 0, nameof(MaxWorkerDeaths), "must be positive");
+        Require(MaxQueuedPerService > 0, nameof(MaxQueuedPerService), "must be positive");
+        Require(MaxRequestSize > 0, nameof(MaxRequestSize), "must be positive");
+        Require(!string.IsNullOrWhiteSpace(DefaultService), nameof(DefaultService), "must not be empty");
+        ArgumentNullException.ThrowIfNull(Transport);
+        Transport.Validate();
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+
+    private static void Require(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"CourierBrokerOptions.{name} {rule}.", name);
+        }
+    }
+}

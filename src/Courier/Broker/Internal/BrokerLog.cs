@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Broker.Internal;
+
+internal static partial class BrokerLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Courier broker listening on {Endpoint} ({Transport} transport)")]
+    public static partial void Listening(ILogger logger, string endpoint, string transport);
+
+    [LoggerMessage(2, LogLevel.Information, "Worker {Worker} ready for {Service} (capacity {Capacity}, {Protocol})")]
+    public static partial void WorkerReady(ILogger logger, string worker, string service, int capacity, string protocol);
+
+    [LoggerMessage(3, LogLevel.Warning, "Worker {Worker} of {Service} is gone ({Reason}); {Requeued} request(s) go back to the queue")]
+    public static partial void WorkerGone(ILogger logger, string worker, string service, string reason, int requeued);
+
+    [LoggerMessage(4, LogLevel.Warning, "Protocol violation by {Peer}: {Reason}; sent DISCONNECT")]
+    public static partial void Violation(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "Request for {Service} witnessed {Deaths} worker deaths; answered as a poison request")]
+    public static partial void Poison(ILogger logger, string service, int deaths);
+
+    [LoggerMessage(6, LogLevel.Information, "Rejected a request for {Service}: {Status} {Reason}")]
+    public static partial void Rejected(ILogger logger, string service, int status, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "Dropped a message of {FrameCount} frame(s): {Reason}")]
+    public static partial void Dropped(ILogger logger, int frameCount, string reason);
+
+}

@@ -1,0 +1,78 @@
+using System.Text;
+using Courier.Protocol.Internal;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>A client request held by the broker from arrival until its reply (or error) is sent.</summary>
+internal sealed class BrokerRequest(ulong token, byte[][] frames, ParsedRequest parsed, BrokerService service)
+{
+    public ulong Token { get; } = token;
+
+    /// <summary>Token as the 8-byte frame workers see as the "client address" and echo back.</summary>
+    public byte[] TokenFrame { get; } = TokenBytes(token);
+
+    public byte[][] Frames { get; } = frames;
+
+    public ParsedRequest Parsed { get; } = parsed;
+
+    public BrokerService Service { get; } = service;
+
+    /// <summary>Workers that died while holding this request.</summary>
+    public int Deaths { get; set; }
+
+    public static byte[] TokenBytes(ulong token)
+    {
+        var bytes = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, token);
+        return bytes;
+    }
+}
+
+/// <summary>A registered worker.</summary>
+internal sealed class BrokerWorker(byte[] identity, BrokerService service, int capacity, bool courier, long now)
+{
+    public byte[] Identity { get; } = identity;
+
+    public string Id { get; } = Convert.ToHexString(identity);
+
+    public BrokerService Service { get; } = service;
+
+    /// <summary>Requests it may hold at once: 1 for a plain 7/MDP worker, N for a Courier worker that declared N.</summary>
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Speaks Courier: replies carry a status frame.</summary>
+    public bool Courier { get; } = courier;
+
+    public Dictionary<ulong, BrokerRequest> Outstanding { get; } = [];
+
+    public long LastSeen { get; set; } = now;
+
+    /// <summary>Order of the last dispatch, for least-recently-used among equally loaded workers.</summary>
+    public long LastDispatch { get; set; }
+
+    /// <summary>Said it is stopping: gets no new requests.</summary>
+    public bool Draining { get; set; }
+
+    public long Served { get; set; }
+
+    public bool HasRoom => !Draining && Outstanding.Count < Capacity;
+}
+
+/// <summary>A named service: its queue of waiting requests and its workers.</summary>
+internal sealed class BrokerService(string name)
+{
+    public string Name { get; } = name;
+
+    public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);
+
+    /// <summary>Waiting requests; requests taken back from a dead worker go to the front.</summary>
+    public LinkedList<BrokerRequest> Queue { get; } = new();
+
+    public List<BrokerWorker> Workers { get; } = [];
+
+    public long Served { get; set; }
+
+    public long Errors { get; set; }
+
+    public bool IsIdle => Queue.Count == 0 && Workers.Count == 0 && Served == 0 && Errors == 0;
+}

@@ -1,0 +1,60 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>The JSON bodies of <c>mmi.workers</c> and <c>mmi.stats</c>.</summary>
+internal static class BrokerStats
+{
+    /// <summary><c>{"echo":[{"id":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, for one service when named.</summary>
+    public static byte[] WorkersJson(IEnumerable<BrokerService> services, string only) => Write(writer =>
+    {
+        foreach (var service in Select(services, only))
+        {
+            writer.WriteStartArray(service.Name);
+            foreach (var worker in service.Workers)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("id", worker.Id);
+                writer.WriteNumber("capacity", worker.Capacity);
+                writer.WriteNumber("outstanding", worker.Outstanding.Count);
+                writer.WriteNumber("served", worker.Served);
+                writer.WriteBoolean("courier", worker.Courier);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+    });
+
+    /// <summary><c>{"echo":{"workers":2,"queued":0,"inflight":3,"served":120,"errors":0}}</c>, for one service when named.</summary>
+    public static byte[] StatsJson(IEnumerable<BrokerService> services, string only) => Write(writer =>
+    {
+        foreach (var service in Select(services, only))
+        {
+            writer.WriteStartObject(service.Name);
+            writer.WriteNumber("workers", service.Workers.Count);
+            writer.WriteNumber("queued", service.Queue.Count);
+            writer.WriteNumber("inflight", service.Workers.Sum(w => w.Outstanding.Count));
+            writer.WriteNumber("served", service.Served);
+            writer.WriteNumber("errors", service.Errors);
+            writer.WriteEndObject();
+        }
+    });
+
+    private static IEnumerable<BrokerService> Select(IEnumerable<BrokerService> services, string only)
+        => services.Where(s => only.Length == 0 || s.Name == only).OrderBy(s => s.Name, StringComparer.Ordinal);
+
+    private static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,284 @@
+using System.Text;
+using Courier.Client;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Server;
+using Courier.Transport.Internal;
+using Courier.Worker.Internal;
+
+namespace Courier.Worker;
+
+// Loop thread only, except RunHandlerAsync (thread pool), which hands its reply back through Post.
+public sealed partial class CourierWorker
+{
+    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
+
+    private enum Mode
+    {
+        Probing,
+        Courier,
+        Plain,
+    }
+
+    private readonly List<byte[]> _received = [];
+    private readonly long _heartbeatTicks;
+    private readonly long _livenessTicks;
+    private ITransportSocket? _socket;
+    private int _epoch;
+    private Mode _mode;
+    private long _probeDeadline = long.MaxValue;
+    private long _lastHeard;
+    private long _nextHeartbeat;
+    private long _reconnectAt = long.MaxValue;
+    private TimeSpan _reconnectDelay;
+    private int _inFlight;
+    private bool _draining;
+
+    private void Connect()
+    {
+        _reconnectAt = long.MaxValue;
+        if (_draining)
+        {
+            return;
+        }
+
+        var transport = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
+        var socket = _transport.CreateSocket(SocketKind.Dealer, transport);
+        socket.Connect(_options.BrokerEndpoint);
+        _loop!.Add(socket, OnReadable);
+        _socket = socket;
+        _epoch++;
+        var now = _clock.GetTimestamp();
+        _lastHeard = now;
+        _nextHeartbeat = now + _heartbeatTicks;
+        switch (_options.Protocol)
+        {
+            case ClientProtocol.Courier:
+                Register(Mode.Courier);
+                break;
+            case ClientProtocol.Mdp:
+                Register(Mode.Plain);
+                break;
+            default:
+                _mode = Mode.Probing;
+                _probeDeadline = now + _livenessTicks;
+                socket.TrySend(ProbeFrames);
+                break;
+        }
+    }
+
+    private void Register(Mode mode)
+    {
+        _mode = mode;
+        _probeDeadline = long.MaxValue;
+        var capacity = mode == Mode.Courier ? _options.Concurrency : 1;
+        WorkerLog.Registering(_logger, _options.Name, _options.Service, _options.BrokerEndpoint, mode == Mode.Courier ? "Courier" : "7/MDP", capacity);
+        var service = Encoding.UTF8.GetBytes(_options.Service);
+        _socket!.TrySend(mode == Mode.Courier
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service, MdpWorker.CapabilityFrame(capacity)]
+            : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service]);
+    }
+
+    private void Reconnect(string reason)
+    {
+        if (_socket is not null)
+        {
+            _loop!.RemoveAndDispose(_socket);
+            _socket = null;
+        }
+
+        if (_draining)
+        {
+            return;
+        }
+
+        WorkerLog.Reconnecting(_logger, _options.Name, _options.BrokerEndpoint, reason, _reconnectDelay);
+        _reconnectAt = _clock.GetTimestamp() + Ticks(_reconnectDelay);
+        _reconnectDelay = TimeSpan.FromTicks(Math.Min(_reconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
+    }
+
+    private void OnReadable()
+    {
+        for (var i = 0; i < 1024 && _socket is { } socket && socket.TryReceive(_received); i++)
+        {
+            OnMessage(_received);
+        }
+    }
+
+    private void OnMessage(List<byte[]> frames)
+    {
+        if (frames.Count >= 3 && frames[0].Length == 0 && frames[1].AsSpan().SequenceEqual(Mdp.ClientHeader)
+            && frames[2].AsSpan().SequenceEqual(Mdp.ProbeServiceBytes))
+        {
+            var courier = frames.Count >= 5 && Mdp.ParseStatus(frames[3]) == CourierStatus.Ok && frames[4].AsSpan().SequenceEqual(Mdp.ProbeAnswer);
+            if (_mode == Mode.Probing)
+            {
+                Register(courier ? Mode.Courier : Mode.Plain);
+            }
+            else if (courier && _mode == Mode.Plain && _inFlight == 0)
+            {
+                Reconnect("the broker turned out to speak Courier after the probe timed out");
+            }
+
+            return;
+        }
+
+        if (frames.Count < 3 || frames[0].Length != 0 || !frames[1].AsSpan().SequenceEqual(Mdp.WorkerHeader) || frames[2].Length != 1)
+        {
+            WorkerLog.Unexpected(_logger, _options.Name, frames.Count, "not a 7/MDP worker message");
+            return;
+        }
+
+        _lastHeard = _clock.GetTimestamp();
+        _reconnectDelay = _options.ReconnectDelay;
+        switch (frames[2][0])
+        {
+            case MdpWorker.Request when frames.Count >= 5:
+                OnRequest(frames);
+                break;
+            case MdpWorker.Heartbeat:
+                break;
+            case MdpWorker.Disconnect:
+                Reconnect("the broker said DISCONNECT");
+                break;
+            default:
+                WorkerLog.Unexpected(_logger, _options.Name, frames.Count, "unknown or malformed command");
+                break;
+        }
+    }
+
+    private void OnRequest(List<byte[]> frames)
+    {
+        // [“”, MDPW01, REQUEST, client address, “”, body…]; the address is opaque and goes back unchanged.
+        var address = frames[3];
+        var bodyStart = frames[4].Length == 0 ? 5 : 4;
+        if (_draining && _mode == Mode.Courier)
+        {
+            SendReply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
+            return;
+        }
+
+        var body = new ReadOnlyMemory<byte>[frames.Count - bodyStart];
+        for (var i = 0; i < body.Length; i++)
+        {
+            body[i] = frames[bodyStart + i];
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        var epoch = _epoch;
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static s => _ = s.Worker.RunHandlerAsync(s.Address, s.Body, s.Epoch),
+            (Worker: this, Address: address, Body: body, Epoch: epoch),
+            preferLocal: false);
+    }
+
+    private async Task RunHandlerAsync(byte[] address, ReadOnlyMemory<byte>[] body, int epoch)
+    {
+        int status;
+        IReadOnlyList<ReadOnlyMemory<byte>> reply;
+        try
+        {
+            reply = await _handler(new CourierRequest(_options.Service, body), _handlerCancellation.Token).ConfigureAwait(false) ?? [];
+            status = CourierStatus.Ok;
+        }
+        catch (OperationCanceledException) when (_handlerCancellation.IsCancellationRequested)
+        {
+            status = CourierStatus.Unavailable;
+            reply = [Encoding.UTF8.GetBytes("worker stopped before the request finished")];
+        }
+#pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the worker keeps serving.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            WorkerLog.HandlerFailed(_logger, ex, _options.Service);
+            status = CourierStatus.ServerError;
+            reply = [Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")];
+        }
+
+        _loop!.Post(() => Complete(address, status, reply, epoch));
+    }
+
+    private void Complete(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> reply, int epoch)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (epoch == _epoch && _socket is not null)
+        {
+            // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
+            SendReply(address, status, reply);
+        }
+
+        if (_draining && _inFlight == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private void SendReply(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
+    {
+        var frames = new List<ReadOnlyMemory<byte>>(7 + body.Count) { Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReplyFrame, address, Mdp.Empty };
+        if (_mode == Mode.Courier)
+        {
+            frames.Add(Mdp.StatusFrame(status));
+            frames.AddRange(body);
+        }
+        else if (status == CourierStatus.Ok)
+        {
+            frames.AddRange(body);
+        }
+        else
+        {
+            // A stock broker passes the body through: an error is [status, message], as Courier servers answer 7/MDP clients.
+            frames.Add(Mdp.StatusFrame(status));
+            frames.AddRange(body);
+        }
+
+        _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+    }
+
+    private void OnTick()
+    {
+        var now = _clock.GetTimestamp();
+        if (now >= _reconnectAt)
+        {
+            Connect();
+            return;
+        }
+
+        if (_socket is null)
+        {
+            return;
+        }
+
+        if (_mode == Mode.Probing && now >= _probeDeadline)
+        {
+            // No 8/MMI answer: a broker without MMI, or none yet. Register as plain 7/MDP; a late Courier answer re-registers.
+            Register(Mode.Plain);
+        }
+
+        if (now - _lastHeard > _livenessTicks)
+        {
+            Reconnect("no heartbeat from the broker");
+            return;
+        }
+
+        if (now >= _nextHeartbeat)
+        {
+            _nextHeartbeat = now + _heartbeatTicks;
+            _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.HeartbeatFrame]);
+        }
+    }
+
+    private void BeginDrain()
+    {
+        _draining = true;
+        if (_inFlight == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private void SayDisconnect()
+    {
+        _socket?.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame]);
+    }
+}

@@ -1,0 +1,83 @@
+using Courier.Client;
+using Courier.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Courier.Worker;
+
+/// <summary>Settings of a <see cref="CourierWorker"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
+public sealed record CourierWorkerOptions
+{
+    /// <summary>The defaults: broker <c>tcp://127.0.0.1:5555</c>, service <c>echo</c>, 100 requests at once, heartbeat 2.5 s × 3.</summary>
+    public static CourierWorkerOptions Default { get; } = new();
+
+    /// <summary>The broker's endpoint.</summary>
+    public string BrokerEndpoint { get; init; } = "tcp://127.0.0.1:5555";
+
+    /// <summary>The service this worker registers for.</summary>
+    public string Service { get; init; } = "echo";
+
+    /// <summary>This instance's name, for logs and <c>whoami</c>.</summary>
+    public string Name { get; init; } = Environment.MachineName;
+
+    /// <summary>
+    /// Requests handled at once. A Courier broker keeps up to this many outstanding to the worker; a plain 7/MDP broker
+    /// sends one at a time whatever this says.
+    /// </summary>
+    public int Concurrency { get; init; } = 100;
+
+    /// <summary>How often the worker sends HEARTBEAT to the broker; the broker should use the same interval.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(2.5);
+
+    /// <summary>Heartbeat intervals of silence from the broker after which the worker reconnects.</summary>
+    public int HeartbeatLiveness { get; init; } = 3;
+
+    /// <summary>First delay before reconnecting to a broker that went away; it doubles up to <see cref="ReconnectDelayMax"/>.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Longest delay between reconnects.</summary>
+    public TimeSpan ReconnectDelayMax { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a graceful stop waits for requests in flight.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><see cref="ClientProtocol.Auto"/> asks the broker (8/MMI <c>mmi.courier</c>) and uses Courier's extensions only if it answers.</summary>
+    public ClientProtocol Protocol { get; init; } = ClientProtocol.Auto;
+
+    /// <summary>Socket limits and ZMTP heartbeats.</summary>
+    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+
+    /// <summary>Where logs go. Silent by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>Clock for heartbeats and backoff; replace it in tests.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(BrokerEndpoint), nameof(BrokerEndpoint), "is required, for example tcp://broker:5555");
+        Require(global::Courier.Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(Service ?? "")) is not null
+            && !Service!.StartsWith("mmi.", StringComparison.Ordinal), nameof(Service), "must be 1-255 bytes of printable UTF-8, not starting with 'mmi.'");
+        Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), "must not be empty");
+        Require(Concurrency > 0, nameof(Concurrency), "must be positive");
+        Require(HeartbeatInterval > TimeSpan.Zero, nameof(HeartbeatInterval), "must be positive");
+        Require(HeartbeatLiveness > 0, nameof(HeartbeatLiveness), "must be positive");
+        Require(ReconnectDelay > TimeSpan.Zero, nameof(ReconnectDelay), "must be positive");
+        Require(ReconnectDelayMax >= ReconnectDelay, nameof(ReconnectDelayMax), "must be at least ReconnectDelay");
+        Require(DrainTimeout >= TimeSpan.Zero, nameof(DrainTimeout), "must not be negative");
+        Require(Enum.IsDefined(Protocol), nameof(Protocol), "is not a known protocol");
+        ArgumentNullException.ThrowIfNull(Transport);
+        Transport.Validate();
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+
+    private static void Require(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"CourierWorkerOptions.{name} {rule}.", name);
+        }
+    }
+}
