@@ -261,7 +261,8 @@ public sealed partial class CourierWorker
             return;
         }
 
-        if (now >= _nextHeartbeat)
+        // No heartbeats before READY: to a 7/MDP broker, a heartbeat from an unknown worker is an error.
+        if (now >= _nextHeartbeat && _mode != Mode.Probing)
         {
             _nextHeartbeat = now + _heartbeatTicks;
             _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.HeartbeatFrame]);

@@ -10,10 +10,10 @@ public sealed class CliTests
     [Fact]
     public async Task Server_serves_until_SIGTERM_then_stops_gracefully_with_exit_0()
     {
-        var (server, endpoint) = await CourierProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "cli-server");
+        var (server, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "cli-server");
         await using (server)
         {
-            var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", endpoint, "--service", "whoami");
+            var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", endpoint, "--service", "whoami");
             Assert.True(exit == 0, stderr);
             Assert.Equal("cli-server", stdout.Trim());
 
@@ -26,7 +26,7 @@ public sealed class CliTests
     [Fact]
     public async Task Server_with_an_unbindable_endpoint_exits_non_zero_with_one_line()
     {
-        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "server", "--bind", "nonsense://nowhere");
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "server", "--bind", "nonsense://nowhere");
 
         Assert.NotEqual(0, exit);
         Assert.StartsWith("courier: error: Cannot bind nonsense://nowhere", stderr.Trim(), StringComparison.Ordinal);
@@ -38,7 +38,7 @@ public sealed class CliTests
     {
         await using var server = await TestServer.StartAsync();
 
-        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "hello", "world");
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "hello", "world");
 
         Assert.True(exit == 0, stderr);
         Assert.Equal(["hello", "world"], stdout.Trim().Split('\n'));
@@ -47,7 +47,7 @@ public sealed class CliTests
     [Fact]
     public async Task Request_with_no_server_exits_non_zero_naming_the_timeout()
     {
-        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", Ports.FreeEndpoint(), "--timeout", "200ms", "--retries", "1", "x");
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", Ports.FreeEndpoint(), "--timeout", "200ms", "--retries", "1", "x");
 
         Assert.Equal(3, exit);
         Assert.Empty(stdout.Trim());
@@ -59,7 +59,7 @@ public sealed class CliTests
     {
         await using var server = await TestServer.StartAsync();
 
-        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "--service", "nosuch", "x");
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", server.Endpoint!, "--service", "nosuch", "x");
 
         Assert.Equal(4, exit);
         Assert.Contains("404", stderr, StringComparison.Ordinal);
@@ -68,7 +68,7 @@ public sealed class CliTests
     [Fact]
     public async Task Request_rejects_a_malformed_duration()
     {
-        var (exit, _, stderr) = await CourierProcess.RunAsync(Bound, "request", "--connect", "tcp://127.0.0.1:1", "--timeout", "soon");
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", "tcp://127.0.0.1:1", "--timeout", "soon");
 
         Assert.NotEqual(0, exit);
         Assert.Contains("Invalid duration 'soon'", stderr, StringComparison.Ordinal);
@@ -79,7 +79,7 @@ public sealed class CliTests
     {
         await using var server = await TestServer.StartAsync();
 
-        var (exit, stdout, stderr) = await CourierProcess.RunAsync(
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(
             Bound, "bench", "--connect", server.Endpoint!, "--clients", "2", "--inflight", "10", "--duration", "1s", "--size", "32", "--json");
 
         Assert.True(exit == 0, stderr);
@@ -100,7 +100,7 @@ public sealed class CliTests
     [Fact]
     public async Task Bench_with_no_server_exits_non_zero_counting_the_errors()
     {
-        var (exit, stdout, stderr) = await CourierProcess.RunAsync(
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(
             Bound, "bench", "--connect", Ports.FreeEndpoint(), "--clients", "1", "--inflight", "2", "--duration", "300ms", "--timeout", "100ms", "--retries", "0", "--json");
 
         Assert.Equal(3, exit);
@@ -113,7 +113,7 @@ public sealed class CliTests
     [Fact]
     public async Task Demo_runs_end_to_end()
     {
-        var (exit, stdout, stderr) = await CourierProcess.RunAsync(Bound, "demo", "--duration", "1s");
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "demo", "--duration", "1s");
 
         Assert.True(exit == 0, stderr + stdout);
         Assert.Contains("1,000 replies matched their requests", stdout, StringComparison.Ordinal);
@@ -125,7 +125,7 @@ public sealed class CliTests
     [Fact]
     public async Task Unknown_command_exits_non_zero()
     {
-        var (exit, _, _) = await CourierProcess.RunAsync(Bound, "frobnicate");
+        var (exit, _, _) = await ChildProcess.RunAsync(Bound, "frobnicate");
 
         Assert.NotEqual(0, exit);
     }

@@ -9,13 +9,13 @@ namespace Courier.Tests.Integration;
 /// <summary>A real `courier server` process, shared by the tests that throw bad input at it.</summary>
 public sealed class ServerProcessFixture : IAsyncLifetime
 {
-    public CourierProcess Process { get; private set; } = null!;
+    public ChildProcess Process { get; private set; } = null!;
 
     public string Endpoint { get; private set; } = "";
 
     public int Port => int.Parse(Endpoint[(Endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
-    public async Task InitializeAsync() => (Process, Endpoint) = await CourierProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "hostile-target");
+    public async Task InitializeAsync() => (Process, Endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "hostile-target");
 
     public async Task DisposeAsync() => await Process.DisposeAsync();
 

@@ -9,7 +9,7 @@ public sealed class ProcessFaultTests
     public async Task Server_killed_with_SIGKILL_mid_stream_and_restarted_loses_no_caller()
     {
         var endpoint = Ports.FreeEndpoint();
-        var (first, _) = await CourierProcess.StartServerAsync("--bind", endpoint, "--name", "first");
+        var (first, _) = await ChildProcess.StartServerAsync("--bind", endpoint, "--name", "first");
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 4 });
 
         // A stream of requests, 20 at a time; each ends in a reply or a timeout exception, never a hang.
@@ -37,7 +37,7 @@ public sealed class ProcessFaultTests
 
         // Down for longer than some requests' whole retry budget (5 x 500 ms), so some must time out.
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var (second, _) = await CourierProcess.StartServerAsync("--bind", endpoint, "--name", "second");
+        var (second, _) = await ChildProcess.StartServerAsync("--bind", endpoint, "--name", "second");
         await using (second)
         {
             await Poll.UntilAsync(async () => (await client.RequestAsync("whoami", "")).BodyText == "second", what: "restarted server answers");

@@ -4,14 +4,14 @@ using System.Text.RegularExpressions;
 
 namespace Courier.Tests.Infrastructure;
 
-/// <summary>The real <c>courier</c> executable run as a child process, with its output captured.</summary>
-public sealed partial class CourierProcess : IAsyncDisposable
+/// <summary>A real child process (the <c>courier</c> executable, or a Python peer), with its output captured.</summary>
+public sealed partial class ChildProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
 
-    private CourierProcess(Process process)
+    private ChildProcess(Process process)
     {
         _process = process;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _stdout.Enqueue(e.Data); };
@@ -33,22 +33,39 @@ public sealed partial class CourierProcess : IAsyncDisposable
 
     public string Stderr => string.Join('\n', _stderr);
 
-    public static CourierProcess Start(params string[] args)
+    /// <summary>Starts <c>courier</c> with <paramref name="args"/>.</summary>
+    public static ChildProcess Start(params string[] args) => StartProgram("dotnet", [CliDll, .. args]);
+
+    /// <summary>Starts one of the Python peers in Interop/ with Debian's python3.</summary>
+    public static ChildProcess StartPython(string script, params string[] args)
+        => StartProgram("/usr/bin/python3", [Path.Combine(AppContext.BaseDirectory, "Interop", script), .. args]);
+
+    public static ChildProcess StartProgram(string file, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(CliDll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        return new CourierProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start courier"));
+        return new ChildProcess(Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}"));
+    }
+
+    /// <summary>Waits until the process prints a line containing <paramref name="text"/>; fails if it exits first.</summary>
+    public async Task WaitForOutputAsync(string text)
+    {
+        await Poll.UntilAsync(
+            () => HasExited
+                ? throw new InvalidOperationException($"process exited with {ExitCode} before printing '{text}': {Stderr}")
+                : Stdout.Contains(text, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30),
+            $"output '{text}'");
     }
 
     /// <summary>Runs a command to completion (bounded) and returns its exit code and output.</summary>
@@ -62,7 +79,7 @@ public sealed partial class CourierProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>courier server</c> and waits until it prints the endpoint it listens on.</summary>
-    public static async Task<(CourierProcess Process, string Endpoint)> StartServerAsync(params string[] args)
+    public static async Task<(ChildProcess Process, string Endpoint)> StartServerAsync(params string[] args)
     {
         var process = Start(["server", .. args]);
         string? endpoint = null;

@@ -1,0 +1,195 @@
+using System.Text;
+using Courier.Client;
+using Courier.Protocol;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+public sealed class BrokerFaultTests
+{
+    private static string[] WorkerArgs(string endpoint, string name, string delay, string concurrency = "20")
+        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", "200ms", "--liveness", "3"];
+
+    [Fact]
+    public async Task Worker_killed_with_SIGKILL_under_pipelined_load_loses_no_request()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var a = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "a", "5ms"));
+        await using var b = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "b", "5ms"));
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        await TestBroker.WaitForWorkersAsync(client, "echo", 2);
+
+        // Retries = 0: every reply must come through the broker's own requeueing, not a client resend.
+        var requests = Enumerable.Range(0, 3000).Select(i => (i, Task: client.RequestAsync("echo", $"r{i}"))).ToArray();
+        await Poll.UntilAsync(() => requests.Count(r => r.Task.IsCompleted) > 300, what: "load flowing");
+        a.Signal("KILL");
+
+        var replies = await Task.WhenAll(requests.Select(r => r.Task)).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(requests.Select(r => $"r{r.i}"), replies.Select(r => r.BodyText));
+        Assert.Equal(1, (await TestBroker.StatsAsync(client, "echo")).Workers);
+    }
+
+    [Fact]
+    public async Task Stopped_worker_is_expired_its_requests_served_elsewhere_and_its_late_replies_never_reach_the_client()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var frozen = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "frozen", "500ms", concurrency: "10"));
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(observer, "echo", 1);
+
+        // A raw Courier client, so that every reply that arrives is seen, duplicates included.
+        using var dealer = new DealerSocket();
+        dealer.Connect(broker.Endpoint!);
+        for (var i = 0; i < 20; i++)
+        {
+            dealer.SendMoreFrame(BitConverter.GetBytes((long)i)).SendMoreFrameEmpty().SendMoreFrame("CURC01").SendMoreFrame("echo").SendFrame($"job{i}");
+        }
+
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).InFlight == 10, what: "the worker holds 10 requests");
+        frozen.Signal("STOP");
+        try
+        {
+            await using var healthy = await TestBroker.StartWorkerAsync(broker.Endpoint!, "healthy");
+            var replies = new Dictionary<long, int>();
+            var received = new List<byte[]>();
+            while (replies.Count < 20 && dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref received!))
+            {
+                var id = BitConverter.ToInt64(received[0]);
+                replies[id] = replies.GetValueOrDefault(id) + 1;
+                Assert.Equal("200", Encoding.ASCII.GetString(received[4]));
+            }
+
+            Assert.Equal(20, replies.Count);
+            frozen.Signal("CONT");
+
+            // The thawed worker finishes its 10 requests and replies: the broker must drop all of them.
+            await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).Workers == 2, what: "the thawed worker re-registers");
+            while (dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(1), ref received!))
+            {
+                var id = BitConverter.ToInt64(received[0]);
+                replies[id] = replies.GetValueOrDefault(id) + 1;
+            }
+
+            Assert.All(replies.Values, count => Assert.Equal(1, count));
+        }
+        finally
+        {
+            frozen.Signal("CONT");
+        }
+    }
+
+    [Fact]
+    public async Task Broker_killed_and_restarted_workers_reregister_and_clients_recover_through_retries()
+    {
+        var endpoint = Ports.FreeEndpoint();
+        var first = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "200ms");
+        await first.WaitForOutputAsync("listening");
+        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "survivor");
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 20 });
+        Assert.Equal("survivor", (await client.RequestAsync("echo", "before")).BodyText);
+
+        first.Signal("KILL");
+        await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await first.DisposeAsync();
+        var during = client.RequestAsync("echo", "during");
+        await using var second = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "200ms");
+        await second.WaitForOutputAsync("listening");
+
+        Assert.Equal(["survivor", "during"], (await during.WaitAsync(TimeSpan.FromSeconds(30))).Frames.Select(f => Encoding.UTF8.GetString(f.Span)));
+        Assert.Equal("survivor", (await client.RequestAsync("echo", "after")).BodyText);
+    }
+
+    [Fact]
+    public async Task Request_for_a_service_without_workers_waits_and_is_served_when_one_arrives()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+
+        var waiting = client.RequestAsync("late", "hello");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "late")).Queued == 1, what: "request queued");
+        Assert.False(waiting.IsCompleted);
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "newcomer", service: "late");
+
+        Assert.Equal("newcomer", (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+    }
+
+    [Fact]
+    public async Task Request_for_a_service_without_workers_times_out_at_the_client()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromMilliseconds(300), Retries = 1 });
+
+        var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("nobody", "x"));
+        Assert.Equal(2, error.Attempts);
+    }
+
+    [Fact]
+    public async Task Poison_request_is_answered_with_an_error_after_it_kills_the_configured_number_of_workers()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { MaxWorkerDeaths = 3 });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
+        var poison = client.RequestAsync("fragile", "poison");
+
+        // Three workers in turn take the request and die (their connections drop) without replying.
+        for (var i = 0; i < 3; i++)
+        {
+            using var victim = new DealerSocket();
+            victim.Options.Linger = TimeSpan.Zero;
+            victim.Connect(broker.Endpoint!);
+            victim.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpCommand.Ready]).SendFrame("fragile");
+            var request = new List<byte[]>();
+            while (victim.TryReceiveMultipartBytes(TimeSpan.FromSeconds(10), ref request!) && request[2][0] != MdpCommand.Request)
+            {
+            }
+
+            Assert.Equal("poison", Encoding.UTF8.GetString(request[^1]));
+        }
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => poison);
+        Assert.Equal(CourierStatus.PoisonRequest, error.StatusCode);
+        Assert.Contains("3 workers died", error.RemoteMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Queue_limit_answers_503_when_exceeded()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { MaxQueuedPerService = 2 });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+
+        var queued = new[] { client.RequestAsync("idle", "1"), client.RequestAsync("idle", "2") };
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "idle")).Queued == 2);
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("idle", "3"));
+
+        Assert.Equal(CourierStatus.Unavailable, error.StatusCode);
+        Assert.Contains("queue full", error.RemoteMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Graceful_worker_stop_finishes_what_it_holds_and_hands_new_work_to_others()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        var leaving = await TestBroker.StartWorkerAsync(broker.Endpoint!, "leaving", TimeSpan.FromMilliseconds(300));
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+
+        var held = Enumerable.Range(0, 5).Select(i => client.RequestAsync("echo", $"{i}")).ToArray();
+        await Poll.UntilAsync(() => leaving.InFlight == 5);
+        var stopping = leaving.StopAsync();
+        await using var staying = await TestBroker.StartWorkerAsync(broker.Endpoint!, "staying");
+        var later = client.RequestAsync("echo", "later");
+
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(await Task.WhenAll(held), r => Assert.Equal("leaving", r.BodyText));
+        Assert.Equal("staying", (await later).BodyText);
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+    }
+}
+
+internal static class MdpCommand
+{
+    public const byte Ready = 0x01;
+    public const byte Request = 0x02;
+    public const byte Disconnect = 0x05;
+}
