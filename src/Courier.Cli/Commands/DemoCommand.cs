@@ -9,8 +9,8 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var duration = Cli.DurationOption("--duration", TimeSpan.FromSeconds(3), "Length of the bench part.");
-        var command = new Command("demo", "Start a server in this process, send requests, show errors handled and a short bench.")
+        var duration = Cli.DurationOption("--duration", TimeSpan.FromSeconds(6), "Length of the load through the broker.");
+        var command = new Command("demo", "Show Courier in under 20 s: a server, pipelining, errors, a bench, then a broker with three workers, one killed mid-run.")
         {
             duration,
         };
@@ -47,8 +47,8 @@ internal static class DemoCommand
                 await ShowErrorAsync(() => lonely.RequestAsync("echo", "x", cancellationToken), "nobody listening (300 ms x 2 attempts)");
             }
 
-            var time = parse.GetValue(duration);
-            Console.WriteLine($"5. Bench: 2 connections x 50 in flight, 64-byte echo, {Duration.Format(time)}:");
+            var time = TimeSpan.FromSeconds(2);
+            Console.WriteLine($"5. Bench, direct to the server: 2 connections x 50 in flight, 64-byte echo, {Duration.Format(time)}:");
             var result = await BenchRunner.RunAsync(new BenchSettings([endpoint], "echo", 2, 50, time, 64, TimeSpan.FromSeconds(5), 3), loggerFactory, BenchRunner.TerminalProgress(), cancellationToken);
             if (!Console.IsOutputRedirected)
             {
@@ -56,12 +56,13 @@ internal static class DemoCommand
             }
 
             result.WriteTable(Console.Out);
+            Console.WriteLine("   So far: one connection carries many requests at once, each reply matched to its request; failures arrive");
+            Console.WriteLine("   as exceptions with a status code (500, 404) or as a timeout after the retries, never as a hang.");
             Console.WriteLine();
-            Console.WriteLine("What this showed: one client connection carries many requests at once and matches every reply to its request;");
-            Console.WriteLine("failures come back as exceptions with a status code (500 handler failure, 404 unknown service) or as a");
-            Console.WriteLine("timeout after the retries, never as a hang; the server kept serving throughout.");
-            Console.WriteLine("Next: `courier server --bind tcp://0.0.0.0:5555` and `courier request --connect tcp://127.0.0.1:5555 hi`.");
-            return result.Errors == 0 ? 0 : 1;
+            var brokerOk = await BrokerDemo.RunAsync(parse.GetValue(duration), cancellationToken);
+            Console.WriteLine("Next: `courier broker --bind tcp://0.0.0.0:5555`, `courier worker --connect tcp://127.0.0.1:5555`,");
+            Console.WriteLine("and `courier request --connect tcp://127.0.0.1:5555 hi` (see README.md).");
+            return result.Errors == 0 && brokerOk ? 0 : 1;
         }));
         return command;
     }

@@ -113,13 +113,44 @@ public sealed class CliTests
     [Fact]
     public async Task Demo_runs_end_to_end()
     {
-        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "demo", "--duration", "1s");
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "demo", "--duration", "2s");
 
         Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains("killed medium", stdout, StringComparison.Ordinal);
+        Assert.Contains("errors 0", stdout, StringComparison.Ordinal);
+        Assert.Contains("no request was lost", stdout, StringComparison.Ordinal);
         Assert.Contains("1,000 replies matched their requests", stdout, StringComparison.Ordinal);
         Assert.Contains("answered 500", stdout, StringComparison.Ordinal);
         Assert.Contains("answered 404", stdout, StringComparison.Ordinal);
         Assert.Contains("CourierTimeoutException", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Broker_and_worker_serve_a_request_and_stop_on_SIGTERM()
+    {
+        var endpoint = Ports.FreeEndpoint();
+        await using var broker = ChildProcess.Start("broker", "--bind", endpoint);
+        await broker.WaitForOutputAsync("broker listening on");
+        await using var worker = ChildProcess.Start("worker", "--connect", endpoint, "--service", "whoami", "--name", "cli-worker");
+        await worker.WaitForOutputAsync("serving whoami");
+
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", endpoint, "--service", "whoami", "--timeout", "5s");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("cli-worker", stdout.Trim());
+
+        worker.Signal("TERM");
+        Assert.Equal(0, await worker.WaitForExitAsync(Bound));
+        broker.Signal("TERM");
+        Assert.Equal(0, await broker.WaitForExitAsync(Bound));
+    }
+
+    [Fact]
+    public async Task Worker_rejects_a_service_it_does_not_have()
+    {
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "nosuch");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("nosuch", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

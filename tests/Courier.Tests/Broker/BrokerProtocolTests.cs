@@ -1,0 +1,145 @@
+using System.Text;
+using System.Text.Json;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>A real `courier broker` process, shared by tests that misbehave at it.</summary>
+public sealed class BrokerProcessFixture : IAsyncLifetime
+{
+    public ChildProcess Process { get; private set; } = null!;
+
+    public string Endpoint { get; private set; } = "";
+
+    public int Port => int.Parse(Endpoint[(Endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+    public async Task InitializeAsync()
+    {
+        Endpoint = Ports.FreeEndpoint();
+        Process = ChildProcess.Start("broker", "--bind", Endpoint, "--heartbeat", "200ms");
+        await Process.WaitForOutputAsync("listening");
+    }
+
+    public async Task DisposeAsync() => await Process.DisposeAsync();
+
+    /// <summary>Asserts the broker process is alive and still brokers a request end to end.</summary>
+    public async Task AssertStillServingAsync()
+    {
+        Assert.False(Process.HasExited, $"broker died: {Process.Stderr}");
+        await using var worker = await TestBroker.StartWorkerAsync(Endpoint, "canary", service: "canary");
+        await using var client = TestServer.Client(Endpoint);
+        Assert.Equal("canary", (await client.RequestAsync("canary", "x")).BodyText);
+    }
+}
+
+public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFixture<BrokerProcessFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Theory]
+    [InlineData("second READY")]
+    [InlineData("unknown command")]
+    [InlineData("REPLY for nothing")]
+    [InlineData("HEARTBEAT before READY")]
+    [InlineData("REPLY before READY")]
+    public async Task Worker_protocol_violation_gets_DISCONNECT_and_the_broker_keeps_serving(string violation)
+    {
+        using var worker = Connect();
+        var ready = new[] { "", "MDPW01", "\u0001", "violations" };
+        string[][] script = violation switch
+        {
+            "second READY" => [ready, ready],
+            "unknown command" => [ready, ["", "MDPW01", "\u0009"]],
+            "REPLY for nothing" => [ready, ["", "MDPW01", "\u0003", "12345678", "", "body"]],
+            "HEARTBEAT before READY" => [["", "MDPW01", "\u0004"]],
+            _ => [["", "MDPW01", "\u0003", "12345678", "", "body"]],
+        };
+        foreach (var message in script)
+        {
+            Send(worker, message);
+        }
+
+        Assert.True(ReceiveUntil(worker, m => m.Count >= 3 && m[2] == "\u0005"), "expected DISCONNECT");
+        await broker.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Random_bytes_and_forged_frame_headers_on_the_port_leave_the_broker_serving()
+    {
+        var garbage = new byte[32 * 1024];
+        new Random(7).NextBytes(garbage);
+        Assert.True(await RawZmtp.SendAndSeeIfClosedAsync(broker.Port, garbage, Wait));
+        Assert.True(await RawZmtp.SendAndSeeIfClosedAsync(broker.Port, RawZmtp.Zmtp10LongFrame(2L << 30), Wait));
+        Assert.True(await RawZmtp.SendAndSeeIfClosedAsync(broker.Port, [.. RawZmtp.GreetingAndReady(), .. RawZmtp.LongFrameHeader(2L << 30)], Wait));
+
+        await broker.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Malformed_client_requests_get_error_replies()
+    {
+        using var client = Connect();
+        Send(client, ["id", "", "CURC01"]);
+        Assert.True(ReceiveUntil(client, m => m[0] == "id" && m[4] == "400"));
+        Send(client, ["", "MDPC01", "bad\u0002service", "x"]);
+        Assert.True(ReceiveUntil(client, m => m[0] == "" && m[3] == "400"));
+        await broker.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Mmi_answers_service_workers_stats_and_501()
+    {
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint, "mmi-worker", service: "mmi-test", concurrency: 7);
+        await using var client = TestServer.Client(broker.Endpoint);
+        await TestBroker.WaitForWorkersAsync(client, "mmi-test", 1);
+        var served = await client.RequestAsync("mmi-test", "x");
+        Assert.Equal("x", Encoding.UTF8.GetString(served.Frames[1].Span));
+
+        Assert.Equal("200", (await client.RequestAsync("mmi.service", "mmi-test")).BodyText);
+        Assert.Equal("404", (await client.RequestAsync("mmi.service", "no-such-service")).BodyText);
+        Assert.Equal("501", (await client.RequestAsync("mmi.frobnicate", "")).BodyText);
+
+        using var workers = JsonDocument.Parse((await client.RequestAsync("mmi.workers", "mmi-test")).Body);
+        var entry = Assert.Single(workers.RootElement.GetProperty("mmi-test").EnumerateArray());
+        Assert.Equal(7, entry.GetProperty("capacity").GetInt32());
+        Assert.True(entry.GetProperty("courier").GetBoolean());
+
+        var stats = await TestBroker.StatsAsync(client, "mmi-test");
+        Assert.Equal((1, 0, 0, 1L, 0L), stats);
+    }
+
+    private DealerSocket Connect()
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(broker.Endpoint);
+        return socket;
+    }
+
+    private static void Send(DealerSocket socket, string[] frames)
+    {
+        var message = new NetMQMessage();
+        foreach (var frame in frames)
+        {
+            message.Append(Encoding.UTF8.GetBytes(frame));
+        }
+
+        socket.SendMultipartMessage(message);
+    }
+
+    private static bool ReceiveUntil(DealerSocket socket, Func<List<string>, bool> match)
+    {
+        var frames = new List<byte[]>();
+        while (socket.TryReceiveMultipartBytes(Wait, ref frames!))
+        {
+            if (match(frames.Select(f => Encoding.UTF8.GetString(f)).ToList()))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
