@@ -11,6 +11,7 @@ var root = new RootCommand("Courier: reliable, load-balanced, asynchronous reque
     RequestCommand.Create(),
     BenchCommand.Create(),
     DemoCommand.Create(),
+    HealthCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
 

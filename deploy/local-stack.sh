@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The docker-compose topology as real processes on loopback: N `courier server`s behind Debian's nginx, rendered
+# from the same stream template as the nginx container (deploy/nginx/courier-stream.conf.template).
+#
+#   deploy/local-stack.sh up [--servers N] [--port P] [--proxy-timeout 60s]   start; one line per process
+#   deploy/local-stack.sh down                                               stop exactly what `up` started
+#
+# The courier executable is $COURIER when set, else built from this checkout. State (pids, logs, the rendered nginx
+# config, nginx's own prefix) lives in $COURIER_STACK_DIR (default /tmp/courier-local-stack), never in /etc/nginx.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+state=${COURIER_STACK_DIR:-/tmp/courier-local-stack}
+
+die() { echo "local-stack: $*" >&2; exit 1; }
+
+find_nginx() {
+    local nginx
+    nginx=$(command -v nginx || true)
+    [ -n "$nginx" ] || { [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx; } || true
+    [ -n "$nginx" ] || die "nginx is not installed: apt-get install -y nginx libnginx-mod-stream"
+    echo "$nginx"
+}
+
+stream_module() {
+    # Debian builds the stream module as a loadable module (package libnginx-mod-stream).
+    for m in /usr/lib/nginx/modules/ngx_stream_module.so /usr/share/nginx/modules/ngx_stream_module.so; do
+        [ -f "$m" ] && { echo "load_module $m;"; return; }
+    done
+    "$1" -V 2>&1 | grep -q -- '--with-stream\b' && return
+    die "nginx has no stream module: apt-get install -y libnginx-mod-stream"
+}
+
+courier_exe() {
+    if [ -n "${COURIER:-}" ]; then
+        [ -x "$COURIER" ] || die "COURIER=$COURIER is not executable"
+        echo "$COURIER"
+        return
+    fi
+    dotnet build "$root/src/Courier.Cli" -c Release -o "$state/bin" >"$state/build.log" 2>&1 \
+        || die "building courier failed; see $state/build.log"
+    echo "$state/bin/courier"
+}
+
+wait_for_line() { # file pattern seconds
+    local deadline=$((SECONDS + $3))
+    until grep -q "$2" "$1" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+wait_for_port() { # port seconds
+    local deadline=$((SECONDS + $2))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+up() {
+    local servers=3 port=5555 proxy_timeout=60s
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --servers) servers=$2; shift 2 ;;
+            --port) port=$2; shift 2 ;;
+            --proxy-timeout) proxy_timeout=$2; shift 2 ;;
+            *) die "unknown option $1 (usage: up [--servers N] [--port P] [--proxy-timeout 60s])" ;;
+        esac
+    done
+    [[ $servers =~ ^[1-9][0-9]*$ ]] || die "--servers takes a positive number"
+    [ ! -e "$state/pids" ] || die "a stack is already up (state in $state); run: $0 down"
+    local nginx load
+    nginx=$(find_nginx)
+    load=$(stream_module "$nginx")
+    mkdir -p "$state/logs"
+    : >"$state/pids"
+    local courier upstreams="" i
+    courier=$(courier_exe)
+    for i in $(seq "$servers"); do
+        local log="$state/logs/server-$i.log"
+        setsid "$courier" server --bind 'tcp://127.0.0.1:*' --name "server-$i" >"$log" 2>&1 </dev/null &
+        local pid=$!
+        echo "server $pid" >>"$state/pids"
+        wait_for_line "$log" "listening on" 30 || { down; die "server-$i did not start; see $log"; }
+        local endpoint
+        endpoint=$(grep -o 'listening on tcp://[^ ]*' "$log" | head -n 1 | cut -d' ' -f3)
+        upstreams+="server ${endpoint#tcp://} max_fails=2 fail_timeout=2s; "
+        echo "server $pid $endpoint"
+    done
+
+    # Render the shared template: the same file the nginx container uses, with loopback addresses.
+    sed -e "s|\${COURIER_RESOLVER}||" \
+        -e "s|\${COURIER_UPSTREAM_SERVERS}|$upstreams|" \
+        -e "s|\${COURIER_LISTEN}|127.0.0.1:$port|" \
+        -e "s|\${COURIER_PROXY_TIMEOUT}|$proxy_timeout|" \
+        "$here/nginx/courier-stream.conf.template" >"$state/courier-stream.conf"
+    cat >"$state/nginx.conf" <<CONF
+$load
+daemon on;
+pid $state/nginx.pid;
+error_log $state/logs/nginx-error.log notice;
+events { worker_connections 4096; }
+include $state/courier-stream.conf;
+CONF
+    "$nginx" -t -q -p "$state" -c "$state/nginx.conf" 2>"$state/logs/nginx-test.log" \
+        || { down; die "nginx rejected the rendered config: $(cat "$state/logs/nginx-test.log")"; }
+    "$nginx" -p "$state" -c "$state/nginx.conf" 2>>"$state/logs/nginx-error.log" \
+        || { down; die "nginx did not start; see $state/logs/nginx-error.log"; }
+    wait_for_port "$port" 10 || { down; die "nginx does not listen on 127.0.0.1:$port"; }
+    echo "nginx $(cat "$state/nginx.pid")" >>"$state/pids"
+    echo "nginx $(cat "$state/nginx.pid") tcp://127.0.0.1:$port"
+}
+
+down() {
+    [ -e "$state/pids" ] || { echo "local-stack: nothing is up" >&2; return 0; }
+    local role pid
+    while read -r role pid; do
+        if [ "$role" = nginx ]; then
+            # nginx's master takes its workers down with it.
+            kill -QUIT "$pid" 2>/dev/null || true
+        else
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done <"$state/pids"
+    local deadline=$((SECONDS + 15))
+    while read -r role pid; do
+        while kill -0 "$pid" 2>/dev/null; do
+            if [ $SECONDS -ge $deadline ]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
+            sleep 0.1
+        done
+    done <"$state/pids"
+    rm -f "$state/pids" "$state/nginx.pid"
+    echo "local-stack: down"
+}
+
+case ${1:-} in
+    up) shift; up "$@" ;;
+    down) shift; down ;;
+    *) echo "usage: $0 up [--servers N] [--port P] [--proxy-timeout 60s] | down" >&2; exit 2 ;;
+esac

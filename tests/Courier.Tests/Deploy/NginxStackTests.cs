@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Courier.Client;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+
+namespace Courier.Tests.Deploy;
+
+/// <summary>The original design's topology, for real: `courier server` processes behind Debian's nginx (TCP stream).</summary>
+public sealed class NginxStackTests
+{
+    [SkippableFact]
+    public async Task Fresh_connections_through_nginx_reach_every_server()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 3);
+
+        var seen = new HashSet<string>();
+        for (var i = 0; i < 60 && seen.Count < 3; i++)
+        {
+            await using var client = TestServer.Client(stack.Endpoint);
+            seen.Add((await client.RequestAsync("whoami", "")).BodyText);
+        }
+
+        Assert.Equal(["server-1", "server-2", "server-3"], seen.Order());
+    }
+
+    [SkippableFact]
+    public async Task Pipelined_load_through_nginx_loses_nothing_while_a_server_is_killed_and_a_server_added_back_takes_connections()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 3);
+        var clients = Enumerable.Range(0, 6)
+            .Select(_ => TestServer.Client(stack.Endpoint, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 8 }))
+            .ToArray();
+        long ok = 0;
+        var failures = new List<Exception>();
+        using var stop = new CancellationTokenSource();
+        var loops = clients.SelectMany(c => Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await c.RequestAsync("echo", "payload");
+                    Interlocked.Increment(ref ok);
+                }
+                catch (CourierException ex)
+                {
+                    lock (failures)
+                    {
+                        failures.Add(ex);
+                    }
+                }
+            }
+        }))).ToArray();
+
+        await Poll.UntilAsync(() => Interlocked.Read(ref ok) > 2000, what: "load flowing through nginx");
+        var victim = stack.Servers[0];
+        Process.GetProcessById(victim.Pid).Kill(); // SIGKILL
+        var atKill = Interlocked.Read(ref ok);
+        await Poll.UntilAsync(() => Interlocked.Read(ref ok) > atKill + 5000, TimeSpan.FromSeconds(60), "load continues after the kill");
+
+        // The killed server comes back on its endpoint; nginx's passive check lets new connections reach it again.
+        await using var revived = ChildProcess.Start("server", "--bind", victim.Endpoint, "--name", "revived");
+        await revived.WaitForOutputAsync("listening on");
+        await Poll.UntilAsync(
+            async () =>
+            {
+                await using var fresh = TestServer.Client(stack.Endpoint);
+                return (await fresh.RequestAsync("whoami", "")).BodyText == "revived";
+            },
+            TimeSpan.FromSeconds(60),
+            "a fresh connection reaches the revived server");
+
+        await stop.CancelAsync();
+        await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(60));
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        Assert.Empty(failures);
+        Assert.True(ok > atKill);
+    }
+
+    [SkippableFact]
+    public async Task Idle_connection_kept_alive_by_ZMTP_heartbeats_outlives_a_short_proxy_timeout()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 3, proxyTimeout: "1s");
+        var beating = TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromMilliseconds(250), HeartbeatTimeout = TimeSpan.FromSeconds(5) };
+        await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = beating, Retries = 0 });
+
+        var before = (await client.RequestAsync("whoami", "")).BodyText;
+        await Task.Delay(TimeSpan.FromSeconds(3)); // three proxy timeouts of idleness, but for heartbeats
+
+        // Retries = 0 and the same server: the very connection survived.
+        Assert.Equal(before, (await client.RequestAsync("whoami", "")).BodyText);
+    }
+
+    [SkippableFact]
+    public async Task Connection_cut_by_the_proxy_timeout_costs_the_next_request_nothing()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 2, proxyTimeout: "1s");
+        var quiet = TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromSeconds(30), HeartbeatTimeout = TimeSpan.FromSeconds(60) };
+        await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = quiet, Timeout = TimeSpan.FromSeconds(1), Retries = 3 });
+
+        Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // nginx closes the idle connection after 1 s
+
+        Assert.Equal("y", (await client.RequestAsync("echo", "y")).BodyText);
+    }
+
+    [SkippableFact]
+    public async Task Down_stops_every_process_up_started()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        var stack = await LocalStackProcess.UpAsync(servers: 2);
+        var pids = stack.Servers.Select(s => s.Pid).Append(stack.NginxPid).ToArray();
+        Assert.All(pids, pid => Assert.True(LocalStackProcess.IsAlive(pid), $"pid {pid} should run while up"));
+
+        var (exit, _, stderr) = await stack.DownAsync();
+
+        Assert.True(exit == 0, stderr);
+        await Poll.UntilAsync(() => pids.All(pid => !LocalStackProcess.IsAlive(pid)), TimeSpan.FromSeconds(20), "all stack processes gone");
+        Assert.False(File.Exists(Path.Combine(stack.StateDir, "nginx.pid")));
+        await stack.DisposeAsync();
+    }
+
+    [SkippableFact]
+    public async Task Rendered_nginx_config_passes_nginx_t()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 1);
+
+        using var nginx = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", ["-t", "-p", stack.StateDir, "-c", Path.Combine(stack.StateDir, "nginx.conf")])
+        {
+            RedirectStandardError = true,
+        })!;
+        var output = await nginx.StandardError.ReadToEndAsync();
+        await nginx.WaitForExitAsync();
+
+        Assert.True(nginx.ExitCode == 0, output);
+        Assert.Contains("test is successful", output, StringComparison.Ordinal);
+        var rendered = await File.ReadAllTextAsync(Path.Combine(stack.StateDir, "courier-stream.conf"));
+        Assert.DoesNotContain("${", rendered, StringComparison.Ordinal);
+        Assert.Contains(stack.Servers[0].Endpoint["tcp://".Length..], rendered, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void Compose_file_is_valid()
+    {
+        var available = File.Exists("/usr/bin/docker-compose");
+        if (!available && Repo.IsCi)
+        {
+            Assert.Fail("docker-compose is required in CI; .ci/run installs it.");
+        }
+
+        Skip.IfNot(available, "docker-compose is missing: apt-get install docker-compose");
+        using var compose = Process.Start(new ProcessStartInfo("/usr/bin/docker-compose", ["-f", Path.Combine(Repo.Root, "deploy", "docker-compose.yml"), "--profile", "broker", "config"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var stdout = compose.StandardOutput.ReadToEnd();
+        var stderr = compose.StandardError.ReadToEnd();
+        compose.WaitForExit();
+
+        Assert.True(compose.ExitCode == 0, stderr);
+        foreach (var service in new[] { "server:", "nginx:", "client:", "broker:", "worker:" })
+        {
+            Assert.Contains(service, stdout, StringComparison.Ordinal);
+        }
+    }
+}
