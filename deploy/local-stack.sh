@@ -7,6 +7,7 @@
 #
 # The courier executable is $COURIER when set, else built from this checkout. State (pids, logs, the rendered nginx
 # config, nginx's own prefix) lives in $COURIER_STACK_DIR (default /tmp/courier-local-stack), never in /etc/nginx.
+# COURIER_SERVER_ARGS_<i> adds arguments to server i (from 1), e.g. COURIER_SERVER_ARGS_3="--delay 10ms".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -80,7 +81,9 @@ up() {
     courier=$(courier_exe)
     for i in $(seq "$servers"); do
         local log="$state/logs/server-$i.log"
-        setsid "$courier" server --bind 'tcp://127.0.0.1:*' --name "server-$i" >"$log" 2>&1 </dev/null &
+        local extra_var="COURIER_SERVER_ARGS_$i"
+        # shellcheck disable=SC2086 # word splitting of the extra arguments is intended
+        setsid "$courier" server --bind 'tcp://127.0.0.1:*' --name "server-$i" ${!extra_var:-} >"$log" 2>&1 </dev/null &
         local pid=$!
         echo "server $pid" >>"$state/pids"
         wait_for_line "$log" "listening on" 30 || { down; die "server-$i did not start; see $log"; }
