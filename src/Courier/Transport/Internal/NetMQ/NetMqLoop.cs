@@ -7,7 +7,11 @@ internal sealed class NetMqLoop : ITransportLoop
 {
     private readonly string _name;
     private readonly NetMQPoller _poller = new();
-    private readonly NetMQQueue<Action> _work = new();
+    // Posted work waits in a lock-free queue; the NetMQ queue only carries a wake-up, and only when the loop is
+    // not already due to drain: one signal per batch instead of one per message.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _posted = new();
+    private readonly NetMQQueue<bool> _wake = new();
+    private int _wakePending;
     private readonly Dictionary<ITransportSocket, EventHandler<NetMQSocketEventArgs>> _handlers = [];
     private Thread? _thread;
     private int _threadId = -1;
@@ -16,15 +20,26 @@ internal sealed class NetMqLoop : ITransportLoop
     public NetMqLoop(string name)
     {
         _name = name;
-        _work.ReceiveReady += (_, e) =>
+        _wake.ReceiveReady += (_, e) =>
         {
-            // Bounded batch: a flood of posted work must not starve the sockets.
-            for (var i = 0; i < 256 && e.Queue.TryDequeue(out var work, TimeSpan.Zero); i++)
+            while (e.Queue.TryDequeue(out var _, TimeSpan.Zero))
+            {
+            }
+
+            Volatile.Write(ref _wakePending, 0);
+
+            // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
+            for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
             {
                 work();
             }
+
+            if (!_posted.IsEmpty)
+            {
+                Wake();
+            }
         };
-        _poller.Add(_work);
+        _poller.Add(_wake);
     }
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
@@ -54,7 +69,16 @@ internal sealed class NetMqLoop : ITransportLoop
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            _work.Enqueue(work);
+            _posted.Enqueue(work);
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            _wake.Enqueue(true);
         }
     }
 
@@ -99,6 +123,6 @@ internal sealed class NetMqLoop : ITransportLoop
 
         _handlers.Clear();
         _poller.Dispose();
-        _work.Dispose();
+        _wake.Dispose();
     }
 }
