@@ -31,7 +31,7 @@ public sealed partial class CourierBroker : IAsyncDisposable
         _options = options;
         _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierBroker>();
-        _transport = TransportResolver.Resolve();
+        _transport = TransportResolver.Resolve(options.Transport, _logger);
         _livenessTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.HeartbeatLiveness * _clock.TimestampFrequency);
         _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * _clock.TimestampFrequency);
     }

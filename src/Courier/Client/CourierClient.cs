@@ -30,7 +30,7 @@ public sealed partial class CourierClient : IAsyncDisposable
         _options = options;
         _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
-        _transport = TransportResolver.Resolve();
+        _transport = TransportResolver.Resolve(options.Transport, _logger);
         _loop = _transport.CreateLoop("courier-client");
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _loop.Start(tick, OnTick);

@@ -30,7 +30,7 @@ public sealed partial class CourierServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierServer>();
-        _transport = TransportResolver.Resolve();
+        _transport = TransportResolver.Resolve(options.Transport, _logger);
         Map(CourierServices.EchoName, CourierServices.Echo);
         Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
     }

@@ -10,6 +10,9 @@ public sealed record TransportOptions
     /// <summary>The defaults: 16 MiB frames, HWM 10,000 messages, linger 0, ZMTP heartbeat every 5 s with a 15 s timeout.</summary>
     public static TransportOptions Default { get; } = new();
 
+    /// <summary>Which ZeroMQ implementation to use; <see cref="TransportImplementation.Auto"/> prefers native libzmq.</summary>
+    public TransportImplementation Implementation { get; init; } = TransportImplementation.Auto;
+
     /// <summary>Largest single frame accepted from a peer, in bytes (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected.</summary>
     public long MaxFrameSize { get; init; } = 16 * 1024 * 1024;
 
@@ -37,6 +40,7 @@ public sealed record TransportOptions
     /// <summary>Throws <see cref="ArgumentException"/> with a clear message when a value is out of range.</summary>
     public void Validate()
     {
+        Check(Enum.IsDefined(Implementation), nameof(Implementation), "is not a known implementation");
         Check(MaxFrameSize > 0, nameof(MaxFrameSize), "must be positive");
         Check(SendHighWatermark > 0, nameof(SendHighWatermark), "must be positive");
         Check(ReceiveHighWatermark > 0, nameof(ReceiveHighWatermark), "must be positive");

@@ -36,7 +36,7 @@ public sealed partial class CourierWorker : IAsyncDisposable
         _handler = handler;
         _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierWorker>();
-        _transport = TransportResolver.Resolve();
+        _transport = TransportResolver.Resolve(options.Transport, _logger);
         _heartbeatTicks = Ticks(options.HeartbeatInterval);
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _reconnectDelay = options.ReconnectDelay;

@@ -1,0 +1,187 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace Courier.Transport.Internal.Native;
+
+/// <summary>The slice of libzmq 4.3's C API that the native transport uses (source-generated P/Invoke).</summary>
+internal static unsafe partial class LibZmq
+{
+    private const string Library = "libzmq";
+
+    public const int Dealer = 5;
+    public const int Router = 6;
+    public const int Pair = 0;
+
+    public const int DontWait = 1;
+    public const int SendMore = 2;
+    public const short PollIn = 1;
+
+    public const int OptLinger = 17;
+    public const int OptReconnectInterval = 18;
+    public const int OptReconnectIntervalMax = 21;
+    public const int OptMaxMsgSize = 22;
+    public const int OptSendHwm = 23;
+    public const int OptReceiveHwm = 24;
+    public const int OptLastEndpoint = 32;
+    public const int OptHeartbeatInterval = 75;
+    public const int OptHeartbeatTtl = 76;
+    public const int OptHeartbeatTimeout = 77;
+
+    /// <summary>zmq_msg_get: the file descriptor of the connection a message came from (deprecated, still in 4.3).</summary>
+    public const int MsgSourceFd = 2;
+
+    public const int EventDisconnected = 0x0200;
+    public const int Eagain = 11;
+    public const int Eintr = 4;
+
+    static LibZmq() => NativeLibrary.SetDllImportResolver(typeof(LibZmq).Assembly, Resolve);
+
+    /// <summary>Whether libzmq 4.3 or later loads on this machine.</summary>
+    public static bool TryLoad(out string reason)
+    {
+        try
+        {
+            int major, minor, patch;
+            zmq_version(&major, &minor, &patch);
+            if (major < 4 || (major == 4 && minor < 3))
+            {
+                reason = $"libzmq {major}.{minor}.{patch} is older than 4.3";
+                return false;
+            }
+
+            reason = $"libzmq {major}.{minor}.{patch}";
+            return true;
+        }
+        catch (DllNotFoundException ex)
+        {
+            reason = "libzmq not found (" + ex.Message.Split('\n')[0] + ")";
+            return false;
+        }
+        catch (EntryPointNotFoundException ex)
+        {
+            reason = "libzmq is unusable: " + ex.Message;
+            return false;
+        }
+    }
+
+    private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (name != Library)
+        {
+            return 0;
+        }
+
+        // Runtime images have only the versioned name; development machines also have the plain one.
+        foreach (var candidate in new[] { "libzmq.so.5", "libzmq.so", "libzmq.5.dylib", "libzmq.dylib", "libzmq" })
+        {
+            if (NativeLibrary.TryLoad(candidate, assembly, path, out var handle))
+            {
+                return handle;
+            }
+        }
+
+        return 0;
+    }
+
+    public static string LastError()
+    {
+        var code = zmq_errno();
+        return $"{Marshal.PtrToStringUTF8(zmq_strerror(code))} (errno {code})";
+    }
+
+    [LibraryImport(Library)]
+    public static partial void zmq_version(int* major, int* minor, int* patch);
+
+    [LibraryImport(Library)]
+    public static partial nint zmq_ctx_new();
+
+    [LibraryImport(Library)]
+    public static partial nint zmq_socket(nint context, int type);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_close(nint socket);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_setsockopt(nint socket, int option, void* value, nuint length);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_getsockopt(nint socket, int option, void* value, nuint* length);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int zmq_bind(nint socket, string endpoint);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int zmq_connect(nint socket, string endpoint);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int zmq_socket_monitor(nint socket, string endpoint, int events);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_send(nint socket, void* buffer, nuint length, int flags);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_init(ZmqMsg* message);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_recv(ZmqMsg* message, nint socket, int flags);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_close(ZmqMsg* message);
+
+    [LibraryImport(Library)]
+    public static partial void* zmq_msg_data(ZmqMsg* message);
+
+    [LibraryImport(Library)]
+    public static partial nuint zmq_msg_size(ZmqMsg* message);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_more(ZmqMsg* message);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_get(ZmqMsg* message, int property);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_poll(ZmqPollItem* items, int count, long timeout);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_errno();
+
+    [LibraryImport(Library)]
+    public static partial nint zmq_strerror(int error);
+}
+
+/// <summary>zmq_msg_t: 64 opaque bytes, pointer-aligned.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+internal struct ZmqMsg
+{
+    private readonly long _first;
+}
+
+/// <summary>zmq_pollitem_t on POSIX.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ZmqPollItem
+{
+    public nint Socket;
+    public int Fd;
+    public short Events;
+    public short ReturnedEvents;
+}
+
+/// <summary>The few libc calls the loop's wake-up needs (an eventfd polled beside the sockets).</summary>
+internal static unsafe partial class LibC
+{
+    public const int EventFdNonBlocking = 0x800;
+    public const int EventFdCloseOnExec = 0x80000;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int eventfd(uint initial, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint write(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc")]
+    public static partial int close(int fd);
+}

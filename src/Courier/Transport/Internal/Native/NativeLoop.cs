@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Courier.Transport.Internal.Native;
+
+/// <summary>A zmq_poll loop on a dedicated thread; other threads post work and wake it through an eventfd.</summary>
+internal sealed unsafe class NativeLoop : ITransportLoop
+{
+    private readonly string _name;
+    private readonly ConcurrentQueue<Action> _posted = new();
+    private readonly List<(NativeSocket Socket, Action OnReadable)> _sockets = [];
+    private readonly int _wakeFd;
+    private ZmqPollItem[] _items = [];
+    private Action[] _handlers = [];
+    private bool _itemsDirty = true;
+    private Thread? _thread;
+    private int _threadId = -1;
+    private int _wakePending;
+    private volatile bool _stopping;
+    private int _disposed;
+
+    public NativeLoop(string name)
+    {
+        _name = name;
+        _wakeFd = LibC.eventfd(0, LibC.EventFdNonBlocking | LibC.EventFdCloseOnExec);
+        if (_wakeFd < 0)
+        {
+            throw new InvalidOperationException($"eventfd failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+    }
+
+    public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
+
+    public void Add(ITransportSocket socket, Action onReadable)
+    {
+        _sockets.Add(((NativeSocket)socket, onReadable));
+        _itemsDirty = true;
+    }
+
+    public void RemoveAndDispose(ITransportSocket socket)
+    {
+        _sockets.RemoveAll(s => ReferenceEquals(s.Socket, socket));
+        _itemsDirty = true;
+        socket.Dispose();
+    }
+
+    public void Post(Action work)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        _posted.Enqueue(work);
+        Wake();
+    }
+
+    private void Wake()
+    {
+        // One eventfd write per batch: only when the loop has not been woken since it last drained.
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            ulong one = 1;
+            _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+        }
+    }
+
+    public void Start(TimeSpan tickInterval, Action onTick)
+    {
+        _thread = new Thread(() => Run(tickInterval, onTick)) { IsBackground = true, Name = _name };
+        _thread.Start();
+    }
+
+    private void Run(TimeSpan tickInterval, Action onTick)
+    {
+        _threadId = Environment.CurrentManagedThreadId;
+        var tickTicks = (long)(tickInterval.TotalSeconds * Stopwatch.Frequency);
+        var nextTick = Stopwatch.GetTimestamp() + tickTicks;
+        while (!_stopping)
+        {
+            if (_itemsDirty)
+            {
+                RebuildItems();
+            }
+
+            var now = Stopwatch.GetTimestamp();
+            var timeoutMs = Math.Max(0, (nextTick - now) * 1000 / Stopwatch.Frequency);
+            int ready;
+            fixed (ZmqPollItem* items = _items)
+            {
+                ready = LibZmq.zmq_poll(items, _items.Length, timeoutMs);
+            }
+
+            if (ready < 0 && LibZmq.zmq_errno() is not (LibZmq.Eintr or LibZmq.Eagain))
+            {
+                // The context is going away (process exit): nothing more to serve.
+                return;
+            }
+
+            if (ready > 0)
+            {
+                var items = _items;
+                var handlers = _handlers;
+                if ((items[0].ReturnedEvents & LibZmq.PollIn) != 0)
+                {
+                    DrainPosted();
+                }
+
+                for (var i = 1; i < items.Length && !_stopping; i++)
+                {
+                    if ((items[i].ReturnedEvents & LibZmq.PollIn) != 0)
+                    {
+                        handlers[i]();
+                    }
+                }
+            }
+
+            if (Stopwatch.GetTimestamp() >= nextTick)
+            {
+                nextTick = Stopwatch.GetTimestamp() + tickTicks;
+                onTick();
+            }
+        }
+    }
+
+    private void DrainPosted()
+    {
+        ulong value;
+        _ = LibC.read(_wakeFd, &value, sizeof(ulong));
+        Volatile.Write(ref _wakePending, 0);
+
+        // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
+        for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
+        {
+            work();
+        }
+
+        if (!_posted.IsEmpty)
+        {
+            Wake();
+        }
+    }
+
+    private void RebuildItems()
+    {
+        var items = new List<ZmqPollItem> { new() { Fd = _wakeFd, Events = LibZmq.PollIn } };
+        var handlers = new List<Action> { static () => { } };
+        foreach (var (socket, onReadable) in _sockets)
+        {
+            items.Add(new ZmqPollItem { Socket = socket.Handle.DangerousGetHandle(), Events = LibZmq.PollIn });
+            handlers.Add(onReadable);
+            if (socket.Monitor is { } monitor)
+            {
+                items.Add(new ZmqPollItem { Socket = monitor.DangerousGetHandle(), Events = LibZmq.PollIn });
+                handlers.Add(onReadable);
+            }
+        }
+
+        _items = [.. items];
+        _handlers = [.. handlers];
+        _itemsDirty = false;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stopping = true;
+        ulong one = 1;
+        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+        if (_thread is not null && Environment.CurrentManagedThreadId != _threadId)
+        {
+            _thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        foreach (var (socket, _) in _sockets)
+        {
+            socket.Dispose();
+        }
+
+        _sockets.Clear();
+        _ = LibC.close(_wakeFd);
+    }
+}

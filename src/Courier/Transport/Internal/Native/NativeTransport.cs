@@ -1,0 +1,85 @@
+namespace Courier.Transport.Internal.Native;
+
+/// <summary>The native transport: libzmq 4.3 through P/Invoke.</summary>
+internal sealed unsafe class NativeTransport : ITransport
+{
+    private static readonly Lazy<nint> SharedContext = new(() =>
+    {
+        var context = LibZmq.zmq_ctx_new();
+        return context != 0 ? context : throw new InvalidOperationException("zmq_ctx_new failed: " + LibZmq.LastError());
+    });
+
+    private static int _monitorCount;
+
+    public static NativeTransport Instance { get; } = new();
+
+    public string Name => "native";
+
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null)
+    {
+        options.Validate();
+        var type = kind switch
+        {
+            SocketKind.Router => LibZmq.Router,
+            SocketKind.Dealer => LibZmq.Dealer,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown socket kind."),
+        };
+        var socket = CreateRaw(type);
+        try
+        {
+            SetLong(socket, LibZmq.OptMaxMsgSize, options.MaxFrameSize);
+            SetInt(socket, LibZmq.OptSendHwm, options.SendHighWatermark);
+            SetInt(socket, LibZmq.OptReceiveHwm, options.ReceiveHighWatermark);
+            SetInt(socket, LibZmq.OptLinger, Milliseconds(options.Linger));
+            SetInt(socket, LibZmq.OptHeartbeatInterval, Milliseconds(options.HeartbeatInterval));
+            SetInt(socket, LibZmq.OptHeartbeatTimeout, Milliseconds(options.HeartbeatTimeout));
+            // The TTL travels in deciseconds in a 16-bit field: cap it there.
+            SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
+            SetInt(socket, LibZmq.OptReconnectInterval, Milliseconds(options.ReconnectInterval));
+            SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
+
+            ZmqSocketHandle? monitor = null;
+            if (disconnectNotice is not null)
+            {
+                // libzmq 4.3 without draft APIs has no ZMQ_DISCONNECT_MSG: a socket monitor reports each dropped
+                // connection's file descriptor, which the socket maps back to the peer's routing id.
+                var address = $"inproc://courier-monitor-{Environment.ProcessId}-{Interlocked.Increment(ref _monitorCount)}";
+                Check(LibZmq.zmq_socket_monitor(socket.DangerousGetHandle(), address, LibZmq.EventDisconnected), "zmq_socket_monitor");
+                monitor = CreateRaw(LibZmq.Pair);
+                SetInt(monitor, LibZmq.OptLinger, 0);
+                Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
+            }
+
+            return new NativeSocket(socket, monitor, disconnectNotice);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public ITransportLoop CreateLoop(string name) => new NativeLoop(name);
+
+    private static ZmqSocketHandle CreateRaw(int type)
+    {
+        var raw = LibZmq.zmq_socket(SharedContext.Value, type);
+        return raw != 0 ? new ZmqSocketHandle(raw) : throw new InvalidOperationException("zmq_socket failed: " + LibZmq.LastError());
+    }
+
+    private static int Milliseconds(TimeSpan value) => (int)Math.Clamp(value.TotalMilliseconds, 0, int.MaxValue);
+
+    private static void SetInt(ZmqSocketHandle socket, int option, int value)
+        => Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), option, &value, sizeof(int)), $"zmq_setsockopt({option})");
+
+    private static void SetLong(ZmqSocketHandle socket, int option, long value)
+        => Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), option, &value, sizeof(long)), $"zmq_setsockopt({option})");
+
+    internal static void Check(int result, string what)
+    {
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"{what} failed: {LibZmq.LastError()}");
+        }
+    }
+}
