@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Courier.Client;
+using Courier.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Courier.Cli;
@@ -56,6 +57,16 @@ internal static class Cli
         return option;
     }
 
+    public static readonly Option<TransportImplementation> TransportOption = new("--transport")
+    {
+        Description = "ZeroMQ implementation: Auto (native libzmq when it loads, else managed), Native or Managed.",
+        DefaultValueFactory = _ => TransportImplementation.Auto,
+        Recursive = true,
+    };
+
+    /// <summary>Socket settings for this run, with the implementation chosen by --transport.</summary>
+    public static TransportOptions Transport { get; private set; } = TransportOptions.Default;
+
     public static readonly Option<LogLevel> LogLevelOption = new("--log-level")
     {
         Description = "Least severe log level written to stderr.",
@@ -73,8 +84,9 @@ internal static class Cli
         }));
 
     /// <summary>Runs a command body, turning every failure into one line on stderr and a non-zero exit code.</summary>
-    public static async Task<int> RunAsync(Func<Task<int>> body)
+    public static async Task<int> RunAsync(ParseResult parse, Func<Task<int>> body)
     {
+        Transport = TransportOptions.Default with { Implementation = parse.GetValue(TransportOption) };
         try
         {
             return await body();
@@ -114,5 +126,6 @@ internal static class Cli
             Timeout = timeout,
             Retries = retries,
             LoggerFactory = loggerFactory,
+            Transport = Transport,
         };
 }

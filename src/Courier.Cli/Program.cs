@@ -14,6 +14,7 @@ var root = new RootCommand("Courier: reliable, load-balanced, asynchronous reque
     HealthCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
+root.Options.Add(Cli.TransportOption);
 
 // SIGINT and SIGTERM cancel Cli.Shutdown; each command decides how to stop (a server drains first), then exits normally.
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cli.RequestShutdown);

@@ -20,7 +20,7 @@ internal static class BenchCommand
         {
             connect, service, clients, inflight, duration, size, timeout, retries, json,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);

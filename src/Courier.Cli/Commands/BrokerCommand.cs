@@ -16,7 +16,7 @@ internal static class BrokerCommand
         {
             bind, heartbeat, liveness, deaths, queue,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
@@ -28,6 +28,7 @@ internal static class BrokerCommand
                 MaxWorkerDeaths = parse.GetValue(deaths),
                 MaxQueuedPerService = parse.GetValue(queue),
                 LoggerFactory = loggerFactory,
+                Transport = Cli.Transport,
             });
             await broker.StartAsync(cancellationToken);
             Console.WriteLine($"broker listening on {broker.Endpoint}");

@@ -17,6 +17,7 @@ internal static class BrokerDemo
         {
             Endpoint = "tcp://127.0.0.1:*",
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+            Transport = Cli.Transport,
         });
         await broker.StartAsync(cancellationToken);
         var endpoint = broker.Endpoint!;
@@ -29,7 +30,7 @@ internal static class BrokerDemo
                 Console.WriteLine($"   {name,-6} pid {processes[name].Id,-7} {delay} per request, up to 20 at once");
             }
 
-            await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(5), Retries = 3 });
+            await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(5), Retries = 3, Transport = Cli.Transport });
             await WaitForWorkersAsync(client, Workers.Length, cancellationToken);
             return await RunLoadAsync(client, processes, duration, cancellationToken);
         }
@@ -119,7 +120,7 @@ internal static class BrokerDemo
     {
         var (file, prefix) = Self();
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in prefix.Concat(["worker", "--connect", endpoint, "--service", "whoami", "--name", name, "--delay", delay, "--concurrency", "20", "--heartbeat", "500ms"]))
+        foreach (var arg in prefix.Concat(["worker", "--connect", endpoint, "--service", "whoami", "--name", name, "--delay", delay, "--concurrency", "20", "--heartbeat", "500ms", "--transport", Cli.Transport.Implementation.ToString()]))
         {
             info.ArgumentList.Add(arg);
         }

@@ -14,7 +14,7 @@ internal static class DemoCommand
         {
             duration,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             // The demo narrates what happens itself; logs would only interleave with it.
@@ -24,12 +24,13 @@ internal static class DemoCommand
                 Endpoint = "tcp://127.0.0.1:*",
                 Name = "demo-server",
                 LoggerFactory = loggerFactory,
+                Transport = Cli.Transport,
             }).Map("fail", (_, _) => throw new InvalidOperationException("this handler always fails"));
             await server.StartAsync(cancellationToken);
             var endpoint = server.Endpoint!;
             Console.WriteLine($"1. Started a Courier server on {endpoint} with services echo, whoami and fail.");
 
-            await using (var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(1), Retries = 1 }))
+            await using (var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(1), Retries = 1, Transport = Cli.Transport }))
             {
                 var echo = await client.RequestAsync("echo", "hello, courier", cancellationToken);
                 Console.WriteLine($"2. echo replied: {echo}");
@@ -42,7 +43,7 @@ internal static class DemoCommand
                 await ShowErrorAsync(() => client.RequestAsync("nosuch", "x", cancellationToken), "an unknown service");
             }
 
-            await using (var lonely = new CourierClient(CourierClientOptions.Default with { Endpoints = ["tcp://127.0.0.1:1"], Timeout = TimeSpan.FromMilliseconds(300), Retries = 1 }))
+            await using (var lonely = new CourierClient(CourierClientOptions.Default with { Endpoints = ["tcp://127.0.0.1:1"], Timeout = TimeSpan.FromMilliseconds(300), Retries = 1, Transport = Cli.Transport }))
             {
                 await ShowErrorAsync(() => lonely.RequestAsync("echo", "x", cancellationToken), "nobody listening (300 ms x 2 attempts)");
             }

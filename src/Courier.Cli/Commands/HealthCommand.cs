@@ -15,7 +15,7 @@ internal static class HealthCommand
         {
             connect, service, timeout,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             await using var client = new CourierClient(CourierClientOptions.Default with
             {
@@ -23,6 +23,7 @@ internal static class HealthCommand
                 Timeout = parse.GetValue(timeout),
                 Retries = 0,
                 Protocol = ClientProtocol.Mdp, // one plain 7/MDP query, which any Courier peer answers
+                Transport = Cli.Transport,
             });
             try
             {

@@ -18,7 +18,7 @@ internal static class RequestCommand
         {
             connect, service, timeout, retries, protocol, payload,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);

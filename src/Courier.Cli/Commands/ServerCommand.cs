@@ -16,7 +16,7 @@ internal static class ServerCommand
         {
             bind, name, delay, concurrency, drain,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
@@ -29,6 +29,7 @@ internal static class ServerCommand
                 MaxConcurrency = parse.GetValue(concurrency),
                 DrainTimeout = parse.GetValue(drain),
                 LoggerFactory = loggerFactory,
+                Transport = Cli.Transport,
             };
             await using var server = new CourierServer(options)
                 .Map(CourierServices.EchoName, CourierServices.WithDelay(CourierServices.Echo, wait))

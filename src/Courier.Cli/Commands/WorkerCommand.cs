@@ -22,7 +22,7 @@ internal static class WorkerCommand
         {
             connect, service, name, delay, concurrency, heartbeat, liveness, protocol,
         };
-        command.SetAction(parse => Cli.RunAsync(async () =>
+        command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
@@ -40,6 +40,7 @@ internal static class WorkerCommand
                     HeartbeatLiveness = parse.GetValue(liveness),
                     Protocol = parse.GetValue(protocol),
                     LoggerFactory = loggerFactory,
+                    Transport = Cli.Transport,
                 },
                 CourierServices.WithDelay(handler, parse.GetValue(delay)));
             await worker.StartAsync(cancellationToken);

@@ -34,7 +34,9 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public string Stderr => string.Join('\n', _stderr);
 
     /// <summary>Starts <c>courier</c> with <paramref name="args"/>.</summary>
-    public static ChildProcess Start(params string[] args) => StartProgram("dotnet", [CliDll, .. args]);
+    /// <remarks>The child uses the transport this test assembly runs on.</remarks>
+    public static ChildProcess Start(params string[] args)
+        => StartProgram("dotnet", [CliDll, .. args, "--transport", Courier.Internal.TransportResolver.AutoMeans.ToString()]);
 
     /// <summary>Starts one of the Python peers in Interop/ with Debian's python3.</summary>
     public static ChildProcess StartPython(string script, params string[] args)

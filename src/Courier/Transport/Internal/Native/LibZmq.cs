@@ -114,7 +114,7 @@ internal static unsafe partial class LibZmq
     public static partial int zmq_connect(nint socket, string endpoint);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int zmq_socket_monitor(nint socket, string endpoint, int events);
+    public static partial int zmq_socket_monitor(nint socket, string? endpoint, int events);
 
     [LibraryImport(Library)]
     public static partial int zmq_send(nint socket, void* buffer, nuint length, int flags);

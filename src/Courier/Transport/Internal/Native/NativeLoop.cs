@@ -18,6 +18,12 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private int _wakePending;
     private volatile bool _stopping;
     private int _disposed;
+    private int _cleanedUp;
+
+    // Guards the eventfd against a Post racing Dispose: a write to a closed fd number could land in a descriptor
+    // that libzmq has since opened for its own signalling and wedge it.
+    private readonly Lock _wakeFdLock = new();
+    private bool _wakeFdClosed;
 
     public NativeLoop(string name)
     {
@@ -60,8 +66,19 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         // One eventfd write per batch: only when the loop has not been woken since it last drained.
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
-            ulong one = 1;
-            _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+            WriteWake();
+        }
+    }
+
+    private void WriteWake()
+    {
+        lock (_wakeFdLock)
+        {
+            if (!_wakeFdClosed)
+            {
+                ulong one = 1;
+                _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+            }
         }
     }
 
@@ -74,6 +91,22 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private void Run(TimeSpan tickInterval, Action onTick)
     {
         _threadId = Environment.CurrentManagedThreadId;
+        try
+        {
+            RunLoop(tickInterval, onTick);
+        }
+        finally
+        {
+            // Disposed from a handler on this thread, or while this thread was slow to stop: clean up here, last.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                CleanUp();
+            }
+        }
+    }
+
+    private void RunLoop(TimeSpan tickInterval, Action onTick)
+    {
         var tickTicks = (long)(tickInterval.TotalSeconds * Stopwatch.Frequency);
         var nextTick = Stopwatch.GetTimestamp() + tickTicks;
         while (!_stopping)
@@ -115,7 +148,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 }
             }
 
-            if (Stopwatch.GetTimestamp() >= nextTick)
+            if (!_stopping && Stopwatch.GetTimestamp() >= nextTick)
             {
                 nextTick = Stopwatch.GetTimestamp() + tickTicks;
                 onTick();
@@ -130,7 +163,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         Volatile.Write(ref _wakePending, 0);
 
         // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
-        for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
+        for (var i = 0; i < 4096 && !_stopping && _posted.TryDequeue(out var work); i++)
         {
             work();
         }
@@ -169,11 +202,25 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
 
         _stopping = true;
-        ulong one = 1;
-        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
-        if (_thread is not null && Environment.CurrentManagedThreadId != _threadId)
+        WriteWake();
+        if (_thread is null)
         {
-            _thread.Join(TimeSpan.FromSeconds(5));
+            CleanUp();
+        }
+        else if (Environment.CurrentManagedThreadId != _threadId && _thread.Join(TimeSpan.FromSeconds(5)))
+        {
+            CleanUp();
+        }
+
+        // Otherwise the loop thread is still running (Dispose came from one of its own handlers, or it is stuck):
+        // it closes its sockets itself when it leaves Run, never under its own feet.
+    }
+
+    private void CleanUp()
+    {
+        if (Interlocked.Exchange(ref _cleanedUp, 1) != 0)
+        {
+            return;
         }
 
         foreach (var (socket, _) in _sockets)
@@ -182,6 +229,10 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
 
         _sockets.Clear();
-        _ = LibC.close(_wakeFd);
+        lock (_wakeFdLock)
+        {
+            _wakeFdClosed = true;
+            _ = LibC.close(_wakeFd);
+        }
     }
 }

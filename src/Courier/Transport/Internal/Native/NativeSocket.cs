@@ -138,7 +138,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     public void Dispose()
     {
-        Monitor?.Dispose();
+        if (Monitor is not null && !Handle.IsClosed)
+        {
+            // Stop the monitor before anything closes: libzmq's I/O thread sends monitor events with a blocking
+            // send, and a monitor PAIR without its reader would wedge that thread, and every socket it serves.
+            _ = LibZmq.zmq_socket_monitor(Handle.DangerousGetHandle(), null, 0);
+        }
+
         Handle.Dispose();
+        Monitor?.Dispose();
     }
 }

@@ -47,6 +47,8 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_socket_monitor(socket.DangerousGetHandle(), address, LibZmq.EventDisconnected), "zmq_socket_monitor");
                 monitor = CreateRaw(LibZmq.Pair);
                 SetInt(monitor, LibZmq.OptLinger, 0);
+                // Unbounded: the I/O thread must never block on a full monitor pipe (it sends events blocking).
+                SetInt(monitor, LibZmq.OptReceiveHwm, 0);
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
