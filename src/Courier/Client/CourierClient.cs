@@ -19,6 +19,10 @@ public sealed partial class CourierClient : IAsyncDisposable
     private readonly ITransport _transport;
     private readonly ITransportLoop _loop;
     private readonly TimeProvider _clock;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingRequest> _submissions = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _serviceFrames = new(StringComparer.Ordinal);
+    private readonly Action _drainSubmissions;
+    private int _drainScheduled;
     private long _nextId;
     private int _disposed;
 
@@ -31,6 +35,7 @@ public sealed partial class CourierClient : IAsyncDisposable
         _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
         _transport = TransportResolver.Resolve(options.Transport, _logger);
+        _drainSubmissions = DrainSubmissions;
         _loop = _transport.CreateLoop("courier-client");
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _loop.Start(tick, OnTick);
@@ -61,11 +66,7 @@ public sealed partial class CourierClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(frames);
-        var serviceFrame = Encoding.UTF8.GetBytes(service);
-        if (Mdp.DecodeServiceName(serviceFrame) is null)
-        {
-            throw new ArgumentException($"Invalid service name '{service}': 1-255 bytes of printable UTF-8.", nameof(service));
-        }
+        var serviceFrame = ServiceFrame(service);
 
         foreach (var frame in frames)
         {
@@ -97,8 +98,45 @@ public sealed partial class CourierClient : IAsyncDisposable
                 (this, request));
         }
 
-        _loop.Post(() => Submit(request));
+        // Submissions queue up lock-free; the loop is asked to drain them once per batch, not once per request.
+        _submissions.Enqueue(request);
+        if (Interlocked.Exchange(ref _drainScheduled, 1) == 0)
+        {
+            _loop.Post(_drainSubmissions);
+        }
+
         return request.Task;
+    }
+
+    /// <summary>The validated, encoded service frame; cached, since most clients ask a handful of services.</summary>
+    private byte[] ServiceFrame(string service)
+    {
+        if (_serviceFrames.TryGetValue(service, out var cached))
+        {
+            return cached;
+        }
+
+        var frame = Encoding.UTF8.GetBytes(service);
+        if (Mdp.DecodeServiceName(frame) is null)
+        {
+            throw new ArgumentException($"Invalid service name '{service}': 1-255 bytes of printable UTF-8.", nameof(service));
+        }
+
+        if (_serviceFrames.Count < 1024)
+        {
+            _serviceFrames.TryAdd(service, frame);
+        }
+
+        return frame;
+    }
+
+    private void DrainSubmissions()
+    {
+        Volatile.Write(ref _drainScheduled, 0);
+        while (_submissions.TryDequeue(out var request))
+        {
+            Submit(request);
+        }
     }
 
     /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/> and closes the connection.</summary>

@@ -33,6 +33,7 @@ public sealed partial class CourierWorker
     private TimeSpan _reconnectDelay;
     private int _inFlight;
     private bool _draining;
+    private bool _saidDisconnect;
 
     private void Connect()
     {
@@ -244,7 +245,7 @@ public sealed partial class CourierWorker
             return;
         }
 
-        if (_socket is null)
+        if (_socket is null || _saidDisconnect)
         {
             return;
         }
@@ -281,5 +282,6 @@ public sealed partial class CourierWorker
     private void SayDisconnect()
     {
         _socket?.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame]);
+        _saidDisconnect = true; // nothing more goes out: a heartbeat now would be a protocol violation
     }
 }

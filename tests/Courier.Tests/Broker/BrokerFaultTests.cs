@@ -10,7 +10,7 @@ namespace Courier.Tests.Broker;
 public sealed class BrokerFaultTests
 {
     private static string[] WorkerArgs(string endpoint, string name, string delay, string concurrency = "20")
-        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", "200ms", "--liveness", "3"];
+        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", "500ms", "--liveness", "3"];
 
     [Fact]
     public async Task Worker_killed_with_SIGKILL_under_pipelined_load_loses_no_request()
@@ -84,7 +84,7 @@ public sealed class BrokerFaultTests
     public async Task Broker_killed_and_restarted_workers_reregister_and_clients_recover_through_retries()
     {
         var endpoint = Ports.FreeEndpoint();
-        var first = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "200ms");
+        var first = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "500ms");
         await first.WaitForOutputAsync("listening");
         await using var worker = await TestBroker.StartWorkerAsync(endpoint, "survivor");
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 20 });
@@ -94,7 +94,7 @@ public sealed class BrokerFaultTests
         await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
         await first.DisposeAsync();
         var during = client.RequestAsync("echo", "during");
-        await using var second = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "200ms");
+        await using var second = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "500ms");
         await second.WaitForOutputAsync("listening");
 
         Assert.Equal(["survivor", "during"], (await during.WaitAsync(TimeSpan.FromSeconds(30))).Frames.Select(f => Encoding.UTF8.GetString(f.Span)));

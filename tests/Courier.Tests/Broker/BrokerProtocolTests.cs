@@ -18,7 +18,7 @@ public sealed class BrokerProcessFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Endpoint = Ports.FreeEndpoint();
-        Process = ChildProcess.Start("broker", "--bind", Endpoint, "--heartbeat", "200ms");
+        Process = ChildProcess.Start("broker", "--bind", Endpoint, "--heartbeat", "500ms");
         await Process.WaitForOutputAsync("listening");
     }
 

@@ -9,7 +9,7 @@ namespace Courier.Tests.Infrastructure;
 /// <summary>In-process brokers and workers on random loopback ports, with fast heartbeats so failures show quickly.</summary>
 public static class TestBroker
 {
-    public static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(500);
 
     public static async Task<CourierBroker> StartAsync(Func<CourierBrokerOptions, CourierBrokerOptions>? configure = null)
     {
