@@ -103,14 +103,14 @@ public sealed partial class CourierBroker
         worker.Served++;
         if (!worker.Courier)
         {
-            ReplyToClient(request, Frames(frames, 6));
+            ReplyToClient(request, Protocol.Internal.Frames.From(frames, 6));
         }
         else
         {
             var status = frames.Count > 6 ? Mdp.ParseStatus(frames[6]) : -1;
             if (status == CourierStatus.Ok)
             {
-                ReplyToClient(request, Frames(frames, 7));
+                ReplyToClient(request, Protocol.Internal.Frames.From(frames, 7));
             }
             else if (status == CourierStatus.Unavailable)
             {
@@ -127,17 +127,6 @@ public sealed partial class CourierBroker
         }
 
         Dispatch(worker.Service);
-    }
-
-    private static ReadOnlyMemory<byte>[] Frames(List<byte[]> frames, int start)
-    {
-        var body = new ReadOnlyMemory<byte>[Math.Max(0, frames.Count - start)];
-        for (var i = 0; i < body.Length; i++)
-        {
-            body[i] = frames[start + i];
-        }
-
-        return body;
     }
 
     private void OnPeerDisconnected(byte[] identity)

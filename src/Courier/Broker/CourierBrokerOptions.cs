@@ -1,3 +1,4 @@
+using Courier.Internal;
 using Courier.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,11 +57,5 @@ public sealed record CourierBrokerOptions
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 
-    private static void Require(bool ok, string name, string rule)
-    {
-        if (!ok)
-        {
-            throw new ArgumentException($"CourierBrokerOptions.{name} {rule}.", name);
-        }
-    }
+    private static void Require(bool ok, string setting, string rule) => OptionsGuard.Require(ok, nameof(CourierBrokerOptions), setting, rule);
 }

@@ -92,7 +92,7 @@ public sealed partial class CourierClient
         var status = Mdp.ParseStatus(frames[4]);
         if (status == CourierStatus.Ok)
         {
-            Complete(request, new CourierReply(request.Service, Body(frames, 5)));
+            Complete(request, new CourierReply(request.Service, Frames.From(frames, 5)));
         }
         else
         {
@@ -123,18 +123,7 @@ public sealed partial class CourierClient
         }
 
         _plainOutstanding = null;
-        Complete(request, new CourierReply(request.Service, Body(frames, 3)));
-    }
-
-    private static ReadOnlyMemory<byte>[] Body(List<byte[]> frames, int start)
-    {
-        var body = new ReadOnlyMemory<byte>[Math.Max(0, frames.Count - start)];
-        for (var i = 0; i < body.Length; i++)
-        {
-            body[i] = frames[start + i];
-        }
-
-        return body;
+        Complete(request, new CourierReply(request.Service, Frames.From(frames, 3)));
     }
 
     private void Complete(PendingRequest request, CourierReply reply)

@@ -117,12 +117,7 @@ public sealed partial class CourierServer
         ReadOnlyMemory<byte>[] reply;
         try
         {
-            var bodyFrames = new ReadOnlyMemory<byte>[work.Frames.Length - work.Parsed.BodyStart];
-            for (var i = 0; i < bodyFrames.Length; i++)
-            {
-                bodyFrames[i] = work.Frames[work.Parsed.BodyStart + i];
-            }
-
+            var bodyFrames = Frames.From(work.Frames, work.Parsed.BodyStart);
             var token = _handlerCancellation.Token;
             var body = await work.Handler(new CourierRequest(service, bodyFrames), token).ConfigureAwait(false);
             reply = ReplyBuilder.Success(work.Frames, work.Parsed, body ?? []);

@@ -1,3 +1,4 @@
+using Courier.Internal;
 using Courier.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -60,11 +61,5 @@ public sealed record CourierServerOptions
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 
-    private static void Require(bool ok, string name, string rule)
-    {
-        if (!ok)
-        {
-            throw new ArgumentException($"CourierServerOptions.{name} {rule}.", name);
-        }
-    }
+    private static void Require(bool ok, string setting, string rule) => OptionsGuard.Require(ok, nameof(CourierServerOptions), setting, rule);
 }

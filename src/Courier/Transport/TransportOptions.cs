@@ -51,11 +51,5 @@ public sealed record TransportOptions
         Check(ReconnectIntervalMax >= ReconnectInterval, nameof(ReconnectIntervalMax), "must be at least ReconnectInterval");
     }
 
-    private static void Check(bool ok, string name, string rule)
-    {
-        if (!ok)
-        {
-            throw new ArgumentException($"TransportOptions.{name} {rule}.", name);
-        }
-    }
+    private static void Check(bool ok, string setting, string rule) => Courier.Internal.OptionsGuard.Require(ok, nameof(TransportOptions), setting, rule);
 }

@@ -159,11 +159,7 @@ public sealed partial class CourierWorker
             return;
         }
 
-        var body = new ReadOnlyMemory<byte>[frames.Count - bodyStart];
-        for (var i = 0; i < body.Length; i++)
-        {
-            body[i] = frames[bodyStart + i];
-        }
+        var body = Frames.From(frames, bodyStart);
 
         Interlocked.Increment(ref _inFlight);
         var epoch = _epoch;

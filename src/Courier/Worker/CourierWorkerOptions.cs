@@ -1,3 +1,4 @@
+using Courier.Internal;
 using Courier.Client;
 using Courier.Transport;
 using Microsoft.Extensions.Logging;
@@ -73,11 +74,5 @@ public sealed record CourierWorkerOptions
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 
-    private static void Require(bool ok, string name, string rule)
-    {
-        if (!ok)
-        {
-            throw new ArgumentException($"CourierWorkerOptions.{name} {rule}.", name);
-        }
-    }
+    private static void Require(bool ok, string setting, string rule) => OptionsGuard.Require(ok, nameof(CourierWorkerOptions), setting, rule);
 }
