@@ -134,6 +134,23 @@ public sealed partial class CourierBroker
         if (_workers.TryGetValue(identity, out var worker))
         {
             RemoveWorker(worker, "its connection dropped", died: true);
+            return;
+        }
+
+        // A client that went away (say, a Lazy Pirate reconnect) can no longer receive replies: its waiting requests
+        // would only make workers do work nobody reads, and its resends would queue twice.
+        foreach (var service in _services.Values)
+        {
+            for (var node = service.Queue.First; node is not null;)
+            {
+                var next = node.Next;
+                if (node.Value.Frames[0].AsSpan().SequenceEqual(identity))
+                {
+                    service.Queue.Remove(node);
+                }
+
+                node = next;
+            }
         }
     }
 

@@ -126,6 +126,21 @@ public sealed class BrokerFaultTests
     }
 
     [Fact]
+    public async Task Requests_of_a_client_that_went_away_leave_the_queue()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
+        var abandoned = Enumerable.Range(0, 3).Select(i => client.RequestAsync("unserved", $"{i}")).ToArray();
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "unserved")).Queued == 3, what: "3 requests queued");
+
+        await client.DisposeAsync(); // its connection closes
+
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "unserved")).Queued == 0, what: "the queue forgets them");
+        Assert.All(abandoned, t => Assert.IsType<CourierClosedException>(t.Exception!.InnerException));
+    }
+
+    [Fact]
     public async Task Poison_request_is_answered_with_an_error_after_it_kills_the_configured_number_of_workers()
     {
         await using var broker = await TestBroker.StartAsync(o => o with { MaxWorkerDeaths = 3 });
