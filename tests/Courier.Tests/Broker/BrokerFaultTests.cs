@@ -32,6 +32,21 @@ public sealed class BrokerFaultTests
     }
 
     [Fact]
+    public async Task Worker_killed_with_SIGKILL_is_known_dead_from_its_dropped_connection_long_before_its_liveness()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(20) });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        await using var worker = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "doomed", "0ms"));
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+        Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
+
+        worker.Signal("KILL");
+
+        // Liveness would take 60 s; the poll gives up after 30 s.
+        await TestBroker.WaitForWorkersAsync(client, "echo", 0);
+    }
+
+    [Fact]
     public async Task Stopped_worker_is_expired_its_requests_served_elsewhere_and_its_late_replies_never_reach_the_client()
     {
         await using var broker = await TestBroker.StartAsync();
@@ -182,6 +197,43 @@ public sealed class BrokerFaultTests
     }
 
     [Fact]
+    public async Task Reply_sent_just_before_a_worker_disconnects_reaches_the_client_and_is_not_run_again()
+    {
+        // A liveness far beyond the test's polls: only the connection event can remove each departed worker in time.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(20) });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+
+        // Each round a plain 7/MDP worker replies and closes at once: its reply and its dropped connection reach the
+        // broker together. The reply must win; a broker that trusts the drop first requeues the request, and the client
+        // waits for a worker that never comes.
+        for (var round = 0; round < 20; round++)
+        {
+            using (var brief = new DealerSocket())
+            {
+                brief.Options.Linger = TimeSpan.FromSeconds(5);
+                brief.Connect(broker.Endpoint!);
+                brief.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpCommand.Ready]).SendFrame("brief");
+                await TestBroker.WaitForWorkersAsync(client, "brief", 1);
+                var pending = client.RequestAsync("brief", $"r{round}");
+                var request = new List<byte[]>();
+                while (brief.TryReceiveMultipartBytes(TimeSpan.FromSeconds(10), ref request!) && request[2][0] != MdpCommand.Request)
+                {
+                }
+
+                Assert.Equal(MdpCommand.Request, request[2][0]);
+                brief.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpCommand.Reply]).SendMoreFrame(request[3])
+                    .SendMoreFrameEmpty().SendFrame("from brief");
+                Assert.Equal("from brief", (await pending).BodyText);
+            }
+
+            await TestBroker.WaitForWorkersAsync(client, "brief", 0);
+        }
+
+        var stats = await TestBroker.StatsAsync(client, "brief");
+        Assert.Equal((20L, 0), (stats.Served, stats.Queued));
+    }
+
+    [Fact]
     public async Task Graceful_worker_stop_finishes_what_it_holds_and_hands_new_work_to_others()
     {
         await using var broker = await TestBroker.StartAsync();
@@ -206,5 +258,6 @@ internal static class MdpCommand
 {
     public const byte Ready = 0x01;
     public const byte Request = 0x02;
+    public const byte Reply = 0x03;
     public const byte Disconnect = 0x05;
 }

@@ -5,7 +5,13 @@ namespace Courier.Transport.Internal.Native;
 
 internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandle? monitor, byte[]? disconnectNotice) : ITransportSocket
 {
+    // libzmq emits DISCONNECTED as soon as the connection drops, while what the peer sent just before still waits in the
+    // socket's queue. A notice is therefore held until the socket has been drained after it, so a worker's last replies
+    // (and its DISCONNECT) are read before the broker hears that it is gone.
+    private static readonly long SettleTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
     private readonly Dictionary<int, byte[]> _peerByFd = [];
+    private readonly Queue<(byte[] Peer, long Seen)> _pendingNotices = new();
+    private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
 
     internal ZmqSocketHandle Handle { get; } = socket;
 
@@ -58,11 +64,42 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     public bool TryReceive(List<byte[]> frames)
     {
         frames.Clear();
-        if (Monitor is not null && TryReceiveDisconnect(frames))
+        if (Monitor is null)
+        {
+            return TryReceiveMessage(frames);
+        }
+
+        CollectDisconnects();
+        if (TryReceiveMessage(frames))
         {
             return true;
         }
 
+        if (!_pendingNotices.TryPeek(out var oldest))
+        {
+            return false;
+        }
+
+        // libzmq flushes a dropped connection's last messages a moment after it reports the drop: give it that moment once.
+        var settle = SettleTicks - (System.Diagnostics.Stopwatch.GetTimestamp() - oldest.Seen);
+        if (settle > 0)
+        {
+            Thread.Sleep(TimeSpan.FromTicks(settle * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
+            if (TryReceiveMessage(frames))
+            {
+                return true;
+            }
+        }
+
+        var (peer, _) = _pendingNotices.Dequeue();
+        _closingPeers.Remove(peer);
+        frames.Add(peer);
+        frames.Add(disconnectNotice!);
+        return true;
+    }
+
+    private bool TryReceiveMessage(List<byte[]> frames)
+    {
         var raw = Handle.DangerousGetHandle();
         ZmqMsg msg;
         _ = LibZmq.zmq_msg_init(&msg);
@@ -73,7 +110,6 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 return false;
             }
 
-            var sourceFd = Monitor is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
             frames.Add(Copy(&msg));
             while (LibZmq.zmq_msg_more(&msg) != 0)
             {
@@ -82,7 +118,13 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 frames.Add(Copy(&msg));
             }
 
-            if (sourceFd >= 0 && (!_peerByFd.TryGetValue(sourceFd, out var known) || !known.AsSpan().SequenceEqual(frames[0])))
+            // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when zmq_poll
+            // prefetched the message, which is most of the time.
+            var sourceFd = Monitor is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
+
+            // A message still queued from a dropped connection must not claim an fd that a new connection may now hold.
+            if (sourceFd >= 0 && (!_peerByFd.TryGetValue(sourceFd, out var known) || !known.AsSpan().SequenceEqual(frames[0]))
+                && (_closingPeers.Count == 0 || !_closingPeers.Contains(frames[0])))
             {
                 _peerByFd[sourceFd] = frames[0];
             }
@@ -95,7 +137,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         }
     }
 
-    private bool TryReceiveDisconnect(List<byte[]> frames)
+    private void CollectDisconnects()
     {
         var raw = Monitor!.DangerousGetHandle();
         ZmqMsg msg;
@@ -114,15 +156,11 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                     _ = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
 
-                if (eventId == LibZmq.EventDisconnected && _peerByFd.Remove(fd, out var peer))
+                if (eventId == LibZmq.EventDisconnected && _peerByFd.Remove(fd, out var peer) && _closingPeers.Add(peer))
                 {
-                    frames.Add(peer);
-                    frames.Add(disconnectNotice!);
-                    return true;
+                    _pendingNotices.Enqueue((peer, System.Diagnostics.Stopwatch.GetTimestamp()));
                 }
             }
-
-            return false;
         }
         finally
         {
