@@ -185,7 +185,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             if (socket.Monitor is { } monitor)
             {
                 items.Add(new ZmqPollItem { Socket = monitor.DangerousGetHandle(), Events = LibZmq.PollIn });
-                handlers.Add(onReadable);
+                handlers.Add(() =>
+                {
+                    socket.MonitorSignalled = true;
+                    onReadable();
+                });
             }
         }
 

@@ -10,6 +10,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     // (and its DISCONNECT) are read before the broker hears that it is gone.
     private static readonly long SettleTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
     private readonly Dictionary<int, byte[]> _peerByFd = [];
+    private readonly HashSet<byte[]> _mappedPeers = new(ByteArrayComparer.Instance);
     private readonly Queue<(byte[] Peer, long Seen)> _pendingNotices = new();
     private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
 
@@ -17,6 +18,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     /// <summary>The PAIR socket receiving this socket's monitor events, when disconnect notices were asked for.</summary>
     internal ZmqSocketHandle? Monitor { get; } = monitor;
+
+    /// <summary>Set by the loop when the monitor has events: reading it costs a system call, so it is read only then.</summary>
+    internal bool MonitorSignalled { get; set; }
 
     public string Bind(string endpoint)
     {
@@ -69,7 +73,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             return TryReceiveMessage(frames);
         }
 
-        CollectDisconnects();
+        if (MonitorSignalled)
+        {
+            MonitorSignalled = false;
+            CollectDisconnects();
+        }
+
         if (TryReceiveMessage(frames))
         {
             return true;
@@ -118,15 +127,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 frames.Add(Copy(&msg));
             }
 
-            // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when zmq_poll
-            // prefetched the message, which is most of the time.
-            var sourceFd = Monitor is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
-
-            // A message still queued from a dropped connection must not claim an fd that a new connection may now hold.
-            if (sourceFd >= 0 && (!_peerByFd.TryGetValue(sourceFd, out var known) || !known.AsSpan().SequenceEqual(frames[0]))
-                && (_closingPeers.Count == 0 || !_closingPeers.Contains(frames[0])))
+            if (Monitor is not null && !_mappedPeers.Contains(frames[0]))
             {
-                _peerByFd[sourceFd] = frames[0];
+                MapNewPeer(frames[0], &msg);
             }
 
             return true;
@@ -135,6 +138,29 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         {
             _ = LibZmq.zmq_msg_close(&msg);
         }
+    }
+
+    private void MapNewPeer(byte[] peer, ZmqMsg* lastFrame)
+    {
+        // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when zmq_poll
+        // prefetched the message, which is most of the time.
+        var sourceFd = LibZmq.zmq_msg_get(lastFrame, LibZmq.MsgSourceFd);
+        if (sourceFd < 0 || _closingPeers.Contains(peer))
+        {
+            // No fd, or a message still queued from a dropped connection: it must not claim an fd a new one may hold.
+            return;
+        }
+
+        // The drop of the connection that held this fd before was reported before the fd could be reused: read that
+        // report first, so it is not taken for this peer's.
+        CollectDisconnects();
+        if (_peerByFd.Remove(sourceFd, out var previous))
+        {
+            _mappedPeers.Remove(previous);
+        }
+
+        _peerByFd[sourceFd] = peer;
+        _mappedPeers.Add(peer);
     }
 
     private void CollectDisconnects()
@@ -158,6 +184,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
                 if (eventId == LibZmq.EventDisconnected && _peerByFd.Remove(fd, out var peer) && _closingPeers.Add(peer))
                 {
+                    _mappedPeers.Remove(peer);
                     _pendingNotices.Enqueue((peer, System.Diagnostics.Stopwatch.GetTimestamp()));
                 }
             }
