@@ -9,7 +9,7 @@ public sealed class LoadBalancingTests
     {
         await using var broker = await TestBroker.StartAsync();
         await using var fast = await TestBroker.StartWorkerAsync(broker.Endpoint!, "fast", TimeSpan.FromMilliseconds(1));
-        await using var slow = await TestBroker.StartWorkerAsync(broker.Endpoint!, "slow", TimeSpan.FromMilliseconds(50));
+        await using var slow = await TestBroker.StartWorkerAsync(broker.Endpoint!, "slow", TimeSpan.FromMilliseconds(250));
         await using var client = TestServer.Client(broker.Endpoint!);
         await TestBroker.WaitForWorkersAsync(client, "echo", 2);
 
