@@ -120,30 +120,37 @@ internal static unsafe partial class LibZmq
     public static partial int zmq_send(nint socket, void* buffer, nuint length, int flags);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_init(ZmqMsg* message);
 
     [LibraryImport(Library)]
     public static partial int zmq_msg_recv(ZmqMsg* message, nint socket, int flags);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_close(ZmqMsg* message);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial void* zmq_msg_data(ZmqMsg* message);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial nuint zmq_msg_size(ZmqMsg* message);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_more(ZmqMsg* message);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_get(ZmqMsg* message, int property);
 
     [LibraryImport(Library)]
     public static partial int zmq_poll(ZmqPollItem* items, int count, long timeout);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_errno();
 
     [LibraryImport(Library)]

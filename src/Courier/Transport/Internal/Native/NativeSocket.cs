@@ -114,17 +114,18 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         _ = LibZmq.zmq_msg_init(&msg);
         try
         {
-            if (LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait) < 0)
+            var size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
+            if (size < 0)
             {
                 return false;
             }
 
-            frames.Add(Copy(&msg));
+            frames.Add(Copy(&msg, size));
             while (LibZmq.zmq_msg_more(&msg) != 0)
             {
                 // The rest of a multipart message arrives with its first frame.
-                _ = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
-                frames.Add(Copy(&msg));
+                size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
+                frames.Add(Copy(&msg, size));
             }
 
             if (Monitor is not null && !_mappedPeers.Contains(frames[0]))
@@ -195,11 +196,8 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         }
     }
 
-    private static byte[] Copy(ZmqMsg* msg)
-    {
-        var size = (int)LibZmq.zmq_msg_size(msg);
-        return size == 0 ? [] : new ReadOnlySpan<byte>(LibZmq.zmq_msg_data(msg), size).ToArray();
-    }
+    private static byte[] Copy(ZmqMsg* msg, int size)
+        => size <= 0 ? [] : new ReadOnlySpan<byte>(LibZmq.zmq_msg_data(msg), size).ToArray();
 
     public void Dispose()
     {
