@@ -116,7 +116,10 @@ internal static unsafe partial class LibZmq
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int zmq_socket_monitor(nint socket, string? endpoint, int events);
 
+    // Only ever called with ZMQ_DONTWAIT (send and receive below): they queue or take a message and return, never
+    // wait, so they too skip the GC transition, which cost about as much as the call on the hot path.
     [LibraryImport(Library)]
+    [SuppressGCTransition]
     public static partial int zmq_send(nint socket, void* buffer, nuint length, int flags);
 
     [LibraryImport(Library)]
@@ -124,6 +127,7 @@ internal static unsafe partial class LibZmq
     public static partial int zmq_msg_init(ZmqMsg* message);
 
     [LibraryImport(Library)]
+    [SuppressGCTransition]
     public static partial int zmq_msg_recv(ZmqMsg* message, nint socket, int flags);
 
     [LibraryImport(Library)]
