@@ -107,22 +107,18 @@ public sealed partial class CourierClient
     {
         var frames = _sendFrames;
         frames.Clear();
+        frames.Add(Mdp.Empty);
         if (_mode == PeerMode.Courier)
         {
-            var id = new byte[8];
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(id, request.Id);
-            frames.Add(id);
-            frames.Add(Mdp.Empty);
-            frames.Add(Mdp.CourierClientHeader);
+            frames.Add(Mdp.CourierRequestHeader(request.Id, request.ServiceFrame));
         }
         else
         {
-            frames.Add(Mdp.Empty);
             frames.Add(Mdp.ClientHeader);
+            frames.Add(request.ServiceFrame);
             _plainOutstanding = request;
         }
 
-        frames.Add(request.ServiceFrame);
         frames.AddRange(request.Body);
         request.Sent = true;
         _sentCount++;

@@ -67,7 +67,7 @@ public sealed partial class CourierClient
 
     private void OnMessage(List<byte[]> frames)
     {
-        if (frames.Count >= 5 && frames[0].Length == 8 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.CourierClientHeader))
+        if (frames.Count >= 2 && frames[0].Length == 0 && frames[1].Length == Mdp.CourierReplyHeaderLength && Mdp.IsCourierHeader(frames[1]))
         {
             OnCourierReply(frames);
         }
@@ -83,20 +83,22 @@ public sealed partial class CourierClient
 
     private void OnCourierReply(List<byte[]> frames)
     {
-        var id = BinaryPrimitives.ReadUInt64BigEndian(frames[0]);
+        // "", "CURC02" + id + status, body…
+        var header = frames[1].AsSpan();
+        var id = BinaryPrimitives.ReadUInt64BigEndian(header[Mdp.CourierClientHeader.Length..]);
         if (!_pending.TryGetValue(id, out var request) || !request.Sent)
         {
             return; // a late reply to a request already answered, resent or abandoned
         }
 
-        var status = Mdp.ParseStatus(frames[4]);
+        var status = Mdp.ParseStatus(header[Mdp.CourierPrefixLength..]);
         if (status == CourierStatus.Ok)
         {
-            Complete(request, new CourierReply(request.Service, Frames.From(frames, 5)));
+            Complete(request, new CourierReply(request.Service, Frames.From(frames, 2)));
         }
         else
         {
-            var message = frames.Count > 5 ? Encoding.UTF8.GetString(frames[5]) : "(no message)";
+            var message = frames.Count > 2 ? Encoding.UTF8.GetString(frames[2]) : "(no message)";
             Fail(request, status < 0
                 ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status frame.")
                 : new CourierRemoteException(request.Service, status, message));

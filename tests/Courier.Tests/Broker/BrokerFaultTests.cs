@@ -59,7 +59,7 @@ public sealed class BrokerFaultTests
         dealer.Connect(broker.Endpoint!);
         for (var i = 0; i < 20; i++)
         {
-            dealer.SendMoreFrame(BitConverter.GetBytes((long)i)).SendMoreFrameEmpty().SendMoreFrame("CURC01").SendMoreFrame("echo").SendFrame($"job{i}");
+            dealer.SendMoreFrameEmpty().SendMoreFrame([.. "CURC02"u8, .. BitConverter.GetBytes((long)i), .. "echo"u8]).SendFrame($"job{i}");
         }
 
         await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).InFlight == 10, what: "the worker holds 10 requests");
@@ -71,9 +71,10 @@ public sealed class BrokerFaultTests
             var received = new List<byte[]>();
             while (replies.Count < 20 && dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref received!))
             {
-                var id = BitConverter.ToInt64(received[0]);
+                // "", "CURC02" + id + status, body
+                var id = BitConverter.ToInt64(received[1], 6);
                 replies[id] = replies.GetValueOrDefault(id) + 1;
-                Assert.Equal("200", Encoding.ASCII.GetString(received[4]));
+                Assert.Equal("200", Encoding.ASCII.GetString(received[1], 14, 3));
             }
 
             Assert.Equal(20, replies.Count);
@@ -83,7 +84,7 @@ public sealed class BrokerFaultTests
             await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).Workers == 2, what: "the thawed worker re-registers");
             while (dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(1), ref received!))
             {
-                var id = BitConverter.ToInt64(received[0]);
+                var id = BitConverter.ToInt64(received[1], 6);
                 replies[id] = replies.GetValueOrDefault(id) + 1;
             }
 

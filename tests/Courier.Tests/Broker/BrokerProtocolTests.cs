@@ -81,8 +81,8 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
     public async Task Malformed_client_requests_get_error_replies()
     {
         using var client = Connect();
-        Send(client, ["id", "", "CURC01"]);
-        Assert.True(ReceiveUntil(client, m => m[0] == "id" && m[4] == "400"));
+        Send(client, ["", "CURC02req-0001"]); // request id, but no service
+        Assert.True(ReceiveUntil(client, m => m[0] == "" && m[1] == "CURC02req-0001400"));
         Send(client, ["", "MDPC01", "bad\u0002service", "x"]);
         Assert.True(ReceiveUntil(client, m => m[0] == "" && m[3] == "400"));
         await broker.AssertStillServingAsync();

@@ -71,12 +71,12 @@ public sealed class HostileInputTests(ServerProcessFixture server) : IClassFixtu
     }
 
     [Fact]
-    public async Task Courier_request_without_a_service_frame_is_answered_400()
+    public async Task Courier_request_without_a_service_name_is_answered_400()
     {
-        var reply = RoundTrip(["id-1", "", "CURC01"]);
+        var reply = RoundTrip(["", "CURC02req-0001"]);
 
-        Assert.Equal(["id-1", "", "CURC01", "", "400"], reply.Take(5));
-        Assert.Contains("service", reply[5], StringComparison.Ordinal);
+        Assert.Equal(["", "CURC02req-0001400"], reply.Take(2));
+        Assert.Contains("service", reply[2], StringComparison.Ordinal);
         await server.AssertStillServingAsync();
     }
 
@@ -111,9 +111,9 @@ public sealed class HostileInputTests(ServerProcessFixture server) : IClassFixtu
     [Fact]
     public void Courier_reply_carries_status_200_and_echoes_the_envelope()
     {
-        var reply = RoundTrip(["hop-a", "hop-b", "", "CURC01", "echo", "one", "two"]);
+        var reply = RoundTrip(["hop-a", "hop-b", "", "CURC02req-0001echo", "one", "two"]);
 
-        Assert.Equal(["hop-a", "hop-b", "", "CURC01", "echo", CourierStatus.Ok.ToString(System.Globalization.CultureInfo.InvariantCulture), "one", "two"], reply);
+        Assert.Equal(["hop-a", "hop-b", "", "CURC02req-0001200", "one", "two"], reply);
     }
 
     private DealerSocket Connect()

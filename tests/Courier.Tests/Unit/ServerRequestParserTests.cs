@@ -11,9 +11,9 @@ public sealed class ServerRequestParserTests
     [Fact]
     public void Courier_request_keeps_its_envelope_and_names_its_service()
     {
-        var parsed = ServerRequestParser.Parse(Frames("peer", "id", "", "CURC01", "echo", "body"), "echo");
+        var parsed = ServerRequestParser.Parse(Frames("peer", "hop", "", "CURC02req-0001echo", "body"), "echo");
 
-        Assert.Equal(new ParsedRequest(2, RequestKind.Courier, "echo", 5, null), parsed);
+        Assert.Equal(new ParsedRequest(2, RequestKind.Courier, "echo", 4, null), parsed);
     }
 
     [Fact]
@@ -48,15 +48,26 @@ public sealed class ServerRequestParserTests
         Assert.True(ServerRequestParser.Parse(Frames(frames), "echo").Unroutable);
     }
 
-    [Theory]
-    [InlineData("CURC01")]
-    [InlineData("MDPC01")]
-    public void Missing_service_frame_is_an_error(string header)
+    [Fact]
+    public void Missing_service_frame_is_an_error()
     {
-        var parsed = ServerRequestParser.Parse(Frames("peer", "", header), "echo");
+        var parsed = ServerRequestParser.Parse(Frames("peer", "", "MDPC01"), "echo");
 
         Assert.Null(parsed.Service);
         Assert.Contains("missing service", parsed.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("CURC02")]
+    [InlineData("CURC02req-0001")]
+    [InlineData("CURC02req-0001tab\there")]
+    public void Courier_header_without_request_id_and_valid_service_is_an_error(string header)
+    {
+        var parsed = ServerRequestParser.Parse(Frames("peer", "", header), "echo");
+
+        Assert.Equal(RequestKind.Courier, parsed.Kind);
+        Assert.Null(parsed.Service);
+        Assert.Contains("malformed Courier header", parsed.Error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -79,14 +90,14 @@ public sealed class ServerRequestParserTests
     }
 
     [Fact]
-    public void Courier_error_reply_has_status_and_message_after_the_service()
+    public void Courier_error_reply_carries_request_id_and_status_in_its_header_and_the_message_after()
     {
-        var request = Frames("peer", "id", "", "CURC01", "svc", "x");
+        var request = Frames("peer", "hop", "", "CURC02req-0001svc", "x");
         var parsed = ServerRequestParser.Parse(request, "echo");
 
         var reply = ReplyBuilder.Error(request, parsed, CourierStatus.NotFound, "nope").Select(f => Encoding.UTF8.GetString(f.Span));
 
-        Assert.Equal(["peer", "id", "", "CURC01", "svc", "404", "nope"], reply);
+        Assert.Equal(["peer", "hop", "", "CURC02req-0001404", "nope"], reply);
     }
 
     [Fact]

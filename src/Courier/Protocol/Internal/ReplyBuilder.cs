@@ -26,9 +26,7 @@ internal static class ReplyBuilder
         switch (parsed.Kind)
         {
             case RequestKind.Courier:
-                frames.Add(Mdp.CourierClientHeader);
-                frames.Add(ServiceFrame(request, headerIndex + 1));
-                frames.Add(Mdp.StatusFrame(status));
+                frames.Add(Mdp.CourierReplyHeader(headerIndex < request.Count ? request[headerIndex] : [], status));
                 AddBody(frames, error is null ? body : [messageFrame]);
                 break;
             case RequestKind.Mdp:

@@ -9,6 +9,6 @@ internal enum RequestKind
     /// <summary>A 7/MDP client request: <c>"", "MDPC01", service, body…</c>.</summary>
     Mdp,
 
-    /// <summary>A Courier request: <c>id, "", "CURC01", service, body…</c>; replies carry a status frame.</summary>
+    /// <summary>A Courier request: <c>"", "CURC02" + id + service, body…</c>; the reply is <c>"", "CURC02" + id + status, body…</c>.</summary>
     Courier,
 }

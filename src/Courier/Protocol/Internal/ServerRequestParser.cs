@@ -44,9 +44,13 @@ internal static class ServerRequestParser
 
         var header = frames[headerIndex];
         RequestKind kind;
-        if (header.AsSpan().SequenceEqual(Mdp.CourierClientHeader))
+        if (Mdp.IsCourierHeader(header))
         {
-            kind = RequestKind.Courier;
+            // One frame: header, request id, service.
+            var name = header.Length > Mdp.CourierPrefixLength ? Mdp.DecodeServiceName(header.AsSpan(Mdp.CourierPrefixLength)) : null;
+            return name is null
+                ? new ParsedRequest(delimiter, RequestKind.Courier, null, headerIndex + 1, "malformed Courier header (needs request id and a valid service name)")
+                : new ParsedRequest(delimiter, RequestKind.Courier, name, headerIndex + 1, null);
         }
         else if (header.AsSpan().SequenceEqual(Mdp.ClientHeader))
         {
