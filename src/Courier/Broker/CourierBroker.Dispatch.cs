@@ -20,6 +20,10 @@ public sealed partial class CourierBroker
             {
                 OnPeerDisconnected(frames[0]);
             }
+            else if (frames.Count >= 3 && frames[1].Length == 0 && MdpWorker.IsCourier(frames[2], MdpWorker.Reply, MdpWorker.CourierReplyLength))
+            {
+                OnCourierReply(frames);
+            }
             else if (frames.Count >= 4 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.WorkerHeader))
             {
                 OnWorkerMessage(frames);
@@ -76,10 +80,18 @@ public sealed partial class CourierBroker
         frames.Clear();
         frames.Add(worker.Identity);
         frames.Add(Mdp.Empty);
-        frames.Add(Mdp.WorkerHeader);
-        frames.Add(MdpWorker.RequestFrame);
-        frames.Add(request.TokenFrame);
-        frames.Add(Mdp.Empty);
+        if (worker.Courier)
+        {
+            frames.Add(MdpWorker.CourierRequest(request.Token));
+        }
+        else
+        {
+            frames.Add(Mdp.WorkerHeader);
+            frames.Add(MdpWorker.RequestFrame);
+            frames.Add(request.TokenFrame);
+            frames.Add(Mdp.Empty);
+        }
+
         for (var i = request.Parsed.BodyStart; i < request.Frames.Length; i++)
         {
             frames.Add(request.Frames[i]);

@@ -94,6 +94,41 @@ public sealed partial class CourierBroker
         }
 
         var token = BinaryPrimitives.ReadUInt64BigEndian(frames[4]);
+        if (!worker.Courier)
+        {
+            // A stock worker's body passes through as is.
+            Settle(identity, worker, token, CourierStatus.Ok, frames, 6);
+        }
+        else
+        {
+            Settle(identity, worker, token, frames.Count > 6 ? Mdp.ParseStatus(frames[6]) : -1, frames, 7);
+        }
+    }
+
+    /// <summary>A Courier worker's REPLY: <c>id, "", "CURW02"+0x03+token+status, body…</c>.</summary>
+    private void OnCourierReply(List<byte[]> frames)
+    {
+        var identity = frames[0];
+        if (!_workers.TryGetValue(identity, out var worker))
+        {
+            Violation(identity, null, "REPLY from an unregistered worker (expired, or from before a restart)");
+            return;
+        }
+
+        worker.LastSeen = _clock.GetTimestamp();
+        if (!worker.Courier)
+        {
+            Violation(identity, worker, "Courier REPLY from a worker that registered as plain 7/MDP");
+            return;
+        }
+
+        var header = frames[2].AsSpan();
+        Settle(identity, worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), Mdp.ParseStatus(header[15..]), frames, 3);
+    }
+
+    /// <summary>Hands a worker's answer to request <paramref name="token"/> on: body from <paramref name="bodyStart"/>, or the error it reports.</summary>
+    private void Settle(byte[] identity, BrokerWorker worker, ulong token, int status, List<byte[]> frames, int bodyStart)
+    {
         if (!worker.Outstanding.Remove(token, out var request))
         {
             Violation(identity, worker, "REPLY for a request it does not hold");
@@ -101,29 +136,21 @@ public sealed partial class CourierBroker
         }
 
         worker.Served++;
-        if (!worker.Courier)
+        if (status == CourierStatus.Ok)
         {
-            ReplyToClient(request, Protocol.Internal.Frames.From(frames, 6));
+            ReplyToClient(request, Protocol.Internal.Frames.From(frames, bodyStart));
+        }
+        else if (status == CourierStatus.Unavailable)
+        {
+            // The worker is stopping: the request was not run; give it to another worker.
+            worker.Served--;
+            worker.Draining = true;
+            request.Service.Queue.AddFirst(request);
         }
         else
         {
-            var status = frames.Count > 6 ? Mdp.ParseStatus(frames[6]) : -1;
-            if (status == CourierStatus.Ok)
-            {
-                ReplyToClient(request, Protocol.Internal.Frames.From(frames, 7));
-            }
-            else if (status == CourierStatus.Unavailable)
-            {
-                // The worker is stopping: the request was not run; give it to another worker.
-                worker.Served--;
-                worker.Draining = true;
-                request.Service.Queue.AddFirst(request);
-            }
-            else
-            {
-                var message = frames.Count > 7 ? System.Text.Encoding.UTF8.GetString(frames[7]) : "worker reported an error";
-                FailClient(request, status < 0 ? CourierStatus.ServerError : status, message);
-            }
+            var message = frames.Count > bodyStart ? System.Text.Encoding.UTF8.GetString(frames[bodyStart]) : "worker reported an error";
+            FailClient(request, status < 0 ? CourierStatus.ServerError : status, message);
         }
 
         Dispatch(worker.Service);

@@ -124,6 +124,15 @@ public sealed partial class CourierWorker
             return;
         }
 
+        if (frames.Count >= 2 && frames[0].Length == 0 && MdpWorker.IsCourier(frames[1], MdpWorker.Request, MdpWorker.CourierRequestLength))
+        {
+            // "", "CURW02"+0x02+token, body…: the header goes back, turned into the REPLY's, so it is the address.
+            _lastHeard = _clock.GetTimestamp();
+            _reconnectDelay = _options.ReconnectDelay;
+            OnRequest(frames[1], 2);
+            return;
+        }
+
         if (frames.Count < 3 || frames[0].Length != 0 || !frames[1].AsSpan().SequenceEqual(Mdp.WorkerHeader) || frames[2].Length != 1)
         {
             WorkerLog.Unexpected(_logger, _options.Name, frames.Count, "not a 7/MDP worker message");
@@ -135,7 +144,8 @@ public sealed partial class CourierWorker
         switch (frames[2][0])
         {
             case MdpWorker.Request when frames.Count >= 5:
-                OnRequest(frames);
+                // [“”, MDPW01, REQUEST, client address, “”, body…]; the address is opaque and goes back unchanged.
+                OnRequest(frames[3], frames[4].Length == 0 ? 5 : 4);
                 break;
             case MdpWorker.Heartbeat:
                 break;
@@ -148,18 +158,15 @@ public sealed partial class CourierWorker
         }
     }
 
-    private void OnRequest(List<byte[]> frames)
+    private void OnRequest(byte[] address, int bodyStart)
     {
-        // [“”, MDPW01, REQUEST, client address, “”, body…]; the address is opaque and goes back unchanged.
-        var address = frames[3];
-        var bodyStart = frames[4].Length == 0 ? 5 : 4;
         if (_draining && _mode == Mode.Courier)
         {
             SendReply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
             return;
         }
 
-        var body = Frames.From(frames, bodyStart);
+        var body = Frames.From(_received, bodyStart);
 
         Interlocked.Increment(ref _inFlight);
         var epoch = _epoch;
@@ -212,23 +219,24 @@ public sealed partial class CourierWorker
 
     private void SendReply(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
     {
-        var frames = new List<ReadOnlyMemory<byte>>(7 + body.Count) { Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReplyFrame, address, Mdp.Empty };
-        if (_mode == Mode.Courier)
+        if (_mode == Mode.Courier && MdpWorker.IsCourier(address, MdpWorker.Request, MdpWorker.CourierRequestLength))
         {
-            frames.Add(Mdp.StatusFrame(status));
-            frames.AddRange(body);
-        }
-        else if (status == CourierStatus.Ok)
-        {
-            frames.AddRange(body);
-        }
-        else
-        {
-            // A stock broker passes the body through: an error is [status, message], as Courier servers answer 7/MDP clients.
-            frames.Add(Mdp.StatusFrame(status));
-            frames.AddRange(body);
+            // The address is the REQUEST's Courier header: the REPLY's carries the same token, and the status.
+            var courier = new List<ReadOnlyMemory<byte>>(2 + body.Count) { Mdp.Empty, MdpWorker.CourierReply(address, status) };
+            courier.AddRange(body);
+            _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(courier));
+            return;
         }
 
+        var frames = new List<ReadOnlyMemory<byte>>(7 + body.Count) { Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReplyFrame, address, Mdp.Empty };
+        if (_mode == Mode.Courier || status != CourierStatus.Ok)
+        {
+            // A Courier broker reads a status frame; a stock broker passes the body through, so an error is
+            // [status, message], as Courier servers answer 7/MDP clients.
+            frames.Add(Mdp.StatusFrame(status));
+        }
+
+        frames.AddRange(body);
         _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
     }
 

@@ -18,9 +18,49 @@ internal static class MdpWorker
     public static readonly byte[] HeartbeatFrame = [Heartbeat];
     public static readonly byte[] DisconnectFrame = [Disconnect];
 
-    private const string CapabilityPrefix = "courier/1 capacity=";
+    private const string CapabilityPrefix = "courier/2 capacity=";
 
-    /// <summary>The extra READY frame a Courier worker sends a Courier broker: it speaks Courier and takes up to N requests at once.</summary>
+    /// <summary>
+    /// Header of a Courier REQUEST or REPLY between a Courier broker and a Courier worker: one frame carrying header,
+    /// command, token (and, in a REPLY, the status) in place of 7/MDP's four or five.
+    /// </summary>
+    public static readonly byte[] CourierHeader = "CURW02"u8.ToArray();
+
+    /// <summary>Header, command byte, 8-byte token.</summary>
+    public const int CourierRequestLength = 15;
+
+    /// <summary>Header, command byte, 8-byte token, three-digit status.</summary>
+    public const int CourierReplyLength = 18;
+
+    /// <summary>A Courier REQUEST header: <c>"CURW02"</c>, <c>0x02</c>, the big-endian token.</summary>
+    public static byte[] CourierRequest(ulong token)
+    {
+        var frame = new byte[CourierRequestLength];
+        CourierHeader.CopyTo(frame, 0);
+        frame[6] = Request;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), token);
+        return frame;
+    }
+
+    /// <summary>The Courier REPLY header answering <paramref name="request"/> (a Courier REQUEST header) with <paramref name="status"/>.</summary>
+    public static byte[] CourierReply(ReadOnlySpan<byte> request, int status)
+    {
+        var frame = new byte[CourierReplyLength];
+        CourierHeader.CopyTo(frame, 0);
+        frame[6] = Reply;
+        request.Slice(7, 8).CopyTo(frame.AsSpan(7));
+        Mdp.StatusFrame(status).CopyTo(frame, 15);
+        return frame;
+    }
+
+    /// <summary>True when <paramref name="frame"/> is a Courier header of <paramref name="length"/> bytes for <paramref name="command"/>.</summary>
+    public static bool IsCourier(ReadOnlySpan<byte> frame, byte command, int length)
+        => frame.Length == length && frame[6] == command && frame.StartsWith(CourierHeader);
+
+    /// <summary>
+    /// The extra READY frame a Courier worker sends a Courier broker: it takes up to N requests at once, and REQUEST and
+    /// REPLY between them use the one-frame Courier header.
+    /// </summary>
     public static byte[] CapabilityFrame(int capacity)
         => Encoding.ASCII.GetBytes(CapabilityPrefix + capacity.ToString(CultureInfo.InvariantCulture));
 
