@@ -44,6 +44,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
     [InlineData("REPLY for nothing")]
     [InlineData("HEARTBEAT before READY")]
     [InlineData("REPLY before READY")]
+    [InlineData("Courier REPLY from a plain worker")]
     public async Task Worker_protocol_violation_gets_DISCONNECT_and_the_broker_keeps_serving(string violation)
     {
         using var worker = Connect();
@@ -54,6 +55,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
             "unknown command" => [ready, ["", "MDPW01", "\u0009"]],
             "REPLY for nothing" => [ready, ["", "MDPW01", "\u0003", "12345678", "", "body"]],
             "HEARTBEAT before READY" => [["", "MDPW01", "\u0004"]],
+            "Courier REPLY from a plain worker" => [ready, ["", "CURW02\u000312345678200", "body"]],
             _ => [["", "MDPW01", "\u0003", "12345678", "", "body"]],
         };
         foreach (var message in script)
@@ -63,6 +65,50 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
 
         Assert.True(ReceiveUntil(worker, m => m.Count >= 3 && m[2] == "\u0005"), "expected DISCONNECT");
         await broker.AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Courier_worker_takes_requests_and_answers_with_one_header_frame()
+    {
+        using var worker = Connect();
+        Send(worker, ["", "MDPW01", "\u0001", "compact", "courier/2 capacity=2"]);
+        await using var client = TestServer.Client(broker.Endpoint);
+
+        var served = client.RequestAsync("compact", "hello");
+        var request = ReceiveCourierRequest(worker);
+        Assert.Equal("hello", Encoding.UTF8.GetString(request[2]));
+        Reply(worker, request[1], "200", "hi back");
+        Assert.Equal("hi back", (await served).BodyText);
+
+        var failed = client.RequestAsync("compact", "x");
+        Reply(worker, ReceiveCourierRequest(worker)[1], "500", "boom");
+        var error = await Assert.ThrowsAsync<Courier.CourierRemoteException>(() => failed);
+        Assert.Equal((500, "boom"), (error.StatusCode, error.RemoteMessage));
+    }
+
+    /// <summary>Waits for a Courier REQUEST (<c>"", "CURW02"+0x02+token, body</c>), heartbeating meanwhile.</summary>
+    private static List<byte[]> ReceiveCourierRequest(DealerSocket worker)
+    {
+        var frames = new List<byte[]>();
+        for (var deadline = DateTime.UtcNow + Wait; DateTime.UtcNow < deadline;)
+        {
+            if (!worker.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref frames!))
+            {
+                Send(worker, ["", "MDPW01", "\u0004"]);
+            }
+            else if (frames.Count >= 2 && frames[1].Length == 15 && Encoding.ASCII.GetString(frames[1], 0, 6) == "CURW02" && frames[1][6] == 2)
+            {
+                return frames;
+            }
+        }
+
+        throw new TimeoutException("no Courier REQUEST");
+    }
+
+    private static void Reply(DealerSocket worker, byte[] requestHeader, string status, string body)
+    {
+        byte[] header = [.. "CURW02"u8, 0x03, .. requestHeader.AsSpan(7, 8), .. Encoding.ASCII.GetBytes(status)];
+        worker.SendMoreFrameEmpty().SendMoreFrame(header).SendFrame(body);
     }
 
     [Fact]
