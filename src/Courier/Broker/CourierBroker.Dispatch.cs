@@ -20,7 +20,7 @@ public sealed partial class CourierBroker
             {
                 OnPeerDisconnected(frames[0]);
             }
-            else if (frames.Count >= 3 && frames[1].Length == 0 && MdpWorker.IsCourier(frames[2], MdpWorker.Reply, MdpWorker.CourierReplyLength))
+            else if (frames.Count >= 2 && MdpWorker.IsCourier(frames[1], MdpWorker.Reply, MdpWorker.CourierReplyLength))
             {
                 OnCourierReply(frames);
             }
@@ -79,13 +79,13 @@ public sealed partial class CourierBroker
         var frames = _outgoing;
         frames.Clear();
         frames.Add(worker.Identity);
-        frames.Add(Mdp.Empty);
         if (worker.Courier)
         {
             frames.Add(MdpWorker.CourierRequest(request.Token));
         }
         else
         {
+            frames.Add(Mdp.Empty);
             frames.Add(Mdp.WorkerHeader);
             frames.Add(MdpWorker.RequestFrame);
             frames.Add(request.TokenFrame);

@@ -105,7 +105,7 @@ public sealed partial class CourierBroker
         }
     }
 
-    /// <summary>A Courier worker's REPLY: <c>id, "", "CURW02"+0x03+token+status, body…</c>.</summary>
+    /// <summary>A Courier worker's REPLY: <c>id, "CURW02"+0x03+token+status, body…</c>.</summary>
     private void OnCourierReply(List<byte[]> frames)
     {
         var identity = frames[0];
@@ -122,8 +122,8 @@ public sealed partial class CourierBroker
             return;
         }
 
-        var header = frames[2].AsSpan();
-        Settle(identity, worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), Mdp.ParseStatus(header[15..]), frames, 3);
+        var header = frames[1].AsSpan();
+        Settle(identity, worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), Mdp.ParseStatus(header[15..]), frames, 2);
     }
 
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: body from <paramref name="bodyStart"/>, or the error it reports.</summary>

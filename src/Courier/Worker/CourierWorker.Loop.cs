@@ -124,12 +124,12 @@ public sealed partial class CourierWorker
             return;
         }
 
-        if (frames.Count >= 2 && frames[0].Length == 0 && MdpWorker.IsCourier(frames[1], MdpWorker.Request, MdpWorker.CourierRequestLength))
+        if (MdpWorker.IsCourier(frames[0], MdpWorker.Request, MdpWorker.CourierRequestLength))
         {
-            // "", "CURW02"+0x02+token, body…: the header goes back, turned into the REPLY's, so it is the address.
+            // "CURW02"+0x02+token, body…: the header goes back, turned into the REPLY's, so it is the address.
             _lastHeard = _clock.GetTimestamp();
             _reconnectDelay = _options.ReconnectDelay;
-            OnRequest(frames[1], 2);
+            OnRequest(frames[0], 1);
             return;
         }
 
@@ -222,7 +222,7 @@ public sealed partial class CourierWorker
         if (_mode == Mode.Courier && MdpWorker.IsCourier(address, MdpWorker.Request, MdpWorker.CourierRequestLength))
         {
             // The address is the REQUEST's Courier header: the REPLY's carries the same token, and the status.
-            var courier = new List<ReadOnlyMemory<byte>>(2 + body.Count) { Mdp.Empty, MdpWorker.CourierReply(address, status) };
+            var courier = new List<ReadOnlyMemory<byte>>(1 + body.Count) { MdpWorker.CourierReply(address, status) };
             courier.AddRange(body);
             _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(courier));
             return;
