@@ -8,8 +8,7 @@ namespace Courier.Benchmarks;
 [MemoryDiagnoser]
 public class FrameCodecBenchmarks
 {
-    private readonly List<byte[]> _courierRequest =
-        [[0, 1, 2, 3, 4], [0, 0, 0, 0, 0, 0, 0, 7], [], Mdp.CourierClientHeader, Encoding.ASCII.GetBytes("echo"), new byte[64]];
+    private readonly List<byte[]> _courierRequest = [[0, 1, 2, 3, 4], [], Mdp.CourierRequestHeader(7, "echo"u8), new byte[64]];
 
     private readonly List<byte[]> _mdpRequest = [[0, 1, 2, 3, 4], [], Mdp.ClientHeader, Encoding.ASCII.GetBytes("echo"), new byte[64]];
     private IReadOnlyList<ReadOnlyMemory<byte>> _body = [];

@@ -148,6 +148,15 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 }
             }
 
+            // A handler that stopped at its batch limit may leave disconnect notices behind with nothing left to poll.
+            for (var i = 0; i < _sockets.Count && !_stopping; i++)
+            {
+                if (_sockets[i].Socket.HasPendingNotices)
+                {
+                    _sockets[i].OnReadable();
+                }
+            }
+
             if (!_stopping && Stopwatch.GetTimestamp() >= nextTick)
             {
                 nextTick = Stopwatch.GetTimestamp() + tickTicks;

@@ -22,6 +22,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     /// <summary>Set by the loop when the monitor has events: reading it costs a system call, so it is read only then.</summary>
     internal bool MonitorSignalled { get; set; }
 
+    /// <summary>Disconnect notices wait to be delivered: the loop must call this socket's handler again even if idle.</summary>
+    internal bool HasPendingNotices => _pendingNotices.Count > 0;
+
     public string Bind(string endpoint)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
