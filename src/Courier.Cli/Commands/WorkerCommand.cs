@@ -39,6 +39,8 @@ internal static class WorkerCommand
                     HeartbeatInterval = parse.GetValue(heartbeat),
                     HeartbeatLiveness = parse.GetValue(liveness),
                     Protocol = parse.GetValue(protocol),
+                    // The built-in services never block: echo and whoami answer at once, --delay awaits a timer.
+                    RunHandlersInline = true,
                     LoggerFactory = loggerFactory,
                     Transport = Cli.Transport,
                 },

@@ -8,7 +8,7 @@ using Courier.Worker.Internal;
 
 namespace Courier.Worker;
 
-// Loop thread only, except RunHandlerAsync (thread pool), which hands its reply back through Post.
+// Loop thread only, except handlers on the thread pool (RunHandlerAsync, FinishAsync), which hand replies back through Post.
 public sealed partial class CourierWorker
 {
     private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
@@ -170,19 +170,47 @@ public sealed partial class CourierWorker
 
         Interlocked.Increment(ref _inFlight);
         var epoch = _epoch;
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static s => _ = s.Worker.RunHandlerAsync(s.Address, s.Body, s.Epoch),
-            (Worker: this, Address: address, Body: body, Epoch: epoch),
-            preferLocal: false);
+        if (!_options.RunHandlersInline)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static s => _ = s.Worker.FinishAsync(s.Worker.StartHandler(s.Body), s.Address, s.Epoch),
+                (Worker: this, Address: address, Body: body, Epoch: epoch),
+                preferLocal: false);
+            return;
+        }
+
+        var pending = StartHandler(body);
+        if (pending.IsCompletedSuccessfully)
+        {
+            Complete(address, CourierStatus.Ok, pending.Result ?? [], epoch);
+        }
+        else
+        {
+            _ = FinishAsync(pending, address, epoch);
+        }
     }
 
-    private async Task RunHandlerAsync(byte[] address, ReadOnlyMemory<byte>[] body, int epoch)
+    private ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> StartHandler(ReadOnlyMemory<byte>[] body)
+    {
+        try
+        {
+            return _handler(new CourierRequest(_options.Service, body), _handlerCancellation.Token);
+        }
+#pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<IReadOnlyList<ReadOnlyMemory<byte>>>(ex);
+        }
+    }
+
+    private async Task FinishAsync(ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending, byte[] address, int epoch)
     {
         int status;
         IReadOnlyList<ReadOnlyMemory<byte>> reply;
         try
         {
-            reply = await _handler(new CourierRequest(_options.Service, body), _handlerCancellation.Token).ConfigureAwait(false) ?? [];
+            reply = await pending.ConfigureAwait(false) ?? [];
             status = CourierStatus.Ok;
         }
         catch (OperationCanceledException) when (_handlerCancellation.IsCancellationRequested)

@@ -19,17 +19,17 @@ public static class TestBroker
         return broker;
     }
 
-    /// <summary>A worker answering <c>whoami</c>-style with its name (and echoing the body after it), after <paramref name="delay"/>.</summary>
+    /// <summary>A worker answering <c>whoami</c>-style with its name (and echoing the body after it), after <paramref name="delay"/>; or <paramref name="handler"/> when given.</summary>
     public static async Task<CourierWorker> StartWorkerAsync(
         string endpoint, string name, TimeSpan delay = default, string service = "echo", int concurrency = 10,
-        Func<CourierWorkerOptions, CourierWorkerOptions>? configure = null)
+        Func<CourierWorkerOptions, CourierWorkerOptions>? configure = null, CourierHandler? handler = null)
     {
         var options = CourierWorkerOptions.Default with
         {
             BrokerEndpoint = endpoint, Service = service, Name = name, Concurrency = concurrency, HeartbeatInterval = Heartbeat,
             ReconnectDelay = TimeSpan.FromMilliseconds(100), ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
         };
-        CourierHandler handler = (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
+        handler ??= (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
             [System.Text.Encoding.UTF8.GetBytes(name), .. request.Frames]);
         var worker = new CourierWorker(configure?.Invoke(options) ?? options, CourierServices.WithDelay(handler, delay));
         await worker.StartAsync();

@@ -1,0 +1,62 @@
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Broker;
+
+public sealed class WorkerHandlerTests
+{
+    private static async Task<(string Thread, string Body)> ServeOnceAsync(bool inline, CourierHandler handler)
+    {
+        await using var broker = await TestBroker.StartAsync();
+        string? thread = null;
+        CourierHandler recording = (request, cancellationToken) =>
+        {
+            thread = Thread.CurrentThread.Name ?? "(thread pool)";
+            return handler(request, cancellationToken);
+        };
+        await using var worker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "w", configure: o => o with { RunHandlersInline = inline }, handler: recording);
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        var reply = await client.RequestAsync("echo", "x");
+        return (thread!, reply.BodyText);
+    }
+
+    [Theory]
+    [InlineData(false, "(thread pool)")]
+    [InlineData(true, "courier-worker-w")]
+    public async Task Handler_runs_on_the_thread_pool_unless_inline_is_asked_for(bool inline, string expectedThread)
+    {
+        var (thread, body) = await ServeOnceAsync(inline, CourierServices.Echo);
+
+        Assert.Equal(expectedThread, thread == ".NET TP Worker" ? "(thread pool)" : thread);
+        Assert.Equal("x", body);
+    }
+
+    [Fact]
+    public async Task Inline_handler_that_awaits_is_answered_when_it_completes()
+    {
+        var (_, body) = await ServeOnceAsync(true, CourierServices.WithDelay(CourierServices.Echo, TimeSpan.FromMilliseconds(50)));
+
+        Assert.Equal("x", body);
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public async Task Handler_that_throws_before_or_after_its_first_await_is_answered_500(bool inline, bool afterAwait)
+    {
+        CourierHandler failing = afterAwait
+            ? async (_, cancellationToken) =>
+            {
+                await Task.Delay(10, cancellationToken);
+                throw new InvalidOperationException("late");
+            }
+            : (_, _) => throw new InvalidOperationException("early");
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => ServeOnceAsync(inline, failing));
+
+        Assert.Equal(500, error.StatusCode);
+        Assert.Contains(afterAwait ? "late" : "early", error.RemoteMessage, StringComparison.Ordinal);
+    }
+}
