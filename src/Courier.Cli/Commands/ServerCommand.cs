@@ -28,6 +28,8 @@ internal static class ServerCommand
                 Name = instance,
                 MaxConcurrency = parse.GetValue(concurrency),
                 DrainTimeout = parse.GetValue(drain),
+                // The built-in services never block: echo and whoami answer at once, --delay awaits a timer.
+                RunHandlersInline = true,
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
             };

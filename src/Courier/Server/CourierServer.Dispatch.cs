@@ -5,8 +5,8 @@ using Courier.Server.Internal;
 
 namespace Courier.Server;
 
-// Everything here runs on the loop thread, except RunHandlerAsync, which runs on the thread pool
-// and hands its reply back to the loop through Post.
+// Everything here runs on the loop thread, except handlers on the thread pool (StartHandler, FinishAsync), which hand
+// their replies back to the loop through Post.
 public sealed partial class CourierServer
 {
     private const int ReceiveBatch = 1024;
@@ -108,18 +108,51 @@ public sealed partial class CourierServer
     private void StartWork(Work work)
     {
         Interlocked.Increment(ref _inFlight);
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Server.RunHandlerAsync(state.Work), (Server: this, Work: work), preferLocal: false);
+        if (!_options.RunHandlersInline)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static state => _ = state.Server.FinishAsync(state.Work, state.Server.StartHandler(state.Work)), (Server: this, Work: work), preferLocal: false);
+            return;
+        }
+
+        var pending = StartHandler(work);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = FinishAsync(work, pending);
+            return;
+        }
+
+        // Answered at once, on the loop: no hop. The caller's loop (Complete, or arrival) starts queued work next,
+        // so an inline handler never recurses into the queue.
+        Send(ReplyBuilder.Success(work.Frames, work.Parsed, pending.Result ?? []), work.Parsed.Service!);
+        Interlocked.Decrement(ref _inFlight);
+        if (_draining && _inFlight == 0 && _queue.Count == 0)
+        {
+            _drained.TrySetResult();
+        }
     }
 
-    private async Task RunHandlerAsync(Work work)
+    private ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> StartHandler(Work work)
+    {
+        try
+        {
+            return work.Handler(new CourierRequest(work.Parsed.Service!, Frames.From(work.Frames, work.Parsed.BodyStart)), _handlerCancellation.Token);
+        }
+#pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<IReadOnlyList<ReadOnlyMemory<byte>>>(ex);
+        }
+    }
+
+    private async Task FinishAsync(Work work, ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending)
     {
         var service = work.Parsed.Service!;
         ReadOnlyMemory<byte>[] reply;
         try
         {
-            var bodyFrames = Frames.From(work.Frames, work.Parsed.BodyStart);
-            var token = _handlerCancellation.Token;
-            var body = await work.Handler(new CourierRequest(service, bodyFrames), token).ConfigureAwait(false);
+            var body = await pending.ConfigureAwait(false);
             reply = ReplyBuilder.Success(work.Frames, work.Parsed, body ?? []);
         }
         catch (OperationCanceledException) when (_handlerCancellation.IsCancellationRequested)

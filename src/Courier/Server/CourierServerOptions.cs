@@ -23,6 +23,14 @@ public sealed record CourierServerOptions
     /// <summary>Handlers running at once. Requests beyond this wait in a queue.</summary>
     public int MaxConcurrency { get; init; } = 1024;
 
+    /// <summary>
+    /// False (the default): each handler runs on the thread pool. True: a handler starts on the server's loop thread and
+    /// runs there until its first incomplete await; one that completes synchronously is answered without a thread hop.
+    /// Only for handlers that never block or compute for long before their first await: while one runs, the loop
+    /// neither reads nor answers anyone else.
+    /// </summary>
+    public bool RunHandlersInline { get; init; }
+
     /// <summary>Requests waiting for a handler before new ones are refused with 503.</summary>
     public int MaxQueuedRequests { get; init; } = 10_000;
 
