@@ -8,7 +8,7 @@ using Courier.Worker.Internal;
 
 namespace Courier.Worker;
 
-// Loop thread only, except handlers on the thread pool (RunHandlerAsync, FinishAsync), which hand replies back through Post.
+// Loop thread only, except handlers on the thread pool (StartHandler, FinishAsync), which hand replies back through Post.
 public sealed partial class CourierWorker
 {
     private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
