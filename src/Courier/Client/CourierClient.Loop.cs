@@ -49,7 +49,7 @@ public sealed partial class CourierClient
 
         if (ReferenceEquals(_plainOutstanding, request))
         {
-            Reconnect(resend: true);
+            Reconnect(resend: true, _clock.GetTimestamp());
         }
         else
         {

@@ -33,7 +33,7 @@ public sealed partial class CourierClient
         if (connectionTimedOut && _pending.Count > 0)
         {
             ClientLog.Reconnecting(_logger, _endpoint, _options.Timeout, _pending.Count);
-            Reconnect(resend: true);
+            Reconnect(resend: true, now);
         }
         else if (connectionTimedOut)
         {
@@ -45,7 +45,12 @@ public sealed partial class CourierClient
     /// Lazy Pirate: drop the connection (anything still queued in it is lost), open a fresh one to the next endpoint
     /// and give it every outstanding request. Requests whose own attempt expired use up one attempt.
     /// </summary>
-    private void Reconnect(bool resend)
+    /// <param name="resend">Give the outstanding requests to the new connection.</param>
+    /// <param name="now">
+    /// The moment the attempts are judged at: the tick's, not a later one, so an attempt that expired only while the
+    /// connection was being replaced is not counted (or resent past its last attempt) behind the tick's back.
+    /// </param>
+    private void Reconnect(bool resend, long now)
     {
         Disconnect();
         _waiting.Clear();
@@ -55,11 +60,16 @@ public sealed partial class CourierClient
         }
 
         EnsureConnected();
-        var now = _clock.GetTimestamp();
         foreach (var request in _pending.Values.OrderBy(r => r.Id).ToArray())
         {
             if (request.AttemptDeadline <= now)
             {
+                if (request.Attempts >= _options.MaxAttempts || now >= request.Deadline)
+                {
+                    Fail(request, new CourierTimeoutException(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now)));
+                    continue;
+                }
+
                 request.Attempts++;
             }
 
