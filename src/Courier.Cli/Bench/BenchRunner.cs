@@ -66,7 +66,8 @@ internal static class BenchRunner
         var payload = new byte[settings.Size];
         Random.Shared.NextBytes(payload);
         var clients = Enumerable.Range(0, settings.Clients)
-            .Select(_ => new CourierClient(Cli.ClientOptions(settings.Endpoints, settings.Timeout, settings.Retries, loggerFactory)))
+            // The request loops only record a figure and ask again: they may run on the client's own loop thread.
+            .Select(_ => new CourierClient(Cli.ClientOptions(settings.Endpoints, settings.Timeout, settings.Retries, loggerFactory) with { RunContinuationsInline = true }))
             .ToArray();
         // Each loop keeps its own counters and raw latencies, merged into one histogram at the end: 400 histograms
         // (one per loop) or shared counters cost the load generator cache misses and page faults of its own.

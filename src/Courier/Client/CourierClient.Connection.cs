@@ -74,7 +74,7 @@ public sealed partial class CourierClient
     {
         request.Sent = false;
         request.AttemptDeadline = _clock.GetTimestamp() + ToTimestampTicks(_options.Timeout);
-        ScheduleTimeout(request);
+        _attemptTimeouts.AddLast(request);
         if (CanSendNow())
         {
             Send(request);

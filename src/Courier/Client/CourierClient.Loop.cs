@@ -10,7 +10,8 @@ namespace Courier.Client;
 public sealed partial class CourierClient
 {
     private readonly List<byte[]> _received = [];
-    private readonly PriorityQueue<PendingRequest, long> _timeouts = new();
+    private readonly TimeoutList _attemptTimeouts = new(TimeoutKind.Attempt);
+    private readonly TimeoutList _deadlines = new(TimeoutKind.Deadline);
 
     private void Submit(PendingRequest request)
     {
@@ -30,6 +31,11 @@ public sealed partial class CourierClient
         request.Deadline = _options.Deadline is { } deadline ? now + ToTimestampTicks(deadline) : long.MaxValue;
         request.Attempts = 1;
         _pending.Add(request.Id, request);
+        if (request.Deadline != long.MaxValue)
+        {
+            _deadlines.AddLast(request);
+        }
+
         EnsureConnected();
         Dispatch(request);
     }
@@ -41,6 +47,9 @@ public sealed partial class CourierClient
         {
             return;
         }
+
+        _attemptTimeouts.Remove(request);
+        _deadlines.Remove(request);
 
         if (request.Sent)
         {
@@ -147,6 +156,9 @@ public sealed partial class CourierClient
             _sentCount--;
         }
 
+        _attemptTimeouts.Remove(request);
+        _deadlines.Remove(request);
+
         if (ReferenceEquals(_plainOutstanding, request))
         {
             _plainOutstanding = null;
@@ -165,6 +177,8 @@ public sealed partial class CourierClient
         }
 
         _pending.Clear();
+        _attemptTimeouts.Clear();
+        _deadlines.Clear();
         _waiting.Clear();
         Disconnect();
     }

@@ -5,28 +5,25 @@ namespace Courier.Client;
 // Loop thread only: attempt timeouts, deadlines and the reconnect they trigger.
 public sealed partial class CourierClient
 {
-    private void ScheduleTimeout(PendingRequest request)
-        => _timeouts.Enqueue(request, Math.Min(request.AttemptDeadline, request.Deadline));
-
     private void OnTick()
     {
         var now = _clock.GetTimestamp();
         var connectionTimedOut = now >= _probeDeadline;
-        while (_timeouts.TryPeek(out var request, out var due) && due <= now)
+        while (_deadlines.First is { } late && _deadlines.DueOf(late) <= now)
         {
-            _timeouts.Dequeue();
-            if (request.Task.IsCompleted || !_pending.ContainsKey(request.Id)
-                || due != Math.Min(request.AttemptDeadline, request.Deadline))
-            {
-                continue; // stale entry: answered, or rescheduled since
-            }
+            Fail(late, new CourierTimeoutException(late.Service, late.Attempts, _clock.GetElapsedTime(late.StartedAt, now)));
+        }
 
-            if (now >= request.Deadline || request.Attempts >= _options.MaxAttempts)
+        while (_attemptTimeouts.First is { } expired && _attemptTimeouts.DueOf(expired) <= now)
+        {
+            if (expired.Attempts >= _options.MaxAttempts)
             {
-                Fail(request, new CourierTimeoutException(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now)));
+                Fail(expired, new CourierTimeoutException(expired.Service, expired.Attempts, _clock.GetElapsedTime(expired.StartedAt, now)));
                 continue;
             }
 
+            // Still pending: the reconnect below gives it its next attempt (and a new place in the list).
+            _attemptTimeouts.Remove(expired);
             connectionTimedOut = true;
         }
 

@@ -83,7 +83,7 @@ public sealed partial class CourierClient : IAsyncDisposable
             return Task.FromCanceled<CourierReply>(cancellationToken);
         }
 
-        var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames);
+        var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline);
         if (cancellationToken.CanBeCanceled)
         {
             request.Cancellation = cancellationToken.UnsafeRegister(

@@ -29,6 +29,15 @@ public sealed record CourierClientOptions
     /// <summary>Requests outstanding on the connection at once; more wait in the client, in order.</summary>
     public int MaxInFlight { get; init; } = 10_000;
 
+    /// <summary>
+    /// False (the default): an awaited request resumes its caller on the thread pool. True: the reply completes the
+    /// request on the client's loop thread and the caller's continuation runs right there, without a thread hop (about
+    /// half the client's CPU per request under pipelined load). Only for continuations that never block or compute for
+    /// long: while one runs, the client neither sends nor receives. A request made from such a continuation is sent when
+    /// the current batch of replies has been handled.
+    /// </summary>
+    public bool RunContinuationsInline { get; init; }
+
     /// <summary>Socket limits and heartbeats.</summary>
     public TransportOptions Transport { get; init; } = TransportOptions.Default;
 

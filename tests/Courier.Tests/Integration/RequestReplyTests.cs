@@ -40,6 +40,54 @@ public sealed class RequestReplyTests
     }
 
     [Fact]
+    public async Task Inline_continuations_resume_on_the_client_loop_and_may_request_again_from_there()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { RunContinuationsInline = true });
+        var threads = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+
+        // 50 loops of 100 requests each, every request after the first made from the previous one's continuation.
+        var loops = Enumerable.Range(0, 50).Select(loop => Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var reply = await client.RequestAsync("echo", $"{loop}-{i}");
+                Assert.Equal($"{loop}-{i}", reply.BodyText);
+                threads.AddOrUpdate(Thread.CurrentThread.Name ?? "(unnamed)", 1, (_, n) => n + 1);
+            }
+        }));
+        await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(["courier-client"], threads.Keys);
+        Assert.Equal(5000, threads["courier-client"]);
+    }
+
+    [Fact]
+    public async Task An_answered_request_is_not_kept_alive_until_its_timeout_would_have_passed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromMinutes(5) });
+
+        var reply = await RequestAndForgetAsync(client);
+
+        await Poll.UntilAsync(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return !reply.IsAlive;
+        }, TimeSpan.FromSeconds(10), "the reply to be collected");
+    }
+
+    // Separate method, so no local of the test keeps the reply reachable.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference> RequestAndForgetAsync(CourierClient client)
+    {
+        var reply = await client.RequestAsync("echo", new byte[100_000]);
+        Assert.Equal(100_000, reply.Body.Length);
+        return new WeakReference(reply);
+    }
+
+    [Fact]
     public async Task Handler_exception_reaches_the_caller_as_a_remote_error_and_the_next_request_succeeds()
     {
         await using var server = await TestServer.StartAsync(map: s => s.Map("fragile", (request, _) =>

@@ -1,8 +1,8 @@
 namespace Courier.Client.Internal;
 
 /// <summary>A request from submission to completion. Owned by the client's loop once submitted.</summary>
-internal sealed class PendingRequest(ulong id, string service, byte[] serviceFrame, ReadOnlyMemory<byte>[] body)
-    : TaskCompletionSource<CourierReply>(TaskCreationOptions.RunContinuationsAsynchronously)
+internal sealed class PendingRequest(ulong id, string service, byte[] serviceFrame, ReadOnlyMemory<byte>[] body, bool continueInline)
+    : TaskCompletionSource<CourierReply>(continueInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
 {
     public ulong Id { get; } = id;
 
@@ -27,4 +27,8 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     public long Deadline { get; set; }
 
     public CancellationTokenRegistration Cancellation { get; set; }
+
+    // Fields, not properties: TimeoutList links them in place by reference.
+    internal TimeoutLinks AttemptLinks;
+    internal TimeoutLinks DeadlineLinks;
 }

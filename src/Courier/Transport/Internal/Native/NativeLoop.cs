@@ -16,6 +16,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private Thread? _thread;
     private int _threadId = -1;
     private int _wakePending;
+    private bool _selfPosted;
     private volatile bool _stopping;
     private int _disposed;
     private int _cleanedUp;
@@ -58,6 +59,13 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
 
         _posted.Enqueue(work);
+        if (Environment.CurrentManagedThreadId == _threadId)
+        {
+            // Posted by one of the loop's own handlers: run before the next poll, no eventfd round trip.
+            _selfPosted = true;
+            return;
+        }
+
         Wake();
     }
 
@@ -117,7 +125,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             }
 
             var now = Stopwatch.GetTimestamp();
-            var timeoutMs = Math.Max(0, (nextTick - now) * 1000 / Stopwatch.Frequency);
+            var timeoutMs = _selfPosted ? 0 : Math.Max(0, (nextTick - now) * 1000 / Stopwatch.Frequency);
             int ready;
             fixed (ZmqPollItem* items = _items)
             {
@@ -130,13 +138,14 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 return;
             }
 
-            if (ready > 0)
+            if (ready > 0 || _selfPosted)
             {
                 var items = _items;
                 var handlers = _handlers;
-                if ((items[0].ReturnedEvents & LibZmq.PollIn) != 0)
+                var woken = ready > 0 && (items[0].ReturnedEvents & LibZmq.PollIn) != 0;
+                if (woken || _selfPosted)
                 {
-                    DrainPosted();
+                    DrainPosted(woken);
                 }
 
                 for (var i = 1; i < items.Length && !_stopping; i++)
@@ -165,11 +174,16 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
     }
 
-    private void DrainPosted()
+    private void DrainPosted(bool woken)
     {
-        ulong value;
-        _ = LibC.read(_wakeFd, &value, sizeof(ulong));
-        Volatile.Write(ref _wakePending, 0);
+        if (woken)
+        {
+            ulong value;
+            _ = LibC.read(_wakeFd, &value, sizeof(ulong));
+            Volatile.Write(ref _wakePending, 0);
+        }
+
+        _selfPosted = false;
 
         // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
         for (var i = 0; i < 4096 && !_stopping && _posted.TryDequeue(out var work); i++)
@@ -179,7 +193,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
         if (!_posted.IsEmpty)
         {
-            Wake();
+            _selfPosted = true;
         }
     }
 

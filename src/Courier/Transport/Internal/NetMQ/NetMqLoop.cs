@@ -31,7 +31,7 @@ internal sealed class NetMqLoop : ITransportLoop
             // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
             for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
             {
-                work();
+                WithoutPollerContext(work);
             }
 
             if (!_posted.IsEmpty)
@@ -42,12 +42,37 @@ internal sealed class NetMqLoop : ITransportLoop
         _poller.Add(_wake);
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> without the SynchronizationContext NetMQPoller installs on its thread: under it,
+    /// .NET never runs an await continuation inline, so a request completed here would always hop to the thread pool,
+    /// which is what <c>RunContinuationsInline</c> asks to avoid. Courier's loops never rely on that context.
+    /// </summary>
+    private static void WithoutPollerContext(Action work)
+    {
+        var context = SynchronizationContext.Current;
+        if (context is null)
+        {
+            work();
+            return;
+        }
+
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            work();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+        }
+    }
+
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
     public void Add(ITransportSocket socket, Action onReadable)
     {
         var netMq = ((NetMqSocket)socket).Socket;
-        EventHandler<NetMQSocketEventArgs> handler = (_, _) => onReadable();
+        EventHandler<NetMQSocketEventArgs> handler = (_, _) => WithoutPollerContext(onReadable);
         netMq.ReceiveReady += handler;
         _handlers[socket] = handler;
         _poller.Add(netMq);
@@ -85,7 +110,7 @@ internal sealed class NetMqLoop : ITransportLoop
     public void Start(TimeSpan tickInterval, Action onTick)
     {
         var timer = new NetMQTimer(tickInterval);
-        timer.Elapsed += (_, _) => onTick();
+        timer.Elapsed += (_, _) => WithoutPollerContext(onTick);
         _poller.Add(timer);
         _thread = new Thread(() =>
         {

@@ -1,0 +1,100 @@
+using Courier.Client.Internal;
+
+namespace Courier.Tests.Unit;
+
+public sealed class TimeoutListTests
+{
+    private static PendingRequest Request(ulong id) => new(id, "echo", "echo"u8.ToArray(), [], continueInline: false);
+
+    private static List<ulong> Ids(TimeoutList list)
+    {
+        var ids = new List<ulong>();
+        while (list.First is { } first)
+        {
+            ids.Add(first.Id);
+            list.Remove(first);
+        }
+
+        return ids;
+    }
+
+    [Fact]
+    public void Requests_come_out_in_the_order_they_were_added()
+    {
+        var list = new TimeoutList(TimeoutKind.Attempt);
+        foreach (var id in new ulong[] { 1, 2, 3 })
+        {
+            list.AddLast(Request(id));
+        }
+
+        Assert.Equal([1UL, 2, 3], Ids(list));
+    }
+
+    [Fact]
+    public void Removing_from_the_middle_the_head_or_the_tail_keeps_the_rest_linked()
+    {
+        var list = new TimeoutList(TimeoutKind.Attempt);
+        var requests = Enumerable.Range(1, 5).Select(i => Request((ulong)i)).ToArray();
+        foreach (var request in requests)
+        {
+            list.AddLast(request);
+        }
+
+        list.Remove(requests[2]);
+        list.Remove(requests[0]);
+        list.Remove(requests[4]);
+        list.Remove(requests[4]); // twice: no effect
+
+        Assert.Equal([2UL, 4], Ids(list));
+    }
+
+    [Fact]
+    public void Adding_a_listed_request_again_moves_it_to_the_end()
+    {
+        var list = new TimeoutList(TimeoutKind.Attempt);
+        var requests = Enumerable.Range(1, 3).Select(i => Request((ulong)i)).ToArray();
+        foreach (var request in requests)
+        {
+            list.AddLast(request);
+        }
+
+        list.AddLast(requests[0]);
+
+        Assert.Equal([2UL, 3, 1], Ids(list));
+    }
+
+    [Fact]
+    public void The_two_kinds_of_list_hold_one_request_independently()
+    {
+        var attempts = new TimeoutList(TimeoutKind.Attempt);
+        var deadlines = new TimeoutList(TimeoutKind.Deadline);
+        var request = Request(7);
+        request.AttemptDeadline = 10;
+        request.Deadline = 20;
+        attempts.AddLast(request);
+        deadlines.AddLast(request);
+
+        attempts.Remove(request);
+
+        Assert.Null(attempts.First);
+        Assert.Same(request, deadlines.First);
+        Assert.Equal(20, deadlines.DueOf(request));
+        Assert.Equal(10, attempts.DueOf(request));
+    }
+
+    [Fact]
+    public void Clear_unlinks_every_request_so_each_can_be_listed_again()
+    {
+        var list = new TimeoutList(TimeoutKind.Attempt);
+        var requests = Enumerable.Range(1, 3).Select(i => Request((ulong)i)).ToArray();
+        foreach (var request in requests)
+        {
+            list.AddLast(request);
+        }
+
+        list.Clear();
+        list.AddLast(requests[1]);
+
+        Assert.Equal([2UL], Ids(list));
+    }
+}
