@@ -12,6 +12,7 @@ internal sealed class NetMqLoop : ITransportLoop
     private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _posted = new();
     private readonly NetMQQueue<bool> _wake = new();
     private int _wakePending;
+    private bool _selfPosted;
     private readonly Dictionary<ITransportSocket, EventHandler<NetMQSocketEventArgs>> _handlers = [];
     private Thread? _thread;
     private int _threadId = -1;
@@ -27,17 +28,7 @@ internal sealed class NetMqLoop : ITransportLoop
             }
 
             Volatile.Write(ref _wakePending, 0);
-
-            // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
-            for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
-            {
-                WithoutPollerContext(work);
-            }
-
-            if (!_posted.IsEmpty)
-            {
-                Wake();
-            }
+            WithoutPollerContext(RunPosted);
         };
         _poller.Add(_wake);
     }
@@ -47,23 +38,36 @@ internal sealed class NetMqLoop : ITransportLoop
     /// .NET never runs an await continuation inline, so a request completed here would always hop to the thread pool,
     /// which is what <c>RunContinuationsInline</c> asks to avoid. Courier's loops never rely on that context.
     /// </summary>
-    private static void WithoutPollerContext(Action work)
+    private void WithoutPollerContext(Action work)
     {
         var context = SynchronizationContext.Current;
-        if (context is null)
-        {
-            work();
-            return;
-        }
-
         SynchronizationContext.SetSynchronizationContext(null);
         try
         {
             work();
+            if (_selfPosted)
+            {
+                RunPosted();
+            }
         }
         finally
         {
             SynchronizationContext.SetSynchronizationContext(context);
+        }
+    }
+
+    private void RunPosted()
+    {
+        // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
+        _selfPosted = false;
+        for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
+        {
+            work();
+        }
+
+        if (!_posted.IsEmpty)
+        {
+            Wake(); // the rest waits for another turn, after the sockets
         }
     }
 
@@ -95,6 +99,13 @@ internal sealed class NetMqLoop : ITransportLoop
         if (Volatile.Read(ref _disposed) == 0)
         {
             _posted.Enqueue(work);
+            if (Environment.CurrentManagedThreadId == _threadId)
+            {
+                // Posted by one of the loop's own handlers: it runs when that handler returns, without a wake-up.
+                _selfPosted = true;
+                return;
+            }
+
             Wake();
         }
     }
