@@ -68,10 +68,33 @@ public sealed partial class CourierBroker
         return service;
     }
 
-    private void ReplyToClient(BrokerRequest request, IReadOnlyList<ReadOnlyMemory<byte>> body)
+    private void ReplyToClient(BrokerRequest request, List<byte[]> frames, int bodyStart)
     {
         request.Service.Served++;
-        Send(ReplyBuilder.Success(request.Frames, request.Parsed, body));
+        if (request.Parsed.Kind != RequestKind.Courier)
+        {
+            Send(ReplyBuilder.Success(request.Frames, request.Parsed, Frames.From(frames, bodyStart)));
+            return;
+        }
+
+        // The common case, built in place: envelope, "", "CURC02" + request id + status, body.
+        var outgoing = _outgoing;
+        outgoing.Clear();
+        var envelope = request.Parsed.EnvelopeLength;
+        for (var i = 0; i < envelope; i++)
+        {
+            outgoing.Add(request.Frames[i]);
+        }
+
+        outgoing.Add(Mdp.Empty);
+        Mdp.WriteCourierReplyHeader(_clientReplyHeader, request.Frames[envelope + 1], CourierStatus.Ok);
+        outgoing.Add(_clientReplyHeader);
+        for (var i = bodyStart; i < frames.Count; i++)
+        {
+            outgoing.Add(frames[i]);
+        }
+
+        _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(outgoing));
     }
 
     private void FailClient(BrokerRequest request, int status, string message)

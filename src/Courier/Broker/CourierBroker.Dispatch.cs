@@ -9,6 +9,10 @@ public sealed partial class CourierBroker
     private const int ReceiveBatch = 1024;
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+
+    // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
+    private readonly byte[] _workerRequestHeader = new byte[MdpWorker.CourierRequestLength];
+    private readonly byte[] _clientReplyHeader = new byte[Mdp.CourierReplyHeaderLength];
     private long _dispatchSequence;
 
     private void OnReadable()
@@ -81,7 +85,8 @@ public sealed partial class CourierBroker
         frames.Add(worker.Identity);
         if (worker.Courier)
         {
-            frames.Add(MdpWorker.CourierRequest(request.Token));
+            MdpWorker.WriteCourierRequest(_workerRequestHeader, request.Token);
+            frames.Add(_workerRequestHeader);
         }
         else
         {

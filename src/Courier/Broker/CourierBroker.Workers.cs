@@ -138,7 +138,7 @@ public sealed partial class CourierBroker
         worker.Served++;
         if (status == CourierStatus.Ok)
         {
-            ReplyToClient(request, Protocol.Internal.Frames.From(frames, bodyStart));
+            ReplyToClient(request, frames, bodyStart);
         }
         else if (status == CourierStatus.Unavailable)
         {

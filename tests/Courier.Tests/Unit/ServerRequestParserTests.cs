@@ -17,6 +17,19 @@ public sealed class ServerRequestParserTests
     }
 
     [Fact]
+    public void Services_asked_one_after_another_are_each_named_right_and_a_bad_name_is_still_refused()
+    {
+        string? Service(string name) => ServerRequestParser.Parse(Frames("peer", "", "MDPC01", name, "x"), "echo").Service;
+
+        Assert.Equal("alpha", Service("alpha"));
+        Assert.Equal("alpha", Service("alpha"));
+        Assert.Equal("beta", Service("beta"));
+        Assert.Equal("alpha", Service("alpha"));
+        Assert.Null(Service("bad\u0001name"));
+        Assert.Equal("alpha", Service("alpha"));
+    }
+
+    [Fact]
     public void Mdp_request_is_recognised_by_its_header()
     {
         var parsed = ServerRequestParser.Parse(Frames("peer", "", "MDPC01", "svc", "a", "b"), "echo");

@@ -8,8 +8,8 @@ internal sealed class BrokerRequest(ulong token, byte[][] frames, ParsedRequest 
 {
     public ulong Token { get; } = token;
 
-    /// <summary>Token as the 8-byte frame workers see as the "client address" and echo back.</summary>
-    public byte[] TokenFrame { get; } = TokenBytes(token);
+    /// <summary>Token as the 8-byte frame plain 7/MDP workers see as the "client address" and echo back; made when sent.</summary>
+    public byte[] TokenFrame => TokenBytes(Token);
 
     public byte[][] Frames { get; } = frames;
 

@@ -38,14 +38,24 @@ internal static class Mdp
     public static byte[] CourierReplyHeader(ReadOnlySpan<byte> requestHeader, int status)
     {
         var frame = new byte[CourierReplyHeaderLength];
-        CourierClientHeader.CopyTo(frame, 0);
+        WriteCourierReplyHeader(frame, requestHeader, status);
+        return frame;
+    }
+
+    /// <summary>Writes the reply header of <see cref="CourierReplyHeader"/> into <paramref name="frame"/> (<see cref="CourierReplyHeaderLength"/> bytes).</summary>
+    public static void WriteCourierReplyHeader(Span<byte> frame, ReadOnlySpan<byte> requestHeader, int status)
+    {
+        CourierClientHeader.CopyTo(frame);
         if (requestHeader.Length >= CourierPrefixLength)
         {
-            requestHeader[CourierClientHeader.Length..CourierPrefixLength].CopyTo(frame.AsSpan(CourierClientHeader.Length));
+            requestHeader[CourierClientHeader.Length..CourierPrefixLength].CopyTo(frame[CourierClientHeader.Length..]);
+        }
+        else
+        {
+            frame[CourierClientHeader.Length..CourierPrefixLength].Clear();
         }
 
-        StatusFrame(status).CopyTo(frame, CourierPrefixLength);
-        return frame;
+        StatusFrame(status).CopyTo(frame[CourierPrefixLength..]);
     }
 
     /// <summary>True when <paramref name="frame"/> starts with the Courier client header.</summary>

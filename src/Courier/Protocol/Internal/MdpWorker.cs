@@ -36,10 +36,16 @@ internal static class MdpWorker
     public static byte[] CourierRequest(ulong token)
     {
         var frame = new byte[CourierRequestLength];
-        CourierHeader.CopyTo(frame, 0);
-        frame[6] = Request;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), token);
+        WriteCourierRequest(frame, token);
         return frame;
+    }
+
+    /// <summary>Writes a Courier REQUEST header into <paramref name="frame"/> (<see cref="CourierRequestLength"/> bytes).</summary>
+    public static void WriteCourierRequest(Span<byte> frame, ulong token)
+    {
+        CourierHeader.CopyTo(frame);
+        frame[6] = Request;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[7..], token);
     }
 
     /// <summary>The Courier REPLY header answering <paramref name="request"/> (a Courier REQUEST header) with <paramref name="status"/>.</summary>
