@@ -19,6 +19,9 @@ public sealed partial class CourierClient
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
     private readonly Queue<PendingRequest> _waiting = new();
     private readonly List<ReadOnlyMemory<byte>> _sendFrames = [];
+
+    // Request headers are written here, not allocated per request: the transports copy a frame when it is sent.
+    private readonly byte[] _headerScratch = new byte[Mdp.CourierPrefixLength + Mdp.MaxServiceNameLength];
     private ITransportSocket? _socket;
     private string _endpoint = "";
     private int _endpointIndex = -1;
@@ -110,7 +113,7 @@ public sealed partial class CourierClient
         frames.Add(Mdp.Empty);
         if (_mode == PeerMode.Courier)
         {
-            frames.Add(Mdp.CourierRequestHeader(request.Id, request.ServiceFrame));
+            frames.Add(_headerScratch.AsMemory(0, Mdp.WriteCourierRequestHeader(_headerScratch, request.Id, request.ServiceFrame)));
         }
         else
         {

@@ -245,14 +245,26 @@ public sealed partial class CourierWorker
         }
     }
 
+    private readonly byte[] _replyHeader = new byte[MdpWorker.CourierReplyLength];
+    private readonly List<ReadOnlyMemory<byte>> _replyFrames = [];
+
     private void SendReply(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
     {
         if (_mode == Mode.Courier && MdpWorker.IsCourier(address, MdpWorker.Request, MdpWorker.CourierRequestLength))
         {
             // The address is the REQUEST's Courier header: the REPLY's carries the same token, and the status.
-            var courier = new List<ReadOnlyMemory<byte>>(1 + body.Count) { MdpWorker.CourierReply(address, status) };
-            courier.AddRange(body);
+            // Built in reused buffers: the transports copy frames when they send.
+            MdpWorker.WriteCourierReply(_replyHeader, address, status);
+            var courier = _replyFrames;
+            courier.Clear();
+            courier.Add(_replyHeader);
+            for (var i = 0; i < body.Count; i++)
+            {
+                courier.Add(body[i]);
+            }
+
             _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(courier));
+            courier.Clear(); // holds no reply past its sending
             return;
         }
 

@@ -28,10 +28,17 @@ internal static class Mdp
     public static byte[] CourierRequestHeader(ulong id, ReadOnlySpan<byte> service)
     {
         var frame = new byte[CourierPrefixLength + service.Length];
-        CourierClientHeader.CopyTo(frame, 0);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(CourierClientHeader.Length), id);
-        service.CopyTo(frame.AsSpan(CourierPrefixLength));
+        WriteCourierRequestHeader(frame, id, service);
         return frame;
+    }
+
+    /// <summary>Writes the header of <see cref="CourierRequestHeader"/> into <paramref name="frame"/>; returns its length.</summary>
+    public static int WriteCourierRequestHeader(Span<byte> frame, ulong id, ReadOnlySpan<byte> service)
+    {
+        CourierClientHeader.CopyTo(frame);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[CourierClientHeader.Length..], id);
+        service.CopyTo(frame[CourierPrefixLength..]);
+        return CourierPrefixLength + service.Length;
     }
 
     /// <summary>A Courier reply's header frame, echoing the request id of <paramref name="requestHeader"/> (zeros if it has none).</summary>

@@ -52,11 +52,17 @@ internal static class MdpWorker
     public static byte[] CourierReply(ReadOnlySpan<byte> request, int status)
     {
         var frame = new byte[CourierReplyLength];
-        CourierHeader.CopyTo(frame, 0);
-        frame[6] = Reply;
-        request.Slice(7, 8).CopyTo(frame.AsSpan(7));
-        Mdp.StatusFrame(status).CopyTo(frame, 15);
+        WriteCourierReply(frame, request, status);
         return frame;
+    }
+
+    /// <summary>Writes the header of <see cref="CourierReply"/> into <paramref name="frame"/> (<see cref="CourierReplyLength"/> bytes).</summary>
+    public static void WriteCourierReply(Span<byte> frame, ReadOnlySpan<byte> request, int status)
+    {
+        CourierHeader.CopyTo(frame);
+        frame[6] = Reply;
+        request.Slice(7, 8).CopyTo(frame[7..]);
+        Mdp.StatusFrame(status).CopyTo(frame[15..]);
     }
 
     /// <summary>True when <paramref name="frame"/> is a Courier header of <paramref name="length"/> bytes for <paramref name="command"/>.</summary>
