@@ -68,12 +68,12 @@ public sealed partial class CourierBroker
         return service;
     }
 
-    private void ReplyToClient(BrokerRequest request, List<byte[]> frames, int bodyStart)
+    private void ReplyToClient(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
         request.Service.Served++;
         if (request.Parsed.Kind != RequestKind.Courier)
         {
-            Send(ReplyBuilder.Success(request.Frames, request.Parsed, Frames.From(frames, bodyStart)));
+            Send(ReplyBuilder.Success(request.Frames, request.Parsed, body.ToArray()));
             return;
         }
 
@@ -89,12 +89,13 @@ public sealed partial class CourierBroker
         outgoing.Add(Mdp.Empty);
         Mdp.WriteCourierReplyHeader(_clientReplyHeader, request.Frames[envelope + 1], CourierStatus.Ok);
         outgoing.Add(_clientReplyHeader);
-        for (var i = bodyStart; i < frames.Count; i++)
+        foreach (var frame in body)
         {
-            outgoing.Add(frames[i]);
+            outgoing.Add(frame);
         }
 
         _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(outgoing));
+        outgoing.Clear();
     }
 
     private void FailClient(BrokerRequest request, int status, string message)

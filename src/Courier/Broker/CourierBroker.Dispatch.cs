@@ -1,5 +1,7 @@
 using Courier.Broker.Internal;
+using Courier.Internal;
 using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
 
 namespace Courier.Broker;
 
@@ -7,7 +9,11 @@ namespace Courier.Broker;
 public sealed partial class CourierBroker
 {
     private const int ReceiveBatch = 1024;
+    private const int MaxSharedPeerIds = 65_536;
+    private readonly MessageFrames _message = new();
     private readonly List<byte[]> _received = [];
+    private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
+    private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
@@ -17,26 +23,58 @@ public sealed partial class CourierBroker
 
     private void OnReadable()
     {
-        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_received); i++)
+        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_message); i++)
         {
-            var frames = _received;
-            if (frames.Count == 2 && frames[1].AsSpan().SequenceEqual(DisconnectNotice))
+            var message = _message;
+            if (message.Count == 2 && message[1].SequenceEqual(DisconnectNotice))
             {
-                OnPeerDisconnected(frames[0]);
+                OnPeerDisconnected(message.ToArray(0));
             }
-            else if (frames.Count >= 2 && MdpWorker.IsCourier(frames[1], MdpWorker.Reply, MdpWorker.CourierReplyLength))
+            else if (message.Count >= 2 && MdpWorker.IsCourier(message[1], MdpWorker.Reply, MdpWorker.CourierReplyLength))
             {
-                OnCourierReply(frames);
-            }
-            else if (frames.Count >= 4 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.WorkerHeader))
-            {
-                OnWorkerMessage(frames);
+                OnCourierReply(message);
             }
             else
             {
-                OnClientMessage(frames);
+                // A request is kept until its reply (and requeued if its worker dies); 7/MDP worker commands are rare:
+                // both get frames of their own. Routing ids are shared: a client sends many requests.
+                var frames = _received;
+                frames.Clear();
+                frames.Add(PeerId(message[0]));
+                for (var f = 1; f < message.Count; f++)
+                {
+                    frames.Add(message.ToArray(f));
+                }
+
+                if (frames.Count >= 4 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.WorkerHeader))
+                {
+                    OnWorkerMessage(frames);
+                }
+                else
+                {
+                    OnClientMessage(frames);
+                }
             }
         }
+    }
+
+    /// <summary>The one array holding routing id <paramref name="id"/>: a client's requests need not each copy it.</summary>
+    private byte[] PeerId(ReadOnlySpan<byte> id)
+    {
+        var lookup = _peerIds.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(id, out var shared))
+        {
+            return shared;
+        }
+
+        if (_peerIds.Count >= MaxSharedPeerIds)
+        {
+            _peerIds.Clear(); // peers come and go: start afresh rather than grow without bound
+        }
+
+        shared = id.ToArray();
+        _peerIds.Add(shared);
+        return shared;
     }
 
     /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room.</summary>

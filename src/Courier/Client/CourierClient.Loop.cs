@@ -3,12 +3,14 @@ using System.Text;
 using Courier.Client.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
 
 namespace Courier.Client;
 
 // Loop thread only: request life cycle, replies, timeouts and the Lazy Pirate reconnect.
 public sealed partial class CourierClient
 {
+    private readonly MessageFrames _message = new();
     private readonly List<byte[]> _received = [];
     private readonly TimeoutList _attemptTimeouts = new(TimeoutKind.Attempt);
     private readonly TimeoutList _deadlines = new(TimeoutKind.Deadline);
@@ -68,7 +70,7 @@ public sealed partial class CourierClient
 
     private void OnReadable()
     {
-        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_received); i++)
+        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_message, _received); i++)
         {
             OnMessage(_received);
         }

@@ -2,6 +2,7 @@ using System.Text;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Server.Internal;
+using Courier.Transport.Internal;
 
 namespace Courier.Server;
 
@@ -14,6 +15,7 @@ public sealed partial class CourierServer
     private static readonly byte[] MmiNotFound = "404"u8.ToArray();
     private static readonly byte[] MmiNotImplemented = "501"u8.ToArray();
 
+    private readonly MessageFrames _message = new();
     private readonly List<byte[]> _received = [];
     private readonly Queue<Work> _queue = new();
     private int _inFlight;
@@ -23,7 +25,7 @@ public sealed partial class CourierServer
 
     private void OnReadable()
     {
-        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_received); i++)
+        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_message, _received); i++)
         {
             Accept(_received);
         }

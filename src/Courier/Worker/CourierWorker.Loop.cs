@@ -20,6 +20,7 @@ public sealed partial class CourierWorker
         Plain,
     }
 
+    private readonly MessageFrames _message = new();
     private readonly List<byte[]> _received = [];
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
@@ -100,7 +101,7 @@ public sealed partial class CourierWorker
 
     private void OnReadable()
     {
-        for (var i = 0; i < 1024 && _socket is { } socket && socket.TryReceive(_received); i++)
+        for (var i = 0; i < 1024 && _socket is { } socket && socket.TryReceive(_message, _received); i++)
         {
             OnMessage(_received);
         }

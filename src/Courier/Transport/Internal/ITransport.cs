@@ -44,10 +44,10 @@ internal interface ITransportSocket : IDisposable
     bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames);
 
     /// <summary>
-    /// Receives one whole multipart message into <paramref name="frames"/> (cleared first) without blocking.
+    /// Receives one whole multipart message into <paramref name="message"/> (cleared first) without blocking.
     /// Returns false when none is waiting.
     /// </summary>
-    bool TryReceive(List<byte[]> frames);
+    bool TryReceive(MessageFrames message);
 }
 
 /// <summary>

@@ -68,12 +68,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return true;
     }
 
-    public bool TryReceive(List<byte[]> frames)
+    public bool TryReceive(MessageFrames message)
     {
-        frames.Clear();
+        message.Clear();
         if (Monitor is null)
         {
-            return TryReceiveMessage(frames);
+            return TryReceiveMessage(message);
         }
 
         if (MonitorSignalled)
@@ -82,7 +82,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             CollectDisconnects();
         }
 
-        if (TryReceiveMessage(frames))
+        if (TryReceiveMessage(message))
         {
             return true;
         }
@@ -97,7 +97,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         if (settle > 0)
         {
             Thread.Sleep(TimeSpan.FromTicks(settle * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
-            if (TryReceiveMessage(frames))
+            if (TryReceiveMessage(message))
             {
                 return true;
             }
@@ -105,12 +105,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
         var (peer, _) = _pendingNotices.Dequeue();
         _closingPeers.Remove(peer);
-        frames.Add(peer);
-        frames.Add(disconnectNotice!);
+        message.Append(peer);
+        message.Append(disconnectNotice!);
         return true;
     }
 
-    private bool TryReceiveMessage(List<byte[]> frames)
+    private bool TryReceiveMessage(MessageFrames message)
     {
         var raw = Handle.DangerousGetHandle();
         ZmqMsg msg;
@@ -123,17 +123,17 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 return false;
             }
 
-            frames.Add(Copy(&msg, size));
+            Append(message, &msg, size);
             while (LibZmq.zmq_msg_more(&msg) != 0)
             {
                 // The rest of a multipart message arrives with its first frame.
                 size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
-                frames.Add(Copy(&msg, size));
+                Append(message, &msg, size);
             }
 
-            if (Monitor is not null && !_mappedPeers.Contains(frames[0]))
+            if (Monitor is not null && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))
             {
-                MapNewPeer(frames[0], &msg);
+                MapNewPeer(message.ToArray(0), &msg);
             }
 
             return true;
@@ -199,8 +199,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         }
     }
 
-    private static byte[] Copy(ZmqMsg* msg, int size)
-        => size <= 0 ? [] : new ReadOnlySpan<byte>(LibZmq.zmq_msg_data(msg), size).ToArray();
+    private static void Append(MessageFrames message, ZmqMsg* msg, int size)
+    {
+        var frame = message.Append(Math.Max(0, size));
+        if (size > 0)
+        {
+            new ReadOnlySpan<byte>(LibZmq.zmq_msg_data(msg), size).CopyTo(frame);
+        }
+    }
 
     public void Dispose()
     {

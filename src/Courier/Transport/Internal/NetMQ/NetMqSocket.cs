@@ -66,9 +66,9 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
         return true;
     }
 
-    public bool TryReceive(List<byte[]> frames)
+    public bool TryReceive(MessageFrames message)
     {
-        frames.Clear();
+        message.Clear();
         var msg = default(Msg);
         msg.InitEmpty();
         try
@@ -78,12 +78,12 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
                 return false;
             }
 
-            frames.Add(msg.Size == 0 ? [] : msg.ToArray());
+            message.Append(msg.Slice());
             while (msg.HasMore)
             {
                 // The rest of a multipart message has already arrived with its first frame.
                 Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1));
-                frames.Add(msg.Size == 0 ? [] : msg.ToArray());
+                message.Append(msg.Slice());
             }
 
             return true;
