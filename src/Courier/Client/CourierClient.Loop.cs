@@ -70,19 +70,24 @@ public sealed partial class CourierClient
 
     private void OnReadable()
     {
-        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_message, _received); i++)
+        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_message); i++)
         {
-            OnMessage(_received);
+            var message = _message;
+            if (message.Count >= 2 && message.Length(0) == 0 && message.Length(1) == Mdp.CourierReplyHeaderLength && Mdp.IsCourierHeader(message[1]))
+            {
+                OnCourierReply(message);
+            }
+            else
+            {
+                message.CopyTo(_received);
+                OnMessage(_received);
+            }
         }
     }
 
     private void OnMessage(List<byte[]> frames)
     {
-        if (frames.Count >= 2 && frames[0].Length == 0 && frames[1].Length == Mdp.CourierReplyHeaderLength && Mdp.IsCourierHeader(frames[1]))
-        {
-            OnCourierReply(frames);
-        }
-        else if (frames.Count >= 3 && frames[0].Length == 0 && frames[1].AsSpan().SequenceEqual(Mdp.ClientHeader))
+        if (frames.Count >= 3 && frames[0].Length == 0 && frames[1].AsSpan().SequenceEqual(Mdp.ClientHeader))
         {
             OnPlainReply(frames);
         }
@@ -92,10 +97,11 @@ public sealed partial class CourierClient
         }
     }
 
-    private void OnCourierReply(List<byte[]> frames)
+    /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
+    private void OnCourierReply(MessageFrames message)
     {
         // "", "CURC02" + id + status, body…
-        var header = frames[1].AsSpan();
+        var header = message[1];
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[Mdp.CourierClientHeader.Length..]);
         if (!_pending.TryGetValue(id, out var request) || !request.Sent)
         {
@@ -105,14 +111,20 @@ public sealed partial class CourierClient
         var status = Mdp.ParseStatus(header[Mdp.CourierPrefixLength..]);
         if (status == CourierStatus.Ok)
         {
-            Complete(request, new CourierReply(request.Service, Frames.From(frames, 2)));
+            var body = new ReadOnlyMemory<byte>[message.Count - 2];
+            for (var f = 0; f < body.Length; f++)
+            {
+                body[f] = message.ToArray(f + 2);
+            }
+
+            Complete(request, new CourierReply(request.Service, body));
         }
         else
         {
-            var message = frames.Count > 2 ? Encoding.UTF8.GetString(frames[2]) : "(no message)";
+            var text = message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)";
             Fail(request, status < 0
                 ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status frame.")
-                : new CourierRemoteException(request.Service, status, message));
+                : new CourierRemoteException(request.Service, status, text));
         }
     }
 
