@@ -6,6 +6,19 @@ public sealed class TimeoutListTests
 {
     private static PendingRequest Request(ulong id) => new(id, "echo", "echo"u8.ToArray(), [], continueInline: false);
 
+    /// <summary>An attempt list holding requests 1..<paramref name="count"/>, in that order.</summary>
+    private static (TimeoutList List, PendingRequest[] Requests) Listed(int count)
+    {
+        var list = new TimeoutList(TimeoutKind.Attempt);
+        var requests = Enumerable.Range(1, count).Select(i => Request((ulong)i)).ToArray();
+        foreach (var request in requests)
+        {
+            list.AddLast(request);
+        }
+
+        return (list, requests);
+    }
+
     private static List<ulong> Ids(TimeoutList list)
     {
         var ids = new List<ulong>();
@@ -21,11 +34,7 @@ public sealed class TimeoutListTests
     [Fact]
     public void Requests_come_out_in_the_order_they_were_added()
     {
-        var list = new TimeoutList(TimeoutKind.Attempt);
-        foreach (var id in new ulong[] { 1, 2, 3 })
-        {
-            list.AddLast(Request(id));
-        }
+        var (list, _) = Listed(3);
 
         Assert.Equal([1UL, 2, 3], Ids(list));
     }
@@ -33,12 +42,7 @@ public sealed class TimeoutListTests
     [Fact]
     public void Removing_from_the_middle_the_head_or_the_tail_keeps_the_rest_linked()
     {
-        var list = new TimeoutList(TimeoutKind.Attempt);
-        var requests = Enumerable.Range(1, 5).Select(i => Request((ulong)i)).ToArray();
-        foreach (var request in requests)
-        {
-            list.AddLast(request);
-        }
+        var (list, requests) = Listed(5);
 
         list.Remove(requests[2]);
         list.Remove(requests[0]);
@@ -51,12 +55,7 @@ public sealed class TimeoutListTests
     [Fact]
     public void Adding_a_listed_request_again_moves_it_to_the_end()
     {
-        var list = new TimeoutList(TimeoutKind.Attempt);
-        var requests = Enumerable.Range(1, 3).Select(i => Request((ulong)i)).ToArray();
-        foreach (var request in requests)
-        {
-            list.AddLast(request);
-        }
+        var (list, requests) = Listed(3);
 
         list.AddLast(requests[0]);
 
@@ -85,12 +84,7 @@ public sealed class TimeoutListTests
     [Fact]
     public void Clear_unlinks_every_request_so_each_can_be_listed_again()
     {
-        var list = new TimeoutList(TimeoutKind.Attempt);
-        var requests = Enumerable.Range(1, 3).Select(i => Request((ulong)i)).ToArray();
-        foreach (var request in requests)
-        {
-            list.AddLast(request);
-        }
+        var (list, requests) = Listed(3);
 
         list.Clear();
         list.AddLast(requests[1]);
