@@ -157,6 +157,13 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 }
             }
 
+            // Work the handlers posted to this loop (a request made from an inline continuation, say) goes out now,
+            // not after another poll.
+            if (_selfPosted && !_stopping)
+            {
+                DrainPosted(woken: false);
+            }
+
             // A handler that stopped at its batch limit may leave disconnect notices behind with nothing left to poll.
             for (var i = 0; i < _sockets.Count && !_stopping; i++)
             {
