@@ -44,22 +44,39 @@ public sealed class RequestReplyTests
     {
         await using var server = await TestServer.StartAsync();
         await using var client = TestServer.Client(server.Endpoint!, o => o with { RunContinuationsInline = true });
-        var threads = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        int resumedOnLoop = 0, askedFromLoop = 0, askedFromLoopResumedElsewhere = 0;
+        static bool OnClientLoop() => Thread.CurrentThread.Name == "courier-client";
 
         // 50 loops of 100 requests each, every request after the first made from the previous one's continuation.
         var loops = Enumerable.Range(0, 50).Select(loop => Task.Run(async () =>
         {
             for (var i = 0; i < 100; i++)
             {
+                var askedOnLoop = OnClientLoop();
                 var reply = await client.RequestAsync("echo", $"{loop}-{i}");
                 Assert.Equal($"{loop}-{i}", reply.BodyText);
-                threads.AddOrUpdate(Thread.CurrentThread.Name ?? "(unnamed)", 1, (_, n) => n + 1);
+                if (OnClientLoop())
+                {
+                    Interlocked.Increment(ref resumedOnLoop);
+                }
+
+                if (askedOnLoop)
+                {
+                    Interlocked.Increment(ref askedFromLoop);
+                    if (!OnClientLoop())
+                    {
+                        Interlocked.Increment(ref askedFromLoopResumedElsewhere);
+                    }
+                }
             }
         }));
         await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(60));
 
-        Assert.Equal(["courier-client"], threads.Keys);
-        Assert.Equal(5000, threads["courier-client"]);
+        // A request made from a thread-pool thread may be answered before its await begins, and then goes on there;
+        // one made from the loop cannot be: the loop sends it only after the continuation has returned.
+        Assert.True(resumedOnLoop > 2500, $"only {resumedOnLoop} of 5000 continuations ran on the client loop");
+        Assert.True(askedFromLoop > 2500, $"only {askedFromLoop} of 5000 requests were made from the client loop");
+        Assert.Equal(0, askedFromLoopResumedElsewhere);
     }
 
     [Fact]
