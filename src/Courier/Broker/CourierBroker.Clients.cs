@@ -29,7 +29,8 @@ public sealed partial class CourierBroker
         var name = parsed.Service!;
         if (name.StartsWith("mmi.", StringComparison.Ordinal))
         {
-            Send(ReplyBuilder.Success(frames, parsed, AnswerMmi(name, frames, parsed)));
+            var argument = parsed.BodyStart < frames.Count ? frames[parsed.BodyStart] : [];
+            Send(ReplyBuilder.Success(frames, parsed, AnswerMmi(name, argument, parsed.Kind)));
             return;
         }
 
@@ -71,6 +72,12 @@ public sealed partial class CourierBroker
     private void ReplyToClient(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
         request.Service.Served++;
+        if (request.Batched)
+        {
+            ReplyToBatched(request, CourierStatus.Ok, body);
+            return;
+        }
+
         if (request.Parsed.Kind != RequestKind.Courier)
         {
             Send(ReplyBuilder.Success(request.Frames, request.Parsed, body.ToArray()));
@@ -102,6 +109,12 @@ public sealed partial class CourierBroker
     {
         request.Service.Errors++;
         BrokerLog.Rejected(_logger, request.Service.Name, status, message);
+        if (request.Batched)
+        {
+            SendCourierReply(request.Frames, request.RequestId, status, [Encoding.UTF8.GetBytes(message)]);
+            return;
+        }
+
         Send(ReplyBuilder.Error(request.Frames, request.Parsed, status, message));
     }
 
@@ -111,12 +124,13 @@ public sealed partial class CourierBroker
         Send(ReplyBuilder.Error(frames, parsed, status, reason));
     }
 
-    private IReadOnlyList<ReadOnlyMemory<byte>> AnswerMmi(string name, List<byte[]> frames, in ParsedRequest parsed)
+    private IReadOnlyList<ReadOnlyMemory<byte>> AnswerMmi(string name, ReadOnlySpan<byte> body, RequestKind kind)
     {
-        var argument = parsed.BodyStart < frames.Count ? Encoding.UTF8.GetString(frames[parsed.BodyStart]) : "";
+        var argument = Encoding.UTF8.GetString(body);
         return name switch
         {
-            Mdp.ProbeService => parsed.Kind == RequestKind.Mdp ? [Mmi.Found, Mdp.ProbeAnswer] : [Mdp.ProbeAnswer],
+            // courier/3: this broker takes and sends batches (docs/protocol.md §7).
+            Mdp.ProbeService => kind == RequestKind.Mdp ? [Mmi.Found, Batch.ProbeAnswer] : [Batch.ProbeAnswer],
             "mmi.service" => [_services.TryGetValue(argument, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
             "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, argument)],
             "mmi.stats" => [BrokerStats.StatsJson(_services.Values, argument)],

@@ -15,6 +15,7 @@ public sealed partial class CourierBroker
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+    private readonly List<BrokerWorker> _workersToFlush = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
     private readonly byte[] _workerRequestHeader = new byte[MdpWorker.CourierRequestLength];
@@ -33,6 +34,14 @@ public sealed partial class CourierBroker
             else if (message.Count >= 2 && MdpWorker.IsCourier(message[1], MdpWorker.Reply, MdpWorker.CourierReplyLength))
             {
                 OnCourierReply(message);
+            }
+            else if (message.Count == 2 && Batch.Is(message[1], Batch.WorkerReply))
+            {
+                OnReplyBatch(message);
+            }
+            else if (message.Count >= 3 && message.Length(message.Count - 2) == 0 && Batch.Is(message[message.Count - 1], Batch.ClientRequest))
+            {
+                OnClientBatch(message);
             }
             else
             {
@@ -56,6 +65,8 @@ public sealed partial class CourierBroker
                 }
             }
         }
+
+        Flush();
     }
 
     /// <summary>The one array holding routing id <paramref name="id"/>: a client's requests need not each copy it.</summary>
@@ -118,6 +129,30 @@ public sealed partial class CourierBroker
 
     private bool SendRequest(BrokerWorker worker, BrokerRequest request)
     {
+        if (worker.Batches && request.Batched && Batch.Fits(1, request.Body.Length))
+        {
+            // Packed with whatever else this worker gets before the loop next sends (Flush).
+            var batch = worker.Pending ??= new BatchWriter(Batch.WorkerRequest);
+            if (batch.Count == 0)
+            {
+                _workersToFlush.Add(worker);
+            }
+
+            if (batch.TryAdd(request.Token, default, request.Body.Span))
+            {
+                return true;
+            }
+
+            // Full: send it now and start the next.
+            if (!SendWorkerBatch(worker, batch))
+            {
+                return false;
+            }
+
+            batch.TryAdd(request.Token, default, request.Body.Span);
+            return true;
+        }
+
         var frames = _outgoing;
         frames.Clear();
         frames.Add(worker.Identity);
@@ -135,12 +170,58 @@ public sealed partial class CourierBroker
             frames.Add(Mdp.Empty);
         }
 
-        for (var i = request.Parsed.BodyStart; i < request.Frames.Length; i++)
+        if (request.Batched)
         {
-            frames.Add(request.Frames[i]);
+            frames.Add(request.Body);
+        }
+        else
+        {
+            for (var i = request.Parsed.BodyStart; i < request.Frames.Length; i++)
+            {
+                frames.Add(request.Frames[i]);
+            }
         }
 
         return _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+    }
+
+    /// <summary>Sends <paramref name="batch"/> to <paramref name="worker"/> (one request alone in the ordinary form) and empties it.</summary>
+    private bool SendWorkerBatch(BrokerWorker worker, BatchWriter batch)
+    {
+        bool sent;
+        if (batch.Count == 1)
+        {
+            var record = batch.Single();
+            MdpWorker.WriteCourierRequest(_workerRequestHeader, record.Id);
+            sent = _socket!.TrySend([worker.Identity, _workerRequestHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
+        }
+        else
+        {
+            sent = _socket!.TrySend([worker.Identity, batch.Frame]);
+        }
+
+        batch.Reset();
+        return sent;
+    }
+
+    /// <summary>
+    /// Sends what was batched while handling the last messages: requests to workers, then replies to clients. Runs
+    /// at the end of every turn of the loop, so a batch holds only what was ready at once and never waits for more.
+    /// </summary>
+    private void Flush()
+    {
+        // A refused send makes its worker dead, and its requests may go into other workers' batches: repeat until none.
+        while (_workersToFlush.Count > 0)
+        {
+            var worker = _workersToFlush[^1];
+            _workersToFlush.RemoveAt(_workersToFlush.Count - 1);
+            if (worker.Pending is { Count: > 0 } batch && !SendWorkerBatch(worker, batch))
+            {
+                RemoveWorker(worker, "send refused", died: false);
+            }
+        }
+
+        FlushClientReplies();
     }
 
     private void SendToWorker(BrokerWorker worker, byte[] command)

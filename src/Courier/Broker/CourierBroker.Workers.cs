@@ -70,9 +70,10 @@ public sealed partial class CourierBroker
             return;
         }
 
-        var capacity = frames.Count > 5 ? MdpWorker.ParseCapacity(frames[5]) : 0;
+        var batches = false;
+        var capacity = frames.Count > 5 ? MdpWorker.ParseCapacity(frames[5], out batches) : 0;
         var service = Service(name);
-        var worker = new BrokerWorker(identity, service, Math.Max(1, capacity), courier: capacity > 0, _clock.GetTimestamp());
+        var worker = new BrokerWorker(identity, service, Math.Max(1, capacity), courier: capacity > 0, batches: batches && capacity > 0, _clock.GetTimestamp());
         _workers.Add(identity, worker);
         service.Workers.Add(worker);
         BrokerLog.WorkerReady(_logger, worker.Id, name, worker.Capacity, worker.Courier ? "Courier" : "7/MDP");
@@ -139,6 +140,43 @@ public sealed partial class CourierBroker
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
+    /// <summary>A worker's batch of REPLYs (docs/protocol.md §7), read in place like <see cref="OnCourierReply"/>.</summary>
+    private void OnReplyBatch(MessageFrames message)
+    {
+        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var worker))
+        {
+            Violation(message.ToArray(0), null, "REPLY from an unregistered worker (expired, or from before a restart)");
+            return;
+        }
+
+        worker.LastSeen = _clock.GetTimestamp();
+        if (!worker.Batches)
+        {
+            Violation(worker.Identity, worker, "a batch from a worker that did not register for batches");
+            return;
+        }
+
+        var frame = message.Memory(1);
+        var reader = new BatchReader(frame.Span);
+        var body = _replyBody;
+        while (reader.TryRead(out var record))
+        {
+            body.Clear();
+            body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
+            Settle(worker.Identity, worker, record.Id, Mdp.ParseStatus(record.Tag), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(body));
+            if (!_workers.TryGetValue(worker.Identity, out var still) || !ReferenceEquals(still, worker))
+            {
+                break; // removed for a violation: the rest of its batch is void
+            }
+        }
+
+        body.Clear();
+        if (reader.Malformed && _workers.ContainsKey(worker.Identity))
+        {
+            Violation(worker.Identity, worker, "a batch with a malformed record");
+        }
+    }
+
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
     private void Settle(byte[] identity, BrokerWorker worker, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
@@ -184,7 +222,7 @@ public sealed partial class CourierBroker
             for (var node = service.Queue.First; node is not null;)
             {
                 var next = node.Next;
-                if (node.Value.Frames[0].AsSpan().SequenceEqual(identity))
+                if (node.Value.ClientId.AsSpan().SequenceEqual(identity))
                 {
                     service.Queue.Remove(node);
                 }
@@ -209,6 +247,7 @@ public sealed partial class CourierBroker
     {
         _workers.Remove(worker.Identity);
         worker.Service.Workers.Remove(worker);
+        worker.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
         BrokerLog.WorkerGone(_logger, worker.Id, worker.Service.Name, reason, worker.Outstanding.Count);
 
         // Newest first, so that AddFirst leaves the oldest at the very front.
@@ -256,5 +295,7 @@ public sealed partial class CourierBroker
                 SendToWorker(worker, MdpWorker.HeartbeatFrame);
             }
         }
+
+        Flush();
     }
 }

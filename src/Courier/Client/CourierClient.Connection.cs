@@ -29,6 +29,8 @@ public sealed partial class CourierClient
     private long _probeDeadline = long.MaxValue;
     private int _sentCount;
     private PendingRequest? _plainOutstanding;
+    private bool _peerBatches;
+    private readonly BatchWriter _requestBatch = new(Batch.ClientRequest);
 
     private void EnsureConnected()
     {
@@ -70,6 +72,8 @@ public sealed partial class CourierClient
         _probeDeadline = long.MaxValue;
         _plainOutstanding = null;
         _sentCount = 0;
+        _peerBatches = false;
+        _requestBatch.Reset(); // its requests are resent, or failed, by whoever dropped the connection
     }
 
     /// <summary>Gives <paramref name="request"/> to the current connection: sends it now or queues it behind the probe or a busy slot.</summary>
@@ -108,6 +112,20 @@ public sealed partial class CourierClient
 
     private void Send(PendingRequest request)
     {
+        if (_peerBatches && _mode == PeerMode.Courier && request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length))
+        {
+            // Packed with the others this turn of the loop sends (FlushRequests).
+            request.Sent = true;
+            _sentCount++;
+            if (!_requestBatch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span))
+            {
+                FlushRequests();
+                _requestBatch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span);
+            }
+
+            return;
+        }
+
         var frames = _sendFrames;
         frames.Clear();
         frames.Add(Mdp.Empty);
@@ -128,6 +146,36 @@ public sealed partial class CourierClient
 
         // A refused send (queue full) is lost like any other message: the attempt timeout recovers it.
         _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+    }
+
+    /// <summary>
+    /// Sends the requests batched this turn of the loop: one alone in the ordinary form, more as one batch
+    /// (docs/protocol.md §7). Called at the end of everything the loop runs, so a batch never waits for more.
+    /// </summary>
+    private void FlushRequests()
+    {
+        var batch = _requestBatch;
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        if (_socket is { } socket)
+        {
+            // A refused send (queue full) is lost like any other message: the attempt timeout recovers it.
+            if (batch.Count == 1)
+            {
+                var record = batch.Single();
+                var header = _headerScratch.AsMemory(0, Mdp.WriteCourierRequestHeader(_headerScratch, record.Id, record.Tag));
+                socket.TrySend([Mdp.Empty, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
+            }
+            else
+            {
+                socket.TrySend([Mdp.Empty, batch.Frame]);
+            }
+        }
+
+        batch.Reset();
     }
 
     private long ToTimestampTicks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);

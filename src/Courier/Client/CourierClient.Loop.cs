@@ -77,12 +77,18 @@ public sealed partial class CourierClient
             {
                 OnCourierReply(message);
             }
+            else if (message.Count == 2 && message.Length(0) == 0 && Batch.Is(message[1], Batch.ClientReply))
+            {
+                OnReplyBatch(message);
+            }
             else
             {
                 message.CopyTo(_received);
                 OnMessage(_received);
             }
         }
+
+        FlushRequests();
     }
 
     private void OnMessage(List<byte[]> frames)
@@ -128,13 +134,45 @@ public sealed partial class CourierClient
         }
     }
 
+    /// <summary>A batch of replies (docs/protocol.md §7): each body is copied out for its caller to keep.</summary>
+    private void OnReplyBatch(MessageFrames message)
+    {
+        var reader = new BatchReader(message[1]);
+        while (reader.TryRead(out var record))
+        {
+            if (!_pending.TryGetValue(record.Id, out var request) || !request.Sent)
+            {
+                continue; // a late reply to a request already answered, resent or abandoned
+            }
+
+            var status = Mdp.ParseStatus(record.Tag);
+            if (status == CourierStatus.Ok)
+            {
+                Complete(request, new CourierReply(request.Service, [record.Body.ToArray()]));
+            }
+            else
+            {
+                Fail(request, status < 0
+                    ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status.")
+                    : new CourierRemoteException(request.Service, status, Encoding.UTF8.GetString(record.Body)));
+            }
+        }
+
+        if (reader.Malformed)
+        {
+            ClientLog.Unexpected(_logger, message.Count, _endpoint, "a batch of replies with a malformed record");
+        }
+    }
+
     private void OnPlainReply(List<byte[]> frames)
     {
         var service = frames[2];
         if (_mode == PeerMode.Probing && service.AsSpan().SequenceEqual(Mdp.ProbeServiceBytes))
         {
-            var courier = frames.Count >= 5 && Mdp.ParseStatus(frames[3]) == CourierStatus.Ok && frames[4].AsSpan().SequenceEqual(Mdp.ProbeAnswer);
+            var version = Mdp.ProbeVersion(frames);
+            var courier = version >= 2;
             _mode = courier ? PeerMode.Courier : PeerMode.Plain;
+            _peerBatches = version >= 3;
             _probeDeadline = long.MaxValue;
             ClientLog.Negotiated(_logger, _endpoint, courier ? "Courier" : "plain 7/MDP");
             SendWaiting();

@@ -36,6 +36,8 @@ public sealed partial class CourierClient
         {
             Disconnect(); // the probe went unanswered and nothing waits: connect afresh on the next request
         }
+
+        FlushRequests();
     }
 
     /// <summary>

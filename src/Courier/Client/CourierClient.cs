@@ -92,7 +92,11 @@ public sealed partial class CourierClient : IAsyncDisposable
                     var (client, pending) = ((CourierClient, PendingRequest))state!;
                     if (pending.TrySetCanceled(token))
                     {
-                        client._loop.Post(() => client.Forget(pending));
+                        client._loop.Post(() =>
+                        {
+                            client.Forget(pending);
+                            client.FlushRequests();
+                        });
                     }
                 },
                 (this, request));
@@ -137,6 +141,8 @@ public sealed partial class CourierClient : IAsyncDisposable
         {
             Submit(request);
         }
+
+        FlushRequests();
     }
 
     /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/> and closes the connection.</summary>

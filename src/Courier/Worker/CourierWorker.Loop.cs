@@ -39,6 +39,7 @@ public sealed partial class CourierWorker
     private void Connect()
     {
         _reconnectAt = long.MaxValue;
+        _brokerBatches = false;
         if (_draining)
         {
             return;
@@ -77,7 +78,7 @@ public sealed partial class CourierWorker
         WorkerLog.Registering(_logger, _options.Name, _options.Service, _options.BrokerEndpoint, mode == Mode.Courier ? "Courier" : "7/MDP", capacity);
         var service = Encoding.UTF8.GetBytes(_options.Service);
         _socket!.TrySend(mode == Mode.Courier
-            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service, MdpWorker.CapabilityFrame(capacity)]
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service, MdpWorker.CapabilityFrame(capacity, _brokerBatches)]
             : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service]);
     }
 
@@ -87,6 +88,7 @@ public sealed partial class CourierWorker
         {
             _loop!.RemoveAndDispose(_socket);
             _socket = null;
+            _replyBatch.Reset(); // replies to the old connection's requests: the broker gives those to others
         }
 
         if (_draining)
@@ -101,9 +103,37 @@ public sealed partial class CourierWorker
 
     private void OnReadable()
     {
-        for (var i = 0; i < 1024 && _socket is { } socket && socket.TryReceive(_message, _received); i++)
+        for (var i = 0; i < 1024 && _socket is { } socket && socket.TryReceive(_message); i++)
         {
-            OnMessage(_received);
+            if (_message.Count == 1 && Batch.Is(_message[0], Batch.WorkerRequest))
+            {
+                OnRequestBatch(_message);
+            }
+            else
+            {
+                _message.CopyTo(_received);
+                OnMessage(_received);
+            }
+        }
+
+        FlushReplies();
+    }
+
+    /// <summary>A batch of REQUESTs (docs/protocol.md §7): copied once; each handler's body is a slice of that copy.</summary>
+    private void OnRequestBatch(MessageFrames message)
+    {
+        _lastHeard = _clock.GetTimestamp();
+        _reconnectDelay = _options.ReconnectDelay;
+        var data = message.ToArray(0);
+        var reader = new BatchReader(data);
+        while (reader.TryRead(out var record))
+        {
+            OnRequest(record.Id, null, [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+        }
+
+        if (reader.Malformed)
+        {
+            WorkerLog.Unexpected(_logger, _options.Name, 1, "a batch with a malformed record");
         }
     }
 
@@ -112,9 +142,11 @@ public sealed partial class CourierWorker
         if (frames.Count >= 3 && frames[0].Length == 0 && frames[1].AsSpan().SequenceEqual(Mdp.ClientHeader)
             && frames[2].AsSpan().SequenceEqual(Mdp.ProbeServiceBytes))
         {
-            var courier = frames.Count >= 5 && Mdp.ParseStatus(frames[3]) == CourierStatus.Ok && frames[4].AsSpan().SequenceEqual(Mdp.ProbeAnswer);
+            var version = Mdp.ProbeVersion(frames);
+            var courier = version >= 2;
             if (_mode == Mode.Probing)
             {
+                _brokerBatches = version >= 3;
                 Register(courier ? Mode.Courier : Mode.Plain);
             }
             else if (courier && _mode == Mode.Plain && _inFlight == 0)
@@ -130,7 +162,7 @@ public sealed partial class CourierWorker
             // "CURW02"+0x02+token, body…: the header goes back, turned into the REPLY's, so it is the address.
             _lastHeard = _clock.GetTimestamp();
             _reconnectDelay = _options.ReconnectDelay;
-            OnRequest(frames[0], 1);
+            OnRequest(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[0].AsSpan(7)), null, Frames.From(frames, 1));
             return;
         }
 
@@ -146,7 +178,7 @@ public sealed partial class CourierWorker
         {
             case MdpWorker.Request when frames.Count >= 5:
                 // [“”, MDPW01, REQUEST, client address, “”, body…]; the address is opaque and goes back unchanged.
-                OnRequest(frames[3], frames[4].Length == 0 ? 5 : 4);
+                OnRequest(0, frames[3], Frames.From(frames, frames[4].Length == 0 ? 5 : 4));
                 break;
             case MdpWorker.Heartbeat:
                 break;
@@ -159,15 +191,18 @@ public sealed partial class CourierWorker
         }
     }
 
-    private void OnRequest(byte[] address, int bodyStart)
+    /// <summary>
+    /// Runs the handler for one request. A Courier request is answered by <paramref name="token"/>; a plain 7/MDP one
+    /// by <paramref name="plainAddress"/>, the client address the broker sent, echoed back unchanged.
+    /// </summary>
+    private void OnRequest(ulong token, byte[]? plainAddress, ReadOnlyMemory<byte>[] body)
     {
+        var address = new ReplyAddress(token, plainAddress);
         if (_draining && _mode == Mode.Courier)
         {
             SendReply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
             return;
         }
-
-        var body = Frames.From(_received, bodyStart);
 
         Interlocked.Increment(ref _inFlight);
         var epoch = _epoch;
@@ -205,7 +240,7 @@ public sealed partial class CourierWorker
         }
     }
 
-    private async Task FinishAsync(ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending, byte[] address, int epoch)
+    private async Task FinishAsync(ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending, ReplyAddress address, int epoch)
     {
         int status;
         IReadOnlyList<ReadOnlyMemory<byte>> reply;
@@ -228,57 +263,7 @@ public sealed partial class CourierWorker
             reply = [Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")];
         }
 
-        _loop!.Post(() => Complete(address, status, reply, epoch));
-    }
-
-    private void Complete(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> reply, int epoch)
-    {
-        Interlocked.Decrement(ref _inFlight);
-        if (epoch == _epoch && _socket is not null)
-        {
-            // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
-            SendReply(address, status, reply);
-        }
-
-        if (_draining && _inFlight == 0)
-        {
-            _drained.TrySetResult();
-        }
-    }
-
-    private readonly byte[] _replyHeader = new byte[MdpWorker.CourierReplyLength];
-    private readonly List<ReadOnlyMemory<byte>> _replyFrames = [];
-
-    private void SendReply(byte[] address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
-    {
-        if (_mode == Mode.Courier && MdpWorker.IsCourier(address, MdpWorker.Request, MdpWorker.CourierRequestLength))
-        {
-            // The address is the REQUEST's Courier header: the REPLY's carries the same token, and the status.
-            // Built in reused buffers: the transports copy frames when they send.
-            MdpWorker.WriteCourierReply(_replyHeader, address, status);
-            var courier = _replyFrames;
-            courier.Clear();
-            courier.Add(_replyHeader);
-            for (var i = 0; i < body.Count; i++)
-            {
-                courier.Add(body[i]);
-            }
-
-            _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(courier));
-            courier.Clear(); // holds no reply past its sending
-            return;
-        }
-
-        var frames = new List<ReadOnlyMemory<byte>>(7 + body.Count) { Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReplyFrame, address, Mdp.Empty };
-        if (_mode == Mode.Courier || status != CourierStatus.Ok)
-        {
-            // A Courier broker reads a status frame; a stock broker passes the body through, so an error is
-            // [status, message], as Courier servers answer 7/MDP clients.
-            frames.Add(Mdp.StatusFrame(status));
-        }
-
-        frames.AddRange(body);
-        _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+        PostCompletion(new Completion(address, status, reply, epoch));
     }
 
     private void OnTick()
@@ -313,6 +298,8 @@ public sealed partial class CourierWorker
             _nextHeartbeat = now + _heartbeatTicks;
             _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.HeartbeatFrame]);
         }
+
+        FlushReplies();
     }
 
     private void BeginDrain()
@@ -326,6 +313,7 @@ public sealed partial class CourierWorker
 
     private void SayDisconnect()
     {
+        FlushReplies();
         _socket?.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame]);
         _saidDisconnect = true; // nothing more goes out: a heartbeat now would be a protocol violation
     }

@@ -4,18 +4,51 @@ using Courier.Protocol.Internal;
 namespace Courier.Broker.Internal;
 
 /// <summary>A client request held by the broker from arrival until its reply (or error) is sent.</summary>
-internal sealed class BrokerRequest(ulong token, byte[][] frames, ParsedRequest parsed, BrokerService service)
+internal sealed class BrokerRequest
 {
-    public ulong Token { get; } = token;
+    /// <summary>A request that came in a message of its own.</summary>
+    public BrokerRequest(ulong token, byte[][] frames, ParsedRequest parsed, BrokerService service)
+    {
+        Token = token;
+        Frames = frames;
+        Parsed = parsed;
+        Service = service;
+    }
+
+    /// <summary>A request that came in a batch (docs/protocol.md §7): its body is a slice of the batch's one copy.</summary>
+    public BrokerRequest(ulong token, byte[][] envelope, ulong requestId, ReadOnlyMemory<byte> body, BrokerService service)
+    {
+        Token = token;
+        Frames = envelope;
+        Batched = true;
+        RequestId = requestId;
+        Body = body;
+        Service = service;
+    }
+
+    public ulong Token { get; }
 
     /// <summary>Token as the 8-byte frame plain 7/MDP workers see as the "client address" and echo back; made when sent.</summary>
     public byte[] TokenFrame => TokenBytes(Token);
 
-    public byte[][] Frames { get; } = frames;
+    /// <summary>Every frame as received; for a batched request, only the envelope (routing id first), shared by the batch.</summary>
+    public byte[][] Frames { get; }
 
-    public ParsedRequest Parsed { get; } = parsed;
+    /// <summary>The client's routing id.</summary>
+    public byte[] ClientId => Frames[0];
 
-    public BrokerService Service { get; } = service;
+    /// <summary>How the request was parsed; default for a batched request.</summary>
+    public ParsedRequest Parsed { get; }
+
+    public bool Batched { get; }
+
+    /// <summary>The client's request id (batched requests; the others carry it in their header frame).</summary>
+    public ulong RequestId { get; }
+
+    /// <summary>The one body frame of a batched request.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    public BrokerService Service { get; }
 
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
@@ -29,8 +62,14 @@ internal sealed class BrokerRequest(ulong token, byte[][] frames, ParsedRequest 
 }
 
 /// <summary>A registered worker.</summary>
-internal sealed class BrokerWorker(byte[] identity, BrokerService service, int capacity, bool courier, long now)
+internal sealed class BrokerWorker(byte[] identity, BrokerService service, int capacity, bool courier, bool batches, long now)
 {
+    /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §7).</summary>
+    public bool Batches { get; } = batches;
+
+    /// <summary>REQUESTs packed for it since the loop last sent; made on first use.</summary>
+    public BatchWriter? Pending { get; set; }
+
     public byte[] Identity { get; } = identity;
 
     public string Id { get; } = Convert.ToHexString(identity);

@@ -50,6 +50,14 @@ internal static class Mdp
     }
 
     /// <summary>Writes the reply header of <see cref="CourierReplyHeader"/> into <paramref name="frame"/> (<see cref="CourierReplyHeaderLength"/> bytes).</summary>
+    public static void WriteCourierReplyHeader(Span<byte> frame, ulong id, int status)
+    {
+        CourierClientHeader.CopyTo(frame);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[CourierClientHeader.Length..], id);
+        StatusFrame(status).CopyTo(frame[CourierPrefixLength..]);
+    }
+
+    /// <summary>Writes the reply header of <see cref="CourierReplyHeader"/> into <paramref name="frame"/> (<see cref="CourierReplyHeaderLength"/> bytes).</summary>
     public static void WriteCourierReplyHeader(Span<byte> frame, ReadOnlySpan<byte> requestHeader, int status)
     {
         CourierClientHeader.CopyTo(frame);
@@ -75,6 +83,21 @@ internal static class Mdp
 
     /// <summary>Body of a Courier peer's answer to the probe (after the "200" status frame).</summary>
     public static readonly byte[] ProbeAnswer = "courier/2"u8.ToArray();
+
+    /// <summary>
+    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 3 (batches, §7),
+    /// 2, or 0 when the peer does not speak Courier.
+    /// </summary>
+    public static int ProbeVersion(IReadOnlyList<byte[]> frames)
+    {
+        if (frames.Count < 5 || ParseStatus(frames[3]) != CourierStatus.Ok)
+        {
+            return 0;
+        }
+
+        var answer = frames[4].AsSpan();
+        return answer.SequenceEqual(Batch.ProbeAnswer) ? 3 : answer.SequenceEqual(ProbeAnswer) ? 2 : 0;
+    }
 
     public const int MaxServiceNameLength = 255;
 

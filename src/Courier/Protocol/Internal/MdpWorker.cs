@@ -20,6 +20,9 @@ internal static class MdpWorker
 
     private const string CapabilityPrefix = "courier/2 capacity=";
 
+    // A worker that also takes and sends batches (docs/protocol.md §7) says so with the version of its READY frame.
+    private const string BatchCapabilityPrefix = "courier/3 capacity=";
+
     /// <summary>
     /// Header of a Courier REQUEST or REPLY between a Courier broker and a Courier worker: one frame carrying header,
     /// command, token (and, in a REPLY, the status) in place of 7/MDP's four or five.
@@ -57,6 +60,15 @@ internal static class MdpWorker
     }
 
     /// <summary>Writes the header of <see cref="CourierReply"/> into <paramref name="frame"/> (<see cref="CourierReplyLength"/> bytes).</summary>
+    public static void WriteCourierReply(Span<byte> frame, ulong token, int status)
+    {
+        CourierHeader.CopyTo(frame);
+        frame[6] = Reply;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[7..], token);
+        Mdp.StatusFrame(status).CopyTo(frame[15..]);
+    }
+
+    /// <summary>Writes the header of <see cref="CourierReply"/> into <paramref name="frame"/> (<see cref="CourierReplyLength"/> bytes).</summary>
     public static void WriteCourierReply(Span<byte> frame, ReadOnlySpan<byte> request, int status)
     {
         CourierHeader.CopyTo(frame);
@@ -73,15 +85,17 @@ internal static class MdpWorker
     /// The extra READY frame a Courier worker sends a Courier broker: it takes up to N requests at once, and REQUEST and
     /// REPLY between them use the one-frame Courier header.
     /// </summary>
-    public static byte[] CapabilityFrame(int capacity)
-        => Encoding.ASCII.GetBytes(CapabilityPrefix + capacity.ToString(CultureInfo.InvariantCulture));
+    public static byte[] CapabilityFrame(int capacity, bool batches = false)
+        => Encoding.ASCII.GetBytes((batches ? BatchCapabilityPrefix : CapabilityPrefix) + capacity.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>Parses the capability frame; 0 when it is not one.</summary>
-    public static int ParseCapacity(ReadOnlySpan<byte> frame)
+    /// <summary>Parses the capability frame; 0 when it is not one. <paramref name="batches"/>: the worker takes batches.</summary>
+    public static int ParseCapacity(ReadOnlySpan<byte> frame, out bool batches)
     {
         var text = Encoding.ASCII.GetString(frame);
-        return text.StartsWith(CapabilityPrefix, StringComparison.Ordinal)
-            && int.TryParse(text.AsSpan(CapabilityPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var capacity)
+        batches = text.StartsWith(BatchCapabilityPrefix, StringComparison.Ordinal);
+        var prefix = batches ? BatchCapabilityPrefix : CapabilityPrefix;
+        return text.StartsWith(prefix, StringComparison.Ordinal)
+            && int.TryParse(text.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var capacity)
             && capacity > 0
             ? capacity
             : 0;

@@ -26,7 +26,8 @@ internal static class ServerRequestParser
     [ThreadStatic]
     private static string? t_lastService;
 
-    private static string? ServiceName(ReadOnlySpan<byte> frame)
+    /// <summary>Decodes and validates a service name, from a one-entry per-thread cache when it is the last one seen.</summary>
+    public static string? ServiceName(ReadOnlySpan<byte> frame)
     {
         if (t_lastServiceBytes is { } last && frame.SequenceEqual(last))
         {
