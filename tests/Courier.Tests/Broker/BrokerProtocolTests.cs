@@ -45,6 +45,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
     [InlineData("HEARTBEAT before READY")]
     [InlineData("REPLY before READY")]
     [InlineData("Courier REPLY from a plain worker")]
+    [InlineData("batch from a worker that did not offer batches")]
     public async Task Worker_protocol_violation_gets_DISCONNECT_and_the_broker_keeps_serving(string violation)
     {
         using var worker = Connect();
@@ -56,6 +57,8 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
             "REPLY for nothing" => [ready, ["", "MDPW01", "\u0003", "12345678", "", "body"]],
             "HEARTBEAT before READY" => [["", "MDPW01", "\u0004"]],
             "Courier REPLY from a plain worker" => [ready, ["CURW02\u000312345678200", "body"]],
+            "batch from a worker that did not offer batches" =>
+                [["", "MDPW01", "\u0001", "violations", "courier/2 capacity=2"], ["CURB03\u000412345678\u0003200\0\0\0\u0001x"]],
             _ => [["", "MDPW01", "\u0003", "12345678", "", "body"]],
         };
         foreach (var message in script)
@@ -84,6 +87,67 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
         Reply(worker, ReceiveCourierRequest(worker)[0], "500", "boom");
         var error = await Assert.ThrowsAsync<Courier.CourierRemoteException>(() => failed);
         Assert.Equal((500, "boom"), (error.StatusCode, error.RemoteMessage));
+    }
+
+    [Fact]
+    public async Task A_batch_of_requests_reaches_a_batching_worker_in_one_frame_and_its_replies_return_in_one()
+    {
+        using var worker = Connect();
+        Send(worker, ["", "MDPW01", "\u0001", "batched", "courier/3 capacity=50"]);
+        Assert.True(ReceiveUntil(worker, m => m.Count == 3 && m[2] == "\u0004"), "expected the broker's first HEARTBEAT");
+
+        // 20 requests, a bad service name and an 8/MMI query in one batch, and bytes that are no whole record.
+        using var client = Connect();
+        var requests = Enumerable.Range(1, 20).Select(i => ((ulong)i, "batched", $"body {i}")).ToList();
+        byte[] frame = [.. BatchFrames.Build(1, [.. requests, (100, "bad\u0001name", "x"), (101, "mmi.courier", "")]), 1, 2, 3];
+        client.SendMoreFrameEmpty().SendFrame(frame);
+
+        // The worker gets all 20 in one frame, with the broker's tokens in place of the client's ids.
+        var batch = ReceiveFrames(worker, m => m.Count == 1 && BatchFrames.Is(m[0], 3));
+        var received = BatchFrames.Parse(batch[0]);
+        Assert.Equal(requests.Select(r => r.Item3), received.Select(r => r.Body));
+        Assert.All(received, r => Assert.Equal("", r.Tag));
+        worker.SendFrame(BatchFrames.Build(4, received.Select(r => (r.Id, "200", "re " + r.Body))));
+
+        // The client gets the errors and the 8/MMI answer on their own, and the 20 replies in one batch.
+        var seen = new Dictionary<ulong, (string Status, string Body)>();
+        while (seen.Count < 22)
+        {
+            var message = ReceiveFrames(client, m => m.Count >= 2 && m[0].Length == 0);
+            if (BatchFrames.Is(message[1], 2))
+            {
+                Assert.Equal(20, BatchFrames.Parse(message[1]).Count);
+                foreach (var reply in BatchFrames.Parse(message[1]))
+                {
+                    seen.Add(reply.Id, (reply.Tag, reply.Body));
+                }
+            }
+            else
+            {
+                var header = message[1];
+                Assert.Equal("CURC02", Encoding.ASCII.GetString(header, 0, 6));
+                seen.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(header.AsSpan(6)), (Encoding.ASCII.GetString(header, 14, 3), Encoding.UTF8.GetString(message[2])));
+            }
+        }
+
+        Assert.All(requests, r => Assert.Equal(("200", "re " + r.Item3), seen[r.Item1]));
+        Assert.Equal("400", seen[100].Status);
+        Assert.Equal(("200", "courier/3"), seen[101]);
+        await broker.AssertStillServingAsync();
+    }
+
+    private static List<byte[]> ReceiveFrames(DealerSocket socket, Func<List<byte[]>, bool> match)
+    {
+        var frames = new List<byte[]>();
+        while (socket.TryReceiveMultipartBytes(Wait, ref frames!))
+        {
+            if (match(frames))
+            {
+                return frames;
+            }
+        }
+
+        throw new TimeoutException("no matching message");
     }
 
     /// <summary>Waits for a Courier REQUEST (<c>"CURW02"+0x02+token, body</c>), heartbeating meanwhile.</summary>

@@ -1,0 +1,104 @@
+using System.Text;
+using Courier.Tests.Infrastructure;
+using Courier.Worker;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>A real <see cref="CourierWorker"/> against a broker played by a raw ROUTER socket that speaks courier/3.</summary>
+public sealed class WorkerBatchTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Worker_serves_a_batch_of_requests_and_answers_each_by_its_token(bool inline)
+    {
+        using var broker = new RouterSocket();
+        broker.Options.Linger = TimeSpan.Zero;
+        var port = broker.BindRandomPort("tcp://127.0.0.1");
+        await using var worker = new CourierWorker(
+            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, RunHandlersInline = inline },
+            (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
+                request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
+        await worker.StartAsync();
+
+        var probe = Receive(broker, m => m.Count == 4 && m[3] == "mmi.courier");
+        broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/3"));
+        var ready = Receive(broker, m => m.Count == 6 && m[3] == "\u0001");
+        Assert.Equal(("upper", "courier/3 capacity=32"), (ready.Frames[4], ready.Frames[5]));
+
+        var requests = Enumerable.Range(0, 12).Select(i => (1000UL + (ulong)i, "", i == 5 ? "fail" : $"req {i}")).ToList();
+        var batch = new NetMQMessage();
+        batch.Append(ready.Identity);
+        batch.Append(BatchFrames.Build(3, requests));
+        broker.SendMultipartMessage(batch);
+
+        var replies = new Dictionary<ulong, (string Status, string Body)>();
+        var batches = 0;
+        while (replies.Count < requests.Count)
+        {
+            var message = ReceiveBytes(broker);
+            if (BatchFrames.Is(message[1], 4))
+            {
+                batches++;
+                foreach (var reply in BatchFrames.Parse(message[1]))
+                {
+                    replies.Add(reply.Id, (reply.Tag, reply.Body));
+                }
+            }
+            else if (message[1].Length == 18 && Encoding.ASCII.GetString(message[1], 0, 6) == "CURW02" && message[1][6] == 3)
+            {
+                replies.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(message[1].AsSpan(7)), (Encoding.ASCII.GetString(message[1], 15, 3), Encoding.UTF8.GetString(message[2])));
+            }
+        }
+
+        foreach (var (token, _, body) in requests)
+        {
+            Assert.Equal(body == "fail" ? ("500", "InvalidOperationException: asked to") : ("200", body.ToUpperInvariant()), replies[token]);
+        }
+
+        if (inline)
+        {
+            // Handlers that finish at once are all answered before the loop sends: one batch.
+            Assert.Equal(1, batches);
+        }
+    }
+
+    private static NetMQMessage Message(byte[] identity, params string[] frames)
+    {
+        var message = new NetMQMessage();
+        message.Append(identity);
+        foreach (var frame in frames)
+        {
+            message.Append(Encoding.UTF8.GetBytes(frame));
+        }
+
+        return message;
+    }
+
+    private static List<byte[]> ReceiveBytes(RouterSocket socket)
+    {
+        var frames = new List<byte[]>();
+        Assert.True(socket.TryReceiveMultipartBytes(Wait, ref frames!), "no message from the worker");
+        return frames;
+    }
+
+    /// <summary>The next message whose frames, as text, match <paramref name="match"/>; and its sender's identity.</summary>
+    private static (byte[] Identity, List<string> Frames) Receive(RouterSocket socket, Func<List<string>, bool> match)
+    {
+        for (var deadline = DateTime.UtcNow + Wait; DateTime.UtcNow < deadline;)
+        {
+            var frames = ReceiveBytes(socket);
+            var text = frames.Select(f => Encoding.UTF8.GetString(f)).ToList();
+            if (match(text))
+            {
+                return (frames[0], text);
+            }
+        }
+
+        throw new TimeoutException("no matching message");
+    }
+}

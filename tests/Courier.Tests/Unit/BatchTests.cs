@@ -1,0 +1,95 @@
+using Courier.Protocol.Internal;
+
+namespace Courier.Tests.Unit;
+
+public sealed class BatchTests
+{
+    [Fact]
+    public void Records_written_are_read_back_in_order_with_their_ids_tags_and_bodies()
+    {
+        var writer = new BatchWriter(Batch.ClientRequest);
+        Assert.True(writer.TryAdd(1, "echo"u8, "first"u8));
+        Assert.True(writer.TryAdd(ulong.MaxValue, "other"u8, []));
+        Assert.True(writer.TryAdd(3, [], new byte[Batch.MaxBodyLength]));
+
+        var frame = writer.Frame.ToArray();
+        Assert.True(Batch.Is(frame, Batch.ClientRequest));
+        Assert.False(Batch.Is(frame, Batch.ClientReply));
+        Assert.Equal("CURB03\u0001"u8.ToArray(), frame[..7]);
+
+        var reader = new BatchReader(frame);
+        var read = new List<(ulong, string, int, int)>();
+        while (reader.TryRead(out var record))
+        {
+            Assert.Equal(record.Body.ToArray(), frame.AsSpan(record.BodyOffset, record.Body.Length).ToArray());
+            read.Add((record.Id, System.Text.Encoding.ASCII.GetString(record.Tag), record.Body.Length, record.Body.IsEmpty ? -1 : record.Body[0]));
+        }
+
+        Assert.False(reader.Malformed);
+        Assert.Equal([(1UL, "echo", 5, 'f'), (ulong.MaxValue, "other", 0, -1), (3UL, "", Batch.MaxBodyLength, 0)], read);
+        Assert.Equal(3, writer.Count);
+    }
+
+    [Fact]
+    public void A_full_batch_refuses_a_record_and_takes_it_again_after_reset()
+    {
+        var writer = new BatchWriter(Batch.WorkerRequest);
+        var body = new byte[Batch.MaxBodyLength];
+        var added = 0;
+        while (writer.TryAdd((ulong)added, [], body))
+        {
+            added++;
+        }
+
+        Assert.Equal((Batch.MaxFrameLength - Batch.PrefixLength) / (Batch.RecordOverhead + body.Length), added);
+        Assert.True(writer.Frame.Length <= Batch.MaxFrameLength);
+
+        writer.Reset();
+        Assert.Equal(0, writer.Count);
+        Assert.True(writer.TryAdd(42, "200"u8, "x"u8));
+        var single = writer.Single();
+        Assert.Equal((42UL, "200", "x"), (single.Id, System.Text.Encoding.ASCII.GetString(single.Tag), System.Text.Encoding.ASCII.GetString(single.Body)));
+    }
+
+    [Theory]
+    [InlineData(5)] // shorter than a record's fixed part
+    [InlineData(12)] // cut inside the tag
+    [InlineData(17)] // cut inside the body
+    public void A_cut_record_marks_the_batch_malformed_after_the_whole_ones(int keep)
+    {
+        var writer = new BatchWriter(Batch.ClientReply);
+        writer.TryAdd(7, "200"u8, "whole"u8);
+        var whole = writer.Frame.Length;
+        writer.TryAdd(8, "200"u8, "cut off"u8);
+        var frame = writer.Frame[..(whole + keep)].ToArray();
+
+        var reader = new BatchReader(frame);
+        Assert.True(reader.TryRead(out var first));
+        Assert.Equal(7UL, first.Id);
+        Assert.False(reader.TryRead(out _));
+        Assert.True(reader.Malformed);
+    }
+
+    [Fact]
+    public void A_body_length_past_the_frame_or_negative_is_malformed()
+    {
+        byte[] frame = [.. "CURB03\u0002"u8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x7F, 0xFF, 0xFF, 0xFF];
+        var reader = new BatchReader(frame);
+        Assert.False(reader.TryRead(out _));
+        Assert.True(reader.Malformed);
+
+        frame[^4] = 0xFF; // -1
+        reader = new BatchReader(frame);
+        Assert.False(reader.TryRead(out _));
+        Assert.True(reader.Malformed);
+    }
+
+    [Fact]
+    public void Only_one_small_frame_may_go_into_a_batch()
+    {
+        Assert.True(Batch.Fits(1, Batch.MaxBodyLength));
+        Assert.False(Batch.Fits(1, Batch.MaxBodyLength + 1));
+        Assert.False(Batch.Fits(2, 10));
+        Assert.False(Batch.Fits(0, 0));
+    }
+}
