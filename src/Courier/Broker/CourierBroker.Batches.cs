@@ -9,9 +9,7 @@ namespace Courier.Broker;
 // Loop thread only: clients' batches of requests, and batches of replies to them (docs/protocol.md §7).
 public sealed partial class CourierBroker
 {
-    private static readonly byte[] StatusOk = Mdp.StatusFrame(CourierStatus.Ok);
-    private readonly Dictionary<byte[], BatchWriter> _clientBatches = new(Courier.Internal.ByteArrayComparer.Instance);
-    private readonly Stack<BatchWriter> _spareClientBatches = new();
+    private readonly ClientReplyBatches _clientReplies = new();
 
     /// <summary>
     /// <c>envelope…, "", "CURB03"+0x01+records</c>: each record is a request like a <c>"CURC02"</c> one. The frame is
@@ -40,7 +38,7 @@ public sealed partial class CourierBroker
             if (name.StartsWith("mmi.", StringComparison.Ordinal))
             {
                 var answer = AnswerMmi(name, record.Body, RequestKind.Courier);
-                SendCourierReply(envelope, record.Id, CourierStatus.Ok, answer.ToArray());
+                _clientReplies.SendOne(_socket!, envelope, record.Id, CourierStatus.Ok, answer.ToArray());
                 continue;
             }
 
@@ -71,90 +69,6 @@ public sealed partial class CourierBroker
     private void RejectBatched(byte[][] envelope, ulong id, string service, int status, string reason)
     {
         BrokerLog.Rejected(_logger, service, status, reason);
-        SendCourierReply(envelope, id, status, [Encoding.UTF8.GetBytes(reason)]);
-    }
-
-    /// <summary>A reply to a batched request: into its client's batch when it can go there, else a message of its own.</summary>
-    private void ReplyToBatched(BrokerRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
-    {
-        if (request.Frames.Length != 1 || status != CourierStatus.Ok || !Batch.Fits(body.Length, body.Length == 1 ? body[0].Length : 0))
-        {
-            SendCourierReply(request.Frames, request.RequestId, status, body);
-            return;
-        }
-
-        var client = request.ClientId;
-        if (!_clientBatches.TryGetValue(client, out var batch))
-        {
-            batch = _spareClientBatches.TryPop(out var spare) ? spare : new BatchWriter(Batch.ClientReply);
-            _clientBatches.Add(client, batch);
-        }
-
-        if (!batch.TryAdd(request.RequestId, StatusOk, body[0].Span))
-        {
-            SendClientBatch(client, batch);
-            batch.TryAdd(request.RequestId, StatusOk, body[0].Span);
-        }
-    }
-
-    /// <summary>One reply in the <c>"CURC02"</c> form: envelope, "", header, body.</summary>
-    private void SendCourierReply(byte[][] envelope, ulong id, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
-    {
-        var outgoing = _outgoing;
-        outgoing.Clear();
-        foreach (var frame in envelope)
-        {
-            outgoing.Add(frame);
-        }
-
-        outgoing.Add(Mdp.Empty);
-        Mdp.WriteCourierReplyHeader(_clientReplyHeader, id, status);
-        outgoing.Add(_clientReplyHeader);
-        foreach (var frame in body)
-        {
-            outgoing.Add(frame);
-        }
-
-        _socket!.TrySend(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(outgoing));
-        outgoing.Clear();
-    }
-
-    private void SendClientBatch(byte[] client, BatchWriter batch)
-    {
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            SendCourierReply([client], record.Id, CourierStatus.Ok, [batch.Slice(record.BodyOffset, record.Body.Length)]);
-        }
-        else
-        {
-            // A refused send is lost like any other message: the client's attempt timeout recovers it.
-            _socket!.TrySend([client, Mdp.Empty, batch.Frame]);
-        }
-
-        batch.Reset();
-    }
-
-    private void FlushClientReplies()
-    {
-        if (_clientBatches.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var (client, batch) in _clientBatches)
-        {
-            if (batch.Count > 0)
-            {
-                SendClientBatch(client, batch);
-            }
-
-            if (_spareClientBatches.Count < 64)
-            {
-                _spareClientBatches.Push(batch);
-            }
-        }
-
-        _clientBatches.Clear();
+        _clientReplies.SendOne(_socket!, envelope, id, status, [Encoding.UTF8.GetBytes(reason)]);
     }
 }

@@ -74,7 +74,7 @@ public sealed partial class CourierBroker
         request.Service.Served++;
         if (request.Batched)
         {
-            ReplyToBatched(request, CourierStatus.Ok, body);
+            _clientReplies.Reply(_socket!, request.Frames, request.RequestId, CourierStatus.Ok, body);
             return;
         }
 
@@ -111,7 +111,7 @@ public sealed partial class CourierBroker
         BrokerLog.Rejected(_logger, request.Service.Name, status, message);
         if (request.Batched)
         {
-            SendCourierReply(request.Frames, request.RequestId, status, [Encoding.UTF8.GetBytes(message)]);
+            _clientReplies.SendOne(_socket!, request.Frames, request.RequestId, status, [Encoding.UTF8.GetBytes(message)]);
             return;
         }
 
@@ -129,8 +129,7 @@ public sealed partial class CourierBroker
         var argument = Encoding.UTF8.GetString(body);
         return name switch
         {
-            // courier/3: this broker takes and sends batches (docs/protocol.md §7).
-            Mdp.ProbeService => kind == RequestKind.Mdp ? [Mmi.Found, Batch.ProbeAnswer] : [Batch.ProbeAnswer],
+            Mdp.ProbeService => kind == RequestKind.Mdp ? [Mmi.Found, Mdp.ProbeAnswerTo(body)] : [Mdp.ProbeAnswerTo(body)],
             "mmi.service" => [_services.TryGetValue(argument, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
             "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, argument)],
             "mmi.stats" => [BrokerStats.StatsJson(_services.Values, argument)],

@@ -221,7 +221,7 @@ public sealed partial class CourierBroker
             }
         }
 
-        FlushClientReplies();
+        _clientReplies.Flush(_socket!);
     }
 
     private void SendToWorker(BrokerWorker worker, byte[] command)

@@ -14,7 +14,8 @@ public sealed partial class CourierClient
         Plain,
     }
 
-    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
+    // The body offers courier/3: a Courier peer that knows it answers so, an older one answers courier/2.
+    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes, Batch.ProbeAnswer];
 
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
     private readonly Queue<PendingRequest> _waiting = new();

@@ -21,14 +21,29 @@ public sealed partial class CourierServer
     private int _inFlight;
     private bool _draining;
 
-    private sealed record Work(byte[][] Frames, ParsedRequest Parsed, CourierHandler Handler);
+    /// <summary>A request to run. One from a batch has only its envelope in <c>Frames</c>, and its id and body apart.</summary>
+    private sealed record Work(byte[][] Frames, ParsedRequest Parsed, CourierHandler Handler, ulong RequestId = 0, ReadOnlyMemory<byte>[]? BatchBody = null)
+    {
+        public bool Batched => BatchBody is not null;
+    }
 
     private void OnReadable()
     {
-        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_message, _received); i++)
+        for (var i = 0; i < ReceiveBatch && _socket!.TryReceive(_message); i++)
         {
-            Accept(_received);
+            var message = _message;
+            if (message.Count >= 3 && message.Length(message.Count - 2) == 0 && Batch.Is(message[message.Count - 1], Batch.ClientRequest))
+            {
+                AcceptBatch(message);
+            }
+            else
+            {
+                message.CopyTo(_received);
+                Accept(_received);
+            }
         }
+
+        _clientReplies.Flush(_socket!);
     }
 
     private void Accept(List<byte[]> frames)
@@ -77,7 +92,15 @@ public sealed partial class CourierServer
             return;
         }
 
-        var work = new Work([.. frames], parsed, handler);
+        if (!TryRun(new Work([.. frames], parsed, handler)))
+        {
+            Reject(frames, parsed, service, CourierStatus.Unavailable, $"server busy: {_queue.Count} requests queued");
+        }
+    }
+
+    /// <summary>Starts <paramref name="work"/> or queues it; false when the queue is full too.</summary>
+    private bool TryRun(Work work)
+    {
         if (_inFlight < _options.MaxConcurrency)
         {
             StartWork(work);
@@ -88,20 +111,24 @@ public sealed partial class CourierServer
         }
         else
         {
-            Reject(frames, parsed, service, CourierStatus.Unavailable, $"server busy: {_queue.Count} requests queued");
+            return false;
         }
+
+        return true;
     }
 
     private IReadOnlyList<ReadOnlyMemory<byte>> AnswerMmi(string service, List<byte[]> frames, in ParsedRequest parsed)
+        => AnswerMmi(service, parsed.BodyStart < frames.Count ? frames[parsed.BodyStart] : [], parsed.Kind);
+
+    private IReadOnlyList<ReadOnlyMemory<byte>> AnswerMmi(string service, ReadOnlySpan<byte> argument, RequestKind kind)
     {
         switch (service)
         {
             case Mdp.ProbeService:
                 // A plain 7/MDP reply has no status frame, so the probe answer carries its own.
-                return parsed.Kind == RequestKind.Mdp ? [MmiFound, Mdp.ProbeAnswer] : [Mdp.ProbeAnswer];
+                return kind == RequestKind.Mdp ? [MmiFound, Mdp.ProbeAnswerTo(argument)] : [Mdp.ProbeAnswerTo(argument)];
             case "mmi.service":
-                var asked = parsed.BodyStart < frames.Count ? Encoding.UTF8.GetString(frames[parsed.BodyStart]) : "";
-                return [_handlers.ContainsKey(asked) ? MmiFound : MmiNotFound];
+                return [_handlers.ContainsKey(Encoding.UTF8.GetString(argument)) ? MmiFound : MmiNotFound];
             default:
                 return [MmiNotImplemented];
         }
@@ -126,7 +153,15 @@ public sealed partial class CourierServer
 
         // Answered at once, on the loop: no hop. The caller's loop (Complete, or arrival) starts queued work next,
         // so an inline handler never recurses into the queue.
-        Send(ReplyBuilder.Success(work.Frames, work.Parsed, pending.Result ?? []), work.Parsed.Service!);
+        if (work.Batched)
+        {
+            ReplyBatched(work, CourierStatus.Ok, pending.Result ?? []);
+        }
+        else
+        {
+            Send(ReplyBuilder.Success(work.Frames, work.Parsed, pending.Result ?? []), work.Parsed.Service!);
+        }
+
         Interlocked.Decrement(ref _inFlight);
         if (_draining && _inFlight == 0 && _queue.Count == 0)
         {
@@ -138,7 +173,8 @@ public sealed partial class CourierServer
     {
         try
         {
-            return work.Handler(new CourierRequest(work.Parsed.Service!, Frames.From(work.Frames, work.Parsed.BodyStart)), _handlerCancellation.Token);
+            var body = work.BatchBody ?? Frames.From(work.Frames, work.Parsed.BodyStart);
+            return work.Handler(new CourierRequest(work.Parsed.Service!, body), _handlerCancellation.Token);
         }
 #pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
         catch (Exception ex)
@@ -150,6 +186,12 @@ public sealed partial class CourierServer
 
     private async Task FinishAsync(Work work, ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending)
     {
+        if (work.Batched)
+        {
+            await FinishBatchedAsync(work, pending).ConfigureAwait(false);
+            return;
+        }
+
         var service = work.Parsed.Service!;
         ReadOnlyMemory<byte>[] reply;
         try
@@ -175,6 +217,13 @@ public sealed partial class CourierServer
     private void Complete(ReadOnlyMemory<byte>[] reply, string service)
     {
         Send(reply, service);
+        Finished();
+        _clientReplies.Flush(_socket!);
+    }
+
+    /// <summary>One request fewer running: start what waits, or finish the drain.</summary>
+    private void Finished()
+    {
         Interlocked.Decrement(ref _inFlight);
         while (_inFlight < _options.MaxConcurrency && _queue.TryDequeue(out var next))
         {
@@ -183,6 +232,7 @@ public sealed partial class CourierServer
 
         if (_draining && _inFlight == 0)
         {
+            _clientReplies.Flush(_socket!); // the last replies leave before the stop goes on
             _drained.TrySetResult();
         }
     }

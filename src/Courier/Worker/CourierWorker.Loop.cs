@@ -11,7 +11,8 @@ namespace Courier.Worker;
 // Loop thread only, except handlers on the thread pool (StartHandler, FinishAsync), which hand replies back through Post.
 public sealed partial class CourierWorker
 {
-    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes];
+    // The body offers courier/3: a Courier peer that knows it answers so, an older one answers courier/2.
+    private static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, Mdp.ProbeServiceBytes, Batch.ProbeAnswer];
 
     private enum Mode
     {

@@ -99,7 +99,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
         // 20 requests, a bad service name and an 8/MMI query in one batch, and bytes that are no whole record.
         using var client = Connect();
         var requests = Enumerable.Range(1, 20).Select(i => ((ulong)i, "batched", $"body {i}")).ToList();
-        byte[] frame = [.. BatchFrames.Build(1, [.. requests, (100, "bad\u0001name", "x"), (101, "mmi.courier", "")]), 1, 2, 3];
+        byte[] frame = [.. BatchFrames.Build(1, [.. requests, (100, "bad\u0001name", "x"), (101, "mmi.courier", "courier/3")]), 1, 2, 3];
         client.SendMoreFrameEmpty().SendFrame(frame);
 
         // The worker gets all 20 in one frame, with the broker's tokens in place of the client's ids.

@@ -25,7 +25,7 @@ public sealed class WorkerBatchTests
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();
 
-        var probe = Receive(broker, m => m.Count == 4 && m[3] == "mmi.courier");
+        var probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/3");
         broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/3"));
         var ready = Receive(broker, m => m.Count == 6 && m[3] == "\u0001");
         Assert.Equal(("upper", "courier/3 capacity=32"), (ready.Frames[4], ready.Frames[5]));
