@@ -6,7 +6,7 @@ using Courier.Transport.Internal;
 
 namespace Courier.Broker;
 
-// Loop thread only: clients' batches of requests, and batches of replies to them (docs/protocol.md §7).
+// Loop thread only: clients' batches of requests, and batches of replies to them (docs/protocol.md §6).
 public sealed partial class CourierBroker
 {
     private readonly ClientReplyBatches _clientReplies = new();

@@ -140,7 +140,7 @@ public sealed partial class CourierBroker
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
-    /// <summary>A worker's batch of REPLYs (docs/protocol.md §7), read in place like <see cref="OnCourierReply"/>.</summary>
+    /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
     private void OnReplyBatch(MessageFrames message)
     {
         if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var worker))

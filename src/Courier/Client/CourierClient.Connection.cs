@@ -151,7 +151,7 @@ public sealed partial class CourierClient
 
     /// <summary>
     /// Sends the requests batched this turn of the loop: one alone in the ordinary form, more as one batch
-    /// (docs/protocol.md §7). Called at the end of everything the loop runs, so a batch never waits for more.
+    /// (docs/protocol.md §6). Called at the end of everything the loop runs, so a batch never waits for more.
     /// </summary>
     private void FlushRequests()
     {

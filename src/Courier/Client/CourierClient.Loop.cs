@@ -134,7 +134,7 @@ public sealed partial class CourierClient
         }
     }
 
-    /// <summary>A batch of replies (docs/protocol.md §7): each body is copied out for its caller to keep.</summary>
+    /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
     private void OnReplyBatch(MessageFrames message)
     {
         var reader = new BatchReader(message[1]);

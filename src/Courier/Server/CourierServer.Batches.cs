@@ -8,7 +8,7 @@ using Courier.Transport.Internal;
 namespace Courier.Server;
 
 // Loop thread only, except FinishBatchedAsync: clients' batches of requests and the batches of replies to them
-// (docs/protocol.md §7).
+// (docs/protocol.md §6).
 public sealed partial class CourierServer
 {
     private readonly ClientReplyBatches _clientReplies = new();

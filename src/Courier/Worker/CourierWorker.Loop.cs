@@ -120,7 +120,7 @@ public sealed partial class CourierWorker
         FlushReplies();
     }
 
-    /// <summary>A batch of REQUESTs (docs/protocol.md §7): copied once; each handler's body is a slice of that copy.</summary>
+    /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
     private void OnRequestBatch(MessageFrames message)
     {
         _lastHeard = _clock.GetTimestamp();

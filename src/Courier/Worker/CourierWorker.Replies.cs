@@ -4,7 +4,7 @@ using Courier.Transport.Internal;
 
 namespace Courier.Worker;
 
-// Loop thread only, except PostCompletion: replies, batched for a broker that takes batches (docs/protocol.md §7).
+// Loop thread only, except PostCompletion: replies, batched for a broker that takes batches (docs/protocol.md §6).
 public sealed partial class CourierWorker
 {
     private readonly byte[] _replyHeader = new byte[MdpWorker.CourierReplyLength];

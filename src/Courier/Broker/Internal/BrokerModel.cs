@@ -15,7 +15,7 @@ internal sealed class BrokerRequest
         Service = service;
     }
 
-    /// <summary>A request that came in a batch (docs/protocol.md §7): its body is a slice of the batch's one copy.</summary>
+    /// <summary>A request that came in a batch (docs/protocol.md §6): its body is a slice of the batch's one copy.</summary>
     public BrokerRequest(ulong token, byte[][] envelope, ulong requestId, ReadOnlyMemory<byte> body, BrokerService service)
     {
         Token = token;
@@ -64,7 +64,7 @@ internal sealed class BrokerRequest
 /// <summary>A registered worker.</summary>
 internal sealed class BrokerWorker(byte[] identity, BrokerService service, int capacity, bool courier, bool batches, long now)
 {
-    /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §7).</summary>
+    /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §6).</summary>
     public bool Batches { get; } = batches;
 
     /// <summary>REQUESTs packed for it since the loop last sent; made on first use.</summary>

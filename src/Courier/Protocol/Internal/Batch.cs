@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Courier.Protocol.Internal;
 
 /// <summary>
-/// Courier's batch frame (docs/protocol.md §7): many small requests or replies for one peer packed into one frame,
+/// Courier's batch frame (docs/protocol.md §6): many small requests or replies for one peer packed into one frame,
 /// <c>"CURB03"</c>, a kind byte, then records of <c>id (8, big-endian) ‖ tag length (1) ‖ tag ‖ body length (4,
 /// big-endian) ‖ body</c>. A loop packs what it has ready for one peer when it is about to send anyway, so a batch
 /// never waits for more: under load a message carries tens of requests, and ZeroMQ's per-message cost is paid once.

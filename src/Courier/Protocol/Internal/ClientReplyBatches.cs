@@ -4,7 +4,7 @@ using Courier.Transport.Internal;
 namespace Courier.Protocol.Internal;
 
 /// <summary>
-/// Replies to requests that came in batches (docs/protocol.md §7), packed per client until the loop's turn ends
+/// Replies to requests that came in batches (docs/protocol.md §6), packed per client until the loop's turn ends
 /// (<see cref="Flush"/>). Used by the broker and the server alike. Loop thread only.
 /// </summary>
 internal sealed class ClientReplyBatches

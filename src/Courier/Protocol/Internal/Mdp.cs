@@ -85,7 +85,7 @@ internal static class Mdp
     public static readonly byte[] ProbeAnswer = "courier/2"u8.ToArray();
 
     /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: <c>courier/3</c> (batches, docs/protocol.md §7) to
+    /// The answer to a probe whose body is <paramref name="offer"/>: <c>courier/3</c> (batches, docs/protocol.md §6) to
     /// a peer that offers it, <c>courier/2</c> to one that offers nothing, as Courier peers before batches probe.
     /// </summary>
     public static byte[] ProbeAnswerTo(ReadOnlySpan<byte> offer) => offer.SequenceEqual(Batch.ProbeAnswer) ? Batch.ProbeAnswer : ProbeAnswer;

@@ -20,7 +20,7 @@ internal static class MdpWorker
 
     private const string CapabilityPrefix = "courier/2 capacity=";
 
-    // A worker that also takes and sends batches (docs/protocol.md §7) says so with the version of its READY frame.
+    // A worker that also takes and sends batches (docs/protocol.md §6) says so with the version of its READY frame.
     private const string BatchCapabilityPrefix = "courier/3 capacity=";
 
     /// <summary>
