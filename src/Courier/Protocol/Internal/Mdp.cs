@@ -91,7 +91,7 @@ internal static class Mdp
     public static byte[] ProbeAnswerTo(ReadOnlySpan<byte> offer) => offer.SequenceEqual(Batch.ProbeAnswer) ? Batch.ProbeAnswer : ProbeAnswer;
 
     /// <summary>
-    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 3 (batches, §7),
+    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 3 (batches, docs/protocol.md §6),
     /// 2, or 0 when the peer does not speak Courier.
     /// </summary>
     public static int ProbeVersion(IReadOnlyList<byte[]> frames)
