@@ -32,4 +32,42 @@ public class FrameCodecBenchmarks
 
     [Benchmark]
     public int ParseStatus() => Mdp.ParseStatus("200"u8);
+
+    private readonly BatchWriter _batch = new(Batch.ClientRequest);
+    private readonly byte[] _payload = new byte[64];
+    private byte[] _fullBatch = [];
+
+    [GlobalSetup(Target = nameof(ReadBatchOf50))]
+    public void SetupBatch()
+    {
+        WriteBatchOf50();
+        _fullBatch = _batch.Frame.ToArray();
+    }
+
+    /// <summary>Packing 50 requests of 64 bytes, as a client does under load (docs/protocol.md §6).</summary>
+    [Benchmark(OperationsPerInvoke = 50)]
+    public int WriteBatchOf50()
+    {
+        _batch.Reset();
+        for (var i = 0; i < 50; i++)
+        {
+            _batch.TryAdd((ulong)i, "echo"u8, _payload);
+        }
+
+        return _batch.Frame.Length;
+    }
+
+    /// <summary>Reading them back, as a broker or server does.</summary>
+    [Benchmark(OperationsPerInvoke = 50)]
+    public int ReadBatchOf50()
+    {
+        var reader = new BatchReader(_fullBatch);
+        var total = 0;
+        while (reader.TryRead(out var record))
+        {
+            total += record.Body.Length;
+        }
+
+        return total;
+    }
 }
