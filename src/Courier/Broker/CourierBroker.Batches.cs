@@ -17,21 +17,15 @@ public sealed partial class CourierBroker
     /// </summary>
     private void OnClientBatch(MessageFrames message)
     {
-        var envelope = new byte[message.Count - 2][];
-        envelope[0] = PeerId(message[0]);
-        for (var i = 1; i < envelope.Length; i++)
-        {
-            envelope[i] = message.ToArray(i);
-        }
-
-        var data = message.ToArray(message.Count - 1);
+        var (envelope, data) = Batch.TakeClientBatch(message);
+        envelope[0] = PeerId(envelope[0]); // shared with the client's other requests
         var reader = new BatchReader(data);
         while (reader.TryRead(out var record))
         {
             var name = ServerRequestParser.ServiceName(record.Tag);
             if (name is null)
             {
-                RejectBatched(envelope, record.Id, "?", CourierStatus.BadRequest, "invalid service name (1-255 bytes of printable UTF-8)");
+                RejectBatched(envelope, record.Id, "?", CourierStatus.BadRequest, Batch.InvalidServiceName);
                 continue;
             }
 

@@ -22,20 +22,14 @@ public sealed partial class CourierServer
     /// </summary>
     private void AcceptBatch(MessageFrames message)
     {
-        var envelope = new byte[message.Count - 2][];
-        for (var i = 0; i < envelope.Length; i++)
-        {
-            envelope[i] = message.ToArray(i);
-        }
-
-        var data = message.ToArray(message.Count - 1);
+        var (envelope, data) = Batch.TakeClientBatch(message);
         var reader = new BatchReader(data);
         while (reader.TryRead(out var record))
         {
             var service = ServerRequestParser.ServiceName(record.Tag);
             if (service is null)
             {
-                RejectBatched(envelope, record.Id, "?", CourierStatus.BadRequest, "invalid service name (1-255 bytes of printable UTF-8)");
+                RejectBatched(envelope, record.Id, "?", CourierStatus.BadRequest, Batch.InvalidServiceName);
             }
             else if (service.StartsWith("mmi.", StringComparison.Ordinal))
             {

@@ -42,6 +42,24 @@ internal static class Batch
     public static bool Is(ReadOnlySpan<byte> frame, byte kind)
         => frame.Length >= PrefixLength && frame[6] == kind && frame.StartsWith(Header);
 
+    /// <summary>What a record with an unusable service name is answered (400).</summary>
+    public const string InvalidServiceName = "invalid service name (1-255 bytes of printable UTF-8)";
+
+    /// <summary>
+    /// A client's batch message (<c>envelope…, "", batch</c>) taken apart: the envelope, to address replies, and one
+    /// copy of the batch frame, which the requests' bodies are slices of.
+    /// </summary>
+    public static (byte[][] Envelope, byte[] Data) TakeClientBatch(Transport.Internal.MessageFrames message)
+    {
+        var envelope = new byte[message.Count - 2][];
+        for (var i = 0; i < envelope.Length; i++)
+        {
+            envelope[i] = message.ToArray(i);
+        }
+
+        return (envelope, message.ToArray(message.Count - 1));
+    }
+
     /// <summary>True when a body of one frame of <paramref name="length"/> bytes may go into a batch.</summary>
     public static bool Fits(int frames, int length) => frames == 1 && length <= MaxBodyLength;
 }
