@@ -62,6 +62,77 @@ public sealed class ServerBatchTests
         Assert.Equal("STILL", (await courier.RequestAsync("upper", "still")).BodyText);
     }
 
+    [Fact]
+    public async Task Requests_of_a_batch_past_the_servers_limits_are_answered_503_each_and_the_rest_are_served()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = 1, MaxQueuedRequests = 2 },
+            s => s.Map("held", async (request, _) =>
+            {
+                await release.Task;
+                return [request.Frames[0]];
+            }));
+        using var client = new DealerSocket();
+        client.Options.Linger = TimeSpan.Zero;
+        client.Connect(server.Endpoint!);
+
+        client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 6).Select(i => ((ulong)i, "held", $"r{i}"))));
+
+        // One runs, two wait, three are refused at once.
+        var seen = await ReceiveRepliesAsync(client, 3);
+        Assert.Equal([4UL, 5UL, 6UL], seen.Keys.Order());
+        Assert.All(seen.Values, v => Assert.Equal("503", v.Status));
+
+        release.SetResult();
+        seen = await ReceiveRepliesAsync(client, 3);
+        Assert.Equal([("200", "r1"), ("200", "r2"), ("200", "r3")], seen.OrderBy(p => p.Key).Select(p => p.Value));
+    }
+
+    [Fact]
+    public async Task Requests_of_a_batch_past_the_brokers_queue_limit_are_answered_503_each()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { MaxQueuedPerService = 2 });
+        using var client = new DealerSocket();
+        client.Options.Linger = TimeSpan.Zero;
+        client.Connect(broker.Endpoint!);
+
+        // No worker: two requests queue, the other three are refused.
+        client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 5).Select(i => ((ulong)i, "nobody", $"r{i}"))));
+        var seen = await ReceiveRepliesAsync(client, 3);
+        Assert.Equal([3UL, 4UL, 5UL], seen.Keys.Order());
+        Assert.All(seen.Values, v => Assert.Equal("503", v.Status));
+
+        // A worker that comes later serves the two that waited.
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "late", service: "nobody", handler: (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(request.Frames));
+        seen = await ReceiveRepliesAsync(client, 2);
+        Assert.Equal([("200", "r1"), ("200", "r2")], seen.OrderBy(p => p.Key).Select(p => p.Value));
+    }
+
+    /// <summary>Collects <paramref name="count"/> replies, batched or not, by request id.</summary>
+    private static Task<Dictionary<ulong, (string Status, string Body)>> ReceiveRepliesAsync(DealerSocket client, int count) => Task.Run(() =>
+    {
+        var seen = new Dictionary<ulong, (string Status, string Body)>();
+        var frames = new List<byte[]>();
+        while (seen.Count < count)
+        {
+            Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), $"only {seen.Count} of {count} replies");
+            if (BatchFrames.Is(frames[1], 2))
+            {
+                foreach (var reply in BatchFrames.Parse(frames[1]))
+                {
+                    seen.Add(reply.Id, (reply.Tag, reply.Body));
+                }
+            }
+            else
+            {
+                seen.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(6)), (Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2])));
+            }
+        }
+
+        return seen;
+    });
+
     [Theory]
     [InlineData(false, "courier/2")]
     [InlineData(true, "courier/3")]
