@@ -4,12 +4,16 @@ namespace Courier.Client;
 public enum ClientProtocol
 {
     /// <summary>
-    /// Ask each new connection's peer (8/MMI service <c>mmi.courier</c>) whether it speaks Courier; pipeline if it does,
-    /// else fall back to plain 7/MDP with one request at a time. Courier extensions never reach a peer that did not answer.
+    /// Ask each new connection's peer (8/MMI service <c>mmi.courier</c>) whether it speaks Courier; pipeline if it does
+    /// (and batch, if it answers <c>courier/3</c>), else fall back to plain 7/MDP with one request at a time. Courier
+    /// extensions never reach a peer that did not answer.
     /// </summary>
     Auto,
 
-    /// <summary>Courier framing without asking: pipelined, status in every reply. Only for Courier servers and brokers.</summary>
+    /// <summary>
+    /// Courier framing without asking: pipelined, status in every reply. Only for Courier servers and brokers. Requests
+    /// are not batched, since only the probe's answer says whether the peer takes batches.
+    /// </summary>
     Courier,
 
     /// <summary>Plain 7/MDP, one request at a time per connection: for any third-party 7/MDP broker.</summary>
