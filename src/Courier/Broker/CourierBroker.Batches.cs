@@ -50,7 +50,7 @@ public sealed partial class CourierBroker
                 continue;
             }
 
-            service.Queue.AddLast(new BrokerRequest(++_nextToken, envelope, record.Id, data.AsMemory(record.BodyOffset, record.Body.Length), service));
+            service.Queue.AddLast(RentRequest().SetBatched(++_nextToken, envelope, record.Id, data.AsMemory(record.BodyOffset, record.Body.Length), service));
             Dispatch(service);
         }
 

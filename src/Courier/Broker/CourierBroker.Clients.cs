@@ -54,8 +54,24 @@ public sealed partial class CourierBroker
             return;
         }
 
-        service.Queue.AddLast(new BrokerRequest(++_nextToken, [.. frames], parsed, service));
+        service.Queue.AddLast(RentRequest().Set(++_nextToken, [.. frames], parsed, service));
         Dispatch(service);
+    }
+
+    // Finished requests are kept for reuse, up to a bound: under load every request would otherwise be garbage.
+    private const int SpareRequests = 4096;
+    private readonly Stack<BrokerRequest> _spareRequests = new();
+
+    private BrokerRequest RentRequest() => _spareRequests.TryPop(out var spare) ? spare : new BrokerRequest();
+
+    /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
+    private void Retire(BrokerRequest request)
+    {
+        request.Clear();
+        if (_spareRequests.Count < SpareRequests)
+        {
+            _spareRequests.Push(request);
+        }
     }
 
     private BrokerService Service(string name)

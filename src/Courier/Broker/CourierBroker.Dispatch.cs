@@ -91,7 +91,7 @@ public sealed partial class CourierBroker
     /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room.</summary>
     private void Dispatch(BrokerService service)
     {
-        while (service.Queue.First is { } first)
+        while (service.Queue.First is { } request)
         {
             var worker = LeastLoaded(service);
             if (worker is null)
@@ -99,8 +99,7 @@ public sealed partial class CourierBroker
                 return;
             }
 
-            service.Queue.RemoveFirst();
-            var request = first.Value;
+            service.Queue.Remove(request);
             worker.Outstanding.Add(request.Token, request);
             worker.LastDispatch = ++_dispatchSequence;
             if (!SendRequest(worker, request))

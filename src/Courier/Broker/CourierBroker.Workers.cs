@@ -190,6 +190,7 @@ public sealed partial class CourierBroker
         if (status == CourierStatus.Ok)
         {
             ReplyToClient(request, body);
+            Retire(request);
         }
         else if (status == CourierStatus.Unavailable)
         {
@@ -202,6 +203,7 @@ public sealed partial class CourierBroker
         {
             var message = body.Length > 0 ? System.Text.Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
             FailClient(request, status < 0 ? CourierStatus.ServerError : status, message);
+            Retire(request);
         }
 
         Dispatch(worker.Service);
@@ -219,15 +221,16 @@ public sealed partial class CourierBroker
         // would only make workers do work nobody reads, and its resends would queue twice.
         foreach (var service in _services.Values)
         {
-            for (var node = service.Queue.First; node is not null;)
+            for (var request = service.Queue.First; request is not null;)
             {
-                var next = node.Next;
-                if (node.Value.ClientId.AsSpan().SequenceEqual(identity))
+                var next = request.QueueNext;
+                if (request.ClientId.AsSpan().SequenceEqual(identity))
                 {
-                    service.Queue.Remove(node);
+                    service.Queue.Remove(request);
+                    Retire(request);
                 }
 
-                node = next;
+                request = next;
             }
         }
     }
@@ -257,6 +260,7 @@ public sealed partial class CourierBroker
             {
                 BrokerLog.Poison(_logger, request.Service.Name, request.Deaths);
                 FailClient(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
+                Retire(request);
             }
             else
             {

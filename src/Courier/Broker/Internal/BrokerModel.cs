@@ -3,20 +3,58 @@ using Courier.Protocol.Internal;
 
 namespace Courier.Broker.Internal;
 
-/// <summary>A client request held by the broker from arrival until its reply (or error) is sent.</summary>
+/// <summary>
+/// A client request held by the broker from arrival until its reply (or error) is sent. Reused once finished
+/// (<see cref="Clear"/>, then one of the <c>Set</c> methods), so the forwarding path allocates none per request.
+/// </summary>
 internal sealed class BrokerRequest
 {
+    public ulong Token { get; private set; }
+
+    /// <summary>Token as the 8-byte frame plain 7/MDP workers see as the "client address" and echo back; made when sent.</summary>
+    public byte[] TokenFrame => TokenBytes(Token);
+
+    /// <summary>Every frame as received; for a batched request, only the envelope (routing id first), shared by the batch.</summary>
+    public byte[][] Frames { get; private set; } = [];
+
+    /// <summary>The client's routing id.</summary>
+    public byte[] ClientId => Frames[0];
+
+    /// <summary>How the request was parsed; default for a batched request.</summary>
+    public ParsedRequest Parsed { get; private set; }
+
+    public bool Batched { get; private set; }
+
+    /// <summary>The client's request id (batched requests; the others carry it in their header frame).</summary>
+    public ulong RequestId { get; private set; }
+
+    /// <summary>The one body frame of a batched request, a slice of the batch's one copy.</summary>
+    public ReadOnlyMemory<byte> Body { get; private set; }
+
+    public BrokerService Service { get; private set; } = null!;
+
+    /// <summary>Workers that died while holding this request.</summary>
+    public int Deaths { get; set; }
+
+    /// <summary>The queue it waits in, and its neighbours there (<see cref="RequestQueue"/>).</summary>
+    internal RequestQueue? Queue { get; set; }
+
+    internal BrokerRequest? QueuePrevious { get; set; }
+
+    internal BrokerRequest? QueueNext { get; set; }
+
     /// <summary>A request that came in a message of its own.</summary>
-    public BrokerRequest(ulong token, byte[][] frames, ParsedRequest parsed, BrokerService service)
+    public BrokerRequest Set(ulong token, byte[][] frames, ParsedRequest parsed, BrokerService service)
     {
         Token = token;
         Frames = frames;
         Parsed = parsed;
         Service = service;
+        return this;
     }
 
-    /// <summary>A request that came in a batch (docs/protocol.md §6): its body is a slice of the batch's one copy.</summary>
-    public BrokerRequest(ulong token, byte[][] envelope, ulong requestId, ReadOnlyMemory<byte> body, BrokerService service)
+    /// <summary>A request that came in a batch (docs/protocol.md §6).</summary>
+    public BrokerRequest SetBatched(ulong token, byte[][] envelope, ulong requestId, ReadOnlyMemory<byte> body, BrokerService service)
     {
         Token = token;
         Frames = envelope;
@@ -24,34 +62,21 @@ internal sealed class BrokerRequest
         RequestId = requestId;
         Body = body;
         Service = service;
+        return this;
     }
 
-    public ulong Token { get; }
-
-    /// <summary>Token as the 8-byte frame plain 7/MDP workers see as the "client address" and echo back; made when sent.</summary>
-    public byte[] TokenFrame => TokenBytes(Token);
-
-    /// <summary>Every frame as received; for a batched request, only the envelope (routing id first), shared by the batch.</summary>
-    public byte[][] Frames { get; }
-
-    /// <summary>The client's routing id.</summary>
-    public byte[] ClientId => Frames[0];
-
-    /// <summary>How the request was parsed; default for a batched request.</summary>
-    public ParsedRequest Parsed { get; }
-
-    public bool Batched { get; }
-
-    /// <summary>The client's request id (batched requests; the others carry it in their header frame).</summary>
-    public ulong RequestId { get; }
-
-    /// <summary>The one body frame of a batched request.</summary>
-    public ReadOnlyMemory<byte> Body { get; }
-
-    public BrokerService Service { get; }
-
-    /// <summary>Workers that died while holding this request.</summary>
-    public int Deaths { get; set; }
+    /// <summary>Forgets everything, so a pooled request holds no client's bytes.</summary>
+    public void Clear()
+    {
+        Token = 0;
+        Frames = [];
+        Parsed = default;
+        Batched = false;
+        RequestId = 0;
+        Body = default;
+        Service = null!;
+        Deaths = 0;
+    }
 
     public static byte[] TokenBytes(ulong token)
     {
@@ -105,7 +130,7 @@ internal sealed class BrokerService(string name)
     public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);
 
     /// <summary>Waiting requests; requests taken back from a dead worker go to the front.</summary>
-    public LinkedList<BrokerRequest> Queue { get; } = new();
+    public RequestQueue Queue { get; } = new();
 
     public List<BrokerWorker> Workers { get; } = [];
 
