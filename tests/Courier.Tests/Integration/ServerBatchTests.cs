@@ -19,9 +19,7 @@ public sealed class ServerBatchTests
         await using var server = await TestServer.StartAsync(
             o => o with { RunHandlersInline = inline },
             s => s.Map("upper", (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())])));
-        using var client = new DealerSocket();
-        client.Options.Linger = TimeSpan.Zero;
-        client.Connect(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
 
         var requests = Enumerable.Range(1, 16).Select(i => ((ulong)i, "upper", $"req {i}")).ToList();
         byte[] frame = [.. BatchFrames.Build(1, [.. requests, (100, "nosuch", "x"), (101, "bad\u0001name", "x"), (102, "mmi.courier", "courier/3")]), 9, 9];
@@ -73,9 +71,7 @@ public sealed class ServerBatchTests
                 await release.Task;
                 return [request.Frames[0]];
             }));
-        using var client = new DealerSocket();
-        client.Options.Linger = TimeSpan.Zero;
-        client.Connect(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
 
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 6).Select(i => ((ulong)i, "held", $"r{i}"))));
 
@@ -93,9 +89,7 @@ public sealed class ServerBatchTests
     public async Task Requests_of_a_batch_past_the_brokers_queue_limit_are_answered_503_each()
     {
         await using var broker = await TestBroker.StartAsync(o => o with { MaxQueuedPerService = 2 });
-        using var client = new DealerSocket();
-        client.Options.Linger = TimeSpan.Zero;
-        client.Connect(broker.Endpoint!);
+        using var client = Dealer(broker.Endpoint!);
 
         // No worker: two requests queue, the other three are refused.
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 5).Select(i => ((ulong)i, "nobody", $"r{i}"))));
@@ -107,6 +101,14 @@ public sealed class ServerBatchTests
         await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "late", service: "nobody", handler: (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(request.Frames));
         seen = await ReceiveRepliesAsync(client, 2);
         Assert.Equal([("200", "r1"), ("200", "r2")], seen.OrderBy(p => p.Key).Select(p => p.Value));
+    }
+
+    private static DealerSocket Dealer(string endpoint)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        return socket;
     }
 
     /// <summary>Collects <paramref name="count"/> replies, batched or not, by request id.</summary>
@@ -142,9 +144,7 @@ public sealed class ServerBatchTests
         await using var broker = await TestBroker.StartAsync();
         foreach (var endpoint in new[] { server.Endpoint!, broker.Endpoint! })
         {
-            using var client = new DealerSocket();
-            client.Options.Linger = TimeSpan.Zero;
-            client.Connect(endpoint);
+            using var client = Dealer(endpoint);
             var probe = new NetMQMessage();
             probe.AppendEmptyFrame();
             probe.Append("MDPC01");
