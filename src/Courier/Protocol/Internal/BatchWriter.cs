@@ -1,0 +1,59 @@
+using System.Buffers.Binary;
+
+namespace Courier.Protocol.Internal;
+
+/// <summary>Packs records into one reusable batch frame. Loop thread only.</summary>
+internal sealed class BatchWriter
+{
+    private readonly byte[] _buffer = new byte[Batch.MaxFrameLength];
+    private int _length;
+
+    public BatchWriter(byte kind)
+    {
+        Batch.Header.CopyTo(_buffer, 0);
+        _buffer[6] = kind;
+        _length = Batch.PrefixLength;
+    }
+
+    public int Count { get; private set; }
+
+    /// <summary>The frame so far; valid until the next change.</summary>
+    public ReadOnlyMemory<byte> Frame => _buffer.AsMemory(0, _length);
+
+    /// <summary>Adds a record; false when it would not fit (send the batch, reset, add again).</summary>
+    public bool TryAdd(ulong id, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> body)
+    {
+        var size = Batch.RecordOverhead + tag.Length + body.Length;
+        if (tag.Length > byte.MaxValue || size > _buffer.Length - _length)
+        {
+            return false;
+        }
+
+        var span = _buffer.AsSpan(_length, size);
+        BinaryPrimitives.WriteUInt64BigEndian(span, id);
+        span[8] = (byte)tag.Length;
+        tag.CopyTo(span[9..]);
+        BinaryPrimitives.WriteInt32BigEndian(span[(9 + tag.Length)..], body.Length);
+        body.CopyTo(span[(13 + tag.Length)..]);
+        _length += size;
+        Count++;
+        return true;
+    }
+
+    /// <summary>The only record, for sending a batch of one in the ordinary one-message form.</summary>
+    public BatchRecord Single()
+    {
+        var reader = new BatchReader(Frame.Span);
+        reader.TryRead(out var record);
+        return record;
+    }
+
+    /// <summary>Part of the frame, such as a record's body (<see cref="BatchRecord.BodyOffset"/>), as memory.</summary>
+    public ReadOnlyMemory<byte> Slice(int offset, int length) => _buffer.AsMemory(offset, length);
+
+    public void Reset()
+    {
+        _length = Batch.PrefixLength;
+        Count = 0;
+    }
+}
