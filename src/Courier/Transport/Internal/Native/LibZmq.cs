@@ -15,6 +15,8 @@ internal static unsafe partial class LibZmq
     public const int DontWait = 1;
     public const int SendMore = 2;
     public const short PollIn = 1;
+    public const int OptFd = 14;
+    public const int OptEvents = 15;
 
     public const int OptLinger = 17;
     public const int OptReconnectInterval = 18;
@@ -151,9 +153,6 @@ internal static unsafe partial class LibZmq
     public static partial int zmq_msg_get(ZmqMsg* message, int property);
 
     [LibraryImport(Library)]
-    public static partial int zmq_poll(ZmqPollItem* items, int count, long timeout);
-
-    [LibraryImport(Library)]
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_errno();
 
@@ -168,17 +167,7 @@ internal struct ZmqMsg
     private readonly long _first;
 }
 
-/// <summary>zmq_pollitem_t on POSIX.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal struct ZmqPollItem
-{
-    public nint Socket;
-    public int Fd;
-    public short Events;
-    public short ReturnedEvents;
-}
-
-/// <summary>The few libc calls the loop's wake-up needs (an eventfd polled beside the sockets).</summary>
+/// <summary>The few libc calls the loop needs: its wake-up eventfd, and poll(2) over that and the sockets' ZMQ_FDs.</summary>
 internal static unsafe partial class LibC
 {
     public const int EventFdNonBlocking = 0x800;
@@ -195,4 +184,16 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc")]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeout);
+}
+
+/// <summary>struct pollfd.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short ReturnedEvents;
 }

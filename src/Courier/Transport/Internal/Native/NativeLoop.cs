@@ -3,15 +3,19 @@ using System.Diagnostics;
 
 namespace Courier.Transport.Internal.Native;
 
-/// <summary>A zmq_poll loop on a dedicated thread; other threads post work and wake it through an eventfd.</summary>
+/// <summary>
+/// A poll(2) loop on a dedicated thread over the sockets' ZMQ_FDs and an eventfd through which other threads post work.
+/// Not zmq_poll: that queries every socket's events before and after each wait, system calls a request pays for.
+/// </summary>
 internal sealed unsafe class NativeLoop : ITransportLoop
 {
     private readonly string _name;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly List<(NativeSocket Socket, Action OnReadable)> _sockets = [];
     private readonly int _wakeFd;
-    private ZmqPollItem[] _items = [];
-    private Action[] _handlers = [];
+    private PollFd[] _fds = [];
+    private PollEntry[] _entries = [];
+    private bool[] _due = [];
     private bool _itemsDirty = true;
     private Thread? _thread;
     private int _threadId = -1;
@@ -124,36 +128,34 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 RebuildItems();
             }
 
-            var now = Stopwatch.GetTimestamp();
-            var timeoutMs = _selfPosted ? 0 : Math.Max(0, (nextTick - now) * 1000 / Stopwatch.Frequency);
+            var fds = _fds;
+            var entries = _entries;
+            var due = _due;
+            var anyDue = _selfPosted | CheckUnsettled(entries, due);
+            var timeoutMs = anyDue ? 0 : (int)Math.Clamp((nextTick - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency, 0, int.MaxValue);
             int ready;
-            fixed (ZmqPollItem* items = _items)
+            fixed (PollFd* items = fds)
             {
-                ready = LibZmq.zmq_poll(items, _items.Length, timeoutMs);
+                ready = LibC.poll(items, (nuint)fds.Length, timeoutMs);
             }
 
-            if (ready < 0 && LibZmq.zmq_errno() is not (LibZmq.Eintr or LibZmq.Eagain))
+            if (ready < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != LibZmq.Eintr)
             {
-                // The context is going away (process exit): nothing more to serve.
-                return;
+                return; // only a fault in the arguments gets here: nothing more can be served
             }
 
-            if (ready > 0 || _selfPosted)
+            var woken = ready > 0 && (fds[0].ReturnedEvents & LibZmq.PollIn) != 0;
+            if (woken || _selfPosted)
             {
-                var items = _items;
-                var handlers = _handlers;
-                var woken = ready > 0 && (items[0].ReturnedEvents & LibZmq.PollIn) != 0;
-                if (woken || _selfPosted)
-                {
-                    DrainPosted(woken);
-                }
+                DrainPosted(woken);
+            }
 
-                for (var i = 1; i < items.Length && !_stopping; i++)
+            for (var i = 1; i < fds.Length && !_stopping; i++)
+            {
+                if (due[i] || (ready > 0 && fds[i].ReturnedEvents != 0))
                 {
-                    if ((items[i].ReturnedEvents & LibZmq.PollIn) != 0)
-                    {
-                        handlers[i]();
-                    }
+                    due[i] = false;
+                    Handle(entries[i]);
                 }
             }
 
@@ -181,6 +183,60 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
     }
 
+    // A ZMQ_FD signals libzmq's commands, not messages, and any call on its socket may consume that signal: a socket
+    // used since it last ran dry (a send, a handler that stopped early) is asked whether input waits before the loop
+    // blocks. zmq_poll asks every socket twice per wait; this asks only those that need it.
+    private static bool CheckUnsettled(PollEntry[] entries, bool[] due)
+    {
+        var any = false;
+        for (var i = 1; i < entries.Length; i++)
+        {
+            var (socket, isMonitor, _) = entries[i];
+            var handle = isMonitor ? socket.Monitor! : socket.Handle;
+            if ((isMonitor ? socket.MonitorSettled : socket.Settled) || handle.IsClosed)
+            {
+                continue;
+            }
+
+            if (NativeSocket.HasInput(handle))
+            {
+                due[i] = any = true;
+            }
+            else if (isMonitor)
+            {
+                socket.MonitorSettled = true;
+            }
+            else
+            {
+                socket.Settled = true;
+            }
+        }
+
+        return any;
+    }
+
+    private static void Handle(PollEntry entry)
+    {
+        var (socket, isMonitor, onReadable) = entry;
+        if (socket.Handle.IsClosed)
+        {
+            return; // removed by an earlier handler of this turn
+        }
+
+        // Whatever the handler does, the signal just seen is consumed: ask again before trusting the fd.
+        if (isMonitor)
+        {
+            socket.MonitorSettled = false;
+            socket.MonitorSignalled = true;
+        }
+        else
+        {
+            socket.Settled = false;
+        }
+
+        onReadable();
+    }
+
     private void DrainPosted(bool woken)
     {
         if (woken)
@@ -206,27 +262,28 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
     private void RebuildItems()
     {
-        var items = new List<ZmqPollItem> { new() { Fd = _wakeFd, Events = LibZmq.PollIn } };
-        var handlers = new List<Action> { static () => { } };
+        var fds = new List<PollFd> { new() { Fd = _wakeFd, Events = LibZmq.PollIn } };
+        var entries = new List<PollEntry> { default };
         foreach (var (socket, onReadable) in _sockets)
         {
-            items.Add(new ZmqPollItem { Socket = socket.Handle.DangerousGetHandle(), Events = LibZmq.PollIn });
-            handlers.Add(onReadable);
+            fds.Add(new PollFd { Fd = NativeSocket.FileDescriptor(socket.Handle), Events = LibZmq.PollIn });
+            entries.Add(new PollEntry(socket, false, onReadable));
+            socket.Settled = false;
             if (socket.Monitor is { } monitor)
             {
-                items.Add(new ZmqPollItem { Socket = monitor.DangerousGetHandle(), Events = LibZmq.PollIn });
-                handlers.Add(() =>
-                {
-                    socket.MonitorSignalled = true;
-                    onReadable();
-                });
+                fds.Add(new PollFd { Fd = NativeSocket.FileDescriptor(monitor), Events = LibZmq.PollIn });
+                entries.Add(new PollEntry(socket, true, onReadable));
+                socket.MonitorSettled = false;
             }
         }
 
-        _items = [.. items];
-        _handlers = [.. handlers];
+        _fds = [.. fds];
+        _entries = [.. entries];
+        _due = new bool[_fds.Length];
         _itemsDirty = false;
     }
+
+    private readonly record struct PollEntry(NativeSocket Socket, bool IsMonitor, Action OnReadable);
 
     public void Dispose()
     {

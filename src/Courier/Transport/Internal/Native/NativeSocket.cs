@@ -22,6 +22,16 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     /// <summary>Set by the loop when the monitor has events: reading it costs a system call, so it is read only then.</summary>
     internal bool MonitorSignalled { get; set; }
 
+    /// <summary>
+    /// Whether the socket's ZMQ_FD will signal the next input. It signals only libzmq's internal commands, which any call
+    /// on the socket may consume: it is trustworthy after a receive found nothing (or an events query), not after a send
+    /// or a receive that returned a message. The loop asks libzmq before blocking on a socket that is not settled.
+    /// </summary>
+    internal bool Settled { get; set; }
+
+    /// <summary>The same for the monitor socket, which only the loop's drain of it reads.</summary>
+    internal bool MonitorSettled { get; set; }
+
     /// <summary>Disconnect notices wait to be delivered: the loop must call this socket's handler again even if idle.</summary>
     internal bool HasPendingNotices => _pendingNotices.Count > 0;
 
@@ -49,6 +59,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
         var raw = Handle.DangerousGetHandle();
+        Settled = false;
         for (var i = 0; i < frames.Length; i++)
         {
             var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
@@ -118,6 +129,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         try
         {
             var size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
+            Settled = size < 0;
             if (size < 0)
             {
                 return false;
@@ -146,7 +158,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     private void MapNewPeer(byte[] peer, ZmqMsg* lastFrame)
     {
-        // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when zmq_poll
+        // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when an events query
         // prefetched the message, which is most of the time.
         var sourceFd = LibZmq.zmq_msg_get(lastFrame, LibZmq.MsgSourceFd);
         if (sourceFd < 0 || _closingPeers.Contains(peer))
@@ -192,11 +204,30 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                     _pendingNotices.Enqueue((peer, System.Diagnostics.Stopwatch.GetTimestamp()));
                 }
             }
+
+            MonitorSettled = true;
         }
         finally
         {
             _ = LibZmq.zmq_msg_close(&msg);
         }
+    }
+
+    /// <summary>The socket's ZMQ_FD, for poll(2).</summary>
+    internal static int FileDescriptor(ZmqSocketHandle socket)
+    {
+        int fd;
+        nuint length = sizeof(int);
+        NativeTransport.Check(LibZmq.zmq_getsockopt(socket.DangerousGetHandle(), LibZmq.OptFd, &fd, &length), "ZMQ_FD");
+        return fd;
+    }
+
+    /// <summary>Whether a message waits (ZMQ_EVENTS); the query processes libzmq's pending commands, settling the socket.</summary>
+    internal static bool HasInput(ZmqSocketHandle socket)
+    {
+        int events;
+        nuint length = sizeof(int);
+        return LibZmq.zmq_getsockopt(socket.DangerousGetHandle(), LibZmq.OptEvents, &events, &length) == 0 && (events & LibZmq.PollIn) != 0;
     }
 
     private static void Append(MessageFrames message, ZmqMsg* msg, int size)
