@@ -107,10 +107,17 @@ internal static class BenchRunner
 
         var all = Task.WhenAll(loops);
         var until = started + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
-        while (!all.IsCompleted && Stopwatch.GetTimestamp() < until && !cancellationToken.IsCancellationRequested)
+        if (progress is null)
+        {
+            // One timer for the whole run: a periodic wake-up would set thread-pool workers spinning (sched_yield)
+            // after each tick, CPU taken from the processes being measured.
+            await Task.WhenAny(all, Task.Delay(settings.Duration, cancellationToken)); // WhenAny does not throw for a cancelled delay
+        }
+
+        while (progress is not null && !all.IsCompleted && Stopwatch.GetTimestamp() < until && !cancellationToken.IsCancellationRequested)
         {
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None));
-            progress?.Invoke(Sum(r => r.Count), Sum(r => r.Errors), Stopwatch.GetElapsedTime(started));
+            progress(Sum(r => r.Count), Sum(r => r.Errors), Stopwatch.GetElapsedTime(started));
         }
 
         await stop.CancelAsync();
