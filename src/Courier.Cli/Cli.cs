@@ -64,6 +64,17 @@ internal static class Cli
         Recursive = true,
     };
 
+    public static readonly Option<TimeSpan> ZmtpHeartbeatOption = Recursive(DurationOption(
+        "--zmtp-heartbeat",
+        TransportOptions.Default.HeartbeatInterval,
+        "ZMTP PING interval on every connection (keeps connections through nginx alive); 0 turns ZMTP heartbeats off."));
+
+    private static Option<T> Recursive<T>(Option<T> option)
+    {
+        option.Recursive = true;
+        return option;
+    }
+
     /// <summary>Socket settings for this run, with the implementation chosen by --transport.</summary>
     public static TransportOptions Transport { get; private set; } = TransportOptions.Default;
 
@@ -86,7 +97,14 @@ internal static class Cli
     /// <summary>Runs a command body, turning every failure into one line on stderr and a non-zero exit code.</summary>
     public static async Task<int> RunAsync(ParseResult parse, Func<Task<int>> body)
     {
-        Transport = TransportOptions.Default with { Implementation = parse.GetValue(TransportOption) };
+        var heartbeat = parse.GetValue(ZmtpHeartbeatOption);
+        Transport = TransportOptions.Default with
+        {
+            Implementation = parse.GetValue(TransportOption),
+            HeartbeatInterval = heartbeat,
+            // The timeout stays three intervals at least, as with the defaults (5 s and 15 s).
+            HeartbeatTimeout = heartbeat * 3 > TransportOptions.Default.HeartbeatTimeout ? heartbeat * 3 : TransportOptions.Default.HeartbeatTimeout,
+        };
         try
         {
             return await body();

@@ -15,6 +15,7 @@ var root = new RootCommand("Courier: reliable, load-balanced, asynchronous reque
 };
 root.Options.Add(Cli.LogLevelOption);
 root.Options.Add(Cli.TransportOption);
+root.Options.Add(Cli.ZmtpHeartbeatOption);
 
 // SIGINT and SIGTERM cancel Cli.Shutdown; each command decides how to stop (a server drains first), then exits normally.
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cli.RequestShutdown);

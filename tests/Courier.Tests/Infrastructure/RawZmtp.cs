@@ -59,6 +59,34 @@ public static class RawZmtp
         return bytes;
     }
 
+    /// <summary>Connects a plain TCP socket, writes <paramref name="payload"/>, and returns all it reads for <paramref name="listen"/>.</summary>
+    public static async Task<byte[]> SendAndListenAsync(int port, byte[] payload, TimeSpan listen)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(payload);
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        using var cts = new CancellationTokenSource(listen);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cts.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return received.ToArray();
+    }
+
+    /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PING command (name length 4, then "PING").</summary>
+    public static bool ContainsPing(byte[] received) => received.AsSpan().IndexOf("\u0004PING"u8) >= 0;
+
     /// <summary>Connects a plain TCP socket, writes <paramref name="payload"/>, and reads until the peer closes or a timeout.</summary>
     public static async Task<bool> SendAndSeeIfClosedAsync(int port, byte[] payload, TimeSpan wait)
     {

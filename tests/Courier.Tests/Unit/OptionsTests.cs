@@ -53,6 +53,18 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void Transport_takes_a_zero_heartbeat_interval_as_heartbeats_off_and_rejects_a_negative_one()
+    {
+        var off = TransportOptions.Default with { HeartbeatInterval = TimeSpan.Zero };
+        off.Validate();
+        Assert.False(off.HeartbeatsEnabled);
+        Assert.True(TransportOptions.Default.HeartbeatsEnabled);
+
+        var error = Assert.Throws<ArgumentException>(() => (TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromSeconds(-1) }).Validate());
+        Assert.Contains("HeartbeatInterval must not be negative", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Server_rejects_reserved_and_invalid_service_names()
     {
         var server = new CourierServer(CourierServerOptions.Default);

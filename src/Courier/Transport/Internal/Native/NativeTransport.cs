@@ -31,10 +31,14 @@ internal sealed unsafe class NativeTransport : ITransport
             SetInt(socket, LibZmq.OptSendHwm, options.SendHighWatermark);
             SetInt(socket, LibZmq.OptReceiveHwm, options.ReceiveHighWatermark);
             SetInt(socket, LibZmq.OptLinger, Milliseconds(options.Linger));
+            // Zero is off, set explicitly like every other setting.
             SetInt(socket, LibZmq.OptHeartbeatInterval, Milliseconds(options.HeartbeatInterval));
-            SetInt(socket, LibZmq.OptHeartbeatTimeout, Milliseconds(options.HeartbeatTimeout));
-            // The TTL travels in deciseconds in a 16-bit field: cap it there.
-            SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
+            if (options.HeartbeatsEnabled)
+            {
+                SetInt(socket, LibZmq.OptHeartbeatTimeout, Milliseconds(options.HeartbeatTimeout));
+                // The TTL travels in deciseconds in a 16-bit field: cap it there.
+                SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
+            }
             SetInt(socket, LibZmq.OptReconnectInterval, Milliseconds(options.ReconnectInterval));
             SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
 

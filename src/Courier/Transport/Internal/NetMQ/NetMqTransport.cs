@@ -24,9 +24,12 @@ internal sealed class NetMqTransport : ITransport
         o.SendHighWatermark = options.SendHighWatermark;
         o.ReceiveHighWatermark = options.ReceiveHighWatermark;
         o.Linger = options.Linger;
-        o.HeartbeatInterval = options.HeartbeatInterval;
-        o.HeartbeatTimeout = options.HeartbeatTimeout;
-        o.HeartbeatTtl = options.HeartbeatTimeout;
+        o.HeartbeatInterval = options.HeartbeatInterval; // zero is off
+        if (options.HeartbeatsEnabled)
+        {
+            o.HeartbeatTimeout = options.HeartbeatTimeout;
+            o.HeartbeatTtl = options.HeartbeatTimeout;
+        }
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
         if (disconnectNotice is not null)
