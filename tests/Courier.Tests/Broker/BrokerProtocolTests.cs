@@ -13,7 +13,7 @@ public sealed class BrokerProcessFixture : IAsyncLifetime
 
     public string Endpoint { get; private set; } = "";
 
-    public int Port => int.Parse(Endpoint[(Endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    public int Port => Ports.Of(Endpoint);
 
     public async Task InitializeAsync()
     {

@@ -14,4 +14,7 @@ public static class Ports
     }
 
     public static string FreeEndpoint() => $"tcp://127.0.0.1:{Free()}";
+
+    /// <summary>The port of a <c>tcp://host:port</c> endpoint.</summary>
+    public static int Of(string endpoint) => int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -13,7 +13,7 @@ public sealed class ZmtpHeartbeatTests
         var (process, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "200ms");
         await using var _ = process;
 
-        var received = await RawZmtp.SendAndListenAsync(PortOf(endpoint), RawZmtp.GreetingAndReady(), Listen);
+        var received = await RawZmtp.SendAndListenAsync(Ports.Of(endpoint), RawZmtp.GreetingAndReady(), Listen);
 
         Assert.True(RawZmtp.ContainsPing(received), $"no PING in {received.Length} bytes within {Listen}");
     }
@@ -25,12 +25,10 @@ public sealed class ZmtpHeartbeatTests
         await using var _ = process;
 
         // Longer than the default interval (5 s): an "off" that fell back to the default would PING within it.
-        var received = await RawZmtp.SendAndListenAsync(PortOf(endpoint), RawZmtp.GreetingAndReady(), TimeSpan.FromSeconds(6));
+        var received = await RawZmtp.SendAndListenAsync(Ports.Of(endpoint), RawZmtp.GreetingAndReady(), TimeSpan.FromSeconds(6));
 
         Assert.True(received.Length > 0, "the server should have answered the greeting");
         Assert.False(RawZmtp.ContainsPing(received), "heartbeats are off, yet a PING came");
         Assert.False(process.HasExited, process.Stderr);
     }
-
-    private static int PortOf(string endpoint) => int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 }
