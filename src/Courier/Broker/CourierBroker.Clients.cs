@@ -11,31 +11,41 @@ public sealed partial class CourierBroker
     private readonly Dictionary<string, BrokerService> _services = new(StringComparer.Ordinal);
     private ulong _nextToken;
 
-    private void OnClientMessage(List<byte[]> frames)
+    private void OnClientMessage(BrokerRequest request, byte[][] frames)
+    {
+        if (!TryQueue(request, frames))
+        {
+            request.Keep(frames);
+            Retire(request);
+        }
+    }
+
+    /// <summary>Queues the request in <paramref name="frames"/>, or answers it at once (error, 8/MMI) and says so.</summary>
+    private bool TryQueue(BrokerRequest request, byte[][] frames)
     {
         var parsed = ServerRequestParser.Parse(frames, _options.DefaultService);
         if (parsed.Unroutable)
         {
-            BrokerLog.Dropped(_logger, frames.Count, parsed.Error!);
-            return;
+            BrokerLog.Dropped(_logger, frames.Length, parsed.Error!);
+            return false;
         }
 
         if (parsed.Error is not null)
         {
             RejectClient(frames, parsed, "?", CourierStatus.BadRequest, parsed.Error);
-            return;
+            return false;
         }
 
         var name = parsed.Service!;
         if (name.StartsWith("mmi.", StringComparison.Ordinal))
         {
-            var argument = parsed.BodyStart < frames.Count ? frames[parsed.BodyStart] : [];
+            var argument = parsed.BodyStart < frames.Length ? frames[parsed.BodyStart] : [];
             Send(ReplyBuilder.Success(frames, parsed, AnswerMmi(name, argument, parsed.Kind)));
-            return;
+            return false;
         }
 
         long size = 0;
-        for (var i = parsed.BodyStart; i < frames.Count; i++)
+        for (var i = parsed.BodyStart; i < frames.Length; i++)
         {
             size += frames[i].Length;
         }
@@ -43,7 +53,7 @@ public sealed partial class CourierBroker
         if (size > _options.MaxRequestSize)
         {
             RejectClient(frames, parsed, name, CourierStatus.TooLarge, $"request body of {size} bytes exceeds the limit of {_options.MaxRequestSize}");
-            return;
+            return false;
         }
 
         var service = Service(name);
@@ -51,11 +61,12 @@ public sealed partial class CourierBroker
         {
             service.Errors++;
             RejectClient(frames, parsed, name, CourierStatus.Unavailable, $"queue full: {service.Queue.Count} requests wait for '{name}'");
-            return;
+            return false;
         }
 
-        service.Queue.AddLast(RentRequest().Set(++_nextToken, [.. frames], parsed, service));
+        service.Queue.AddLast(request.Set(++_nextToken, frames, parsed, service));
         Dispatch(service);
+        return true;
     }
 
     // Finished requests are kept for reuse, up to a bound: under load every request would otherwise be garbage.
@@ -134,7 +145,7 @@ public sealed partial class CourierBroker
         Send(ReplyBuilder.Error(request.Frames, request.Parsed, status, message));
     }
 
-    private void RejectClient(List<byte[]> frames, in ParsedRequest parsed, string service, int status, string reason)
+    private void RejectClient(IReadOnlyList<byte[]> frames, in ParsedRequest parsed, string service, int status, string reason)
     {
         BrokerLog.Rejected(_logger, service, status, reason);
         Send(ReplyBuilder.Error(frames, parsed, status, reason));

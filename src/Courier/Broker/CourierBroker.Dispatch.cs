@@ -43,10 +43,9 @@ public sealed partial class CourierBroker
             {
                 OnClientBatch(message);
             }
-            else
+            else if (message.Count >= 4 && message.Length(1) == 0 && message[2].SequenceEqual(Mdp.WorkerHeader))
             {
-                // A request is kept until its reply (and requeued if its worker dies); 7/MDP worker commands are rare:
-                // both get frames of their own. Routing ids are shared: a client sends many requests.
+                // 7/MDP worker commands and plain workers' replies get frames of their own.
                 var frames = _received;
                 frames.Clear();
                 frames.Add(PeerId(message[0]));
@@ -55,14 +54,14 @@ public sealed partial class CourierBroker
                     frames.Add(message.ToArray(f));
                 }
 
-                if (frames.Count >= 4 && frames[1].Length == 0 && frames[2].AsSpan().SequenceEqual(Mdp.WorkerHeader))
-                {
-                    OnWorkerMessage(frames);
-                }
-                else
-                {
-                    OnClientMessage(frames);
-                }
+                OnWorkerMessage(frames);
+            }
+            else
+            {
+                // A request is kept until its reply (and requeued if its worker dies), in arrays of the pooled request
+                // that will hold it. Routing ids are shared: a client sends many requests.
+                var request = RentRequest();
+                OnClientMessage(request, request.CopyFrames(message, PeerId(message[0])));
             }
         }
 
