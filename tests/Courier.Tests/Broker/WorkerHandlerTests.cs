@@ -33,6 +33,22 @@ public sealed class WorkerHandlerTests
     }
 
     [Fact]
+    public async Task Requests_one_at_a_time_each_get_their_own_bytes_back_whatever_their_sizes()
+    {
+        // One at a time, each request travels alone, in arrays the broker reuses from the request before when the
+        // lengths match: every reply must still carry its own request's bytes.
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", handler: CourierServices.Echo);
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        string[] bodies = ["a", "b", "cc", "dd", "e", new string('f', 900), new string('g', 900), new string('h', 1500), new string('i', 1500), "j", ""];
+
+        foreach (var body in bodies)
+        {
+            Assert.Equal(body, (await client.RequestAsync("echo", body)).BodyText);
+        }
+    }
+
+    [Fact]
     public async Task Inline_handler_that_awaits_is_answered_when_it_completes()
     {
         var (_, body) = await ServeOnceAsync(true, CourierServices.WithDelay(CourierServices.Echo, TimeSpan.FromMilliseconds(50)));
