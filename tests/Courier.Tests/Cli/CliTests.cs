@@ -160,4 +160,17 @@ public sealed class CliTests
 
         Assert.NotEqual(0, exit);
     }
+
+    [Fact]
+    public void Courier_runs_with_tier1_code_soon_and_optimized_loops_from_the_start()
+    {
+        // docs/performance.md: without these a fresh process serves light traffic from unoptimized code for seconds.
+        var path = Path.ChangeExtension(ChildProcess.CliDll, ".runtimeconfig.json");
+        using var config = JsonDocument.Parse(File.ReadAllText(path));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+
+        Assert.Equal(0, properties.GetProperty("System.Runtime.TieredCompilation.CallCountingDelayMs").GetInt32());
+        Assert.False(properties.GetProperty("System.Runtime.TieredCompilation.QuickJitForLoops").GetBoolean());
+        Assert.True(properties.GetProperty("System.Runtime.TieredPGO").GetBoolean());
+    }
 }
