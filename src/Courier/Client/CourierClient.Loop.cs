@@ -86,6 +86,13 @@ public sealed partial class CourierClient
                 message.CopyTo(_received);
                 OnMessage(_received);
             }
+
+            if (_sentCount == 0)
+            {
+                // No reply awaited: asking libzmq for more would cost a system call that the check before the loop
+                // next blocks makes anyway (this socket was used), and that the next request's send would undo.
+                break;
+            }
         }
 
         FlushRequests();

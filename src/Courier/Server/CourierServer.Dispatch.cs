@@ -41,6 +41,12 @@ public sealed partial class CourierServer
                 message.CopyTo(_received);
                 Accept(_received);
             }
+
+            if (i == 0)
+            {
+                // A lone request's reply leaves before asking libzmq for more (see CourierWorker.OnReadable).
+                _clientReplies.Flush(_socket!);
+            }
         }
 
         _clientReplies.Flush(_socket!);

@@ -115,6 +115,13 @@ public sealed partial class CourierWorker
                 _message.CopyTo(_received);
                 OnMessage(_received);
             }
+
+            if (i == 0)
+            {
+                // A lone request, as when traffic is light, is answered before asking libzmq for more (a system call
+                // that would also settle the socket after this send); the rest of a busy turn still shares a batch.
+                FlushReplies();
+            }
         }
 
         FlushReplies();
