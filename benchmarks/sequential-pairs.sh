@@ -4,7 +4,8 @@
 #   [CPUS=0] benchmarks/sequential-pairs.sh ROUNDS COURIER [COURIER...]
 # CPUS confines every process to those CPUs (taskset). With CPUS=0 every hand-off is a same-CPU switch, which takes
 # the machine's cost of waking an idle vCPU (tens of µs here) out of the figure: what is left is the software's own.
-# Runs ../shared/bench-peers/run libzmq|courier 1 1 1 SECONDS 64 (SECONDS from $SECONDS_PER_RUN, default 4).
+# Runs ../shared/bench-peers/run libzmq|courier 1 1 1 SECONDS 64 (SECONDS from $SECONDS_PER_RUN, default 4); odd rounds
+# run libzmq first, even rounds last.
 set -euo pipefail
 rounds=${1:?usage: [CPUS=0] sequential-pairs.sh ROUNDS COURIER [COURIER...]}
 shift
@@ -16,16 +17,32 @@ pin=()
 p50() { sed -E 's/.*"p50_us": ?([0-9.]+).*/\1/'; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+run_one() { # SYSTEM -> p50 in microseconds; SYSTEM is libzmq or a courier executable
+  if [ "$1" = libzmq ]; then
+    (cd "$peers" && "${pin[@]}" ./run libzmq 1 1 1 "$seconds" 64 | tail -n 1 | p50)
+  else
+    (cd "$peers" && COURIER=$1 "${pin[@]}" ./run courier 1 1 1 "$seconds" 64 | tail -n 1 | p50)
+  fi
+}
 for r in $(seq "$rounds"); do
-  base=$(cd "$peers" && "${pin[@]}" ./run libzmq 1 1 1 "$seconds" 64 | tail -n 1 | p50)
+  # Odd rounds run libzmq first, even rounds last: a drift within a round does not favour either side.
+  order=(libzmq "$@")
+  if [ $((r % 2)) -eq 0 ]; then
+    order=()
+    for ((i = $#; i >= 1; i--)); do order+=("${!i}"); done
+    order+=(libzmq)
+  fi
+  declare -A p50s=()
+  for s in "${order[@]}"; do p50s[$s]=$(run_one "$s"); done
+  base=${p50s[libzmq]}
   line="round $r  libzmq $base us"
   for c in "$@"; do
-    p=$(cd "$peers" && COURIER=$c "${pin[@]}" ./run courier 1 1 1 "$seconds" 64 | tail -n 1 | p50)
-    ratio=$(awk -v a="$p" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
-    line="$line | $c $p us ($ratio)"
+    ratio=$(awk -v a="${p50s[$c]}" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
+    line="$line | $c ${p50s[$c]} us ($ratio)"
     echo "$c $ratio" >>"$results"
   done
   echo "$line"
+  unset p50s
 done
 for c in "$@"; do
   grep -F "$c " "$results" | awk '{print $2}' | sort -n | awk -v c="$c" '
