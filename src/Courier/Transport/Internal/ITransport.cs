@@ -8,27 +8,37 @@ internal enum SocketKind
 }
 
 /// <summary>
-/// The seam between Courier and a ZeroMQ implementation. Nothing above this namespace names a type
-/// of the implementation, so the managed (NetMQ) and native (libzmq) transports are interchangeable.
+/// The seam between Courier and a ZeroMQ implementation. Nothing outside this namespace names a type of an
+/// implementation, so the managed (NetMQ) and native (libzmq) transports, or a third, are interchangeable.
 /// </summary>
 internal interface ITransport
 {
     /// <summary>A short name for logs: "managed" or "native".</summary>
     string Name { get; }
 
-    /// <summary>
-    /// Creates a socket with every limit in <paramref name="options"/> applied. The socket belongs to the loop that polls it.
-    /// With <paramref name="disconnectNotice"/> (ROUTER only), the socket receives <c>[routing id, notice]</c> whenever a
-    /// peer's connection drops, so a broker learns of dead peers at once.
-    /// </summary>
-    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null);
-
     /// <summary>Creates an event loop: one thread that owns its sockets, runs posted work and ticks a timer.</summary>
     ITransportLoop CreateLoop(string name);
 }
 
+/// <summary>What a socket's owner does with what arrives on it. Called on the loop thread only.</summary>
+internal interface ISocketHandler
+{
+    /// <summary>
+    /// One whole message; its frames are valid only until this returns. Return false to stop reading this socket for the
+    /// rest of the turn (what is left is read the next turn).
+    /// </summary>
+    bool OnMessage(MessageFrames message);
+
+    /// <summary>
+    /// A peer's connection dropped (sockets created with <c>reportDisconnects</c> only), told after that peer's last
+    /// messages. An event of the transport: no peer can forge it.
+    /// </summary>
+    void OnPeerDisconnected(ReadOnlySpan<byte> routingId);
+}
+
 /// <summary>
-/// One ZeroMQ socket. Not thread-safe: only the loop that polls it may call it.
+/// One ZeroMQ socket, owned by the loop that created it. Not thread-safe: only that loop may call it. Disposing it
+/// (on the loop thread) stops polling it and closes it.
 /// </summary>
 internal interface ITransportSocket : IDisposable
 {
@@ -42,30 +52,30 @@ internal interface ITransportSocket : IDisposable
     /// (high-water mark reached, or no peer); nothing of it was sent then.
     /// </summary>
     bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames);
-
-    /// <summary>
-    /// Receives one whole multipart message into <paramref name="message"/> (cleared first) without blocking.
-    /// Returns false when none is waiting.
-    /// </summary>
-    bool TryReceive(MessageFrames message);
 }
 
 /// <summary>
-/// A loop thread that polls sockets and owns them. Other threads reach it only through <see cref="Post"/>.
+/// A loop thread that owns its sockets and polls them. Other threads reach it only through <see cref="Post"/>.
+/// A <em>turn</em> is what the loop runs between two polls: the messages it received, the work posted to it, its tick.
 /// </summary>
 internal interface ITransportLoop : IDisposable
 {
-    /// <summary>Polls <paramref name="socket"/>; <paramref name="onReadable"/> runs on the loop whenever it has messages.</summary>
-    void Add(ITransportSocket socket, Action onReadable);
-
-    /// <summary>Stops polling and disposes <paramref name="socket"/>. Loop thread only.</summary>
-    void RemoveAndDispose(ITransportSocket socket);
+    /// <summary>
+    /// Creates a socket with every limit in <paramref name="options"/> applied, polled by this loop, whose messages go to
+    /// <paramref name="handler"/>. With <paramref name="reportDisconnects"/> (ROUTER), dropped peers are reported too.
+    /// Call on the loop thread, or before <see cref="Start"/>.
+    /// </summary>
+    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false);
 
     /// <summary>Runs <paramref name="work"/> on the loop thread soon. Thread-safe; wakes the loop.</summary>
     void Post(Action work);
 
-    /// <summary>Starts the loop thread, calling <paramref name="onTick"/> every <paramref name="tickInterval"/> on it.</summary>
-    void Start(TimeSpan tickInterval, Action onTick);
+    /// <summary>
+    /// Starts the loop thread: <paramref name="onTick"/> every <paramref name="tickInterval"/>, and
+    /// <paramref name="onTurnEnd"/> at the end of every turn (where what was packed during it is sent) and right after
+    /// the first message a socket delivers in a turn, so that a lone request's reply leaves before the loop asks for more.
+    /// </summary>
+    void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd);
 
     /// <summary>True on the loop's own thread.</summary>
     bool IsLoopThread { get; }

@@ -79,19 +79,3 @@ internal sealed class MessageFrames
         return index;
     }
 }
-
-/// <summary>Receiving into arrays of their own, for the loops that keep what they receive.</summary>
-internal static class TransportSocketExtensions
-{
-    /// <summary>Receives one message into <paramref name="scratch"/> and copies its frames into <paramref name="frames"/>.</summary>
-    public static bool TryReceive(this ITransportSocket socket, MessageFrames scratch, List<byte[]> frames)
-    {
-        if (!socket.TryReceive(scratch))
-        {
-            return false;
-        }
-
-        scratch.CopyTo(frames);
-        return true;
-    }
-}

@@ -11,7 +11,9 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 {
     private readonly string _name;
     private readonly ConcurrentQueue<Action> _posted = new();
-    private readonly List<(NativeSocket Socket, Action OnReadable)> _sockets = [];
+    private readonly List<NativeSocket> _sockets = [];
+    private readonly MessageFrames _message = new();
+    private Action? _onTurnEnd;
     private readonly int _wakeFd;
     private PollFd[] _fds = [];
     private PollEntry[] _entries = [];
@@ -42,18 +44,22 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
-    public void Add(ITransportSocket socket, Action onReadable)
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
-        _sockets.Add(((NativeSocket)socket, onReadable));
+        var socket = NativeTransport.CreateSocket(kind, options, handler, reportDisconnects, Forget);
+        _sockets.Add(socket);
+        _itemsDirty = true;
+        return socket;
+    }
+
+    /// <summary>A socket being disposed: polled no more.</summary>
+    private void Forget(NativeSocket socket)
+    {
+        _sockets.Remove(socket);
         _itemsDirty = true;
     }
 
-    public void RemoveAndDispose(ITransportSocket socket)
-    {
-        _sockets.RemoveAll(s => ReferenceEquals(s.Socket, socket));
-        _itemsDirty = true;
-        socket.Dispose();
-    }
+    private void Pump(NativeSocket socket) => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd);
 
     public void Post(Action work)
     {
@@ -94,8 +100,9 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
     }
 
-    public void Start(TimeSpan tickInterval, Action onTick)
+    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd)
     {
+        _onTurnEnd = onTurnEnd;
         _thread = new Thread(() => Run(tickInterval, onTick)) { IsBackground = true, Name = _name };
         _thread.Start();
     }
@@ -169,9 +176,9 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             // A handler that stopped at its batch limit may leave disconnect notices behind with nothing left to poll.
             for (var i = 0; i < _sockets.Count && !_stopping; i++)
             {
-                if (_sockets[i].Socket.HasPendingNotices)
+                if (_sockets[i].HasPendingNotices)
                 {
-                    _sockets[i].OnReadable();
+                    Pump(_sockets[i]);
                 }
             }
 
@@ -179,6 +186,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             {
                 nextTick = Stopwatch.GetTimestamp() + tickTicks;
                 onTick();
+            }
+
+            if (!_stopping)
+            {
+                _onTurnEnd?.Invoke();
             }
         }
     }
@@ -191,7 +203,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         var any = false;
         for (var i = 1; i < entries.Length; i++)
         {
-            var (socket, isMonitor, _) = entries[i];
+            var (socket, isMonitor) = entries[i];
             var handle = isMonitor ? socket.Monitor! : socket.Handle;
             if ((isMonitor ? socket.MonitorSettled : socket.Settled) || handle.IsClosed)
             {
@@ -215,9 +227,9 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         return any;
     }
 
-    private static void Handle(PollEntry entry)
+    private void Handle(PollEntry entry)
     {
-        var (socket, isMonitor, onReadable) = entry;
+        var (socket, isMonitor) = entry;
         if (socket.Handle.IsClosed)
         {
             return; // removed by an earlier handler of this turn
@@ -234,7 +246,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             socket.Settled = false;
         }
 
-        onReadable();
+        Pump(socket);
     }
 
     private void DrainPosted(bool woken)
@@ -264,15 +276,15 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     {
         var fds = new List<PollFd> { new() { Fd = _wakeFd, Events = LibZmq.PollIn } };
         var entries = new List<PollEntry> { default };
-        foreach (var (socket, onReadable) in _sockets)
+        foreach (var socket in _sockets)
         {
             fds.Add(new PollFd { Fd = NativeSocket.FileDescriptor(socket.Handle), Events = LibZmq.PollIn });
-            entries.Add(new PollEntry(socket, false, onReadable));
+            entries.Add(new PollEntry(socket, false));
             socket.Settled = false;
             if (socket.Monitor is { } monitor)
             {
                 fds.Add(new PollFd { Fd = NativeSocket.FileDescriptor(monitor), Events = LibZmq.PollIn });
-                entries.Add(new PollEntry(socket, true, onReadable));
+                entries.Add(new PollEntry(socket, true));
                 socket.MonitorSettled = false;
             }
         }
@@ -283,7 +295,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         _itemsDirty = false;
     }
 
-    private readonly record struct PollEntry(NativeSocket Socket, bool IsMonitor, Action OnReadable);
+    private readonly record struct PollEntry(NativeSocket Socket, bool IsMonitor);
 
     public void Dispose()
     {
@@ -314,7 +326,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             return;
         }
 
-        foreach (var (socket, _) in _sockets)
+        foreach (var socket in _sockets.ToArray())
         {
             socket.Dispose();
         }

@@ -3,7 +3,8 @@ using Courier.Internal;
 
 namespace Courier.Transport.Internal.Native;
 
-internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandle? monitor, byte[]? disconnectNotice) : ITransportSocket
+internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandle? monitor, ISocketHandler handler, Action<NativeSocket> onDispose)
+    : ITransportSocket, IPumpedSocket
 {
     // libzmq emits DISCONNECTED as soon as the connection drops, while what the peer sent just before still waits in the
     // socket's queue. A notice is therefore held until the socket has been drained after it, so a worker's last replies
@@ -15,6 +16,10 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
 
     internal ZmqSocketHandle Handle { get; } = socket;
+
+    internal ISocketHandler Handler { get; } = handler;
+
+    public bool IsClosed => Handle.IsClosed;
 
     /// <summary>The PAIR socket receiving this socket's monitor events, when disconnect notices were asked for.</summary>
     internal ZmqSocketHandle? Monitor { get; } = monitor;
@@ -79,12 +84,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return true;
     }
 
-    public bool TryReceive(MessageFrames message)
+    public Received TryReceive(MessageFrames message)
     {
         message.Clear();
         if (Monitor is null)
         {
-            return TryReceiveMessage(message);
+            return TryReceiveMessage(message) ? Received.Message : Received.Nothing;
         }
 
         if (MonitorSignalled)
@@ -95,12 +100,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
         if (TryReceiveMessage(message))
         {
-            return true;
+            return Received.Message;
         }
 
         if (!_pendingNotices.TryPeek(out var oldest))
         {
-            return false;
+            return Received.Nothing;
         }
 
         // libzmq flushes a dropped connection's last messages a moment after it reports the drop: give it that moment once.
@@ -110,15 +115,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             Thread.Sleep(TimeSpan.FromTicks(settle * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
             if (TryReceiveMessage(message))
             {
-                return true;
+                return Received.Message;
             }
         }
 
         var (peer, _) = _pendingNotices.Dequeue();
         _closingPeers.Remove(peer);
         message.Append(peer);
-        message.Append(disconnectNotice!);
-        return true;
+        return Received.PeerGone;
     }
 
     private bool TryReceiveMessage(MessageFrames message)
@@ -241,6 +245,11 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     public void Dispose()
     {
+        if (!Handle.IsClosed)
+        {
+            onDispose(this);
+        }
+
         if (Monitor is not null && !Handle.IsClosed)
         {
             // Stop the monitor before anything closes: libzmq's I/O thread sends monitor events with a blocking

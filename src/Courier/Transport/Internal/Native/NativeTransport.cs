@@ -15,7 +15,8 @@ internal sealed unsafe class NativeTransport : ITransport
 
     public string Name => "native";
 
-    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null)
+    /// <summary>Creates a socket for a loop, every limit in <paramref name="options"/> applied.</summary>
+    internal static NativeSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects, Action<NativeSocket> onDispose)
     {
         options.Validate();
         var type = kind switch
@@ -43,7 +44,7 @@ internal sealed unsafe class NativeTransport : ITransport
             SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
 
             ZmqSocketHandle? monitor = null;
-            if (disconnectNotice is not null)
+            if (reportDisconnects)
             {
                 // libzmq 4.3 without draft APIs has no ZMQ_DISCONNECT_MSG: a socket monitor reports each dropped
                 // connection's file descriptor, which the socket maps back to the peer's routing id.
@@ -56,7 +57,7 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
-            return new NativeSocket(socket, monitor, disconnectNotice);
+            return new NativeSocket(socket, monitor, handler, onDispose);
         }
         catch
         {

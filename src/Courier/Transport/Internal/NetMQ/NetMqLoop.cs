@@ -13,7 +13,9 @@ internal sealed class NetMqLoop : ITransportLoop
     private readonly NetMQQueue<bool> _wake = new();
     private int _wakePending;
     private bool _selfPosted;
-    private readonly Dictionary<ITransportSocket, EventHandler<NetMQSocketEventArgs>> _handlers = [];
+    private readonly Dictionary<NetMqSocket, EventHandler<NetMQSocketEventArgs>> _handlers = [];
+    private readonly MessageFrames _message = new();
+    private Action? _onTurnEnd;
     private Thread? _thread;
     private int _threadId = -1;
     private int _disposed;
@@ -49,6 +51,9 @@ internal sealed class NetMqLoop : ITransportLoop
             {
                 RunPosted();
             }
+
+            // Each poller callback is a turn: what it packed leaves now.
+            _onTurnEnd?.Invoke();
         }
         finally
         {
@@ -73,25 +78,25 @@ internal sealed class NetMqLoop : ITransportLoop
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
-    public void Add(ITransportSocket socket, Action onReadable)
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
-        var netMq = ((NetMqSocket)socket).Socket;
-        EventHandler<NetMQSocketEventArgs> handler = (_, _) => WithoutPollerContext(onReadable);
-        netMq.ReceiveReady += handler;
-        _handlers[socket] = handler;
-        _poller.Add(netMq);
+        var token = reportDisconnects ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(16) : null;
+        var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget);
+        EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(() => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd));
+        socket.Socket.ReceiveReady += onReady;
+        _handlers[socket] = onReady;
+        _poller.Add(socket.Socket);
+        return socket;
     }
 
-    public void RemoveAndDispose(ITransportSocket socket)
+    /// <summary>A socket being disposed: polled no more.</summary>
+    private void Forget(NetMqSocket socket)
     {
-        var netMq = ((NetMqSocket)socket).Socket;
-        if (_handlers.Remove(socket, out var handler))
+        if (_handlers.Remove(socket, out var onReady) && Volatile.Read(ref _disposed) == 0)
         {
-            netMq.ReceiveReady -= handler;
-            _poller.Remove(netMq);
+            socket.Socket.ReceiveReady -= onReady;
+            _poller.Remove(socket.Socket);
         }
-
-        socket.Dispose();
     }
 
     public void Post(Action work)
@@ -118,8 +123,9 @@ internal sealed class NetMqLoop : ITransportLoop
         }
     }
 
-    public void Start(TimeSpan tickInterval, Action onTick)
+    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd)
     {
+        _onTurnEnd = onTurnEnd;
         var timer = new NetMQTimer(tickInterval);
         timer.Elapsed += (_, _) => WithoutPollerContext(onTick);
         _poller.Add(timer);
@@ -152,7 +158,7 @@ internal sealed class NetMqLoop : ITransportLoop
             _thread.Join(TimeSpan.FromSeconds(5));
         }
 
-        foreach (var socket in _handlers.Keys)
+        foreach (var socket in _handlers.Keys.ToArray())
         {
             socket.Dispose();
         }

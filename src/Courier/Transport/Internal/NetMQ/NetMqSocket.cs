@@ -2,9 +2,20 @@ using NetMQ;
 
 namespace Courier.Transport.Internal.NetMQ;
 
-internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
+/// <summary>
+/// A NetMQ socket. Dropped peers arrive from NetMQ as <c>[routing id, token]</c> messages (its DisconnectMessage option):
+/// the token is 16 random bytes of this socket's own, so no peer can forge one, and it never leaves this class.
+/// </summary>
+internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, ISocketHandler handler, Action<NetMqSocket> onDispose)
+    : ITransportSocket, IPumpedSocket
 {
+    private bool _disposed;
+
     internal NetMQSocket Socket { get; } = socket;
+
+    internal ISocketHandler Handler { get; } = handler;
+
+    public bool IsClosed => _disposed;
 
     public string Bind(string endpoint)
     {
@@ -66,7 +77,7 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
         return true;
     }
 
-    public bool TryReceive(MessageFrames message)
+    public Received TryReceive(MessageFrames message)
     {
         message.Clear();
         var msg = default(Msg);
@@ -75,7 +86,7 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
         {
             if (!Socket.TryReceive(ref msg, TimeSpan.Zero))
             {
-                return false;
+                return Received.Nothing;
             }
 
             message.Append(msg.Slice());
@@ -86,7 +97,9 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
                 message.Append(msg.Slice());
             }
 
-            return true;
+            return disconnectToken is not null && message.Count == 2 && message[1].SequenceEqual(disconnectToken)
+                ? Received.PeerGone
+                : Received.Message;
         }
         finally
         {
@@ -94,5 +107,15 @@ internal sealed class NetMqSocket(NetMQSocket socket) : ITransportSocket
         }
     }
 
-    public void Dispose() => Socket.Dispose();
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        onDispose(this);
+        Socket.Dispose();
+    }
 }

@@ -10,7 +10,8 @@ internal sealed class NetMqTransport : ITransport
 
     public string Name => "managed";
 
-    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectNotice = null)
+    /// <summary>Creates a NetMQ socket with every limit in <paramref name="options"/> applied.</summary>
+    internal static NetMQSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectToken)
     {
         options.Validate();
         NetMQSocket socket = kind switch
@@ -32,12 +33,12 @@ internal sealed class NetMqTransport : ITransport
         }
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
-        if (disconnectNotice is not null)
+        if (disconnectToken is not null)
         {
-            o.DisconnectMessage = disconnectNotice;
+            o.DisconnectMessage = disconnectToken;
         }
 
-        return new NetMqSocket(socket);
+        return socket;
     }
 
     public ITransportLoop CreateLoop(string name) => new NetMqLoop(name);

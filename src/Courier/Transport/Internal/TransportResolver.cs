@@ -1,10 +1,9 @@
 using Courier.Transport;
-using Courier.Transport.Internal;
 using Courier.Transport.Internal.Native;
 using Courier.Transport.Internal.NetMQ;
 using Microsoft.Extensions.Logging;
 
-namespace Courier.Internal;
+namespace Courier.Transport.Internal;
 
 /// <summary>Chooses the transport implementation for <see cref="TransportOptions.Implementation"/>.</summary>
 internal static partial class TransportResolver

@@ -1,0 +1,62 @@
+namespace Courier.Transport.Internal;
+
+/// <summary>What one receive attempt found.</summary>
+internal enum Received
+{
+    Nothing,
+    Message,
+
+    /// <summary>A peer's connection dropped; the message's first frame is its routing id.</summary>
+    PeerGone,
+}
+
+/// <summary>A socket as its loop reads it.</summary>
+internal interface IPumpedSocket
+{
+    Received TryReceive(MessageFrames message);
+
+    bool IsClosed { get; }
+}
+
+/// <summary>How every loop reads a readable socket, in one place.</summary>
+internal static class SocketPump
+{
+    /// <summary>Messages read from one socket per turn: a flood from one peer must not starve the rest of the loop.</summary>
+    public const int MaxPerTurn = 1024;
+
+    public static void Drain(IPumpedSocket socket, ISocketHandler handler, MessageFrames message, Action? onTurnEnd)
+    {
+        for (var i = 0; i < MaxPerTurn; i++)
+        {
+            var received = socket.TryReceive(message);
+            if (received == Received.Nothing)
+            {
+                return;
+            }
+
+            if (received == Received.PeerGone)
+            {
+                handler.OnPeerDisconnected(message[0]);
+                continue;
+            }
+
+            var more = handler.OnMessage(message);
+            if (socket.IsClosed)
+            {
+                return; // its handler closed it (a reconnect)
+            }
+
+            if (i == 0)
+            {
+                // A lone message, as when traffic is light, is answered before asking the transport for more (a system
+                // call that would also unsettle the socket after this send); the rest of a busy turn still shares a batch.
+                onTurnEnd?.Invoke();
+            }
+
+            if (!more)
+            {
+                return;
+            }
+        }
+    }
+}
