@@ -34,9 +34,6 @@ internal static class Batch
     /// <summary>A batch is sent before it grows past this, well below any frame limit a peer sets.</summary>
     public const int MaxFrameLength = 64 * 1024;
 
-    /// <summary>The negotiation answer of a peer that accepts batches (and everything of <c>courier/2</c>).</summary>
-    public static readonly byte[] ProbeAnswer = "courier/3"u8.ToArray();
-
     public static bool Is(ReadOnlySpan<byte> frame, byte kind)
         => frame.Length >= PrefixLength && frame[6] == kind && frame.StartsWith(Header);
 

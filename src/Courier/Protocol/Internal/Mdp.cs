@@ -76,35 +76,6 @@ internal static class Mdp
     /// <summary>True when <paramref name="frame"/> starts with the Courier client header.</summary>
     public static bool IsCourierHeader(ReadOnlySpan<byte> frame) => frame.StartsWith(CourierClientHeader);
 
-    /// <summary>The MMI service a Courier client asks, in plain 7/MDP, whether its peer speaks Courier.</summary>
-    public const string ProbeService = "mmi.courier";
-
-    public static readonly byte[] ProbeServiceBytes = Encoding.ASCII.GetBytes(ProbeService);
-
-    /// <summary>Body of a Courier peer's answer to the probe (after the "200" status frame).</summary>
-    public static readonly byte[] ProbeAnswer = "courier/2"u8.ToArray();
-
-    /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: <c>courier/3</c> (batches, docs/protocol.md §6) to
-    /// a peer that offers it, <c>courier/2</c> to one that offers nothing, as Courier peers before batches probe.
-    /// </summary>
-    public static byte[] ProbeAnswerTo(ReadOnlySpan<byte> offer) => offer.SequenceEqual(Batch.ProbeAnswer) ? Batch.ProbeAnswer : ProbeAnswer;
-
-    /// <summary>
-    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 3 (batches, docs/protocol.md §6),
-    /// 2, or 0 when the peer does not speak Courier.
-    /// </summary>
-    public static int ProbeVersion(IReadOnlyList<byte[]> frames)
-    {
-        if (frames.Count < 5 || ParseStatus(frames[3]) != CourierStatus.Ok)
-        {
-            return 0;
-        }
-
-        var answer = frames[4].AsSpan();
-        return answer.SequenceEqual(Batch.ProbeAnswer) ? 3 : answer.SequenceEqual(ProbeAnswer) ? 2 : 0;
-    }
-
     public const int MaxServiceNameLength = 255;
 
     public static readonly byte[] Empty = [];

@@ -18,10 +18,10 @@ internal static class MdpWorker
     public static readonly byte[] HeartbeatFrame = [Heartbeat];
     public static readonly byte[] DisconnectFrame = [Disconnect];
 
-    private const string CapabilityPrefix = "courier/2 capacity=";
+    private const string CapabilityPrefix = ProtocolVersions.WorkerCapability2;
 
     // A worker that also takes and sends batches (docs/protocol.md §6) says so with the version of its READY frame.
-    private const string BatchCapabilityPrefix = "courier/3 capacity=";
+    private const string BatchCapabilityPrefix = ProtocolVersions.WorkerCapability3;
 
     /// <summary>
     /// Header of a Courier REQUEST or REPLY between a Courier broker and a Courier worker: one frame carrying header,

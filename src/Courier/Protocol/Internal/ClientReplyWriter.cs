@@ -1,0 +1,159 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Courier.Internal;
+using Courier.Transport.Internal;
+
+namespace Courier.Protocol.Internal;
+
+/// <summary>
+/// Encodes replies to clients by their <see cref="ReplyRoute"/>, in the framing each client used. Replies to a batch's
+/// records are packed per client (docs/protocol.md §6) until <see cref="Flush"/>, at the end of the loop's turn. Used by
+/// the server and the broker alike. Loop thread only.
+/// </summary>
+internal sealed class ClientReplyWriter(ITransportSocket socket)
+{
+    private const int SpareBatches = 64;
+    private static readonly byte[] StatusOk = Mdp.StatusFrame(CourierStatus.Ok);
+    private readonly ITransportSocket _socket = socket;
+    private readonly Dictionary<byte[], BatchWriter> _batches = new(ByteArrayComparer.Instance);
+    private readonly Stack<BatchWriter> _spare = new();
+    private readonly byte[] _header = new byte[Mdp.CourierReplyHeaderLength];
+    private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+
+    /// <summary>A successful reply. False when the transport refused it (the client's timeout recovers it).</summary>
+    public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    {
+        if (route.Framing == ClientFraming.CourierBatch && route.EnvelopeLength == 1 && Batch.Fits(body.Length, body.Length == 1 ? body[0].Length : 0))
+        {
+            return AddToBatch(route.ClientId, route.RequestId, body[0].Span);
+        }
+
+        return Send(route, CourierStatus.Ok, body, error: false);
+    }
+
+    /// <summary>A successful reply in a message of its own, never packed (8/MMI answers).</summary>
+    public bool ReplyAlone(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body) => Send(route, CourierStatus.Ok, body, error: false);
+
+    /// <summary>An error reply: <paramref name="status"/> and a message, in the form the client's framing has for errors.</summary>
+    public bool Error(in ReplyRoute route, int status, string message)
+        => Send(route, status, [Encoding.UTF8.GetBytes(message)], error: true);
+
+    /// <summary>An error reply whose message is already bytes (a worker's).</summary>
+    public bool Error(in ReplyRoute route, int status, ReadOnlyMemory<byte> message)
+        => Send(route, status, [message], error: true);
+
+    /// <summary>Sends every client's batch. False when a send was refused (the clients' timeouts recover it).</summary>
+    public bool Flush()
+    {
+        var sent = true;
+        if (_batches.Count == 0)
+        {
+            return sent;
+        }
+
+        foreach (var (client, batch) in _batches)
+        {
+            if (batch.Count > 0)
+            {
+                sent &= SendBatch(client, batch);
+            }
+
+            if (_spare.Count < SpareBatches)
+            {
+                _spare.Push(batch);
+            }
+        }
+
+        _batches.Clear();
+        return sent;
+    }
+
+    private bool AddToBatch(byte[] client, ulong id, ReadOnlySpan<byte> body)
+    {
+        if (!_batches.TryGetValue(client, out var batch))
+        {
+            batch = _spare.TryPop(out var spare) ? spare : new BatchWriter(Batch.ClientReply);
+            _batches.Add(client, batch);
+        }
+
+        if (batch.TryAdd(id, StatusOk, body))
+        {
+            return true;
+        }
+
+        var sent = SendBatch(client, batch);
+        batch.TryAdd(id, StatusOk, body);
+        return sent;
+    }
+
+    private bool SendBatch(byte[] client, BatchWriter batch)
+    {
+        bool sent;
+        if (batch.Count == 1)
+        {
+            var record = batch.Single();
+            var route = new ReplyRoute([client], 1, ClientFraming.Courier, record.Id, null);
+            sent = Send(route, CourierStatus.Ok, [batch.Slice(record.BodyOffset, record.Body.Length)], error: false);
+        }
+        else
+        {
+            sent = _socket.TrySend([client, Mdp.Empty, batch.Frame]);
+        }
+
+        batch.Reset();
+        return sent;
+    }
+
+    /// <summary>One reply message: envelope, "", then what the framing puts before the body, then the body.</summary>
+    private bool Send(in ReplyRoute route, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, bool error)
+    {
+        var outgoing = _outgoing;
+        outgoing.Clear();
+        for (var i = 0; i < route.EnvelopeLength; i++)
+        {
+            outgoing.Add(route.Envelope[i]);
+        }
+
+        outgoing.Add(Mdp.Empty);
+        switch (route.Framing)
+        {
+            case ClientFraming.Courier:
+            case ClientFraming.CourierBatch:
+                Mdp.WriteCourierReplyHeader(_header, route.RequestId, status);
+                outgoing.Add(_header);
+                break;
+            case ClientFraming.Mdp:
+                outgoing.Add(Mdp.ClientHeader);
+                outgoing.Add(route.ServiceFrame ?? Mdp.Empty);
+                if (error)
+                {
+                    // A stock 7/MDP client has no status frame: an error body is [code, message], as 8/MMI answers.
+                    outgoing.Add(Mdp.StatusFrame(status));
+                }
+
+                break;
+            default:
+                if (error)
+                {
+                    outgoing.Add(Mdp.StatusFrame(status));
+                }
+
+                break;
+        }
+
+        foreach (var frame in body)
+        {
+            outgoing.Add(frame);
+        }
+
+        if (outgoing.Count == route.EnvelopeLength + 1)
+        {
+            // REQ sockets need at least one frame after the delimiter.
+            outgoing.Add(Mdp.Empty);
+        }
+
+        var sent = _socket.TrySend(CollectionsMarshal.AsSpan(outgoing));
+        outgoing.Clear(); // holds no reply past its sending
+        return sent;
+    }
+}

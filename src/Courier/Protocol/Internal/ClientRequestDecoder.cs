@@ -1,0 +1,104 @@
+namespace Courier.Protocol.Internal;
+
+/// <summary>
+/// Decodes what a ROUTER socket receives from clients (REQ, 7/MDP, Courier, Courier batches; docs/protocol.md) into
+/// <see cref="InboundRequest"/>s. Only decoding: what to do with a request is the front end's business.
+/// </summary>
+internal static class ClientRequestDecoder
+{
+    /// <summary>Envelopes deeper than this are treated as garbage rather than routing.</summary>
+    public const int MaxEnvelopeFrames = 16;
+
+    // The last service name decoded on this thread (a loop's): most traffic asks one service, so most requests
+    // are answered from here instead of validating and decoding the same bytes into a new string.
+    [ThreadStatic]
+    private static byte[]? t_lastServiceBytes;
+
+    [ThreadStatic]
+    private static string? t_lastService;
+
+    /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
+    public static bool IsBatch(Transport.Internal.MessageFrames message)
+        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && Batch.Is(message[message.Count - 1], Batch.ClientRequest);
+
+    /// <summary>Decodes and validates a service name, from a one-entry per-thread cache when it is the last one seen.</summary>
+    public static string? ServiceName(ReadOnlySpan<byte> frame)
+    {
+        if (t_lastServiceBytes is { } last && frame.SequenceEqual(last))
+        {
+            return t_lastService;
+        }
+
+        var name = Mdp.DecodeServiceName(frame);
+        if (name is not null)
+        {
+            t_lastServiceBytes = frame.ToArray();
+            t_lastService = name;
+        }
+
+        return name;
+    }
+
+    /// <summary>
+    /// Decodes a request of its own message (<paramref name="frames"/>, routing id first) into <paramref name="request"/>.
+    /// False, with the reason, when it has no empty delimiter and so no reply address: it can only be dropped.
+    /// </summary>
+    public static bool TryDecode(byte[][] frames, InboundRequest request, string defaultService, out string? dropReason)
+    {
+        dropReason = null;
+        var delimiter = -1;
+        for (var i = 1; i < frames.Length && i <= MaxEnvelopeFrames; i++)
+        {
+            if (frames[i].Length == 0)
+            {
+                delimiter = i;
+                break;
+            }
+        }
+
+        if (delimiter < 0)
+        {
+            dropReason = "no empty delimiter frame: no reply address";
+            return false;
+        }
+
+        var header = delimiter + 1;
+        if (header >= frames.Length)
+        {
+            // REQ sent an empty message: the default service gets no body frames.
+            request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Plain, 0, null), defaultService, header, null);
+            return true;
+        }
+
+        var headerFrame = frames[header];
+        if (Mdp.IsCourierHeader(headerFrame))
+        {
+            // One frame: header, request id, service.
+            var id = headerFrame.Length >= Mdp.CourierPrefixLength
+                ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(headerFrame.AsSpan(Mdp.CourierClientHeader.Length))
+                : 0;
+            var name = headerFrame.Length > Mdp.CourierPrefixLength ? ServiceName(headerFrame.AsSpan(Mdp.CourierPrefixLength)) : null;
+            request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Courier, id, null), name, header + 1,
+                name is null ? "malformed Courier header (needs request id and a valid service name)" : null);
+            return true;
+        }
+
+        if (!headerFrame.AsSpan().SequenceEqual(Mdp.ClientHeader))
+        {
+            request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Plain, 0, null), defaultService, header, null);
+            return true;
+        }
+
+        var serviceIndex = header + 1;
+        if (serviceIndex >= frames.Length)
+        {
+            request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Mdp, 0, null), null, serviceIndex, "missing service frame");
+            return true;
+        }
+
+        var service = ServiceName(frames[serviceIndex]);
+        request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Mdp, 0, frames[serviceIndex]), service, serviceIndex + 1,
+            service is null ? Batch.InvalidServiceName : null);
+        return true;
+    }
+}

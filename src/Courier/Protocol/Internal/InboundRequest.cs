@@ -1,0 +1,157 @@
+namespace Courier.Protocol.Internal;
+
+/// <summary>
+/// One client request, decoded once at the edge whatever its framing (REQ, 7/MDP, Courier, a Courier batch's record):
+/// its <see cref="Route"/>, service and body. A request of its own message owns copies of its frames; a batch's record
+/// shares the batch's envelope and one copy of the batch frame, its body a slice of it. Loop thread only.
+/// </summary>
+internal sealed class InboundRequest(bool reuseArrays)
+{
+    // A pooled request keeps the frames of its last lone request (zeroed) to take the next one's bytes when the lengths
+    // match, as a steady workload's do: taking a request in then allocates nothing. Small requests only, so that a pool
+    // holds little memory. Only for requests whose bytes user code never sees (the broker's).
+    private const int MaxKeptBytes = 1024;
+    private readonly bool _reuseArrays = reuseArrays;
+    private byte[][]? _kept;
+    private byte[][] _frames = [];
+    private int _bodyStart;
+    private ReadOnlyMemory<byte> _slice;
+    private bool _sliced;
+
+    public ReplyRoute Route { get; private set; }
+
+    /// <summary>The service asked for; null when the request is malformed (see <see cref="Error"/>).</summary>
+    public string? Service { get; private set; }
+
+    /// <summary>Why the request cannot be served as sent (answered 400), or null.</summary>
+    public string? Error { get; private set; }
+
+    public int BodyCount => _sliced ? 1 : Math.Max(0, _frames.Length - _bodyStart);
+
+    public ReadOnlyMemory<byte> Body(int index) => _sliced ? _slice : _frames[_bodyStart + index];
+
+    /// <summary>The first body frame, or empty: an 8/MMI query's argument.</summary>
+    public ReadOnlySpan<byte> FirstBody => BodyCount > 0 ? Body(0).Span : default;
+
+    public long BodySize
+    {
+        get
+        {
+            long size = 0;
+            for (var i = 0; i < BodyCount; i++)
+            {
+                size += Body(i).Length;
+            }
+
+            return size;
+        }
+    }
+
+    /// <summary>The body as an array of its own, for a handler (no bytes copied).</summary>
+    public ReadOnlyMemory<byte>[] BodyArray()
+    {
+        var body = new ReadOnlyMemory<byte>[BodyCount];
+        for (var i = 0; i < body.Length; i++)
+        {
+            body[i] = Body(i);
+        }
+
+        return body;
+    }
+
+    /// <summary>Adds the body frames to <paramref name="frames"/>, for forwarding.</summary>
+    public void AddBodyTo(List<ReadOnlyMemory<byte>> frames)
+    {
+        for (var i = 0; i < BodyCount; i++)
+        {
+            frames.Add(Body(i));
+        }
+    }
+
+    /// <summary>
+    /// Copies a message's frames (routing id first, shared as <paramref name="peerId"/>) into arrays of this request's own,
+    /// reusing those of its previous request where allowed and the lengths match. Returns them for decoding.
+    /// </summary>
+    public byte[][] TakeFrames(Transport.Internal.MessageFrames message, byte[] peerId)
+    {
+        var frames = _kept is { } kept && kept.Length == message.Count ? kept : new byte[message.Count][];
+        _kept = null;
+        frames[0] = peerId;
+        for (var f = 1; f < frames.Length; f++)
+        {
+            var length = message.Length(f);
+            var frame = frames[f] is { } old && old.Length == length ? old : length == 0 ? [] : new byte[length];
+            message[f].CopyTo(frame);
+            frames[f] = frame;
+        }
+
+        return frames;
+    }
+
+    /// <summary>A request of its own message: <paramref name="frames"/> from <see cref="TakeFrames"/>.</summary>
+    public InboundRequest Set(byte[][] frames, in ReplyRoute route, string? service, int bodyStart, string? error)
+    {
+        _frames = frames;
+        _bodyStart = bodyStart;
+        _sliced = false;
+        Route = route;
+        Service = service;
+        Error = error;
+        return this;
+    }
+
+    /// <summary>A record of a batch: the batch's shared envelope, the record's id, service and body slice.</summary>
+    public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error)
+    {
+        _frames = [];
+        _slice = body;
+        _sliced = true;
+        Route = new ReplyRoute(envelope, envelope.Length, ClientFraming.CourierBatch, requestId, null);
+        Service = service;
+        Error = error;
+        return this;
+    }
+
+    /// <summary>Forgets the request, so that a pooled object holds no client's bytes (kept arrays are zeroed).</summary>
+    public void Clear()
+    {
+        if (_reuseArrays && !_sliced)
+        {
+            Keep(_frames);
+        }
+
+        _frames = [];
+        _slice = default;
+        _sliced = false;
+        Route = default;
+        Service = null;
+        Error = null;
+    }
+
+    private void Keep(byte[][] frames)
+    {
+        if (frames.Length < 2)
+        {
+            return;
+        }
+
+        var total = 0;
+        for (var f = 1; f < frames.Length; f++)
+        {
+            total += frames[f].Length;
+        }
+
+        if (total > MaxKeptBytes)
+        {
+            return;
+        }
+
+        frames[0] = null!; // the shared routing id is not ours to keep
+        for (var f = 1; f < frames.Length; f++)
+        {
+            Array.Clear(frames[f]);
+        }
+
+        _kept = frames;
+    }
+}

@@ -1,0 +1,48 @@
+using Courier.Transport.Internal;
+
+namespace Courier.Protocol.Internal;
+
+/// <summary>What a worker receives from its broker.</summary>
+internal enum WorkerMessageKind
+{
+    /// <summary>Not a message a worker expects.</summary>
+    Unexpected,
+
+    /// <summary>The answer to the worker's 8/MMI probe (<c>"", "MDPC01", "mmi.courier", …</c>).</summary>
+    ProbeAnswer,
+
+    /// <summary><c>"CURW02"+0x02+token, body…</c>: a Courier REQUEST, answered by its token.</summary>
+    CourierRequest,
+
+    /// <summary><c>"CURB03"+0x03+records</c>: a batch of Courier REQUESTs (docs/protocol.md §6).</summary>
+    RequestBatch,
+
+    /// <summary><c>"", "MDPW01", command, …</c>: a 7/MDP command (REQUEST, HEARTBEAT, DISCONNECT).</summary>
+    MdpCommand,
+}
+
+internal static class WorkerInbound
+{
+    public static WorkerMessageKind Classify(MessageFrames message)
+    {
+        if (message.Count == 1 && Batch.Is(message[0], Batch.WorkerRequest))
+        {
+            return WorkerMessageKind.RequestBatch;
+        }
+
+        if (message.Count >= 1 && MdpWorker.IsCourier(message[0], MdpWorker.Request, MdpWorker.CourierRequestLength))
+        {
+            return WorkerMessageKind.CourierRequest;
+        }
+
+        if (message.Count >= 3 && message.Length(0) == 0 && message[1].SequenceEqual(Mdp.ClientHeader)
+            && message[2].SequenceEqual(ProtocolVersions.ProbeServiceBytes))
+        {
+            return WorkerMessageKind.ProbeAnswer;
+        }
+
+        return message.Count >= 3 && message.Length(0) == 0 && message[1].SequenceEqual(Mdp.WorkerHeader) && message.Length(2) == 1
+            ? WorkerMessageKind.MdpCommand
+            : WorkerMessageKind.Unexpected;
+    }
+}

@@ -1,0 +1,216 @@
+using Courier.Internal;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Serving.Internal;
+
+/// <summary>
+/// The edge where client requests come in, for the server and the broker alike. Every message (REQ, 7/MDP, Courier, a
+/// Courier batch) is decoded once into <see cref="InboundRequest"/>s, and the checks every request gets run here, once:
+/// 400 malformed, 8/MMI, 404 unknown service, 503 refusing (draining), 413 too large, then the target's own 503 (busy).
+/// Replies leave through <see cref="Reply"/> and <see cref="Fail"/>, encoded by each request's route. Loop thread only.
+/// </summary>
+internal sealed class ClientFrontEnd
+{
+    private const int MaxSharedPeerIds = 65_536;
+    private const int SpareRequests = 4096;
+    private readonly IRequestTarget _target;
+    private readonly string _defaultService;
+    private readonly long _maxRequestSize;
+    private readonly bool _reuseArrays;
+    private readonly ILogger _logger;
+    private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
+    private readonly Stack<InboundRequest> _spare = new();
+
+    public ClientFrontEnd(ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
+    {
+        _target = target;
+        _defaultService = defaultService;
+        _maxRequestSize = maxRequestSize;
+        _reuseArrays = reuseArrays;
+        _logger = logger;
+        Replies = new ClientReplyWriter(socket);
+    }
+
+    public ClientReplyWriter Replies { get; }
+
+    /// <summary>A message from a client: decoded, checked, and handed to the target or answered at once.</summary>
+    public void OnMessage(MessageFrames message)
+    {
+        if (ClientRequestDecoder.IsBatch(message))
+        {
+            OnBatch(message);
+            return;
+        }
+
+        var request = Rent();
+        var frames = request.TakeFrames(message, PeerId(message[0]));
+        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
+        {
+            FrontEndLog.Dropped(_logger, frames.Length, dropReason!);
+            Release(request);
+            return;
+        }
+
+        Admit(request);
+    }
+
+    /// <summary>
+    /// <c>envelope…, "", "CURB03"+0x01+records</c>: each record is a request like a <c>"CURC02"</c> one. The frame is copied
+    /// once and every request's body is a slice of that copy.
+    /// </summary>
+    private void OnBatch(MessageFrames message)
+    {
+        var (envelope, data) = Batch.TakeClientBatch(message);
+        envelope[0] = PeerId(envelope[0]);
+        var reader = new BatchReader(data);
+        while (reader.TryRead(out var record))
+        {
+            var service = ClientRequestDecoder.ServiceName(record.Tag);
+            var body = data.AsMemory(record.BodyOffset, record.Body.Length);
+            Admit(Rent().SetRecord(envelope, record.Id, service, body, service is null ? Batch.InvalidServiceName : null));
+        }
+
+        if (reader.Malformed)
+        {
+            FrontEndLog.Dropped(_logger, message.Count, "a batch with a malformed record: the rest of it is ignored");
+        }
+    }
+
+    /// <summary>The shared checks, in order; what passes them all is the target's.</summary>
+    private void Admit(InboundRequest request)
+    {
+        if (request.Error is { } error)
+        {
+            Fail(request, CourierStatus.BadRequest, error, "?");
+            return;
+        }
+
+        var service = request.Service!;
+        if (service.StartsWith("mmi.", StringComparison.Ordinal))
+        {
+            AnswerMmi(request, service);
+            Release(request);
+            return;
+        }
+
+        if (!_target.Serves(service))
+        {
+            Fail(request, CourierStatus.NotFound, $"no service '{service}' here");
+            return;
+        }
+
+        if (_target.Refusal is { } refusal)
+        {
+            Fail(request, CourierStatus.Unavailable, refusal);
+            return;
+        }
+
+        var size = request.BodySize;
+        if (size > _maxRequestSize)
+        {
+            Fail(request, CourierStatus.TooLarge, $"request body of {size} bytes exceeds the limit of {_maxRequestSize}");
+            return;
+        }
+
+        if (_target.TryAccept(request) is { } busy)
+        {
+            Fail(request, CourierStatus.Unavailable, busy);
+        }
+    }
+
+    private void AnswerMmi(InboundRequest request, string service)
+    {
+        var argument = request.FirstBody;
+        IReadOnlyList<ReadOnlyMemory<byte>> answer;
+        if (service == ProtocolVersions.ProbeService)
+        {
+            // A plain 7/MDP reply has no status frame, so the probe answer carries its own.
+            answer = request.Route.Framing == ClientFraming.Mdp ? [Mmi.Found, ProtocolVersions.AnswerTo(argument)] : [ProtocolVersions.AnswerTo(argument)];
+        }
+        else
+        {
+            answer = _target.AnswerMmi(service, argument) ?? [Mmi.NotImplemented];
+        }
+
+        var frames = answer as ReadOnlyMemory<byte>[] ?? [.. answer];
+        if (!Replies.ReplyAlone(request.Route, frames))
+        {
+            FrontEndLog.ReplyDropped(_logger, service);
+        }
+    }
+
+    /// <summary>Answers a request the target took, and releases it.</summary>
+    public void Reply(InboundRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    {
+        if (!Replies.Reply(request.Route, body))
+        {
+            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+        }
+
+        Release(request);
+    }
+
+    /// <summary>Answers a request the target took with what its handler or worker came to, and releases it.</summary>
+    public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    {
+        var sent = status == CourierStatus.Ok
+            ? Replies.Reply(request.Route, body)
+            : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
+        if (!sent)
+        {
+            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+        }
+
+        Release(request);
+    }
+
+    /// <summary>Answers a request with an error, logged, and releases it.</summary>
+    public void Fail(InboundRequest request, int status, string reason, string? service = null)
+    {
+        service ??= request.Service ?? "?";
+        FrontEndLog.Rejected(_logger, service, status, reason);
+        if (!Replies.Error(request.Route, status, reason))
+        {
+            FrontEndLog.ReplyDropped(_logger, service);
+        }
+
+        Release(request);
+    }
+
+    /// <summary>A request nobody will answer (its client is gone): forgotten, its object kept for the next.</summary>
+    public void Release(InboundRequest request)
+    {
+        request.Clear();
+        if (_spare.Count < SpareRequests)
+        {
+            _spare.Push(request);
+        }
+    }
+
+    /// <summary>Sends what was packed this turn: the loop's end-of-turn hook calls it.</summary>
+    public void Flush() => Replies.Flush();
+
+    private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays);
+
+    /// <summary>The one array holding routing id <paramref name="id"/>: a client's requests need not each copy it.</summary>
+    private byte[] PeerId(ReadOnlySpan<byte> id)
+    {
+        var lookup = _peerIds.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(id, out var shared))
+        {
+            return shared;
+        }
+
+        if (_peerIds.Count >= MaxSharedPeerIds)
+        {
+            _peerIds.Clear(); // peers come and go: start afresh rather than grow without bound
+        }
+
+        shared = id.ToArray();
+        _peerIds.Add(shared);
+        return shared;
+    }
+}

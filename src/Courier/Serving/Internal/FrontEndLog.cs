@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Serving.Internal;
+
+internal static partial class FrontEndLog
+{
+    [LoggerMessage(101, LogLevel.Warning, "Dropped a message of {FrameCount} frame(s): {Reason}")]
+    public static partial void Dropped(ILogger logger, int frameCount, string reason);
+
+    [LoggerMessage(102, LogLevel.Information, "Rejected a request for {Service}: {Status} {Reason}")]
+    public static partial void Rejected(ILogger logger, string service, int status, string reason);
+
+    [LoggerMessage(103, LogLevel.Warning, "Reply to a request for {Service} could not be queued (peer gone or its queue full); dropped")]
+    public static partial void ReplyDropped(ILogger logger, string service);
+}

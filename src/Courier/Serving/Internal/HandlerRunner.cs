@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Courier.Protocol;
+using Courier.Server;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Serving.Internal;
+
+/// <summary>
+/// Runs handlers for the server and the worker alike: at most <c>maxConcurrency</c> at once, more waiting in a bounded
+/// queue; on the thread pool, or inline on the loop (<c>runInline</c>) where a handler that completes synchronously is
+/// answered without a thread hop; cancelled when the owner stops; every exception mapped to a status here, once.
+/// <paramref name="complete"/> gets each outcome on the loop thread. Loop thread only, except where said.
+/// </summary>
+/// <typeparam name="TContext">What the owner needs to answer: a route, a token.</typeparam>
+internal sealed class HandlerRunner<TContext>(
+    ITransportLoop loop,
+    int maxConcurrency,
+    int maxQueued,
+    bool runInline,
+    string stoppedMessage,
+    ILogger logger,
+    Action<TContext, HandlerOutcome> complete) : IDisposable
+{
+    private readonly Queue<Job> _queue = new();
+    private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome)> _completions = new();
+    private readonly CancellationTokenSource _cancellation = new();
+    private readonly byte[] _stoppedMessage = Encoding.UTF8.GetBytes(stoppedMessage);
+    private Action? _drainCompletions;
+    private int _completionsScheduled;
+    private int _inFlight;
+
+    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context);
+
+    /// <summary>Handlers running now. Any thread.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Handlers waiting for a free slot.</summary>
+    public int Queued => _queue.Count;
+
+    /// <summary>Nothing running or waiting.</summary>
+    public bool Idle => _inFlight == 0 && _queue.Count == 0;
+
+    /// <summary>Runs when the runner becomes idle (a drain waits for it). Loop thread.</summary>
+    public Action? OnIdle { get; set; }
+
+    /// <summary>Starts the handler or queues it; false when the queue is full too.</summary>
+    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context)
+    {
+        if (_inFlight < maxConcurrency)
+        {
+            Start(new Job(handler, request, context));
+        }
+        else if (_queue.Count < maxQueued)
+        {
+            _queue.Enqueue(new Job(handler, request, context));
+        }
+        else
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Cancels the token every handler got: a graceful stop's drain time is over. Any thread.</summary>
+    public Task CancelAsync() => _cancellation.CancelAsync();
+
+    /// <inheritdoc/>
+    public void Dispose() => _cancellation.Dispose();
+
+    private void Start(Job job)
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (!runInline)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Runner.FinishAsync(s.Job, s.Runner.Invoke(s.Job)), (Runner: this, Job: job), preferLocal: false);
+            return;
+        }
+
+        var pending = Invoke(job);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = FinishAsync(job, pending);
+            return;
+        }
+
+        // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
+        // the next, so inline handlers never recurse into the queue.
+        complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Interlocked.Decrement(ref _inFlight);
+        if (Idle)
+        {
+            OnIdle?.Invoke();
+        }
+    }
+
+    private ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> Invoke(Job job)
+    {
+        try
+        {
+            return job.Handler(job.Request, _cancellation.Token);
+        }
+#pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException<IReadOnlyList<ReadOnlyMemory<byte>>>(ex);
+        }
+    }
+
+    /// <summary>Awaits a handler off the loop, then hands its outcome over with others that finish meanwhile: one wake-up.</summary>
+    private async Task FinishAsync(Job job, ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending)
+    {
+        HandlerOutcome outcome;
+        try
+        {
+            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? []);
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            outcome = new HandlerOutcome(CourierStatus.Unavailable, [_stoppedMessage]);
+        }
+#pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the owner keeps serving.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RunnerLog.HandlerFailed(logger, ex, job.Request.Service);
+            outcome = new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")]);
+        }
+
+        _completions.Enqueue((job.Context, outcome));
+        if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
+        {
+            loop.Post(_drainCompletions ??= DrainCompletions);
+        }
+    }
+
+    private void DrainCompletions()
+    {
+        Volatile.Write(ref _completionsScheduled, 0);
+        while (_completions.TryDequeue(out var completion))
+        {
+            complete(completion.Context, completion.Outcome);
+            Finished();
+        }
+    }
+
+    /// <summary>One handler fewer running: start what waits, or report idle.</summary>
+    private void Finished()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        while (_inFlight < maxConcurrency && _queue.TryDequeue(out var next))
+        {
+            Start(next);
+        }
+
+        if (Idle)
+        {
+            OnIdle?.Invoke();
+        }
+    }
+}

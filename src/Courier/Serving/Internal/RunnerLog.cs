@@ -1,0 +1,9 @@
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Serving.Internal;
+
+internal static partial class RunnerLog
+{
+    [LoggerMessage(111, LogLevel.Error, "Handler for {Service} failed")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception, string service);
+}
