@@ -1,4 +1,3 @@
-using Courier.Internal;
 using Courier.Server.Internal;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -10,17 +9,15 @@ namespace Courier.Server;
 /// stock REQ clients alike. Requests run concurrently up to <see cref="CourierServerOptions.MaxConcurrency"/>;
 /// every failure a peer can cause is answered with an error reply or dropped and logged, never fatal.
 /// </summary>
-public sealed partial class CourierServer : IAsyncDisposable
+public sealed class CourierServer : IAsyncDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierServerOptions _options;
     private readonly ILogger _logger;
     private readonly ITransport _transport;
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _handlerCancellation = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITransportLoop? _loop;
-    private ITransportSocket? _socket;
+    private ServerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
     /// <summary>Creates a server with the built-in <c>echo</c> and <c>whoami</c> services mapped.</summary>
@@ -36,10 +33,10 @@ public sealed partial class CourierServer : IAsyncDisposable
     }
 
     /// <summary>The endpoint actually bound (with the chosen port when the options asked for any port); null before start.</summary>
-    public string? Endpoint { get; private set; }
+    public string? Endpoint => _engine?.Endpoint;
 
     /// <summary>Requests being handled right now.</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight => _engine?.InFlight ?? 0;
 
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
     public CourierServer Map(string service, CourierHandler handler)
@@ -76,23 +73,23 @@ public sealed partial class CourierServer : IAsyncDisposable
 
         // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
         var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
-        var socket = _transport.CreateSocket(SocketKind.Router, transportOptions);
+        var loop = _transport.CreateLoop($"courier-server-{_options.Name}");
+        ServerEngine engine;
         try
         {
-            Endpoint = socket.Bind(_options.Endpoint);
+            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger);
         }
         catch (Exception ex)
         {
-            socket.Dispose();
+            loop.Dispose();
             Volatile.Write(ref _state, 3);
             throw new InvalidOperationException($"Cannot bind {_options.Endpoint}: {ex.Message}", ex);
         }
 
-        _socket = socket;
-        _loop = _transport.CreateLoop($"courier-server-{_options.Name}");
-        _loop.Add(socket, OnReadable);
-        _loop.Start(TimeSpan.FromMilliseconds(250), static () => { });
-        ServerLog.Listening(_logger, _options.Name, Endpoint, _transport.Name);
+        _engine = engine;
+        _loop = loop;
+        loop.Start(TimeSpan.FromMilliseconds(250), static () => { }, engine.OnTurnEnd);
+        ServerLog.Listening(_logger, _options.Name, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }
 
@@ -108,10 +105,11 @@ public sealed partial class CourierServer : IAsyncDisposable
         }
 
         var loop = _loop!;
-        loop.Post(BeginDrain);
+        var engine = _engine!;
+        loop.Post(engine.BeginDrain);
         try
         {
-            await _drained.Task.WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            await engine.Drained.WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -119,12 +117,16 @@ public sealed partial class CourierServer : IAsyncDisposable
         }
         finally
         {
-            await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+            await engine.CancelHandlersAsync().ConfigureAwait(false);
             // Cancelled handlers answer 503; give their replies a moment to reach the loop.
-            await Task.WhenAny(_drained.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
+            await Task.WhenAny(engine.Drained, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             // Let replies produced by the cancellation (or just before it) leave before the socket closes.
             var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            loop.Post(flushed.SetResult);
+            loop.Post(() =>
+            {
+                engine.OnTurnEnd();
+                flushed.SetResult();
+            });
             await Task.WhenAny(flushed.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             loop.Dispose();
             Volatile.Write(ref _state, 3);
@@ -140,6 +142,6 @@ public sealed partial class CourierServer : IAsyncDisposable
             Volatile.Write(ref _state, 3);
         }
 
-        _handlerCancellation.Dispose();
+        _engine?.Dispose();
     }
 }
