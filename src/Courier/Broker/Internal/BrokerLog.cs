@@ -18,11 +18,4 @@ internal static partial class BrokerLog
 
     [LoggerMessage(5, LogLevel.Warning, "Request for {Service} witnessed {Deaths} worker deaths; answered as a poison request")]
     public static partial void Poison(ILogger logger, string service, int deaths);
-
-    [LoggerMessage(6, LogLevel.Information, "Rejected a request for {Service}: {Status} {Reason}")]
-    public static partial void Rejected(ILogger logger, string service, int status, string reason);
-
-    [LoggerMessage(7, LogLevel.Warning, "Dropped a message of {FrameCount} frame(s): {Reason}")]
-    public static partial void Dropped(ILogger logger, int frameCount, string reason);
-
 }

@@ -1,0 +1,85 @@
+using Courier.Protocol.Internal;
+using Courier.Serving.Internal;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>
+/// A running broker's loop-side state: its one ROUTER socket, on which clients and workers both arrive. Each message is
+/// classified once: workers' go to the <see cref="WorkerRegistry"/>, clients' to the <see cref="ClientFrontEnd"/>, which
+/// decodes and checks them and hands them to the <see cref="ServiceTable"/>. Loop thread only.
+/// </summary>
+internal sealed class BrokerEngine : ISocketHandler
+{
+    private readonly ClientFrontEnd _frontEnd;
+    private readonly ServiceTable _services;
+    private readonly WorkerRegistry _workers;
+
+    /// <summary>Creates the broker's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
+    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger)
+    {
+        var socket = loop.CreateSocket(SocketKind.Router, options.Transport, this, reportDisconnects: true);
+        try
+        {
+            Endpoint = socket.Bind(options.Endpoint);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        _services = new ServiceTable(options);
+        // The broker's requests are never seen by user code: their arrays are reused from request to request.
+        _frontEnd = new ClientFrontEnd(socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger);
+        _workers = new WorkerRegistry(options, socket, _services, logger);
+        _services.FrontEnd = _frontEnd;
+        _services.Workers = _workers;
+    }
+
+    public string Endpoint { get; }
+
+    public IEnumerable<BrokerService> Services => _services.All;
+
+    public bool OnMessage(MessageFrames message)
+    {
+        switch (BrokerInbound.Classify(message))
+        {
+            case BrokerMessageKind.WorkerCourierReply:
+                _workers.OnCourierReply(message);
+                break;
+            case BrokerMessageKind.WorkerReplyBatch:
+                _workers.OnReplyBatch(message);
+                break;
+            case BrokerMessageKind.WorkerCommand:
+                _workers.OnCommand(message);
+                break;
+            default:
+                _frontEnd.OnMessage(message);
+                break;
+        }
+
+        return true;
+    }
+
+    public void OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+    {
+        if (!_workers.OnDisconnected(routingId))
+        {
+            _services.OnClientGone(routingId);
+        }
+    }
+
+    public void OnTick() => _workers.OnTick();
+
+    /// <summary>
+    /// Sends what was packed while handling this turn: requests to workers, then replies to clients. A batch so holds
+    /// only what was ready at once and never waits for more.
+    /// </summary>
+    public void OnTurnEnd()
+    {
+        _workers.Flush();
+        _frontEnd.Flush();
+    }
+}

@@ -1,0 +1,158 @@
+using System.Text;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Serving.Internal;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>
+/// The broker's services: each one's queue of waiting requests and its workers, and the matching of the two
+/// (least-loaded dispatch). What the front end accepts comes here; replies leave through the front end. Loop thread only.
+/// </summary>
+internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarget
+{
+    // Finished requests are kept for reuse, up to a bound: under load every request would otherwise be garbage.
+    private const int SpareRequests = 4096;
+    private readonly Dictionary<string, BrokerService> _services = new(StringComparer.Ordinal);
+    private readonly Stack<BrokerRequest> _spare = new();
+    private ulong _nextToken;
+    private long _dispatchSequence;
+
+    /// <summary>Where replies leave; set once the socket exists.</summary>
+    public ClientFrontEnd FrontEnd { get; set; } = null!;
+
+    /// <summary>Where requests go; set once the socket exists.</summary>
+    public WorkerRegistry Workers { get; set; } = null!;
+
+    public IEnumerable<BrokerService> All => _services.Values;
+
+    public bool Serves(string service) => true; // a request may wait for a worker to come
+
+    public string? Refusal => null;
+
+    public IReadOnlyList<ReadOnlyMemory<byte>>? AnswerMmi(string service, ReadOnlySpan<byte> argument)
+    {
+        var name = Encoding.UTF8.GetString(argument);
+        return service switch
+        {
+            "mmi.service" => [_services.TryGetValue(name, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
+            "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, name)],
+            "mmi.stats" => [BrokerStats.StatsJson(_services.Values, name)],
+            _ => null,
+        };
+    }
+
+    public string? TryAccept(InboundRequest request)
+    {
+        var name = request.Service!;
+        var service = Service(name);
+        if (service.Queue.Count >= options.MaxQueuedPerService)
+        {
+            service.Errors++;
+            return $"queue full: {service.Queue.Count} requests wait for '{name}'";
+        }
+
+        var held = _spare.TryPop(out var spare) ? spare : new BrokerRequest();
+        service.Queue.AddLast(held.Set(++_nextToken, request, service));
+        Dispatch(service);
+        return null;
+    }
+
+    public BrokerService Service(string name)
+    {
+        if (!_services.TryGetValue(name, out var service))
+        {
+            service = new BrokerService(name);
+            _services.Add(name, service);
+        }
+
+        return service;
+    }
+
+    /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room.</summary>
+    public void Dispatch(BrokerService service)
+    {
+        while (service.Queue.First is { } request)
+        {
+            var worker = LeastLoaded(service);
+            if (worker is null)
+            {
+                return;
+            }
+
+            service.Queue.Remove(request);
+            worker.Outstanding.Add(request.Token, request);
+            worker.LastDispatch = ++_dispatchSequence;
+            if (!Workers.Send(worker, request))
+            {
+                // Its queue is full or its connection gone: treat it as dead; the request goes back to the front.
+                Workers.Remove(worker, "send refused", died: false);
+            }
+        }
+    }
+
+    /// <summary>A worker's reply: to the client, and the request is done.</summary>
+    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    {
+        request.Service.Served++;
+        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        Retire(request);
+    }
+
+    /// <summary>An error for the client, and the request is done.</summary>
+    public void Fail(BrokerRequest request, int status, string message)
+    {
+        request.Service.Errors++;
+        FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
+        Retire(request);
+    }
+
+    /// <summary>
+    /// A client that went away (say, a Lazy Pirate reconnect) can no longer receive replies: its waiting requests would
+    /// only make workers do work nobody reads, and its resends would queue twice.
+    /// </summary>
+    public void OnClientGone(ReadOnlySpan<byte> identity)
+    {
+        foreach (var service in _services.Values)
+        {
+            for (var request = service.Queue.First; request is not null;)
+            {
+                var next = request.QueueNext;
+                if (request.ClientId.AsSpan().SequenceEqual(identity))
+                {
+                    service.Queue.Remove(request);
+                    FrontEnd.Release(request.Inbound);
+                    Retire(request);
+                }
+
+                request = next;
+            }
+        }
+    }
+
+    private static BrokerWorker? LeastLoaded(BrokerService service)
+    {
+        BrokerWorker? best = null;
+        foreach (var worker in service.Workers)
+        {
+            if (worker.HasRoom && (best is null
+                || worker.Outstanding.Count < best.Outstanding.Count
+                || (worker.Outstanding.Count == best.Outstanding.Count && worker.LastDispatch < best.LastDispatch)))
+            {
+                best = worker;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
+    private void Retire(BrokerRequest request)
+    {
+        request.Clear();
+        if (_spare.Count < SpareRequests)
+        {
+            _spare.Push(request);
+        }
+    }
+}
