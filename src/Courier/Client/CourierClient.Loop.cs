@@ -53,12 +53,12 @@ public sealed partial class CourierClient
         _attemptTimeouts.Remove(request);
         _deadlines.Remove(request);
 
-        if (request.Sent)
+        if (request.Sent && _connection is { } connection)
         {
-            _sentCount--;
+            connection.SentCount--;
         }
 
-        if (ReferenceEquals(_plainOutstanding, request))
+        if (ReferenceEquals(_connection?.PlainOutstanding, request))
         {
             Reconnect(resend: true, _clock.GetTimestamp());
         }
@@ -68,34 +68,38 @@ public sealed partial class CourierClient
         }
     }
 
-    private void OnReadable()
+    /// <summary>The client's side of its socket: replies, read in place where they can be.</summary>
+    private sealed class SocketEvents(CourierClient client) : ISocketHandler
     {
-        for (var i = 0; i < 4096 && _socket is { } socket && socket.TryReceive(_message); i++)
+        public bool OnMessage(MessageFrames message)
         {
-            var message = _message;
-            if (message.Count >= 2 && message.Length(0) == 0 && message.Length(1) == Mdp.CourierReplyHeaderLength && Mdp.IsCourierHeader(message[1]))
-            {
-                OnCourierReply(message);
-            }
-            else if (message.Count == 2 && message.Length(0) == 0 && Batch.Is(message[1], Batch.ClientReply))
-            {
-                OnReplyBatch(message);
-            }
-            else
-            {
-                message.CopyTo(_received);
-                OnMessage(_received);
-            }
+            client.OnReply(message);
 
-            if (_sentCount == 0)
-            {
-                // No reply awaited: asking libzmq for more would cost a system call that the check before the loop
-                // next blocks makes anyway (this socket was used), and that the next request's send would undo.
-                break;
-            }
+            // No reply awaited: asking for more would cost a system call that the check before the loop next blocks
+            // makes anyway (this socket was used), and that the next request's send would undo.
+            return client._connection is { SentCount: > 0 };
         }
 
-        FlushRequests();
+        public void OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+        {
+        }
+    }
+
+    private void OnReply(MessageFrames message)
+    {
+        if (message.Count >= 2 && message.Length(0) == 0 && message.Length(1) == Mdp.CourierReplyHeaderLength && Mdp.IsCourierHeader(message[1]))
+        {
+            OnCourierReply(message);
+        }
+        else if (message.Count == 2 && message.Length(0) == 0 && Batch.Is(message[1], Batch.ClientReply))
+        {
+            OnReplyBatch(message);
+        }
+        else
+        {
+            message.CopyTo(_received);
+            OnMessage(_received);
+        }
     }
 
     private void OnMessage(List<byte[]> frames)
@@ -106,7 +110,7 @@ public sealed partial class CourierClient
         }
         else
         {
-            ClientLog.Unexpected(_logger, frames.Count, _endpoint, "neither a 7/MDP nor a Courier reply");
+            ClientLog.Unexpected(_logger, frames.Count, Endpoint, "neither a 7/MDP nor a Courier reply");
         }
     }
 
@@ -136,7 +140,7 @@ public sealed partial class CourierClient
         {
             var text = message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)";
             Fail(request, status < 0
-                ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status frame.")
+                ? new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has no valid status frame.")
                 : new CourierRemoteException(request.Service, status, text));
         }
     }
@@ -160,39 +164,36 @@ public sealed partial class CourierClient
             else
             {
                 Fail(request, status < 0
-                    ? new CourierProtocolException($"Reply from {_endpoint} to '{request.Service}' has no valid status.")
+                    ? new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has no valid status.")
                     : new CourierRemoteException(request.Service, status, Encoding.UTF8.GetString(record.Body)));
             }
         }
 
         if (reader.Malformed)
         {
-            ClientLog.Unexpected(_logger, message.Count, _endpoint, "a batch of replies with a malformed record");
+            ClientLog.Unexpected(_logger, message.Count, Endpoint, "a batch of replies with a malformed record");
         }
     }
 
     private void OnPlainReply(List<byte[]> frames)
     {
         var service = frames[2];
-        if (_mode == PeerMode.Probing && service.AsSpan().SequenceEqual(Mdp.ProbeServiceBytes))
+        var connection = _connection!;
+        if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
         {
-            var version = Mdp.ProbeVersion(frames);
-            var courier = version >= 2;
-            _mode = courier ? PeerMode.Courier : PeerMode.Plain;
-            _peerBatches = version >= 3;
-            _probeDeadline = long.MaxValue;
-            ClientLog.Negotiated(_logger, _endpoint, courier ? "Courier" : "plain 7/MDP");
+            var courier = connection.Negotiation.Answered(frames) >= 2;
+            ClientLog.Negotiated(_logger, Endpoint, courier ? "Courier" : "plain 7/MDP");
             SendWaiting();
             return;
         }
 
-        if (_plainOutstanding is not { } request || !service.AsSpan().SequenceEqual(request.ServiceFrame))
+        if (connection.PlainOutstanding is not { } request || !service.AsSpan().SequenceEqual(request.ServiceFrame))
         {
-            ClientLog.Unexpected(_logger, frames.Count, _endpoint, "a 7/MDP reply with no request outstanding for its service");
+            ClientLog.Unexpected(_logger, frames.Count, Endpoint, "a 7/MDP reply with no request outstanding for its service");
             return;
         }
 
-        _plainOutstanding = null;
+        connection.PlainOutstanding = null;
         Complete(request, new CourierReply(request.Service, Frames.From(frames, 3)));
     }
 
@@ -210,17 +211,17 @@ public sealed partial class CourierClient
 
     private void Remove(PendingRequest request)
     {
-        if (_pending.Remove(request.Id) && request.Sent)
+        if (_pending.Remove(request.Id) && request.Sent && _connection is { } connection)
         {
-            _sentCount--;
+            connection.SentCount--;
         }
 
         _attemptTimeouts.Remove(request);
         _deadlines.Remove(request);
 
-        if (ReferenceEquals(_plainOutstanding, request))
+        if (_connection is { } current && ReferenceEquals(current.PlainOutstanding, request))
         {
-            _plainOutstanding = null;
+            current.PlainOutstanding = null;
         }
 
         request.Cancellation.Dispose();

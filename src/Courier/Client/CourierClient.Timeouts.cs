@@ -8,7 +8,7 @@ public sealed partial class CourierClient
     private void OnTick()
     {
         var now = _clock.GetTimestamp();
-        var connectionTimedOut = now >= _probeDeadline;
+        var connectionTimedOut = _connection is { } connection && now >= connection.Negotiation.ProbeDeadline;
         while (_deadlines.First is { } late && _deadlines.DueOf(late) <= now)
         {
             Fail(late, new CourierTimeoutException(late.Service, late.Attempts, _clock.GetElapsedTime(late.StartedAt, now)));
@@ -29,15 +29,13 @@ public sealed partial class CourierClient
 
         if (connectionTimedOut && _pending.Count > 0)
         {
-            ClientLog.Reconnecting(_logger, _endpoint, _options.Timeout, _pending.Count);
+            ClientLog.Reconnecting(_logger, Endpoint, _options.Timeout, _pending.Count);
             Reconnect(resend: true, now);
         }
         else if (connectionTimedOut)
         {
             Disconnect(); // the probe went unanswered and nothing waits: connect afresh on the next request
         }
-
-        FlushRequests();
     }
 
     /// <summary>
@@ -58,7 +56,6 @@ public sealed partial class CourierClient
             return;
         }
 
-        EnsureConnected();
         foreach (var request in _pending.Values.OrderBy(r => r.Id).ToArray())
         {
             if (request.AttemptDeadline <= now)

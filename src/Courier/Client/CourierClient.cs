@@ -22,6 +22,7 @@ public sealed partial class CourierClient : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingRequest> _submissions = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _serviceFrames = new(StringComparer.Ordinal);
     private readonly Action _drainSubmissions;
+    private readonly SocketEvents _socketEvents;
     private int _drainScheduled;
     private long _nextId;
     private int _disposed;
@@ -38,7 +39,8 @@ public sealed partial class CourierClient : IAsyncDisposable
         _drainSubmissions = DrainSubmissions;
         _loop = _transport.CreateLoop("courier-client");
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
-        _loop.Start(tick, OnTick);
+        _socketEvents = new SocketEvents(this);
+        _loop.Start(tick, OnTick, FlushRequests);
     }
 
     /// <summary>Creates a client for one endpoint with default options.</summary>
@@ -92,11 +94,7 @@ public sealed partial class CourierClient : IAsyncDisposable
                     var (client, pending) = ((CourierClient, PendingRequest))state!;
                     if (pending.TrySetCanceled(token))
                     {
-                        client._loop.Post(() =>
-                        {
-                            client.Forget(pending);
-                            client.FlushRequests();
-                        });
+                        client._loop.Post(() => client.Forget(pending));
                     }
                 },
                 (this, request));
@@ -141,8 +139,6 @@ public sealed partial class CourierClient : IAsyncDisposable
         {
             Submit(request);
         }
-
-        FlushRequests();
     }
 
     /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/> and closes the connection.</summary>

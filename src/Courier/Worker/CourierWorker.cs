@@ -1,5 +1,3 @@
-using Courier.Client;
-using Courier.Internal;
 using Courier.Server;
 using Courier.Transport.Internal;
 using Courier.Worker.Internal;
@@ -13,17 +11,14 @@ namespace Courier.Worker;
 /// backoff when the broker goes away, and on a graceful stop finishes what it holds before saying DISCONNECT.
 /// Works with any 7/MDP broker; with a Courier broker it also takes many requests at once and reports errors with status codes.
 /// </summary>
-public sealed partial class CourierWorker : IAsyncDisposable
+public sealed class CourierWorker : IAsyncDisposable
 {
-    private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierWorkerOptions _options;
     private readonly CourierHandler _handler;
     private readonly ILogger _logger;
     private readonly ITransport _transport;
-    private readonly TimeProvider _clock;
-    private readonly CancellationTokenSource _handlerCancellation = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITransportLoop? _loop;
+    private WorkerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
     /// <summary>Creates a worker that serves <see cref="CourierWorkerOptions.Service"/> with <paramref name="handler"/>.</summary>
@@ -34,16 +29,12 @@ public sealed partial class CourierWorker : IAsyncDisposable
         options.Validate();
         _options = options;
         _handler = handler;
-        _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierWorker>();
         _transport = TransportResolver.Resolve(options.Transport, _logger);
-        _heartbeatTicks = Ticks(options.HeartbeatInterval);
-        _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
-        _reconnectDelay = options.ReconnectDelay;
     }
 
     /// <summary>Requests being handled right now.</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight => _engine?.InFlight ?? 0;
 
     /// <summary>Connects to the broker and registers. Returns at once; registration completes in the background and is retried until it succeeds.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -54,10 +45,13 @@ public sealed partial class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("The worker was already started.");
         }
 
-        _loop = _transport.CreateLoop($"courier-worker-{_options.Name}");
+        var loop = _transport.CreateLoop($"courier-worker-{_options.Name}");
+        var engine = new WorkerEngine(_options, _handler, loop, _logger);
+        _loop = loop;
+        _engine = engine;
         var tick = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(250).Ticks));
-        _loop.Start(tick, OnTick);
-        _loop.Post(Connect);
+        loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
+        loop.Post(engine.Connect);
         return Task.CompletedTask;
     }
 
@@ -73,10 +67,11 @@ public sealed partial class CourierWorker : IAsyncDisposable
         }
 
         var loop = _loop!;
-        loop.Post(BeginDrain);
+        var engine = _engine!;
+        loop.Post(engine.BeginDrain);
         try
         {
-            await _drained.Task.WaitAsync(_options.DrainTimeout, _clock, cancellationToken).ConfigureAwait(false);
+            await engine.Drained.WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -84,11 +79,11 @@ public sealed partial class CourierWorker : IAsyncDisposable
         }
         finally
         {
-            await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+            await engine.CancelHandlersAsync().ConfigureAwait(false);
             var said = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             loop.Post(() =>
             {
-                SayDisconnect();
+                engine.SayDisconnect();
                 said.TrySetResult();
             });
             await Task.WhenAny(said.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
@@ -101,8 +96,6 @@ public sealed partial class CourierWorker : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _handlerCancellation.Dispose();
+        _engine?.Dispose();
     }
-
-    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
 }

@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+
+namespace Courier.Worker.Internal;
+
+/// <summary>
+/// One connection of a worker to its broker: the socket, what negotiation learned of the broker, when it was last heard
+/// from, and the replies packed this turn. Replaced as a whole on reconnect. Loop thread only.
+/// </summary>
+internal sealed class WorkerConnection : IDisposable
+{
+    private readonly ITransportSocket _socket;
+    private readonly byte[] _replyHeader = new byte[MdpWorker.CourierReplyLength];
+    private readonly byte[] _status = new byte[3];
+    private readonly List<ReadOnlyMemory<byte>> _frames = [];
+    private readonly BatchWriter _batch = new(Batch.WorkerReply);
+
+    public WorkerConnection(ITransportLoop loop, CourierWorkerOptions options, Transport.TransportOptions transport, ISocketHandler handler, long now, long probeDeadline)
+    {
+        Negotiation = new Negotiation(options.Protocol, probeDeadline);
+        LastHeard = now;
+        _socket = loop.CreateSocket(SocketKind.Dealer, transport, handler);
+        try
+        {
+            _socket.Connect(options.BrokerEndpoint);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        if (Negotiation.Mode == PeerMode.Probing)
+        {
+            _socket.TrySend(Negotiation.ProbeFrames);
+        }
+    }
+
+    public Negotiation Negotiation { get; }
+
+    public long LastHeard { get; set; }
+
+    public long NextHeartbeat { get; set; }
+
+    public bool Closed { get; private set; }
+
+    /// <summary>READY for <paramref name="service"/>, with Courier's capability frame when the broker speaks Courier.</summary>
+    public void SayReady(string service, int capacity)
+    {
+        var name = Encoding.UTF8.GetBytes(service);
+        _socket.TrySend(Negotiation.Mode == PeerMode.Courier
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, MdpWorker.CapabilityFrame(capacity, Negotiation.PeerBatches)]
+            : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name]);
+    }
+
+    public void SendCommand(byte[] command) => _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, command]);
+
+    /// <summary>Answers the request at <paramref name="address"/>: packed for a broker that takes batches, else at once.</summary>
+    public void Reply(ReplyAddress address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
+    {
+        if (address.PlainAddress is null)
+        {
+            if (Negotiation.PeerBatches && Batch.Fits(body.Count, body.Count == 1 ? body[0].Length : 0))
+            {
+                Mdp.StatusFrame(status).CopyTo(_status, 0);
+                if (!_batch.TryAdd(address.Token, _status, body[0].Span))
+                {
+                    Flush();
+                    _batch.TryAdd(address.Token, _status, body[0].Span);
+                }
+
+                return;
+            }
+
+            // One REPLY in the one-frame Courier header, built in reused buffers: the transports copy frames when they send.
+            MdpWorker.WriteCourierReply(_replyHeader, address.Token, status);
+            _frames.Clear();
+            _frames.Add(_replyHeader);
+            AddBody(body);
+            Send();
+            return;
+        }
+
+        _frames.Clear();
+        _frames.Add(Mdp.Empty);
+        _frames.Add(Mdp.WorkerHeader);
+        _frames.Add(MdpWorker.ReplyFrame);
+        _frames.Add(address.PlainAddress);
+        _frames.Add(Mdp.Empty);
+        if (Negotiation.Mode == PeerMode.Courier || status != CourierStatus.Ok)
+        {
+            // A Courier broker reads a status frame; a stock broker passes the body through, so an error is
+            // [status, message], as Courier servers answer 7/MDP clients.
+            _frames.Add(Mdp.StatusFrame(status));
+        }
+
+        AddBody(body);
+        Send();
+    }
+
+    /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
+    public void Flush()
+    {
+        var batch = _batch;
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        if (batch.Count == 1)
+        {
+            var record = batch.Single();
+            MdpWorker.WriteCourierReply(_replyHeader, record.Id, Mdp.ParseStatus(record.Tag));
+            _socket.TrySend([_replyHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
+        }
+        else
+        {
+            _socket.TrySend([batch.Frame]);
+        }
+
+        batch.Reset();
+    }
+
+    public void Dispose()
+    {
+        Closed = true;
+        _socket.Dispose();
+    }
+
+    private void AddBody(IReadOnlyList<ReadOnlyMemory<byte>> body)
+    {
+        for (var i = 0; i < body.Count; i++)
+        {
+            _frames.Add(body[i]);
+        }
+    }
+
+    private void Send()
+    {
+        _socket.TrySend(CollectionsMarshal.AsSpan(_frames));
+        _frames.Clear(); // holds no reply past its sending
+    }
+}
