@@ -1,5 +1,5 @@
+using Courier.Transport.Internal;
 using System.Runtime.CompilerServices;
-using Courier.Internal;
 using Courier.Transport;
 
 namespace Courier.Tests;

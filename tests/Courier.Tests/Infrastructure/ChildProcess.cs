@@ -36,7 +36,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>Starts <c>courier</c> with <paramref name="args"/>.</summary>
     /// <remarks>The child uses the transport this test assembly runs on.</remarks>
     public static ChildProcess Start(params string[] args)
-        => StartProgram("dotnet", [CliDll, .. args, "--transport", Courier.Internal.TransportResolver.AutoMeans.ToString()]);
+        => StartProgram("dotnet", [CliDll, .. args, "--transport", Courier.Transport.Internal.TransportResolver.AutoMeans.ToString()]);
 
     /// <summary>Starts one of the Python peers in Interop/ with Debian's python3.</summary>
     public static ChildProcess StartPython(string script, params string[] args)

@@ -1,6 +1,6 @@
+using Courier.Transport.Internal;
 using Courier.Broker;
 using Courier.Client;
-using Courier.Internal;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
 

@@ -1,10 +1,10 @@
-using Courier.Broker.Internal;
+using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
 
 namespace Courier.Tests.Unit;
 
-/// <summary>A pooled broker request takes the next lone request into its previous one's arrays when the lengths match.</summary>
-public sealed class BrokerRequestTests
+/// <summary>A pooled request whose arrays may be reused (the broker's) takes the next lone request into its previous one's arrays when the lengths match.</summary>
+public sealed class InboundRequestTests
 {
     private static readonly byte[] Peer = [0, 1, 2, 3, 4];
 
@@ -22,13 +22,13 @@ public sealed class BrokerRequestTests
     [Fact]
     public void Frames_of_the_same_lengths_reuse_the_arrays_of_the_request_before_and_carry_the_new_bytes()
     {
-        var request = new BrokerRequest();
-        var first = request.CopyFrames(Message(Peer, "CURC02-a"u8.ToArray(), "body-1"u8.ToArray()), Peer);
+        var request = new InboundRequest(reuseArrays: true);
+        var first = request.TakeFrames(Message(Peer, "CURC02-a"u8.ToArray(), "body-1"u8.ToArray()), Peer);
         var firstHeader = first[1];
         var firstBody = first[2];
-        request.Set(1, first, default, null!).Clear();
+        Served(request, first);
 
-        var second = request.CopyFrames(Message(Peer, "CURC02-b"u8.ToArray(), "body-2"u8.ToArray()), Peer);
+        var second = request.TakeFrames(Message(Peer, "CURC02-b"u8.ToArray(), "body-2"u8.ToArray()), Peer);
 
         Assert.Same(first, second);
         Assert.Same(firstHeader, second[1]);
@@ -41,9 +41,9 @@ public sealed class BrokerRequestTests
     [Fact]
     public void A_kept_request_holds_no_client_bytes_and_never_the_shared_routing_id()
     {
-        var request = new BrokerRequest();
-        var frames = request.CopyFrames(Message(Peer, "secret"u8.ToArray()), Peer);
-        request.Set(1, frames, default, null!).Clear();
+        var request = new InboundRequest(reuseArrays: true);
+        var frames = request.TakeFrames(Message(Peer, "secret"u8.ToArray()), Peer);
+        Served(request, frames);
 
         Assert.Null(frames[0]);
         Assert.All(frames[1], b => Assert.Equal(0, b));
@@ -53,32 +53,60 @@ public sealed class BrokerRequestTests
     [Fact]
     public void Other_lengths_or_large_requests_get_new_arrays()
     {
-        var request = new BrokerRequest();
-        var small = request.CopyFrames(Message(Peer, new byte[10]), Peer);
+        var request = new InboundRequest(reuseArrays: true);
+        var small = request.TakeFrames(Message(Peer, new byte[10]), Peer);
         var smallBody = small[1];
-        request.Set(1, small, default, null!).Clear();
-        var longer = request.CopyFrames(Message(Peer, new byte[11]), Peer);
+        Served(request, small);
+        var longer = request.TakeFrames(Message(Peer, new byte[11]), Peer);
         Assert.NotSame(smallBody, longer[1]);
         Assert.Equal(11, longer[1].Length);
 
-        request.Set(2, longer, default, null!).Clear();
-        var large = request.CopyFrames(Message(Peer, new byte[11], new byte[2000]), Peer);
+        Served(request, longer);
+        var large = request.TakeFrames(Message(Peer, new byte[11], new byte[2000]), Peer);
         Assert.NotSame(longer, large);
         var largeBody = large[2];
-        request.Set(3, large, default, null!).Clear();
-        var after = request.CopyFrames(Message(Peer, new byte[11], new byte[2000]), Peer);
+        Served(request, large);
+        var after = request.TakeFrames(Message(Peer, new byte[11], new byte[2000]), Peer);
         Assert.NotSame(largeBody, after[2]); // over 1 KiB: not kept for the pool
         Assert.NotSame(large, after);
     }
 
     [Fact]
-    public void A_refused_message_leaves_its_arrays_for_the_next()
+    public void A_request_whose_bytes_user_code_sees_never_hands_its_arrays_to_the_next()
     {
-        var request = new BrokerRequest();
-        var refused = request.CopyFrames(Message(Peer, new byte[8]), Peer);
-        request.Keep(refused);
-        request.Clear();
+        var request = new InboundRequest(reuseArrays: false);
+        var first = request.TakeFrames(Message(Peer, new byte[8]), Peer);
+        var firstBody = first[1];
+        Served(request, first);
 
-        Assert.Same(refused, request.CopyFrames(Message(Peer, new byte[8]), Peer));
+        var second = request.TakeFrames(Message(Peer, new byte[8]), Peer);
+
+        Assert.NotSame(first, second);
+        Assert.NotSame(firstBody, second[1]);
+    }
+
+    [Fact]
+    public void A_batch_record_shares_the_envelope_and_is_a_slice_of_the_batch()
+    {
+        var request = new InboundRequest(reuseArrays: true);
+        byte[][] envelope = [Peer];
+        var data = "....body...."u8.ToArray();
+
+        request.SetRecord(envelope, 42, "echo", data.AsMemory(4, 4), null);
+
+        Assert.Equal(ClientFraming.CourierBatch, request.Route.Framing);
+        Assert.Same(Peer, request.Route.ClientId);
+        Assert.Equal(42UL, request.Route.RequestId);
+        Assert.Equal(1, request.BodyCount);
+        Assert.Equal("body"u8.ToArray(), request.Body(0).ToArray());
+        request.Clear();
+        Assert.Same(Peer, envelope[0]); // the batch's envelope is shared: never zeroed or kept
+    }
+
+    /// <summary>Gives <paramref name="frames"/> to the request and forgets it, as once its reply has gone.</summary>
+    private static void Served(InboundRequest request, byte[][] frames)
+    {
+        request.Set(frames, default, "echo", 1, null);
+        request.Clear();
     }
 }

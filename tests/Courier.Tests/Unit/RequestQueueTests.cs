@@ -6,7 +6,7 @@ public sealed class RequestQueueTests
 {
     private static readonly BrokerService Service = new("svc");
 
-    private static BrokerRequest Request(ulong token) => new BrokerRequest().Set(token, [[1]], default, Service);
+    private static BrokerRequest Request(ulong token) => new BrokerRequest().Set(token, new Courier.Protocol.Internal.InboundRequest(reuseArrays: true), Service);
 
     private static List<ulong> Tokens(RequestQueue queue)
     {
@@ -72,14 +72,15 @@ public sealed class RequestQueueTests
     [Fact]
     public void A_cleared_request_holds_no_bytes_of_its_client()
     {
-        var request = new BrokerRequest().SetBatched(7, [[1, 2]], 42, new byte[] { 3, 4 }, Service);
+        var inbound = new Courier.Protocol.Internal.InboundRequest(reuseArrays: true).SetRecord([[1, 2]], 42, "svc", new byte[] { 3, 4 }, null);
+        var request = new BrokerRequest().Set(7, inbound, Service);
         request.Deaths = 2;
 
         request.Clear();
+        inbound.Clear();
 
-        Assert.Empty(request.Frames);
-        Assert.True(request.Body.IsEmpty);
-        Assert.False(request.Batched);
-        Assert.Equal((0UL, 0UL, 0), (request.Token, request.RequestId, request.Deaths));
+        Assert.Null(request.Inbound);
+        Assert.Equal(0, inbound.BodyCount);
+        Assert.Equal((0UL, 0), (request.Token, request.Deaths));
     }
 }
