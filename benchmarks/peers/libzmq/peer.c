@@ -5,8 +5,9 @@
 //   libzmq-peer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
 //                                                         CLIENTS DEALER connections (one thread each), INFLIGHT
 //                                                         requests pipelined on each; prints one JSON line
-// A request is [send time, "", SIZE-byte body]. REP keeps every frame up to the empty delimiter as the envelope and
-// sends it back, so the send time travels outside the body: SIZE may be anything from 0 bytes to many MiB.
+// A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as
+// a DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body],
+// since REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -78,9 +79,12 @@ struct connection {
   long errors;
 };
 
-static void send_request(void *s, const void *body, size_t size) {
+static void send_request(void *s, char *body, size_t size) {
   int64_t t = now_ns();
-  zmq_send(s, &t, sizeof t, ZMQ_SNDMORE);
+  if (size >= sizeof t)
+    memcpy(body, &t, sizeof t);
+  else
+    zmq_send(s, &t, sizeof t, ZMQ_SNDMORE);
   zmq_send(s, "", 0, ZMQ_SNDMORE);
   zmq_send(s, body, size, 0);
 }
@@ -93,17 +97,20 @@ static void *run_connection(void *arg) {
   int timeout_ms = 2000;
   zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
   char *body = calloc(1, c->size ? c->size : 1);
+  int in_body = c->size >= sizeof(int64_t);  // where the send time travels
   for (int i = 0; i < c->inflight; i++) send_request(s, body, c->size);
   int outstanding = c->inflight;
   zmq_msg_t reply;
   zmq_msg_init(&reply);
   char delimiter[1];
   while (outstanding > 0) {
-    int64_t sent;
-    if (zmq_recv(s, &sent, sizeof sent, 0) != sizeof sent) break;  // timed out (or a malformed reply)
-    if (zmq_recv(s, delimiter, sizeof delimiter, 0) < 0) break;    // the empty delimiter
-    if (zmq_msg_recv(&reply, s, 0) < 0) break;                      // the echoed body
+    int64_t sent = 0;
+    // A failed receive is the 2 s timeout (or a malformed reply): the drain ends there.
+    if (!in_body && zmq_recv(s, &sent, sizeof sent, 0) != sizeof sent) break;
+    if (zmq_recv(s, delimiter, sizeof delimiter, 0) < 0) break;
+    if (zmq_msg_recv(&reply, s, 0) < 0) break;  // the echoed body
     outstanding--;
+    if (in_body && zmq_msg_size(&reply) >= sizeof sent) memcpy(&sent, zmq_msg_data(&reply), sizeof sent);
     if (zmq_msg_size(&reply) != c->size) {
       c->errors++;
     } else {

@@ -5,8 +5,9 @@
 //   NetMqPeer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
 //                                                       CLIENTS DealerSockets (one thread each), INFLIGHT requests
 //                                                       pipelined on each; prints one JSON line
-// A request is [send time, "", SIZE-byte body]: REP sends the frames before the empty delimiter back as the envelope,
-// so the send time travels outside the body and SIZE may be anything, 0 included.
+// A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as
+// a DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body],
+// since REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
 using System.Diagnostics;
 using System.Globalization;
 using NetMQ;
@@ -61,10 +62,19 @@ static int Client(string frontend, int clients, int inflight, double seconds, in
         var list = latencies[i] = new List<long>(1 << 16);
         var body = new byte[size];
         var stamp = new byte[8];
+        var inBody = size >= stamp.Length; // where the send time travels
         void Send()
         {
-            BitConverter.TryWriteBytes(stamp, Stopwatch.GetTimestamp());
-            socket.SendMoreFrame(stamp).SendMoreFrameEmpty().SendFrame(body);
+            if (inBody)
+            {
+                BitConverter.TryWriteBytes(body, Stopwatch.GetTimestamp());
+                socket.SendMoreFrameEmpty().SendFrame(body);
+            }
+            else
+            {
+                BitConverter.TryWriteBytes(stamp, Stopwatch.GetTimestamp());
+                socket.SendMoreFrame(stamp).SendMoreFrameEmpty().SendFrame(body);
+            }
         }
 
         for (var j = 0; j < inflight; j++)
@@ -78,17 +88,22 @@ static int Client(string frontend, int clients, int inflight, double seconds, in
         while (outstanding > 0)
         {
             // A lost request would otherwise hang the drain: after 2 s of silence the rest count as errors.
-            if (!socket.TryReceiveFrameBytes(TimeSpan.FromSeconds(2), out var sent) || sent.Length != 8)
+            if (!socket.TryReceiveFrameBytes(TimeSpan.FromSeconds(2), out var first) || first.Length != (inBody ? 0 : 8))
             {
                 break;
             }
 
-            socket.SkipFrame(); // the empty delimiter
+            if (!inBody)
+            {
+                socket.SkipFrame(); // the empty delimiter
+            }
+
             socket.Receive(ref reply);
             outstanding--;
             if (reply.Size == size)
             {
-                list.Add(Stopwatch.GetTimestamp() - BitConverter.ToInt64(sent));
+                var sent = BitConverter.ToInt64(inBody ? reply.Slice() : first);
+                list.Add(Stopwatch.GetTimestamp() - sent);
             }
             else
             {

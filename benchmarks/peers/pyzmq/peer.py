@@ -7,8 +7,9 @@ Each role is its own process (benchmarks/peers/run starts them):
   peer.py client FRONTEND CLIENTS INFLIGHT SECONDS SIZE  one process per DEALER connection (the GIL would otherwise
                                                          serialise them), INFLIGHT requests pipelined on each;
                                                          prints one JSON line
-A request is [send time, "", SIZE-byte body]: REP sends the frames before the empty delimiter back as the envelope,
-so the send time travels outside the body and SIZE may be anything, 0 included.
+A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as a
+DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body], since
+REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
 """
 import json
 import math
@@ -44,23 +45,26 @@ def connection(frontend, inflight, size, end, results):
     s = zmq.Context().socket(zmq.DEALER)
     s.connect(frontend)
     s.rcvtimeo = 2000  # a lost request would otherwise hang the drain: after 2 s of silence the rest count as errors
-    body = bytes(size)
+    in_body = size >= 8  # where the send time travels
+    pad = bytes(size - 8 if in_body else size)
     clock = time.perf_counter_ns
 
     def send():
-        s.send_multipart([struct.pack("q", clock()), b"", body])
+        stamp = struct.pack("q", clock())
+        s.send_multipart([b"", stamp + pad] if in_body else [stamp, b"", pad])
 
     for _ in range(inflight):
         send()
     outstanding, errors, latencies = inflight, 0, []
     while outstanding:
         try:
-            sent, _, reply = s.recv_multipart()
+            frames = s.recv_multipart()
         except zmq.Again:
             break
         outstanding -= 1
+        reply = frames[-1]
         if len(reply) == size:
-            latencies.append(clock() - struct.unpack("q", sent)[0])
+            latencies.append(clock() - struct.unpack_from("q", reply if in_body else frames[0])[0])
         else:
             errors += 1
         if clock() < end:
