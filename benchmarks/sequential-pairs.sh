@@ -4,13 +4,13 @@
 #   [CPUS=0] benchmarks/sequential-pairs.sh ROUNDS COURIER [COURIER...]
 # CPUS confines every process to those CPUs (taskset). With CPUS=0 every hand-off is a same-CPU switch, which takes
 # the machine's cost of waking an idle vCPU (tens of µs here) out of the figure: what is left is the software's own.
-# Runs ../shared/bench-peers/run libzmq|courier 1 1 1 SECONDS 64 (SECONDS from $SECONDS_PER_RUN, default 4); odd rounds
+# Runs benchmarks/peers/run libzmq|courier 1 1 1 SECONDS 64 (SECONDS from $SECONDS_PER_RUN, default 4); odd rounds
 # run libzmq first, even rounds last.
 set -euo pipefail
 rounds=${1:?usage: [CPUS=0] sequential-pairs.sh ROUNDS COURIER [COURIER...]}
 shift
 [ $# -gt 0 ] || { echo "name at least one courier executable" >&2; exit 2; }
-peers=${PEERS:-$(cd "$(dirname "$0")/../../shared/bench-peers" && pwd)}
+peers=${PEERS:-$(cd "$(dirname "$0")/peers" && pwd)}
 seconds=${SECONDS_PER_RUN:-4}
 pin=()
 [ -n "${CPUS:-}" ] && pin=(taskset -c "$CPUS")
