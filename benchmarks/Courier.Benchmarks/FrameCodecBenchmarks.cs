@@ -8,7 +8,7 @@ namespace Courier.Benchmarks;
 [MemoryDiagnoser]
 public class FrameCodecBenchmarks
 {
-    private readonly byte[][] _courierRequest = [[0, 1, 2, 3, 4], [], Mdp.CourierRequestHeader(7, "echo"u8), new byte[64]];
+    private readonly byte[][] _courierRequest = [[0, 1, 2, 3, 4], [], CourierFrame.Request(7, "echo"u8), new byte[64]];
 
     private readonly byte[][] _mdpRequest = [[0, 1, 2, 3, 4], [], Mdp.ClientHeader, Encoding.ASCII.GetBytes("echo"), new byte[64]];
     private readonly InboundRequest _request = new(reuseArrays: false);
@@ -44,7 +44,7 @@ public class FrameCodecBenchmarks
     }
 
     [Benchmark]
-    public int ParseStatus() => Mdp.ParseStatus("200"u8);
+    public int ParseStatus() => StatusFrames.Parse("200"u8);
 
     private readonly BatchWriter _batch = new(Batch.ClientRequest);
     private readonly byte[] _payload = new byte[64];

@@ -12,17 +12,15 @@ namespace Courier.Client;
 /// Thread-safe. Each attempt has a timeout; on timeout the connection is dropped, a fresh one opened (to the next
 /// endpoint, if several were given) and outstanding requests are resent, the Lazy Pirate way.
 /// </summary>
-public sealed partial class CourierClient : IAsyncDisposable
+public sealed class CourierClient : IAsyncDisposable
 {
     private readonly CourierClientOptions _options;
     private readonly ILogger _logger;
-    private readonly ITransport _transport;
     private readonly ITransportLoop _loop;
-    private readonly TimeProvider _clock;
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingRequest> _submissions = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _serviceFrames = new(StringComparer.Ordinal);
     private readonly Action _drainSubmissions;
-    private readonly SocketEvents _socketEvents;
+    private readonly ClientEngine _engine;
     private int _drainScheduled;
     private long _nextId;
     private int _disposed;
@@ -33,14 +31,13 @@ public sealed partial class CourierClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
-        _clock = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
+        var transport = TransportResolver.Resolve(options.Transport, _logger);
         _drainSubmissions = DrainSubmissions;
-        _loop = _transport.CreateLoop("courier-client");
+        _loop = transport.CreateLoop("courier-client");
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
-        _socketEvents = new SocketEvents(this);
-        _loop.Start(tick, OnTick, FlushRequests);
+        _engine = new ClientEngine(options, _loop, _logger);
+        _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd);
     }
 
     /// <summary>Creates a client for one endpoint with default options.</summary>
@@ -94,7 +91,7 @@ public sealed partial class CourierClient : IAsyncDisposable
                     var (client, pending) = ((CourierClient, PendingRequest))state!;
                     if (pending.TrySetCanceled(token))
                     {
-                        client._loop.Post(() => client.Forget(pending));
+                        client._loop.Post(() => client._engine.Forget(pending));
                     }
                 },
                 (this, request));
@@ -137,7 +134,7 @@ public sealed partial class CourierClient : IAsyncDisposable
         Volatile.Write(ref _drainScheduled, 0);
         while (_submissions.TryDequeue(out var request))
         {
-            Submit(request);
+            _engine.Submit(request);
         }
     }
 
@@ -152,7 +149,7 @@ public sealed partial class CourierClient : IAsyncDisposable
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _loop.Post(() =>
         {
-            FailAll(new CourierClosedException("The client was disposed before the reply arrived."));
+            _engine.Dispose();
             closed.TrySetResult();
         });
         await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);

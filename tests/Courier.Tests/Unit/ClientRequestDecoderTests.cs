@@ -186,6 +186,6 @@ public sealed class ClientRequestDecoderTests
     [InlineData("2x0", -1)]
     public void Status_frames_are_three_ascii_digits(string frame, int expected)
     {
-        Assert.Equal(expected, Mdp.ParseStatus(Encoding.ASCII.GetBytes(frame)));
+        Assert.Equal(expected, StatusFrames.Parse(Encoding.ASCII.GetBytes(frame)));
     }
 }

@@ -25,7 +25,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly List<BrokerWorker> _workersToFlush = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
-    private readonly byte[] _requestHeader = new byte[MdpWorker.CourierRequestLength];
+    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.RequestLength];
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
@@ -99,7 +99,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        Settle(worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), Mdp.ParseStatus(header[15..]), CollectionsMarshal.AsSpan(body));
+        Settle(worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header[15..]), CollectionsMarshal.AsSpan(body));
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
@@ -124,7 +124,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         {
             body.Clear();
             body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
-            Settle(worker, record.Id, Mdp.ParseStatus(record.Tag), CollectionsMarshal.AsSpan(body));
+            Settle(worker, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
             if (!_workers.TryGetValue(worker.Identity, out var still) || !ReferenceEquals(still, worker))
             {
                 break; // removed for a violation: the rest of its batch is void
@@ -183,7 +183,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         frames.Add(worker.Identity);
         if (worker.Courier)
         {
-            MdpWorker.WriteCourierRequest(_requestHeader, request.Token);
+            CourierWorkerFrame.WriteRequest(_requestHeader, request.Token);
             frames.Add(_requestHeader);
         }
         else
@@ -291,7 +291,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         var batches = false;
-        var capacity = frames.Count > 5 ? MdpWorker.ParseCapacity(frames[5], out batches) : 0;
+        var capacity = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5], out batches) : 0;
         var service = services.Service(name);
         var worker = new BrokerWorker(identity, service, Math.Max(1, capacity), courier: capacity > 0, batches: batches && capacity > 0, _clock.GetTimestamp());
         _workers.Add(identity, worker);
@@ -317,7 +317,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
         var token = BinaryPrimitives.ReadUInt64BigEndian(frames[4]);
         // A stock worker's body passes through as is; a Courier worker's starts with its status.
-        var status = !worker.Courier ? CourierStatus.Ok : frames.Count > 6 ? Mdp.ParseStatus(frames[6]) : -1;
+        var status = !worker.Courier ? CourierStatus.Ok : frames.Count > 6 ? StatusFrames.Parse(frames[6]) : -1;
         var body = _replyBody;
         body.Clear();
         for (var i = worker.Courier ? 7 : 6; i < frames.Count; i++)
@@ -395,7 +395,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         if (batch.Count == 1)
         {
             var record = batch.Single();
-            MdpWorker.WriteCourierRequest(_requestHeader, record.Id);
+            CourierWorkerFrame.WriteRequest(_requestHeader, record.Id);
             sent = socket.TrySend([worker.Identity, _requestHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
         }
         else

@@ -16,7 +16,7 @@ internal sealed class ClientConnection : IDisposable
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
 
     // Request headers are written here, not allocated per request: the transports copy a frame when it is sent.
-    private readonly byte[] _header = new byte[Mdp.CourierPrefixLength + Mdp.MaxServiceNameLength];
+    private readonly byte[] _header = new byte[CourierFrame.PrefixLength + Mdp.MaxServiceNameLength];
 
     public ClientConnection(ITransportLoop loop, string endpoint, CourierClientOptions options, ISocketHandler handler, long probeDeadline)
     {
@@ -78,7 +78,7 @@ internal sealed class ClientConnection : IDisposable
         frames.Add(Mdp.Empty);
         if (Negotiation.Mode == PeerMode.Courier)
         {
-            frames.Add(_header.AsMemory(0, Mdp.WriteCourierRequestHeader(_header, request.Id, request.ServiceFrame)));
+            frames.Add(_header.AsMemory(0, CourierFrame.WriteRequest(_header, request.Id, request.ServiceFrame)));
         }
         else
         {
@@ -110,7 +110,7 @@ internal sealed class ClientConnection : IDisposable
         if (batch.Count == 1)
         {
             var record = batch.Single();
-            var header = _header.AsMemory(0, Mdp.WriteCourierRequestHeader(_header, record.Id, record.Tag));
+            var header = _header.AsMemory(0, CourierFrame.WriteRequest(_header, record.Id, record.Tag));
             _socket.TrySend([Mdp.Empty, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
         }
         else

@@ -22,7 +22,7 @@ internal static class BrokerInbound
 {
     public static BrokerMessageKind Classify(MessageFrames message)
     {
-        if (message.Count >= 2 && MdpWorker.IsCourier(message[1], MdpWorker.Reply, MdpWorker.CourierReplyLength))
+        if (message.Count >= 2 && CourierWorkerFrame.Is(message[1], MdpWorker.Reply, CourierWorkerFrame.ReplyLength))
         {
             return BrokerMessageKind.WorkerCourierReply;
         }

@@ -13,11 +13,11 @@ namespace Courier.Protocol.Internal;
 internal sealed class ClientReplyWriter(ITransportSocket socket)
 {
     private const int SpareBatches = 64;
-    private static readonly byte[] StatusOk = Mdp.StatusFrame(CourierStatus.Ok);
+    private static readonly byte[] StatusOk = StatusFrames.Of(CourierStatus.Ok);
     private readonly ITransportSocket _socket = socket;
     private readonly Dictionary<byte[], BatchWriter> _batches = new(ByteArrayComparer.Instance);
     private readonly Stack<BatchWriter> _spare = new();
-    private readonly byte[] _header = new byte[Mdp.CourierReplyHeaderLength];
+    private readonly byte[] _header = new byte[CourierFrame.ReplyLength];
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
 
     /// <summary>A successful reply. False when the transport refused it (the client's timeout recovers it).</summary>
@@ -119,7 +119,7 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         {
             case ClientFraming.Courier:
             case ClientFraming.CourierBatch:
-                Mdp.WriteCourierReplyHeader(_header, route.RequestId, status);
+                CourierFrame.WriteReply(_header, route.RequestId, status);
                 outgoing.Add(_header);
                 break;
             case ClientFraming.Mdp:
@@ -128,14 +128,14 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
                 if (error)
                 {
                     // A stock 7/MDP client has no status frame: an error body is [code, message], as 8/MMI answers.
-                    outgoing.Add(Mdp.StatusFrame(status));
+                    outgoing.Add(StatusFrames.Of(status));
                 }
 
                 break;
             default:
                 if (error)
                 {
-                    outgoing.Add(Mdp.StatusFrame(status));
+                    outgoing.Add(StatusFrames.Of(status));
                 }
 
                 break;

@@ -71,13 +71,13 @@ internal static class ClientRequestDecoder
         }
 
         var headerFrame = frames[header];
-        if (Mdp.IsCourierHeader(headerFrame))
+        if (CourierFrame.Is(headerFrame))
         {
             // One frame: header, request id, service.
-            var id = headerFrame.Length >= Mdp.CourierPrefixLength
-                ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(headerFrame.AsSpan(Mdp.CourierClientHeader.Length))
+            var id = headerFrame.Length >= CourierFrame.PrefixLength
+                ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(headerFrame.AsSpan(CourierFrame.Header.Length))
                 : 0;
-            var name = headerFrame.Length > Mdp.CourierPrefixLength ? ServiceName(headerFrame.AsSpan(Mdp.CourierPrefixLength)) : null;
+            var name = headerFrame.Length > CourierFrame.PrefixLength ? ServiceName(headerFrame.AsSpan(CourierFrame.PrefixLength)) : null;
             request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Courier, id, null), name, header + 1,
                 name is null ? "malformed Courier header (needs request id and a valid service name)" : null);
             return true;

@@ -55,7 +55,7 @@ internal sealed class Negotiation
     /// the peer does not speak Courier.
     /// </summary>
     public static int VersionOf(IReadOnlyList<byte[]> answer)
-        => answer.Count < 5 || Mdp.ParseStatus(answer[3]) != CourierStatus.Ok ? 0 : ProtocolVersions.Of(answer[4]);
+        => answer.Count < 5 || StatusFrames.Parse(answer[3]) != CourierStatus.Ok ? 0 : ProtocolVersions.Of(answer[4]);
 
     /// <summary>Takes the probe's answer: the mode it decides. Returns the version the peer named.</summary>
     public int Answered(IReadOnlyList<byte[]> answer)

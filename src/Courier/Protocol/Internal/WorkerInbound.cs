@@ -30,7 +30,7 @@ internal static class WorkerInbound
             return WorkerMessageKind.RequestBatch;
         }
 
-        if (message.Count >= 1 && MdpWorker.IsCourier(message[0], MdpWorker.Request, MdpWorker.CourierRequestLength))
+        if (message.Count >= 1 && CourierWorkerFrame.Is(message[0], MdpWorker.Request, CourierWorkerFrame.RequestLength))
         {
             return WorkerMessageKind.CourierRequest;
         }

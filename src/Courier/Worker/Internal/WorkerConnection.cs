@@ -13,7 +13,7 @@ namespace Courier.Worker.Internal;
 internal sealed class WorkerConnection : IDisposable
 {
     private readonly ITransportSocket _socket;
-    private readonly byte[] _replyHeader = new byte[MdpWorker.CourierReplyLength];
+    private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
     private readonly byte[] _status = new byte[3];
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
     private readonly BatchWriter _batch = new(Batch.WorkerReply);
@@ -52,7 +52,7 @@ internal sealed class WorkerConnection : IDisposable
     {
         var name = Encoding.UTF8.GetBytes(service);
         _socket.TrySend(Negotiation.Mode == PeerMode.Courier
-            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, MdpWorker.CapabilityFrame(capacity, Negotiation.PeerBatches)]
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, CourierWorkerFrame.Capability(capacity, Negotiation.PeerBatches)]
             : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name]);
     }
 
@@ -65,7 +65,7 @@ internal sealed class WorkerConnection : IDisposable
         {
             if (Negotiation.PeerBatches && Batch.Fits(body.Count, body.Count == 1 ? body[0].Length : 0))
             {
-                Mdp.StatusFrame(status).CopyTo(_status, 0);
+                StatusFrames.Of(status).CopyTo(_status, 0);
                 if (!_batch.TryAdd(address.Token, _status, body[0].Span))
                 {
                     Flush();
@@ -76,7 +76,7 @@ internal sealed class WorkerConnection : IDisposable
             }
 
             // One REPLY in the one-frame Courier header, built in reused buffers: the transports copy frames when they send.
-            MdpWorker.WriteCourierReply(_replyHeader, address.Token, status);
+            CourierWorkerFrame.WriteReply(_replyHeader, address.Token, status);
             _frames.Clear();
             _frames.Add(_replyHeader);
             AddBody(body);
@@ -94,7 +94,7 @@ internal sealed class WorkerConnection : IDisposable
         {
             // A Courier broker reads a status frame; a stock broker passes the body through, so an error is
             // [status, message], as Courier servers answer 7/MDP clients.
-            _frames.Add(Mdp.StatusFrame(status));
+            _frames.Add(StatusFrames.Of(status));
         }
 
         AddBody(body);
@@ -113,7 +113,7 @@ internal sealed class WorkerConnection : IDisposable
         if (batch.Count == 1)
         {
             var record = batch.Single();
-            MdpWorker.WriteCourierReply(_replyHeader, record.Id, Mdp.ParseStatus(record.Tag));
+            CourierWorkerFrame.WriteReply(_replyHeader, record.Id, StatusFrames.Parse(record.Tag));
             _socket.TrySend([_replyHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
         }
         else
