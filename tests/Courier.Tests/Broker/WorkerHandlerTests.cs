@@ -68,7 +68,7 @@ public sealed class WorkerHandlerTests
                 await Task.Delay(10, cancellationToken);
                 throw new InvalidOperationException("late");
             }
-            : (_, _) => throw new InvalidOperationException("early");
+        : (_, _) => throw new InvalidOperationException("early");
 
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => ServeOnceAsync(inline, failing));
 

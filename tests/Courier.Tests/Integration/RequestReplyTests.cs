@@ -157,7 +157,9 @@ public sealed class RequestReplyTests
     {
         await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
         {
-            Timeout = TimeSpan.FromSeconds(1), Retries = 10, Deadline = TimeSpan.FromMilliseconds(300),
+            Timeout = TimeSpan.FromSeconds(1),
+            Retries = 10,
+            Deadline = TimeSpan.FromMilliseconds(300),
         });
 
         var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
@@ -185,7 +187,9 @@ public sealed class RequestReplyTests
         await using var server = await TestServer.StartAsync(o => o with { Name = "second" });
         await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
         {
-            Endpoints = [Ports.FreeEndpoint(), server.Endpoint!], Timeout = TimeSpan.FromMilliseconds(300), Retries = 3,
+            Endpoints = [Ports.FreeEndpoint(), server.Endpoint!],
+            Timeout = TimeSpan.FromMilliseconds(300),
+            Retries = 3,
         });
 
         Assert.Equal("second", (await client.RequestAsync("whoami", "")).BodyText);

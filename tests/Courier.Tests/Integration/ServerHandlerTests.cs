@@ -55,7 +55,7 @@ public sealed class ServerHandlerTests
                 await Task.Delay(10, cancellationToken);
                 throw new InvalidOperationException("late");
             }
-            : (_, _) => throw new InvalidOperationException("early")));
+        : (_, _) => throw new InvalidOperationException("early")));
         await using var client = TestServer.Client(server.Endpoint!);
 
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("fail", "x"));
