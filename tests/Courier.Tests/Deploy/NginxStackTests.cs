@@ -57,12 +57,15 @@ public sealed class NginxStackTests
         await Poll.UntilAsync(() => Interlocked.Read(ref ok) > 2000, what: "load flowing through nginx");
         var victim = stack.Servers[0];
         Process.GetProcessById(victim.Pid).Kill(); // SIGKILL
+        // The revived server binds the same port: held from now on so that nothing else takes it meanwhile.
+        using var port = await PortReservation.RetakeAsync(victim.Endpoint);
         var atKill = Interlocked.Read(ref ok);
         await Poll.UntilAsync(() => Interlocked.Read(ref ok) > atKill + 5000, TimeSpan.FromSeconds(60), "load continues after the kill");
 
         // The killed server comes back on its endpoint; nginx's passive check lets new connections reach it again.
-        await using var revived = ChildProcess.Start("server", "--bind", victim.Endpoint, "--name", "revived");
-        await revived.WaitForOutputAsync("listening on");
+        var (revived, _) = await ChildProcess.StartServerAsync("--bind", victim.Endpoint, "--name", "revived");
+        await using var _ = revived;
+        port.Dispose();
         await Poll.UntilAsync(
             async () =>
             {

@@ -145,7 +145,8 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Request_times_out_after_all_attempts_when_nothing_listens()
     {
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromMilliseconds(200), Retries = 2 });
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(200), Retries = 2 });
 
         var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
         Assert.Equal(3, error.Attempts);
@@ -155,7 +156,8 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Overall_deadline_ends_a_request_before_its_attempts_run_out()
     {
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with
         {
             Timeout = TimeSpan.FromSeconds(1),
             Retries = 10,
@@ -170,13 +172,14 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Request_succeeds_through_a_retry_when_the_server_starts_after_the_request()
     {
-        var endpoint = Ports.FreeEndpoint();
-        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10 });
+        // The server binds the reserved port later, while it is still reserved: nothing else can take it meanwhile.
+        using var port = PortReservation.Any();
+        await using var client = TestServer.Client(port.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10 });
 
         var request = client.RequestAsync("echo", "late");
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.False(request.IsCompleted);
-        await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+        await using var server = await TestServer.StartAsync(o => o with { Endpoint = port.Endpoint });
 
         Assert.Equal("late", (await request.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
     }
@@ -185,9 +188,10 @@ public sealed class RequestReplyTests
     public async Task Client_fails_over_to_the_next_endpoint_when_the_first_is_dead()
     {
         await using var server = await TestServer.StartAsync(o => o with { Name = "second" });
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        using var dead = PortReservation.Any();
+        await using var client = TestServer.Client(dead.Endpoint, o => o with
         {
-            Endpoints = [Ports.FreeEndpoint(), server.Endpoint!],
+            Endpoints = [dead.Endpoint, server.Endpoint!],
             Timeout = TimeSpan.FromMilliseconds(300),
             Retries = 3,
         });
@@ -308,7 +312,8 @@ public sealed class ClientClockTests
     public async Task Attempt_timeouts_follow_the_injected_clock()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
 
         var request = client.RequestAsync("echo", "x");
         await Task.Delay(300);
