@@ -95,7 +95,7 @@ public sealed class NginxStackTests
         await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = beating, Retries = 0 });
 
         var before = (await client.RequestAsync("whoami", "")).BodyText;
-        await Task.Delay(TimeSpan.FromSeconds(3)); // three proxy timeouts of idleness, but for heartbeats
+        await Task.Delay(TimeSpan.FromSeconds(3)); // what is tested: three proxy timeouts of idleness, but for heartbeats
 
         // Retries = 0 and the same server: the very connection survived.
         Assert.Equal(before, (await client.RequestAsync("whoami", "")).BodyText);
@@ -110,7 +110,7 @@ public sealed class NginxStackTests
         await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = quiet, Timeout = TimeSpan.FromSeconds(1), Retries = 3 });
 
         Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
-        await Task.Delay(TimeSpan.FromSeconds(3)); // nginx closes the idle connection after 1 s
+        await Task.Delay(TimeSpan.FromSeconds(3)); // what is tested: idle long enough that nginx closes the connection (after 1 s)
 
         Assert.Equal("y", (await client.RequestAsync("echo", "y")).BodyText);
     }

@@ -37,7 +37,7 @@ public sealed class ProcessFaultTests
         using var port = await PortReservation.RetakeAsync(endpoint);
 
         // Down for longer than some requests' whole retry budget (5 x 500 ms), so some must time out.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Poll.UntilAsync(() => { lock (outcomes) { return outcomes.Any(t => t.IsFaulted); } }, what: "a request timed out while the server was down");
         var (second, _) = await ChildProcess.StartServerAsync("--bind", endpoint, "--name", "second");
         port.Dispose();
         await using (second)

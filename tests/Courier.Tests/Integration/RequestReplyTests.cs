@@ -174,10 +174,11 @@ public sealed class RequestReplyTests
     {
         // The server binds the reserved port later, while it is still reserved: nothing else can take it meanwhile.
         using var port = PortReservation.Any();
-        await using var client = TestServer.Client(port.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10 });
+        using var log = new RecordingLoggerFactory();
+        await using var client = TestServer.Client(port.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10, LoggerFactory = log });
 
         var request = client.RequestAsync("echo", "late");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Poll.UntilAsync(() => log.Contains("reconnecting and resending"), what: "a first attempt timed out and the request was resent");
         Assert.False(request.IsCompleted);
         await using var server = await TestServer.StartAsync(o => o with { Endpoint = port.Endpoint });
 
@@ -233,7 +234,9 @@ public sealed class RequestReplyTests
         var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("work", $"job-{i}")).ToArray();
         await Poll.UntilAsync(() => server.InFlight == 20, what: "all 20 requests in flight");
         var stopping = server.StopAsync();
-        await Task.Delay(100);
+        // A new request refused with 503 shows the stop under way; it must still be waiting for the 20.
+        var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
+        Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
         Assert.False(stopping.IsCompleted, "stop must wait for the requests in flight");
         release.SetResult();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
@@ -316,6 +319,7 @@ public sealed class ClientClockTests
         await using var client = TestServer.Client(nobody.Endpoint, o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
 
         var request = client.RequestAsync("echo", "x");
+        // Real time passing without the injected clock moving is what is tested here: three of the loop's 100 ms ticks.
         await Task.Delay(300);
         Assert.False(request.IsCompleted, "an hour has not passed on the injected clock");
 
