@@ -3,6 +3,7 @@
 # from the same stream template as the nginx container (deploy/nginx/courier-stream.conf.template).
 #
 #   deploy/local-stack.sh up [--servers N] [--port P] [--proxy-timeout 60s]   start; one line per process
+#                                                  (--port 0: nginx on a port the script picks, printed with it)
 #   deploy/local-stack.sh down                                               stop exactly what `up` started
 #
 # The courier executable is $COURIER when set, else built from this checkout. State (pids, logs, the rendered nginx
@@ -52,6 +53,22 @@ wait_for_line() { # file pattern seconds
     done
 }
 
+# nginx cannot bind port 0 and tell which port it got, so for --port 0 the script picks one: below the kernel's
+# ephemeral range, which the kernel never hands out (not to a `*` bind, not to an outgoing connection) and where the
+# servers' own ports (bound `*`) are not; if something still holds the port, nginx fails to bind it and `up` picks
+# another. Left: a process that binds that very port by number at that moment, which then fails, not nginx.
+pick_port() {
+    local low high
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range
+    if [ "$low" -gt 11000 ]; then
+        echo $((10000 + RANDOM % (low - 10000)))
+    elif [ "$high" -lt 64535 ]; then
+        echo $((high + 1 + RANDOM % (65535 - high)))
+    else
+        die "the ephemeral port range ($low-$high) leaves no room to pick a port for nginx; pass --port"
+    fi
+}
+
 wait_for_port() { # port seconds
     local deadline=$((SECONDS + $2))
     until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
@@ -71,6 +88,7 @@ up() {
         esac
     done
     [[ $servers =~ ^[1-9][0-9]*$ ]] || die "--servers takes a positive number"
+    [[ $port =~ ^[0-9]+$ ]] && [ "$port" -le 65535 ] || die "--port takes a port number (0: pick one)"
     [ ! -e "$state/pids" ] || die "a stack is already up (state in $state); run: $0 down"
     local nginx load
     nginx=$(find_nginx)
@@ -93,13 +111,17 @@ up() {
         echo "server $pid $endpoint"
     done
 
-    # Render the shared template: the same file the nginx container uses, with loopback addresses.
-    sed -e "s|\${COURIER_RESOLVER}||" \
-        -e "s|\${COURIER_UPSTREAM_SERVERS}|$upstreams|" \
-        -e "s|\${COURIER_LISTEN}|127.0.0.1:$port|" \
-        -e "s|\${COURIER_PROXY_TIMEOUT}|$proxy_timeout|" \
-        "$here/nginx/courier-stream.conf.template" >"$state/courier-stream.conf"
-    cat >"$state/nginx.conf" <<CONF
+    local pick=false attempt
+    [ "$port" != 0 ] || pick=true
+    for attempt in 1 2 3 4 5; do
+        ! $pick || port=$(pick_port)
+        # Render the shared template: the same file the nginx container uses, with loopback addresses.
+        sed -e "s|\${COURIER_RESOLVER}||" \
+            -e "s|\${COURIER_UPSTREAM_SERVERS}|$upstreams|" \
+            -e "s|\${COURIER_LISTEN}|127.0.0.1:$port|" \
+            -e "s|\${COURIER_PROXY_TIMEOUT}|$proxy_timeout|" \
+            "$here/nginx/courier-stream.conf.template" >"$state/courier-stream.conf"
+        cat >"$state/nginx.conf" <<CONF
 $load
 daemon on;
 pid $state/nginx.pid;
@@ -107,11 +129,18 @@ error_log $state/logs/nginx-error.log notice;
 events { worker_connections 4096; }
 include $state/courier-stream.conf;
 CONF
-    "$nginx" -t -q -p "$state" -c "$state/nginx.conf" 2>"$state/logs/nginx-test.log" \
-        || { down; die "nginx rejected the rendered config: $(cat "$state/logs/nginx-test.log")"; }
-    "$nginx" -p "$state" -c "$state/nginx.conf" 2>>"$state/logs/nginx-error.log" \
-        || { down; die "nginx did not start; see $state/logs/nginx-error.log"; }
-    wait_for_port "$port" 10 || { down; die "nginx does not listen on 127.0.0.1:$port"; }
+        "$nginx" -t -q -p "$state" -c "$state/nginx.conf" 2>"$state/logs/nginx-test.log" \
+            || { down; die "nginx rejected the rendered config: $(cat "$state/logs/nginx-test.log")"; }
+        if "$nginx" -p "$state" -c "$state/nginx.conf" 2>"$state/logs/nginx-start.log"; then
+            break
+        fi
+        cat "$state/logs/nginx-start.log" >>"$state/logs/nginx-error.log"
+        if ! $pick || [ "$attempt" -eq 5 ] || ! grep -q "Address already in use" "$state/logs/nginx-start.log"; then
+            down
+            die "nginx did not start; see $state/logs/nginx-error.log"
+        fi
+    done
+    wait_for_port "$port" 30 || { down; die "nginx does not listen on 127.0.0.1:$port"; }
     echo "nginx $(cat "$state/nginx.pid")" >>"$state/pids"
     echo "nginx $(cat "$state/nginx.pid") tcp://127.0.0.1:$port"
 }
@@ -141,5 +170,5 @@ down() {
 case ${1:-} in
     up) shift; up "$@" ;;
     down) shift; down ;;
-    *) echo "usage: $0 up [--servers N] [--port P] [--proxy-timeout 60s] | down" >&2; exit 2 ;;
+    *) echo "usage: $0 up [--servers N] [--port P (0: pick one)] [--proxy-timeout 60s] | down" >&2; exit 2 ;;
 esac

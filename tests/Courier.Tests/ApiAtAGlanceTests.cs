@@ -12,7 +12,9 @@ public sealed partial class ApiAtAGlanceTests
     [Fact]
     public async Task Readme_snippet_runs()
     {
-        var endpoint = Ports.FreeEndpoint();
+        // The snippet binds a port it names; the reservation makes it one nothing else can take meanwhile.
+        using var port = PortReservation.Any();
+        var endpoint = port.Endpoint;
         var output = new StringWriter();
         // <api-at-a-glance>
         // A server: hosts async handlers (plus built-in echo and whoami), runs them concurrently.

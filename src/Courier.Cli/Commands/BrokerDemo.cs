@@ -11,6 +11,12 @@ internal static class BrokerDemo
 {
     private static readonly (string Name, string Delay)[] Workers = [("fast", "1ms"), ("medium", "5ms"), ("slow", "25ms")];
 
+    /// <summary>
+    /// How long the worker processes get to start and register. A cold start of three `dotnet` processes on a busy
+    /// machine has taken over 10 s; a worker that exits ends the wait at once, so this limit only catches a hang.
+    /// </summary>
+    private static readonly TimeSpan RegistrationLimit = TimeSpan.FromSeconds(90);
+
     public static async Task<bool> RunAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
         await using var broker = new CourierBroker(CourierBrokerOptions.Default with
@@ -31,7 +37,7 @@ internal static class BrokerDemo
             }
 
             await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(5), Retries = 3, Transport = Cli.Transport });
-            await WaitForWorkersAsync(client, Workers.Length, cancellationToken);
+            await WaitForWorkersAsync(client, processes, cancellationToken);
             return await RunLoadAsync(client, processes, duration, cancellationToken);
         }
         finally
@@ -49,7 +55,7 @@ internal static class BrokerDemo
         }
     }
 
-    private static async Task<bool> RunLoadAsync(CourierClient client, Dictionary<string, Process> processes, TimeSpan duration, CancellationToken cancellationToken)
+    private static async Task<bool> RunLoadAsync(CourierClient client, Dictionary<string, WorkerProcess> processes, TimeSpan duration, CancellationToken cancellationToken)
     {
         var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
         long errors = 0, total = 0;
@@ -116,7 +122,7 @@ internal static class BrokerDemo
         return errors == 0;
     }
 
-    private static Process StartWorker(string endpoint, string name, string delay)
+    private static WorkerProcess StartWorker(string endpoint, string name, string delay)
     {
         var (file, prefix) = Self();
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -126,11 +132,12 @@ internal static class BrokerDemo
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a worker process");
+        var worker = new WorkerProcess(process);
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => worker.AddError(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return process;
+        return worker;
     }
 
     /// <summary>How to run this same executable again: the app host, or `dotnet Courier.Cli.dll`.</summary>
@@ -142,20 +149,66 @@ internal static class BrokerDemo
             : (path, []);
     }
 
-    private static async Task WaitForWorkersAsync(CourierClient client, int count, CancellationToken cancellationToken)
+    private static async Task WaitForWorkersAsync(CourierClient client, Dictionary<string, WorkerProcess> processes, CancellationToken cancellationToken)
     {
-        var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < deadline)
+        var started = Stopwatch.GetTimestamp();
+        var told = false;
+        while (Stopwatch.GetElapsedTime(started) < RegistrationLimit)
         {
+            if (processes.FirstOrDefault(p => p.Value.HasExited) is { Value: not null } exited)
+            {
+                throw new InvalidOperationException(
+                    $"the demo's worker '{exited.Key}' exited with code {exited.Value.ExitCode} before registering: {exited.Value.Errors}");
+            }
+
             var stats = await client.RequestAsync("mmi.stats", "whoami", cancellationToken);
-            if (stats.BodyText.Contains($"\"workers\":{count}", StringComparison.Ordinal))
+            if (stats.BodyText.Contains($"\"workers\":{processes.Count}", StringComparison.Ordinal))
             {
                 return;
+            }
+
+            if (!told && Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(5))
+            {
+                told = true;
+                Console.WriteLine("   (the worker processes are slow to start; waiting for them to register)");
             }
 
             await Task.Delay(100, cancellationToken);
         }
 
-        throw new InvalidOperationException("the demo's workers did not register within 10 s");
+        throw new InvalidOperationException($"the demo's workers did not register within {Duration.Format(RegistrationLimit)}");
+    }
+
+    /// <summary>A worker process and the last lines of its stderr, to tell why it failed.</summary>
+    private sealed class WorkerProcess(Process process) : IDisposable
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
+
+        public int Id => process.Id;
+
+        public bool HasExited => process.HasExited;
+
+        public int ExitCode => process.ExitCode;
+
+        public string Errors => _errors.IsEmpty ? "(nothing on stderr)" : string.Join(" | ", _errors);
+
+        public void AddError(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            _errors.Enqueue(line);
+            while (_errors.Count > 5 && _errors.TryDequeue(out _))
+            {
+            }
+        }
+
+        public void Kill() => process.Kill();
+
+        public Task WaitForExitAsync(CancellationToken cancellationToken) => process.WaitForExitAsync(cancellationToken);
+
+        public void Dispose() => process.Dispose();
     }
 }

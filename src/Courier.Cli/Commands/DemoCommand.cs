@@ -30,7 +30,8 @@ internal static class DemoCommand
             var endpoint = server.Endpoint!;
             Console.WriteLine($"1. Started a Courier server on {endpoint} with services echo, whoami and fail.");
 
-            await using (var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(1), Retries = 1, Transport = Cli.Transport }))
+            // Generous: 1,000 requests at once on a busy machine must not time out; the timeout is shown below.
+            await using (var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(5), Retries = 3, Transport = Cli.Transport }))
             {
                 var echo = await client.RequestAsync("echo", "hello, courier", cancellationToken);
                 Console.WriteLine($"2. echo replied: {echo}");

@@ -22,8 +22,8 @@ internal static class RequestCommand
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
-            var options = Cli.ClientOptions(parse.GetValue(connect)!, parse.GetValue(timeout), parse.GetValue(retries), loggerFactory)
-                with { Protocol = parse.GetValue(protocol) };
+            var defaults = Cli.ClientOptions(parse.GetValue(connect)!, parse.GetValue(timeout), parse.GetValue(retries), loggerFactory);
+            var options = defaults with { Protocol = parse.GetValue(protocol) };
             await using var client = new CourierClient(options);
             var frames = (parse.GetValue(payload) ?? []).Select(p => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(p)).ToArray();
             var reply = await client.RequestAsync(parse.GetValue(service)!, frames, cancellationToken);

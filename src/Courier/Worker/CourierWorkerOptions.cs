@@ -1,5 +1,5 @@
-using Courier.Internal;
 using Courier.Client;
+using Courier.Internal;
 using Courier.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -99,9 +99,7 @@ public sealed class BrokerFaultTests
     [Fact]
     public async Task Broker_killed_and_restarted_workers_reregister_and_clients_recover_through_retries()
     {
-        var endpoint = Ports.FreeEndpoint();
-        var first = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "500ms");
-        await first.WaitForOutputAsync("listening");
+        var (first, endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*", "--heartbeat", "500ms");
         await using var worker = await TestBroker.StartWorkerAsync(endpoint, "survivor");
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 20 });
         Assert.Equal("survivor", (await client.RequestAsync("echo", "before")).BodyText);
@@ -109,9 +107,12 @@ public sealed class BrokerFaultTests
         first.Signal("KILL");
         await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
         await first.DisposeAsync();
+        // The restarted broker binds the same port: held from now on so that nothing else takes it meanwhile.
+        using var port = await PortReservation.RetakeAsync(endpoint);
         var during = client.RequestAsync("echo", "during");
-        await using var second = ChildProcess.Start("broker", "--bind", endpoint, "--heartbeat", "500ms");
-        await second.WaitForOutputAsync("listening");
+        var (second, _) = await ChildProcess.StartBrokerAsync("--bind", endpoint, "--heartbeat", "500ms");
+        await using var _ = second;
+        port.Dispose();
 
         Assert.Equal(["survivor", "during"], (await during.WaitAsync(TimeSpan.FromSeconds(30))).Frames.Select(f => Encoding.UTF8.GetString(f.Span)));
         Assert.Equal("survivor", (await client.RequestAsync("echo", "after")).BodyText);

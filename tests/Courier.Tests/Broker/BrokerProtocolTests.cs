@@ -17,9 +17,7 @@ public sealed class BrokerProcessFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Endpoint = Ports.FreeEndpoint();
-        Process = ChildProcess.Start("broker", "--bind", Endpoint, "--heartbeat", "500ms");
-        await Process.WaitForOutputAsync("listening");
+        (Process, Endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*", "--heartbeat", "500ms");
     }
 
     public async Task DisposeAsync() => await Process.DisposeAsync();

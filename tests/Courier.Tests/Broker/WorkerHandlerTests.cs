@@ -62,17 +62,20 @@ public sealed class WorkerHandlerTests
     [InlineData(false, false)]
     public async Task Handler_that_throws_before_or_after_its_first_await_is_answered_500(bool inline, bool afterAwait)
     {
-        CourierHandler failing = afterAwait
-            ? async (_, cancellationToken) =>
-            {
-                await Task.Delay(10, cancellationToken);
-                throw new InvalidOperationException("late");
-            }
-            : (_, _) => throw new InvalidOperationException("early");
+        CourierHandler failing = afterAwait ? FailsLate : FailsEarly;
 
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => ServeOnceAsync(inline, failing));
 
         Assert.Equal(500, error.StatusCode);
         Assert.Contains(afterAwait ? "late" : "early", error.RemoteMessage, StringComparison.Ordinal);
     }
+
+    private static async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> FailsLate(CourierRequest request, CancellationToken cancellationToken)
+    {
+        await Task.Delay(10, cancellationToken);
+        throw new InvalidOperationException("late");
+    }
+
+    private static ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> FailsEarly(CourierRequest request, CancellationToken cancellationToken)
+        => throw new InvalidOperationException("early");
 }

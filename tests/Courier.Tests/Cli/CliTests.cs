@@ -47,7 +47,8 @@ public sealed class CliTests
     [Fact]
     public async Task Request_with_no_server_exits_non_zero_naming_the_timeout()
     {
-        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", Ports.FreeEndpoint(), "--timeout", "200ms", "--retries", "1", "x");
+        using var nobody = PortReservation.Any();
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", nobody.Endpoint, "--timeout", "200ms", "--retries", "1", "x");
 
         Assert.Equal(3, exit);
         Assert.Empty(stdout.Trim());
@@ -100,8 +101,9 @@ public sealed class CliTests
     [Fact]
     public async Task Bench_with_no_server_exits_non_zero_counting_the_errors()
     {
+        using var nobody = PortReservation.Any();
         var (exit, stdout, stderr) = await ChildProcess.RunAsync(
-            Bound, "bench", "--connect", Ports.FreeEndpoint(), "--clients", "1", "--inflight", "2", "--duration", "300ms", "--timeout", "100ms", "--retries", "0", "--json");
+            Bound, "bench", "--connect", nobody.Endpoint, "--clients", "1", "--inflight", "2", "--duration", "300ms", "--timeout", "100ms", "--retries", "0", "--json");
 
         Assert.Equal(3, exit);
         Assert.Contains("no request succeeded", stderr, StringComparison.Ordinal);
@@ -113,7 +115,8 @@ public sealed class CliTests
     [Fact]
     public async Task Demo_runs_end_to_end()
     {
-        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "demo", "--duration", "2s");
+        // The demo starts three worker processes of its own and waits up to 90 s for them on a busy machine.
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(TimeSpan.FromSeconds(150), "demo", "--duration", "2s");
 
         Assert.True(exit == 0, stderr + stdout);
         Assert.Contains("killed medium", stdout, StringComparison.Ordinal);
@@ -128,9 +131,8 @@ public sealed class CliTests
     [Fact]
     public async Task Broker_and_worker_serve_a_request_and_stop_on_SIGTERM()
     {
-        var endpoint = Ports.FreeEndpoint();
-        await using var broker = ChildProcess.Start("broker", "--bind", endpoint);
-        await broker.WaitForOutputAsync("broker listening on");
+        var (broker, endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*");
+        await using var _ = broker;
         await using var worker = ChildProcess.Start("worker", "--connect", endpoint, "--service", "whoami", "--name", "cli-worker");
         await worker.WaitForOutputAsync("serving whoami");
 

@@ -41,8 +41,9 @@ public sealed partial class LocalStackProcess : IAsyncDisposable
     public static async Task<LocalStackProcess> UpAsync(int servers = 3, string proxyTimeout = "60s")
     {
         var state = Directory.CreateTempSubdirectory("courier-stack-").FullName;
-        var port = Ports.Free();
-        var (exit, stdout, stderr) = await RunAsync(state, "up", "--servers", servers.ToString(System.Globalization.CultureInfo.InvariantCulture), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--proxy-timeout", proxyTimeout);
+        // The servers bind `*`; nginx cannot, so with --port 0 the script picks its port (outside the kernel's
+        // ephemeral range) and picks again if nginx finds it taken. It prints every endpoint.
+        var (exit, stdout, stderr) = await RunAsync(state, "up", "--servers", servers.ToString(System.Globalization.CultureInfo.InvariantCulture), "--port", "0", "--proxy-timeout", proxyTimeout);
         Assert.True(exit == 0, $"local-stack up failed ({exit}): {stderr}\n{stdout}");
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var serverLines = lines.Select(l => ServerLine().Match(l)).Where(m => m.Success)

@@ -57,12 +57,15 @@ public sealed class NginxStackTests
         await Poll.UntilAsync(() => Interlocked.Read(ref ok) > 2000, what: "load flowing through nginx");
         var victim = stack.Servers[0];
         Process.GetProcessById(victim.Pid).Kill(); // SIGKILL
+        // The revived server binds the same port: held from now on so that nothing else takes it meanwhile.
+        using var port = await PortReservation.RetakeAsync(victim.Endpoint);
         var atKill = Interlocked.Read(ref ok);
         await Poll.UntilAsync(() => Interlocked.Read(ref ok) > atKill + 5000, TimeSpan.FromSeconds(60), "load continues after the kill");
 
         // The killed server comes back on its endpoint; nginx's passive check lets new connections reach it again.
-        await using var revived = ChildProcess.Start("server", "--bind", victim.Endpoint, "--name", "revived");
-        await revived.WaitForOutputAsync("listening on");
+        var (revived, _) = await ChildProcess.StartServerAsync("--bind", victim.Endpoint, "--name", "revived");
+        await using var _ = revived;
+        port.Dispose();
         await Poll.UntilAsync(
             async () =>
             {
@@ -92,7 +95,7 @@ public sealed class NginxStackTests
         await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = beating, Retries = 0 });
 
         var before = (await client.RequestAsync("whoami", "")).BodyText;
-        await Task.Delay(TimeSpan.FromSeconds(3)); // three proxy timeouts of idleness, but for heartbeats
+        await Task.Delay(TimeSpan.FromSeconds(3)); // what is tested: three proxy timeouts of idleness, but for heartbeats
 
         // Retries = 0 and the same server: the very connection survived.
         Assert.Equal(before, (await client.RequestAsync("whoami", "")).BodyText);
@@ -107,7 +110,7 @@ public sealed class NginxStackTests
         await using var client = TestServer.Client(stack.Endpoint, o => o with { Transport = quiet, Timeout = TimeSpan.FromSeconds(1), Retries = 3 });
 
         Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
-        await Task.Delay(TimeSpan.FromSeconds(3)); // nginx closes the idle connection after 1 s
+        await Task.Delay(TimeSpan.FromSeconds(3)); // what is tested: idle long enough that nginx closes the connection (after 1 s)
 
         Assert.Equal("y", (await client.RequestAsync("echo", "y")).BodyText);
     }

@@ -81,25 +81,45 @@ public sealed partial class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>courier server</c> and waits until it prints the endpoint it listens on.</summary>
-    public static async Task<(ChildProcess Process, string Endpoint)> StartServerAsync(params string[] args)
+    /// <remarks>Bind <c>tcp://127.0.0.1:*</c> and use the endpoint returned: the kernel picks a port no one else has.</remarks>
+    public static Task<(ChildProcess Process, string Endpoint)> StartServerAsync(params string[] args) => StartListeningAsync(["server", .. args]);
+
+    /// <summary>Starts <c>courier broker</c> and waits until it prints the endpoint it listens on.</summary>
+    public static Task<(ChildProcess Process, string Endpoint)> StartBrokerAsync(params string[] args) => StartListeningAsync(["broker", .. args]);
+
+    private static async Task<(ChildProcess Process, string Endpoint)> StartListeningAsync(string[] args)
     {
-        var process = Start(["server", .. args]);
+        var process = Start(args);
+        try
+        {
+            return (process, await process.WaitForEndpointAsync());
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until the process prints <c>listening on ENDPOINT</c> and returns the endpoint.</summary>
+    public async Task<string> WaitForEndpointAsync()
+    {
         string? endpoint = null;
         await Poll.UntilAsync(
             () =>
             {
-                if (process.HasExited)
+                if (HasExited)
                 {
-                    throw new InvalidOperationException($"courier server exited with {process.ExitCode}: {process.Stderr}");
+                    throw new InvalidOperationException($"process exited with {ExitCode} before printing its endpoint: {Stderr}");
                 }
 
-                var match = ListeningLine().Match(process.Stdout);
+                var match = ListeningLine().Match(Stdout);
                 endpoint = match.Success ? match.Groups[1].Value : null;
                 return endpoint is not null;
             },
             TimeSpan.FromSeconds(30),
-            "courier server prints its endpoint");
-        return (process, endpoint!);
+            "the process prints the endpoint it listens on");
+        return endpoint!;
     }
 
     public void Kill() => _process.Kill(entireProcessTree: true);

@@ -26,8 +26,13 @@ public static class TestBroker
     {
         var options = CourierWorkerOptions.Default with
         {
-            BrokerEndpoint = endpoint, Service = service, Name = name, Concurrency = concurrency, HeartbeatInterval = Heartbeat,
-            ReconnectDelay = TimeSpan.FromMilliseconds(100), ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
+            BrokerEndpoint = endpoint,
+            Service = service,
+            Name = name,
+            Concurrency = concurrency,
+            HeartbeatInterval = Heartbeat,
+            ReconnectDelay = TimeSpan.FromMilliseconds(100),
+            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
         };
         handler ??= (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
             [System.Text.Encoding.UTF8.GetBytes(name), .. request.Frames]);

@@ -8,8 +8,7 @@ public sealed class ProcessFaultTests
     [Fact]
     public async Task Server_killed_with_SIGKILL_mid_stream_and_restarted_loses_no_caller()
     {
-        var endpoint = Ports.FreeEndpoint();
-        var (first, _) = await ChildProcess.StartServerAsync("--bind", endpoint, "--name", "first");
+        var (first, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "first");
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 4 });
 
         // A stream of requests, 20 at a time; each ends in a reply or a timeout exception, never a hang.
@@ -34,10 +33,13 @@ public sealed class ProcessFaultTests
         first.Signal("KILL");
         Assert.NotEqual(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(10)));
         await first.DisposeAsync();
+        // The restarted server binds the same port: held from now on so that nothing else takes it meanwhile.
+        using var port = await PortReservation.RetakeAsync(endpoint);
 
         // Down for longer than some requests' whole retry budget (5 x 500 ms), so some must time out.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Poll.UntilAsync(() => { lock (outcomes) { return outcomes.Any(t => t.IsFaulted); } }, what: "a request timed out while the server was down");
         var (second, _) = await ChildProcess.StartServerAsync("--bind", endpoint, "--name", "second");
+        port.Dispose();
         await using (second)
         {
             // A whoami that times out is "not yet": libzmq's reconnect backoff (up to 2 s after a 3 s outage) and a

@@ -145,7 +145,8 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Request_times_out_after_all_attempts_when_nothing_listens()
     {
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromMilliseconds(200), Retries = 2 });
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(200), Retries = 2 });
 
         var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
         Assert.Equal(3, error.Attempts);
@@ -155,9 +156,12 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Overall_deadline_ends_a_request_before_its_attempts_run_out()
     {
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with
         {
-            Timeout = TimeSpan.FromSeconds(1), Retries = 10, Deadline = TimeSpan.FromMilliseconds(300),
+            Timeout = TimeSpan.FromSeconds(1),
+            Retries = 10,
+            Deadline = TimeSpan.FromMilliseconds(300),
         });
 
         var error = await Assert.ThrowsAsync<CourierTimeoutException>(() => client.RequestAsync("echo", "x"));
@@ -168,13 +172,15 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Request_succeeds_through_a_retry_when_the_server_starts_after_the_request()
     {
-        var endpoint = Ports.FreeEndpoint();
-        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10 });
+        // The server binds the reserved port later, while it is still reserved: nothing else can take it meanwhile.
+        using var port = PortReservation.Any();
+        using var log = new RecordingLoggerFactory();
+        await using var client = TestServer.Client(port.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10, LoggerFactory = log });
 
         var request = client.RequestAsync("echo", "late");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Poll.UntilAsync(() => log.Contains("reconnecting and resending"), what: "a first attempt timed out and the request was resent");
         Assert.False(request.IsCompleted);
-        await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+        await using var server = await TestServer.StartAsync(o => o with { Endpoint = port.Endpoint });
 
         Assert.Equal("late", (await request.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
     }
@@ -183,9 +189,12 @@ public sealed class RequestReplyTests
     public async Task Client_fails_over_to_the_next_endpoint_when_the_first_is_dead()
     {
         await using var server = await TestServer.StartAsync(o => o with { Name = "second" });
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with
+        using var dead = PortReservation.Any();
+        await using var client = TestServer.Client(dead.Endpoint, o => o with
         {
-            Endpoints = [Ports.FreeEndpoint(), server.Endpoint!], Timeout = TimeSpan.FromMilliseconds(300), Retries = 3,
+            Endpoints = [dead.Endpoint, server.Endpoint!],
+            Timeout = TimeSpan.FromMilliseconds(300),
+            Retries = 3,
         });
 
         Assert.Equal("second", (await client.RequestAsync("whoami", "")).BodyText);
@@ -225,7 +234,9 @@ public sealed class RequestReplyTests
         var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("work", $"job-{i}")).ToArray();
         await Poll.UntilAsync(() => server.InFlight == 20, what: "all 20 requests in flight");
         var stopping = server.StopAsync();
-        await Task.Delay(100);
+        // A new request refused with 503 shows the stop under way; it must still be waiting for the 20.
+        var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
+        Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
         Assert.False(stopping.IsCompleted, "stop must wait for the requests in flight");
         release.SetResult();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
@@ -304,9 +315,11 @@ public sealed class ClientClockTests
     public async Task Attempt_timeouts_follow_the_injected_clock()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        await using var client = TestServer.Client(Ports.FreeEndpoint(), o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
+        using var nobody = PortReservation.Any();
+        await using var client = TestServer.Client(nobody.Endpoint, o => o with { Timeout = TimeSpan.FromHours(1), Retries = 1, TimeProvider = clock });
 
         var request = client.RequestAsync("echo", "x");
+        // Real time passing without the injected clock moving is what is tested here: three of the loop's 100 ms ticks.
         await Task.Delay(300);
         Assert.False(request.IsCompleted, "an hour has not passed on the injected clock");
 

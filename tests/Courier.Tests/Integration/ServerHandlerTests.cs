@@ -49,13 +49,7 @@ public sealed class ServerHandlerTests
     [InlineData(true)]
     public async Task Inline_handler_that_throws_before_or_after_awaiting_is_answered_500(bool afterAwait)
     {
-        await using var server = await TestServer.StartAsync(o => o with { RunHandlersInline = true }, s => s.Map("fail", afterAwait
-            ? async (_, cancellationToken) =>
-            {
-                await Task.Delay(10, cancellationToken);
-                throw new InvalidOperationException("late");
-            }
-            : (_, _) => throw new InvalidOperationException("early")));
+        await using var server = await TestServer.StartAsync(o => o with { RunHandlersInline = true }, s => s.Map("fail", afterAwait ? FailsLate : FailsEarly));
         await using var client = TestServer.Client(server.Endpoint!);
 
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("fail", "x"));
@@ -63,4 +57,13 @@ public sealed class ServerHandlerTests
         Assert.Equal(500, error.StatusCode);
         Assert.Contains(afterAwait ? "late" : "early", error.RemoteMessage, StringComparison.Ordinal);
     }
+
+    private static async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> FailsLate(CourierRequest request, CancellationToken cancellationToken)
+    {
+        await Task.Delay(10, cancellationToken);
+        throw new InvalidOperationException("late");
+    }
+
+    private static ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> FailsEarly(CourierRequest request, CancellationToken cancellationToken)
+        => throw new InvalidOperationException("early");
 }

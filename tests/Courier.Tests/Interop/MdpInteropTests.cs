@@ -43,9 +43,8 @@ public sealed class MdpInteropTests
     public async Task Courier_worker_and_client_work_through_a_pyzmq_broker_with_default_options()
     {
         StockClientTests.SkipUnlessPyzmq();
-        var endpoint = Ports.FreeEndpoint();
-        await using var broker = ChildProcess.StartPython("mdp_broker.py", endpoint);
-        await broker.WaitForOutputAsync("broker ready");
+        await using var broker = ChildProcess.StartPython("mdp_broker.py", "tcp://127.0.0.1:*");
+        var endpoint = await broker.WaitForEndpointAsync();
         await using var worker = await TestBroker.StartWorkerAsync(endpoint, "courier-worker", configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(2.5) });
 
         // Default options: the client asks the broker (mmi.courier), hears 501, and speaks plain 7/MDP.
@@ -64,9 +63,8 @@ public sealed class MdpInteropTests
     public async Task Pyzmq_client_gets_replies_from_a_courier_worker_through_a_pyzmq_broker()
     {
         StockClientTests.SkipUnlessPyzmq();
-        var endpoint = Ports.FreeEndpoint();
-        await using var broker = ChildProcess.StartPython("mdp_broker.py", endpoint);
-        await broker.WaitForOutputAsync("broker ready");
+        await using var broker = ChildProcess.StartPython("mdp_broker.py", "tcp://127.0.0.1:*");
+        var endpoint = await broker.WaitForEndpointAsync();
         await using var worker = await TestBroker.StartWorkerAsync(endpoint, "courier-worker", configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(2.5) });
 
         var (exit, stdout, stderr) = await RunToEndAsync(ChildProcess.StartPython("mdp_client.py", endpoint, "echo", "a", "b"));

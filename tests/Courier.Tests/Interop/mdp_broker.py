@@ -1,7 +1,7 @@
 """A minimal 7/MDP broker on pyzmq (libzmq), written from rfc.zeromq.org/spec/7 and 8/MMI.
 
 It knows nothing of Courier: it is the third-party broker Courier's worker and client must work with.
-Usage: mdp_broker.py ENDPOINT
+Usage: mdp_broker.py ENDPOINT (port * picks one; the broker prints the endpoint it listens on)
 """
 import sys
 import time
@@ -15,7 +15,7 @@ ctx = zmq.Context()
 sock = ctx.socket(zmq.ROUTER)
 sock.setsockopt(zmq.LINGER, 0)
 sock.bind(sys.argv[1])
-print("broker ready", flush=True)
+print("broker ready, listening on " + sock.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
 
 services = {}  # name -> {"requests": [(client, body)], "waiting": [worker id]}
 workers = {}   # worker id -> {"service": name, "expiry": time}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Puts on this machine what Courier's tests need beyond the .NET SDK; installs only what is missing.
+#
+#   ./setup.sh            as root: apt-get installs what is missing; otherwise prints the command to run, exits 1
+#   ./setup.sh --check    installs nothing: lists what is missing and exits 1 if anything is
+#
+# ./test.sh runs it first. The demo (`dotnet run --project src/Courier.Cli -- demo`) needs none of it: without
+# libzmq5 it runs on the managed transport (NetMQ).
+set -euo pipefail
+
+# The Debian packages the tests need: the one list. Add new ones here, with what needs them.
+packages=(
+    libzmq5             # the native transport: tests/Courier.Tests runs every test on it and may not fall back in CI
+    python3-zmq         # pyzmq, the stock libzmq peers of the interop tests (run with /usr/bin/python3)
+    nginx               # the real TCP load balancer in front of `courier server`s (tests/Courier.Tests/Deploy)
+    libnginx-mod-stream # nginx's stream {} module, which carries ZMTP
+    docker-compose      # `docker-compose config` validates deploy/docker-compose.yml (no engine needed)
+)
+
+check_only=false
+case ${1:-} in
+    --check) check_only=true ;;
+    '') ;;
+    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
+installed() { # package
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+missing_packages() {
+    local p
+    for p in "${packages[@]}"; do
+        installed "$p" || echo "$p"
+    done
+}
+
+if ! command -v dotnet >/dev/null; then
+    echo "setup: the .NET SDK is missing: install .NET 10 (global.json names the feature band, 10.0.4xx)." >&2
+    exit 1
+fi
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    echo "setup: this script installs with Debian's apt; elsewhere install the equivalents of: ${packages[*]}" >&2
+    exit 1
+fi
+
+mapfile -t missing < <(missing_packages)
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}"
+if $check_only; then
+    echo "setup: missing: ${missing[*]}; to install them, as root: $install" >&2
+    exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: the tests need ${missing[*]}; install them as root, then run this again:" >&2
+    echo "  sudo sh -c '$install'" >&2
+    exit 1
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+mapfile -t still < <(missing_packages)
+if [ ${#still[@]} -ne 0 ]; then
+    echo "setup: still missing after apt-get install: ${still[*]}" >&2
+    exit 1
+fi
