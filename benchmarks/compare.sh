@@ -49,8 +49,8 @@ done
 
 # The table: medians per system (in the order of SYSTEMS), ratios against libzmq's medians when libzmq ran.
 echo
-echo "${workload[0]} workers, ${workload[1]} clients × ${workload[2]} in flight, ${workload[4]} B, ${workload[3]} s a run;" \
-  "median of $rounds alternated rounds; $started–$(date '+%H:%M %Z')"
+echo "Workers: ${workload[0]}, connections × in flight: ${workload[1]} × ${workload[2]}, body: ${workload[4]} B," \
+  "${workload[3]} s a run; median of $rounds alternated rounds, $started–$(date '+%H:%M %Z')."
 echo
 awk -v order="${systems[*]}" '
   function median(list,   v, n, i, j, t) {

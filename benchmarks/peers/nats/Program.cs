@@ -12,20 +12,7 @@ const string Subject = "bench.echo";
 switch (args)
 {
     case ["worker", var url]:
-    {
-        await using var connection = new NatsConnection(NatsOpts.Default with { Url = url });
-        // A queue group: nats-server hands each request to one of the workers, as a broker would.
-        await using var subscription = await connection.SubscribeCoreAsync<byte[]>(Subject, queueGroup: "echo");
-        await connection.PingAsync(); // the server has seen the subscription once it answers
-        Console.WriteLine("ready");
-        await foreach (var request in subscription.Msgs.ReadAllAsync())
-        {
-            await request.ReplyAsync(request.Data ?? []);
-        }
-
-        return 1;
-    }
-
+        return await WorkerAsync(url);
     case ["client", var url, var c, var k, var t, var z]:
         return await ClientAsync(
             url, int.Parse(c, CultureInfo.InvariantCulture), int.Parse(k, CultureInfo.InvariantCulture),
@@ -33,6 +20,21 @@ switch (args)
     default:
         Console.Error.WriteLine("usage: NatsPeer worker URL | client URL CLIENTS INFLIGHT SECONDS SIZE");
         return 2;
+}
+
+static async Task<int> WorkerAsync(string url)
+{
+    await using var connection = new NatsConnection(NatsOpts.Default with { Url = url });
+    // A queue group: nats-server hands each request to one of the workers, as a broker would.
+    await using var subscription = await connection.SubscribeCoreAsync<byte[]>(Subject, queueGroup: "echo");
+    await connection.PingAsync(); // the server has seen the subscription once it answers
+    Console.WriteLine("ready");
+    await foreach (var request in subscription.Msgs.ReadAllAsync())
+    {
+        await request.ReplyAsync(request.Data ?? []);
+    }
+
+    return 1;
 }
 
 static async Task<int> ClientAsync(string url, int clients, int inflight, double seconds, int size)
