@@ -73,3 +73,20 @@ public sealed class CourierClosedException : CourierException
     {
     }
 }
+
+/// <summary>
+/// The client could not open a connection to <see cref="Endpoint"/> (the transport refused the address: an unknown
+/// host, say). Nothing was sent.
+/// </summary>
+public sealed class CourierUnreachableException : CourierException
+{
+    /// <summary>Creates the exception for <paramref name="endpoint"/>, with the transport's reason.</summary>
+    public CourierUnreachableException(string endpoint, Exception? innerException)
+        : base($"Cannot connect to {endpoint}: {innerException?.Message}", innerException)
+    {
+        Endpoint = endpoint;
+    }
+
+    /// <summary>The endpoint that could not be connected.</summary>
+    public string Endpoint { get; }
+}

@@ -40,7 +40,7 @@ public sealed class CourierBroker : IAsyncDisposable
             throw new InvalidOperationException("The broker was already started.");
         }
 
-        var loop = _transport.CreateLoop("courier-broker");
+        var loop = _transport.CreateLoop("courier-broker", _logger);
         BrokerEngine engine;
         try
         {

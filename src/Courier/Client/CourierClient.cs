@@ -34,7 +34,7 @@ public sealed class CourierClient : IAsyncDisposable
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
         var transport = TransportResolver.Resolve(options.Transport, _logger);
         _drainSubmissions = DrainSubmissions;
-        _loop = transport.CreateLoop("courier-client");
+        _loop = transport.CreateLoop("courier-client", _logger);
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _engine = new ClientEngine(options, _loop, _logger);
         _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd);

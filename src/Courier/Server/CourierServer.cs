@@ -73,7 +73,7 @@ public sealed class CourierServer : IAsyncDisposable
 
         // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
         var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
-        var loop = _transport.CreateLoop($"courier-server-{_options.Name}");
+        var loop = _transport.CreateLoop($"courier-server-{_options.Name}", _logger);
         ServerEngine engine;
         try
         {

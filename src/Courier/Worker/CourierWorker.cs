@@ -45,7 +45,7 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("The worker was already started.");
         }
 
-        var loop = _transport.CreateLoop($"courier-worker-{_options.Name}");
+        var loop = _transport.CreateLoop($"courier-worker-{_options.Name}", _logger);
         var engine = new WorkerEngine(_options, _handler, loop, _logger);
         _loop = loop;
         _engine = engine;

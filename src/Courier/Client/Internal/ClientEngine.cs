@@ -171,8 +171,10 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         }
     }
 
-    private ClientConnection EnsureConnected()
+    /// <summary>The current connection, or a new one to the next endpoint; null, with the reason, when the transport refuses it.</summary>
+    private ClientConnection? EnsureConnected(out CourierUnreachableException? error)
     {
+        error = null;
         if (_connection is { } connection)
         {
             return connection;
@@ -181,7 +183,17 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         _endpointIndex = (_endpointIndex + 1) % _options.Endpoints.Count;
         var endpoint = _options.Endpoints[_endpointIndex];
         ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
-        return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+        try
+        {
+            return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+        }
+#pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error = new CourierUnreachableException(endpoint, ex);
+            return null;
+        }
     }
 
     private void Disconnect()
@@ -196,7 +208,12 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         request.Sent = false;
         request.AttemptDeadline = _clock.GetTimestamp() + Ticks(_options.Timeout);
         _attemptTimeouts.AddLast(request);
-        var connection = EnsureConnected();
+        if (EnsureConnected(out var error) is not { } connection)
+        {
+            Fail(request, error!);
+            return;
+        }
+
         if (connection.CanSendNow)
         {
             connection.Send(request);

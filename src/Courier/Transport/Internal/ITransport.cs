@@ -16,8 +16,11 @@ internal interface ITransport
     /// <summary>A short name for logs: "managed" or "native".</summary>
     string Name { get; }
 
-    /// <summary>Creates an event loop: one thread that owns its sockets, runs posted work and ticks a timer.</summary>
-    ITransportLoop CreateLoop(string name);
+    /// <summary>
+    /// Creates an event loop: one thread that owns its sockets, runs posted work and ticks a timer. Whatever the work it
+    /// runs throws is logged to <paramref name="logger"/> and the loop goes on (<see cref="LoopGuard"/>).
+    /// </summary>
+    ITransportLoop CreateLoop(string name, Microsoft.Extensions.Logging.ILogger logger);
 }
 
 /// <summary>What a socket's owner does with what arrives on it. Called on the loop thread only.</summary>

@@ -24,7 +24,7 @@ internal static class SocketPump
     /// <summary>Messages read from one socket per turn: a flood from one peer must not starve the rest of the loop.</summary>
     public const int MaxPerTurn = 1024;
 
-    public static void Drain(IPumpedSocket socket, ISocketHandler handler, MessageFrames message, Action? onTurnEnd)
+    public static void Drain(IPumpedSocket socket, ISocketHandler handler, MessageFrames message, Action? onTurnEnd, Microsoft.Extensions.Logging.ILogger logger, string loop)
     {
         for (var i = 0; i < MaxPerTurn; i++)
         {
@@ -34,13 +34,25 @@ internal static class SocketPump
                 return;
             }
 
-            if (received == Received.PeerGone)
+            bool more;
+            try
             {
-                handler.OnPeerDisconnected(message[0]);
-                continue;
+                if (received == Received.PeerGone)
+                {
+                    handler.OnPeerDisconnected(message[0]);
+                    continue;
+                }
+
+                more = handler.OnMessage(message);
+            }
+#pragma warning disable CA1031 // One message that makes its handler throw must not end the loop, or the process.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LoopGuard.Report(ex, logger, loop);
+                more = true;
             }
 
-            var more = handler.OnMessage(message);
             if (socket.IsClosed)
             {
                 return; // its handler closed it (a reconnect)
@@ -50,7 +62,10 @@ internal static class SocketPump
             {
                 // A lone message, as when traffic is light, is answered before asking the transport for more (a system
                 // call that would also unsettle the socket after this send); the rest of a busy turn still shares a batch.
-                onTurnEnd?.Invoke();
+                if (onTurnEnd is not null)
+                {
+                    LoopGuard.Run(onTurnEnd, logger, loop);
+                }
             }
 
             if (!more)

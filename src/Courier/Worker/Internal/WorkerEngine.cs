@@ -67,7 +67,19 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var connection = new WorkerConnection(_loop, _options, _transport, this, now, now + _livenessTicks) { NextHeartbeat = now + _heartbeatTicks };
+        WorkerConnection connection;
+        try
+        {
+            connection = new WorkerConnection(_loop, _options, _transport, this, now, now + _livenessTicks) { NextHeartbeat = now + _heartbeatTicks };
+        }
+#pragma warning disable CA1031 // The transport refused the address: try again later, as after any lost connection.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Reconnect($"cannot connect: {ex.Message}");
+            return;
+        }
+
         _connection = connection;
         if (connection.Negotiation.Mode != PeerMode.Probing)
         {

@@ -32,9 +32,12 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private readonly Lock _wakeFdLock = new();
     private bool _wakeFdClosed;
 
-    public NativeLoop(string name)
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
+
+    public NativeLoop(string name, Microsoft.Extensions.Logging.ILogger logger)
     {
         _name = name;
+        _logger = logger;
         _wakeFd = LibC.eventfd(0, LibC.EventFdNonBlocking | LibC.EventFdCloseOnExec);
         if (_wakeFd < 0)
         {
@@ -59,7 +62,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         _itemsDirty = true;
     }
 
-    private void Pump(NativeSocket socket) => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd);
+    private void Pump(NativeSocket socket) => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
 
     public void Post(Action work)
     {
@@ -185,12 +188,12 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             if (!_stopping && Stopwatch.GetTimestamp() >= nextTick)
             {
                 nextTick = Stopwatch.GetTimestamp() + tickTicks;
-                onTick();
+                LoopGuard.Run(onTick, _logger, _name);
             }
 
-            if (!_stopping)
+            if (!_stopping && _onTurnEnd is { } onTurnEnd)
             {
-                _onTurnEnd?.Invoke();
+                LoopGuard.Run(onTurnEnd, _logger, _name);
             }
         }
     }
@@ -263,7 +266,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         // Bounded batch: a flood of posted work must not starve the sockets; what is left asks for another turn.
         for (var i = 0; i < 4096 && !_stopping && _posted.TryDequeue(out var work); i++)
         {
-            work();
+            LoopGuard.Run(work, _logger, _name);
         }
 
         if (!_posted.IsEmpty)

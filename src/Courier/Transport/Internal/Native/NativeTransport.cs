@@ -66,7 +66,7 @@ internal sealed unsafe class NativeTransport : ITransport
         }
     }
 
-    public ITransportLoop CreateLoop(string name) => new NativeLoop(name);
+    public ITransportLoop CreateLoop(string name, Microsoft.Extensions.Logging.ILogger logger) => new NativeLoop(name, logger);
 
     private static ZmqSocketHandle CreateRaw(int type)
     {

@@ -20,9 +20,12 @@ internal sealed class NetMqLoop : ITransportLoop
     private int _threadId = -1;
     private int _disposed;
 
-    public NetMqLoop(string name)
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
+
+    public NetMqLoop(string name, Microsoft.Extensions.Logging.ILogger logger)
     {
         _name = name;
+        _logger = logger;
         _wake.ReceiveReady += (_, e) =>
         {
             while (e.Queue.TryDequeue(out var _, TimeSpan.Zero))
@@ -46,14 +49,17 @@ internal sealed class NetMqLoop : ITransportLoop
         SynchronizationContext.SetSynchronizationContext(null);
         try
         {
-            work();
+            LoopGuard.Run(work, _logger, _name);
             if (_selfPosted)
             {
                 RunPosted();
             }
 
             // Each poller callback is a turn: what it packed leaves now.
-            _onTurnEnd?.Invoke();
+            if (_onTurnEnd is { } onTurnEnd)
+            {
+                LoopGuard.Run(onTurnEnd, _logger, _name);
+            }
         }
         finally
         {
@@ -67,7 +73,7 @@ internal sealed class NetMqLoop : ITransportLoop
         _selfPosted = false;
         for (var i = 0; i < 4096 && _posted.TryDequeue(out var work); i++)
         {
-            work();
+            LoopGuard.Run(work, _logger, _name);
         }
 
         if (!_posted.IsEmpty)
@@ -82,7 +88,7 @@ internal sealed class NetMqLoop : ITransportLoop
     {
         var token = reportDisconnects ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(16) : null;
         var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget);
-        EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(() => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd));
+        EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(() => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name));
         socket.Socket.ReceiveReady += onReady;
         _handlers[socket] = onReady;
         _poller.Add(socket.Socket);

@@ -41,5 +41,5 @@ internal sealed class NetMqTransport : ITransport
         return socket;
     }
 
-    public ITransportLoop CreateLoop(string name) => new NetMqLoop(name);
+    public ITransportLoop CreateLoop(string name, Microsoft.Extensions.Logging.ILogger logger) => new NetMqLoop(name, logger);
 }

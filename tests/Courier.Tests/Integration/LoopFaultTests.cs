@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>No exception escapes a loop thread: whatever its work throws is logged and the loop, and the process, go on.</summary>
+public sealed class LoopFaultTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_loop_whose_message_handler_posted_work_tick_and_turn_end_all_throw_keeps_serving()
+    {
+        var logs = new RecordingLoggerFactory();
+        var transport = TransportResolver.Resolve(TransportOptions.Default, logs.CreateLogger("test"));
+        using var loop = transport.CreateLoop("faulty", logs.CreateLogger("loop"));
+        var handler = new Handler();
+        using var socket = loop.CreateSocket(SocketKind.Router, TransportOptions.Default, handler);
+        var endpoint = socket.Bind("tcp://127.0.0.1:*");
+        var ticks = 0;
+        var turns = 0;
+        loop.Start(
+            TimeSpan.FromMilliseconds(10),
+            () => throw new InvalidOperationException($"tick {Interlocked.Increment(ref ticks)}"),
+            () => throw new InvalidOperationException($"turn end {Interlocked.Increment(ref turns)}"));
+
+        var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() => throw new InvalidOperationException("posted"));
+        loop.Post(posted.SetResult);
+        await posted.Task.WaitAsync(Wait);
+
+        using var dealer = new DealerSocket();
+        dealer.Connect(endpoint);
+        dealer.SendFrame("boom");
+        dealer.SendFrame("ok");
+        await Poll.UntilAsync(() => handler.Seen.Contains("ok"), Wait, "a message after the one whose handler threw");
+
+        await Poll.UntilAsync(() => Volatile.Read(ref ticks) > 3 && Volatile.Read(ref turns) > 3, Wait, "ticks and turns going on");
+        Assert.True(logs.Contains("the loop goes on"), "the failures are logged");
+    }
+
+    [Fact]
+    public async Task A_server_whose_logger_throws_on_the_loop_still_answers_everyone_else()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = new ThrowingLoggerFactory("Rejected") });
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 0 });
+
+        // Its rejection is logged, and that log call throws on the server's loop, before the 404 is sent.
+        await Assert.ThrowsAnyAsync<CourierException>(() => client.RequestAsync("nosuch", "x"));
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal($"canary {i}", (await client.RequestAsync("echo", $"canary {i}")).BodyText);
+        }
+    }
+
+    [Fact]
+    public async Task A_request_to_an_endpoint_the_transport_refuses_fails_and_the_client_serves_the_next()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client("tcp://no-such-host.invalid:5555", o => o with
+        {
+            Endpoints = ["tcp://no-such-host.invalid:5555", server.Endpoint!],
+            Timeout = TimeSpan.FromSeconds(1),
+            Retries = 0,
+        });
+
+        // Managed: the address is refused at once (unreachable); native resolves in the background (timeout).
+        var error = await Assert.ThrowsAnyAsync<CourierException>(() => client.RequestAsync("echo", "first"));
+        Assert.True(error is CourierUnreachableException or CourierTimeoutException, error.ToString());
+
+        Assert.Equal("second", (await client.RequestAsync("echo", "second")).BodyText);
+    }
+
+    private sealed class Handler : ISocketHandler
+    {
+        public ConcurrentBag<string> Seen { get; } = [];
+
+        public bool OnMessage(MessageFrames message)
+        {
+            var text = System.Text.Encoding.UTF8.GetString(message[message.Count - 1]);
+            if (text == "boom")
+            {
+                throw new InvalidOperationException("a handler that throws");
+            }
+
+            Seen.Add(text);
+            return true;
+        }
+
+        public void OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+        {
+        }
+    }
+
+    /// <summary>Loggers that throw whenever a message contains <c>trigger</c>: code on a loop thread that fails.</summary>
+    private sealed class ThrowingLoggerFactory(string trigger) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(trigger);
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string trigger) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (formatter(state, exception).Contains(trigger, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException("a logger that throws");
+                }
+            }
+        }
+    }
+}
