@@ -1,6 +1,6 @@
-using Courier.Transport.Internal;
 using System.Runtime.CompilerServices;
 using Courier.Transport;
+using Courier.Transport.Internal;
 
 namespace Courier.Tests;
 

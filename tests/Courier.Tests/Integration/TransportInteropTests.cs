@@ -1,8 +1,8 @@
-using Courier.Transport.Internal;
 using Courier.Broker;
 using Courier.Client;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
+using Courier.Transport.Internal;
 
 namespace Courier.Tests.Integration;
 
