@@ -29,6 +29,14 @@ public sealed record CourierBrokerOptions
     /// <summary>Largest request body accepted; larger ones are answered 413.</summary>
     public int MaxRequestSize { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long a service may be without a worker before Courier clients asking for it are answered 404 at once, and its
+    /// queued Courier requests too, instead of waiting out their timeouts (a service that never had a worker counts from
+    /// the broker's start). Stock 7/MDP clients, which cannot tell a 404 from a reply, keep waiting, as 7/MDP specifies.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> never answers 404. Default 10 s: time for a restarted worker to come back.
+    /// </summary>
+    public TimeSpan ServiceGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Service for stock REQ clients, which name none.</summary>
     public string DefaultService { get; init; } = "echo";
 
@@ -51,6 +59,7 @@ public sealed record CourierBrokerOptions
         Require(MaxQueuedPerService > 0, nameof(MaxQueuedPerService), "must be positive");
         Require(MaxRequestSize > 0, nameof(MaxRequestSize), "must be positive");
         Require(!string.IsNullOrWhiteSpace(DefaultService), nameof(DefaultService), "must not be empty");
+        Require(ServiceGracePeriod >= TimeSpan.Zero || ServiceGracePeriod == Timeout.InfiniteTimeSpan, nameof(ServiceGracePeriod), "must be zero or more, or Timeout.InfiniteTimeSpan");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
         ArgumentNullException.ThrowIfNull(LoggerFactory);

@@ -4,7 +4,7 @@ namespace Courier.Tests.Unit;
 
 public sealed class RequestQueueTests
 {
-    private static readonly BrokerService Service = new("svc");
+    private static readonly BrokerService Service = new("svc", 0);
 
     private static BrokerRequest Request(ulong token) => new BrokerRequest().Set(token, new Courier.Protocol.Internal.InboundRequest(reuseArrays: true), Service);
 

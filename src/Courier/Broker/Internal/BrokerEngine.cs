@@ -71,7 +71,11 @@ internal sealed class BrokerEngine : ISocketHandler
         }
     }
 
-    public void OnTick() => _workers.OnTick();
+    public void OnTick()
+    {
+        _workers.OnTick();
+        _services.OnTick();
+    }
 
     /// <summary>
     /// Sends what was packed while handling this turn: requests to workers, then replies to clients. A batch so holds

@@ -40,8 +40,11 @@ internal sealed class BrokerWorker(byte[] identity, BrokerService service, int c
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>
-internal sealed class BrokerService(string name)
+internal sealed class BrokerService(string name, long noWorkersSince)
 {
+    /// <summary>When its last worker left (or the broker started, if it never had one); meaningless while it has workers.</summary>
+    public long NoWorkersSince { get; set; } = noWorkersSince;
+
     public string Name { get; } = name;
 
     public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);

@@ -15,6 +15,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private const int SpareRequests = 4096;
     private readonly Dictionary<string, BrokerService> _services = new(StringComparer.Ordinal);
     private readonly Stack<BrokerRequest> _spare = new();
+    private readonly TimeProvider _clock = options.TimeProvider;
+    private readonly long _started = options.TimeProvider.GetTimestamp();
     private ulong _nextToken;
     private long _dispatchSequence;
 
@@ -26,7 +28,60 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     public IEnumerable<BrokerService> All => _services.Values;
 
-    public bool Serves(string service) => true; // a request may wait for a worker to come
+    /// <summary>
+    /// A Courier client's request for a service without a worker past the grace period is answered 404 at once (and no
+    /// state is made for a name nobody serves); a stock 7/MDP client's waits for a worker, as 7/MDP specifies.
+    /// </summary>
+    public string? NotServed(InboundRequest request)
+    {
+        if (!IsCourier(request) || options.ServiceGracePeriod == Timeout.InfiniteTimeSpan)
+        {
+            return null;
+        }
+
+        var name = request.Service!;
+        var since = _services.TryGetValue(name, out var service) ? service.Workers.Count > 0 ? long.MaxValue : service.NoWorkersSince : _started;
+        return PastGrace(since, _clock.GetTimestamp()) ? NoWorker(name) : null;
+    }
+
+    /// <summary>Answers 404 to the queued Courier requests of services that have been without a worker past the grace period.</summary>
+    public void OnTick()
+    {
+        if (options.ServiceGracePeriod == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        var now = _clock.GetTimestamp();
+        foreach (var service in _services.Values)
+        {
+            if (service.Workers.Count > 0 || service.Queue.Count == 0 || !PastGrace(service.NoWorkersSince, now))
+            {
+                continue;
+            }
+
+            for (var request = service.Queue.First; request is not null;)
+            {
+                var next = request.QueueNext;
+                if (IsCourier(request.Inbound))
+                {
+                    service.Queue.Remove(request);
+                    Fail(request, CourierStatus.NotFound, NoWorker(service.Name));
+                }
+
+                request = next;
+            }
+        }
+    }
+
+    /// <summary>A service lost a worker: from its last one on, its grace period runs.</summary>
+    public void WorkerLeft(BrokerService service)
+    {
+        if (service.Workers.Count == 0)
+        {
+            service.NoWorkersSince = _clock.GetTimestamp();
+        }
+    }
 
     public string? Refusal => null;
 
@@ -62,7 +117,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         if (!_services.TryGetValue(name, out var service))
         {
-            service = new BrokerService(name);
+            service = new BrokerService(name, _started);
             _services.Add(name, service);
         }
 
@@ -129,6 +184,14 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             }
         }
     }
+
+    private static bool IsCourier(InboundRequest request)
+        => request.Route.Framing is ClientFraming.Courier or ClientFraming.CourierBatch;
+
+    private bool PastGrace(long since, long now)
+        => since != long.MaxValue && _clock.GetElapsedTime(since, now) >= options.ServiceGracePeriod;
+
+    private string NoWorker(string service) => $"no worker serves '{service}' (none for {options.ServiceGracePeriod.TotalSeconds:0.###} s)";
 
     private static BrokerWorker? LeastLoaded(BrokerService service)
     {

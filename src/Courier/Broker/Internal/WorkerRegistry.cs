@@ -254,6 +254,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     {
         _workers.Remove(worker.Identity);
         worker.Service.Workers.Remove(worker);
+        services.WorkerLeft(worker.Service);
         worker.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
         BrokerLog.WorkerGone(logger, worker.Id, worker.Service.Name, reason, worker.Outstanding.Count);
 

@@ -66,7 +66,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     /// <summary>The loop's end of turn: what was packed for clients leaves.</summary>
     public void OnTurnEnd() => _frontEnd.Flush();
 
-    public bool Serves(string service) => _handlers.ContainsKey(service);
+    public string? NotServed(InboundRequest request)
+        => _handlers.ContainsKey(request.Service!) ? null : $"no service '{request.Service}' here";
 
     public string? Refusal => _draining ? "server is shutting down" : null;
 

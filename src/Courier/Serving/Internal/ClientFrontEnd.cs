@@ -96,9 +96,9 @@ internal sealed class ClientFrontEnd
             return;
         }
 
-        if (!_target.Serves(service))
+        if (_target.NotServed(request) is { } notServed)
         {
-            Fail(request, CourierStatus.NotFound, $"no service '{service}' here");
+            Fail(request, CourierStatus.NotFound, notServed);
             return;
         }
 

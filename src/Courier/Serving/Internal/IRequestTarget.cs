@@ -5,8 +5,8 @@ namespace Courier.Serving.Internal;
 /// <summary>What a <see cref="ClientFrontEnd"/> hands decoded, checked requests to: a server's handlers, a broker's queues.</summary>
 internal interface IRequestTarget
 {
-    /// <summary>False answers the request 404.</summary>
-    bool Serves(string service);
+    /// <summary>Why nothing here serves the request (answered 404), or null.</summary>
+    string? NotServed(InboundRequest request);
 
     /// <summary>Why new work is refused right now (answered 503), or null.</summary>
     string? Refusal { get; }
