@@ -20,7 +20,7 @@ public sealed class LoopFaultTests
         var transport = TransportResolver.Resolve(TransportOptions.Default, logs.CreateLogger("test"));
         using var loop = transport.CreateLoop("faulty", logs.CreateLogger("loop"));
         var handler = new Handler();
-        using var socket = loop.CreateSocket(SocketKind.Router, TransportOptions.Default, handler);
+        var socket = loop.CreateSocket(SocketKind.Router, TransportOptions.Default, handler); // the loop closes it: sockets are its own
         var endpoint = socket.Bind("tcp://127.0.0.1:*");
         var ticks = 0;
         var turns = 0;
