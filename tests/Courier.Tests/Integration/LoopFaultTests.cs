@@ -60,21 +60,61 @@ public sealed class LoopFaultTests
     }
 
     [Fact]
-    public async Task A_request_to_an_endpoint_the_transport_refuses_fails_and_the_client_serves_the_next()
+    public async Task A_request_to_an_endpoint_the_transport_refuses_fails_with_a_courier_error_and_the_process_serves_on()
     {
         await using var server = await TestServer.StartAsync();
-        await using var client = TestServer.Client("tcp://no-such-host.invalid:5555", o => o with
+        await using var lost = TestServer.Client("tcp://no-such-host.invalid:5555", o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 0 });
+
+        // Managed: the address is refused at once (unreachable); native resolves in the background (timeout).
+        var error = await Assert.ThrowsAnyAsync<CourierException>(() => lost.RequestAsync("echo", "first"));
+        Assert.True(error is CourierUnreachableException or CourierTimeoutException, error.ToString());
+
+        await using var client = TestServer.Client(server.Endpoint!);
+        Assert.Equal("second", (await client.RequestAsync("echo", "second")).BodyText);
+    }
+
+    [Fact]
+    public async Task A_client_fails_over_from_an_endpoint_the_transport_refuses_to_the_next()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = TestServer.Client(server.Endpoint!, o => o with
         {
             Endpoints = ["tcp://no-such-host.invalid:5555", server.Endpoint!],
             Timeout = TimeSpan.FromSeconds(1),
-            Retries = 0,
+            Retries = 1,
         });
 
-        // Managed: the address is refused at once (unreachable); native resolves in the background (timeout).
-        var error = await Assert.ThrowsAnyAsync<CourierException>(() => client.RequestAsync("echo", "first"));
-        Assert.True(error is CourierUnreachableException or CourierTimeoutException, error.ToString());
+        Assert.Equal("first", (await client.RequestAsync("echo", "first")).BodyText);
+    }
 
-        Assert.Equal("second", (await client.RequestAsync("echo", "second")).BodyText);
+    [Fact]
+    public async Task A_reply_that_cannot_be_sent_is_answered_500_and_gives_its_handler_slot_back()
+    {
+        await using var server = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = 1, MaxQueuedRequests = 0 },
+            s => s.Map("broken", (_, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(new UnreadableBody())));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0 });
+
+        for (var i = 0; i < 3; i++)
+        {
+            var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("broken", "x"));
+            Assert.Equal(Protocol.CourierStatus.ServerError, error.StatusCode);
+        }
+
+        // One slot, no queue: had a slot leaked, this would be refused 503.
+        Assert.Equal("still here", (await client.RequestAsync("echo", "still here")).BodyText);
+    }
+
+    /// <summary>A reply body that throws when read: the handler returned something it has since taken away.</summary>
+    private sealed class UnreadableBody : IReadOnlyList<ReadOnlyMemory<byte>>
+    {
+        public int Count => 1;
+
+        public ReadOnlyMemory<byte> this[int index] => throw new ObjectDisposedException("body");
+
+        public IEnumerator<ReadOnlyMemory<byte>> GetEnumerator() => throw new ObjectDisposedException("body");
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private sealed class Handler : ISocketHandler

@@ -79,4 +79,14 @@ public sealed class MessageFramesTests
         Assert.Equal("worker", found);
         Assert.False(lookup.TryGetValue(stackalloc byte[] { 0, 1, 2, 3, 5 }, out _));
     }
+
+    [Fact]
+    public void A_message_larger_than_an_array_can_hold_is_refused_not_wrapped_round()
+    {
+        var message = new MessageFrames();
+        message.Append("routing id"u8);
+
+        Assert.Throws<InvalidOperationException>(() => message.Append(Array.MaxLength));
+        Assert.Equal(1, message.Count);
+    }
 }

@@ -40,8 +40,6 @@ internal sealed class BrokerEngine : ISocketHandler
 
     public string Endpoint { get; }
 
-    public IEnumerable<BrokerService> Services => _services.All;
-
     public bool OnMessage(MessageFrames message)
     {
         switch (BrokerInbound.Classify(message))

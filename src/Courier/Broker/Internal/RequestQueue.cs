@@ -12,6 +12,9 @@ internal sealed class RequestQueue
 
     public int Count { get; private set; }
 
+    /// <summary>How many of them came from Courier clients (which may be answered 404 when the service has no worker).</summary>
+    public int CourierCount { get; private set; }
+
     public void AddLast(BrokerRequest request)
     {
         Link(request);
@@ -74,6 +77,10 @@ internal sealed class RequestQueue
         request.QueuePrevious = null;
         request.QueueNext = null;
         Count--;
+        if (IsCourier(request))
+        {
+            CourierCount--;
+        }
     }
 
     private void Link(BrokerRequest request)
@@ -85,5 +92,12 @@ internal sealed class RequestQueue
 
         request.Queue = this;
         Count++;
+        if (IsCourier(request))
+        {
+            CourierCount++;
+        }
     }
+
+    private static bool IsCourier(BrokerRequest request)
+        => request.Inbound?.Route.Framing is Protocol.Internal.ClientFraming.Courier or Protocol.Internal.ClientFraming.CourierBatch;
 }

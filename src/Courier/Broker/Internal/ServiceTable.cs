@@ -26,8 +26,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>Where requests go; set once the socket exists.</summary>
     public WorkerRegistry Workers { get; set; } = null!;
 
-    public IEnumerable<BrokerService> All => _services.Values;
-
     /// <summary>
     /// A Courier client's request for a service without a worker past the grace period is answered 404 at once (and no
     /// state is made for a name nobody serves); a stock 7/MDP client's waits for a worker, as 7/MDP specifies.
@@ -40,8 +38,13 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
 
         var name = request.Service!;
-        var since = _services.TryGetValue(name, out var service) ? service.Workers.Count > 0 ? long.MaxValue : service.NoWorkersSince : _started;
-        return PastGrace(since, _clock.GetTimestamp()) ? NoWorker(name) : null;
+        var known = _services.TryGetValue(name, out var service);
+        if (known && service!.Workers.Count > 0)
+        {
+            return null; // the common case: no clock read
+        }
+
+        return PastGrace(known ? service!.NoWorkersSince : _started, _clock.GetTimestamp()) ? NoWorker(name) : null;
     }
 
     /// <summary>Answers 404 to the queued Courier requests of services that have been without a worker past the grace period.</summary>
@@ -55,7 +58,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         var now = _clock.GetTimestamp();
         foreach (var service in _services.Values)
         {
-            if (service.Workers.Count > 0 || service.Queue.Count == 0 || !PastGrace(service.NoWorkersSince, now))
+            if (service.Workers.Count > 0 || service.Queue.CourierCount == 0 || !PastGrace(service.NoWorkersSince, now))
             {
                 continue;
             }

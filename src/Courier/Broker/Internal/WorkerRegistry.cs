@@ -31,19 +31,19 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
     public void OnCommand(MessageFrames message)
     {
+        // A known worker's identity is its own array: heartbeats and replies copy no routing id.
+        _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var worker);
+        var identity = worker?.Identity ?? message.ToArray(0);
         var frames = _received;
         frames.Clear();
-        frames.Add(message.ToArray(0));
+        frames.Add(identity);
         for (var f = 1; f < message.Count; f++)
         {
             frames.Add(message.ToArray(f));
         }
 
-        var identity = frames[0];
-        _workers.TryGetValue(identity, out var worker);
         if (worker is not null)
         {
-            identity = worker.Identity;
             worker.LastSeen = _clock.GetTimestamp();
         }
 
@@ -154,7 +154,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     public bool Send(BrokerWorker worker, BrokerRequest request)
     {
         var inbound = request.Inbound;
-        if (worker.Batches && inbound.BodyCount == 1 && Batch.Fits(1, inbound.Body(0).Length))
+        // Only what came in a client's batch is packed for the worker, as before: a lone request goes alone.
+        if (worker.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
         {
             // Packed with whatever else this worker gets before the turn ends (Flush).
             var batch = worker.Pending ??= new BatchWriter(Batch.WorkerRequest);
@@ -256,7 +257,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         worker.Service.Workers.Remove(worker);
         services.WorkerLeft(worker.Service);
         worker.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
-        BrokerLog.WorkerGone(logger, worker.Id, worker.Service.Name, reason, worker.Outstanding.Count);
+        var requeued = worker.Outstanding.Count;
 
         // Newest first, so that AddFirst leaves the oldest at the very front.
         foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
@@ -273,6 +274,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         worker.Outstanding.Clear();
+        BrokerLog.WorkerGone(logger, worker.Id, worker.Service.Name, reason, requeued); // once the state is whole again
         services.Dispatch(worker.Service);
     }
 
@@ -359,6 +361,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         worker.Served++;
+        if (status is < 100 or > 599)
+        {
+            status = CourierStatus.ServerError; // not a status a client can read: the worker failed
+        }
+
         if (status == CourierStatus.Ok)
         {
             services.Reply(request, body);

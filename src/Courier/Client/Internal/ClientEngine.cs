@@ -171,7 +171,10 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         }
     }
 
-    /// <summary>The current connection, or a new one to the next endpoint; null, with the reason, when the transport refuses it.</summary>
+    /// <summary>
+    /// The current connection, or a new one to the next endpoint the transport accepts (each tried once); null, with the
+    /// last reason, when it refuses them all.
+    /// </summary>
     private ClientConnection? EnsureConnected(out CourierUnreachableException? error)
     {
         error = null;
@@ -180,26 +183,41 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
             return connection;
         }
 
-        _endpointIndex = (_endpointIndex + 1) % _options.Endpoints.Count;
-        var endpoint = _options.Endpoints[_endpointIndex];
-        ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
-        try
+        for (var tried = 0; tried < _options.Endpoints.Count; tried++)
         {
-            return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
-        }
+            _endpointIndex = (_endpointIndex + 1) % _options.Endpoints.Count;
+            var endpoint = _options.Endpoints[_endpointIndex];
+            ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
+            try
+            {
+                return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+            }
 #pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
-        catch (Exception ex)
+            catch (Exception ex)
 #pragma warning restore CA1031
-        {
-            error = new CourierUnreachableException(endpoint, ex);
-            return null;
+            {
+                error = new CourierUnreachableException(endpoint, ex);
+            }
         }
+
+        return null;
     }
 
     private void Disconnect()
     {
-        _connection?.Dispose();
+        if (_connection is null)
+        {
+            return;
+        }
+
+        _connection.Dispose();
         _connection = null;
+
+        // Nothing is on a connection any more: a request failed before it is given to the next must not count against it.
+        foreach (var request in _pending.Values)
+        {
+            request.Sent = false;
+        }
     }
 
     /// <summary>Gives <paramref name="request"/> to the current connection: sends it now or queues it behind the probe or a busy slot.</summary>

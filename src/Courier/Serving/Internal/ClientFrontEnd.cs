@@ -171,13 +171,15 @@ internal sealed class ClientFrontEnd
     public void Fail(InboundRequest request, int status, string reason, string? service = null)
     {
         service ??= request.Service ?? "?";
+        var sent = Replies.Error(request.Route, status, reason);
+        Release(request);
+
+        // Logged once the request is answered and released: a failing logger leaves no request behind.
         FrontEndLog.Rejected(_logger, service, status, reason);
-        if (!Replies.Error(request.Route, status, reason))
+        if (!sent)
         {
             FrontEndLog.ReplyDropped(_logger, service);
         }
-
-        Release(request);
     }
 
     /// <summary>A request nobody will answer (its client is gone): forgotten, its object kept for the next.</summary>

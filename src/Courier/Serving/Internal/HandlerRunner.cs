@@ -88,7 +88,7 @@ internal sealed class HandlerRunner<TContext>(
 
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
-        complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -142,8 +142,36 @@ internal sealed class HandlerRunner<TContext>(
         Volatile.Write(ref _completionsScheduled, 0);
         while (_completions.TryDequeue(out var completion))
         {
-            complete(completion.Context, completion.Outcome);
+            Complete(completion.Context, completion.Outcome);
             Finished();
+        }
+    }
+
+    /// <summary>
+    /// Hands an outcome to the owner. If answering with it fails (a body the handler has since disposed, say), the
+    /// request is answered 500 instead; either way the handler's slot is given back.
+    /// </summary>
+    private void Complete(TContext context, HandlerOutcome outcome)
+    {
+        try
+        {
+            complete(context, outcome);
+        }
+#pragma warning disable CA1031 // The reply could not be built from what the handler returned: that is the handler's failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LoopGuard.Report(ex, logger, "handler reply");
+            try
+            {
+                complete(context, new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"the reply could not be sent: {ex.GetType().Name}: {ex.Message}")]));
+            }
+#pragma warning disable CA1031 // Nothing more can be done for this request; the loop and the other requests go on.
+            catch (Exception again)
+#pragma warning restore CA1031
+            {
+                LoopGuard.Report(again, logger, "handler reply");
+            }
         }
     }
 

@@ -59,7 +59,14 @@ internal sealed class MessageFrames
 
         if (_data.Length - _used < length)
         {
-            var grown = new byte[Math.Max(_data.Length * 2, _used + length)];
+            // In long, and within what one array can hold: a message too large for that is refused, never wrapped round.
+            var needed = (long)_used + length;
+            if (needed > Array.MaxLength)
+            {
+                throw new InvalidOperationException($"A message of more than {Array.MaxLength} bytes cannot be received.");
+            }
+
+            var grown = new byte[Math.Max(Math.Min((long)_data.Length * 2, Array.MaxLength), needed)];
             _data.AsSpan(0, _used).CopyTo(grown);
             _data = grown;
         }

@@ -28,18 +28,25 @@ internal static class SocketPump
     {
         for (var i = 0; i < MaxPerTurn; i++)
         {
-            var received = socket.TryReceive(message);
-            if (received == Received.Nothing)
-            {
-                return;
-            }
-
             bool more;
             try
             {
+                // Inside the guard too: a message that cannot be received (too large to hold) is dropped whole by the
+                // socket, and the loop goes on.
+                var received = socket.TryReceive(message);
+                if (received == Received.Nothing)
+                {
+                    return;
+                }
+
                 if (received == Received.PeerGone)
                 {
                     handler.OnPeerDisconnected(message[0]);
+                    if (socket.IsClosed)
+                    {
+                        return;
+                    }
+
                     continue;
                 }
 

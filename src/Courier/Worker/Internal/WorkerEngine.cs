@@ -270,7 +270,8 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
-        if (ReferenceEquals(job.Connection, _connection) && !job.Connection.Closed)
+        // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
+        if (ReferenceEquals(job.Connection, _connection) && !job.Connection.Closed && !_saidDisconnect)
         {
             job.Connection.Reply(job.Address, outcome.Status, outcome.Body);
         }

@@ -139,12 +139,26 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 return false;
             }
 
-            Append(message, &msg, size);
-            while (LibZmq.zmq_msg_more(&msg) != 0)
+            try
             {
-                // The rest of a multipart message arrives with its first frame.
-                size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 Append(message, &msg, size);
+                while (LibZmq.zmq_msg_more(&msg) != 0)
+                {
+                    // The rest of a multipart message arrives with its first frame.
+                    size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
+                    Append(message, &msg, size);
+                }
+            }
+            catch
+            {
+                // Whatever failed (no memory for a huge message, say), the rest of this message is read and dropped here:
+                // read later, its next frame would pass for a routing id the sender chose.
+                while (LibZmq.zmq_msg_more(&msg) != 0 && LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait) >= 0)
+                {
+                }
+
+                message.Clear();
+                throw;
             }
 
             if (Monitor is not null && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))

@@ -88,7 +88,8 @@ internal sealed class NetMqLoop : ITransportLoop
     {
         var token = reportDisconnects ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(16) : null;
         var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget);
-        EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(() => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name));
+        Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
+        EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
         socket.Socket.ReceiveReady += onReady;
         _handlers[socket] = onReady;
         _poller.Add(socket.Socket);

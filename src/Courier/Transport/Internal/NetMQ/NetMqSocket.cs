@@ -89,12 +89,26 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
                 return Received.Nothing;
             }
 
-            message.Append(msg.Slice());
-            while (msg.HasMore)
+            try
             {
-                // The rest of a multipart message has already arrived with its first frame.
-                Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1));
                 message.Append(msg.Slice());
+                while (msg.HasMore)
+                {
+                    // The rest of a multipart message has already arrived with its first frame.
+                    Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1));
+                    message.Append(msg.Slice());
+                }
+            }
+            catch
+            {
+                // Whatever failed (no memory for a huge message, say), the rest of this message is read and dropped here:
+                // read later, its next frame would pass for a routing id the sender chose.
+                while (msg.HasMore && Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1)))
+                {
+                }
+
+                message.Clear();
+                throw;
             }
 
             return disconnectToken is not null && message.Count == 2 && message[1].SequenceEqual(disconnectToken)
