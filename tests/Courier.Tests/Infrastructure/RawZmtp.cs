@@ -59,8 +59,11 @@ public static class RawZmtp
         return bytes;
     }
 
-    /// <summary>Connects a plain TCP socket, writes <paramref name="payload"/>, and returns all it reads for <paramref name="listen"/>.</summary>
-    public static async Task<byte[]> SendAndListenAsync(int port, byte[] payload, TimeSpan listen)
+    /// <summary>
+    /// Connects a plain TCP socket, writes <paramref name="payload"/>, and returns all it reads for <paramref name="listen"/>,
+    /// or until what it read satisfies <paramref name="until"/>.
+    /// </summary>
+    public static async Task<byte[]> SendAndListenAsync(int port, byte[] payload, TimeSpan listen, Func<byte[], bool>? until = null)
     {
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", port);
@@ -75,6 +78,10 @@ public static class RawZmtp
             while ((read = await stream.ReadAsync(buffer, cts.Token)) > 0)
             {
                 received.Write(buffer, 0, read);
+                if (until?.Invoke(received.ToArray()) == true)
+                {
+                    break;
+                }
             }
         }
         catch (OperationCanceledException)

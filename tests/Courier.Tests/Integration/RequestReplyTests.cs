@@ -224,7 +224,8 @@ public sealed class RequestReplyTests
     public async Task Graceful_stop_completes_the_requests_in_flight()
     {
         var release = new TaskCompletionSource();
-        var server = await TestServer.StartAsync(map: s => s.Map("work", async (r, ct) =>
+        using var log = new RecordingLoggerFactory();
+        var server = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
         {
             await release.Task.WaitAsync(ct);
             return r.Frames;
@@ -234,7 +235,8 @@ public sealed class RequestReplyTests
         var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("work", $"job-{i}")).ToArray();
         await Poll.UntilAsync(() => server.InFlight == 20, what: "all 20 requests in flight");
         var stopping = server.StopAsync();
-        // A new request refused with 503 shows the stop under way; it must still be waiting for the 20.
+        // The server's loop has begun the drain (it logs so), and refuses a new request: still it waits for the 20.
+        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
         var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
         Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
         Assert.False(stopping.IsCompleted, "stop must wait for the requests in flight");
@@ -250,7 +252,8 @@ public sealed class RequestReplyTests
     public async Task Requests_arriving_during_a_stop_are_refused_with_503()
     {
         var release = new TaskCompletionSource();
-        var server = await TestServer.StartAsync(map: s => s.Map("work", async (r, ct) =>
+        using var log = new RecordingLoggerFactory();
+        var server = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
         {
             await release.Task.WaitAsync(ct);
             return r.Frames;
@@ -259,6 +262,8 @@ public sealed class RequestReplyTests
         var inFlight = client.RequestAsync("work", "held");
         await Poll.UntilAsync(() => server.InFlight == 1);
         var stopping = server.StopAsync();
+        // StopAsync only asks the server's loop to begin the drain; a request that reaches the loop first is served.
+        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
 
         var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
         Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);

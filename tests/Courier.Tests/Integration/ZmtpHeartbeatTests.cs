@@ -5,7 +5,8 @@ namespace Courier.Tests.Integration;
 /// <summary>`--zmtp-heartbeat` reaches the sockets: a `courier server` PINGs a silent peer, or does not when it is 0.</summary>
 public sealed class ZmtpHeartbeatTests
 {
-    private static readonly TimeSpan Listen = TimeSpan.FromSeconds(2);
+    // Under the default interval (5 s), so that a PING at the default would not pass; the wait ends at the first PING.
+    private static readonly TimeSpan Listen = TimeSpan.FromSeconds(4);
 
     [Fact]
     public async Task Server_pings_an_idle_connection_at_the_heartbeat_interval()
@@ -13,7 +14,7 @@ public sealed class ZmtpHeartbeatTests
         var (process, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "200ms");
         await using var _ = process;
 
-        var received = await RawZmtp.SendAndListenAsync(Ports.Of(endpoint), RawZmtp.GreetingAndReady(), Listen);
+        var received = await RawZmtp.SendAndListenAsync(Ports.Of(endpoint), RawZmtp.GreetingAndReady(), Listen, RawZmtp.ContainsPing);
 
         Assert.True(RawZmtp.ContainsPing(received), $"no PING in {received.Length} bytes within {Listen}");
     }
