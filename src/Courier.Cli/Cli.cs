@@ -27,47 +27,23 @@ internal static class Cli
         ShutdownSource.Cancel();
     }
 
-    public static Option<TimeSpan> DurationOption(string name, TimeSpan defaultValue, string description) => new(name)
-    {
-        Description = description,
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = result =>
-        {
-            var token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (Duration.TryParse(token, out var value))
-            {
-                return value;
-            }
+    /// <summary>Stated in every help page; the README's paragraph on exit codes says the same.</summary>
+    public const string ExitCodes = "Exit codes: 0 success; 1 unhealthy (health) or a failed request in the demo; "
+        + "2 bad arguments or setup (cannot bind); 3 timeout: nothing answered; 4 the peer answered with an error status; "
+        + "5 any other error; 130 interrupted. Every failure prints one line `courier: error: ...` on stderr.";
 
-            result.AddError($"Invalid duration '{token}' for {name}: write it like 500ms, 2.5s or 1m.");
-            return default;
-        },
-    };
+    public static readonly Option<TransportImplementation> TransportOption = Recursive(CliOption.Enum(
+        "--transport",
+        TransportImplementation.Auto,
+        "ZeroMQ implementation: Auto (native libzmq when it loads, else managed), Native or Managed."));
 
-    public static Option<int> PositiveIntOption(string name, int defaultValue, string description)
-    {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() <= 0)
-            {
-                result.AddError($"{name} must be a positive number.");
-            }
-        });
-        return option;
-    }
-
-    public static readonly Option<TransportImplementation> TransportOption = new("--transport")
-    {
-        Description = "ZeroMQ implementation: Auto (native libzmq when it loads, else managed), Native or Managed.",
-        DefaultValueFactory = _ => TransportImplementation.Auto,
-        Recursive = true,
-    };
-
-    public static readonly Option<TimeSpan> ZmtpHeartbeatOption = Recursive(DurationOption(
+    public static readonly Option<TimeSpan> ZmtpHeartbeatOption = Recursive(CliOption.Duration(
         "--zmtp-heartbeat",
         TransportOptions.Default.HeartbeatInterval,
-        "ZMTP PING interval on every connection (keeps connections through nginx alive); 0 turns ZMTP heartbeats off."));
+        TimeSpan.FromMilliseconds(1),
+        TimeSpan.FromHours(1),
+        "ZMTP PING interval on every connection (keeps connections through nginx alive); 0 turns ZMTP heartbeats off.",
+        allowZero: true));
 
     private static Option<T> Recursive<T>(Option<T> option)
     {
@@ -78,12 +54,11 @@ internal static class Cli
     /// <summary>Socket settings for this run, with the implementation chosen by --transport.</summary>
     public static TransportOptions Transport { get; private set; } = TransportOptions.Default;
 
-    public static readonly Option<LogLevel> LogLevelOption = new("--log-level")
-    {
-        Description = "Least severe log level written to stderr.",
-        DefaultValueFactory = _ => LogLevel.Warning,
-        Recursive = true,
-    };
+    public static readonly Option<LogLevel> LogLevelOption = Recursive(CliOption.Enum(
+        "--log-level",
+        LogLevel.Warning,
+        "Least severe log level written to stderr: Trace, Debug, Information, Warning, Error, Critical or None.",
+        helpName: "LEVEL"));
 
     public static ILoggerFactory CreateLoggerFactory(ParseResult parse) => LoggerFactory.Create(builder => builder
         .SetMinimumLevel(parse.GetValue(LogLevelOption))
@@ -128,6 +103,11 @@ internal static class Cli
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException)
         {
             return Fail(2, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            // Still one line, as promised; the type says where to look. Not a crash with a stack trace and exit 134.
+            return Fail(5, $"{ex.GetType().Name}: {ex.Message}");
         }
     }
 

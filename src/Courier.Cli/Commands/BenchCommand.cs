@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Courier.Cli.Bench;
+using Courier.Client;
+using Courier.Transport;
 
 namespace Courier.Cli.Commands;
 
@@ -7,14 +9,15 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string[]>("--connect") { Description = "Endpoint to load; repeat it for failover endpoints.", Required = true };
-        var service = new Option<string>("--service") { Description = "Service to ask.", DefaultValueFactory = _ => "echo" };
-        var clients = Cli.PositiveIntOption("--clients", 4, "Connections (one client each).");
-        var inflight = Cli.PositiveIntOption("--inflight", 100, "Requests kept in flight per connection.");
-        var duration = Cli.DurationOption("--duration", TimeSpan.FromSeconds(10), "How long to send.");
-        var size = new Option<int>("--size") { Description = "Request body size in bytes.", DefaultValueFactory = _ => 64 };
-        var timeout = Cli.DurationOption("--timeout", TimeSpan.FromSeconds(5), "Attempt timeout per request.");
-        var retries = new Option<int>("--retries") { Description = "Resends after the first attempt.", DefaultValueFactory = _ => 3 };
+        var connect = CliOption.Endpoints("--connect", "Endpoint to load; repeat it for failover endpoints.");
+        var service = CliOption.Service("--service", "echo", allowMmi: true, "Service to ask.");
+        var clients = CliOption.Int("--clients", 4, 1, 1000, "Connections (one client each).");
+        // A client keeps at most MaxInFlight requests outstanding; more would only queue inside it.
+        var inflight = CliOption.Int("--inflight", 100, 1, CourierClientOptions.Default.MaxInFlight, "Requests kept in flight per connection.");
+        var duration = CliOption.Duration("--duration", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24), "How long to send.");
+        var size = CliOption.Int("--size", 64, 0, (int)TransportOptions.Default.MaxFrameSize, "Request body size in bytes.", helpName: "BYTES");
+        var timeout = CliOption.Duration("--timeout", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24), "Attempt timeout per request.");
+        var retries = CliOption.Int("--retries", 3, 0, 100, "Resends after the first attempt.");
         var json = new Option<bool>("--json") { Description = "Print a last line of JSON with the results." };
         var command = new Command("bench", "Measure throughput and latency against a server, broker or proxy.")
         {
@@ -24,11 +27,6 @@ internal static class BenchCommand
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
-            if (parse.GetValue(size) < 0)
-            {
-                return Cli.Fail(2, "--size must not be negative.");
-            }
-
             var settings = new BenchSettings(
                 parse.GetValue(connect)!, parse.GetValue(service)!, parse.GetValue(clients), parse.GetValue(inflight),
                 parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries));

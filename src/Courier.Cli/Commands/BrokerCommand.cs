@@ -7,11 +7,12 @@ internal static class BrokerCommand
 {
     public static Command Create()
     {
-        var bind = new Option<string>("--bind") { Description = "Endpoint for clients and workers, e.g. tcp://0.0.0.0:5555 (port * picks one).", Required = true };
-        var heartbeat = Cli.DurationOption("--heartbeat", CourierBrokerOptions.Default.HeartbeatInterval, "Heartbeat interval with workers.");
-        var liveness = Cli.PositiveIntOption("--liveness", CourierBrokerOptions.Default.HeartbeatLiveness, "Missed heartbeats before a worker is dead.");
-        var deaths = Cli.PositiveIntOption("--max-deaths", CourierBrokerOptions.Default.MaxWorkerDeaths, "Worker deaths before a request is answered as poison.");
-        var queue = Cli.PositiveIntOption("--max-queue", CourierBrokerOptions.Default.MaxQueuedPerService, "Requests waiting per service before 503.");
+        var bind = CliOption.Endpoint("--bind", bind: true, "Endpoint for clients and workers, e.g. tcp://0.0.0.0:5555 (port * picks one).");
+        var heartbeat = CliOption.Duration(
+            "--heartbeat", CourierBrokerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with workers.");
+        var liveness = CliOption.Int("--liveness", CourierBrokerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before a worker is dead.");
+        var deaths = CliOption.Int("--max-deaths", CourierBrokerOptions.Default.MaxWorkerDeaths, 1, 100, "Worker deaths before a request is answered as poison.");
+        var queue = CliOption.Int("--max-queue", CourierBrokerOptions.Default.MaxQueuedPerService, 1, 10_000_000, "Requests waiting per service before 503.");
         var command = new Command("broker", "Run a Majordomo (7/MDP) broker that balances requests over workers.")
         {
             bind, heartbeat, liveness, deaths, queue,

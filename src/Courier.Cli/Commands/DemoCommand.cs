@@ -9,7 +9,9 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var duration = Cli.DurationOption("--duration", TimeSpan.FromSeconds(6), "Length of the load through the broker.");
+        // At least a second: the load prints a row per second and kills a worker halfway through.
+        var duration = CliOption.Duration(
+            "--duration", TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), "Length of the load through the broker.");
         var command = new Command("demo", "Show Courier in under 20 s: a server, pipelining, errors, a bench, then a broker with three workers, one killed mid-run.")
         {
             duration,

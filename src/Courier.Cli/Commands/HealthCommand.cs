@@ -8,9 +8,9 @@ internal static class HealthCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string>("--connect") { Description = "The server or broker to ask.", DefaultValueFactory = _ => "tcp://127.0.0.1:5555" };
-        var service = new Option<string?>("--service") { Description = "Also require this service to be served (8/MMI mmi.service answers 200)." };
-        var timeout = Cli.DurationOption("--timeout", TimeSpan.FromSeconds(2), "Time to wait for the answer.");
+        var connect = CliOption.Endpoint("--connect", bind: false, "The server or broker to ask.", defaultValue: "tcp://127.0.0.1:5555");
+        var service = CliOption.Service("--service", null, allowMmi: true, "Also require this service to be served (8/MMI mmi.service answers 200).");
+        var timeout = CliOption.Duration("--timeout", TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), "Time to wait for the answer.");
         var command = new Command("health", "Exit 0 when a Courier server or broker answers (and serves --service, if given); 1 otherwise.")
         {
             connect, service, timeout,

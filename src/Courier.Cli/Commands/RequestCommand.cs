@@ -8,12 +8,18 @@ internal static class RequestCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string[]>("--connect") { Description = "Endpoint to connect to; repeat it to give failover endpoints, tried in order.", Required = true };
-        var service = new Option<string>("--service") { Description = "Service to ask.", DefaultValueFactory = _ => "echo" };
-        var timeout = Cli.DurationOption("--timeout", CourierClientOptions.Default.Timeout, "Time to wait for a reply, per attempt.");
-        var retries = new Option<int>("--retries") { Description = "Resends after the first attempt.", DefaultValueFactory = _ => CourierClientOptions.Default.Retries };
-        var protocol = new Option<ClientProtocol>("--protocol") { Description = "Auto (ask the peer), Courier or Mdp (plain 7/MDP).", DefaultValueFactory = _ => ClientProtocol.Auto };
-        var payload = new Argument<string[]>("payload") { Description = "Request frames (UTF-8).", Arity = ArgumentArity.ZeroOrMore };
+        var connect = CliOption.Endpoints("--connect", "Endpoint to connect to; repeat it to give failover endpoints, tried in order.");
+        var service = CliOption.Service("--service", "echo", allowMmi: true, "Service to ask (mmi.* asks the broker itself).");
+        var timeout = CliOption.Duration(
+            "--timeout", CourierClientOptions.Default.Timeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24), "Time to wait for a reply, per attempt.");
+        var retries = CliOption.Int("--retries", CourierClientOptions.Default.Retries, 0, 100, "Resends after the first attempt.");
+        var protocol = CliOption.Enum("--protocol", ClientProtocol.Auto, "Auto (ask the peer), Courier or Mdp (plain 7/MDP).");
+        var payload = new Argument<string[]>("payload")
+        {
+            Description = "Request frames (UTF-8), one per argument; a frame that begins with - goes after --.",
+            HelpName = "PAYLOAD",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var command = new Command("request", "Send one request and print the reply, one frame per line.")
         {
             connect, service, timeout, retries, protocol, payload,

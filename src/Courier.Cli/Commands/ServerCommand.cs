@@ -7,11 +7,12 @@ internal static class ServerCommand
 {
     public static Command Create()
     {
-        var bind = new Option<string>("--bind") { Description = "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (port * picks one).", Required = true };
-        var name = new Option<string>("--name") { Description = "Instance name, answered by whoami.", DefaultValueFactory = _ => Environment.MachineName };
-        var delay = Cli.DurationOption("--delay", TimeSpan.Zero, "Simulated work per request.");
-        var concurrency = Cli.PositiveIntOption("--concurrency", CourierServerOptions.Default.MaxConcurrency, "Requests handled at once.");
-        var drain = Cli.DurationOption("--drain-timeout", CourierServerOptions.Default.DrainTimeout, "How long a stop waits for requests in flight.");
+        var bind = CliOption.Endpoint("--bind", bind: true, "Endpoint to bind, e.g. tcp://0.0.0.0:5555 (port * picks one).");
+        var name = CliOption.Text("--name", "Instance name, answered by whoami (default: the host name).");
+        var delay = CliOption.Duration("--delay", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1), "Simulated work per request.");
+        var concurrency = CliOption.Int("--concurrency", CourierServerOptions.Default.MaxConcurrency, 1, 100_000, "Requests handled at once.");
+        var drain = CliOption.Duration(
+            "--drain-timeout", CourierServerOptions.Default.DrainTimeout, TimeSpan.Zero, TimeSpan.FromHours(24), "How long a stop waits for requests in flight.");
         var command = new Command("server", "Serve echo and whoami directly on a bound endpoint (no broker).")
         {
             bind, name, delay, concurrency, drain,
@@ -20,7 +21,7 @@ internal static class ServerCommand
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
-            var instance = parse.GetValue(name)!;
+            var instance = parse.GetValue(name) ?? Environment.MachineName;
             var wait = parse.GetValue(delay);
             var options = CourierServerOptions.Default with
             {

@@ -9,15 +9,15 @@ internal static class WorkerCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string>("--connect") { Description = "The broker's endpoint.", Required = true };
-        var service = new Option<string>("--service") { Description = "Service to serve: echo or whoami.", DefaultValueFactory = _ => "echo" };
-        service.AcceptOnlyFromAmong(CourierServices.EchoName, CourierServices.WhoAmIName);
-        var name = new Option<string>("--name") { Description = "Instance name, answered by whoami.", DefaultValueFactory = _ => $"{Environment.MachineName}-{Environment.ProcessId}" };
-        var delay = Cli.DurationOption("--delay", TimeSpan.Zero, "Simulated work per request.");
-        var concurrency = Cli.PositiveIntOption("--concurrency", CourierWorkerOptions.Default.Concurrency, "Requests handled at once.");
-        var heartbeat = Cli.DurationOption("--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, "Heartbeat interval with the broker.");
-        var liveness = Cli.PositiveIntOption("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, "Missed heartbeats before reconnecting.");
-        var protocol = new Option<ClientProtocol>("--protocol") { Description = "Auto (ask the broker), Courier or Mdp (plain 7/MDP).", DefaultValueFactory = _ => ClientProtocol.Auto };
+        var connect = CliOption.Endpoint("--connect", bind: false, "The broker's endpoint.");
+        var service = CliOption.Choice("--service", [CourierServices.EchoName, CourierServices.WhoAmIName], "Service to serve (default: echo).");
+        var name = CliOption.Text("--name", "Instance name, answered by whoami (default: host name and process id).");
+        var delay = CliOption.Duration("--delay", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1), "Simulated work per request.");
+        var concurrency = CliOption.Int("--concurrency", CourierWorkerOptions.Default.Concurrency, 1, 100_000, "Requests handled at once.");
+        var heartbeat = CliOption.Duration(
+            "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
+        var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
+        var protocol = CliOption.Enum("--protocol", ClientProtocol.Auto, "Auto (ask the broker), Courier or Mdp (plain 7/MDP).");
         var command = new Command("worker", "Serve echo or whoami for a 7/MDP broker.")
         {
             connect, service, name, delay, concurrency, heartbeat, liveness, protocol,
@@ -26,8 +26,8 @@ internal static class WorkerCommand
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
-            var instance = parse.GetValue(name)!;
-            var serviceName = parse.GetValue(service)!;
+            var instance = parse.GetValue(name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+            var serviceName = parse.GetValue(service) ?? CourierServices.EchoName;
             var handler = serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with

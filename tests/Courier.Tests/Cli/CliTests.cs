@@ -24,12 +24,13 @@ public sealed class CliTests
     }
 
     [Fact]
-    public async Task Server_with_an_unbindable_endpoint_exits_non_zero_with_one_line()
+    public async Task Server_with_an_unbindable_endpoint_exits_2_with_one_line()
     {
-        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "server", "--bind", "nonsense://nowhere");
+        // Well formed, so the CLI lets it through; 192.0.2.1 (TEST-NET-1) is no address of this machine.
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "server", "--bind", "tcp://192.0.2.1:5555");
 
-        Assert.NotEqual(0, exit);
-        Assert.StartsWith("courier: error: Cannot bind nonsense://nowhere", stderr.Trim(), StringComparison.Ordinal);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("courier: error: Cannot bind tcp://192.0.2.1:5555", stderr.Trim(), StringComparison.Ordinal);
         Assert.Single(stderr.Trim().Split('\n'));
     }
 
@@ -71,8 +72,8 @@ public sealed class CliTests
     {
         var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", "tcp://127.0.0.1:1", "--timeout", "soon");
 
-        Assert.NotEqual(0, exit);
-        Assert.Contains("Invalid duration 'soon'", stderr, StringComparison.Ordinal);
+        Assert.Equal(2, exit);
+        Assert.Equal("courier: error: --timeout: 'soon' is not a duration; write it like 500ms, 2.5s or 1m", stderr.Trim());
     }
 
     [Fact]
@@ -151,16 +152,8 @@ public sealed class CliTests
     {
         var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "nosuch");
 
-        Assert.NotEqual(0, exit);
-        Assert.Contains("nosuch", stderr, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Unknown_command_exits_non_zero()
-    {
-        var (exit, _, _) = await ChildProcess.RunAsync(Bound, "frobnicate");
-
-        Assert.NotEqual(0, exit);
+        Assert.Equal(2, exit);
+        Assert.Equal("courier: error: --service: 'nosuch' is not one of echo, whoami", stderr.Trim());
     }
 
     [Fact]
