@@ -9,8 +9,10 @@ namespace Courier.Cli.Bench;
 internal sealed record BenchSettings(
     IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries);
 
-internal sealed record BenchResult(long Requests, long Errors, double Seconds, long P50, long P90, long P99, long P999, long Max)
+internal sealed record BenchResult(long Requests, BenchErrors Failures, double Seconds, long P50, long P90, long P99, long P999, long Max)
 {
+    public long Errors => Failures.Count;
+
     public double Rps => Seconds > 0 ? Requests / Seconds : 0;
 
     public string ToJson() => string.Create(
@@ -21,6 +23,10 @@ internal sealed record BenchResult(long Requests, long Errors, double Seconds, l
     {
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"requests",10} {"errors",7} {"seconds",8} {"req/s",10} {"p50",8} {"p90",8} {"p99",8} {"p99.9",8} {"max",8}  (latency in us)"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Requests,10:N0} {Errors,7:N0} {Seconds,8:0.00} {Rps,10:N0} {P50,8} {P90,8} {P99,8} {P999,8} {Max,8}"));
+        if (Errors > 0)
+        {
+            output.WriteLine($"errors: {Failures.Describe()}");
+        }
     }
 }
 
@@ -35,7 +41,7 @@ internal static class BenchRunner
         private int[] _latencies = new int[256];
         private int _count;
 
-        public long Errors { get; set; }
+        public BenchErrors Errors { get; } = new();
 
         /// <summary>Requests answered so far (read by the progress line while the loop runs: a torn read is harmless).</summary>
         public long Count => Volatile.Read(ref _count);
@@ -96,9 +102,9 @@ internal static class BenchRunner
                     await client.RequestAsync(settings.Service, payload, CancellationToken.None);
                     recorder.Record((int)Math.Min(HighestTrackableMicros, (long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds));
                 }
-                catch (CourierException)
+                catch (CourierException ex)
                 {
-                    recorder.Errors++;
+                    recorder.Errors.Add(ex);
                 }
             }
         }
@@ -117,7 +123,7 @@ internal static class BenchRunner
         while (progress is not null && !all.IsCompleted && Stopwatch.GetTimestamp() < until && !cancellationToken.IsCancellationRequested)
         {
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromMilliseconds(250), CancellationToken.None));
-            progress(Sum(r => r.Count), Sum(r => r.Errors), Stopwatch.GetElapsedTime(started));
+            progress(Sum(r => r.Count), Sum(r => r.Errors.Count), Stopwatch.GetElapsedTime(started));
         }
 
         await stop.CancelAsync();
@@ -129,14 +135,16 @@ internal static class BenchRunner
         }
 
         var merged = new LongHistogram(HighestTrackableMicros, 3);
+        var failures = new BenchErrors();
         foreach (var recorder in recorders)
         {
             recorder.CopyTo(merged);
+            failures.AddRange(recorder.Errors);
         }
 
         var any = merged.TotalCount > 0;
         return new BenchResult(
-            Sum(r => r.Count), Sum(r => r.Errors), seconds,
+            Sum(r => r.Count), failures, seconds,
             any ? merged.GetValueAtPercentile(50) : 0,
             any ? merged.GetValueAtPercentile(90) : 0,
             any ? merged.GetValueAtPercentile(99) : 0,

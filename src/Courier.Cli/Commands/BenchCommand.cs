@@ -42,13 +42,27 @@ internal static class BenchCommand
                 Console.WriteLine(result.ToJson());
             }
 
-            if (result.Requests == 0)
-            {
-                return Cli.Fail(3, $"no request succeeded ({result.Errors} errors): is anything serving '{settings.Service}' at {string.Join(", ", settings.Endpoints)}?");
-            }
-
-            return 0;
+            return result.Requests > 0 ? 0 : NothingSucceeded(result.Failures, settings);
         }));
         return command;
+    }
+
+    /// <summary>Error statuses mean something answered (exit 4, naming them); only timeouts mean nothing did (exit 3).</summary>
+    private static int NothingSucceeded(BenchErrors failures, BenchSettings settings)
+    {
+        var endpoints = string.Join(", ", settings.Endpoints);
+        if (failures.Remote > 0)
+        {
+            return Cli.Fail(4, $"no request succeeded: {failures.Describe()}");
+        }
+
+        if (failures.Count == 0)
+        {
+            return Cli.Fail(3, $"no request completed within {Duration.Format(settings.Duration)} at {endpoints}; give a longer --duration");
+        }
+
+        return failures.Timeouts == failures.Count
+            ? Cli.Fail(3, $"no request succeeded ({failures.Describe()}): is anything serving '{settings.Service}' at {endpoints}?")
+            : Cli.Fail(5, $"no request succeeded: {failures.Describe()}");
     }
 }
