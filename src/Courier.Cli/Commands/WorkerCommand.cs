@@ -10,25 +10,29 @@ internal static class WorkerCommand
     public static Command Create()
     {
         var connect = CliOption.Endpoint("--connect", bind: false, "The broker's endpoint.");
-        var service = CliOption.Choice("--service", [CourierServices.EchoName, CourierServices.WhoAmIName], "Service to serve (default: echo).");
-        var name = CliOption.Text("--name", "Instance name, answered by whoami (default: host name and process id).");
+        var service = CliOption.Service("--service", CourierServices.EchoName, allowMmi: false, "Service name to register with the broker: any name.");
+        var reply = CliOption.Choice(
+            "--reply", [CourierServices.EchoName, CourierServices.WhoAmIName],
+            "What to answer: echo (the request's frames) or whoami (the instance name). Default: whoami for --service whoami, else echo.");
+        var name = CliOption.Text("--name", "Instance name, answered by --reply whoami (default: host name and process id).");
         var delay = CliOption.Duration("--delay", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1), "Simulated work per request.");
         var concurrency = CliOption.Int("--concurrency", CourierWorkerOptions.Default.Concurrency, 1, 100_000, "Requests handled at once.");
         var heartbeat = CliOption.Duration(
             "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
         var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
         var protocol = CliOption.Enum("--protocol", ClientProtocol.Auto, "Auto (ask the broker), Courier or Mdp (plain 7/MDP).");
-        var command = new Command("worker", "Serve echo or whoami for a 7/MDP broker.")
+        var command = new Command("worker", "Serve a service of any name for a 7/MDP broker, answering like echo or whoami.")
         {
-            connect, service, name, delay, concurrency, heartbeat, liveness, protocol,
+            connect, service, reply, name, delay, concurrency, heartbeat, liveness, protocol,
         };
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
-            var serviceName = parse.GetValue(service) ?? CourierServices.EchoName;
-            var handler = serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
+            var serviceName = parse.GetValue(service)!;
+            var answer = parse.GetValue(reply) ?? (serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmIName : CourierServices.EchoName);
+            var handler = answer == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with
                 {
@@ -46,7 +50,7 @@ internal static class WorkerCommand
                 },
                 CourierServices.WithDelay(handler, parse.GetValue(delay)));
             await worker.StartAsync(cancellationToken);
-            Console.WriteLine($"worker {instance} serving {serviceName} for {parse.GetValue(connect)}");
+            Console.WriteLine($"worker {instance} serving {serviceName} ({answer}) for {parse.GetValue(connect)}");
             await Cli.WaitForShutdownAsync();
             await worker.StopAsync(CancellationToken.None);
             Console.WriteLine($"worker {instance} stopped");

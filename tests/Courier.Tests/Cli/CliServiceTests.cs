@@ -3,7 +3,7 @@ using Courier.Tests.Infrastructure;
 
 namespace Courier.Tests.Cli;
 
-/// <summary>`courier bench` against real peers: what it reports.</summary>
+/// <summary>`courier bench` and `courier worker` against real peers: what they report and what they serve.</summary>
 public sealed class CliServiceTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
@@ -26,5 +26,36 @@ public sealed class CliServiceTests
         using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
         Assert.Equal(0, json.RootElement.GetProperty("requests").GetInt64());
         Assert.True(json.RootElement.GetProperty("errors").GetInt64() >= 2);
+    }
+
+    [Fact]
+    public async Task Worker_serves_any_service_name_with_the_reply_it_is_given()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = ChildProcess.Start(
+            "worker", "--connect", broker.Endpoint!, "--service", "anyname", "--reply", "echo", "--heartbeat", "500ms");
+        await worker.WaitForOutputAsync("serving anyname (echo)");
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, "anyname", 1);
+
+        var reply = await client.RequestAsync("anyname", "hello through the broker");
+
+        Assert.Equal("hello through the broker", reply.BodyText);
+    }
+
+    [Fact]
+    public async Task Worker_answers_whoami_under_any_service_name()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = ChildProcess.Start(
+            "worker", "--connect", broker.Endpoint!, "--service", "who-is-it", "--reply", "whoami", "--name", "cli-named", "--heartbeat", "500ms");
+        await worker.WaitForOutputAsync("serving who-is-it (whoami)");
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, "who-is-it", 1);
+
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", broker.Endpoint!, "--service", "who-is-it", "--timeout", "5s");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("cli-named", stdout.Trim());
     }
 }

@@ -148,12 +148,12 @@ public sealed class CliTests
     }
 
     [Fact]
-    public async Task Worker_rejects_a_service_it_does_not_have()
+    public async Task Worker_rejects_a_reply_it_does_not_have()
     {
-        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "nosuch");
+        var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "anyname", "--reply", "nosuch");
 
         Assert.Equal(2, exit);
-        Assert.Equal("courier: error: --service: 'nosuch' is not one of echo, whoami", stderr.Trim());
+        Assert.Equal("courier: error: --reply: 'nosuch' is not one of echo, whoami", stderr.Trim());
     }
 
     [Fact]
