@@ -112,8 +112,12 @@ internal static class BrokerDemo
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {name,-8} {n,10:N0} {100.0 * n / Math.Max(1, total),6:0.0}%"));
         }
 
+        // An empty histogram has no percentiles (HdrHistogram throws): say so rather than fail.
+        var percentiles = latencies.TotalCount > 0
+            ? $"p50 {latencies.GetValueAtPercentile(50)} us, p99 {latencies.GetValueAtPercentile(99)} us"
+            : "no latencies recorded";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"   {"total",-8} {total,10:N0}   {total / seconds:N0} req/s, p50 {latencies.GetValueAtPercentile(50)} us, p99 {latencies.GetValueAtPercentile(99)} us, errors {errors}"));
+            $"   {"total",-8} {total,10:N0}   {total / seconds:N0} req/s, {percentiles}, errors {errors}"));
         Console.WriteLine();
         Console.WriteLine(errors == 0
             ? "What this showed: the broker gave each request to the least-loaded worker, so the fast one served most; when a worker"
