@@ -29,7 +29,7 @@ internal static class Cli
 
     /// <summary>Stated in every help page; the README's paragraph on exit codes says the same.</summary>
     public const string ExitCodes = "Exit codes: 0 success; 1 unhealthy (health) or a failed request in the demo; "
-        + "2 bad arguments or setup (cannot bind); 3 timeout: nothing answered; 4 the peer answered with an error status; "
+        + "2 bad arguments or setup (cannot bind); 3 timeout or unreachable: nothing answered; 4 the peer answered with an error status; "
         + "5 any other error; 130 interrupted. Every failure prints one line `courier: error: ...` on stderr.";
 
     public static readonly Option<TransportImplementation> TransportOption = Recursive(CliOption.Enum(
@@ -88,7 +88,7 @@ internal static class Cli
         {
             return 130;
         }
-        catch (CourierTimeoutException ex)
+        catch (Exception ex) when (ex is CourierTimeoutException or CourierUnreachableException)
         {
             return Fail(3, ex.Message);
         }

@@ -14,12 +14,15 @@ internal sealed class BenchErrors
 
     private const string TimeoutKind = "timeout";
 
+    private const string UnreachableKind = "unreachable";
+
     public long Count { get; private set; }
 
     /// <summary>Errors where the peer answered with an error status (exit 4 when nothing succeeded).</summary>
     public long Remote { get; private set; }
 
-    public long Timeouts => _kinds.GetValueOrDefault(TimeoutKind).Count;
+    /// <summary>Errors where nothing answered: timeouts and endpoints that could not be connected (exit 3).</summary>
+    public long NoAnswer => _kinds.GetValueOrDefault(TimeoutKind).Count + _kinds.GetValueOrDefault(UnreachableKind).Count;
 
     public void Add(CourierException error)
     {
@@ -27,6 +30,7 @@ internal sealed class BenchErrors
         {
             CourierRemoteException remote => remote.StatusCode.ToString(CultureInfo.InvariantCulture),
             CourierTimeoutException => TimeoutKind,
+            CourierUnreachableException => UnreachableKind,
             _ => error.GetType().Name,
         };
         var sample = error is CourierRemoteException r ? r.RemoteMessage : error.Message;
@@ -53,10 +57,11 @@ internal sealed class BenchErrors
 
     /// <summary>E.g. <c>2,000 answered 500 ("handler failed"), 3 timed out</c>; error statuses first.</summary>
     public string Describe() => string.Join(", ", _kinds
-        .OrderBy(k => k.Key == TimeoutKind ? 1 : 0)
+        .OrderBy(k => k.Key is TimeoutKind or UnreachableKind ? 1 : 0)
         .Select(k => k.Key switch
         {
             TimeoutKind => string.Create(CultureInfo.InvariantCulture, $"{k.Value.Count:N0} timed out"),
+            UnreachableKind => string.Create(CultureInfo.InvariantCulture, $"{k.Value.Count:N0} unreachable (\"{k.Value.Sample}\")"),
             _ when char.IsAsciiDigit(k.Key[0]) => string.Create(CultureInfo.InvariantCulture, $"{k.Value.Count:N0} answered {k.Key} (\"{k.Value.Sample}\")"),
             _ => string.Create(CultureInfo.InvariantCulture, $"{k.Value.Count:N0} {k.Key} (\"{k.Value.Sample}\")"),
         }));

@@ -47,7 +47,7 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>Error statuses mean something answered (exit 4, naming them); only timeouts mean nothing did (exit 3).</summary>
+    /// <summary>Error statuses mean something answered (exit 4, naming them); only timeouts or unreachable endpoints mean nothing did (exit 3).</summary>
     private static int NothingSucceeded(BenchErrors failures, BenchSettings settings)
     {
         var endpoints = string.Join(", ", settings.Endpoints);
@@ -61,7 +61,7 @@ internal static class BenchCommand
             return Cli.Fail(3, $"no request completed within {Duration.Format(settings.Duration)} at {endpoints}; give a longer --duration");
         }
 
-        return failures.Timeouts == failures.Count
+        return failures.NoAnswer == failures.Count
             ? Cli.Fail(3, $"no request succeeded ({failures.Describe()}): is anything serving '{settings.Service}' at {endpoints}?")
             : Cli.Fail(5, $"no request succeeded: {failures.Describe()}");
     }

@@ -57,6 +57,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Request_to_a_host_that_does_not_resolve_exits_3_like_a_timeout()
+    {
+        // Well formed, so the CLI lets it through; the managed transport refuses it (unreachable), libzmq keeps trying
+        // (a timeout): nothing answered either way.
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", "tcp://nosuch.invalid:5555", "--timeout", "300ms", "--retries", "0");
+
+        Assert.True(exit == 3, $"exit {exit}: {stderr}");
+        Assert.Empty(stdout.Trim());
+        Assert.StartsWith("courier: error: ", Assert.Single(stderr.Trim().Split('\n')), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Request_for_an_unknown_service_exits_non_zero_with_the_remote_error()
     {
         await using var server = await TestServer.StartAsync();
