@@ -1,5 +1,6 @@
 using Courier.Internal;
 using Courier.Transport;
+using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,7 +12,10 @@ public sealed record CourierBrokerOptions
     /// <summary>The defaults: bind <c>tcp://127.0.0.1:5555</c>, heartbeat 2.5 s × liveness 3, 3 worker deaths per request, 10,000 queued per service.</summary>
     public static CourierBrokerOptions Default { get; } = new();
 
-    /// <summary>Endpoint serving clients and workers alike. A TCP port of <c>*</c> or <c>0</c> picks a free port.</summary>
+    /// <summary>
+    /// Endpoint serving clients and workers alike: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c>. A TCP
+    /// host of <c>*</c> binds every interface; a TCP port of <c>*</c> or <c>0</c> picks a free port.
+    /// </summary>
     public string Endpoint { get; init; } = "tcp://127.0.0.1:5555";
 
     /// <summary>How often the broker sends HEARTBEAT to every worker, busy or idle.</summary>
@@ -52,7 +56,7 @@ public sealed record CourierBrokerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        Require(!string.IsNullOrWhiteSpace(Endpoint), nameof(Endpoint), "is required, for example tcp://0.0.0.0:5555");
+        OptionsGuard.RequireEndpoint(Endpoint, EndpointUse.Bind, nameof(CourierBrokerOptions), nameof(Endpoint));
         Require(HeartbeatInterval > TimeSpan.Zero, nameof(HeartbeatInterval), "must be positive");
         Require(HeartbeatLiveness > 0, nameof(HeartbeatLiveness), "must be positive");
         Require(MaxWorkerDeaths > 0, nameof(MaxWorkerDeaths), "must be positive");

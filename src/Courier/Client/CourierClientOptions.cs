@@ -1,5 +1,6 @@
 using Courier.Internal;
 using Courier.Transport;
+using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,7 +12,10 @@ public sealed record CourierClientOptions
     /// <summary>The defaults: <c>tcp://127.0.0.1:5555</c>, 2.5 s per attempt, 3 retries, no overall deadline, protocol <see cref="ClientProtocol.Auto"/>.</summary>
     public static CourierClientOptions Default { get; } = new();
 
-    /// <summary>Endpoints to connect to, one at a time; each retry moves to the next (failover).</summary>
+    /// <summary>
+    /// Endpoints to connect to (<c>tcp://host:port</c>, <c>ipc://path</c>, <c>inproc://name</c>), one at a time; each
+    /// retry moves to the next (failover).
+    /// </summary>
     public IReadOnlyList<string> Endpoints { get; init; } = ["tcp://127.0.0.1:5555"];
 
     /// <summary>How long one attempt waits for its reply before the connection is dropped and the request resent.</summary>
@@ -53,9 +57,10 @@ public sealed record CourierClientOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (Endpoints is null || Endpoints.Count == 0 || Endpoints.Any(string.IsNullOrWhiteSpace))
+        Require(Endpoints is { Count: > 0 }, nameof(Endpoints), "needs at least one endpoint, for example tcp://127.0.0.1:5555");
+        for (var i = 0; i < Endpoints!.Count; i++)
         {
-            throw new ArgumentException("CourierClientOptions.Endpoints needs at least one endpoint, for example tcp://127.0.0.1:5555.", nameof(Endpoints));
+            OptionsGuard.RequireEndpoint(Endpoints[i], EndpointUse.Connect, nameof(CourierClientOptions), nameof(Endpoints), i);
         }
 
         Require(Timeout > TimeSpan.Zero, nameof(Timeout), "must be positive");

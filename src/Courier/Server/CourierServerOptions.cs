@@ -1,5 +1,6 @@
 using Courier.Internal;
 using Courier.Transport;
+using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,7 +12,11 @@ public sealed record CourierServerOptions
     /// <summary>The defaults: bind <c>tcp://127.0.0.1:5555</c>, 1,024 concurrent handlers, 10,000 queued, 1 MiB requests, 10 s drain.</summary>
     public static CourierServerOptions Default { get; } = new();
 
-    /// <summary>ZeroMQ endpoint to bind. A TCP port of <c>*</c> or <c>0</c> picks a free port (see <see cref="CourierServer.Endpoint"/>).</summary>
+    /// <summary>
+    /// ZeroMQ endpoint to bind: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c> (in-process, for clients
+    /// on the same transport). A TCP host of <c>*</c> binds every interface; a TCP port of <c>*</c> or <c>0</c> picks a free
+    /// port (see <see cref="CourierServer.Endpoint"/>).
+    /// </summary>
     public string Endpoint { get; init; } = "tcp://127.0.0.1:5555";
 
     /// <summary>This instance's name, answered by the <c>whoami</c> service and used in logs.</summary>
@@ -52,10 +57,7 @@ public sealed record CourierServerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Endpoint))
-        {
-            throw new ArgumentException("CourierServerOptions.Endpoint is required, for example tcp://0.0.0.0:5555.", nameof(Endpoint));
-        }
+        OptionsGuard.RequireEndpoint(Endpoint, EndpointUse.Bind, nameof(CourierServerOptions), nameof(Endpoint));
 
         Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), "must not be empty");
         Require(!string.IsNullOrWhiteSpace(DefaultService), nameof(DefaultService), "must not be empty");

@@ -1,6 +1,7 @@
 using Courier.Client;
 using Courier.Internal;
 using Courier.Transport;
+using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -12,7 +13,7 @@ public sealed record CourierWorkerOptions
     /// <summary>The defaults: broker <c>tcp://127.0.0.1:5555</c>, service <c>echo</c>, 100 requests at once, heartbeat 2.5 s × 3.</summary>
     public static CourierWorkerOptions Default { get; } = new();
 
-    /// <summary>The broker's endpoint.</summary>
+    /// <summary>The broker's endpoint: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c>.</summary>
     public string BrokerEndpoint { get; init; } = "tcp://127.0.0.1:5555";
 
     /// <summary>The service this worker registers for.</summary>
@@ -65,7 +66,7 @@ public sealed record CourierWorkerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        Require(!string.IsNullOrWhiteSpace(BrokerEndpoint), nameof(BrokerEndpoint), "is required, for example tcp://broker:5555");
+        OptionsGuard.RequireEndpoint(BrokerEndpoint, EndpointUse.Connect, nameof(CourierWorkerOptions), nameof(BrokerEndpoint));
         Require(global::Courier.Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(Service ?? "")) is not null
             && !Service!.StartsWith("mmi.", StringComparison.Ordinal), nameof(Service), "must be 1-255 bytes of printable UTF-8, not starting with 'mmi.'");
         Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), "must not be empty");
