@@ -45,7 +45,9 @@ public sealed record CourierBrokerOptions
     public string DefaultService { get; init; } = "echo";
 
     /// <summary>Socket limits and ZMTP heartbeats.</summary>
-    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+    // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
+    // and binding "Transport:…" must not change the process-wide default.
+    public TransportOptions Transport { get; init; } = new();
 
     /// <summary>Where logs go. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

@@ -30,6 +30,8 @@ public sealed class CourierClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        // The endpoints copied as validated, the default spelled out: a caller's later change to its list must not reach the loop.
+        options = options with { Endpoints = [.. options.ConnectEndpoints] };
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
         var transport = TransportResolver.Resolve(options.Transport, _logger);

@@ -6,17 +6,28 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Courier.Client;
 
-/// <summary>Settings of a <see cref="CourierClient"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
+/// <summary>
+/// Settings of a <see cref="CourierClient"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>,
+/// or bind them from configuration (<c>section.Get&lt;CourierClientOptions&gt;()</c>): every setting has a default, and a
+/// configured <see cref="Endpoints"/> list is the whole list.
+/// </summary>
 public sealed record CourierClientOptions
 {
+    /// <summary>The endpoint an empty <see cref="Endpoints"/> means.</summary>
+    internal const string DefaultEndpoint = "tcp://127.0.0.1:5555";
+
     /// <summary>The defaults: <c>tcp://127.0.0.1:5555</c>, 2.5 s per attempt, 3 retries, no overall deadline, protocol <see cref="ClientProtocol.Auto"/>.</summary>
     public static CourierClientOptions Default { get; } = new();
 
     /// <summary>
     /// Endpoints to connect to (<c>tcp://host:port</c>, <c>ipc://path</c>, <c>inproc://name</c>), one at a time; each
-    /// retry moves to the next (failover).
+    /// retry moves to the next (failover). Empty, the default, means <c>tcp://127.0.0.1:5555</c>.
     /// </summary>
-    public IReadOnlyList<string> Endpoints { get; init; } = ["tcp://127.0.0.1:5555"];
+    /// <remarks>
+    /// The default is an empty list, not a list holding the default endpoint, because the configuration binder adds a
+    /// configured list to whatever list the property holds: a configured endpoint must replace the default, not follow it.
+    /// </remarks>
+    public IReadOnlyList<string> Endpoints { get; init; } = [];
 
     /// <summary>How long one attempt waits for its reply before the connection is dropped and the request resent.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2.5);
@@ -43,7 +54,9 @@ public sealed record CourierClientOptions
     public bool RunContinuationsInline { get; init; }
 
     /// <summary>Socket limits and heartbeats.</summary>
-    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+    // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
+    // and binding "Transport:…" must not change the process-wide default.
+    public TransportOptions Transport { get; init; } = new();
 
     /// <summary>Where logs go. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
@@ -54,10 +67,13 @@ public sealed record CourierClientOptions
     /// <summary>Total attempts a request gets.</summary>
     public int MaxAttempts => Retries + 1;
 
+    /// <summary>The endpoints the client connects to: <see cref="Endpoints"/>, or the default one when it is empty.</summary>
+    internal IReadOnlyList<string> ConnectEndpoints => Endpoints.Count > 0 ? Endpoints : [DefaultEndpoint];
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        Require(Endpoints is { Count: > 0 }, nameof(Endpoints), "needs at least one endpoint, for example tcp://127.0.0.1:5555");
+        Require(Endpoints is not null, nameof(Endpoints), "must not be null; leave it empty for tcp://127.0.0.1:5555");
         for (var i = 0; i < Endpoints!.Count; i++)
         {
             OptionsGuard.RequireEndpoint(Endpoints[i], EndpointUse.Connect, nameof(CourierClientOptions), nameof(Endpoints), i);

@@ -46,7 +46,9 @@ public sealed record CourierServerOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Socket limits and heartbeats.</summary>
-    public TransportOptions Transport { get; init; } = TransportOptions.Default;
+    // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
+    // and binding "Transport:…" must not change the process-wide default.
+    public TransportOptions Transport { get; init; } = new();
 
     /// <summary>Where logs go. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

@@ -25,11 +25,14 @@ public sealed class OptionsTests
     }
 
     [Fact]
-    public void Client_rejects_no_endpoints_with_a_clear_message()
+    public void Client_takes_no_endpoints_for_the_default_one_and_rejects_a_null_list_with_a_clear_message()
     {
-        var error = Assert.Throws<ArgumentException>(() => new CourierClient(CourierClientOptions.Default with { Endpoints = [] }));
+        var none = CourierClientOptions.Default with { Endpoints = [] };
+        none.Validate();
+        Assert.Equal(["tcp://127.0.0.1:5555"], none.ConnectEndpoints);
 
-        Assert.Contains("Endpoints", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ArgumentException>(() => new CourierClient(CourierClientOptions.Default with { Endpoints = null! }));
+        Assert.Contains("CourierClientOptions.Endpoints must not be null", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -183,10 +183,11 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
             return connection;
         }
 
-        for (var tried = 0; tried < _options.Endpoints.Count; tried++)
+        var endpoints = _options.ConnectEndpoints;
+        for (var tried = 0; tried < endpoints.Count; tried++)
         {
-            _endpointIndex = (_endpointIndex + 1) % _options.Endpoints.Count;
-            var endpoint = _options.Endpoints[_endpointIndex];
+            _endpointIndex = (_endpointIndex + 1) % endpoints.Count;
+            var endpoint = endpoints[_endpointIndex];
             ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
             try
             {
