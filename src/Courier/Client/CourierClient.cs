@@ -12,7 +12,7 @@ namespace Courier.Client;
 /// Thread-safe. Each attempt has a timeout; on timeout the connection is dropped, a fresh one opened (to the next
 /// endpoint, if several were given) and outstanding requests are resent, the Lazy Pirate way.
 /// </summary>
-public sealed class CourierClient : IAsyncDisposable
+public sealed class CourierClient : ICourierClient
 {
     private readonly CourierClientOptions _options;
     private readonly ILogger _logger;

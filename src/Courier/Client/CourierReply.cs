@@ -5,8 +5,15 @@ namespace Courier.Client;
 /// <summary>A successful reply.</summary>
 public sealed class CourierReply
 {
-    internal CourierReply(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
+    /// <summary>
+    /// A successful reply from <paramref name="service"/> with <paramref name="frames"/> as its body: the client makes
+    /// these, and a fake <see cref="ICourierClient"/> makes one to answer the code under test
+    /// (<c>new CourierReply("greet", CourierBody.Text("hello, world"))</c>). The frames are kept, not copied.
+    /// </summary>
+    public CourierReply(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
     {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(frames);
         Service = service;
         Frames = frames;
     }

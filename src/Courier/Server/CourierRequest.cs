@@ -8,8 +8,15 @@ public delegate ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> CourierHandler(Co
 /// <summary>A request as a handler sees it.</summary>
 public sealed class CourierRequest
 {
-    internal CourierRequest(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
+    /// <summary>
+    /// A request for <paramref name="service"/> with <paramref name="frames"/> as its body, as a handler sees it: the
+    /// server and the worker make these, and a test makes one to call a handler directly, without sockets
+    /// (<c>new CourierRequest("greet", CourierBody.Text("world"))</c>). The frames are kept, not copied.
+    /// </summary>
+    public CourierRequest(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
     {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(frames);
         Service = service;
         Frames = frames;
     }
