@@ -33,7 +33,20 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         return endpoint;
     }
 
-    public void Connect(string endpoint) => Socket.Connect(endpoint);
+    public void Connect(string endpoint)
+    {
+        try
+        {
+            Socket.Connect(endpoint);
+        }
+        catch (EndpointNotFoundException ex) when (endpoint.StartsWith("inproc://", StringComparison.Ordinal))
+        {
+            // libzmq takes an inproc connect before the bind and queues what is sent meanwhile; NetMQ refuses it, with
+            // a message that says nothing: say what happened and what to do.
+            throw new InvalidOperationException(
+                $"nothing is bound to {endpoint} yet, and on the managed transport (NetMQ) an inproc endpoint must be bound before anything connects to it", ex);
+        }
+    }
 
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {

@@ -1,0 +1,91 @@
+using Courier.Client;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Courier.Transport.Internal;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// inproc:// endpoints: in-process, no port, no kernel. This assembly runs them on its transport (native here, managed
+/// in Courier.Tests.Managed): both sides of an inproc endpoint must be on the same transport, each has its own.
+/// </summary>
+public sealed class InprocTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private static bool OnManaged => TransportResolver.AutoMeans == TransportImplementation.Managed;
+
+    private static string Endpoint() => $"inproc://courier-tests-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task A_server_bound_to_an_inproc_name_answers_a_client_connecting_to_it()
+    {
+        var endpoint = Endpoint();
+        await using var server = await TestServer.StartAsync(
+            o => o with { Endpoint = endpoint },
+            s => s.Map("greet", (request, _) => ValueTask.FromResult(CourierBody.Text($"hello, {request.BodyText}"))));
+        await using ICourierClient client = TestServer.Client(endpoint);
+
+        Assert.Equal(endpoint, server.Endpoint);
+        Assert.Equal("hello, world", (await client.RequestAsync("greet", "world").WaitAsync(Bound)).BodyText);
+        Assert.Equal(["a", "b"], (await client.RequestAsync("echo", ["a"u8.ToArray(), "b"u8.ToArray()]).WaitAsync(Bound)).Frames.Select(f => System.Text.Encoding.UTF8.GetString(f.Span)));
+    }
+
+    [Fact]
+    public async Task Many_requests_in_flight_over_inproc_each_get_their_reply()
+    {
+        var endpoint = Endpoint();
+        await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+        await using var client = TestServer.Client(endpoint);
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => client.RequestAsync("echo", $"m{i}"))).WaitAsync(Bound);
+
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"m{i}"), replies.Select(r => r.BodyText));
+    }
+
+    [Fact]
+    public async Task A_client_connecting_before_the_server_binds_is_served_on_native_and_told_why_not_on_managed()
+    {
+        var endpoint = Endpoint();
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0 });
+        Task<CourierReply>? early = client.RequestAsync("echo", "early");
+        if (OnManaged)
+        {
+            // NetMQ refuses an inproc connect before the bind: the request fails at once, saying so; the next one connects afresh.
+            var error = await Assert.ThrowsAsync<CourierUnreachableException>(() => early.WaitAsync(Bound));
+            Assert.Contains("must be bound before anything connects to it", error.Message, StringComparison.Ordinal);
+            early = null;
+        }
+
+        await Task.Delay(100); // lets the client connect first (libzmq queues the request meanwhile): the point of the test
+        await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+
+        Assert.Equal(early is null ? "late" : "early", (await (early ?? client.RequestAsync("echo", "late")).WaitAsync(Bound)).BodyText);
+    }
+
+    [Fact]
+    public async Task A_worker_started_before_its_broker_registers_once_the_broker_binds()
+    {
+        // Native: the connect waits for the bind. Managed: the refused connect is retried with the worker's backoff.
+        var endpoint = Endpoint();
+        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "early-worker", handler: CourierServices.Echo);
+        await Task.Delay(100); // lets the worker try to connect first: the point of the test
+        await using var broker = await TestBroker.StartAsync(o => o with { Endpoint = endpoint });
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0 });
+
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+        Assert.Equal("late broker", (await client.RequestAsync("echo", "late broker").WaitAsync(Bound)).BodyText);
+    }
+
+    [Fact]
+    public async Task A_broker_and_its_worker_on_an_inproc_name_serve_a_client()
+    {
+        var endpoint = Endpoint();
+        await using var broker = await TestBroker.StartAsync(o => o with { Endpoint = endpoint });
+        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "inproc-worker", handler: CourierServices.Echo);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0 });
+
+        Assert.Equal("through the broker", (await client.RequestAsync("echo", "through the broker").WaitAsync(Bound)).BodyText);
+    }
+}
