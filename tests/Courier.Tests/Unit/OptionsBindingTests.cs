@@ -168,6 +168,7 @@ public sealed class OptionsBindingTests
               "MaxQueuedPerService": 50,
               "MaxRequestSize": 2048,
               "DefaultService": "greet",
+              "ServiceGracePeriod": "00:00:30",
               {{Transport}}
             }
             """);
@@ -179,6 +180,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(50, options.MaxQueuedPerService);
         Assert.Equal(2048, options.MaxRequestSize);
         Assert.Equal("greet", options.DefaultService);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.ServiceGracePeriod);
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierBrokerOptions.Default);
         options.Validate();
