@@ -48,7 +48,8 @@ public sealed class InprocTests
     public async Task A_client_connecting_before_the_server_binds_is_served_on_native_and_told_why_not_on_managed()
     {
         var endpoint = Endpoint();
-        await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0 });
+        var logs = new RecordingLoggerFactory();
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0, LoggerFactory = logs });
         Task<CourierReply>? early = client.RequestAsync("echo", "early");
         if (OnManaged)
         {
@@ -57,8 +58,12 @@ public sealed class InprocTests
             Assert.Contains("must be bound before anything connects to it", error.Message, StringComparison.Ordinal);
             early = null;
         }
+        else
+        {
+            // The client's loop logs this right before it connects; libzmq queues the request until the bind.
+            await Poll.UntilAsync(() => logs.Contains($"Connecting to {endpoint}"), Bound, "the client connecting");
+        }
 
-        await Task.Delay(100); // lets the client connect first (libzmq queues the request meanwhile): the point of the test
         await using var server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
 
         Assert.Equal(early is null ? "late" : "early", (await (early ?? client.RequestAsync("echo", "late")).WaitAsync(Bound)).BodyText);
@@ -67,10 +72,13 @@ public sealed class InprocTests
     [Fact]
     public async Task A_worker_started_before_its_broker_registers_once_the_broker_binds()
     {
-        // Native: the connect waits for the bind. Managed: the refused connect is retried with the worker's backoff.
+        // Native: the connect waits for the bind (plain 7/MDP registers at once, so the log shows the connect).
+        // Managed: the refused connect is retried with the worker's backoff.
         var endpoint = Endpoint();
-        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "early-worker", handler: CourierServices.Echo);
-        await Task.Delay(100); // lets the worker try to connect first: the point of the test
+        var logs = new RecordingLoggerFactory();
+        await using var worker = await TestBroker.StartWorkerAsync(
+            endpoint, "early-worker", handler: CourierServices.Echo, configure: o => o with { Protocol = ClientProtocol.Mdp, LoggerFactory = logs });
+        await Poll.UntilAsync(() => logs.Contains("registering for echo") || logs.Contains("cannot connect"), Bound, "the worker trying to connect");
         await using var broker = await TestBroker.StartAsync(o => o with { Endpoint = endpoint });
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0 });
 
