@@ -293,10 +293,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             return;
         }
 
-        var batches = false;
-        var capacity = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5], out batches) : 0;
+        var capability = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5]) : WorkerCapability.None;
         var service = services.Service(name);
-        var worker = new BrokerWorker(identity, service, Math.Max(1, capacity), courier: capacity > 0, batches: batches && capacity > 0, _clock.GetTimestamp());
+        var worker = new BrokerWorker(identity, service, capability.Capacity, capability.Courier, capability.Batches, _clock.GetTimestamp());
         _workers.Add(identity, worker);
         service.Workers.Add(worker);
         BrokerLog.WorkerReady(logger, worker.Id, name, worker.Capacity, worker.Courier ? "Courier" : "7/MDP");

@@ -22,7 +22,8 @@ internal sealed class ClientConnection : IDisposable
     {
         Endpoint = endpoint;
         _maxInFlight = options.MaxInFlight;
-        Negotiation = new Negotiation(options.Protocol, probeDeadline);
+        // Clients offer courier/3: courier/4 adds only what workers use.
+        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
         _socket = loop.CreateSocket(Transport.Internal.SocketKind.Dealer, options.Transport, handler);
         try
         {

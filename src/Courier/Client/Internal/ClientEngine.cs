@@ -351,7 +351,8 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         var connection = _connection!;
         if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
         {
-            var courier = connection.Negotiation.Answered(frames) >= 2;
+            connection.Negotiation.Answered(frames); // an offer of courier/3 is never asked again
+            var courier = connection.Negotiation.Mode == PeerMode.Courier;
             ClientLog.Negotiated(_logger, Endpoint, courier ? "Courier" : "plain 7/MDP");
             SendWaiting();
             return;

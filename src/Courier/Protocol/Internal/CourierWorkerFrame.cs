@@ -4,15 +4,21 @@ using System.Text;
 namespace Courier.Protocol.Internal;
 
 /// <summary>
-/// Courier's worker framing (docs/protocol.md §5), between a Courier broker and a Courier worker: the READY capability
-/// frame (<c>courier/2 capacity=N</c>) and the one-frame <c>"CURW02"</c> REQUEST and REPLY headers.
+/// Courier's worker framing (docs/protocol.md §3), between a Courier broker and a Courier worker: the READY capability
+/// frame (<c>courier/V capacity=N</c>) and the one-frame <c>"CURW02"</c> REQUEST and REPLY headers.
 /// </summary>
 internal static class CourierWorkerFrame
 {
-    private const string CapabilityPrefix = ProtocolVersions.WorkerCapability2;
+    // The version of its READY frame says what a worker takes: batches (courier/3, docs/protocol.md §6), several
+    // services on one connection and a name (courier/4). Newest first: the first prefix that matches is the version.
+    private static readonly (int Version, byte[] Prefix)[] CapabilityPrefixes =
+    [
+        (4, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability4)),
+        (3, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability3)),
+        (2, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability2)),
+    ];
 
-    // A worker that also takes and sends batches (docs/protocol.md §6) says so with the version of its READY frame.
-    private const string BatchCapabilityPrefix = ProtocolVersions.WorkerCapability3;
+    private static readonly byte[] NameKey = " name="u8.ToArray();
 
     /// <summary>
     /// Header of a Courier REQUEST or REPLY between a Courier broker and a Courier worker: one frame carrying header,
@@ -20,8 +26,11 @@ internal static class CourierWorkerFrame
     /// </summary>
     public static readonly byte[] Header = "CURW02"u8.ToArray();
 
-    /// <summary>Header, command byte, 8-byte token.</summary>
+    /// <summary>Header, command byte, 8-byte token: a REQUEST to a worker that registered before courier/4.</summary>
     public const int RequestLength = 15;
+
+    /// <summary>The longest REQUEST header: under courier/4 the service name (up to 255 bytes) follows the token.</summary>
+    public const int MaxRequestLength = RequestLength + Mdp.MaxServiceNameLength;
 
     /// <summary>Header, command byte, 8-byte token, three-digit status.</summary>
     public const int ReplyLength = 18;
@@ -34,13 +43,22 @@ internal static class CourierWorkerFrame
         return frame;
     }
 
-    /// <summary>Writes a Courier REQUEST header into <paramref name="frame"/> (<see cref="RequestLength"/> bytes).</summary>
-    public static void WriteRequest(Span<byte> frame, ulong token)
+    /// <summary>
+    /// Writes a Courier REQUEST header into <paramref name="frame"/>: <c>"CURW02"</c>, <c>0x02</c>, the token, then
+    /// <paramref name="service"/> (empty but for courier/4 workers, which serve several on one connection). Returns its length.
+    /// </summary>
+    public static int WriteRequest(Span<byte> frame, ulong token, ReadOnlySpan<byte> service = default)
     {
         Header.CopyTo(frame);
         frame[6] = MdpWorker.Request;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[7..], token);
+        service.CopyTo(frame[RequestLength..]);
+        return RequestLength + service.Length;
     }
+
+    /// <summary>True when <paramref name="frame"/> is a Courier REQUEST header, with or without a service after the token.</summary>
+    public static bool IsRequest(ReadOnlySpan<byte> frame)
+        => frame.Length is >= RequestLength and <= MaxRequestLength && frame[6] == MdpWorker.Request && frame.StartsWith(Header);
 
     /// <summary>The Courier REPLY header answering <paramref name="request"/> (a Courier REQUEST header) with <paramref name="status"/>.</summary>
     public static byte[] Reply(ReadOnlySpan<byte> request, int status)
@@ -73,22 +91,48 @@ internal static class CourierWorkerFrame
         => frame.Length == length && frame[6] == command && frame.StartsWith(Header);
 
     /// <summary>
-    /// The extra READY frame a Courier worker sends a Courier broker: it takes up to N requests at once, and REQUEST and
-    /// REPLY between them use the one-frame Courier header.
+    /// The extra READY frame a Courier worker sends a Courier broker: <c>courier/V capacity=N</c>, where V is the version
+    /// negotiated (2, 3 or 4), and from courier/4 on <c> name=NAME</c> after it when the worker has a name. The broker then
+    /// keeps up to N requests of that service outstanding to it, and REQUEST and REPLY between them use the one-frame
+    /// Courier header.
     /// </summary>
-    public static byte[] Capability(int capacity, bool batches = false)
-        => Encoding.ASCII.GetBytes((batches ? BatchCapabilityPrefix : CapabilityPrefix) + capacity.ToString(CultureInfo.InvariantCulture));
-
-    /// <summary>Parses the capability frame; 0 when it is not one. <paramref name="batches"/>: the worker takes batches.</summary>
-    public static int ParseCapability(ReadOnlySpan<byte> frame, out bool batches)
+    public static byte[] Capability(int version, int capacity, string? name = null)
     {
-        var text = Encoding.ASCII.GetString(frame);
-        batches = text.StartsWith(BatchCapabilityPrefix, StringComparison.Ordinal);
-        var prefix = batches ? BatchCapabilityPrefix : CapabilityPrefix;
-        return text.StartsWith(prefix, StringComparison.Ordinal)
-            && int.TryParse(text.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var capacity)
-            && capacity > 0
-            ? capacity
-            : 0;
+        var text = $"courier/{Math.Clamp(version, 2, ProtocolVersions.Newest)} capacity={capacity.ToString(CultureInfo.InvariantCulture)}";
+        if (version >= 4 && !string.IsNullOrEmpty(name))
+        {
+            text += " name=" + WorkerName.Sanitize(name);
+        }
+
+        return Encoding.UTF8.GetBytes(text);
+    }
+
+    /// <summary>Parses the capability frame; <see cref="WorkerCapability.None"/> when it is not one (a stock worker's READY).</summary>
+    public static WorkerCapability ParseCapability(ReadOnlySpan<byte> frame)
+    {
+        foreach (var (version, prefix) in CapabilityPrefixes)
+        {
+            if (!frame.StartsWith(prefix))
+            {
+                continue;
+            }
+
+            var rest = frame[prefix.Length..];
+            string? name = null;
+            var nameAt = version >= 4 ? rest.IndexOf(NameKey) : -1;
+            if (nameAt >= 0)
+            {
+                // The name is the rest of the frame, spaces and all.
+                name = WorkerName.Decode(rest[(nameAt + NameKey.Length)..]);
+                rest = rest[..nameAt];
+            }
+
+            return rest.Length is > 0 and <= 9
+                && int.TryParse(Encoding.ASCII.GetString(rest), NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity > 0
+                ? new WorkerCapability(version, capacity, name)
+                : WorkerCapability.None;
+        }
+
+        return WorkerCapability.None;
     }
 }

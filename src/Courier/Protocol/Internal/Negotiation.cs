@@ -17,33 +17,61 @@ internal enum PeerMode
 
 /// <summary>
 /// Protocol negotiation for one connection, used by the client and the worker alike: with <see cref="ClientProtocol.Auto"/>
-/// an 8/MMI probe (<c>mmi.courier</c>, offering courier/3) goes first and its answer decides; otherwise the mode is
-/// set without asking. Lives as long as its connection. Loop thread only.
+/// an 8/MMI probe (<c>mmi.courier</c>, offering the newest version its owner speaks: courier/3 for clients, courier/4
+/// for workers) goes first and its answer decides; otherwise the mode is set without asking. Lives as long as its
+/// connection. Loop thread only.
 /// </summary>
 internal sealed class Negotiation
 {
-    /// <summary>The probe: a 7/MDP client request to <c>mmi.courier</c> whose body offers courier/3.</summary>
-    public static readonly ReadOnlyMemory<byte>[] ProbeFrames = [Mdp.Empty, Mdp.ClientHeader, ProtocolVersions.ProbeServiceBytes, ProtocolVersions.Courier3];
+    private byte[] _offer;
 
-    /// <summary>Starts negotiating; when the mode is <see cref="PeerMode.Probing"/>, send <see cref="ProbeFrames"/> and wait until <paramref name="probeDeadline"/>.</summary>
-    public Negotiation(ClientProtocol protocol, long probeDeadline)
+    /// <summary>
+    /// Starts negotiating, offering <paramref name="offer"/>; when the mode is <see cref="PeerMode.Probing"/>, send
+    /// <see cref="ProbeFrames"/> and wait until <paramref name="probeDeadline"/>.
+    /// </summary>
+    public Negotiation(ClientProtocol protocol, long probeDeadline, byte[] offer)
     {
+        _offer = offer;
         Mode = protocol switch
         {
             ClientProtocol.Courier => PeerMode.Courier,
             ClientProtocol.Mdp => PeerMode.Plain,
             _ => PeerMode.Probing,
         };
+        Version = Mode == PeerMode.Courier ? 2 : 0;
         ProbeDeadline = Mode == PeerMode.Probing ? probeDeadline : long.MaxValue;
+    }
+
+    private Negotiation(int version)
+    {
+        _offer = ProtocolVersions.Bytes(version);
+        Mode = version >= 2 ? PeerMode.Courier : PeerMode.Plain;
+        Version = version;
+        ProbeDeadline = long.MaxValue;
     }
 
     public PeerMode Mode { get; private set; }
 
-    /// <summary>The peer answered courier/3: requests and replies may travel in batches.</summary>
-    public bool PeerBatches { get; private set; }
+    /// <summary>The Courier version agreed: 0 for plain 7/MDP (or while probing), else 2 to <see cref="ProtocolVersions.Newest"/>.</summary>
+    public int Version { get; private set; }
+
+    /// <summary>The peer answered courier/3 or later: requests and replies may travel in batches.</summary>
+    public bool PeerBatches => Version >= 3;
+
+    /// <summary>The peer answered courier/4 or later: a worker may register several services on this connection.</summary>
+    public bool PeerMultiService => Version >= 4;
 
     /// <summary>When an unanswered probe gives up; <see cref="long.MaxValue"/> when none is out.</summary>
     public long ProbeDeadline { get; private set; }
+
+    /// <summary>The probe: a 7/MDP client request to <c>mmi.courier</c> whose body offers a version.</summary>
+    public ReadOnlyMemory<byte>[] ProbeFrames => [Mdp.Empty, Mdp.ClientHeader, ProtocolVersions.ProbeServiceBytes, _offer];
+
+    /// <summary>
+    /// A negotiation already settled on <paramref name="version"/> (0: plain 7/MDP), for another connection to a peer
+    /// whose answer is known: it sends no probe.
+    /// </summary>
+    public static Negotiation Settled(int version) => new(version);
 
     /// <summary>True for the answer to a probe: <c>"", "MDPC01", "mmi.courier", …</c>.</summary>
     public static bool IsProbeAnswer(IReadOnlyList<byte[]> frames)
@@ -51,26 +79,38 @@ internal sealed class Negotiation
             && frames[2].AsSpan().SequenceEqual(ProtocolVersions.ProbeServiceBytes);
 
     /// <summary>
-    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 3, 2, or 0 when
-    /// the peer does not speak Courier.
+    /// Which Courier version a probe answer (<c>"", "MDPC01", "mmi.courier", status, body</c>) names: 2 to
+    /// <see cref="ProtocolVersions.Newest"/>, or 0 when the peer does not speak Courier.
     /// </summary>
     public static int VersionOf(IReadOnlyList<byte[]> answer)
         => answer.Count < 5 || StatusFrames.Parse(answer[3]) != CourierStatus.Ok ? 0 : ProtocolVersions.Of(answer[4]);
 
-    /// <summary>Takes the probe's answer: the mode it decides. Returns the version the peer named.</summary>
-    public int Answered(IReadOnlyList<byte[]> answer)
+    /// <summary>
+    /// Takes the probe's answer and settles the mode; returns false when, instead, the probe must go out again
+    /// (<see cref="ProbeFrames"/>, now offering courier/3). That is when an offer newer than courier/3 was answered
+    /// courier/2: Courier peers from before courier/4 answer courier/3 only to an offer of exactly that, and courier/2 to
+    /// anything else, so asking once more keeps batches with them.
+    /// </summary>
+    public bool Answered(IReadOnlyList<byte[]> answer)
     {
         var version = VersionOf(answer);
+        if (version == 2 && ProtocolVersions.Of(_offer) > 3)
+        {
+            _offer = ProtocolVersions.Courier3;
+            return false;
+        }
+
         Mode = version >= 2 ? PeerMode.Courier : PeerMode.Plain;
-        PeerBatches = version >= 3;
+        Version = version;
         ProbeDeadline = long.MaxValue;
-        return version;
+        return true;
     }
 
     /// <summary>Settles on <paramref name="mode"/> without (or without waiting for) an answer: a probe that timed out.</summary>
     public void Settle(PeerMode mode)
     {
         Mode = mode;
+        Version = mode == PeerMode.Courier ? 2 : 0;
         ProbeDeadline = long.MaxValue;
     }
 }

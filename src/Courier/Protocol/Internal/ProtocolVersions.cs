@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Courier.Protocol.Internal;
@@ -19,18 +20,61 @@ internal static class ProtocolVersions
     /// <summary><c>courier/3</c>: everything of courier/2, and batches (docs/protocol.md §6).</summary>
     public static readonly byte[] Courier3 = "courier/3"u8.ToArray();
 
+    /// <summary>
+    /// <c>courier/4</c>: everything of courier/3, and workers that register several services on one connection and
+    /// say their name (docs/protocol.md §3). Only workers offer it; clients have nothing to gain from it.
+    /// </summary>
+    public static readonly byte[] Courier4 = "courier/4"u8.ToArray();
+
+    /// <summary>The newest version this build speaks.</summary>
+    public const int Newest = 4;
+
+    private const string Prefix = "courier/";
+
     /// <summary>What a worker's READY capability frame starts with: <c>courier/2 capacity=N</c>.</summary>
     public const string WorkerCapability2 = "courier/2 capacity=";
 
     /// <summary>The same for a worker that also takes and sends batches.</summary>
     public const string WorkerCapability3 = "courier/3 capacity=";
 
-    /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: <c>courier/3</c> to a peer that offers it,
-    /// <c>courier/2</c> to one that offers nothing, as Courier peers before batches probe.
-    /// </summary>
-    public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => offer.SequenceEqual(Courier3) ? Courier3 : Courier2;
+    /// <summary>The same for a worker that may register several services on its connection, and may add <c> name=NAME</c>.</summary>
+    public const string WorkerCapability4 = "courier/4 capacity=";
 
-    /// <summary>Which version an answer body names: 3, 2, or 0 when it names none (the peer does not speak Courier).</summary>
-    public static int Of(ReadOnlySpan<byte> answer) => answer.SequenceEqual(Courier3) ? 3 : answer.SequenceEqual(Courier2) ? 2 : 0;
+    /// <summary>
+    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/4</c> to
+    /// an offer of courier/4 (or of any newer version), <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
+    /// else, as Courier peers before batches probe with no body at all.
+    /// </summary>
+    public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => Bytes(Math.Min(Parse(offer), Newest));
+
+    /// <summary>Which version an answer body names: 2 to <see cref="Newest"/>, or 0 when it names none (the peer does not speak Courier).</summary>
+    public static int Of(ReadOnlySpan<byte> answer) => Parse(answer) is var version and >= 2 and <= Newest ? version : 0;
+
+    /// <summary>The version string of <paramref name="version"/> (2 to <see cref="Newest"/>; anything lower is courier/2).</summary>
+    public static byte[] Bytes(int version) => version switch
+    {
+        >= 4 => Courier4,
+        3 => Courier3,
+        _ => Courier2,
+    };
+
+    /// <summary>N of <c>courier/N</c>; 0 when <paramref name="text"/> is not a version string.</summary>
+    private static int Parse(ReadOnlySpan<byte> text)
+    {
+        if (!text.StartsWith("courier/"u8) || text.Length == Prefix.Length || text.Length > Prefix.Length + 4)
+        {
+            return 0;
+        }
+
+        var digits = text[Prefix.Length..];
+        foreach (var b in digits)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return 0;
+            }
+        }
+
+        return int.Parse(Encoding.ASCII.GetString(digits), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
 }

@@ -11,10 +11,10 @@ internal enum WorkerMessageKind
     /// <summary>The answer to the worker's 8/MMI probe (<c>"", "MDPC01", "mmi.courier", …</c>).</summary>
     ProbeAnswer,
 
-    /// <summary><c>"CURW02"+0x02+token, body…</c>: a Courier REQUEST, answered by its token.</summary>
+    /// <summary><c>"CURW02"+0x02+token[+service], body…</c>: a Courier REQUEST, answered by its token; under courier/4 the header names its service.</summary>
     CourierRequest,
 
-    /// <summary><c>"CURB03"+0x03+records</c>: a batch of Courier REQUESTs (docs/protocol.md §6).</summary>
+    /// <summary><c>"CURB03"+0x03+records</c>: a batch of Courier REQUESTs (docs/protocol.md §6); under courier/4 each record's tag is its service.</summary>
     RequestBatch,
 
     /// <summary><c>"", "MDPW01", command, …</c>: a 7/MDP command (REQUEST, HEARTBEAT, DISCONNECT).</summary>
@@ -30,7 +30,7 @@ internal static class WorkerInbound
             return WorkerMessageKind.RequestBatch;
         }
 
-        if (message.Count >= 1 && CourierWorkerFrame.Is(message[0], MdpWorker.Request, CourierWorkerFrame.RequestLength))
+        if (message.Count >= 1 && CourierWorkerFrame.IsRequest(message[0]))
         {
             return WorkerMessageKind.CourierRequest;
         }

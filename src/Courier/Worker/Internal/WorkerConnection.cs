@@ -20,7 +20,7 @@ internal sealed class WorkerConnection : IDisposable
 
     public WorkerConnection(ITransportLoop loop, CourierWorkerOptions options, Transport.TransportOptions transport, ISocketHandler handler, long now, long probeDeadline)
     {
-        Negotiation = new Negotiation(options.Protocol, probeDeadline);
+        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
         LastHeard = now;
         _socket = loop.CreateSocket(SocketKind.Dealer, transport, handler);
         try
@@ -52,7 +52,7 @@ internal sealed class WorkerConnection : IDisposable
     {
         var name = Encoding.UTF8.GetBytes(service);
         _socket.TrySend(Negotiation.Mode == PeerMode.Courier
-            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, CourierWorkerFrame.Capability(capacity, Negotiation.PeerBatches)]
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, CourierWorkerFrame.Capability(Negotiation.Version, capacity)]
             : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name]);
     }
 
