@@ -2,16 +2,20 @@ using Microsoft.Extensions.Logging;
 
 namespace Courier.Broker.Internal;
 
+/// <summary>
+/// The broker's log lines. Workers appear by the name they declared (courier/4), or by their routing id in hex when
+/// they declared none (stock workers, Courier workers before courier/4).
+/// </summary>
 internal static partial class BrokerLog
 {
     [LoggerMessage(1, LogLevel.Information, "Courier broker listening on {Endpoint} ({Transport} transport)")]
     public static partial void Listening(ILogger logger, string endpoint, string transport);
 
-    [LoggerMessage(2, LogLevel.Information, "Worker {Worker} ready for {Service} (capacity {Capacity}, {Protocol})")]
-    public static partial void WorkerReady(ILogger logger, string worker, string service, int capacity, string protocol);
+    [LoggerMessage(2, LogLevel.Information, "Worker {Worker} ready for {Service} (capacity {Capacity}, {Protocol}, routing id {Id})")]
+    public static partial void WorkerReady(ILogger logger, string worker, string service, int capacity, string protocol, string id);
 
-    [LoggerMessage(3, LogLevel.Warning, "Worker {Worker} of {Service} is gone ({Reason}); {Requeued} request(s) go back to the queue")]
-    public static partial void WorkerGone(ILogger logger, string worker, string service, string reason, int requeued);
+    [LoggerMessage(3, LogLevel.Warning, "Worker {Worker} of {Services} is gone ({Reason}); {Requeued} request(s) go back to the queue")]
+    public static partial void WorkerGone(ILogger logger, string worker, string services, string reason, int requeued);
 
     [LoggerMessage(4, LogLevel.Warning, "Protocol violation by {Peer}: {Reason}; sent DISCONNECT")]
     public static partial void Violation(ILogger logger, string peer, string reason);

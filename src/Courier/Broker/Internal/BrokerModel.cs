@@ -1,42 +1,30 @@
 using System.Text;
-using Courier.Protocol.Internal;
 
 namespace Courier.Broker.Internal;
 
-/// <summary>A registered worker.</summary>
-internal sealed class BrokerWorker(byte[] identity, BrokerService service, int capacity, bool courier, bool batches, long now)
+/// <summary>
+/// One service registered by a worker: what dispatch weighs. A worker's connection (<see cref="WorkerPeer"/>) carries
+/// one of these per service it registered (several only under courier/4), each with its own capacity and its own
+/// requests outstanding, so that least-loaded dispatch and capacity work per service.
+/// </summary>
+internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int capacity)
 {
-    /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §6).</summary>
-    public bool Batches { get; } = batches;
-
-    /// <summary>REQUESTs packed for it since the loop last sent; made on first use.</summary>
-    public BatchWriter? Pending { get; set; }
-
-    public byte[] Identity { get; } = identity;
-
-    public string Id { get; } = Convert.ToHexString(identity);
+    public WorkerPeer Peer { get; } = peer;
 
     public BrokerService Service { get; } = service;
 
-    /// <summary>Requests it may hold at once: 1 for a plain 7/MDP worker, N for a Courier worker that declared N.</summary>
+    /// <summary>Requests of this service it may hold at once: 1 for a plain 7/MDP worker, N for a Courier worker that declared N.</summary>
     public int Capacity { get; } = capacity;
 
-    /// <summary>Speaks Courier: replies carry a status frame.</summary>
-    public bool Courier { get; } = courier;
-
+    /// <summary>Requests of this service it holds, by token.</summary>
     public Dictionary<ulong, BrokerRequest> Outstanding { get; } = [];
-
-    public long LastSeen { get; set; } = now;
 
     /// <summary>Order of the last dispatch, for least-recently-used among equally loaded workers.</summary>
     public long LastDispatch { get; set; }
 
-    /// <summary>Said it is stopping: gets no new requests.</summary>
-    public bool Draining { get; set; }
-
     public long Served { get; set; }
 
-    public bool HasRoom => !Draining && Outstanding.Count < Capacity;
+    public bool HasRoom => !Peer.Draining && Outstanding.Count < Capacity;
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>

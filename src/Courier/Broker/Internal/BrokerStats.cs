@@ -6,7 +6,11 @@ namespace Courier.Broker.Internal;
 /// <summary>The JSON bodies of <c>mmi.workers</c> and <c>mmi.stats</c>.</summary>
 internal static class BrokerStats
 {
-    /// <summary><c>{"echo":[{"id":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, for one service when named.</summary>
+    /// <summary>
+    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, for one service
+    /// when named. A worker serving several services on one connection appears under each, with the same id, and the
+    /// capacity, outstanding and served of that service.
+    /// </summary>
     public static byte[] WorkersJson(IEnumerable<BrokerService> services, string only) => Write(writer =>
     {
         foreach (var service in Select(services, only))
@@ -15,11 +19,12 @@ internal static class BrokerStats
             foreach (var worker in service.Workers)
             {
                 writer.WriteStartObject();
-                writer.WriteString("id", worker.Id);
+                writer.WriteString("id", worker.Peer.Id);
+                writer.WriteString("name", worker.Peer.Name);
                 writer.WriteNumber("capacity", worker.Capacity);
                 writer.WriteNumber("outstanding", worker.Outstanding.Count);
                 writer.WriteNumber("served", worker.Served);
-                writer.WriteBoolean("courier", worker.Courier);
+                writer.WriteBoolean("courier", worker.Peer.Courier);
                 writer.WriteEndObject();
             }
 

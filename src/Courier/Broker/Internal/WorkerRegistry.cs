@@ -9,31 +9,34 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Broker.Internal;
 
 /// <summary>
-/// The worker side of the broker: registration (7/MDP READY and Courier's capability), requests out and replies in
-/// (one at a time, or batched for workers that take batches), heartbeats both ways, and dead workers, whose requests go
-/// back to the front of their queue. Loop thread only.
+/// The worker side of the broker: registration (7/MDP READY and Courier's capability; under courier/4 one READY per
+/// service on the same connection), requests out and replies in (one at a time, or batched for workers that take
+/// batches), heartbeats both ways, and dead workers, whose requests go back to the front of their queues. Loop thread only.
 /// </summary>
 internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSocket socket, ServiceTable services, ILogger logger)
 {
-    private readonly Dictionary<byte[], BrokerWorker> _workers = new(ByteArrayComparer.Instance);
+    private readonly Dictionary<byte[], WorkerPeer> _workers = new(ByteArrayComparer.Instance);
     private readonly TimeProvider _clock = options.TimeProvider;
     private readonly long _livenessTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.HeartbeatLiveness * options.TimeProvider.TimestampFrequency);
     private readonly long _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
-    private readonly List<BrokerWorker> _workersToFlush = [];
+    private readonly List<WorkerPeer> _workersToFlush = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
-    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.RequestLength];
+    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.MaxRequestLength];
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
+
+    /// <summary>Every connected worker, for 8/MMI statistics.</summary>
+    public int Count => _workers.Count;
 
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
     public void OnCommand(MessageFrames message)
     {
         // A known worker's identity is its own array: heartbeats and replies copy no routing id.
-        _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var worker);
-        var identity = worker?.Identity ?? message.ToArray(0);
+        _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer);
+        var identity = peer?.Identity ?? message.ToArray(0);
         var frames = _received;
         frames.Clear();
         frames.Add(identity);
@@ -42,22 +45,22 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             frames.Add(message.ToArray(f));
         }
 
-        if (worker is not null)
+        if (peer is not null)
         {
-            worker.LastSeen = _clock.GetTimestamp();
+            peer.LastSeen = _clock.GetTimestamp();
         }
 
         var command = frames[3].Length == 1 ? frames[3][0] : (byte)0;
         switch (command)
         {
             case MdpWorker.Ready:
-                OnReady(identity, worker, frames);
+                OnReady(identity, peer, frames);
                 break;
             case MdpWorker.Reply:
-                OnReply(identity, worker, frames);
+                OnReply(identity, peer, frames);
                 break;
             case MdpWorker.Heartbeat:
-                if (worker is null)
+                if (peer is null)
                 {
                     // 7/MDP: a heartbeat from a worker we do not know (say, after a broker restart) gets DISCONNECT,
                     // which tells the worker to reconnect and send READY again.
@@ -66,14 +69,14 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
                 break;
             case MdpWorker.Disconnect:
-                if (worker is not null)
+                if (peer is not null)
                 {
-                    Remove(worker, "it said DISCONNECT", died: false);
+                    Remove(peer, "it said DISCONNECT", died: false);
                 }
 
                 break;
             default:
-                Violation(identity, worker, $"unknown worker command 0x{Convert.ToHexString(frames[3])}");
+                Violation(identity, peer, $"unknown worker command 0x{Convert.ToHexString(frames[3])}");
                 break;
         }
 
@@ -86,7 +89,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// </summary>
     public void OnCourierReply(MessageFrames message)
     {
-        if (Known(message, courierOnly: true) is not { } worker)
+        if (Known(message, courierOnly: true) is not { } peer)
         {
             return;
         }
@@ -99,21 +102,21 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        Settle(worker, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header[15..]), CollectionsMarshal.AsSpan(body));
+        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header[15..]), CollectionsMarshal.AsSpan(body));
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
     public void OnReplyBatch(MessageFrames message)
     {
-        if (Known(message, courierOnly: false) is not { } worker)
+        if (Known(message, courierOnly: false) is not { } peer)
         {
             return;
         }
 
-        if (!worker.Batches)
+        if (!peer.Batches)
         {
-            Violation(worker.Identity, worker, "a batch from a worker that did not register for batches");
+            Violation(peer.Identity, peer, "a batch from a worker that did not register for batches");
             return;
         }
 
@@ -124,68 +127,72 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         {
             body.Clear();
             body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
-            Settle(worker, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
-            if (!_workers.TryGetValue(worker.Identity, out var still) || !ReferenceEquals(still, worker))
+            Settle(peer, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
+            if (!IsRegistered(peer))
             {
                 break; // removed for a violation: the rest of its batch is void
             }
         }
 
         body.Clear();
-        if (reader.Malformed && _workers.ContainsKey(worker.Identity))
+        if (reader.Malformed && IsRegistered(peer))
         {
-            Violation(worker.Identity, worker, "a batch with a malformed record");
+            Violation(peer.Identity, peer, "a batch with a malformed record");
         }
     }
 
-    /// <summary>A peer's connection dropped: true when it was a worker (now removed, its requests requeued).</summary>
+    /// <summary>A peer's connection dropped: true when it was a worker (now removed, the requests of all its services requeued).</summary>
     public bool OnDisconnected(ReadOnlySpan<byte> identity)
     {
-        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(identity, out var worker))
+        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(identity, out var peer))
         {
             return false;
         }
 
-        Remove(worker, "its connection dropped", died: true);
+        Remove(peer, "its connection dropped", died: true);
         return true;
     }
 
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
     public bool Send(BrokerWorker worker, BrokerRequest request)
     {
+        var peer = worker.Peer;
         var inbound = request.Inbound;
-        // Only what came in a client's batch is packed for the worker, as before: a lone request goes alone.
-        if (worker.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
+
+        // Under courier/4 a REQUEST names its service (the batch record's tag, or after the token in the header): the
+        // worker may serve several on this connection. Before it, the worker knows its one service.
+        var service = peer.MultiService ? worker.Service.NameFrame : [];
+        // Only what came in a client's batch is packed for the worker: a lone request goes alone.
+        if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
         {
             // Packed with whatever else this worker gets before the turn ends (Flush).
-            var batch = worker.Pending ??= new BatchWriter(Batch.WorkerRequest);
+            var batch = peer.Pending ??= new BatchWriter(Batch.WorkerRequest);
             if (batch.Count == 0)
             {
-                _workersToFlush.Add(worker);
+                _workersToFlush.Add(peer);
             }
 
-            if (batch.TryAdd(request.Token, default, inbound.Body(0).Span))
+            if (batch.TryAdd(request.Token, service, inbound.Body(0).Span))
             {
                 return true;
             }
 
             // Full: send it now and start the next.
-            if (!SendBatch(worker, batch))
+            if (!SendBatch(peer, batch))
             {
                 return false;
             }
 
-            batch.TryAdd(request.Token, default, inbound.Body(0).Span);
+            batch.TryAdd(request.Token, service, inbound.Body(0).Span);
             return true;
         }
 
         var frames = _outgoing;
         frames.Clear();
-        frames.Add(worker.Identity);
-        if (worker.Courier)
+        frames.Add(peer.Identity);
+        if (peer.Courier)
         {
-            CourierWorkerFrame.WriteRequest(_requestHeader, request.Token);
-            frames.Add(_requestHeader);
+            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, request.Token, service)));
         }
         else
         {
@@ -211,11 +218,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         // A refused send makes its worker dead, and its requests may go into other workers' batches: repeat until none.
         while (_workersToFlush.Count > 0)
         {
-            var worker = _workersToFlush[^1];
+            var peer = _workersToFlush[^1];
             _workersToFlush.RemoveAt(_workersToFlush.Count - 1);
-            if (worker.Pending is { Count: > 0 } batch && !SendBatch(worker, batch))
+            if (peer.Pending is { Count: > 0 } batch && !SendBatch(peer, batch))
             {
-                Remove(worker, "send refused", died: false);
+                Remove(peer, "send refused", died: false);
             }
         }
     }
@@ -224,88 +231,119 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     public void OnTick()
     {
         var now = _clock.GetTimestamp();
-        List<BrokerWorker>? expired = null;
-        foreach (var worker in _workers.Values)
+        List<WorkerPeer>? expired = null;
+        foreach (var peer in _workers.Values)
         {
-            if (now - worker.LastSeen > _livenessTicks)
+            if (now - peer.LastSeen > _livenessTicks)
             {
-                (expired ??= []).Add(worker);
+                (expired ??= []).Add(peer);
             }
         }
 
-        foreach (var worker in expired ?? [])
+        foreach (var peer in expired ?? [])
         {
             // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
-            SendCommand(worker.Identity, MdpWorker.DisconnectFrame);
-            Remove(worker, "silent past its heartbeat liveness", died: true);
+            SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
+            Remove(peer, "silent past its heartbeat liveness", died: true);
         }
 
         if (now >= _nextHeartbeat)
         {
             _nextHeartbeat = now + _heartbeatTicks;
-            foreach (var worker in _workers.Values)
+            foreach (var peer in _workers.Values)
             {
-                SendCommand(worker.Identity, MdpWorker.HeartbeatFrame);
+                SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
             }
         }
     }
 
-    /// <summary>Forgets a worker; the requests it held go back to the front of the queue, or fail as poison when they have killed too many.</summary>
-    public void Remove(BrokerWorker worker, string reason, bool died)
+    /// <summary>
+    /// Forgets a worker's connection and every service it registered on it; the requests they held go back to the front
+    /// of their queues, or fail as poison when they have killed too many.
+    /// </summary>
+    public void Remove(WorkerPeer peer, string reason, bool died)
     {
-        _workers.Remove(worker.Identity);
-        worker.Service.Workers.Remove(worker);
-        services.WorkerLeft(worker.Service);
-        worker.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
-        var requeued = worker.Outstanding.Count;
-
-        // Newest first, so that AddFirst leaves the oldest at the very front.
-        foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
+        if (!_workers.Remove(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
-            if (died && ++request.Deaths >= options.MaxWorkerDeaths)
-            {
-                BrokerLog.Poison(logger, request.Service.Name, request.Deaths);
-                services.Fail(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
-            }
-            else
-            {
-                request.Service.Queue.AddFirst(request);
-            }
-        }
-
-        worker.Outstanding.Clear();
-        BrokerLog.WorkerGone(logger, worker.Id, worker.Service.Name, reason, requeued); // once the state is whole again
-        services.Dispatch(worker.Service);
-    }
-
-    private void OnReady(byte[] identity, BrokerWorker? known, List<byte[]> frames)
-    {
-        if (known is not null)
-        {
-            Violation(identity, known, "second READY");
             return;
         }
 
+        peer.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
+        var requeued = peer.Registrations.Sum(r => r.Outstanding.Count);
+
+        foreach (var worker in peer.Registrations)
+        {
+            worker.Service.Workers.Remove(worker);
+            services.WorkerLeft(worker.Service);
+
+            // Newest first, so that AddFirst leaves the oldest at the very front.
+            foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
+            {
+                if (died && ++request.Deaths >= options.MaxWorkerDeaths)
+                {
+                    BrokerLog.Poison(logger, request.Service.Name, request.Deaths);
+                    services.Fail(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
+                }
+                else
+                {
+                    request.Service.Queue.AddFirst(request);
+                }
+            }
+
+            worker.Outstanding.Clear();
+        }
+
+        BrokerLog.WorkerGone(logger, peer.Name, peer.ServiceNames, reason, requeued); // once the state is whole again
+        foreach (var worker in peer.Registrations)
+        {
+            services.Dispatch(worker.Service);
+        }
+    }
+
+    private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames)
+    {
         var name = frames.Count > 4 ? Mdp.DecodeServiceName(frames[4]) : null;
         if (name is null || name.StartsWith("mmi.", StringComparison.Ordinal))
         {
-            Violation(identity, null, "READY without a valid service name");
+            Violation(identity, peer, "READY without a valid service name");
             return;
         }
 
         var capability = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5]) : WorkerCapability.None;
         var service = services.Service(name);
-        var worker = new BrokerWorker(identity, service, capability.Capacity, capability.Courier, capability.Batches, _clock.GetTimestamp());
-        _workers.Add(identity, worker);
+        var first = peer is null;
+        if (peer is null)
+        {
+            peer = new WorkerPeer(identity, capability, _clock.GetTimestamp());
+            _workers.Add(identity, peer);
+        }
+        else if (!peer.MultiService || !capability.MultiService)
+        {
+            // Before courier/4 a connection carries one service: 7/MDP allows one READY.
+            Violation(identity, peer, "second READY");
+            return;
+        }
+        else if (peer.For(service) is not null)
+        {
+            Violation(identity, peer, $"second READY for {name}");
+            return;
+        }
+
+        var worker = new BrokerWorker(peer, service, capability.Capacity);
+        peer.Registrations.Add(worker);
         service.Workers.Add(worker);
-        BrokerLog.WorkerReady(logger, worker.Id, name, worker.Capacity, worker.Courier ? "Courier" : "7/MDP");
-        SendCommand(identity, MdpWorker.HeartbeatFrame);
+        BrokerLog.WorkerReady(logger, peer.Name, name, worker.Capacity, capability.Courier ? $"courier/{capability.Version}" : "7/MDP", peer.Id);
+        if (first)
+        {
+            SendCommand(identity, MdpWorker.HeartbeatFrame);
+        }
+
         services.Dispatch(service);
     }
 
-    private void OnReply(byte[] identity, BrokerWorker? worker, List<byte[]> frames)
+    private void OnReply(byte[] identity, WorkerPeer? peer, List<byte[]> frames)
     {
-        if (worker is null)
+        if (peer is null)
         {
             Violation(identity, null, "REPLY from an unregistered worker (expired, or from before a restart)");
             return;
@@ -313,49 +351,49 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
         if (frames.Count < 6 || frames[4].Length != 8 || frames[5].Length != 0)
         {
-            Violation(identity, worker, "REPLY without an 8-byte request token and empty delimiter");
+            Violation(identity, peer, "REPLY without an 8-byte request token and empty delimiter");
             return;
         }
 
         var token = BinaryPrimitives.ReadUInt64BigEndian(frames[4]);
         // A stock worker's body passes through as is; a Courier worker's starts with its status.
-        var status = !worker.Courier ? CourierStatus.Ok : frames.Count > 6 ? StatusFrames.Parse(frames[6]) : -1;
+        var status = !peer.Courier ? CourierStatus.Ok : frames.Count > 6 ? StatusFrames.Parse(frames[6]) : -1;
         var body = _replyBody;
         body.Clear();
-        for (var i = worker.Courier ? 7 : 6; i < frames.Count; i++)
+        for (var i = peer.Courier ? 7 : 6; i < frames.Count; i++)
         {
             body.Add(frames[i]);
         }
 
-        Settle(worker, token, status, CollectionsMarshal.AsSpan(body));
+        Settle(peer, token, status, CollectionsMarshal.AsSpan(body));
         body.Clear();
     }
 
     /// <summary>The registered worker that sent <paramref name="message"/>, or null after answering it as a violation.</summary>
-    private BrokerWorker? Known(MessageFrames message, bool courierOnly)
+    private WorkerPeer? Known(MessageFrames message, bool courierOnly)
     {
-        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var worker))
+        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer))
         {
             Violation(message.ToArray(0), null, "REPLY from an unregistered worker (expired, or from before a restart)");
             return null;
         }
 
-        worker.LastSeen = _clock.GetTimestamp();
-        if (courierOnly && !worker.Courier)
+        peer.LastSeen = _clock.GetTimestamp();
+        if (courierOnly && !peer.Courier)
         {
-            Violation(worker.Identity, worker, "Courier REPLY from a worker that registered as plain 7/MDP");
+            Violation(peer.Identity, peer, "Courier REPLY from a worker that registered as plain 7/MDP");
             return null;
         }
 
-        return worker;
+        return peer;
     }
 
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
-    private void Settle(BrokerWorker worker, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
-        if (!worker.Outstanding.Remove(token, out var request))
+        if (!peer.TryTake(token, out var worker, out var request))
         {
-            Violation(worker.Identity, worker, "REPLY for a request it does not hold");
+            Violation(peer.Identity, peer, "REPLY for a request it does not hold");
             return;
         }
 
@@ -371,9 +409,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
         else if (status == CourierStatus.Unavailable)
         {
-            // The worker is stopping: the request was not run; give it to another worker.
+            // The worker is stopping: the request was not run; give it to another worker, and none of its services
+            // new ones (a worker stops as a whole).
             worker.Served--;
-            worker.Draining = true;
+            peer.Draining = true;
             request.Service.Queue.AddFirst(request);
         }
         else
@@ -385,29 +424,31 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         services.Dispatch(worker.Service);
     }
 
-    private void Violation(byte[] identity, BrokerWorker? worker, string reason)
+    private bool IsRegistered(WorkerPeer peer) => _workers.TryGetValue(peer.Identity, out var still) && ReferenceEquals(still, peer);
+
+    private void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {
-        BrokerLog.Violation(logger, Convert.ToHexString(identity), reason);
+        BrokerLog.Violation(logger, peer?.Name ?? Convert.ToHexString(identity), reason);
         SendCommand(identity, MdpWorker.DisconnectFrame);
-        if (worker is not null)
+        if (peer is not null)
         {
-            Remove(worker, "protocol violation", died: false);
+            Remove(peer, "protocol violation", died: false);
         }
     }
 
-    /// <summary>Sends <paramref name="batch"/> to <paramref name="worker"/> (one request alone in the ordinary form) and empties it.</summary>
-    private bool SendBatch(BrokerWorker worker, BatchWriter batch)
+    /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
+    private bool SendBatch(WorkerPeer peer, BatchWriter batch)
     {
         bool sent;
         if (batch.Count == 1)
         {
             var record = batch.Single();
-            CourierWorkerFrame.WriteRequest(_requestHeader, record.Id);
-            sent = socket.TrySend([worker.Identity, _requestHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
+            var header = _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
+            sent = socket.TrySend([peer.Identity, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
         }
         else
         {
-            sent = socket.TrySend([worker.Identity, batch.Frame]);
+            sent = socket.TrySend([peer.Identity, batch.Frame]);
         }
 
         batch.Reset();
@@ -415,7 +456,4 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     }
 
     private void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
-
-    /// <summary>Every registered worker, for 8/MMI statistics.</summary>
-    public int Count => _workers.Count;
 }

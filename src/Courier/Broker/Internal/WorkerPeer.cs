@@ -1,0 +1,73 @@
+using Courier.Protocol.Internal;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>
+/// A worker's connection to the broker, one routing id: what it speaks, its name, when it was last heard from, the
+/// requests packed for it this turn, and the services it registered on it (one, or several under courier/4).
+/// Heartbeats, liveness and removal are per connection: a dead connection takes all its services with it.
+/// </summary>
+internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, long now)
+{
+    public byte[] Identity { get; } = identity;
+
+    /// <summary>The routing id in hex: unique while connected, and all a stock worker is known by.</summary>
+    public string Id { get; } = Convert.ToHexString(identity);
+
+    /// <summary>What it is called in logs and <c>mmi.workers</c>: the name it declared (courier/4), else its <see cref="Id"/>.</summary>
+    public string Name { get; } = capability.Name ?? Convert.ToHexString(identity);
+
+    /// <summary>Speaks Courier: replies carry a status frame.</summary>
+    public bool Courier { get; } = capability.Courier;
+
+    /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §6).</summary>
+    public bool Batches { get; } = capability.Batches;
+
+    /// <summary>Registered under courier/4: may register more services, and its REQUESTs name their service.</summary>
+    public bool MultiService { get; } = capability.MultiService;
+
+    /// <summary>The services it registered, in the order it did.</summary>
+    public List<BrokerWorker> Registrations { get; } = [];
+
+    /// <summary>REQUESTs packed for it since the loop last sent; made on first use.</summary>
+    public BatchWriter? Pending { get; set; }
+
+    public long LastSeen { get; set; } = now;
+
+    /// <summary>Said it is stopping (a 503 reply): none of its services gets new requests.</summary>
+    public bool Draining { get; set; }
+
+    /// <summary>Its registration for <paramref name="service"/>, or null.</summary>
+    public BrokerWorker? For(BrokerService service)
+    {
+        foreach (var registration in Registrations)
+        {
+            if (ReferenceEquals(registration.Service, service))
+            {
+                return registration;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Takes the request <paramref name="token"/> from whichever of its services holds it; false when none does.</summary>
+    public bool TryTake(ulong token, out BrokerWorker holder, out BrokerRequest request)
+    {
+        foreach (var registration in Registrations)
+        {
+            if (registration.Outstanding.Remove(token, out request!))
+            {
+                holder = registration;
+                return true;
+            }
+        }
+
+        holder = null!;
+        request = null!;
+        return false;
+    }
+
+    /// <summary>The names of its services, for log lines.</summary>
+    public string ServiceNames => string.Join(", ", Registrations.Select(r => r.Service.Name));
+}
