@@ -6,47 +6,115 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Worker;
 
 /// <summary>
-/// Serves one service for a 7/MDP broker: registers, runs its handler on up to
-/// <see cref="CourierWorkerOptions.Concurrency"/> requests at once, heartbeats while busy or idle, reconnects with
-/// backoff when the broker goes away, and on a graceful stop finishes what it holds before saying DISCONNECT.
-/// Works with any 7/MDP broker; with a Courier broker it also takes many requests at once and reports errors with status codes.
+/// Serves one or more services for a 7/MDP broker: registers, runs each service's handler on up to its concurrency of
+/// requests at once, heartbeats while busy or idle, reconnects with backoff when the broker goes away, and on a graceful
+/// stop finishes what it holds before saying DISCONNECT. Works with any 7/MDP broker (one connection per service); with a
+/// Courier broker it also takes many requests at once, reports errors with status codes, registers all its services on
+/// one connection and is known there by its <see cref="CourierWorkerOptions.Name"/>.
 /// </summary>
+/// <example>
+/// <code>
+/// await using var worker = new CourierWorker(CourierWorkerOptions.Default with { BrokerEndpoint = "tcp://broker:5555", Name = "inv-1" })
+///     .Map("inventory.get", GetAsync, concurrency: 16)
+///     .Map("inventory.put", PutAsync);
+/// await worker.StartAsync();
+/// </code>
+/// </example>
 public sealed class CourierWorker : IAsyncDisposable
 {
     private readonly CourierWorkerOptions _options;
-    private readonly CourierHandler _handler;
+    private readonly List<WorkerService> _services = [];
     private readonly ILogger _logger;
     private readonly ITransport _transport;
     private ITransportLoop? _loop;
     private WorkerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
-    /// <summary>Creates a worker that serves <see cref="CourierWorkerOptions.Service"/> with <paramref name="handler"/>.</summary>
-    public CourierWorker(CourierWorkerOptions options, CourierHandler handler)
+    /// <summary>Creates a worker without services: <see cref="Map"/> at least one before <see cref="StartAsync"/>.</summary>
+    public CourierWorker(CourierWorkerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(handler);
         options.Validate();
         _options = options;
-        _handler = handler;
         _logger = options.LoggerFactory.CreateLogger<CourierWorker>();
         _transport = TransportResolver.Resolve(options.Transport, _logger);
     }
 
-    /// <summary>Requests being handled right now.</summary>
+    /// <summary>
+    /// Creates a worker that serves <see cref="CourierWorkerOptions.Service"/> with <paramref name="handler"/>, up to
+    /// <see cref="CourierWorkerOptions.Concurrency"/> at once. <see cref="Map"/> may add more services.
+    /// </summary>
+    public CourierWorker(CourierWorkerOptions options, CourierHandler handler)
+        : this(options)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Map(options.Service, handler);
+    }
+
+    /// <summary>Requests being handled right now, over all services.</summary>
     public int InFlight => _engine?.InFlight ?? 0;
 
+    /// <summary>
+    /// Serves <paramref name="service"/> with <paramref name="handler"/>, replacing any earlier handler of that name. A
+    /// Courier broker keeps up to <paramref name="concurrency"/> requests of this service outstanding to the worker
+    /// (default <see cref="CourierWorkerOptions.Concurrency"/>), whatever its other services hold. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
+    public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(service)) is null)
+        {
+            throw new ArgumentException("A service name is 1-255 bytes of printable UTF-8.", nameof(service));
+        }
+
+        if (service.StartsWith("mmi.", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("Service names starting with 'mmi.' are reserved for 8/MMI.", nameof(service));
+        }
+
+        if (concurrency is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(concurrency), concurrency, "Concurrency must be positive.");
+        }
+
+        if (Volatile.Read(ref _state) != 0)
+        {
+            throw new InvalidOperationException("Services must be mapped before the worker starts.");
+        }
+
+        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency);
+        var index = _services.FindIndex(s => s.Name == service);
+        if (index >= 0)
+        {
+            _services[index] = mapped;
+        }
+        else
+        {
+            _services.Add(mapped);
+        }
+
+        return this;
+    }
+
     /// <summary>Connects to the broker and registers. Returns at once; registration completes in the background and is retried until it succeeds.</summary>
+    /// <exception cref="InvalidOperationException">No service is mapped, or the worker was already started.</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_services.Count == 0)
+        {
+            throw new InvalidOperationException("Map at least one service before starting the worker.");
+        }
+
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
             throw new InvalidOperationException("The worker was already started.");
         }
 
         var loop = _transport.CreateLoop($"courier-worker-{_options.Name}", _logger);
-        var engine = new WorkerEngine(_options, _handler, loop, _logger);
+        var engine = new WorkerEngine(_options, [.. _services], loop, _logger);
         _loop = loop;
         _engine = engine;
         var tick = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(250).Ticks));
@@ -57,7 +125,7 @@ public sealed class CourierWorker : IAsyncDisposable
 
     /// <summary>
     /// Graceful stop: takes no new work (a Courier broker gives it to other workers), finishes what it holds within
-    /// <see cref="CourierWorkerOptions.DrainTimeout"/>, sends DISCONNECT, closes.
+    /// <see cref="CourierWorkerOptions.DrainTimeout"/>, sends DISCONNECT on every connection, closes.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {

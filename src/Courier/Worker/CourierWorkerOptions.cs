@@ -16,15 +16,22 @@ public sealed record CourierWorkerOptions
     /// <summary>The broker's endpoint: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c>.</summary>
     public string BrokerEndpoint { get; init; } = "tcp://127.0.0.1:5555";
 
-    /// <summary>The service this worker registers for.</summary>
+    /// <summary>
+    /// The service of a worker created with a handler (<c>new CourierWorker(options, handler)</c>). A worker of several
+    /// services maps each with <see cref="CourierWorker.Map"/> instead.
+    /// </summary>
     public string Service { get; init; } = "echo";
 
-    /// <summary>This instance's name, for logs and <c>whoami</c>.</summary>
+    /// <summary>
+    /// This instance's name, for logs and <c>whoami</c>. A Courier broker (courier/4) is told it too, and shows it in its
+    /// logs and <c>mmi.workers</c>: printable, at most 64 bytes of UTF-8 are sent (control characters become <c>?</c>).
+    /// </summary>
     public string Name { get; init; } = Environment.MachineName;
 
     /// <summary>
-    /// Requests handled at once. A Courier broker keeps up to this many outstanding to the worker; a plain 7/MDP broker
-    /// sends one at a time whatever this says.
+    /// Requests of each service handled at once, unless <see cref="CourierWorker.Map"/> says otherwise for a service. A
+    /// Courier broker keeps up to this many of a service outstanding to the worker; a plain 7/MDP broker sends one at a
+    /// time whatever this says.
     /// </summary>
     public int Concurrency { get; init; } = 100;
 

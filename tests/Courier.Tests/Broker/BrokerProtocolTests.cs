@@ -231,6 +231,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
         using var workers = JsonDocument.Parse((await client.RequestAsync("mmi.workers", "mmi-test")).Body);
         var entry = Assert.Single(workers.RootElement.GetProperty("mmi-test").EnumerateArray());
         Assert.Equal(7, entry.GetProperty("capacity").GetInt32());
+        Assert.Equal("mmi-worker", entry.GetProperty("name").GetString());
         Assert.True(entry.GetProperty("courier").GetBoolean());
 
         var stats = await TestBroker.StatsAsync(client, "mmi-test");

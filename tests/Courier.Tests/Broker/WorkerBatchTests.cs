@@ -6,7 +6,7 @@ using NetMQ.Sockets;
 
 namespace Courier.Tests.Broker;
 
-/// <summary>A real <see cref="CourierWorker"/> against a broker played by a raw ROUTER socket that speaks courier/3.</summary>
+/// <summary>A real <see cref="CourierWorker"/> against a broker played by a raw ROUTER socket that speaks courier/3, as brokers before courier/4 do.</summary>
 public sealed class WorkerBatchTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
@@ -25,7 +25,10 @@ public sealed class WorkerBatchTests
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();
 
-        var probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/3");
+        // A broker from before courier/4 answers courier/2 to an offer it does not know; the worker asks again, offering courier/3.
+        var probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/4");
+        broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/2"));
+        probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/3");
         broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/3"));
         var ready = Receive(broker, m => m.Count == 6 && m[3] == "\u0001");
         Assert.Equal(("upper", "courier/3 capacity=32"), (ready.Frames[4], ready.Frames[5]));

@@ -24,21 +24,40 @@ public static class TestBroker
         string endpoint, string name, TimeSpan delay = default, string service = "echo", int concurrency = 10,
         Func<CourierWorkerOptions, CourierWorkerOptions>? configure = null, CourierHandler? handler = null)
     {
-        var options = CourierWorkerOptions.Default with
-        {
-            BrokerEndpoint = endpoint,
-            Service = service,
-            Name = name,
-            Concurrency = concurrency,
-            HeartbeatInterval = Heartbeat,
-            ReconnectDelay = TimeSpan.FromMilliseconds(100),
-            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
-        };
+        var options = WorkerOptions(endpoint, name) with { Service = service, Concurrency = concurrency };
         handler ??= (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
             [System.Text.Encoding.UTF8.GetBytes(name), .. request.Frames]);
         var worker = new CourierWorker(configure?.Invoke(options) ?? options, CourierServices.WithDelay(handler, delay));
         await worker.StartAsync();
         return worker;
+    }
+
+    /// <summary>Options for a test worker: fast heartbeats and reconnects.</summary>
+    public static CourierWorkerOptions WorkerOptions(string endpoint, string name) => CourierWorkerOptions.Default with
+    {
+        BrokerEndpoint = endpoint,
+        Name = name,
+        HeartbeatInterval = Heartbeat,
+        ReconnectDelay = TimeSpan.FromMilliseconds(100),
+        ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
+    };
+
+    /// <summary>A handler answering with <paramref name="tag"/>, then the request's frames.</summary>
+    public static CourierHandler Tagged(string tag)
+    {
+        var first = System.Text.Encoding.UTF8.GetBytes(tag);
+        return (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([first, .. request.Frames]);
+    }
+
+    /// <summary><c>mmi.workers</c> for <paramref name="service"/>: each worker's id, name, capacity and requests outstanding.</summary>
+    public static async Task<List<(string Id, string Name, int Capacity, int Outstanding)>> WorkersAsync(CourierClient client, string service)
+    {
+        var reply = await client.RequestAsync("mmi.workers", service);
+        using var json = JsonDocument.Parse(reply.Body);
+        return json.RootElement.TryGetProperty(service, out var workers)
+            ? [.. workers.EnumerateArray().Select(w => (w.GetProperty("id").GetString()!, w.GetProperty("name").GetString()!,
+                w.GetProperty("capacity").GetInt32(), w.GetProperty("outstanding").GetInt32()))]
+            : [];
     }
 
     /// <summary>Polls <c>mmi.stats</c> until <paramref name="service"/> has <paramref name="workers"/> workers.</summary>

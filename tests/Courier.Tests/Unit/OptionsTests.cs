@@ -1,6 +1,7 @@
 using Courier.Client;
 using Courier.Server;
 using Courier.Transport;
+using Courier.Worker;
 
 namespace Courier.Tests.Unit;
 
@@ -75,6 +76,20 @@ public sealed class OptionsTests
         Assert.Throws<ArgumentException>(() => server.Map("mmi.mine", CourierServices.Echo));
         Assert.Throws<ArgumentException>(() => server.Map("", CourierServices.Echo));
         Assert.Throws<ArgumentException>(() => server.Map(new string('x', 256), CourierServices.Echo));
+    }
+
+    [Fact]
+    public async Task Worker_rejects_reserved_and_invalid_service_names_a_non_positive_concurrency_and_starting_without_services()
+    {
+        await using var worker = new CourierWorker(CourierWorkerOptions.Default);
+
+        Assert.Throws<ArgumentException>(() => worker.Map("mmi.mine", CourierServices.Echo));
+        Assert.Throws<ArgumentException>(() => worker.Map("", CourierServices.Echo));
+        Assert.Throws<ArgumentException>(() => worker.Map("bad\u0001name", CourierServices.Echo));
+        Assert.Throws<ArgumentException>(() => worker.Map(new string('x', 256), CourierServices.Echo));
+        Assert.Throws<ArgumentOutOfRangeException>(() => worker.Map("echo", CourierServices.Echo, concurrency: 0));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => worker.StartAsync());
+        Assert.Contains("Map at least one service", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

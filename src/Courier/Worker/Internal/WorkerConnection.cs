@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -7,25 +6,32 @@ using Courier.Transport.Internal;
 namespace Courier.Worker.Internal;
 
 /// <summary>
-/// One connection of a worker to its broker: the socket, what negotiation learned of the broker, when it was last heard
-/// from, and the replies packed this turn. Replaced as a whole on reconnect. Loop thread only.
+/// One connection of a worker to its broker, for the services of its <see cref="WorkerLink"/>: the socket, what
+/// negotiation learned of the broker, when it was last heard from, and the replies packed this turn. Replaced as a whole
+/// on reconnect. What arrives on its socket goes to its owner with the connection it came by. Loop thread only.
 /// </summary>
-internal sealed class WorkerConnection : IDisposable
+internal sealed class WorkerConnection : ISocketHandler, IDisposable
 {
     private readonly ITransportSocket _socket;
+    private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
     private readonly byte[] _status = new byte[3];
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
     private readonly BatchWriter _batch = new(Batch.WorkerReply);
 
-    public WorkerConnection(ITransportLoop loop, CourierWorkerOptions options, Transport.TransportOptions transport, ISocketHandler handler, long now, long probeDeadline)
+    /// <summary>Connects; with a <paramref name="negotiation"/> still probing, sends the probe.</summary>
+    public WorkerConnection(
+        ITransportLoop loop, string endpoint, Transport.TransportOptions transport, WorkerLink link, Negotiation negotiation,
+        Func<WorkerConnection, MessageFrames, bool> onMessage, long now)
     {
-        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
+        Link = link;
+        Negotiation = negotiation;
         LastHeard = now;
-        _socket = loop.CreateSocket(SocketKind.Dealer, transport, handler);
+        _onMessage = onMessage;
+        _socket = loop.CreateSocket(SocketKind.Dealer, transport, this);
         try
         {
-            _socket.Connect(options.BrokerEndpoint);
+            _socket.Connect(endpoint);
         }
         catch
         {
@@ -35,9 +41,11 @@ internal sealed class WorkerConnection : IDisposable
 
         if (Negotiation.Mode == PeerMode.Probing)
         {
-            _socket.TrySend(Negotiation.ProbeFrames);
+            SendProbe();
         }
     }
+
+    public WorkerLink Link { get; }
 
     public Negotiation Negotiation { get; }
 
@@ -47,13 +55,18 @@ internal sealed class WorkerConnection : IDisposable
 
     public bool Closed { get; private set; }
 
-    /// <summary>READY for <paramref name="service"/>, with Courier's capability frame when the broker speaks Courier.</summary>
-    public void SayReady(string service, int capacity)
+    /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>
+    public void SendProbe() => _socket.TrySend(Negotiation.ProbeFrames);
+
+    /// <summary>
+    /// READY for <paramref name="service"/>, with Courier's capability frame (the version agreed, the capacity, and under
+    /// courier/4 the worker's <paramref name="name"/>) when the broker speaks Courier.
+    /// </summary>
+    public void SayReady(WorkerService service, int capacity, string name)
     {
-        var name = Encoding.UTF8.GetBytes(service);
         _socket.TrySend(Negotiation.Mode == PeerMode.Courier
-            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name, CourierWorkerFrame.Capability(Negotiation.Version, capacity)]
-            : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, name]);
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service.NameFrame, CourierWorkerFrame.Capability(Negotiation.Version, capacity, name)]
+            : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service.NameFrame]);
     }
 
     public void SendCommand(byte[] command) => _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, command]);
@@ -122,6 +135,12 @@ internal sealed class WorkerConnection : IDisposable
         }
 
         batch.Reset();
+    }
+
+    bool ISocketHandler.OnMessage(MessageFrames message) => _onMessage(this, message);
+
+    void ISocketHandler.OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+    {
     }
 
     public void Dispose()

@@ -11,14 +11,16 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Worker.Internal;
 
 /// <summary>
-/// A running worker's loop-side state: its connection to the broker (replaced on reconnect, with backoff), registration
-/// after negotiation, heartbeats both ways, and the runner of its handler. Loop thread only, except <see cref="InFlight"/>.
+/// A running worker's loop-side state: its links to the broker (<see cref="WorkerLink"/>: one connection for all its
+/// services with a courier/4 broker, one per service otherwise), each connection replaced on reconnect with backoff,
+/// registration after negotiation, heartbeats both ways, and the runner of its handlers. Loop thread only, except
+/// <see cref="InFlight"/>.
 /// </summary>
-internal sealed class WorkerEngine : ISocketHandler, IDisposable
+internal sealed class WorkerEngine : IDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierWorkerOptions _options;
-    private readonly CourierHandler _handler;
+    private readonly string _name;
     private readonly ILogger _logger;
     private readonly ITransportLoop _loop;
     private readonly TimeProvider _clock;
@@ -26,18 +28,17 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
     private readonly HandlerRunner<WorkerJob> _runner;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<byte[]> _received = [];
+    private readonly List<WorkerLink> _links = [];
+    private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
-    private WorkerConnection? _connection;
-    private long _reconnectAt = long.MaxValue;
-    private TimeSpan _reconnectDelay;
     private bool _draining;
     private bool _saidDisconnect;
 
-    public WorkerEngine(CourierWorkerOptions options, CourierHandler handler, ITransportLoop loop, ILogger logger)
+    public WorkerEngine(CourierWorkerOptions options, IReadOnlyList<WorkerService> services, ITransportLoop loop, ILogger logger)
     {
         _options = options;
-        _handler = handler;
+        _name = WorkerName.Sanitize(options.Name);
         _loop = loop;
         _logger = logger;
         _clock = options.TimeProvider;
@@ -45,8 +46,9 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
         _transport = options.Transport.Linger >= MinimumLinger ? options.Transport : options.Transport with { Linger = MinimumLinger };
         _heartbeatTicks = Ticks(options.HeartbeatInterval);
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
-        _reconnectDelay = options.ReconnectDelay;
-        // A worker takes what its broker gives it: the broker bounds that by the capacity declared in READY.
+        _onMessage = OnMessage;
+        _links.Add(new WorkerLink(services, options.ReconnectDelay));
+        // A worker takes what its broker gives it: the broker bounds that per service by the capacity declared in READY.
         _runner = new HandlerRunner<WorkerJob>(loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
@@ -58,102 +60,31 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
     public Task Drained => _drained.Task;
 
-    public void Connect()
-    {
-        _reconnectAt = long.MaxValue;
-        if (_draining)
-        {
-            return;
-        }
-
-        var now = _clock.GetTimestamp();
-        WorkerConnection connection;
-        try
-        {
-            connection = new WorkerConnection(_loop, _options, _transport, this, now, now + _livenessTicks) { NextHeartbeat = now + _heartbeatTicks };
-        }
-#pragma warning disable CA1031 // The transport refused the address: try again later, as after any lost connection.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Reconnect($"cannot connect: {ex.Message}");
-            return;
-        }
-
-        _connection = connection;
-        if (connection.Negotiation.Mode != PeerMode.Probing)
-        {
-            Register(connection);
-        }
-    }
-
-    public bool OnMessage(MessageFrames message)
-    {
-        var connection = _connection!;
-        switch (WorkerInbound.Classify(message))
-        {
-            case WorkerMessageKind.ProbeAnswer:
-                message.CopyTo(_received);
-                OnProbeAnswer(connection, _received);
-                return true;
-            case WorkerMessageKind.CourierRequest:
-                Heard(connection);
-                // "CURW02"+0x02+token, body…: answered by its token.
-                OnRequest(connection, new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(message[0][7..]), null), BodyFrom(message, 1));
-                return true;
-            case WorkerMessageKind.RequestBatch:
-                Heard(connection);
-                OnRequestBatch(connection, message);
-                return true;
-            case WorkerMessageKind.MdpCommand:
-                Heard(connection);
-                OnCommand(connection, message);
-                return !connection.Closed;
-            default:
-                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "not a 7/MDP worker message");
-                return true;
-        }
-    }
-
-    void ISocketHandler.OnPeerDisconnected(ReadOnlySpan<byte> routingId)
-    {
-    }
+    /// <summary>The first connection: one for all the services, until the broker's answer says otherwise.</summary>
+    public void Connect() => Connect(_links[0], null);
 
     /// <summary>The loop's end of turn: the replies packed this turn leave.</summary>
-    public void OnTurnEnd() => _connection?.Flush();
+    public void OnTurnEnd()
+    {
+        foreach (var link in _links)
+        {
+            link.Connection?.Flush();
+        }
+    }
 
     public void OnTick()
     {
+        if (_saidDisconnect)
+        {
+            return;
+        }
+
         var now = _clock.GetTimestamp();
-        if (now >= _reconnectAt)
-        {
-            Connect();
-            return;
-        }
 
-        if (_connection is not { } connection || _saidDisconnect)
+        // By index: a link that registers may split, adding links at the end (they start connected).
+        for (var i = 0; i < _links.Count; i++)
         {
-            return;
-        }
-
-        if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
-        {
-            // No 8/MMI answer: a broker without MMI, or none yet. Register as plain 7/MDP; a late Courier answer re-registers.
-            connection.Negotiation.Settle(PeerMode.Plain);
-            Register(connection);
-        }
-
-        if (now - connection.LastHeard > _livenessTicks)
-        {
-            Reconnect("no heartbeat from the broker");
-            return;
-        }
-
-        // No heartbeats before READY: to a 7/MDP broker, a heartbeat from an unknown worker is an error.
-        if (now >= connection.NextHeartbeat && connection.Negotiation.Mode != PeerMode.Probing)
-        {
-            connection.NextHeartbeat = now + _heartbeatTicks;
-            connection.SendCommand(MdpWorker.HeartbeatFrame);
+            OnTick(_links[i], now);
         }
     }
 
@@ -169,56 +100,201 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
 
     public Task CancelHandlersAsync() => _runner.CancelAsync();
 
-    /// <summary>The last replies, then DISCONNECT; nothing more goes out (a heartbeat now would be a protocol violation).</summary>
+    /// <summary>The last replies, then DISCONNECT on every connection; nothing more goes out (a heartbeat now would be a protocol violation).</summary>
     public void SayDisconnect()
     {
-        _connection?.Flush();
-        _connection?.SendCommand(MdpWorker.DisconnectFrame);
+        foreach (var link in _links)
+        {
+            link.Connection?.Flush();
+            link.Connection?.SendCommand(MdpWorker.DisconnectFrame);
+        }
+
         _saidDisconnect = true;
     }
 
     public void Dispose() => _runner.Dispose();
 
-    private void Register(WorkerConnection connection)
+    private void Connect(WorkerLink link, Negotiation? known)
     {
-        var courier = connection.Negotiation.Mode == PeerMode.Courier;
-        var capacity = courier ? _options.Concurrency : 1;
-        WorkerLog.Registering(_logger, _options.Name, _options.Service, _options.BrokerEndpoint, courier ? "Courier" : "7/MDP", capacity);
-        connection.SayReady(_options.Service, capacity);
-    }
-
-    private void Reconnect(string reason)
-    {
-        // Replies to the old connection's requests are dropped with it: the broker gives those requests to others.
-        _connection?.Dispose();
-        _connection = null;
+        link.ReconnectAt = long.MaxValue;
         if (_draining)
         {
             return;
         }
 
-        WorkerLog.Reconnecting(_logger, _options.Name, _options.BrokerEndpoint, reason, _reconnectDelay);
-        _reconnectAt = _clock.GetTimestamp() + Ticks(_reconnectDelay);
-        _reconnectDelay = TimeSpan.FromTicks(Math.Min(_reconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
+        var now = _clock.GetTimestamp();
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier4);
+        WorkerConnection connection;
+        try
+        {
+            connection = new WorkerConnection(_loop, _options.BrokerEndpoint, _transport, link, negotiation, _onMessage, now) { NextHeartbeat = now + _heartbeatTicks };
+        }
+#pragma warning disable CA1031 // The transport refused the address: try again later, as after any lost connection.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Reconnect(link, $"cannot connect: {ex.Message}");
+            return;
+        }
+
+        link.Connection = connection;
+        if (negotiation.Mode != PeerMode.Probing)
+        {
+            Register(link, connection);
+        }
+    }
+
+    private void OnTick(WorkerLink link, long now)
+    {
+        if (now >= link.ReconnectAt)
+        {
+            Connect(link, null);
+            return;
+        }
+
+        if (link.Connection is not { } connection)
+        {
+            return;
+        }
+
+        if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
+        {
+            // No 8/MMI answer: a broker without MMI, or none yet. Register as plain 7/MDP; a late Courier answer re-registers.
+            connection.Negotiation.Settle(PeerMode.Plain);
+            Register(link, connection);
+        }
+
+        if (now - connection.LastHeard > _livenessTicks)
+        {
+            Reconnect(link, "no heartbeat from the broker");
+            return;
+        }
+
+        // No heartbeats before READY: to a 7/MDP broker, a heartbeat from an unknown worker is an error.
+        if (now >= connection.NextHeartbeat && connection.Negotiation.Mode != PeerMode.Probing)
+        {
+            connection.NextHeartbeat = now + _heartbeatTicks;
+            connection.SendCommand(MdpWorker.HeartbeatFrame);
+        }
+    }
+
+    private bool OnMessage(WorkerConnection connection, MessageFrames message)
+    {
+        switch (WorkerInbound.Classify(message))
+        {
+            case WorkerMessageKind.ProbeAnswer:
+                Heard(connection);
+                message.CopyTo(_received);
+                OnProbeAnswer(connection, _received);
+                return !connection.Closed;
+            case WorkerMessageKind.CourierRequest:
+                Heard(connection);
+                // "CURW02"+0x02+token[+service], body…: answered by its token.
+                var header = message[0];
+                OnRequest(connection, header[CourierWorkerFrame.RequestLength..], new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null), BodyFrom(message, 1));
+                return true;
+            case WorkerMessageKind.RequestBatch:
+                Heard(connection);
+                OnRequestBatch(connection, message);
+                return true;
+            case WorkerMessageKind.MdpCommand:
+                Heard(connection);
+                OnCommand(connection, message);
+                return !connection.Closed;
+            default:
+                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "not a 7/MDP worker message");
+                return true;
+        }
+    }
+
+    /// <summary>
+    /// READY for each service of the link. A link of several services on a connection whose broker does not speak
+    /// courier/4 first splits: it keeps the first, and each other service gets a connection of its own, settled on what
+    /// this one learned, so that it sends no probe.
+    /// </summary>
+    private void Register(WorkerLink link, WorkerConnection connection)
+    {
+        var negotiation = connection.Negotiation;
+        if (link.Services.Count > 1 && !negotiation.PeerMultiService)
+        {
+            foreach (var service in link.SplitOff())
+            {
+                var single = new WorkerLink([service], _options.ReconnectDelay);
+                _links.Add(single);
+                Connect(single, Negotiation.Settled(negotiation.Version));
+            }
+        }
+
+        var courier = negotiation.Mode == PeerMode.Courier;
+        var protocol = courier ? $"courier/{negotiation.Version}" : "7/MDP";
+        foreach (var service in link.Services)
+        {
+            var capacity = courier ? service.Concurrency : 1;
+            WorkerLog.Registering(_logger, _options.Name, service.Name, _options.BrokerEndpoint, protocol, capacity);
+            connection.SayReady(service, capacity, _name);
+        }
+    }
+
+    /// <summary>
+    /// Drops the link's connection and connects again after its backoff. Replies to the old connection's requests are
+    /// dropped with it: the broker gives those requests to others.
+    /// </summary>
+    private void Reconnect(WorkerLink link, string reason)
+    {
+        link.Connection?.Dispose();
+        link.Connection = null;
+        if (_draining)
+        {
+            return;
+        }
+
+        WorkerLog.Reconnecting(_logger, _options.Name, _options.BrokerEndpoint, reason, link.ReconnectDelay);
+
+        link.ReconnectAt = _clock.GetTimestamp() + Ticks(link.ReconnectDelay);
+        link.ReconnectDelay = TimeSpan.FromTicks(Math.Min(link.ReconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
     }
 
     private void Heard(WorkerConnection connection)
     {
         connection.LastHeard = _clock.GetTimestamp();
-        _reconnectDelay = _options.ReconnectDelay;
+        connection.Link.ReconnectDelay = _options.ReconnectDelay;
     }
 
     private void OnProbeAnswer(WorkerConnection connection, List<byte[]> frames)
     {
         if (connection.Negotiation.Mode == PeerMode.Probing)
         {
-            connection.Negotiation.Answered(frames);
-            Register(connection);
+            if (!connection.Negotiation.Answered(frames))
+            {
+                connection.SendProbe(); // a broker from before courier/4: asked again, offering courier/3
+                return;
+            }
+
+            Register(connection.Link, connection);
         }
         else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _runner.InFlight == 0)
         {
-            Reconnect("the broker turned out to speak Courier after the probe timed out");
+            Regroup("the broker turned out to speak Courier after the probe timed out");
         }
+    }
+
+    /// <summary>
+    /// Every service on one link again, connecting afresh: the plain 7/MDP registrations made when the probe went
+    /// unanswered (a worker started before its broker, say) are replaced by one connection that negotiates again. Only
+    /// while nothing runs, so no reply is lost.
+    /// </summary>
+    private void Regroup(string reason)
+    {
+        var link = new WorkerLink([.. _links.SelectMany(l => l.Services)], _options.ReconnectDelay);
+        foreach (var old in _links)
+        {
+            old.Connection?.Dispose();
+            old.Connection = null;
+        }
+
+        _links.Clear();
+        _links.Add(link);
+        Reconnect(link, reason);
     }
 
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
@@ -228,7 +304,8 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
         var reader = new BatchReader(data);
         while (reader.TryRead(out var record))
         {
-            OnRequest(connection, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+            // Under courier/4 the tag names the service; before it, it is empty.
+            OnRequest(connection, record.Tag, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)]);
         }
 
         if (reader.Malformed)
@@ -242,13 +319,14 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
         switch (message[2][0])
         {
             case MdpWorker.Request when message.Count >= 5:
-                // ["", MDPW01, REQUEST, client address, "", body…]; the address is opaque and goes back unchanged.
-                OnRequest(connection, new ReplyAddress(0, message.ToArray(3)), BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                // ["", MDPW01, REQUEST, client address, "", body…]; the address is opaque and goes back unchanged. A
+                // plain 7/MDP connection carries one service.
+                OnRequest(connection, default, new ReplyAddress(0, message.ToArray(3)), BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
                 break;
             case MdpWorker.Heartbeat:
                 break;
             case MdpWorker.Disconnect:
-                Reconnect("the broker said DISCONNECT");
+                Reconnect(connection.Link, "the broker said DISCONNECT");
                 break;
             default:
                 WorkerLog.Unexpected(_logger, _options.Name, message.Count, "unknown or malformed command");
@@ -256,7 +334,7 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
         }
     }
 
-    private void OnRequest(WorkerConnection connection, ReplyAddress address, ReadOnlyMemory<byte>[] body)
+    private void OnRequest(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, ReadOnlyMemory<byte>[] body)
     {
         if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
@@ -264,14 +342,22 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
             return;
         }
 
-        _runner.TryRun(_handler, new CourierRequest(_options.Service, body), new WorkerJob(connection, address));
+        if (connection.Link.Find(serviceName) is not { } service)
+        {
+            var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
+            WorkerLog.Unexpected(_logger, _options.Name, body.Length + 1, $"a request for {name}, which this connection does not serve");
+            connection.Reply(address, CourierStatus.NotFound, [Encoding.UTF8.GetBytes($"no service '{name}' on worker {_name}")]);
+            return;
+        }
+
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body), new WorkerJob(connection, address));
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
-        if (ReferenceEquals(job.Connection, _connection) && !job.Connection.Closed && !_saidDisconnect)
+        if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
         {
             job.Connection.Reply(job.Address, outcome.Status, outcome.Body);
         }
@@ -281,7 +367,7 @@ internal sealed class WorkerEngine : ISocketHandler, IDisposable
     {
         if (_draining)
         {
-            _connection?.Flush();
+            OnTurnEnd();
             _drained.TrySetResult();
         }
     }

@@ -1,0 +1,18 @@
+using System.Text;
+using Courier.Server;
+
+namespace Courier.Worker.Internal;
+
+/// <summary>A service a worker serves: its name, its handler, and the requests of it the worker takes at once.</summary>
+internal sealed class WorkerService(string name, CourierHandler handler, int concurrency)
+{
+    public string Name { get; } = name;
+
+    /// <summary>The name as sent in READY, and as a courier/4 REQUEST names it.</summary>
+    public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);
+
+    public CourierHandler Handler { get; } = handler;
+
+    /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
+    public int Concurrency { get; } = concurrency;
+}
