@@ -41,10 +41,12 @@ public sealed class MultiServiceWorkerTests
         Assert.True(log.Contains("Worker inventory-1 ready for inventory.get (capacity 16, courier/4"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
         Assert.True(log.Contains("Worker inventory-1 ready for inventory.put"));
 
-        // One DISCONNECT ends both registrations.
+        // One DISCONNECT ends both registrations: a goodbye, not a warning.
         await worker.StopAsync();
         await TestBroker.WaitForWorkersAsync(client, "inventory.get", 0);
         await TestBroker.WaitForWorkersAsync(client, "inventory.put", 0);
+        Assert.True(log.Contains("Worker inventory-1 of inventory.get, inventory.put left (it said DISCONNECT)"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
+        Assert.Equal("", log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Warning));
     }
 
     [Fact]

@@ -4,7 +4,8 @@ namespace Courier.Broker.Internal;
 
 /// <summary>
 /// The broker's log lines. Workers appear by the name they declared (courier/4), or by their routing id in hex when
-/// they declared none (stock workers, Courier workers before courier/4).
+/// they declared none (stock workers, Courier workers before courier/4). What is expected in a healthy system (a worker
+/// leaving, a worker from before a broker restart) is Information; what is not (a worker dying, a protocol violation) is a Warning.
 /// </summary>
 internal static partial class BrokerLog
 {
@@ -22,4 +23,10 @@ internal static partial class BrokerLog
 
     [LoggerMessage(5, LogLevel.Warning, "Request for {Service} witnessed {Deaths} worker deaths; answered as a poison request")]
     public static partial void Poison(ILogger logger, string service, int deaths);
+
+    [LoggerMessage(6, LogLevel.Information, "Worker {Worker} of {Services} left ({Reason}); {Requeued} request(s) go back to the queue")]
+    public static partial void WorkerLeft(ILogger logger, string worker, string services, string reason, int requeued);
+
+    [LoggerMessage(7, LogLevel.Information, "Worker {Peer} sent {What} but is not registered (the broker restarted, or expired it); sent DISCONNECT so that it registers again")]
+    public static partial void NotRegistered(ILogger logger, string peer, string what);
 }

@@ -62,16 +62,16 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             case MdpWorker.Heartbeat:
                 if (peer is null)
                 {
-                    // 7/MDP: a heartbeat from a worker we do not know (say, after a broker restart) gets DISCONNECT,
-                    // which tells the worker to reconnect and send READY again.
-                    Violation(identity, null, "HEARTBEAT from an unregistered worker");
+                    // 7/MDP: a heartbeat from a worker we do not know (after a broker restart, or once expired) gets
+                    // DISCONNECT, which tells the worker to reconnect and send READY again.
+                    NotRegistered(identity, "HEARTBEAT");
                 }
 
                 break;
             case MdpWorker.Disconnect:
                 if (peer is not null)
                 {
-                    Remove(peer, "it said DISCONNECT", died: false);
+                    Remove(peer, "it said DISCONNECT", died: false, expected: true);
                 }
 
                 break;
@@ -259,9 +259,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
     /// <summary>
     /// Forgets a worker's connection and every service it registered on it; the requests they held go back to the front
-    /// of their queues, or fail as poison when they have killed too many.
+    /// of their queues, or fail as poison when they have killed too many. <paramref name="expected"/>: a goodbye, or a
+    /// removal already logged as a warning, so the line is Information.
     /// </summary>
-    public void Remove(WorkerPeer peer, string reason, bool died)
+    public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false)
     {
         if (!_workers.Remove(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
@@ -293,7 +294,16 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             worker.Outstanding.Clear();
         }
 
-        BrokerLog.WorkerGone(logger, peer.Name, peer.ServiceNames, reason, requeued); // once the state is whole again
+        // Logged once the state is whole again.
+        if (expected)
+        {
+            BrokerLog.WorkerLeft(logger, peer.Name, peer.ServiceNames, reason, requeued);
+        }
+        else
+        {
+            BrokerLog.WorkerGone(logger, peer.Name, peer.ServiceNames, reason, requeued);
+        }
+
         foreach (var worker in peer.Registrations)
         {
             services.Dispatch(worker.Service);
@@ -345,7 +355,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     {
         if (peer is null)
         {
-            Violation(identity, null, "REPLY from an unregistered worker (expired, or from before a restart)");
+            NotRegistered(identity, "a REPLY");
             return;
         }
 
@@ -369,12 +379,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         body.Clear();
     }
 
-    /// <summary>The registered worker that sent <paramref name="message"/>, or null after answering it as a violation.</summary>
+    /// <summary>The registered worker that sent <paramref name="message"/>, or null after telling it to register again.</summary>
     private WorkerPeer? Known(MessageFrames message, bool courierOnly)
     {
         if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer))
         {
-            Violation(message.ToArray(0), null, "REPLY from an unregistered worker (expired, or from before a restart)");
+            NotRegistered(message.ToArray(0), "a REPLY");
             return null;
         }
 
@@ -432,8 +442,18 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         SendCommand(identity, MdpWorker.DisconnectFrame);
         if (peer is not null)
         {
-            Remove(peer, "protocol violation", died: false);
+            Remove(peer, "protocol violation", died: false, expected: true);
         }
+    }
+
+    /// <summary>
+    /// A worker the broker does not know spoke as if registered: after a broker restart every worker does, and one the
+    /// broker expired may. Not a violation: it is told DISCONNECT, so that it registers again.
+    /// </summary>
+    private void NotRegistered(byte[] identity, string what)
+    {
+        BrokerLog.NotRegistered(logger, Convert.ToHexString(identity), what);
+        SendCommand(identity, MdpWorker.DisconnectFrame);
     }
 
     /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>

@@ -32,6 +32,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
+    private bool _brokerAnswered;
     private bool _draining;
     private bool _saidDisconnect;
 
@@ -133,7 +134,8 @@ internal sealed class WorkerEngine : IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Reconnect(link, $"cannot connect: {ex.Message}");
+            // Not routine, unlike a lost broker: the endpoint itself is refused (a typo, a name that does not resolve).
+            Reconnect(link, $"cannot connect: {ex.Message}", LogLevel.Warning);
             return;
         }
 
@@ -159,6 +161,15 @@ internal sealed class WorkerEngine : IDisposable
 
         if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
         {
+            if (_brokerAnswered && !link.OutageReported)
+            {
+                // This broker answered a probe before: silence now means it is away (restarting, say), not that a
+                // broker without 8/MMI took its place. Registering as plain 7/MDP would only be undone when it answers.
+                // Once the outage is long enough to be reported, the worker registers anyway, in case it did.
+                Reconnect(link, "no answer from the broker");
+                return;
+            }
+
             // No 8/MMI answer: a broker without MMI, or none yet. Register as plain 7/MDP; a late Courier answer re-registers.
             connection.Negotiation.Settle(PeerMode.Plain);
             Register(link, connection);
@@ -233,13 +244,18 @@ internal sealed class WorkerEngine : IDisposable
             WorkerLog.Registering(_logger, _options.Name, service.Name, _options.BrokerEndpoint, protocol, capacity);
             connection.SayReady(service, capacity, _name);
         }
+
+        // The broker's heartbeats are due from now on: a broker without 8/MMI sends nothing before READY.
+        connection.LastHeard = _clock.GetTimestamp();
     }
 
     /// <summary>
     /// Drops the link's connection and connects again after its backoff. Replies to the old connection's requests are
-    /// dropped with it: the broker gives those requests to others.
+    /// dropped with it: the broker gives those requests to others. A reconnect is routine (a broker restart, a broker
+    /// that expired this worker): Information; a warning only once attempts failed until the backoff grew to its longest,
+    /// once per outage.
     /// </summary>
-    private void Reconnect(WorkerLink link, string reason)
+    private void Reconnect(WorkerLink link, string reason, LogLevel level = LogLevel.Information)
     {
         link.Connection?.Dispose();
         link.Connection = null;
@@ -248,7 +264,12 @@ internal sealed class WorkerEngine : IDisposable
             return;
         }
 
-        WorkerLog.Reconnecting(_logger, _options.Name, _options.BrokerEndpoint, reason, link.ReconnectDelay);
+        WorkerLog.Reconnecting(_logger, level, _options.Name, _options.BrokerEndpoint, reason, link.ReconnectDelay);
+        if (++link.FailedAttempts > 1 && link.ReconnectDelay >= _options.ReconnectDelayMax && !link.OutageReported)
+        {
+            link.OutageReported = true;
+            WorkerLog.StillUnreachable(_logger, _options.Name, _options.BrokerEndpoint, reason);
+        }
 
         link.ReconnectAt = _clock.GetTimestamp() + Ticks(link.ReconnectDelay);
         link.ReconnectDelay = TimeSpan.FromTicks(Math.Min(link.ReconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
@@ -258,10 +279,13 @@ internal sealed class WorkerEngine : IDisposable
     {
         connection.LastHeard = _clock.GetTimestamp();
         connection.Link.ReconnectDelay = _options.ReconnectDelay;
+        connection.Link.FailedAttempts = 0;
+        connection.Link.OutageReported = false;
     }
 
     private void OnProbeAnswer(WorkerConnection connection, List<byte[]> frames)
     {
+        _brokerAnswered = true;
         if (connection.Negotiation.Mode == PeerMode.Probing)
         {
             if (!connection.Negotiation.Answered(frames))
@@ -326,6 +350,7 @@ internal sealed class WorkerEngine : IDisposable
             case MdpWorker.Heartbeat:
                 break;
             case MdpWorker.Disconnect:
+                // What a broker says to a worker it does not know: after its restart, or once it expired this one.
                 Reconnect(connection.Link, "the broker said DISCONNECT");
                 break;
             default:

@@ -1,8 +1,8 @@
 namespace Courier.Worker.Internal;
 
 /// <summary>
-/// Services a worker keeps registered over one connection, and what outlives that connection: when to reconnect, and
-/// the backoff. A worker starts with one link for all its services; when
+/// Services a worker keeps registered over one connection, and what outlives that connection: when to reconnect, the
+/// backoff, and since when the broker has been out of reach. A worker starts with one link for all its services; when
 /// its broker turns out not to speak courier/4 (docs/protocol.md §3), the link keeps the first service and each other
 /// service gets a link, and so a connection, of its own. Loop thread only.
 /// </summary>
@@ -18,6 +18,12 @@ internal sealed class WorkerLink(IReadOnlyList<WorkerService> services, TimeSpan
 
     /// <summary>The delay before the next reconnect; it doubles per failed attempt, and resets once the broker is heard.</summary>
     public TimeSpan ReconnectDelay { get; set; } = reconnectDelay;
+
+    /// <summary>Reconnects since the broker was last heard from on this link.</summary>
+    public int FailedAttempts { get; set; }
+
+    /// <summary>An outage was already reported as a warning: one per outage.</summary>
+    public bool OutageReported { get; set; }
 
     /// <summary>
     /// The service a request is for: the one it names (courier/4), or this link's only service when it names none.
