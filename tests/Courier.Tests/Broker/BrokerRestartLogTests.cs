@@ -1,4 +1,5 @@
 using Courier.Tests.Infrastructure;
+using Courier.Transport;
 using Courier.Worker;
 using Microsoft.Extensions.Logging;
 
@@ -8,13 +9,14 @@ namespace Courier.Tests.Broker;
 public sealed class BrokerRestartLogTests
 {
     [Theory]
-    [InlineData(false)] // back at once: the worker's next heartbeat reaches the new broker, which says DISCONNECT
-    [InlineData(true)] // away past the worker's liveness: the worker reconnects to nothing, then to the new broker
-    public async Task Broker_restart_logs_no_warning_on_the_worker_or_the_new_broker(bool longOutage)
+    [InlineData(false, false)] // back at once: the worker's next heartbeat reaches the new broker, which says DISCONNECT
+    [InlineData(true, false)] // away past the worker's liveness: the worker reconnects to nothing, then to the new broker
+    [InlineData(false, true)] // a managed (NetMQ) broker, whose socket sends its peers a farewell frame as it closes
+    public async Task Broker_restart_logs_no_warning_on_the_worker_or_the_new_broker(bool longOutage, bool managedBroker)
     {
         using var workerLog = new RecordingLoggerFactory();
         using var brokerLog = new RecordingLoggerFactory();
-        var first = await TestBroker.StartAsync();
+        var first = await TestBroker.StartAsync(o => managedBroker ? o with { Transport = o.Transport with { Implementation = TransportImplementation.Managed } } : o);
         var endpoint = first.Endpoint!;
         await using var worker = new CourierWorker(TestBroker.WorkerOptions(endpoint, "survivor") with { LoggerFactory = workerLog })
             .Map("alpha", TestBroker.Tagged("alpha"))
@@ -52,7 +54,7 @@ public sealed class BrokerRestartLogTests
         }
 
         Assert.True(workerLog.Contains("lost the broker"), workerLog.AtLeast(LogLevel.Debug));
-        Assert.Equal("", workerLog.AtLeast(LogLevel.Warning));
-        Assert.Equal("", brokerLog.AtLeast(LogLevel.Warning));
+        Assert.True(workerLog.AtLeast(LogLevel.Warning).Length == 0, workerLog.AtLeast(LogLevel.Debug));
+        Assert.True(brokerLog.AtLeast(LogLevel.Warning).Length == 0, brokerLog.AtLeast(LogLevel.Debug));
     }
 }

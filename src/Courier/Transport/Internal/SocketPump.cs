@@ -39,6 +39,11 @@ internal static class SocketPump
                     return;
                 }
 
+                if (received == Received.Message && DisconnectNotice.IsStray(message))
+                {
+                    continue; // a closing managed ROUTER's farewell: transport noise, not a message of its peer
+                }
+
                 if (received == Received.PeerGone)
                 {
                     handler.OnPeerDisconnected(message[0]);

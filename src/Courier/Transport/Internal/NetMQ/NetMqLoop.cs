@@ -86,7 +86,7 @@ internal sealed class NetMqLoop : ITransportLoop
 
     public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
-        var token = reportDisconnects ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(16) : null;
+        var token = reportDisconnects ? DisconnectNotice.NewToken() : null;
         var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget);
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);

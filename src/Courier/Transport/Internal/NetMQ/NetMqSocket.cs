@@ -4,7 +4,7 @@ namespace Courier.Transport.Internal.NetMQ;
 
 /// <summary>
 /// A NetMQ socket. Dropped peers arrive from NetMQ as <c>[routing id, token]</c> messages (its DisconnectMessage option):
-/// the token is 16 random bytes of this socket's own, so no peer can forge one, and it never leaves this class.
+/// the token (<see cref="DisconnectNotice"/>) ends in 16 random bytes of this socket's own, so no peer can forge one.
 /// </summary>
 internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, ISocketHandler handler, Action<NetMqSocket> onDispose)
     : ITransportSocket, IPumpedSocket
