@@ -147,6 +147,23 @@ internal static class CliOption
         return option;
     }
 
+    /// <summary>Service names, the flag given once per service (a comma is a valid character of a name); each checked as <see cref="Service"/> does.</summary>
+    public static Option<string[]> Services(string name, string defaultValue, bool allowMmi, string description)
+    {
+        var option = new Option<string[]>(name) { Description = description, HelpName = "NAME", DefaultValueFactory = _ => [defaultValue] };
+        option.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+            {
+                if (ServiceNameProblem(token.Value, allowMmi) is { } problem)
+                {
+                    result.AddError($"{name}: {problem}");
+                }
+            }
+        });
+        return option;
+    }
+
     /// <summary>Free text that must not be blank (an instance name); no default, so help can describe the computed one.</summary>
     public static Option<string?> Text(string name, string description, string helpName = "NAME")
     {

@@ -10,13 +10,14 @@ internal static class WorkerCommand
     public static Command Create()
     {
         var connect = CliOption.Endpoint("--connect", bind: false, "The broker's endpoint.");
-        var service = CliOption.Service("--service", CourierServices.EchoName, allowMmi: false, "Service name to register with the broker: any name.");
+        var service = CliOption.Services(
+            "--service", CourierServices.EchoName, allowMmi: false, "Service name to register with the broker: any name. Given more than once, the worker serves each.");
         var reply = CliOption.Choice(
             "--reply", [CourierServices.EchoName, CourierServices.WhoAmIName],
-            "What to answer: echo (the request's frames) or whoami (the instance name). Default: whoami for --service whoami, else echo.");
+            "What to answer, for every service: echo (the request's frames) or whoami (the instance name). Default: whoami for a service named whoami, else echo.");
         var name = CliOption.Text("--name", "Instance name, answered by --reply whoami (default: host name and process id).");
         var delay = CliOption.Duration("--delay", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1), "Simulated work per request.");
-        var concurrency = CliOption.Int("--concurrency", CourierWorkerOptions.Default.Concurrency, 1, 100_000, "Requests handled at once.");
+        var concurrency = CliOption.Int("--concurrency", CourierWorkerOptions.Default.Concurrency, 1, 100_000, "Requests of each service handled at once.");
         var heartbeat = CliOption.Duration(
             "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
         var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
@@ -30,14 +31,11 @@ internal static class WorkerCommand
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
-            var serviceName = parse.GetValue(service)!;
-            var answer = parse.GetValue(reply) ?? (serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmIName : CourierServices.EchoName);
-            var handler = answer == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
+            var serviceNames = parse.GetValue(service)!.Distinct(StringComparer.Ordinal).ToArray();
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with
                 {
                     BrokerEndpoint = parse.GetValue(connect)!,
-                    Service = serviceName,
                     Name = instance,
                     Concurrency = parse.GetValue(concurrency),
                     HeartbeatInterval = parse.GetValue(heartbeat),
@@ -47,10 +45,19 @@ internal static class WorkerCommand
                     RunHandlersInline = true,
                     LoggerFactory = loggerFactory,
                     Transport = Cli.Transport,
-                },
-                CourierServices.WithDelay(handler, parse.GetValue(delay)));
+                });
+            var serving = new List<string>();
+            foreach (var serviceName in serviceNames)
+            {
+                // One connection for all of them with a Courier broker, one each with others (docs/protocol.md §3).
+                var answer = parse.GetValue(reply) ?? (serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmIName : CourierServices.EchoName);
+                var handler = answer == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
+                worker.Map(serviceName, CourierServices.WithDelay(handler, parse.GetValue(delay)));
+                serving.Add($"{serviceName} ({answer})");
+            }
+
             await worker.StartAsync(cancellationToken);
-            Console.WriteLine($"worker {instance} serving {serviceName} ({answer}) for {parse.GetValue(connect)}");
+            Console.WriteLine($"worker {instance} serving {string.Join(", ", serving)} for {parse.GetValue(connect)}");
             await Cli.WaitForShutdownAsync();
             await worker.StopAsync(CancellationToken.None);
             Console.WriteLine($"worker {instance} stopped");

@@ -160,6 +160,23 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Worker_serves_every_service_it_is_given_on_one_connection_to_a_courier_broker()
+    {
+        var (broker, endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*");
+        await using var _ = broker;
+        await using var worker = ChildProcess.Start("worker", "--connect", endpoint, "--service", "echo", "--service", "whoami", "--name", "both");
+        await worker.WaitForOutputAsync("serving echo (echo), whoami (whoami)");
+        await using var client = TestServer.Client(endpoint);
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+        await TestBroker.WaitForWorkersAsync(client, "whoami", 1);
+
+        Assert.Equal("both", (await client.RequestAsync("whoami", "")).BodyText);
+        Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
+        var echo = Assert.Single(await TestBroker.WorkersAsync(client, "echo"));
+        Assert.Equal((echo.Id, "both"), (Assert.Single(await TestBroker.WorkersAsync(client, "whoami")).Id, echo.Name));
+    }
+
+    [Fact]
     public async Task Worker_rejects_a_reply_it_does_not_have()
     {
         var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "anyname", "--reply", "nosuch");
