@@ -61,6 +61,9 @@ internal sealed class BrokerEngine : ISocketHandler
         return true;
     }
 
+    /// <summary>A broker forwards: what a turn brings is sent at its end, in as few messages as it packs into.</summary>
+    public bool EndTurnAfterFirstMessage => false;
+
     public void OnPeerDisconnected(ReadOnlySpan<byte> routingId)
     {
         if (!_workers.OnDisconnected(routingId))

@@ -130,6 +130,9 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         return _connection is { SentCount: > 0 };
     }
 
+    /// <summary>Requests made from replies' continuations leave together at the turn's end.</summary>
+    public bool EndTurnAfterFirstMessage => false;
+
     void ISocketHandler.OnPeerDisconnected(ReadOnlySpan<byte> routingId)
     {
     }

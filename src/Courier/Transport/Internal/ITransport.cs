@@ -37,6 +37,13 @@ internal interface ISocketHandler
     /// messages. An event of the transport: no peer can forge it.
     /// </summary>
     void OnPeerDisconnected(ReadOnlySpan<byte> routingId);
+
+    /// <summary>
+    /// Whether the loop ends the turn right after the first message of a burst, so that a lone request's reply leaves
+    /// before the loop asks for more: right for a server or worker answering requests; a broker or client under load
+    /// batches better without it.
+    /// </summary>
+    bool EndTurnAfterFirstMessage => true;
 }
 
 /// <summary>

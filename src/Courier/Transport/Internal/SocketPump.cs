@@ -70,7 +70,7 @@ internal static class SocketPump
                 return; // its handler closed it (a reconnect)
             }
 
-            if (i == 0)
+            if (i == 0 && handler.EndTurnAfterFirstMessage)
             {
                 // A lone message, as when traffic is light, is answered before asking the transport for more (a system
                 // call that would also unsettle the socket after this send); the rest of a busy turn still shares a batch.
