@@ -41,17 +41,8 @@ public sealed class CourierServer : IAsyncDisposable
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
     public CourierServer Map(string service, CourierHandler handler)
     {
-        ArgumentNullException.ThrowIfNull(service);
+        Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
-        if (Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(service)) is null)
-        {
-            throw new ArgumentException("A service name is 1-255 bytes of printable UTF-8.", nameof(service));
-        }
-
-        if (service.StartsWith("mmi.", StringComparison.Ordinal))
-        {
-            throw new ArgumentException("Service names starting with 'mmi.' are reserved for 8/MMI.", nameof(service));
-        }
 
         if (Volatile.Read(ref _state) != 0)
         {

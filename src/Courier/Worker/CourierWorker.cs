@@ -62,17 +62,8 @@ public sealed class CourierWorker : IAsyncDisposable
     /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
     public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null)
     {
-        ArgumentNullException.ThrowIfNull(service);
+        Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
-        if (Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(service)) is null)
-        {
-            throw new ArgumentException("A service name is 1-255 bytes of printable UTF-8.", nameof(service));
-        }
-
-        if (service.StartsWith("mmi.", StringComparison.Ordinal))
-        {
-            throw new ArgumentException("Service names starting with 'mmi.' are reserved for 8/MMI.", nameof(service));
-        }
 
         if (concurrency is <= 0)
         {
