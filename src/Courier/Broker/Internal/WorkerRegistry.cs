@@ -21,11 +21,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly long _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
-    private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
-    private readonly List<WorkerPeer> _workersToFlush = [];
-
-    // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
-    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.MaxRequestLength];
+    private readonly WorkerSender _sender = new(socket);
+    private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
     /// <summary>Every connected worker, for 8/MMI statistics.</summary>
@@ -154,78 +151,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     }
 
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
-    public bool Send(BrokerWorker worker, BrokerRequest request)
-    {
-        var peer = worker.Peer;
-        var inbound = request.Inbound;
+    public bool Send(BrokerWorker worker, BrokerRequest request) => _sender.Send(worker, request);
 
-        // Under courier/4 a REQUEST names its service (the batch record's tag, or after the token in the header): the
-        // worker may serve several on this connection. Before it, the worker knows its one service.
-        var service = peer.MultiService ? worker.Service.NameFrame : [];
-        // Only what came in a client's batch is packed for the worker: a lone request goes alone.
-        if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
-        {
-            // Packed with whatever else this worker gets before the turn ends (Flush).
-            var batch = peer.Pending ??= new BatchWriter(Batch.WorkerRequest);
-            if (batch.Count == 0)
-            {
-                _workersToFlush.Add(peer);
-            }
-
-            if (batch.TryAdd(request.Token, service, inbound.Body(0).Span))
-            {
-                return true;
-            }
-
-            // Full: send it now and start the next.
-            if (!SendBatch(peer, batch))
-            {
-                return false;
-            }
-
-            batch.TryAdd(request.Token, service, inbound.Body(0).Span);
-            return true;
-        }
-
-        var frames = _outgoing;
-        frames.Clear();
-        frames.Add(peer.Identity);
-        if (peer.Courier)
-        {
-            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, request.Token, service)));
-        }
-        else
-        {
-            frames.Add(Mdp.Empty);
-            frames.Add(Mdp.WorkerHeader);
-            frames.Add(MdpWorker.RequestFrame);
-            frames.Add(request.TokenFrame);
-            frames.Add(Mdp.Empty);
-        }
-
-        inbound.AddBodyTo(frames);
-        var sent = socket.TrySend(CollectionsMarshal.AsSpan(frames));
-        frames.Clear();
-        return sent;
-    }
-
-    /// <summary>
-    /// Sends the requests packed for workers this turn. Runs at the end of every turn of the loop, so a batch holds only
-    /// what was ready at once and never waits for more.
-    /// </summary>
-    public void Flush()
-    {
-        // A refused send makes its worker dead, and its requests may go into other workers' batches: repeat until none.
-        while (_workersToFlush.Count > 0)
-        {
-            var peer = _workersToFlush[^1];
-            _workersToFlush.RemoveAt(_workersToFlush.Count - 1);
-            if (peer.Pending is { Count: > 0 } batch && !SendBatch(peer, batch))
-            {
-                Remove(peer, "send refused", died: false);
-            }
-        }
-    }
+    /// <summary>Sends what was packed for workers this turn; a worker whose send is refused is dead.</summary>
+    public void Flush() => _sender.Flush(_refused ??= peer => Remove(peer, "send refused", died: false));
 
     /// <summary>Expires silent workers and heartbeats the rest.</summary>
     public void OnTick()
@@ -243,7 +172,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         foreach (var peer in expired ?? [])
         {
             // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
-            SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
+            _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
             Remove(peer, "silent past its heartbeat liveness", died: true);
         }
 
@@ -252,7 +181,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             _nextHeartbeat = now + _heartbeatTicks;
             foreach (var peer in _workers.Values)
             {
-                SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
+                _sender.SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
             }
         }
     }
@@ -345,7 +274,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         BrokerLog.WorkerReady(logger, peer.Name, name, worker.Capacity, capability.Courier ? $"courier/{capability.Version}" : "7/MDP", peer.Id);
         if (first)
         {
-            SendCommand(identity, MdpWorker.HeartbeatFrame);
+            _sender.SendCommand(identity, MdpWorker.HeartbeatFrame);
         }
 
         services.Dispatch(service);
@@ -439,7 +368,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {
         BrokerLog.Violation(logger, peer?.Name ?? Convert.ToHexString(identity), reason);
-        SendCommand(identity, MdpWorker.DisconnectFrame);
+        _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
         if (peer is not null)
         {
             Remove(peer, "protocol violation", died: false, expected: true);
@@ -453,27 +382,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private void NotRegistered(byte[] identity, string what)
     {
         BrokerLog.NotRegistered(logger, Convert.ToHexString(identity), what);
-        SendCommand(identity, MdpWorker.DisconnectFrame);
+        _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
     }
-
-    /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
-    private bool SendBatch(WorkerPeer peer, BatchWriter batch)
-    {
-        bool sent;
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            var header = _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
-            sent = socket.TrySend([peer.Identity, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
-        }
-        else
-        {
-            sent = socket.TrySend([peer.Identity, batch.Frame]);
-        }
-
-        batch.Reset();
-        return sent;
-    }
-
-    private void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
 }

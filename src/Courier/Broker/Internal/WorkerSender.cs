@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+
+namespace Courier.Broker.Internal;
+
+/// <summary>
+/// What the broker sends its workers: requests one by one, or packed per worker until the turn ends, and commands.
+/// Owns the buffers those are written in. Loop thread only.
+/// </summary>
+internal sealed class WorkerSender(ITransportSocket socket)
+{
+    private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+    private readonly List<WorkerPeer> _workersToFlush = [];
+
+    // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
+    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.MaxRequestLength];
+
+    /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
+    public bool Send(BrokerWorker worker, BrokerRequest request)
+    {
+        var peer = worker.Peer;
+        var inbound = request.Inbound;
+
+        // Under courier/4 a REQUEST names its service (the batch record's tag, or after the token in the header): the
+        // worker may serve several on this connection. Before it, the worker knows its one service.
+        var service = peer.MultiService ? worker.Service.NameFrame : [];
+        // Only what came in a client's batch is packed for the worker: a lone request goes alone.
+        if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
+        {
+            // Packed with whatever else this worker gets before the turn ends (Flush).
+            var batch = peer.Pending ??= new BatchWriter(Batch.WorkerRequest);
+            if (batch.Count == 0)
+            {
+                _workersToFlush.Add(peer);
+            }
+
+            if (batch.TryAdd(request.Token, service, inbound.Body(0).Span))
+            {
+                return true;
+            }
+
+            // Full: send it now and start the next.
+            if (!SendBatch(peer, batch))
+            {
+                return false;
+            }
+
+            batch.TryAdd(request.Token, service, inbound.Body(0).Span);
+            return true;
+        }
+
+        var frames = _outgoing;
+        frames.Clear();
+        frames.Add(peer.Identity);
+        if (peer.Courier)
+        {
+            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, request.Token, service)));
+        }
+        else
+        {
+            frames.Add(Mdp.Empty);
+            frames.Add(Mdp.WorkerHeader);
+            frames.Add(MdpWorker.RequestFrame);
+            frames.Add(request.TokenFrame);
+            frames.Add(Mdp.Empty);
+        }
+
+        inbound.AddBodyTo(frames);
+        var sent = socket.TrySend(CollectionsMarshal.AsSpan(frames));
+        frames.Clear();
+        return sent;
+    }
+
+    /// <summary>
+    /// Sends the requests packed for workers this turn. Runs at the end of every turn of the loop, so a batch holds only
+    /// what was ready at once and never waits for more.
+    /// </summary>
+    public void Flush(Action<WorkerPeer> refused)
+    {
+        // A refused send makes its worker dead, and its requests may go into other workers' batches: repeat until none.
+        while (_workersToFlush.Count > 0)
+        {
+            var peer = _workersToFlush[^1];
+            _workersToFlush.RemoveAt(_workersToFlush.Count - 1);
+            if (peer.Pending is { Count: > 0 } batch && !SendBatch(peer, batch))
+            {
+                refused(peer);
+            }
+        }
+    }
+
+    /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
+    private bool SendBatch(WorkerPeer peer, BatchWriter batch)
+    {
+        bool sent;
+        if (batch.Count == 1)
+        {
+            var record = batch.Single();
+            var header = _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
+            sent = socket.TrySend([peer.Identity, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
+        }
+        else
+        {
+            sent = socket.TrySend([peer.Identity, batch.Frame]);
+        }
+
+        batch.Reset();
+        return sent;
+    }
+
+    public void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
+}
