@@ -25,9 +25,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
-    /// <summary>Every connected worker, for 8/MMI statistics.</summary>
-    public int Count => _workers.Count;
-
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
     public void OnCommand(MessageFrames message)
     {

@@ -36,35 +36,11 @@ internal static class CourierFrame
         return PrefixLength + service.Length;
     }
 
-    /// <summary>A Courier reply's header frame, echoing the request id of <paramref name="requestHeader"/> (zeros if it has none).</summary>
-    public static byte[] Reply(ReadOnlySpan<byte> requestHeader, int status)
-    {
-        var frame = new byte[ReplyLength];
-        WriteReply(frame, requestHeader, status);
-        return frame;
-    }
-
-    /// <summary>Writes the reply header of <see cref="Reply"/> into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
+    /// <summary>Writes a reply header (header, request id, three-digit status) into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
     public static void WriteReply(Span<byte> frame, ulong id, int status)
     {
         Header.CopyTo(frame);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[Header.Length..], id);
-        StatusFrames.Of(status).CopyTo(frame[PrefixLength..]);
-    }
-
-    /// <summary>Writes the reply header of <see cref="Reply"/> into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
-    public static void WriteReply(Span<byte> frame, ReadOnlySpan<byte> requestHeader, int status)
-    {
-        Header.CopyTo(frame);
-        if (requestHeader.Length >= PrefixLength)
-        {
-            requestHeader[Header.Length..PrefixLength].CopyTo(frame[Header.Length..]);
-        }
-        else
-        {
-            frame[Header.Length..PrefixLength].Clear();
-        }
-
         StatusFrames.Of(status).CopyTo(frame[PrefixLength..]);
     }
 

@@ -35,14 +35,6 @@ internal static class CourierWorkerFrame
     /// <summary>Header, command byte, 8-byte token, three-digit status.</summary>
     public const int ReplyLength = 18;
 
-    /// <summary>A Courier REQUEST header: <c>"CURW02"</c>, <c>0x02</c>, the big-endian token.</summary>
-    public static byte[] Request(ulong token)
-    {
-        var frame = new byte[RequestLength];
-        WriteRequest(frame, token);
-        return frame;
-    }
-
     /// <summary>
     /// Writes a Courier REQUEST header into <paramref name="frame"/>: <c>"CURW02"</c>, <c>0x02</c>, the token, then
     /// <paramref name="service"/> (empty but for courier/4 workers, which serve several on one connection). Returns its length.
@@ -60,29 +52,12 @@ internal static class CourierWorkerFrame
     public static bool IsRequest(ReadOnlySpan<byte> frame)
         => frame.Length is >= RequestLength and <= MaxRequestLength && frame[6] == MdpWorker.Request && frame.StartsWith(Header);
 
-    /// <summary>The Courier REPLY header answering <paramref name="request"/> (a Courier REQUEST header) with <paramref name="status"/>.</summary>
-    public static byte[] Reply(ReadOnlySpan<byte> request, int status)
-    {
-        var frame = new byte[ReplyLength];
-        WriteReply(frame, request, status);
-        return frame;
-    }
-
-    /// <summary>Writes the header of <see cref="Reply"/> into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
+    /// <summary>Writes a Courier REPLY header (header, 0x03, token, three-digit status) into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
     public static void WriteReply(Span<byte> frame, ulong token, int status)
     {
         Header.CopyTo(frame);
         frame[6] = MdpWorker.Reply;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame[7..], token);
-        StatusFrames.Of(status).CopyTo(frame[15..]);
-    }
-
-    /// <summary>Writes the header of <see cref="Reply"/> into <paramref name="frame"/> (<see cref="ReplyLength"/> bytes).</summary>
-    public static void WriteReply(Span<byte> frame, ReadOnlySpan<byte> request, int status)
-    {
-        Header.CopyTo(frame);
-        frame[6] = MdpWorker.Reply;
-        request.Slice(7, 8).CopyTo(frame[7..]);
         StatusFrames.Of(status).CopyTo(frame[15..]);
     }
 

@@ -15,9 +15,6 @@ internal static partial class WorkerLog
     [LoggerMessage(EventId = 2, Message = "Worker {Name} lost the broker at {Endpoint} ({Reason}); reconnecting in {Delay}")]
     public static partial void Reconnecting(ILogger logger, LogLevel level, string name, string endpoint, string reason, TimeSpan delay);
 
-    [LoggerMessage(3, LogLevel.Error, "Handler for {Service} failed")]
-    public static partial void HandlerFailed(ILogger logger, Exception exception, string service);
-
     [LoggerMessage(4, LogLevel.Warning, "Worker {Name} ignored an unexpected message of {FrameCount} frame(s): {Reason}")]
     public static partial void Unexpected(ILogger logger, string name, int frameCount, string reason);
 
