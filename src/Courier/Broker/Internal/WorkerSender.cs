@@ -15,6 +15,7 @@ internal sealed class WorkerSender(ITransportSocket socket)
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
     private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.MaxRequestLength];
+    private LoneHeader? _loneHeader;
 
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
     public bool Send(BrokerWorker worker, BrokerRequest request)
@@ -91,23 +92,10 @@ internal sealed class WorkerSender(ITransportSocket socket)
     }
 
     /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
-    private bool SendBatch(WorkerPeer peer, BatchWriter batch)
-    {
-        bool sent;
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            var header = _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
-            sent = socket.TrySend([peer.Identity, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
-        }
-        else
-        {
-            sent = socket.TrySend([peer.Identity, batch.Frame]);
-        }
+    private bool SendBatch(WorkerPeer peer, BatchWriter batch) => batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader);
 
-        batch.Reset();
-        return sent;
-    }
+    private ReadOnlyMemory<byte> LoneRequestHeader(ulong token, ReadOnlySpan<byte> service)
+        => _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, token, service));
 
     public void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
 }

@@ -17,6 +17,7 @@ internal sealed class ClientConnection : IDisposable
 
     // Request headers are written here, not allocated per request: the transports copy a frame when it is sent.
     private readonly byte[] _header = new byte[CourierFrame.PrefixLength + Mdp.MaxServiceNameLength];
+    private LoneHeader? _loneHeader;
 
     public ClientConnection(ITransportLoop loop, string endpoint, CourierClientOptions options, ISocketHandler handler, long probeDeadline)
     {
@@ -99,28 +100,10 @@ internal sealed class ClientConnection : IDisposable
     /// Sends the requests packed this turn: one alone in the ordinary form, more as one batch (docs/protocol.md §6).
     /// The loop's end of turn calls it, so a batch never waits for more.
     /// </summary>
-    public void Flush()
-    {
-        var batch = _batch;
-        if (batch.Count == 0)
-        {
-            return;
-        }
+    public void Flush() => _batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader); // a refused send is lost like any other: the attempt timeout recovers it
 
-        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it.
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            var header = _header.AsMemory(0, CourierFrame.WriteRequest(_header, record.Id, record.Tag));
-            _socket.TrySend([Mdp.Empty, header, batch.Slice(record.BodyOffset, record.Body.Length)]);
-        }
-        else
-        {
-            _socket.TrySend([Mdp.Empty, batch.Frame]);
-        }
-
-        batch.Reset();
-    }
+    private ReadOnlyMemory<byte> LoneRequestHeader(ulong id, ReadOnlySpan<byte> service)
+        => _header.AsMemory(0, CourierFrame.WriteRequest(_header, id, service));
 
     /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are resent or failed by the caller).</summary>
     public void Dispose() => _socket.Dispose();

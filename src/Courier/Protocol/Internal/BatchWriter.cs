@@ -2,10 +2,14 @@ using System.Buffers.Binary;
 
 namespace Courier.Protocol.Internal;
 
+/// <summary>Writes the ordinary header of a record that goes alone (docs/protocol.md §6: a batch of one is not a batch).</summary>
+internal delegate ReadOnlyMemory<byte> LoneHeader(ulong id, ReadOnlySpan<byte> tag);
+
 /// <summary>Packs records into one reusable batch frame. Loop thread only.</summary>
 internal sealed class BatchWriter
 {
     private readonly byte[] _buffer = new byte[Batch.MaxFrameLength];
+    private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
     private int _length;
 
     public BatchWriter(byte kind)
@@ -50,6 +54,38 @@ internal sealed class BatchWriter
 
     /// <summary>Part of the frame, such as a record's body (<see cref="BatchRecord.BodyOffset"/>), as memory.</summary>
     public ReadOnlyMemory<byte> Slice(int offset, int length) => _buffer.AsMemory(offset, length);
+
+    /// <summary>
+    /// Sends what is packed and empties the writer: one record alone in its ordinary form (<paramref name="prefix"/>,
+    /// its <paramref name="loneHeader"/>, its body), more as one batch (<paramref name="prefix"/>, the batch frame).
+    /// True when nothing was packed or the transport took it.
+    /// </summary>
+    public bool SendTo(Transport.Internal.ITransportSocket socket, ReadOnlySpan<ReadOnlyMemory<byte>> prefix, LoneHeader loneHeader)
+    {
+        if (Count == 0)
+        {
+            return true;
+        }
+
+        var frames = _send;
+        prefix.CopyTo(frames);
+        var used = prefix.Length;
+        if (Count == 1)
+        {
+            var record = Single();
+            frames[used++] = loneHeader(record.Id, record.Tag);
+            frames[used++] = Slice(record.BodyOffset, record.Body.Length);
+        }
+        else
+        {
+            frames[used++] = Frame;
+        }
+
+        var sent = socket.TrySend(frames.AsSpan(0, used));
+        Array.Clear(frames);
+        Reset();
+        return sent;
+    }
 
     public void Reset()
     {

@@ -19,6 +19,7 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private readonly Stack<BatchWriter> _spare = new();
     private readonly byte[] _header = new byte[CourierFrame.ReplyLength];
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+    private LoneHeader? _loneReplyHeader;
 
     /// <summary>A successful reply. False when the transport refused it (the client's timeout recovers it).</summary>
     public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body)
@@ -86,22 +87,13 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         return sent;
     }
 
-    private bool SendBatch(byte[] client, BatchWriter batch)
-    {
-        bool sent;
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            var route = new ReplyRoute([client], 1, ClientFraming.Courier, record.Id, null);
-            sent = Send(route, CourierStatus.Ok, [batch.Slice(record.BodyOffset, record.Body.Length)], error: false);
-        }
-        else
-        {
-            sent = _socket.TrySend([client, Mdp.Empty, batch.Frame]);
-        }
+    private bool SendBatch(byte[] client, BatchWriter batch) => batch.SendTo(_socket, [client, Mdp.Empty], _loneReplyHeader ??= LoneReplyHeader);
 
-        batch.Reset();
-        return sent;
+    /// <summary>A packed success sent alone: the <c>"CURC02"</c> header with its request id and 200.</summary>
+    private ReadOnlyMemory<byte> LoneReplyHeader(ulong id, ReadOnlySpan<byte> status)
+    {
+        CourierFrame.WriteReply(_header, id, CourierStatus.Ok);
+        return _header;
     }
 
     /// <summary>One reply message: envelope, "", then what the framing puts before the body, then the body.</summary>

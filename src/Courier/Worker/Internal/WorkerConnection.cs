@@ -15,6 +15,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     private readonly ITransportSocket _socket;
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
+    private LoneHeader? _loneHeader;
     private readonly byte[] _status = new byte[3];
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
     private readonly BatchWriter _batch = new(Batch.WorkerReply);
@@ -115,26 +116,12 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     }
 
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
-    public void Flush()
+    public void Flush() => _batch.SendTo(_socket, [], _loneHeader ??= LoneReplyHeader);
+
+    private ReadOnlyMemory<byte> LoneReplyHeader(ulong token, ReadOnlySpan<byte> status)
     {
-        var batch = _batch;
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        if (batch.Count == 1)
-        {
-            var record = batch.Single();
-            CourierWorkerFrame.WriteReply(_replyHeader, record.Id, StatusFrames.Parse(record.Tag));
-            _socket.TrySend([_replyHeader, batch.Slice(record.BodyOffset, record.Body.Length)]);
-        }
-        else
-        {
-            _socket.TrySend([batch.Frame]);
-        }
-
-        batch.Reset();
+        CourierWorkerFrame.WriteReply(_replyHeader, token, StatusFrames.Parse(status));
+        return _replyHeader;
     }
 
     bool ISocketHandler.OnMessage(MessageFrames message) => _onMessage(this, message);
