@@ -25,16 +25,7 @@ internal sealed class ClientConnection : IDisposable
         _maxInFlight = options.MaxInFlight;
         // Clients offer courier/3: courier/4 adds only what workers use.
         Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
-        _socket = loop.CreateSocket(Transport.Internal.SocketKind.Dealer, options.Transport, handler);
-        try
-        {
-            _socket.Connect(endpoint);
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
+        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, handler, endpoint);
 
         if (Negotiation.Mode == PeerMode.Probing)
         {

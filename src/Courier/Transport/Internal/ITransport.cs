@@ -90,3 +90,23 @@ internal interface ITransportLoop : IDisposable
     /// <summary>True on the loop's own thread.</summary>
     bool IsLoopThread { get; }
 }
+
+/// <summary>What every owner of a connecting socket does alike.</summary>
+internal static class TransportLoopExtensions
+{
+    /// <summary>A socket connected to <paramref name="endpoint"/>; closed again if the transport refuses the address.</summary>
+    public static ITransportSocket CreateConnected(this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint)
+    {
+        var socket = loop.CreateSocket(kind, options, handler);
+        try
+        {
+            socket.Connect(endpoint);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}

@@ -29,16 +29,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         Negotiation = negotiation;
         LastHeard = now;
         _onMessage = onMessage;
-        _socket = loop.CreateSocket(SocketKind.Dealer, transport, this);
-        try
-        {
-            _socket.Connect(endpoint);
-        }
-        catch
-        {
-            _socket.Dispose();
-            throw;
-        }
+        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint);
 
         if (Negotiation.Mode == PeerMode.Probing)
         {
