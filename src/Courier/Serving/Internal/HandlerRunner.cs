@@ -122,6 +122,11 @@ internal sealed class HandlerRunner<TContext>(
         {
             outcome = new HandlerOutcome(CourierStatus.Unavailable, [_stoppedMessage]);
         }
+        catch (Json.Internal.RequestContentException ex)
+        {
+            // The caller sent what the typed handler cannot read: its error, not the handler's (nothing logged).
+            outcome = new HandlerOutcome(CourierStatus.BadRequest, [Encoding.UTF8.GetBytes(ex.Message)]);
+        }
 #pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the owner keeps serving.
         catch (Exception ex)
 #pragma warning restore CA1031
