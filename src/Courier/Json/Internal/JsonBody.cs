@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Courier.Client;
+using Courier.Protocol;
 using Courier.Server;
 
 namespace Courier.Json.Internal;
@@ -14,12 +15,15 @@ internal static class JsonBody
 {
     public static ReadOnlyMemory<byte>[] Encode<T>(T value, JsonTypeInfo<T> type) => [JsonSerializer.SerializeToUtf8Bytes(value, type)];
 
-    /// <summary>Reads a request's body; a body that is not <typeparamref name="T"/> as JSON is the caller's error (400).</summary>
+    /// <summary>
+    /// Reads a request's body; a body that is not <typeparamref name="T"/> as JSON is the caller's error: answered 400
+    /// with the parser's complaint (which quotes no more of the body than a position), the handler never runs.
+    /// </summary>
     public static T DecodeRequest<T>(CourierRequest request, JsonTypeInfo<T> type)
     {
         if (request.Frames.Count > 1)
         {
-            throw new RequestContentException($"the request has {request.Frames.Count} frames; a JSON request is one frame holding {type.Type.Name} as JSON");
+            throw new CourierServiceException(CourierStatus.BadRequest, $"the request has {request.Frames.Count} frames; a JSON request is one frame holding {type.Type.Name} as JSON");
         }
 
         try
@@ -28,7 +32,7 @@ internal static class JsonBody
         }
         catch (JsonException ex)
         {
-            throw new RequestContentException($"the request body is not valid JSON for {type.Type.Name}: {ex.Message}", ex);
+            throw new CourierServiceException(CourierStatus.BadRequest, $"the request body is not valid JSON for {type.Type.Name}: {ex.Message}");
         }
     }
 
