@@ -28,7 +28,7 @@ internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int c
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>
-internal sealed class BrokerService(string name, long noWorkersSince)
+internal sealed class BrokerService(string name, long noWorkersSince, QueueLedger ledger)
 {
     /// <summary>When its last worker left (or the broker started, if it never had one); meaningless while it has workers.</summary>
     public long NoWorkersSince { get; set; } = noWorkersSince;
@@ -38,7 +38,7 @@ internal sealed class BrokerService(string name, long noWorkersSince)
     public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);
 
     /// <summary>Waiting requests; requests taken back from a dead worker go to the front.</summary>
-    public RequestQueue Queue { get; } = new();
+    public RequestQueue Queue { get; } = new(ledger);
 
     public List<BrokerWorker> Workers { get; } = [];
 
@@ -46,5 +46,6 @@ internal sealed class BrokerService(string name, long noWorkersSince)
 
     public long Errors { get; set; }
 
-    public bool IsIdle => Queue.Count == 0 && Workers.Count == 0 && Served == 0 && Errors == 0;
+    /// <summary>No worker and nothing waiting: forgotten once that has lasted (<see cref="CourierBrokerOptions.IdleServiceTimeout"/>).</summary>
+    public bool IsIdle => Queue.Count == 0 && Workers.Count == 0;
 }

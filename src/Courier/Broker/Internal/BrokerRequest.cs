@@ -24,8 +24,14 @@ internal sealed class BrokerRequest
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
 
-    /// <summary>The queue it waits in, and its neighbours there (<see cref="RequestQueue"/>).</summary>
-    internal RequestQueue? Queue { get; set; }
+    /// <summary>
+    /// What it costs the broker while it waits: its body and envelope, and a fixed share for the objects that hold it.
+    /// Counted against <see cref="CourierBrokerOptions.MaxQueuedBytes"/>.
+    /// </summary>
+    public long Bytes { get; private set; }
+
+    /// <summary>The lane it waits in, and its neighbours there (<see cref="RequestQueue"/>).</summary>
+    internal ClientLane? Lane { get; set; }
 
     internal BrokerRequest? QueuePrevious { get; set; }
 
@@ -36,6 +42,7 @@ internal sealed class BrokerRequest
         Token = token;
         Inbound = inbound;
         Service = service;
+        Bytes = SizeOf(inbound);
         return this;
     }
 
@@ -46,6 +53,21 @@ internal sealed class BrokerRequest
         Inbound = null!;
         Service = null!;
         Deaths = 0;
+        Bytes = 0;
+    }
+
+    /// <summary>Roughly what a waiting request holds: the objects that carry it, its envelope and its body.</summary>
+    public static long SizeOf(InboundRequest inbound)
+    {
+        const int Overhead = 256;
+        long size = Overhead + inbound.BodySize;
+        var route = inbound.Route;
+        for (var i = 0; i < route.EnvelopeLength; i++)
+        {
+            size += route.Envelope[i].Length;
+        }
+
+        return size;
     }
 
     public static byte[] TokenBytes(ulong token)

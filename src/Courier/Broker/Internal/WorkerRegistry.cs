@@ -246,7 +246,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         var capability = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5]) : WorkerCapability.None;
-        var service = services.Service(name);
+        if (services.ForWorker(name) is not { } service)
+        {
+            Violation(identity, peer, $"READY for a new service '{name}' beyond the broker's {options.MaxServices} (MaxServices)");
+            return;
+        }
+
         var first = peer is null;
         if (peer is null)
         {
