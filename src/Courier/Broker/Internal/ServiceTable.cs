@@ -116,6 +116,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         return null;
     }
 
+    public void Cancel(RequestKey key)
+    {
+    }
+
     public BrokerService Service(string name)
     {
         if (!_services.TryGetValue(name, out var service))
@@ -151,10 +155,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     /// <summary>A worker's reply: to the client, and the request is done.</summary>
-    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         request.Service.Served++;
-        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
         Retire(request);
     }
 

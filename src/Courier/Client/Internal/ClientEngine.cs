@@ -29,6 +29,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
 
     public ClientEngine(CourierClientOptions options, ITransportLoop loop, ILogger logger)
     {
+        Identity = ClientIdentity.NewRandom();
         _options = options;
         _loop = loop;
         _clock = options.TimeProvider;
@@ -36,6 +37,9 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
     }
 
     private string Endpoint => _connection?.Endpoint ?? "";
+
+    /// <summary>This client's identity under courier/5: the same on every connection, so that retries are known as such.</summary>
+    public ClientIdentity Identity { get; }
 
     public void Submit(PendingRequest request)
     {
@@ -52,7 +56,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
 
         var now = _clock.GetTimestamp();
         request.StartedAt = now;
-        request.Deadline = _options.Deadline is { } deadline ? now + Ticks(deadline) : long.MaxValue;
+        request.Deadline = (request.DeadlineOverride ?? _options.Deadline) is { } deadline ? now + Ticks(deadline) : long.MaxValue;
         request.Attempts = 1;
         _pending.Add(request.Id, request);
         if (request.Deadline != long.MaxValue)
@@ -76,6 +80,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         if (request.Sent && _connection is { } connection)
         {
             connection.SentCount--;
+            SendCancel(request);
         }
 
         if (ReferenceEquals(_connection?.PlainOutstanding, request))
@@ -85,6 +90,19 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         else
         {
             SendWaiting();
+        }
+    }
+
+    /// <summary>
+    /// Tells the peer that holds <paramref name="request"/> (sent on the current connection) that its caller gave up
+    /// (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the worker, and the handler's
+    /// token fires. Nothing is sent to a peer before courier/5, or for a request not (yet) sent.
+    /// </summary>
+    public void SendCancel(PendingRequest request)
+    {
+        if (request.Sent && _connection is { } connection)
+        {
+            connection.SendCancel(request.Id);
         }
     }
 
@@ -112,6 +130,9 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         {
             case ClientMessageKind.CourierReply:
                 OnCourierReply(message);
+                break;
+            case ClientMessageKind.Courier5Reply:
+                OnCourier5Reply(message);
                 break;
             case ClientMessageKind.ReplyBatch:
                 OnReplyBatch(message);
@@ -194,7 +215,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
             ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
             try
             {
-                return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+                return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout), Identity);
             }
 #pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
             catch (Exception ex)
@@ -228,7 +249,9 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
     private void Dispatch(PendingRequest request)
     {
         request.Sent = false;
-        request.AttemptDeadline = _clock.GetTimestamp() + Ticks(_options.Timeout);
+        var now = _clock.GetTimestamp();
+        request.AttemptDeadline = now + Ticks(_options.Timeout);
+        request.BudgetMs = Budget(request, now);
         _attemptTimeouts.AddLast(request);
         if (EnsureConnected(out var error) is not { } connection)
         {
@@ -320,6 +343,40 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         }
     }
 
+    /// <summary>A courier/5 reply with headers: <c>"", "CURC05"+0x02+id+status+headers, body…</c>.</summary>
+    private void OnCourier5Reply(MessageFrames message)
+    {
+        var header = message[1];
+        var id = BinaryPrimitives.ReadUInt64BigEndian(header[7..]);
+        if (!_pending.TryGetValue(id, out var request) || !request.Sent)
+        {
+            return; // a late reply to a request already answered, resent or abandoned
+        }
+
+        var block = header[CourierFrame5.ReplyFixedLength..];
+        if (HeaderBlock.Check(block) is { } problem)
+        {
+            Fail(request, new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has invalid headers: {problem}."));
+            return;
+        }
+
+        var status = StatusFrames.Parse(header.Slice(15, 3));
+        if (status == CourierStatus.Ok)
+        {
+            var body = new ReadOnlyMemory<byte>[message.Count - 2];
+            for (var f = 0; f < body.Length; f++)
+            {
+                body[f] = message.ToArray(f + 2);
+            }
+
+            Complete(request, new CourierReply(request.Service, body, CourierHeaders.Decode(block)));
+        }
+        else
+        {
+            Fail(request, Error(request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)"));
+        }
+    }
+
     /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
     private void OnReplyBatch(MessageFrames message)
     {
@@ -371,9 +428,31 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
     }
 
-    private Exception Error(PendingRequest request, int status, string message) => status < 0
-        ? new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has no valid status.")
-        : new CourierRemoteException(request.Service, status, message);
+    private Exception Error(PendingRequest request, int status, string message) => status switch
+    {
+        < 0 => new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has no valid status."),
+        CourierStatus.OutcomeUnknown => new CourierOutcomeUnknownException(request.Service, message),
+
+        // The broker found the request's budget spent before dispatching it: the client's own deadline has come.
+        CourierStatus.DeadlineExceeded => TimedOut(request, _clock.GetTimestamp()),
+        _ => new CourierRemoteException(request.Service, status, message),
+    };
+
+    /// <summary>
+    /// How long the client will still wait for <paramref name="request"/> from <paramref name="now"/>, the start of an
+    /// attempt: its remaining attempts at <see cref="CourierClientOptions.Timeout"/> each, or its deadline if sooner.
+    /// </summary>
+    private uint Budget(PendingRequest request, long now)
+    {
+        var giveUp = now + (Ticks(_options.Timeout) * Math.Max(1, _options.MaxAttempts - request.Attempts + 1));
+        if (request.Deadline < giveUp)
+        {
+            giveUp = request.Deadline;
+        }
+
+        var ms = (giveUp - now) * 1000 / _clock.TimestampFrequency;
+        return (uint)Math.Clamp(ms, 1, uint.MaxValue);
+    }
 
     private CourierTimeoutException TimedOut(PendingRequest request, long now)
         => new(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now));

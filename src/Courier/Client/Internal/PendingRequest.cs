@@ -12,6 +12,21 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
 
     public ReadOnlyMemory<byte>[] Body { get; } = body;
 
+    /// <summary>Its encoded headers (courier/5); empty for none.</summary>
+    public byte[] Headers { get; init; } = [];
+
+    /// <summary>Its courier/5 flags (idempotent).</summary>
+    public Protocol.Internal.DeliveryFlags Flags { get; init; }
+
+    /// <summary>Its own overall deadline, instead of the client's; null keeps the client's.</summary>
+    public TimeSpan? DeadlineOverride { get; init; }
+
+    /// <summary>
+    /// Milliseconds the client will still wait for it, as of its current attempt's dispatch (at least 1): sent with
+    /// it under courier/5, so that a broker does not dispatch it once nobody waits and its handler is cancelled then.
+    /// </summary>
+    public uint BudgetMs { get; set; }
+
     /// <summary>Connections this request has been given to (1 on the first).</summary>
     public int Attempts { get; set; }
 

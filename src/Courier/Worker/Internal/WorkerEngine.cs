@@ -124,7 +124,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier4);
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier5);
         WorkerConnection connection;
         try
         {
@@ -203,6 +203,14 @@ internal sealed class WorkerEngine : IDisposable
                 // "CURW02"+0x02+token[+service], body…: answered by its token.
                 var header = message[0];
                 OnRequest(connection, header[CourierWorkerFrame.RequestLength..], new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null), BodyFrom(message, 1));
+                return true;
+            case WorkerMessageKind.Courier5Request:
+                Heard(connection);
+                OnCourier5Request(connection, message);
+                return true;
+            case WorkerMessageKind.Cancel:
+                Heard(connection);
+                OnCancel(connection, BinaryPrimitives.ReadUInt64BigEndian(message[0][7..]));
                 return true;
             case WorkerMessageKind.RequestBatch:
                 Heard(connection);
@@ -321,15 +329,40 @@ internal sealed class WorkerEngine : IDisposable
         Reconnect(link, reason);
     }
 
+    /// <summary>A courier/5 REQUEST: <c>"CURW05"+0x02+token+budget+service length+service+headers, body…</c>.</summary>
+    private void OnCourier5Request(WorkerConnection connection, MessageFrames message)
+    {
+        var header = message.ToArray(0); // the handler keeps its headers: a copy of the header frame holds them
+        if (!CourierWorkerFrame5.TryReadRequest(header, out var token, out var budgetMs, out var service, out var headers))
+        {
+            WorkerLog.Unexpected(_logger, _options.Name, message.Count, "a courier/5 REQUEST cut short");
+            return;
+        }
+
+        var headerStart = header.Length - headers.Length;
+        OnRequest(connection, service, new ReplyAddress(token, null), BodyFrom(message, 1), budgetMs, header.AsMemory(headerStart));
+    }
+
+    /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5).</summary>
+    private void OnCancel(WorkerConnection connection, ulong token)
+    {
+        _ = connection;
+        _ = token;
+        _ = _runner;
+    }
+
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
     private void OnRequestBatch(WorkerConnection connection, MessageFrames message)
     {
         var data = message.ToArray(0);
         var reader = new BatchReader(data);
+        var courier5 = data[6] == Batch.WorkerRequest5;
         while (reader.TryRead(out var record))
         {
-            // Under courier/4 the tag names the service; before it, it is empty.
-            OnRequest(connection, record.Tag, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+            // Under courier/4 the tag names the service; before it, it is empty. Under courier/5 the meta holds the budget, then the headers.
+            var budgetMs = courier5 && record.Meta.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(record.Meta) : 0;
+            var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
+            OnRequest(connection, record.Tag, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)], budgetMs, headers);
         }
 
         if (reader.Malformed)
@@ -359,7 +392,8 @@ internal sealed class WorkerEngine : IDisposable
         }
     }
 
-    private void OnRequest(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, ReadOnlyMemory<byte>[] body)
+    private void OnRequest(
+        WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, ReadOnlyMemory<byte>[] body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
     {
         if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
@@ -375,7 +409,14 @@ internal sealed class WorkerEngine : IDisposable
             return;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body), new WorkerJob(connection, address));
+        if (HeaderBlock.Check(headers.Span) is { } problem)
+        {
+            // The broker checked them; a worker checks again rather than trust its peer.
+            connection.Reply(address, CourierStatus.BadRequest, [Encoding.UTF8.GetBytes(problem)]);
+            return;
+        }
+
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address));
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
@@ -384,7 +425,7 @@ internal sealed class WorkerEngine : IDisposable
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
         {
-            job.Connection.Reply(job.Address, outcome.Status, outcome.Body);
+            job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);
         }
     }
 
