@@ -92,6 +92,28 @@ public sealed class CourierUnreachableException : CourierException
 }
 
 /// <summary>
+/// A typed request's reply could not be read as the type the caller asked for (its body is not valid JSON for
+/// <see cref="ReplyType"/>). The service did answer: resending will not help.
+/// </summary>
+public sealed class CourierSerializationException : CourierException
+{
+    /// <summary>Creates the exception for a reply from <paramref name="service"/> that is not a <paramref name="replyType"/>.</summary>
+    public CourierSerializationException(string service, Type replyType, Exception innerException)
+        : base($"Service '{service}' replied with a body that is not valid JSON for {replyType?.Name}: {innerException?.Message}", innerException)
+    {
+        ArgumentNullException.ThrowIfNull(replyType);
+        Service = service;
+        ReplyType = replyType;
+    }
+
+    /// <summary>The service that answered.</summary>
+    public string Service { get; }
+
+    /// <summary>The type the caller expected.</summary>
+    public Type ReplyType { get; }
+}
+
+/// <summary>
 /// The request reached a handler that may or may not have run it, and it was not declared idempotent, so it was not run
 /// again: its worker died or stalled past its liveness while holding it (status <c>520</c>, docs/protocol.md §8). Whether
 /// its effects happened is unknown; check before retrying it yourself.

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Server;
@@ -26,6 +27,8 @@ internal sealed class WorkerEngine : IDisposable
     private readonly TimeProvider _clock;
     private readonly TransportOptions _transport;
     private readonly HandlerRunner<WorkerJob> _runner;
+    private readonly Dictionary<ulong, HandlerCall> _calls = [];
+    private readonly ViolationLog _violations;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
@@ -49,7 +52,9 @@ internal sealed class WorkerEngine : IDisposable
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
-        // A worker takes what its broker gives it: the broker bounds that per service by the capacity declared in READY.
+        _violations = new ViolationLog(logger, $"Worker {options.Name}", options.Transport, options.TimeProvider);
+        // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
+        // (OnRequest), since a broker may be a third party's, or hostile.
         _runner = new HandlerRunner<WorkerJob>(loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
@@ -57,6 +62,9 @@ internal sealed class WorkerEngine : IDisposable
     }
 
     public int InFlight => _runner.InFlight;
+
+    /// <summary>What the broker made this worker drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations => _violations;
 
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
     public Task Drained => _drained.Task;
@@ -75,12 +83,14 @@ internal sealed class WorkerEngine : IDisposable
 
     public void OnTick()
     {
+        _violations.OnTick();
         if (_saidDisconnect)
         {
             return;
         }
 
         var now = _clock.GetTimestamp();
+        _runner.OnTick(now);
 
         // By index: a link that registers may split, adding links at the end (they start connected).
         for (var i = 0; i < _links.Count; i++)
@@ -202,7 +212,12 @@ internal sealed class WorkerEngine : IDisposable
                 Heard(connection);
                 // "CURW02"+0x02+token[+service], body…: answered by its token.
                 var header = message[0];
-                OnRequest(connection, header[CourierWorkerFrame.RequestLength..], new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null), BodyFrom(message, 1));
+                var address = new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null);
+                if (Admit(connection, header[CourierWorkerFrame.RequestLength..], address, message.Count) is { } service)
+                {
+                    Run(connection, service, address, BodyFrom(message, 1));
+                }
+
                 return true;
             case WorkerMessageKind.Courier5Request:
                 Heard(connection);
@@ -221,7 +236,7 @@ internal sealed class WorkerEngine : IDisposable
                 OnCommand(connection, message);
                 return !connection.Closed;
             default:
-                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "not a 7/MDP worker message");
+                Unexpected(message.Count, "not a 7/MDP worker message");
                 return true;
         }
     }
@@ -333,22 +348,26 @@ internal sealed class WorkerEngine : IDisposable
     private void OnCourier5Request(WorkerConnection connection, MessageFrames message)
     {
         var header = message.ToArray(0); // the handler keeps its headers: a copy of the header frame holds them
-        if (!CourierWorkerFrame5.TryReadRequest(header, out var token, out var budgetMs, out var service, out var headers))
+        if (!CourierWorkerFrame5.TryReadRequest(header, out var token, out var budgetMs, out var serviceName, out var headers))
         {
-            WorkerLog.Unexpected(_logger, _options.Name, message.Count, "a courier/5 REQUEST cut short");
+            Unexpected(message.Count, "a courier/5 REQUEST cut short");
             return;
         }
 
-        var headerStart = header.Length - headers.Length;
-        OnRequest(connection, service, new ReplyAddress(token, null), BodyFrom(message, 1), budgetMs, header.AsMemory(headerStart));
+        var address = new ReplyAddress(token, null);
+        if (Admit(connection, serviceName, address, message.Count) is { } service)
+        {
+            Run(connection, service, address, BodyFrom(message, 1), budgetMs, header.AsMemory(header.Length - headers.Length));
+        }
     }
 
-    /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5).</summary>
+    /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5); the handler's token fires.</summary>
     private void OnCancel(WorkerConnection connection, ulong token)
     {
-        _ = connection;
-        _ = token;
-        _ = _runner;
+        if (_calls.TryGetValue(token, out var call) && connection.Negotiation.PeerDelivery)
+        {
+            call.Fire(CallCancel.Caller);
+        }
     }
 
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
@@ -360,14 +379,18 @@ internal sealed class WorkerEngine : IDisposable
         while (reader.TryRead(out var record))
         {
             // Under courier/4 the tag names the service; before it, it is empty. Under courier/5 the meta holds the budget, then the headers.
+            var address = new ReplyAddress(record.Id, null);
             var budgetMs = courier5 && record.Meta.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(record.Meta) : 0;
             var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
-            OnRequest(connection, record.Tag, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)], budgetMs, headers);
+            if (Admit(connection, record.Tag, address, 1) is { } service)
+            {
+                Run(connection, service, address, [data.AsMemory(record.BodyOffset, record.Body.Length)], budgetMs, headers);
+            }
         }
 
         if (reader.Malformed)
         {
-            WorkerLog.Unexpected(_logger, _options.Name, 1, "a batch with a malformed record");
+            Unexpected(1, "a batch with a malformed record");
         }
     }
 
@@ -378,7 +401,12 @@ internal sealed class WorkerEngine : IDisposable
             case MdpWorker.Request when message.Count >= 5:
                 // ["", MDPW01, REQUEST, client address, "", body…]; the address is opaque and goes back unchanged. A
                 // plain 7/MDP connection carries one service.
-                OnRequest(connection, default, new ReplyAddress(0, message.ToArray(3)), BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                var address = new ReplyAddress(0, message.ToArray(3));
+                if (Admit(connection, default, address, message.Count) is { } service)
+                {
+                    Run(connection, service, address, BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                }
+
                 break;
             case MdpWorker.Heartbeat:
                 break;
@@ -387,28 +415,49 @@ internal sealed class WorkerEngine : IDisposable
                 Reconnect(connection.Link, "the broker said DISCONNECT");
                 break;
             default:
-                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "unknown or malformed command");
+                Unexpected(message.Count, "unknown or malformed command");
                 break;
         }
     }
 
-    private void OnRequest(
-        WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, ReadOnlyMemory<byte>[] body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
+    /// <summary>
+    /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
+    /// for a service the connection does not serve, 503 when the service already runs its <c>Concurrency</c> of handlers
+    /// (whatever the broker sends, a worker never runs more: its body is not even copied).
+    /// </summary>
+    private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
     {
         if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
             connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
-            return;
+            return null;
         }
 
         if (connection.Link.Find(serviceName) is not { } service)
         {
             var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
-            WorkerLog.Unexpected(_logger, _options.Name, body.Length + 1, $"a request for {name}, which this connection does not serve");
+            Unexpected(frameCount, $"a request for {name}, which this connection does not serve");
             connection.Reply(address, CourierStatus.NotFound, [Encoding.UTF8.GetBytes($"no service '{name}' on worker {_name}")]);
-            return;
+            return null;
         }
 
+        if (service.Running >= service.Concurrency)
+        {
+            if (_violations.Admit(ViolationKind.OverCapacity))
+            {
+                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency);
+            }
+
+            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}")]);
+            return null;
+        }
+
+        return service;
+    }
+
+    private void Run(
+        WorkerConnection connection, WorkerService service, ReplyAddress address, ReadOnlyMemory<byte>[] body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
+    {
         if (HeaderBlock.Check(headers.Span) is { } problem)
         {
             // The broker checked them; a worker checks again rather than trust its peer.
@@ -416,11 +465,33 @@ internal sealed class WorkerEngine : IDisposable
             return;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address));
+        // A courier/5 request's handler gets a token of its own: it fires at the deadline and on the broker's CANCEL.
+        HandlerCall? call = null;
+        if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
+        {
+            call = new HandlerCall(budgetMs > 0 ? _clock.GetTimestamp() + (long)(budgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            _calls[address.Token] = call;
+        }
+
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, service.Take(), call), call);
+    }
+
+    private void Unexpected(int frameCount, string reason)
+    {
+        if (_violations.Admit(ViolationKind.UnexpectedMessage))
+        {
+            WorkerLog.Unexpected(_logger, _options.Name, frameCount, reason);
+        }
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
+        job.Slot.Release();
+        if (job.Call is { } call && _calls.TryGetValue(job.Address.Token, out var current) && ReferenceEquals(current, call))
+        {
+            _calls.Remove(job.Address.Token);
+        }
+
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
