@@ -16,6 +16,7 @@ public sealed class CourierServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ITransport _transport;
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _idempotent = new(StringComparer.Ordinal);
     private ITransportLoop? _loop;
     private ServerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
@@ -28,8 +29,9 @@ public sealed class CourierServer : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierServer>();
         _transport = TransportResolver.Resolve(options.Transport, _logger);
-        Map(CourierServices.EchoName, CourierServices.Echo);
-        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
+        // Built-in services are idempotent: they have no effects, so running one again costs nothing.
+        Map(CourierServices.EchoName, CourierServices.Echo, idempotent: true);
+        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name), idempotent: true);
     }
 
     /// <summary>The endpoint actually bound (with the chosen port when the options asked for any port); null before start.</summary>
@@ -39,7 +41,15 @@ public sealed class CourierServer : IAsyncDisposable
     public int InFlight => _engine?.InFlight ?? 0;
 
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
-    public CourierServer Map(string service, CourierHandler handler)
+    public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
+
+    /// <summary>
+    /// Hosts <paramref name="handler"/> as <paramref name="service"/>, declared <paramref name="idempotent"/> or not: a
+    /// repeated attempt of a request to a service that is not (the default) joins the run in progress or gets its
+    /// remembered reply and never runs the handler again (courier/5, docs/protocol.md §8); one to an idempotent service
+    /// runs again, and nothing is remembered for it. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    public CourierServer Map(string service, CourierHandler handler, bool idempotent)
     {
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
@@ -50,6 +60,15 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _handlers[service] = handler;
+        if (idempotent)
+        {
+            _idempotent.Add(service);
+        }
+        else
+        {
+            _idempotent.Remove(service);
+        }
+
         return this;
     }
 

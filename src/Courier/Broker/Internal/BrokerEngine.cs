@@ -52,6 +52,9 @@ internal sealed class BrokerEngine : ISocketHandler
             case BrokerMessageKind.WorkerCourierReply:
                 _workers.OnCourierReply(message);
                 break;
+            case BrokerMessageKind.WorkerCourier5Reply:
+                _workers.OnCourierReply(message, courier5: true);
+                break;
             case BrokerMessageKind.WorkerReplyBatch:
                 _workers.OnReplyBatch(message);
                 break;

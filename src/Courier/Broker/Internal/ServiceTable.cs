@@ -182,6 +182,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     public BrokerService? ForWorker(string name)
         => _services.TryGetValue(name, out var service) ? service : _services.Count < options.MaxServices ? Add(name) : null;
 
+    public void Cancel(RequestKey key)
+    {
+    }
+
     /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room, one client at a time in turn.</summary>
     public void Dispatch(BrokerService service)
     {
@@ -198,10 +202,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     /// <summary>A worker's reply: to the client, and the request is done.</summary>
-    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         request.Service.Served++;
-        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
         Retire(request);
     }
 

@@ -81,7 +81,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// A Courier worker's REPLY: <c>id, "CURW02"+0x03+token+status, body…</c>. Read in place from the receive buffer
     /// and forwarded from there: the broker's hottest path allocates nothing.
     /// </summary>
-    public void OnCourierReply(MessageFrames message)
+    public void OnCourierReply(MessageFrames message, bool courier5 = false)
     {
         if (Known(message, courierOnly: true) is not { } peer)
         {
@@ -89,6 +89,18 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         var header = message[1];
+        ReadOnlySpan<byte> headers = default;
+        if (courier5)
+        {
+            // "CURW05"+0x03+token+status+headers: the headers go to the client as they came, once checked.
+            headers = header[CourierWorkerFrame5.ReplyFixedLength..];
+            if (!peer.Delivery || HeaderBlock.Check(headers) is not null)
+            {
+                Violation(peer.Identity, peer, peer.Delivery ? "a REPLY with invalid headers" : "a courier/5 REPLY from a worker that registered before courier/5");
+                return;
+            }
+        }
+
         var body = _replyBody;
         body.Clear();
         for (var i = 2; i < message.Count; i++)
@@ -96,7 +108,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header[15..]), CollectionsMarshal.AsSpan(body));
+        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
@@ -330,7 +342,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     }
 
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
-    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         if (!peer.TryTake(token, out var worker, out var request))
         {
@@ -346,7 +358,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
         if (status == CourierStatus.Ok)
         {
-            services.Reply(request, body);
+            services.Reply(request, body, headers);
         }
         else if (status == CourierStatus.Unavailable)
         {

@@ -87,9 +87,13 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     public string? TryAccept(InboundRequest request)
     {
         var service = request.Service!;
-        return _runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray()), request)
+        return _runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), request.Delivery.Headers), request)
             ? null
             : $"server busy: {_runner.Queued} requests queued";
+    }
+
+    public void Cancel(RequestKey key)
+    {
     }
 
     /// <summary>Graceful stop begins: new requests are refused; <see cref="Drained"/> completes once the rest are done.</summary>
@@ -109,7 +113,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     public void Dispose() => _runner.Dispose();
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
-        => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body]);
+        => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body], outcome.Headers);
 
     private void OnIdle()
     {

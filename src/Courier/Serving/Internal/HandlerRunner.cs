@@ -88,7 +88,7 @@ internal sealed class HandlerRunner<TContext>(
 
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
-        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? [], job.Request.ReplyHeadersIfAny?.Encode()));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -116,7 +116,7 @@ internal sealed class HandlerRunner<TContext>(
         HandlerOutcome outcome;
         try
         {
-            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? []);
+            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? [], job.Request.ReplyHeadersIfAny?.Encode());
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
