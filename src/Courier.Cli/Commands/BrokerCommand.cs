@@ -30,6 +30,7 @@ internal static class BrokerCommand
                 MaxQueuedPerService = parse.GetValue(queue),
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             });
             await broker.StartAsync(cancellationToken);
             Console.WriteLine($"broker listening on {broker.Endpoint}");

@@ -17,6 +17,7 @@ public sealed class CourierServer : IAsyncDisposable
     private readonly ITransport _transport;
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
     private ITransportLoop? _loop;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private ServerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
@@ -27,7 +28,9 @@ public sealed class CourierServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierServer>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // Certificates, allow-list and policy are read now: a bad file fails here, naming itself, not on a loop thread.
+        _security = Security.Internal.ListenerSecurity.Create(options.Security, options.Name, _transport, _logger);
         Map(CourierServices.EchoName, CourierServices.Echo);
         Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
     }
@@ -64,11 +67,12 @@ public sealed class CourierServer : IAsyncDisposable
 
         // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
         var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
+        transportOptions = _security is null ? transportOptions : transportOptions with { Curve = _security.Curve };
         var loop = _transport.CreateLoop($"courier-server-{_options.Name}", _logger);
         ServerEngine engine;
         try
         {
-            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger);
+            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger, _security);
         }
         catch (Exception ex)
         {
@@ -134,5 +138,6 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _engine?.Dispose();
+        _security?.Dispose();
     }
 }

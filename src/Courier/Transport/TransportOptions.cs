@@ -1,3 +1,5 @@
+using Courier.Transport.Internal;
+
 namespace Courier.Transport;
 
 /// <summary>
@@ -42,6 +44,12 @@ public sealed record TransportOptions
 
     /// <summary>Upper bound for the exponential reconnect backoff (ZMQ_RECONNECT_IVL_MAX).</summary>
     public TimeSpan ReconnectIntervalMax { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// CURVE keys for the socket, set by the owner from its security options (never bound from configuration: internal).
+    /// Null: plain ZMTP.
+    /// </summary>
+    internal CurveSettings? Curve { get; init; }
 
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;

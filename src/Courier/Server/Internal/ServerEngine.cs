@@ -21,7 +21,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     private bool _draining;
 
     /// <summary>Creates the server's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger)
+    public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger,
+        Security.Internal.ListenerSecurity? security)
     {
         _options = options;
         _handlers = handlers;
@@ -37,7 +38,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
             throw;
         }
 
-        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger);
+        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, security);
         _runner = new HandlerRunner<InboundRequest>(
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
             "cancelled: server shut down before the request finished", logger, Complete)

@@ -21,11 +21,15 @@ internal sealed class ClientFrontEnd
     private readonly long _maxRequestSize;
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
 
-    public ClientFrontEnd(ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
+    public ClientFrontEnd(
+        ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
+        Security.Internal.ListenerSecurity? security = null)
     {
+        _security = security is { ChecksRights: true } ? security : null;
         _target = target;
         _defaultService = defaultService;
         _maxRequestSize = maxRequestSize;
@@ -46,6 +50,7 @@ internal sealed class ClientFrontEnd
         }
 
         var request = Rent();
+        request.UserId = message.UserId;
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
@@ -63,6 +68,7 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
+        var userId = message.UserId;
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
@@ -70,7 +76,9 @@ internal sealed class ClientFrontEnd
         {
             var service = ClientRequestDecoder.ServiceName(record.Tag);
             var body = data.AsMemory(record.BodyOffset, record.Body.Length);
-            Admit(Rent().SetRecord(envelope, record.Id, service, body, service is null ? Batch.InvalidServiceName : null));
+            var request = Rent().SetRecord(envelope, record.Id, service, body, service is null ? Batch.InvalidServiceName : null);
+            request.UserId = userId;
+            Admit(request);
         }
 
         if (reader.Malformed)
@@ -89,6 +97,20 @@ internal sealed class ClientFrontEnd
         }
 
         var service = request.Service!;
+        // The policy covers 8/MMI too (mmi.stats names services and workers); only the version probe, which tells
+        // nothing, is answered to every admitted client, so that a Courier client can talk at all.
+        if (_security is { } security && !security.MayCall(request.UserId, service) && service != ProtocolVersions.ProbeService)
+        {
+            security.CallRefused(request.UserId, service);
+            if (!Replies.Error(request.Route, CourierStatus.Forbidden, $"not allowed to call '{service}'"))
+            {
+                FrontEndLog.ReplyDropped(_logger, service);
+            }
+
+            Release(request);
+            return;
+        }
+
         if (service.StartsWith("mmi.", StringComparison.Ordinal))
         {
             AnswerMmi(request, service);
