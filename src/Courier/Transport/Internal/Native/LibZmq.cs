@@ -30,6 +30,7 @@ internal static unsafe partial class LibZmq
     public const int OptCurveSecretKey = 49;
     public const int OptCurveServerKey = 50;
     public const int OptZapDomain = 55;
+    public const int OptHandshakeInterval = 66;
     public const int OptHeartbeatInterval = 75;
     public const int OptHeartbeatTtl = 76;
     public const int OptHeartbeatTimeout = 77;
