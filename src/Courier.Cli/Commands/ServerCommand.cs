@@ -33,6 +33,7 @@ internal static class ServerCommand
                 RunHandlersInline = true,
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             };
             await using var server = new CourierServer(options)
                 .Map(CourierServices.EchoName, CourierServices.WithDelay(CourierServices.Echo, wait))

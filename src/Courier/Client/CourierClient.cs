@@ -35,7 +35,14 @@ public sealed class CourierClient : ICourierClient
         options = options with { Endpoints = [.. options.ConnectEndpoints] };
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
-        var transport = TransportResolver.Resolve(options.Transport, _logger);
+        var transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // The certificates are read now: a bad file fails here, naming itself. Every connection then carries the keys.
+        if (Security.Internal.ConnectorSecurity.Load(options.Security) is { } curve)
+        {
+            options = options with { Transport = options.Transport with { Curve = curve } };
+            _options = options;
+        }
+
         _drainSubmissions = DrainSubmissions;
         _loop = transport.CreateLoop("courier-client", _logger);
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));

@@ -11,6 +11,12 @@ public static class CourierStatus
     /// <summary>The request was malformed (missing service frame, bad header, invalid service name).</summary>
     public const int BadRequest = 400;
 
+    /// <summary>
+    /// The caller is not allowed to call the service: the listener's policy grants its CURVE key no right to it
+    /// (docs/security.md).
+    /// </summary>
+    public const int Forbidden = 403;
+
     /// <summary>No handler or worker serves the requested service.</summary>
     public const int NotFound = 404;
 

@@ -18,6 +18,7 @@ public sealed class CourierServer : IAsyncDisposable
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
     private readonly HashSet<string> _idempotent = new(StringComparer.Ordinal);
     private ITransportLoop? _loop;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private ServerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
@@ -28,8 +29,9 @@ public sealed class CourierServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierServer>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
-        // Built-in services are idempotent: they have no effects, so running one again costs nothing.
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // Certificates, allow-list and policy are read now: a bad file fails here, naming itself, not on a loop thread.
+        _security = Security.Internal.ListenerSecurity.Create(options.Security, options.Name, _transport, _logger);
         Map(CourierServices.EchoName, CourierServices.Echo, idempotent: true);
         Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name), idempotent: true);
     }
@@ -83,11 +85,12 @@ public sealed class CourierServer : IAsyncDisposable
 
         // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
         var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
+        transportOptions = _security is null ? transportOptions : transportOptions with { Curve = _security.Curve };
         var loop = _transport.CreateLoop($"courier-server-{_options.Name}", _logger);
         ServerEngine engine;
         try
         {
-            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger);
+            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger, _security);
         }
         catch (Exception ex)
         {
@@ -153,5 +156,6 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _engine?.Dispose();
+        _security?.Dispose();
     }
 }

@@ -1,3 +1,5 @@
+using Courier.Transport.Internal;
+
 namespace Courier.Transport;
 
 /// <summary>
@@ -68,6 +70,12 @@ public sealed record TransportOptions
 
     /// <summary>The interval of <see cref="ViolationLogBurst"/>, and how often a summary of what was not logged is written. Default 1 min.</summary>
     public TimeSpan ViolationLogInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// CURVE keys for the socket, set by the owner from its security options (never bound from configuration: internal).
+    /// Null: plain ZMTP.
+    /// </summary>
+    internal CurveSettings? Curve { get; init; }
 
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;

@@ -36,9 +36,15 @@ public sealed class CourierWorker : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierWorker>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // The certificates are read now: a bad file fails here, naming itself. Every connection then carries the keys.
+        if (Security.Internal.ConnectorSecurity.Load(options.Security) is { } curve)
+        {
+            options = options with { Transport = options.Transport with { Curve = curve } };
+        }
+
+        _options = options;
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
+using Courier.Security.Internal;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly WorkerSender _sender = new(socket);
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
+
+    /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
+    public ListenerSecurity? Security { get; init; }
 
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
     public void OnCommand(MessageFrames message)
@@ -48,7 +52,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         switch (command)
         {
             case MdpWorker.Ready:
-                OnReady(identity, peer, frames);
+                OnReady(identity, peer, frames, message.UserId);
                 break;
             case MdpWorker.Reply:
                 OnReply(identity, peer, frames);
@@ -248,12 +252,25 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
     }
 
-    private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames)
+    private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames, string? userId)
     {
         var name = frames.Count > 4 ? Mdp.DecodeServiceName(frames[4]) : null;
         if (name is null || name.StartsWith("mmi.", StringComparison.Ordinal))
         {
             Violation(identity, peer, "READY without a valid service name");
+            return;
+        }
+
+        if (Security is { } security && !security.MayServe(userId, name))
+        {
+            // Never registered, so it never gets a request; DISCONNECT tells it so, and drops what else it serves here.
+            security.ServeRefused(userId, name);
+            if (peer is not null)
+            {
+                Remove(peer, $"it may not serve {name}", died: false, expected: false);
+            }
+
+            _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
             return;
         }
 

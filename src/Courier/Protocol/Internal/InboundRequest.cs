@@ -23,6 +23,11 @@ internal sealed class InboundRequest(bool reuseArrays)
     /// <summary>The service asked for; null when the request is malformed (see <see cref="Error"/>).</summary>
     public string? Service { get; private set; }
 
+    /// <summary>
+    /// Who sent it, as the ZAP handler vouched at the CURVE handshake (the client's public key, Z85); null without CURVE.
+    /// </summary>
+    public string? UserId { get; set; }
+
     /// <summary>Why the request cannot be served as sent (answered 400), or null.</summary>
     public string? Error { get; private set; }
 
@@ -151,6 +156,7 @@ internal sealed class InboundRequest(bool reuseArrays)
         Error = null;
         Delivery = default;
         ArrivedAt = 0;
+        UserId = null;
     }
 
     private void Keep(byte[][] frames)

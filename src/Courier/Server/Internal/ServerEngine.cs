@@ -22,7 +22,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     private bool _draining;
 
     /// <summary>Creates the server's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger)
+    public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger,
+        Security.Internal.ListenerSecurity? security)
     {
         _options = options;
         _handlers = handlers;
@@ -39,7 +40,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
         }
 
         Violations = new ViolationLog(logger, $"Server {options.Name}", transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations);
+        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security);
         _runner = new HandlerRunner<InboundRequest>(
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
             "cancelled: server shut down before the request finished", logger, Complete)

@@ -25,6 +25,11 @@ internal static unsafe partial class LibZmq
     public const int OptSendHwm = 23;
     public const int OptReceiveHwm = 24;
     public const int OptLastEndpoint = 32;
+    public const int OptCurveServer = 47;
+    public const int OptCurvePublicKey = 48;
+    public const int OptCurveSecretKey = 49;
+    public const int OptCurveServerKey = 50;
+    public const int OptZapDomain = 55;
     public const int OptHandshakeInterval = 66;
     public const int OptRouterMandatory = 33;
     public const int OptHeartbeatInterval = 75;
@@ -99,6 +104,17 @@ internal static unsafe partial class LibZmq
 
     [LibraryImport(Library)]
     public static partial nint zmq_ctx_new();
+
+    [LibraryImport(Library)]
+    public static partial int zmq_curve_keypair(byte* z85PublicKey, byte* z85SecretKey);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_curve_public(byte* z85PublicKey, byte* z85SecretKey);
+
+    /// <summary>A message's metadata property (the ZAP handler's <c>User-Id</c>); null when it has none. Never blocks.</summary>
+    [LibraryImport(Library)]
+    [SuppressGCTransition]
+    public static partial byte* zmq_msg_gets(ZmqMsg* message, byte* property);
 
     [LibraryImport(Library)]
     public static partial nint zmq_socket(nint context, int type);

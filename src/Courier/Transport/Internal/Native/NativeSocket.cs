@@ -18,10 +18,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     /// <summary>The bound on this listener's connections, or null (a connecting socket).</summary>
     internal ConnectionLimit? Limit { get; } = limit;
+    private readonly Dictionary<byte[], string> _userIds = new(ByteArrayComparer.Instance);
 
     internal ZmqSocketHandle Handle { get; } = socket;
 
     internal ISocketHandler Handler { get; } = handler;
+
+    /// <summary>A CURVE listener's: each message's <c>User-Id</c> (set by the ZAP handler) goes to <see cref="MessageFrames.UserId"/>.</summary>
+    internal bool ReadsUserId { get; init; }
 
     public bool IsClosed => Handle.IsClosed;
 
@@ -165,6 +169,11 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 throw;
             }
 
+            if (ReadsUserId)
+            {
+                message.UserId = UserIdOf(&msg);
+            }
+
             if (reportDisconnects && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))
             {
                 MapNewPeer(message.ToArray(0), &msg);
@@ -176,6 +185,39 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         {
             _ = LibZmq.zmq_msg_close(&msg);
         }
+    }
+
+    /// <summary>
+    /// The User-Id of the connection a frame came from (read from a frame off the wire: libzmq attaches the connection's
+    /// metadata to each), as one string per distinct id, so a steady stream of messages allocates nothing.
+    /// </summary>
+    private string? UserIdOf(ZmqMsg* frame)
+    {
+        byte* value;
+        fixed (byte* name = "User-Id\0"u8)
+        {
+            value = LibZmq.zmq_msg_gets(frame, name);
+        }
+
+        var bytes = value is null ? default : System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(value);
+        if (bytes.IsEmpty)
+        {
+            return null;
+        }
+
+        if (_userIds.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(bytes, out var known))
+        {
+            return known;
+        }
+
+        if (_userIds.Count >= 4096)
+        {
+            _userIds.Clear(); // bounded, whatever the number of keys admitted over time
+        }
+
+        var id = Encoding.UTF8.GetString(bytes);
+        _userIds[bytes.ToArray()] = id;
+        return id;
     }
 
     private void MapNewPeer(byte[] peer, ZmqMsg* lastFrame)

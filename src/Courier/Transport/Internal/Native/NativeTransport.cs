@@ -50,6 +50,10 @@ internal sealed unsafe class NativeTransport : ITransport
             SetInt(socket, LibZmq.OptHandshakeInterval, Math.Max(1, Milliseconds(options.HandshakeTimeout)));
             SetInt(socket, LibZmq.OptReconnectInterval, Milliseconds(options.ReconnectInterval));
             SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
+            if (options.Curve is { } curve)
+            {
+                SetCurve(socket, curve);
+            }
 
             ZmqSocketHandle? monitor = null;
             // Only ROUTERs listen (servers, brokers): their connections are counted against MaxConnections.
@@ -69,7 +73,7 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
-            return new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit);
+            return new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
         }
         catch
         {
@@ -84,6 +88,37 @@ internal sealed unsafe class NativeTransport : ITransport
     {
         var raw = LibZmq.zmq_socket(SharedContext.Value, type);
         return raw != 0 ? new ZmqSocketHandle(raw) : throw new InvalidOperationException("zmq_socket failed: " + LibZmq.LastError());
+    }
+
+    /// <summary>Before bind or connect: a socket's mechanism is fixed when its connections are made.</summary>
+    private static void SetCurve(ZmqSocketHandle socket, CurveSettings curve)
+    {
+        if (curve.IsServer)
+        {
+            // The ZAP domain first: with it, libzmq asks the ZAP handler about every client.
+            var domain = System.Text.Encoding.UTF8.GetBytes(curve.ZapDomain ?? string.Empty);
+            fixed (byte* value = domain)
+            {
+                Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), LibZmq.OptZapDomain, value, (nuint)domain.Length), "ZMQ_ZAP_DOMAIN");
+            }
+
+            SetInt(socket, LibZmq.OptCurveServer, 1);
+        }
+        else
+        {
+            SetBytes(socket, LibZmq.OptCurveServerKey, curve.ServerKey!);
+        }
+
+        SetBytes(socket, LibZmq.OptCurvePublicKey, curve.PublicKey);
+        SetBytes(socket, LibZmq.OptCurveSecretKey, curve.SecretKey);
+    }
+
+    private static void SetBytes(ZmqSocketHandle socket, int option, byte[] value)
+    {
+        fixed (byte* data = value)
+        {
+            Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), option, data, (nuint)value.Length), $"zmq_setsockopt({option})");
+        }
     }
 
     private static int Milliseconds(TimeSpan value) => (int)Math.Clamp(value.TotalMilliseconds, 0, int.MaxValue);

@@ -14,6 +14,12 @@ internal sealed class NetMqTransport : ITransport
     internal static NetMQSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectToken)
     {
         options.Validate();
+        if (options.Curve is not null)
+        {
+            // Never silently plain: the owners refuse earlier (TransportResolver), this is the last line.
+            throw new InvalidOperationException(TransportResolver.ManagedRefusesSecurity);
+        }
+
         NetMQSocket socket = kind switch
         {
             SocketKind.Router => new RouterSocket(),
