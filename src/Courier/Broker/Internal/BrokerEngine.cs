@@ -1,3 +1,4 @@
+using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport.Internal;
@@ -32,13 +33,17 @@ internal sealed class BrokerEngine : ISocketHandler
 
         _services = new ServiceTable(options);
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
-        _frontEnd = new ClientFrontEnd(socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger);
-        _workers = new WorkerRegistry(options, socket, _services, logger);
+        Violations = new ViolationLog(logger, "Broker", options.Transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations);
+        _workers = new WorkerRegistry(options, socket, _services, logger, Violations);
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What clients and workers made this broker drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations { get; }
 
     public bool OnMessage(MessageFrames message)
     {
@@ -76,6 +81,7 @@ internal sealed class BrokerEngine : ISocketHandler
     {
         _workers.OnTick();
         _services.OnTick();
+        Violations.OnTick();
     }
 
     /// <summary>

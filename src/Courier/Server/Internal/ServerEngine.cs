@@ -1,3 +1,4 @@
+using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport;
@@ -37,7 +38,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
             throw;
         }
 
-        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger);
+        Violations = new ViolationLog(logger, $"Server {options.Name}", transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations);
         _runner = new HandlerRunner<InboundRequest>(
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
             "cancelled: server shut down before the request finished", logger, Complete)
@@ -47,6 +49,12 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What clients made this server drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations { get; }
+
+    /// <summary>The loop's tick: a summary of the violations not logged, when one is due.</summary>
+    public void OnTick() => Violations.OnTick();
 
     public int InFlight => _runner.InFlight;
 

@@ -21,11 +21,13 @@ internal sealed class ClientFrontEnd
     private readonly long _maxRequestSize;
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
+    private readonly ViolationLog _violations;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
 
-    public ClientFrontEnd(ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
+    public ClientFrontEnd(ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger, ViolationLog violations)
     {
+        _violations = violations;
         _target = target;
         _defaultService = defaultService;
         _maxRequestSize = maxRequestSize;
@@ -49,7 +51,7 @@ internal sealed class ClientFrontEnd
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
-            FrontEndLog.Dropped(_logger, frames.Length, dropReason!);
+            Dropped(frames.Length, dropReason!);
             Release(request);
             return;
         }
@@ -63,6 +65,12 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
+        if (ClientRequestDecoder.BatchEnvelopeProblem(message, Batch.CountRecords(message[message.Count - 1])) is { } problem)
+        {
+            Dropped(message.Count, "a batch with " + problem);
+            return;
+        }
+
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
@@ -75,7 +83,7 @@ internal sealed class ClientFrontEnd
 
         if (reader.Malformed)
         {
-            FrontEndLog.Dropped(_logger, message.Count, "a batch with a malformed record: the rest of it is ignored");
+            Dropped(message.Count, "a batch with a malformed record: the rest of it is ignored");
         }
     }
 
@@ -138,7 +146,7 @@ internal sealed class ClientFrontEnd
         var frames = answer as ReadOnlyMemory<byte>[] ?? [.. answer];
         if (!Replies.ReplyAlone(request.Route, frames))
         {
-            FrontEndLog.ReplyDropped(_logger, service);
+            ReplyDropped(service);
         }
     }
 
@@ -147,7 +155,7 @@ internal sealed class ClientFrontEnd
     {
         if (!Replies.Reply(request.Route, body))
         {
-            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?");
         }
 
         Release(request);
@@ -161,7 +169,7 @@ internal sealed class ClientFrontEnd
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
         if (!sent)
         {
-            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?");
         }
 
         Release(request);
@@ -175,8 +183,28 @@ internal sealed class ClientFrontEnd
         Release(request);
 
         // Logged once the request is answered and released: a failing logger leaves no request behind.
-        FrontEndLog.Rejected(_logger, service, status, reason);
+        if (_violations.Admit(ViolationKind.RejectedRequest))
+        {
+            FrontEndLog.Rejected(_logger, service, status, reason);
+        }
+
         if (!sent)
+        {
+            ReplyDropped(service);
+        }
+    }
+
+    private void Dropped(int frames, string reason)
+    {
+        if (_violations.Admit(ViolationKind.DroppedMessage))
+        {
+            FrontEndLog.Dropped(_logger, frames, reason);
+        }
+    }
+
+    private void ReplyDropped(string service)
+    {
+        if (_violations.Admit(ViolationKind.DroppedReply))
         {
             FrontEndLog.ReplyDropped(_logger, service);
         }
