@@ -32,6 +32,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
+    private readonly Dictionary<ulong, HandlerCall> _calls = [];
     private bool _brokerAnswered;
     private bool _draining;
     private bool _saidDisconnect;
@@ -81,6 +82,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         var now = _clock.GetTimestamp();
+        _runner.OnTick(now);
 
         // By index: a link that registers may split, adding links at the end (they start connected).
         for (var i = 0; i < _links.Count; i++)
@@ -346,9 +348,10 @@ internal sealed class WorkerEngine : IDisposable
     /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5).</summary>
     private void OnCancel(WorkerConnection connection, ulong token)
     {
-        _ = connection;
-        _ = token;
-        _ = _runner;
+        if (_calls.TryGetValue(token, out var call) && connection.Negotiation.PeerDelivery)
+        {
+            call.Fire(CallCancel.Caller);
+        }
     }
 
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
@@ -416,11 +419,24 @@ internal sealed class WorkerEngine : IDisposable
             return;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address));
+        // A courier/5 request's handler gets a token of its own: it fires at the deadline and on the broker's CANCEL.
+        HandlerCall? call = null;
+        if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
+        {
+            call = new HandlerCall(budgetMs > 0 ? _clock.GetTimestamp() + (long)(budgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            _calls[address.Token] = call;
+        }
+
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, call), call);
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
+        if (job.Call is { } call && _calls.TryGetValue(job.Address.Token, out var current) && ReferenceEquals(current, call))
+        {
+            _calls.Remove(job.Address.Token);
+        }
+
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
