@@ -131,7 +131,8 @@ public sealed class MultiServiceWorkerTests
             {
                 for (var i = 0; i < 3; i++)
                 {
-                    pending.Add((service, $"{service}-{i}", client.RequestAsync(service, $"{service}-{i}")));
+                    // Idempotent: only such requests go to another worker after theirs dropped (at-most-once, docs/protocol.md §8).
+                    pending.Add((service, $"{service}-{i}", client.RequestAsync(service, $"{service}-{i}", CourierRequestOptions.Default with { Idempotent = true })));
                 }
             }
 

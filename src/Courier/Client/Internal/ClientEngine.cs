@@ -91,7 +91,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
     /// one) that its caller gave up (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the
     /// worker, and the handler's token fires. Nothing is sent to a peer before courier/5, or for a request not sent.
     /// </summary>
-    public void SendCancel(PendingRequest request, ClientConnection? connection = null)
+    public static void SendCancel(PendingRequest request, ClientConnection? connection = null)
     {
         if ((connection ?? request.Connection) is { } holder)
         {
