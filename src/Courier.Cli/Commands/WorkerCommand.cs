@@ -47,7 +47,7 @@ internal static class WorkerCommand
                     RunHandlersInline = true,
                     LoggerFactory = loggerFactory,
                     Transport = Cli.Transport,
-                Security = Cli.Security,
+                    Security = Cli.Security,
                 });
             var serving = new List<string>();
             foreach (var serviceName in serviceNames)

@@ -203,7 +203,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return;
         }
 
-        if (request.Queue is { } queue)
+        if (request.Lane?.Queue is { } queue)
         {
             queue.Remove(request);
             FrontEnd.Release(request.Inbound);
