@@ -11,7 +11,7 @@ log=$(mktemp)
 # start ROLE ARGS…: starts `courier ROLE ARGS…` (its log in $log), sets $pid and $endpoint.
 start() {
   "$courier" "$@" >"$log.out" 2>"$log" & pid=$!; pids+=("$pid")
-  for _ in $(seq 100); do grep -q "listening on" "$log.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q "listening on" "$log.out" 2>/dev/null && break; sleep 0.1; done
   endpoint=$(grep -o 'tcp://[0-9.]*:[0-9]*' "$log.out" | head -n 1)
 }
 
