@@ -18,7 +18,7 @@ internal sealed class BrokerEngine : ISocketHandler
     private readonly WorkerRegistry _workers;
 
     /// <summary>Creates the broker's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security)
+    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security = null)
     {
         var transport = security is null ? options.Transport : options.Transport with { Curve = security.Curve };
         var socket = loop.CreateSocket(SocketKind.Router, transport, this, reportDisconnects: true);

@@ -23,7 +23,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
 
     /// <summary>Creates the server's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
     public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger,
-        Security.Internal.ListenerSecurity? security)
+        Security.Internal.ListenerSecurity? security = null)
     {
         _options = options;
         _handlers = handlers;
