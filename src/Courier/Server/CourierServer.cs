@@ -16,6 +16,7 @@ public sealed class CourierServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ITransport _transport;
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _idempotent = new(StringComparer.Ordinal);
     private ITransportLoop? _loop;
     private readonly Security.Internal.ListenerSecurity? _security;
     private ServerEngine? _engine;
@@ -31,8 +32,8 @@ public sealed class CourierServer : IAsyncDisposable
         _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
         // Certificates, allow-list and policy are read now: a bad file fails here, naming itself, not on a loop thread.
         _security = Security.Internal.ListenerSecurity.Create(options.Security, options.Name, _transport, _logger);
-        Map(CourierServices.EchoName, CourierServices.Echo);
-        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
+        Map(CourierServices.EchoName, CourierServices.Echo, idempotent: true);
+        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name), idempotent: true);
     }
 
     /// <summary>The endpoint actually bound (with the chosen port when the options asked for any port); null before start.</summary>
@@ -42,7 +43,15 @@ public sealed class CourierServer : IAsyncDisposable
     public int InFlight => _engine?.InFlight ?? 0;
 
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
-    public CourierServer Map(string service, CourierHandler handler)
+    public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
+
+    /// <summary>
+    /// Hosts <paramref name="handler"/> as <paramref name="service"/>, declared <paramref name="idempotent"/> or not: a
+    /// repeated attempt of a request to a service that is not (the default) joins the run in progress or gets its
+    /// remembered reply and never runs the handler again (courier/5, docs/protocol.md §8); one to an idempotent service
+    /// runs again, and nothing is remembered for it. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    public CourierServer Map(string service, CourierHandler handler, bool idempotent)
     {
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
@@ -53,6 +62,15 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _handlers[service] = handler;
+        if (idempotent)
+        {
+            _idempotent.Add(service);
+        }
+        else
+        {
+            _idempotent.Remove(service);
+        }
+
         return this;
     }
 
@@ -72,7 +90,7 @@ public sealed class CourierServer : IAsyncDisposable
         ServerEngine engine;
         try
         {
-            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger, _security);
+            engine = new ServerEngine(_options, transportOptions, _handlers, _idempotent, loop, _logger, _security);
         }
         catch (Exception ex)
         {
@@ -83,7 +101,8 @@ public sealed class CourierServer : IAsyncDisposable
 
         _engine = engine;
         _loop = loop;
-        loop.Start(TimeSpan.FromMilliseconds(250), engine.OnTick, engine.OnTurnEnd);
+        // Ticks fire handlers' tokens at their requests' deadlines (courier/5): that often, within 50 ms.
+        loop.Start(TimeSpan.FromMilliseconds(50), engine.OnTick, engine.OnTurnEnd);
         ServerLog.Listening(_logger, _options.Name, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }

@@ -18,7 +18,7 @@ internal sealed class BrokerEngine : ISocketHandler
     private readonly WorkerRegistry _workers;
 
     /// <summary>Creates the broker's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security = null)
+    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security)
     {
         var transport = security is null ? options.Transport : options.Transport with { Curve = security.Curve };
         var socket = loop.CreateSocket(SocketKind.Router, transport, this, reportDisconnects: true);
@@ -52,6 +52,9 @@ internal sealed class BrokerEngine : ISocketHandler
         {
             case BrokerMessageKind.WorkerCourierReply:
                 _workers.OnCourierReply(message);
+                break;
+            case BrokerMessageKind.WorkerCourier5Reply:
+                _workers.OnCourierReply(message, courier5: true);
                 break;
             case BrokerMessageKind.WorkerReplyBatch:
                 _workers.OnReplyBatch(message);

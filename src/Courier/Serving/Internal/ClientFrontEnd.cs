@@ -51,6 +51,13 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (ClientRequestDecoder.IsCancel(message))
+        {
+            // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
+            _target.Cancel(CourierFrame5.ReadCancel(message[message.Count - 1]));
+            return;
+        }
+
         var request = Rent();
         request.UserId = message.UserId;
         var frames = request.TakeFrames(message, PeerId(message[0]));
@@ -80,11 +87,17 @@ internal sealed class ClientFrontEnd
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
+        var client = reader.Client;
+        var courier5 = data[6] == Batch.ClientRequest5;
         while (reader.TryRead(out var record))
         {
             var service = ClientRequestDecoder.ServiceName(record.Tag);
             var body = data.AsMemory(record.BodyOffset, record.Body.Length);
-            var request = Rent().SetRecord(envelope, record.Id, service, body, service is null ? Batch.InvalidServiceName : null);
+            Delivery delivery = default;
+            var error = service is null ? Batch.InvalidServiceName
+                : courier5 ? ClientRequestDecoder.DecodeMeta(data.AsMemory(record.MetaOffset, record.Meta.Length), client, out delivery)
+                : null;
+            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery);
             request.UserId = userId;
             Admit(request);
         }
@@ -184,10 +197,10 @@ internal sealed class ClientFrontEnd
     }
 
     /// <summary>Answers a request the target took with what its handler or worker came to, and releases it.</summary>
-    public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         var sent = status == CourierStatus.Ok
-            ? Replies.Reply(request.Route, body)
+            ? Replies.Reply(request.Route, body, headers)
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
         if (!sent)
         {
