@@ -30,6 +30,26 @@ static _Noreturn void die(const char *what) {
   exit(1);
 }
 
+// CURVE mode (benchmarks/peers/run libzmq-curve): keys in Z85 from the environment. The broker's sockets are CURVE
+// servers (no ZAP handler: every client key is admitted), workers and clients CURVE clients of it.
+static void curve_server(void *socket) {
+  const char *secret = getenv("CURVE_SERVER_SECRET");
+  if (!secret) return;
+  int one = 1;
+  if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+      zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, secret, 40) != 0)
+    die("CURVE server keys");
+}
+
+static void curve_client(void *socket) {
+  const char *server = getenv("CURVE_SERVER_PUBLIC");
+  if (!server) return;
+  if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, server, 40) != 0 ||
+      zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, getenv("CURVE_CLIENT_PUBLIC"), 40) != 0 ||
+      zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, getenv("CURVE_CLIENT_SECRET"), 40) != 0)
+    die("CURVE client keys");
+}
+
 // Binds SOCKET to a port the kernel picks and writes the endpoint it got into ENDPOINT.
 static void bind_any(void *socket, char *endpoint, size_t size) {
   if (zmq_bind(socket, "tcp://127.0.0.1:*") != 0) die("bind");
@@ -44,6 +64,7 @@ static int broker(void) {
   for (int i = 0; i < 2; i++) {
     zmq_setsockopt(sockets[i], ZMQ_SNDHWM, &unlimited, sizeof unlimited);
     zmq_setsockopt(sockets[i], ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+    curve_server(sockets[i]);
   }
   char fe[256], be[256];
   bind_any(front, fe, sizeof fe);
@@ -56,6 +77,7 @@ static int broker(void) {
 
 static int worker(const char *backend) {
   void *s = zmq_socket(ctx, ZMQ_REP);
+  curve_client(s);
   if (zmq_connect(s, backend) != 0) die("connect");
   printf("ready\n");
   fflush(stdout);
@@ -92,6 +114,7 @@ static void send_request(void *s, char *body, size_t size) {
 static void *run_connection(void *arg) {
   struct connection *c = arg;
   void *s = zmq_socket(ctx, ZMQ_DEALER);
+  curve_client(s);
   if (zmq_connect(s, c->frontend) != 0) die("connect");
   // A lost request would otherwise hang the drain at the end: after 2 s of silence the rest count as errors.
   int timeout_ms = 2000;
