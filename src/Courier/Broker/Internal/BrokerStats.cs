@@ -16,7 +16,8 @@ internal static class BrokerStats
     public const string TruncatedKey = "mmi.truncated";
 
     /// <summary>
-    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>. A worker serving
+    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, services with
+    /// workers only (so at most <see cref="MaxEntries"/> of them). A worker serving
     /// several services on one connection appears under each, with the same id, and the capacity, outstanding and
     /// served of that service.
     /// </summary>
@@ -28,9 +29,9 @@ internal static class BrokerStats
         {
             var service = services[i];
             total += service.Workers.Count;
-            if (shown >= MaxEntries)
+            if (shown >= MaxEntries || service.Workers.Count == 0)
             {
-                continue;
+                continue; // a service without workers has none to show (mmi.stats shows it): the answer stays bounded
             }
 
             writer.WriteStartArray(service.Name);
