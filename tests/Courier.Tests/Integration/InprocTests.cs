@@ -50,16 +50,18 @@ public sealed class InprocTests
         var endpoint = Endpoint();
         var logs = new RecordingLoggerFactory();
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0, LoggerFactory = logs });
-        Task<CourierReply>? early = client.RequestAsync("echo", "early");
+        Task<CourierReply>? early = null;
         if (OnManaged)
         {
-            // NetMQ refuses an inproc connect before the bind: the request fails at once, saying so; the next one connects afresh.
-            var error = await Assert.ThrowsAsync<CourierUnreachableException>(() => early.WaitAsync(Bound));
+            // NetMQ refuses an inproc connect before the bind: the request fails at once (it may throw as it is made),
+            // saying so; the next one connects afresh.
+            var error = await Assert.ThrowsAsync<CourierUnreachableException>(() => client.RequestAsync("echo", "early").WaitAsync(Bound));
             Assert.Contains("must be bound before anything connects to it", error.Message, StringComparison.Ordinal);
-            early = null;
         }
         else
         {
+            early = client.RequestAsync("echo", "early");
+
             // The client's loop logs this right before it connects; libzmq queues the request until the bind.
             await Poll.UntilAsync(() => logs.Contains($"Connecting to {endpoint}"), Bound, "the client connecting");
         }

@@ -25,7 +25,11 @@ public sealed class OptionsBindingTests
           "HeartbeatInterval": "00:00:02.5",
           "HeartbeatTimeout": "00:00:07.5",
           "ReconnectInterval": "00:00:00.25",
-          "ReconnectIntervalMax": "00:00:03"
+          "ReconnectIntervalMax": "00:00:03",
+          "HandshakeTimeout": "00:00:04",
+          "MaxConnections": 123,
+          "ViolationLogBurst": 3,
+          "ViolationLogInterval": "00:00:30"
         }
         """;
 
@@ -182,6 +186,10 @@ public sealed class OptionsBindingTests
               "HeartbeatLiveness": 4,
               "MaxWorkerDeaths": 2,
               "MaxQueuedPerService": 50,
+              "MaxQueued": 500,
+              "MaxQueuedBytes": 65536,
+              "MaxServices": 20,
+              "IdleServiceTimeout": "00:02:00",
               "MaxRequestSize": 2048,
               "DefaultService": "greet",
               "ServiceGracePeriod": "00:00:30",
@@ -195,6 +203,10 @@ public sealed class OptionsBindingTests
         Assert.Equal(4, options.HeartbeatLiveness);
         Assert.Equal(2, options.MaxWorkerDeaths);
         Assert.Equal(50, options.MaxQueuedPerService);
+        Assert.Equal(500, options.MaxQueued);
+        Assert.Equal(65536, options.MaxQueuedBytes);
+        Assert.Equal(20, options.MaxServices);
+        Assert.Equal(TimeSpan.FromMinutes(2), options.IdleServiceTimeout);
         Assert.Equal(2048, options.MaxRequestSize);
         Assert.Equal("greet", options.DefaultService);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ServiceGracePeriod);
@@ -260,6 +272,10 @@ public sealed class OptionsBindingTests
         Assert.Equal(TimeSpan.FromSeconds(7.5), transport.HeartbeatTimeout);
         Assert.Equal(TimeSpan.FromMilliseconds(250), transport.ReconnectInterval);
         Assert.Equal(TimeSpan.FromSeconds(3), transport.ReconnectIntervalMax);
+        Assert.Equal(TimeSpan.FromSeconds(4), transport.HandshakeTimeout);
+        Assert.Equal(123, transport.MaxConnections);
+        Assert.Equal(3, transport.ViolationLogBurst);
+        Assert.Equal(TimeSpan.FromSeconds(30), transport.ViolationLogInterval);
         AssertEverySettingChanged(transport, TransportOptions.Default);
     }
 
