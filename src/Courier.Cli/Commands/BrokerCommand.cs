@@ -40,6 +40,7 @@ internal static class BrokerCommand
                 IdleServiceTimeout = parse.GetValue(idle),
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             });
             await broker.StartAsync(cancellationToken);
             Console.WriteLine($"broker listening on {broker.Endpoint}");

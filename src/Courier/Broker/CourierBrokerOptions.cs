@@ -1,4 +1,5 @@
 using Courier.Internal;
+using Courier.Security;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -76,6 +77,13 @@ public sealed record CourierBrokerOptions
     /// <summary>Service for stock REQ clients, which name none.</summary>
     public string DefaultService { get; init; } = "echo";
 
+    /// <summary>
+    /// CURVE encryption and authentication (native transport only): this side's secret certificate, the allow-list
+    /// and the policy file. Off by default; docs/security.md.
+    /// </summary>
+    // A fresh instance, for the same reason as Transport: binding must never change a Default.
+    public CourierSecurityOptions Security { get; init; } = new();
+
     /// <summary>Socket limits and ZMTP heartbeats.</summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
     // and binding "Transport:…" must not change the process-wide default.
@@ -104,6 +112,8 @@ public sealed record CourierBrokerOptions
         Require(ServiceGracePeriod >= TimeSpan.Zero || ServiceGracePeriod == Timeout.InfiniteTimeSpan, nameof(ServiceGracePeriod), "must be zero or more, or Timeout.InfiniteTimeSpan");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
+        ArgumentNullException.ThrowIfNull(Security);
+        Security.Validate(nameof(CourierBrokerOptions), listens: true);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

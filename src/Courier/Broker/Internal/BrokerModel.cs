@@ -7,8 +7,11 @@ namespace Courier.Broker.Internal;
 /// one of these per service it registered (several only under courier/4), each with its own capacity and its own
 /// requests outstanding, so that least-loaded dispatch and capacity work per service.
 /// </summary>
-internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int capacity)
+internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int capacity, bool idempotent = false)
 {
+    /// <summary>Declared idempotent at READY (courier/5): its requests may go to another worker if it dies or stalls.</summary>
+    public bool Idempotent { get; } = idempotent;
+
     public WorkerPeer Peer { get; } = peer;
 
     public BrokerService Service { get; } = service;

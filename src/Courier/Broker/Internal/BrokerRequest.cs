@@ -21,6 +21,21 @@ internal sealed class BrokerRequest
 
     public BrokerService Service { get; private set; } = null!;
 
+    /// <summary>When its budget runs out (the broker's clock), or <see cref="long.MaxValue"/> for a request without one.</summary>
+    public long Deadline { get; set; } = long.MaxValue;
+
+    /// <summary>The budget left, in milliseconds, as of the last <see cref="Deadline"/> check (0 for none): what a worker is told.</summary>
+    public uint BudgetMs { get; set; }
+
+    /// <summary>The worker registration holding it, while one does (null while queued or orphaned).</summary>
+    public BrokerWorker? Holder { get; set; }
+
+    /// <summary>Kept in the broker's at-most-once ledger under its <see cref="InboundRequest.Key"/> (courier/5).</summary>
+    public bool Tracked { get; set; }
+
+    /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
+    public long OrphanedUntil { get; set; }
+
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
 
@@ -54,6 +69,11 @@ internal sealed class BrokerRequest
         Service = null!;
         Deaths = 0;
         Bytes = 0;
+        Deadline = long.MaxValue;
+        BudgetMs = 0;
+        Holder = null;
+        Tracked = false;
+        OrphanedUntil = 0;
     }
 
     /// <summary>Roughly what a waiting request holds: the objects that carry it, its envelope and its body.</summary>

@@ -25,6 +25,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly TimeSpan _forgetAfter = options.ServiceGracePeriod == Timeout.InfiniteTimeSpan || options.ServiceGracePeriod < options.IdleServiceTimeout
         ? options.IdleServiceTimeout
         : options.ServiceGracePeriod;
+    private readonly DeliveryLedger<BrokerRequest> _delivery = new(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
+    private readonly Dictionary<ulong, BrokerRequest> _orphans = [];
     private ulong _nextToken;
     private long _dispatchSequence;
 
@@ -63,6 +65,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         _mmiCache.Clear(); // 8/MMI answers about every service are built at most once per tick
         var now = _clock.GetTimestamp();
+        _delivery.Expire(now);
+        ExpireQueued(now);
+        EndOrphans(now);
         var grace = options.ServiceGracePeriod != Timeout.InfiniteTimeSpan;
         List<BrokerService>? idle = null;
         foreach (var service in _services.Values)
@@ -160,6 +165,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             service = Add(name);
         }
 
+        if (!request.Delivery.Client.IsNone && Repeated(request))
+        {
+            return null;
+        }
+
         // The common case: nothing waits and a worker has room, so the request goes straight out and holds no queue.
         if (service.Queue.Count == 0 && LeastLoaded(service) is { } idle)
         {
@@ -182,6 +192,123 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     public BrokerService? ForWorker(string name)
         => _services.TryGetValue(name, out var service) ? service : _services.Count < options.MaxServices ? Add(name) : null;
 
+    /// <summary>
+    /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a courier/5 worker holds is
+    /// cancelled there (its handler's token fires) and answered when the worker answers.
+    /// </summary>
+    public void Cancel(RequestKey key)
+    {
+        if (!_delivery.TryGetRunning(key, out var request))
+        {
+            return;
+        }
+
+        if (request.Lane?.Queue is { } queue)
+        {
+            queue.Remove(request);
+            FrontEnd.Release(request.Inbound);
+            Retire(request);
+        }
+        else if (request.Holder is { Peer.Delivery: true } holder)
+        {
+            Workers.SendCancel(holder.Peer, request.Token);
+        }
+    }
+
+    /// <summary>
+    /// A request a stalled worker held, not idempotent: it may not go to another worker. It waits for that worker's late
+    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown).
+    /// </summary>
+    public void Orphan(BrokerRequest request, long until)
+    {
+        request.Holder = null;
+        request.OrphanedUntil = until;
+        _orphans[request.Token] = request;
+    }
+
+    /// <summary>A reply from a worker the broker no longer knows: delivered if it answers an orphan. True when it did.</summary>
+    public bool LateReply(ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
+    {
+        if (!_orphans.Remove(token, out var request))
+        {
+            return false;
+        }
+
+        if (status == CourierStatus.Ok)
+        {
+            Reply(request, body, headers, remember: true);
+        }
+        else
+        {
+            var message = body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
+            Fail(request, status is < 100 or > 599 ? CourierStatus.ServerError : status, message, ran: true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a request its worker lost may run again elsewhere: idempotent, or from a client that cannot be told otherwise.</summary>
+    public static bool MayRunAgain(BrokerWorker worker, BrokerRequest request)
+        => worker.Idempotent || request.Inbound.Delivery.Idempotent || !IsCourier(request.Inbound);
+
+    private void EndOrphans(long now)
+    {
+        if (_orphans.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var request in _orphans.Values.Where(r => r.OrphanedUntil <= now).ToArray())
+        {
+            _orphans.Remove(request.Token);
+            Fail(request, CourierStatus.OutcomeUnknown, $"its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true);
+        }
+    }
+
+    /// <summary>Queued requests whose caller's budget ran out are answered 504 (courier/5): nobody waits for them.</summary>
+    private void ExpireQueued(long now)
+    {
+        if (_delivery.RunningCount == 0)
+        {
+            return; // only courier/5 requests carry budgets, and every one of them is in the ledger
+        }
+
+        foreach (var service in _services.Values)
+        {
+            service.Queue.Collect(r => r.Deadline <= now, _scratch);
+            foreach (var request in _scratch)
+            {
+                service.Queue.Remove(request);
+                Fail(request, CourierStatus.DeadlineExceeded, "the request's deadline passed while it waited for a worker");
+            }
+
+            _scratch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// At-most-once: a repeated attempt of a request in progress takes its place as the one to answer (its reply address
+    /// is now the newest attempt's); one already answered gets the remembered reply. True when it was either.
+    /// </summary>
+    private bool Repeated(InboundRequest request)
+    {
+        var key = request.Key;
+        if (_delivery.TryGetRunning(key, out var running))
+        {
+            running.Inbound.TakeRouteOf(request);
+            FrontEnd.Release(request);
+            return true;
+        }
+
+        if (_delivery.TryGetAnswer(key, out var answer))
+        {
+            FrontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room, one client at a time in turn.</summary>
     public void Dispatch(BrokerService service)
     {
@@ -198,17 +325,38 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     /// <summary>A worker's reply: to the client, and the request is done.</summary>
-    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    /// <param name="request">The request answered.</param>
+    /// <param name="body">The reply's body.</param>
+    /// <param name="headers">The reply's encoded headers.</param>
+    /// <param name="remember">Remember the reply for repeated attempts (a request that may not run again).</param>
+    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default, bool remember = false)
     {
         request.Service.Served++;
-        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        if (request.Tracked && remember)
+        {
+            // Copied: the body is a view of the receive buffer.
+            var copy = new ReadOnlyMemory<byte>[body.Length];
+            for (var i = 0; i < copy.Length; i++)
+            {
+                copy[i] = body[i].ToArray();
+            }
+
+            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
+        }
+
+        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
         Retire(request);
     }
 
-    /// <summary>An error for the client, and the request is done.</summary>
-    public void Fail(BrokerRequest request, int status, string message)
+    /// <summary>An error for the client, and the request is done; <paramref name="ran"/>: a handler may have run it, so a repeat gets this answer too.</summary>
+    public void Fail(BrokerRequest request, int status, string message, bool ran = false)
     {
         request.Service.Errors++;
+        if (request.Tracked && ran)
+        {
+            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
+        }
+
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
         Retire(request);
     }
@@ -276,10 +424,39 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     private BrokerRequest Hold(InboundRequest request, BrokerService service)
-        => (_spare.TryPop(out var spare) ? spare : new BrokerRequest()).Set(++_nextToken, request, service);
+    {
+        var held = (_spare.TryPop(out var spare) ? spare : new BrokerRequest()).Set(++_nextToken, request, service);
+        var delivery = request.Delivery;
+        if (!delivery.Client.IsNone)
+        {
+            // courier/5: remembered for at-most-once, and its caller's budget becomes a deadline here.
+            held.Tracked = true;
+            _delivery.Start(request.Key, held);
+            if (delivery.BudgetMs > 0)
+            {
+                held.Deadline = _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000);
+            }
+        }
+
+        return held;
+    }
 
     private void Assign(BrokerWorker worker, BrokerRequest request)
     {
+        if (request.Deadline != long.MaxValue)
+        {
+            var now = _clock.GetTimestamp();
+            if (now >= request.Deadline)
+            {
+                // Its caller no longer waits: it is answered 504 instead of being run.
+                Fail(request, CourierStatus.DeadlineExceeded, "the request's deadline passed before a worker took it");
+                return;
+            }
+
+            request.BudgetMs = (uint)Math.Max(1, (request.Deadline - now) * 1000 / _clock.TimestampFrequency);
+        }
+
+        request.Holder = worker;
         worker.Outstanding.Add(request.Token, request);
         worker.LastDispatch = ++_dispatchSequence;
         if (!Workers.Send(worker, request))
@@ -317,6 +494,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
     private void Retire(BrokerRequest request)
     {
+        if (request.Tracked)
+        {
+            _delivery.Forget(request.Inbound.Key, request);
+        }
+
         request.Clear();
         if (_spare.Count < SpareRequests)
         {

@@ -24,14 +24,18 @@ internal sealed class HandlerRunner<TContext>(
     Action<TContext, HandlerOutcome> complete) : IDisposable
 {
     private readonly Queue<Job> _queue = new();
-    private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome)> _completions = new();
+    private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome, HandlerCall? Call)> _completions = new();
+    private static readonly byte[] DeadlineMessage = Encoding.UTF8.GetBytes("the request's deadline passed while its handler ran");
+    private static readonly byte[] CancelledMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it");
     private readonly CancellationTokenSource _cancellation = new();
     private readonly byte[] _stoppedMessage = Encoding.UTF8.GetBytes(stoppedMessage);
     private Action? _drainCompletions;
     private int _completionsScheduled;
     private int _inFlight;
 
-    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context);
+    private readonly HandlerCalls _calls = new();
+
+    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, HandlerCall? Call);
 
     /// <summary>Handlers running now. Any thread.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -46,15 +50,27 @@ internal sealed class HandlerRunner<TContext>(
     public Action? OnIdle { get; set; }
 
     /// <summary>Starts the handler or queues it; false when the queue is full too.</summary>
-    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context)
+    /// <param name="handler">Serves the request.</param>
+    /// <param name="request">The request.</param>
+    /// <param name="context">What the owner needs to answer it.</param>
+    /// <param name="call">
+    /// A courier/5 request's own token (its deadline, its caller's CANCEL; the owner's stop as well); null for the
+    /// runner's shared stop token.
+    /// </param>
+    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, HandlerCall? call = null)
     {
         if (_inFlight < maxConcurrency)
         {
-            Start(new Job(handler, request, context));
+            Start(new Job(handler, request, context, call));
         }
         else if (_queue.Count < maxQueued)
         {
-            _queue.Enqueue(new Job(handler, request, context));
+            if (call is not null)
+            {
+                _calls.Add(call); // a request waiting for a slot is cancelled at its deadline too
+            }
+
+            _queue.Enqueue(new Job(handler, request, context, call));
         }
         else
         {
@@ -65,7 +81,16 @@ internal sealed class HandlerRunner<TContext>(
     }
 
     /// <summary>Cancels the token every handler got: a graceful stop's drain time is over. Any thread.</summary>
-    public Task CancelAsync() => _cancellation.CancelAsync();
+    public Task CancelAsync()
+    {
+        // The shared token first: a handler stopping on its own token must find the stop already marked (503).
+        var cancelled = _cancellation.CancelAsync();
+        loop.Post(_calls.CancelAll);
+        return cancelled;
+    }
+
+    /// <summary>Fires the tokens of handlers whose request's deadline has come. Loop thread.</summary>
+    public void OnTick(long now) => _calls.FireDue(now);
 
     /// <inheritdoc/>
     public void Dispose() => _cancellation.Dispose();
@@ -73,6 +98,11 @@ internal sealed class HandlerRunner<TContext>(
     private void Start(Job job)
     {
         Interlocked.Increment(ref _inFlight);
+        if (job.Call is { Linked: false } call)
+        {
+            _calls.Add(call);
+        }
+
         if (!runInline)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Runner.FinishAsync(s.Job, s.Runner.Invoke(s.Job)), (Runner: this, Job: job), preferLocal: false);
@@ -88,7 +118,8 @@ internal sealed class HandlerRunner<TContext>(
 
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
-        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Done(job);
+        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? [], job.Request.ReplyHeadersIfAny?.Encode()));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -100,7 +131,7 @@ internal sealed class HandlerRunner<TContext>(
     {
         try
         {
-            return job.Handler(job.Request, _cancellation.Token);
+            return job.Handler(job.Request, job.Call?.Token ?? _cancellation.Token);
         }
 #pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
         catch (Exception ex)
@@ -116,7 +147,7 @@ internal sealed class HandlerRunner<TContext>(
         HandlerOutcome outcome;
         try
         {
-            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? []);
+            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? [], job.Request.ReplyHeadersIfAny?.Encode());
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
@@ -127,6 +158,11 @@ internal sealed class HandlerRunner<TContext>(
             // An answer the handler chose: its status and message go to the caller as they are.
             outcome = new HandlerOutcome(ex.StatusCode, [Encoding.UTF8.GetBytes(ex.Message)]);
         }
+        catch (OperationCanceledException) when (job.Call is { Reason: not CallCancel.None } call)
+        {
+            // Nobody waits for it any more: its deadline passed, or its caller cancelled. The answer only frees its place.
+            outcome = new HandlerOutcome(CourierStatus.DeadlineExceeded, [call.Reason == CallCancel.Deadline ? DeadlineMessage : CancelledMessage]);
+        }
 #pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the owner keeps serving.
         catch (Exception ex)
 #pragma warning restore CA1031
@@ -134,7 +170,7 @@ internal sealed class HandlerRunner<TContext>(
             outcome = Failed(ex, job.Request.Service, "handler failed");
         }
 
-        _completions.Enqueue((job.Context, outcome));
+        _completions.Enqueue((job.Context, outcome, job.Call));
         if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
         {
             loop.Post(_drainCompletions ??= DrainCompletions);
@@ -146,6 +182,11 @@ internal sealed class HandlerRunner<TContext>(
         Volatile.Write(ref _completionsScheduled, 0);
         while (_completions.TryDequeue(out var completion))
         {
+            if (completion.Call is { } call)
+            {
+                _calls.Remove(call);
+            }
+
             Complete(completion.Context, completion.Outcome);
             Finished();
         }
@@ -187,6 +228,14 @@ internal sealed class HandlerRunner<TContext>(
         var errorId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
         RunnerLog.HandlerFailed(logger, exception, service ?? "(reply)", errorId);
         return new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{what}; error id {errorId}")]);
+    }
+
+    private void Done(Job job)
+    {
+        if (job.Call is { } call)
+        {
+            _calls.Remove(call);
+        }
     }
 
     /// <summary>One handler fewer running: start what waits, or report idle.</summary>
