@@ -44,6 +44,40 @@ internal abstract class FuzzTarget
         return message;
     }
 
+    /// <summary>
+    /// Plays <paramref name="steps"/> into a ROUTER's <paramref name="handler"/> (server and broker alike): each message
+    /// from its peer's routing id, ticks through <paramref name="onTick"/>, disconnects as the transport reports them,
+    /// and after each step what was posted to the loop and the end of its turn. Returns what the peers sent.
+    /// </summary>
+    protected static (long BytesIn, int MessagesIn) PlayToRouter(
+        IReadOnlyList<FuzzStep> steps, MemoryLoop loop, ISocketHandler handler, Action<int> onTick, Action onTurnEnd)
+    {
+        long bytesIn = 0;
+        var messagesIn = 0;
+        foreach (var step in steps)
+        {
+            switch (step.Kind)
+            {
+                case StepKind.Message:
+                    bytesIn += step.Frames.Sum(f => (long)f.Length);
+                    messagesIn++;
+                    handler.OnMessage(Frames(RoutingId(step.Peer), step.Frames));
+                    break;
+                case StepKind.Tick:
+                    onTick(step.Peer);
+                    break;
+                case StepKind.Disconnect:
+                    handler.OnPeerDisconnected(RoutingId(step.Peer));
+                    break;
+            }
+
+            loop.RunPosted();
+            onTurnEnd();
+        }
+
+        return (bytesIn, messagesIn);
+    }
+
     /// <summary>Throws when what the loop sent is out of proportion to what the peers sent it.</summary>
     protected static void CheckAmplification(MemoryLoop loop, long bytesIn, int messagesIn, bool enabled)
     {

@@ -29,30 +29,8 @@ internal sealed class ServerTarget : FuzzTarget
         var loop = new MemoryLoop();
         var options = CourierServerOptions.Default with { Name = "fuzz", RunHandlersInline = true, MaxRequestSize = 64 * 1024, TimeProvider = clock };
         using var engine = new ServerEngine(options, options.Transport, Handlers, Idempotent, loop.Inner, NullLogger.Instance, security: null);
-        var socket = loop.Sockets[0];
-        long bytesIn = 0;
-        var messagesIn = 0;
-        foreach (var step in steps)
-        {
-            switch (step.Kind)
-            {
-                case StepKind.Message:
-                    bytesIn += step.Frames.Sum(f => (long)f.Length);
-                    messagesIn++;
-                    socket.Handler.OnMessage(Frames(RoutingId(step.Peer), step.Frames));
-                    break;
-                case StepKind.Tick:
-                    clock.Advance(TimeSpan.FromMilliseconds(100 * (step.Peer + 1)));
-                    break;
-                case StepKind.Disconnect:
-                    socket.Handler.OnPeerDisconnected(RoutingId(step.Peer));
-                    break;
-            }
-
-            loop.RunPosted();
-            engine.OnTurnEnd();
-        }
-
+        var (bytesIn, messagesIn) = PlayToRouter(
+            steps, loop, loop.Sockets[0].Handler, peer => clock.Advance(TimeSpan.FromMilliseconds(100 * (peer + 1))), engine.OnTurnEnd);
         CheckAmplification(loop, bytesIn, messagesIn, checkAmplification);
     }
 }
@@ -68,35 +46,15 @@ internal sealed class BrokerTarget : FuzzTarget
         var loop = new MemoryLoop();
         var options = CourierBrokerOptions.Default with { MaxRequestSize = 64 * 1024, MaxQueuedPerService = 64, TimeProvider = clock };
         var engine = new BrokerEngine(options, loop.Inner, NullLogger.Instance, security: null);
-        var socket = loop.Sockets[0];
-        long bytesIn = 0;
-        var messagesIn = 0;
-        foreach (var step in steps)
+        var (bytesIn, messagesIn) = PlayToRouter(steps, loop, engine, peer =>
         {
-            switch (step.Kind)
-            {
-                case StepKind.Message:
-                    bytesIn += step.Frames.Sum(f => (long)f.Length);
-                    messagesIn++;
-                    engine.OnMessage(Frames(RoutingId(step.Peer), step.Frames));
-                    break;
-                case StepKind.Tick:
-                    clock.Advance(TimeSpan.FromSeconds(step.Peer + 1));
-                    engine.OnTick();
-                    break;
-                case StepKind.Disconnect:
-                    engine.OnPeerDisconnected(RoutingId(step.Peer));
-                    break;
-            }
-
-            loop.RunPosted();
-            engine.OnTurnEnd();
-        }
+            clock.Advance(TimeSpan.FromSeconds(peer + 1));
+            engine.OnTick();
+        }, engine.OnTurnEnd);
 
         // Heartbeats to registered workers are sent on ticks whatever the peers sent: allow one per worker per tick.
         var ticks = steps.Count(s => s.Kind == StepKind.Tick);
         CheckAmplification(loop, bytesIn, messagesIn + (ticks * FuzzInput.Peers), checkAmplification);
-        GC.KeepAlive(socket);
     }
 }
 
