@@ -155,6 +155,32 @@ public sealed class BrokerBoundsTests
     }
 
     [Fact]
+    public async Task A_displaced_requests_resend_never_takes_the_reply_of_the_request_that_displaced_it()
+    {
+        // The broker reuses a finished request's slot at once: the request that displaced another may get the very slot
+        // the displaced one had. The displaced one's resend (its client retries a 503 on a fresh connection, same id) must
+        // be refused again, not joined to whatever now holds that slot: that would send one client's reply to another.
+        await using var broker = await StartAsync(o => o with { MaxQueuedPerService = 4 });
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var flooder = Attacker(broker.Endpoint!);
+        var flood = Enumerable.Range(0, 4).Select(i => flooder.RequestAsync("later", $"flood {i}")).ToList();
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "later")).Queued == 4, Wait, "the queue full");
+
+        await using var other = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+        var mine = other.RequestAsync("later", "mine");
+        await Poll.UntilAsync(() => flood.Any(t => t.IsCompleted), Wait, "the displaced request refused, resends included");
+
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "later");
+        Assert.Equal("mine", (await mine.WaitAsync(Wait)).BodyText);
+        var displaced = Assert.Single(flood, t => t.IsFaulted);
+        Assert.Equal(CourierStatus.Unavailable, ((CourierRemoteException)displaced.Exception!.InnerException!).StatusCode);
+        foreach (var served in flood.Where(t => t != displaced))
+        {
+            Assert.StartsWith("flood ", (await served.WaitAsync(Wait)).BodyText, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_goes_takes_only_its_own_queued_requests_with_it()
     {
         await using var broker = await StartAsync(o => o);

@@ -16,8 +16,8 @@ internal sealed class BrokerRequest
 
     public InboundRequest Inbound { get; private set; } = null!;
 
-    /// <summary>The client's routing id.</summary>
-    public byte[] ClientId => Inbound.Route.ClientId;
+    /// <summary>The client whose lane it waits in (<see cref="LaneKey"/>).</summary>
+    public byte[] ClientId => _laneKey ??= LaneKey(Inbound);
 
     public BrokerService Service { get; private set; } = null!;
 
@@ -30,8 +30,17 @@ internal sealed class BrokerRequest
     /// <summary>The worker registration holding it, while one does (null while queued or orphaned).</summary>
     public BrokerWorker? Holder { get; set; }
 
-    /// <summary>Kept in the broker's at-most-once ledger under its <see cref="InboundRequest.Key"/> (courier/5).</summary>
-    public bool Tracked { get; set; }
+    /// <summary>Kept in the broker's at-most-once ledger under <see cref="Key"/> (courier/5).</summary>
+    public bool Tracked => !Key.Client.IsNone;
+
+    /// <summary>
+    /// Its key in the at-most-once ledger (courier/5), kept here because its <see cref="Inbound"/> is cleared as soon as
+    /// it is answered, before the ledger lets go of it; default when untracked.
+    /// </summary>
+    public RequestKey Key { get; private set; }
+
+    /// <summary>Enters it in the at-most-once ledger under <paramref name="key"/>.</summary>
+    public void Track(RequestKey key) => Key = key;
 
     /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
     public long OrphanedUntil { get; set; }
@@ -52,6 +61,26 @@ internal sealed class BrokerRequest
 
     internal BrokerRequest? QueueNext { get; set; }
 
+    private byte[]? _laneKey;
+
+    /// <summary>
+    /// Who a request counts against in fair queueing: a courier/5 client by its identity, the same on all its connections
+    /// (a client that reconnects after a refusal is not a newcomer who may displace its own earlier requests); any other
+    /// by its routing id. The identity key is a zero byte and the 16 identity bytes: a peer cannot choose a routing id
+    /// that starts with zero (those are the transport's own), so no routing id can pose as an identity.
+    /// </summary>
+    public static byte[] LaneKey(InboundRequest inbound)
+    {
+        if (inbound.Delivery.Client.IsNone)
+        {
+            return inbound.Route.ClientId;
+        }
+
+        var key = new byte[1 + ClientIdentity.Length];
+        inbound.Delivery.Client.Write(key.AsSpan(1));
+        return key;
+    }
+
     public BrokerRequest Set(ulong token, InboundRequest inbound, BrokerService service)
     {
         Token = token;
@@ -65,6 +94,7 @@ internal sealed class BrokerRequest
     public void Clear()
     {
         Token = 0;
+        _laneKey = null;
         Inbound = null!;
         Service = null!;
         Deaths = 0;
@@ -72,7 +102,7 @@ internal sealed class BrokerRequest
         Deadline = long.MaxValue;
         BudgetMs = 0;
         Holder = null;
-        Tracked = false;
+        Key = default;
         OrphanedUntil = 0;
     }
 

@@ -341,7 +341,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 copy[i] = body[i].ToArray();
             }
 
-            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
+            _delivery.Remember(request.Key, request, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
         }
 
         FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
@@ -354,7 +354,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         request.Service.Errors++;
         if (request.Tracked && ran)
         {
-            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
+            _delivery.Remember(request.Key, request, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
         }
 
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
@@ -364,7 +364,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>
     /// A client that went away (say, a Lazy Pirate reconnect) can no longer receive replies: its waiting requests would
     /// only make workers do work nobody reads, and its resends would queue twice. Costs what it had queued, found
-    /// through its lanes, not a walk of every queue.
+    /// through its lanes, not a walk of every queue. A courier/5 client's lane is its identity's, not a connection's, and
+    /// stays: its resends on another connection join those requests (at-most-once) and take their replies.
     /// </summary>
     public void OnClientGone(ReadOnlySpan<byte> identity)
     {
@@ -403,11 +404,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         if (service.Queue.Count >= options.MaxQueuedPerService)
         {
             // Full: a client below its share takes the newest place of the client with the most waiting.
-            if (service.Queue.Surplus(request.Route.ClientId) is not { } surplus)
+            if (service.Queue.Surplus(BrokerRequest.LaneKey(request)) is not { } surplus)
             {
                 return $"queue full: {service.Queue.Count} requests wait for '{service.Name}'";
             }
-
             service.Queue.Remove(surplus);
             Fail(surplus, CourierStatus.Unavailable, $"queue full: {service.Queue.Count + 1} requests wait for '{service.Name}', and this client has more of them than its share");
         }
@@ -430,8 +430,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         if (!delivery.Client.IsNone)
         {
             // courier/5: remembered for at-most-once, and its caller's budget becomes a deadline here.
-            held.Tracked = true;
-            _delivery.Start(request.Key, held);
+            held.Track(request.Key);
+            _delivery.Start(held.Key, held);
             if (delivery.BudgetMs > 0)
             {
                 held.Deadline = _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000);
@@ -496,7 +496,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         if (request.Tracked)
         {
-            _delivery.Forget(request.Inbound.Key, request);
+            _delivery.Forget(request.Key, request);
         }
 
         request.Clear();
