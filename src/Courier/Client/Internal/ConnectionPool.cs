@@ -176,8 +176,9 @@ internal sealed class ConnectionPool : IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            // Asked again only after a timeout: a refused address must not cost a failed connect per request.
-            _unreachableUntil[slot] = now + _timeoutTicks;
+            // Asked again only after a while (a second, or the attempt timeout if shorter): a refused address must not
+            // cost a failed connect per request, nor stay refused long after it became reachable (an inproc bind).
+            _unreachableUntil[slot] = now + Math.Min(_timeoutTicks, _options.TimeProvider.TimestampFrequency);
             error = _unreachable[slot] = new CourierUnreachableException(endpoint, ex);
             return null;
         }
