@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Cli.Bench;
 
 internal sealed record BenchSettings(
-    IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries);
+    IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries, bool AtMostOnce = false);
 
 internal sealed record BenchResult(long Requests, BenchErrors Failures, double Seconds, long P50, long P90, long P99, long P999, long Max)
 {
@@ -69,8 +69,13 @@ internal static class BenchRunner
     public static async Task<BenchResult> RunAsync(
         BenchSettings settings, ILoggerFactory loggerFactory, Action<long, long, TimeSpan>? progress, CancellationToken cancellationToken)
     {
-        var payload = new byte[settings.Size];
-        Random.Shared.NextBytes(payload);
+        var body = new byte[settings.Size];
+        ReadOnlyMemory<byte>[] payload = [body];
+
+        // Idempotent unless asked otherwise, as the built-in services are: a request on a connection judged dead is
+        // resent elsewhere rather than failed with outcome unknown.
+        var requestOptions = CourierRequestOptions.Default with { Idempotent = !settings.AtMostOnce };
+        Random.Shared.NextBytes(body);
         var clients = Enumerable.Range(0, settings.Clients)
             // The request loops only record a figure and ask again: they may run on the client's own loop thread.
             .Select(_ => new CourierClient(Cli.ClientOptions(settings.Endpoints, settings.Timeout, settings.Retries, loggerFactory) with { RunContinuationsInline = true }))
@@ -99,7 +104,7 @@ internal static class BenchRunner
                 try
                 {
                     // Outstanding requests finish (success or error) rather than being cancelled: every request is counted.
-                    await client.RequestAsync(settings.Service, payload, CancellationToken.None);
+                    await client.RequestAsync(settings.Service, payload, requestOptions, CancellationToken.None);
                     recorder.Record((int)Math.Min(HighestTrackableMicros, (long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds));
                 }
                 catch (CourierException ex)

@@ -19,9 +19,13 @@ internal static class BenchCommand
         var timeout = CliOption.Duration("--timeout", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24), "Attempt timeout per request.");
         var retries = CliOption.Int("--retries", 3, 0, 100, "Resends after the first attempt.");
         var json = new Option<bool>("--json") { Description = "Print a last line of JSON with the results." };
+        var atMostOnce = new Option<bool>("--at-most-once")
+        {
+            Description = "Send the requests as not idempotent (by default they are declared idempotent, as echo and whoami are): one held by a connection or worker that dies fails with outcome unknown instead of running again.",
+        };
         var command = new Command("bench", "Measure throughput and latency against a server, broker or proxy.")
         {
-            connect, service, clients, inflight, duration, size, timeout, retries, json,
+            connect, service, clients, inflight, duration, size, timeout, retries, atMostOnce, json,
         };
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
@@ -29,7 +33,7 @@ internal static class BenchCommand
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var settings = new BenchSettings(
                 parse.GetValue(connect)!, parse.GetValue(service)!, parse.GetValue(clients), parse.GetValue(inflight),
-                parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries));
+                parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries), parse.GetValue(atMostOnce));
             var result = await BenchRunner.RunAsync(settings, loggerFactory, BenchRunner.TerminalProgress(), cancellationToken);
             if (!Console.IsOutputRedirected)
             {

@@ -109,7 +109,9 @@ public sealed class BrokerFaultTests
         await first.DisposeAsync();
         // The restarted broker binds the same port: held from now on so that nothing else takes it meanwhile.
         using var port = await PortReservation.RetakeAsync(endpoint);
-        var during = client.RequestAsync("echo", "during");
+        // Idempotent: sent to a dead broker, an at-most-once request would fail with outcome unknown once its
+        // connection is judged dead (the client cannot tell that nothing received it).
+        var during = client.RequestAsync("echo", "during", Load.Idempotent);
         var (second, _) = await ChildProcess.StartBrokerAsync("--bind", endpoint, "--heartbeat", "500ms");
         await using var _ = second;
         port.Dispose();

@@ -41,7 +41,7 @@ public sealed class NginxStackTests
             {
                 try
                 {
-                    await c.RequestAsync("echo", "payload");
+                    await c.RequestAsync("echo", "payload", Load.Idempotent);
                     Interlocked.Increment(ref ok);
                 }
                 catch (CourierException ex)

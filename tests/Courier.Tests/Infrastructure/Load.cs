@@ -14,9 +14,13 @@ public sealed class Load : IAsyncDisposable
     private Load(CourierClient[] clients, string service, Func<CourierClient, string, Task<CourierReply>>? request)
     {
         _clients = clients;
-        request ??= (client, body) => client.RequestAsync(service, body);
+        // Idempotent, as echo is: the fault tests state what an idempotent caller sees (docs/protocol.md, Delivery
+        // guarantees); an at-most-once caller's outcome-unknown errors have tests of their own.
+        request ??= (client, body) => client.RequestAsync(service, body, Idempotent);
         _loops = [.. clients.SelectMany(c => Enumerable.Range(0, 20).Select(_ => Task.Run(() => RunAsync(c, request))))];
     }
+
+    public static CourierRequestOptions Idempotent { get; } = CourierRequestOptions.Default with { Idempotent = true };
 
     public long Served => Interlocked.Read(ref _served);
 

@@ -1,3 +1,4 @@
+using Courier.Client;
 using Courier.Tests.Infrastructure;
 
 namespace Courier.Tests.Integration;
@@ -50,6 +51,34 @@ public sealed class FailoverProcessTests
             // The frozen peer's TCP connections stay open: only the probe after a timeout tells the client.
             await load.UntilServedAsync(load.Served + 3000);
             Assert.Empty(await load.StopAsync());
+        }
+        finally
+        {
+            frozen.Signal("CONT");
+        }
+    }
+
+    [Fact]
+    public async Task At_most_once_requests_held_by_a_frozen_server_fail_with_outcome_unknown_instead_of_running_again()
+    {
+        // A server that holds every request: whether a frozen one ran them is unknown to the client.
+        var (frozen, a) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--name", "frozen", "--delay", "10m");
+        await using var _ = frozen;
+        var logs = new RecordingLoggerFactory();
+        await using var client = TestServer.Client(a, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 10, LoggerFactory = logs });
+        var requests = Enumerable.Range(0, 3).Select(i => client.RequestAsync("echo", $"r{i}")).ToArray();
+        await Poll.UntilAsync(() => logs.Contains("speaks Courier"), TimeSpan.FromSeconds(30), "the requests sent");
+
+        frozen.Signal("STOP");
+        try
+        {
+            // After one attempt timeout the client probes; after another, unanswered, the connection is dead: well
+            // within the ten retries, which would otherwise resend them to a server that may come back.
+            foreach (var request in requests)
+            {
+                var error = await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => request.WaitAsync(TimeSpan.FromSeconds(30)));
+                Assert.Contains("judged dead", error.Message, StringComparison.Ordinal);
+            }
         }
         finally
         {

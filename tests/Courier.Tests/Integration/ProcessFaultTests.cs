@@ -19,7 +19,7 @@ public sealed class ProcessFaultTests
             var i = 0;
             while (!stop.IsCancellationRequested)
             {
-                var batch = Enumerable.Range(0, 20).Select(_ => client.RequestAsync("echo", $"m{Interlocked.Increment(ref i)}")).ToArray();
+                var batch = Enumerable.Range(0, 20).Select(_ => client.RequestAsync("echo", $"m{Interlocked.Increment(ref i)}", Load.Idempotent)).ToArray();
                 lock (outcomes)
                 {
                     outcomes.AddRange(batch);

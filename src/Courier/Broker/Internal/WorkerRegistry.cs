@@ -448,10 +448,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         {
             services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
         }
-        else if (status == CourierStatus.Unavailable)
+        else if (status == CourierStatus.Unavailable || (status == CourierStatus.OutcomeUnknown && ServiceTable.MayRunAgain(worker, request)))
         {
-            // The worker is stopping: the request was not run; give it to another worker, and none of its services
-            // new ones (a worker stops as a whole).
+            // The worker is stopping: the request was not run (or was cut short by the stop, and may run again); give it
+            // to another worker, and none of its services new ones (a worker stops as a whole).
             worker.Served--;
             peer.Draining = true;
             request.Service.Queue.AddFirst(request);

@@ -235,7 +235,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
             RequestTable.Detach(request);
             if (request.MayHaveRun && !request.Idempotent)
             {
-                Fail(request, OutcomeUnknown(request, now));
+                Fail(request, OutcomeUnknown(request, connection, reason));
             }
             else
             {
@@ -488,7 +488,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
         => new(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now));
 
     /// <summary>The request went out on a connection now dead and is not idempotent: whether it ran is unknown.</summary>
-    private CourierTimeoutException OutcomeUnknown(PendingRequest request, long now) => TimedOut(request, now);
+    private static CourierOutcomeUnknownException OutcomeUnknown(PendingRequest request, ClientConnection connection, string reason)
+        => new(request.Service, $"the connection to {connection.Endpoint} was judged dead ({reason}) while it held the request, and it is not idempotent: it ran once or not at all");
 
     private void Complete(PendingRequest request, CourierReply reply)
     {

@@ -29,12 +29,12 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     public uint BudgetMs { get; set; }
 
     /// <summary>
-    /// Whether running the handler twice is harmless: only then is a request that was sent on a connection later judged
-    /// dead sent again elsewhere (otherwise it fails, its outcome unknown), and a timed-out attempt sent to another
-    /// connection rather than the same peer. True until requests can say otherwise (at-most-once, courier/5): every
-    /// request is then resent on failover, as before.
+    /// Whether its caller declared running it twice harmless (<see cref="CourierRequestOptions.Idempotent"/>, sent in
+    /// <see cref="Flags"/>): only then is a request that went out on a connection later judged dead sent again elsewhere
+    /// (otherwise it fails with <see cref="CourierOutcomeUnknownException"/>), and a timed-out attempt sent to another
+    /// connection rather than to the same peer, which joins the repeat to the run in progress.
     /// </summary>
-    public bool Idempotent { get; init; } = true;
+    public bool Idempotent => (Flags & Protocol.Internal.DeliveryFlags.Idempotent) != 0;
 
     /// <summary>Attempts made so far (1 on the first); a resend, a refusal retried elsewhere or an expiry while waiting uses one.</summary>
     public int Attempts { get; set; }

@@ -174,6 +174,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
     {
+        outcome = outcome.For(_idempotent.Contains(request.Service!) || request.Delivery.Idempotent);
         var body = outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body];
         if (!request.Delivery.Client.IsNone && _ledger.TryGetRunning(request.Key, out var run) && ReferenceEquals(run.Inbound, request))
         {

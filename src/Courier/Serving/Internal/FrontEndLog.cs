@@ -10,6 +10,8 @@ internal static partial class FrontEndLog
     [LoggerMessage(102, LogLevel.Information, "Rejected a request for {Service}: {Status} {Reason}")]
     public static partial void Rejected(ILogger logger, string service, int status, string reason);
 
-    [LoggerMessage(103, LogLevel.Warning, "Reply to a request for {Service} could not be queued (peer gone or its queue full); dropped")]
+    // Information: a client that goes before its reply (a closed probe socket, a restart) is routine, and the peer's
+    // own timeout tells it; nothing here needs an operator.
+    [LoggerMessage(103, LogLevel.Information, "Reply to a request for {Service} could not be queued (peer gone or its queue full); dropped")]
     public static partial void ReplyDropped(ILogger logger, string service);
 }

@@ -151,7 +151,9 @@ internal sealed class HandlerRunner<TContext>(
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
-            outcome = new HandlerOutcome(CourierStatus.Unavailable, [_stoppedMessage]);
+            // It started: its effects may have happened, in part. The owner turns this into 503 (run it elsewhere) for an
+            // idempotent service only (HandlerOutcome.Stopped).
+            outcome = new HandlerOutcome(CourierStatus.OutcomeUnknown, [_stoppedMessage]);
         }
         catch (CourierServiceException ex)
         {

@@ -496,6 +496,7 @@ internal sealed class WorkerEngine : IDisposable
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
         {
+            outcome = outcome.For(job.Slot.Service.Idempotent);
             job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);
         }
     }

@@ -34,6 +34,9 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
     {
         private bool _released;
 
+        /// <summary>The service whose place it is.</summary>
+        public WorkerService Service => service;
+
         public void Release()
         {
             if (!_released)
