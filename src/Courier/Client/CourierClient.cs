@@ -1,5 +1,6 @@
 using System.Text;
 using Courier.Client.Internal;
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -21,6 +22,7 @@ public sealed class CourierClient : ICourierClient
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _serviceFrames = new(StringComparer.Ordinal);
     private readonly Action _drainSubmissions;
     private readonly ClientEngine _engine;
+    private readonly IDisposable _gauges;
     private int _drainScheduled;
     private long _nextId;
     private int _disposed;
@@ -40,6 +42,7 @@ public sealed class CourierClient : ICourierClient
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _engine = new ClientEngine(options, _loop, _logger);
         _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd);
+        _gauges = LiveGauges.Register(_engine);
     }
 
     /// <summary>Creates a client for one endpoint with default options.</summary>
@@ -84,7 +87,10 @@ public sealed class CourierClient : ICourierClient
             return Task.FromCanceled<CourierReply>(cancellationToken);
         }
 
-        var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline);
+        var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
+        {
+            Activity = CourierTracing.StartClient(service),
+        };
         if (cancellationToken.CanBeCanceled)
         {
             request.Cancellation = cancellationToken.UnsafeRegister(
@@ -148,6 +154,7 @@ public sealed class CourierClient : ICourierClient
             return;
         }
 
+        _gauges.Dispose();
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _loop.Post(() =>
         {

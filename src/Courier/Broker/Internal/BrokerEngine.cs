@@ -1,3 +1,4 @@
+using Courier.Diagnostics.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport.Internal;
@@ -32,13 +33,16 @@ internal sealed class BrokerEngine : ISocketHandler
 
         _services = new ServiceTable(options);
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
-        _frontEnd = new ClientFrontEnd(socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger);
         _workers = new WorkerRegistry(options, socket, _services, logger);
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What the broker's gauges read.</summary>
+    public IGaugeSource Gauges => _services.Telemetry;
 
     public bool OnMessage(MessageFrames message)
     {

@@ -46,5 +46,11 @@ internal sealed class BrokerService(string name, long noWorkersSince)
 
     public long Errors { get; set; }
 
+    /// <summary>Requests taken back from workers that died or stopped.</summary>
+    public long Requeued { get; set; }
+
+    /// <summary>Recent arrival-to-answer times, recorded while measured (<see cref="ServiceTable"/>); made on the first.</summary>
+    public Diagnostics.Internal.LatencyWindow? Latency { get; set; }
+
     public bool IsIdle => Queue.Count == 0 && Workers.Count == 0 && Served == 0 && Errors == 0;
 }

@@ -21,6 +21,15 @@ internal sealed class BrokerRequest
 
     public BrokerService Service { get; private set; } = null!;
 
+    /// <summary>Stopwatch timestamp of its arrival, when measured (a listener, or someone watching <c>mmi.stats</c>); else 0.</summary>
+    public long ArrivedAt { get; set; }
+
+    /// <summary>Stopwatch timestamp of its (latest) entry into the queue, when measured; else 0.</summary>
+    public long QueuedAt { get; set; }
+
+    /// <summary>Its span in the broker, when a listener samples one.</summary>
+    public System.Diagnostics.Activity? Activity { get; set; }
+
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
 
@@ -46,6 +55,9 @@ internal sealed class BrokerRequest
         Inbound = null!;
         Service = null!;
         Deaths = 0;
+        ArrivedAt = 0;
+        QueuedAt = 0;
+        Activity = null;
     }
 
     public static byte[] TokenBytes(ulong token)

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
@@ -17,8 +19,12 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly Stack<BrokerRequest> _spare = new();
     private readonly TimeProvider _clock = options.TimeProvider;
     private readonly long _started = options.TimeProvider.GetTimestamp();
+    private readonly BrokerTelemetry _telemetry = new();
     private ulong _nextToken;
     private long _dispatchSequence;
+
+    /// <summary>What the broker's gauges read off the loop: published on tick while a listener collects them.</summary>
+    public BrokerTelemetry Telemetry => _telemetry;
 
     /// <summary>Where replies leave; set once the socket exists.</summary>
     public ClientFrontEnd FrontEnd { get; set; } = null!;
@@ -50,6 +56,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>Answers 404 to the queued Courier requests of services that have been without a worker past the grace period.</summary>
     public void OnTick()
     {
+        _telemetry.OnTick(_services.Values);
         if (options.ServiceGracePeriod == Timeout.InfiniteTimeSpan)
         {
             return;
@@ -95,9 +102,15 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         {
             "mmi.service" => [_services.TryGetValue(name, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
             "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, name)],
-            "mmi.stats" => [BrokerStats.StatsJson(_services.Values, name)],
+            "mmi.stats" => [Stats(name)],
             _ => null,
         };
+    }
+
+    private byte[] Stats(string name)
+    {
+        _telemetry.Watch(); // from now on latencies are recorded: the next answer has percentiles
+        return BrokerStats.StatsJson(_services.Values, name);
     }
 
     public string? TryAccept(InboundRequest request)
@@ -112,6 +125,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
         var held = _spare.TryPop(out var spare) ? spare : new BrokerRequest();
         service.Queue.AddLast(held.Set(++_nextToken, request, service));
+        _telemetry.Arrived(held);
         Dispatch(service);
         return null;
     }
@@ -139,6 +153,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             }
 
             service.Queue.Remove(request);
+            if (request.QueuedAt != 0)
+            {
+                BrokerTelemetry.Dispatched(request);
+            }
+
             worker.Outstanding.Add(request.Token, request);
             worker.LastDispatch = ++_dispatchSequence;
             if (!Workers.Send(worker, request))
@@ -155,6 +174,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         request.Service.Served++;
         FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        BrokerTelemetry.Answered(request, CourierStatus.Ok);
         Retire(request);
     }
 
@@ -163,7 +183,16 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         request.Service.Errors++;
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
+        BrokerTelemetry.Answered(request, status);
         Retire(request);
+    }
+
+    /// <summary>A request taken back from a worker that died or stopped: to the front of its queue.</summary>
+    public static void Requeue(BrokerRequest request)
+    {
+        request.Service.Requeued++;
+        BrokerTelemetry.Requeued(request);
+        request.Service.Queue.AddFirst(request);
     }
 
     /// <summary>
@@ -180,6 +209,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 if (request.ClientId.AsSpan().SequenceEqual(identity))
                 {
                     service.Queue.Remove(request);
+                    BrokerTelemetry.Abandoned(request);
                     FrontEnd.Release(request.Inbound);
                     Retire(request);
                 }

@@ -213,7 +213,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 }
                 else
                 {
-                    request.Service.Queue.AddFirst(request);
+                    ServiceTable.Requeue(request);
                 }
             }
 
@@ -349,7 +349,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // new ones (a worker stops as a whole).
             worker.Served--;
             peer.Draining = true;
-            request.Service.Queue.AddFirst(request);
+            ServiceTable.Requeue(request);
         }
         else
         {
@@ -364,6 +364,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
     private void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {
+        if (Diagnostics.Internal.CourierMetrics.BrokerViolations.Enabled)
+        {
+            Diagnostics.Internal.CourierMetrics.BrokerViolations.Add(1);
+        }
+
         BrokerLog.Violation(logger, peer?.Name ?? Convert.ToHexString(identity), reason);
         _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
         if (peer is not null)

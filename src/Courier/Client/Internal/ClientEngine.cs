@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -12,7 +13,7 @@ namespace Courier.Client.Internal;
 /// lists of timeouts, and the current <see cref="ClientConnection"/>. Replies complete requests; timeouts fail them or,
 /// the Lazy Pirate way, replace the connection and resend. Loop thread only.
 /// </summary>
-internal sealed class ClientEngine : ISocketHandler, IDisposable
+internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
 {
     private readonly CourierClientOptions _options;
     private readonly ITransportLoop _loop;
@@ -41,6 +42,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
     {
         if (request.Task.IsCompleted)
         {
+            ClientTelemetry.Cancelled(request);
             return; // cancelled before the loop saw it
         }
 
@@ -71,6 +73,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
             return;
         }
 
+        ClientTelemetry.Cancelled(request);
         _attemptTimeouts.Remove(request);
         _deadlines.Remove(request);
         if (request.Sent && _connection is { } connection)
@@ -96,6 +99,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
         foreach (var request in _pending.Values.ToArray())
         {
             request.Cancellation.Dispose();
+            ClientTelemetry.Completed(request, _clock, error);
             request.TrySetException(error);
         }
 
@@ -194,7 +198,13 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
             ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
             try
             {
-                return _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+                _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
+                if (CourierMetrics.ClientConnections.Enabled)
+                {
+                    CourierMetrics.ClientConnections.Add(1);
+                }
+
+                return _connection;
             }
 #pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
             catch (Exception ex)
@@ -286,6 +296,7 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
                 }
 
                 request.Attempts++;
+                ClientTelemetry.Retried(request);
             }
 
             Dispatch(request);
@@ -381,14 +392,19 @@ internal sealed class ClientEngine : ISocketHandler, IDisposable
     private void Complete(PendingRequest request, CourierReply reply)
     {
         Remove(request);
+        ClientTelemetry.Completed(request, _clock, null);
         request.TrySetResult(reply);
     }
 
     private void Fail(PendingRequest request, Exception error)
     {
         Remove(request);
+        ClientTelemetry.Completed(request, _clock, error);
         request.TrySetException(error);
     }
+
+    /// <summary>Requests not yet completed: read off the loop by a metrics collection (a count, torn reads impossible).</summary>
+    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.ClientActive, _pending.Count);
 
     private void Remove(PendingRequest request)
     {

@@ -1,3 +1,4 @@
+using Courier.Diagnostics.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport;
@@ -10,7 +11,7 @@ namespace Courier.Server.Internal;
 /// A running server's loop-side state: its socket, the front end that decodes and checks requests, and the runner of
 /// their handlers. Loop thread only, except <see cref="InFlight"/>.
 /// </summary>
-internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
+internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSource, IDisposable
 {
     private readonly CourierServerOptions _options;
     private readonly IReadOnlyDictionary<string, CourierHandler> _handlers;
@@ -18,6 +19,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     private readonly ClientFrontEnd _frontEnd;
     private readonly HandlerRunner<InboundRequest> _runner;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IDisposable _gauges;
     private bool _draining;
 
     /// <summary>Creates the server's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
@@ -37,13 +39,15 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
             throw;
         }
 
-        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger);
         _runner = new HandlerRunner<InboundRequest>(
+            TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
             "cancelled: server shut down before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
         };
+        _gauges = LiveGauges.Register(this);
     }
 
     public string Endpoint { get; }
@@ -98,10 +102,21 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     /// <summary>Cancels the handlers still running; they answer 503.</summary>
     public Task CancelHandlersAsync() => _runner.CancelAsync();
 
-    public void Dispose() => _runner.Dispose();
+    public void Dispose()
+    {
+        _gauges.Dispose();
+        _runner.Dispose();
+    }
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
         => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body]);
+
+    /// <summary>Handlers running and waiting: read off the loop by a metrics collection (counts only).</summary>
+    void IGaugeSource.Read(GaugeReadings readings)
+    {
+        readings.Add(Gauge.ServerActive, _runner.InFlight);
+        readings.Add(Gauge.ServerQueued, _runner.Queued);
+    }
 
     private void OnIdle()
     {

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -23,9 +25,14 @@ internal sealed class ClientFrontEnd
     private readonly ILogger _logger;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
+    private readonly string _role;
+    private readonly Counter<long> _answered;
 
-    public ClientFrontEnd(ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
+    /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
+    public ClientFrontEnd(string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
     {
+        _role = role;
+        _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _target = target;
         _defaultService = defaultService;
         _maxRequestSize = maxRequestSize;
@@ -49,6 +56,7 @@ internal sealed class ClientFrontEnd
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
+            CourierMetrics.CountDropped(_role, "malformed");
             FrontEndLog.Dropped(_logger, frames.Length, dropReason!);
             Release(request);
             return;
@@ -75,6 +83,7 @@ internal sealed class ClientFrontEnd
 
         if (reader.Malformed)
         {
+            CourierMetrics.CountDropped(_role, "malformed");
             FrontEndLog.Dropped(_logger, message.Count, "a batch with a malformed record: the rest of it is ignored");
         }
     }
@@ -138,16 +147,17 @@ internal sealed class ClientFrontEnd
         var frames = answer as ReadOnlyMemory<byte>[] ?? [.. answer];
         if (!Replies.ReplyAlone(request.Route, frames))
         {
-            FrontEndLog.ReplyDropped(_logger, service);
+            ReplyDropped(service);
         }
     }
 
     /// <summary>Answers a request the target took, and releases it.</summary>
     public void Reply(InboundRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
+        Count(request.Service, CourierStatus.Ok);
         if (!Replies.Reply(request.Route, body))
         {
-            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?");
         }
 
         Release(request);
@@ -156,12 +166,13 @@ internal sealed class ClientFrontEnd
     /// <summary>Answers a request the target took with what its handler or worker came to, and releases it.</summary>
     public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
+        Count(request.Service, status);
         var sent = status == CourierStatus.Ok
             ? Replies.Reply(request.Route, body)
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
         if (!sent)
         {
-            FrontEndLog.ReplyDropped(_logger, request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?");
         }
 
         Release(request);
@@ -171,6 +182,7 @@ internal sealed class ClientFrontEnd
     public void Fail(InboundRequest request, int status, string reason, string? service = null)
     {
         service ??= request.Service ?? "?";
+        Count(service, status);
         var sent = Replies.Error(request.Route, status, reason);
         Release(request);
 
@@ -178,7 +190,7 @@ internal sealed class ClientFrontEnd
         FrontEndLog.Rejected(_logger, service, status, reason);
         if (!sent)
         {
-            FrontEndLog.ReplyDropped(_logger, service);
+            ReplyDropped(service);
         }
     }
 
@@ -194,6 +206,27 @@ internal sealed class ClientFrontEnd
 
     /// <summary>Sends what was packed this turn: the loop's end-of-turn hook calls it.</summary>
     public void Flush() => Replies.Flush();
+
+    /// <summary><c>courier.server.requests</c> or <c>courier.broker.requests</c>: one request answered, by service and status.</summary>
+    private void Count(string? service, int status)
+    {
+        if (_answered.Enabled)
+        {
+            // A name nobody serves, or a malformed one, comes from the peer: as a tag value it would let any client
+            // make series without bound.
+            var method = status is CourierStatus.BadRequest or CourierStatus.NotFound ? "_OTHER" : service ?? "_OTHER";
+            _answered.Add(
+                1,
+                new KeyValuePair<string, object?>(CourierMetrics.MethodTag, method),
+                new KeyValuePair<string, object?>(CourierMetrics.StatusTag, StatusText.Of(status)));
+        }
+    }
+
+    private void ReplyDropped(string service)
+    {
+        CourierMetrics.CountDropped(_role, "reply_refused");
+        FrontEndLog.ReplyDropped(_logger, service);
+    }
 
     private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays);
 

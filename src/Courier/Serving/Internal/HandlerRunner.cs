@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Server;
 using Courier.Transport.Internal;
@@ -15,6 +17,7 @@ namespace Courier.Serving.Internal;
 /// </summary>
 /// <typeparam name="TContext">What the owner needs to answer: a route, a token.</typeparam>
 internal sealed class HandlerRunner<TContext>(
+    string role,
     ITransportLoop loop,
     int maxConcurrency,
     int maxQueued,
@@ -24,14 +27,15 @@ internal sealed class HandlerRunner<TContext>(
     Action<TContext, HandlerOutcome> complete) : IDisposable
 {
     private readonly Queue<Job> _queue = new();
-    private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome)> _completions = new();
+    private readonly ConcurrentQueue<(Job Job, HandlerOutcome Outcome)> _completions = new();
     private readonly CancellationTokenSource _cancellation = new();
     private readonly byte[] _stoppedMessage = Encoding.UTF8.GetBytes(stoppedMessage);
     private Action? _drainCompletions;
     private int _completionsScheduled;
     private int _inFlight;
 
-    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context);
+    /// <summary>A request to run; <paramref name="StartedAt"/> is 0 unless <c>rpc.server.call.duration</c> is measured.</summary>
+    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, long StartedAt, Activity? Activity);
 
     /// <summary>Handlers running now. Any thread.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -45,20 +49,30 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Runs when the runner becomes idle (a drain waits for it). Loop thread.</summary>
     public Action? OnIdle { get; set; }
 
-    /// <summary>Starts the handler or queues it; false when the queue is full too.</summary>
-    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context)
+    /// <summary>
+    /// Starts the handler or queues it; false when the queue is full too. Its Server span is a child of
+    /// <paramref name="parent"/> (the trace context the request carried), or a root.
+    /// </summary>
+    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, ActivityContext parent = default)
     {
+        if (_inFlight >= maxConcurrency && _queue.Count >= maxQueued)
+        {
+            return false;
+        }
+
+        var job = new Job(
+            handler,
+            request,
+            context,
+            CourierMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0,
+            CourierTracing.StartHandling(request.Service, role, parent));
         if (_inFlight < maxConcurrency)
         {
-            Start(new Job(handler, request, context));
-        }
-        else if (_queue.Count < maxQueued)
-        {
-            _queue.Enqueue(new Job(handler, request, context));
+            Start(job);
         }
         else
         {
-            return false;
+            _queue.Enqueue(job);
         }
 
         return true;
@@ -88,7 +102,7 @@ internal sealed class HandlerRunner<TContext>(
 
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
-        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Complete(job, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -98,6 +112,13 @@ internal sealed class HandlerRunner<TContext>(
 
     private ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> Invoke(Job job)
     {
+        // The handler runs under its span (what it awaits keeps it); the thread, a loop's or the pool's, is left as it was.
+        var previous = Activity.Current;
+        if (job.Activity is not null)
+        {
+            Activity.Current = job.Activity;
+        }
+
         try
         {
             return job.Handler(job.Request, _cancellation.Token);
@@ -107,6 +128,13 @@ internal sealed class HandlerRunner<TContext>(
 #pragma warning restore CA1031
         {
             return ValueTask.FromException<IReadOnlyList<ReadOnlyMemory<byte>>>(ex);
+        }
+        finally
+        {
+            if (job.Activity is not null)
+            {
+                Activity.Current = previous;
+            }
         }
     }
 
@@ -130,7 +158,7 @@ internal sealed class HandlerRunner<TContext>(
             outcome = new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")]);
         }
 
-        _completions.Enqueue((job.Context, outcome));
+        _completions.Enqueue((job, outcome));
         if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
         {
             loop.Post(_drainCompletions ??= DrainCompletions);
@@ -142,7 +170,7 @@ internal sealed class HandlerRunner<TContext>(
         Volatile.Write(ref _completionsScheduled, 0);
         while (_completions.TryDequeue(out var completion))
         {
-            Complete(completion.Context, completion.Outcome);
+            Complete(completion.Job, completion.Outcome);
             Finished();
         }
     }
@@ -151,8 +179,10 @@ internal sealed class HandlerRunner<TContext>(
     /// Hands an outcome to the owner. If answering with it fails (a body the handler has since disposed, say), the
     /// request is answered 500 instead; either way the handler's slot is given back.
     /// </summary>
-    private void Complete(TContext context, HandlerOutcome outcome)
+    private void Complete(Job job, HandlerOutcome outcome)
     {
+        Measure(job, outcome.Status);
+        var context = job.Context;
         try
         {
             complete(context, outcome);
@@ -172,6 +202,32 @@ internal sealed class HandlerRunner<TContext>(
             {
                 LoopGuard.Report(again, logger, "handler reply");
             }
+        }
+    }
+
+    /// <summary><c>rpc.server.call.duration</c> and the Server span, once a handler's outcome is known.</summary>
+    private void Measure(Job job, int status)
+    {
+        if (job.StartedAt != 0 && CourierMetrics.HandlerDuration.Enabled)
+        {
+            var tags = new TagList
+            {
+                { CourierMetrics.SystemNameTag, CourierMetrics.SystemName },
+                { CourierMetrics.MethodTag, job.Request.Service },
+                { CourierMetrics.StatusTag, StatusText.Of(status) },
+                { CourierMetrics.RoleTag, role },
+            };
+            if (status >= 400)
+            {
+                tags.Add(CourierMetrics.ErrorTypeTag, StatusText.Of(status));
+            }
+
+            CourierMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(job.StartedAt).TotalSeconds, tags);
+        }
+
+        if (job.Activity is { } activity)
+        {
+            CourierTracing.Stop(activity, status);
         }
     }
 

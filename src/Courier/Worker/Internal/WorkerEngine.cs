@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Server;
@@ -16,7 +17,7 @@ namespace Courier.Worker.Internal;
 /// registration after negotiation, heartbeats both ways, and the runner of its handlers. Loop thread only, except
 /// <see cref="InFlight"/>.
 /// </summary>
-internal sealed class WorkerEngine : IDisposable
+internal sealed class WorkerEngine : IGaugeSource, IDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierWorkerOptions _options;
@@ -32,6 +33,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
+    private readonly IDisposable _gauges;
     private bool _brokerAnswered;
     private bool _draining;
     private bool _saidDisconnect;
@@ -50,10 +52,11 @@ internal sealed class WorkerEngine : IDisposable
         _onMessage = OnMessage;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
         // A worker takes what its broker gives it: the broker bounds that per service by the capacity declared in READY.
-        _runner = new HandlerRunner<WorkerJob>(loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
+        _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
         };
+        _gauges = LiveGauges.Register(this);
     }
 
     public int InFlight => _runner.InFlight;
@@ -113,7 +116,14 @@ internal sealed class WorkerEngine : IDisposable
         _saidDisconnect = true;
     }
 
-    public void Dispose() => _runner.Dispose();
+    public void Dispose()
+    {
+        _gauges.Dispose();
+        _runner.Dispose();
+    }
+
+    /// <summary>Handlers running: read off the loop by a metrics collection.</summary>
+    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.WorkerActive, _runner.InFlight);
 
     private void Connect(WorkerLink link, Negotiation? known)
     {
@@ -140,6 +150,11 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         link.Connection = connection;
+        if (CourierMetrics.WorkerConnections.Enabled)
+        {
+            CourierMetrics.WorkerConnections.Add(1);
+        }
+
         if (negotiation.Mode != PeerMode.Probing)
         {
             Register(link, connection);
