@@ -61,8 +61,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "setup: installing ${missing[*]}" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# Other apt users (an unattended upgrade, a parallel set-up) hold the lock for a while: wait for it rather than fail.
+apt-get -o DPkg::Lock::Timeout=300 update -qq
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
 mapfile -t still < <(missing_packages)
 if [ ${#still[@]} -ne 0 ]; then
     echo "setup: still missing after apt-get install: ${still[*]}" >&2

@@ -90,3 +90,25 @@ public sealed class CourierUnreachableException : CourierException
     /// <summary>The endpoint that could not be connected.</summary>
     public string Endpoint { get; }
 }
+
+/// <summary>
+/// A typed request's reply could not be read as the type the caller asked for (its body is not valid JSON for
+/// <see cref="ReplyType"/>). The service did answer: resending will not help.
+/// </summary>
+public sealed class CourierSerializationException : CourierException
+{
+    /// <summary>Creates the exception for a reply from <paramref name="service"/> that is not a <paramref name="replyType"/>.</summary>
+    public CourierSerializationException(string service, Type replyType, Exception innerException)
+        : base($"Service '{service}' replied with a body that is not valid JSON for {replyType?.Name}: {innerException?.Message}", innerException)
+    {
+        ArgumentNullException.ThrowIfNull(replyType);
+        Service = service;
+        ReplyType = replyType;
+    }
+
+    /// <summary>The service that answered.</summary>
+    public string Service { get; }
+
+    /// <summary>The type the caller expected.</summary>
+    public Type ReplyType { get; }
+}

@@ -9,7 +9,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var connect = CliOption.Endpoints("--connect", "Endpoint to load; repeat it for failover endpoints.");
+        var connect = CliOption.Endpoints("--connect", "Endpoint to load; repeat it to spread each connection's requests over several servers or brokers (failover).");
         var service = CliOption.Service("--service", "echo", allowMmi: true, "Service to ask.");
         var clients = CliOption.Int("--clients", 4, 1, 1000, "Connections (one client each).");
         // A client keeps at most MaxInFlight requests outstanding; more would only queue inside it.

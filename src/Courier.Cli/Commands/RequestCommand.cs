@@ -8,7 +8,7 @@ internal static class RequestCommand
 {
     public static Command Create()
     {
-        var connect = CliOption.Endpoints("--connect", "Endpoint to connect to; repeat it to give failover endpoints, tried in order.");
+        var connect = CliOption.Endpoints("--connect", "Endpoint to connect to; repeat it to spread over several servers or brokers and fail over between them.");
         var service = CliOption.Service("--service", "echo", allowMmi: true, "Service to ask (mmi.* asks the broker itself).");
         var timeout = CliOption.Duration(
             "--timeout", CourierClientOptions.Default.Timeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24), "Time to wait for a reply, per attempt.");

@@ -10,7 +10,7 @@ internal static class WorkerCommand
 {
     public static Command Create()
     {
-        var connect = CliOption.Endpoint("--connect", bind: false, "The broker's endpoint.");
+        var connect = CliOption.Endpoints("--connect", "The broker's endpoint; repeat it to serve several brokers at once (no single broker to lose).");
         var service = CliOption.Services(
             "--service", CourierServices.EchoName, allowMmi: false, "Service name to register with the broker: any name. Given more than once, the worker serves each.");
         var reply = CliOption.Choice(
@@ -39,7 +39,7 @@ internal static class WorkerCommand
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with
                 {
-                    BrokerEndpoint = parse.GetValue(connect)!,
+                    BrokerEndpoints = parse.GetValue(connect)!,
                     Name = instance,
                     Concurrency = parse.GetValue(concurrency),
                     HeartbeatInterval = parse.GetValue(heartbeat),
@@ -61,7 +61,7 @@ internal static class WorkerCommand
             }
 
             await worker.StartAsync(cancellationToken);
-            Console.WriteLine($"worker {instance} serving {string.Join(", ", serving)} for {parse.GetValue(connect)}");
+            Console.WriteLine($"worker {instance} serving {string.Join(", ", serving)} for {string.Join(", ", parse.GetValue(connect)!)}");
             if (exporters.MetricsUrl is { } url)
             {
                 Console.WriteLine($"metrics on {url}");

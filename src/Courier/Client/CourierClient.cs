@@ -9,9 +9,10 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Client;
 
 /// <summary>
-/// Sends requests and awaits their replies over one ZeroMQ DEALER connection, many in flight at once.
-/// Thread-safe. Each attempt has a timeout; on timeout the connection is dropped, a fresh one opened (to the next
-/// endpoint, if several were given) and outstanding requests are resent, the Lazy Pirate way.
+/// Sends requests and awaits their replies over ZeroMQ DEALER connections (one per endpoint), many in flight at once.
+/// Thread-safe. Each request's attempt has its own timeout: an expired one is sent again, alone, with the same request
+/// id; a refusal (503) is retried on another connection. A connection is replaced only when its peer stops answering a
+/// probe; what it held is then sent elsewhere, or failed when it may have run and is not idempotent.
 /// </summary>
 public sealed class CourierClient : ICourierClient
 {

@@ -20,8 +20,9 @@ public sealed record CourierClientOptions
     public static CourierClientOptions Default { get; } = new();
 
     /// <summary>
-    /// Endpoints to connect to (<c>tcp://host:port</c>, <c>ipc://path</c>, <c>inproc://name</c>), one at a time; each
-    /// retry moves to the next (failover). Empty, the default, means <c>tcp://127.0.0.1:5555</c>.
+    /// Endpoints to connect to (<c>tcp://host:port</c>, <c>ipc://path</c>, <c>inproc://name</c>): one connection to each,
+    /// requests spread over those that answer (the least loaded first), a refused or idempotent request retried on
+    /// another, a dead one's requests moved (failover). Empty, the default, means <c>tcp://127.0.0.1:5555</c>.
     /// </summary>
     /// <remarks>
     /// The default is an empty list, not a list holding the default endpoint, because the configuration binder adds a
@@ -29,7 +30,10 @@ public sealed record CourierClientOptions
     /// </remarks>
     public IReadOnlyList<string> Endpoints { get; init; } = [];
 
-    /// <summary>How long one attempt waits for its reply before the connection is dropped and the request resent.</summary>
+    /// <summary>
+    /// How long one attempt waits for its reply before the request is sent again (alone, with the same id) and its
+    /// connection is asked whether it is alive; a connection that does not answer within this long either is replaced.
+    /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2.5);
 
     /// <summary>Resends after the first attempt; a request is sent at most <c>Retries + 1</c> times.</summary>
@@ -41,7 +45,7 @@ public sealed record CourierClientOptions
     /// <summary>Client protocol; <see cref="ClientProtocol.Auto"/> works against Courier and third-party 7/MDP peers alike.</summary>
     public ClientProtocol Protocol { get; init; } = ClientProtocol.Auto;
 
-    /// <summary>Requests outstanding on the connection at once; more wait in the client, in order.</summary>
+    /// <summary>Requests outstanding on each connection at once; more wait in the client, in order.</summary>
     public int MaxInFlight { get; init; } = 10_000;
 
     /// <summary>

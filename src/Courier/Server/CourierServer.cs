@@ -79,7 +79,7 @@ public sealed class CourierServer : IAsyncDisposable
 
         _engine = engine;
         _loop = loop;
-        loop.Start(TimeSpan.FromMilliseconds(250), static () => { }, engine.OnTurnEnd);
+        loop.Start(TimeSpan.FromMilliseconds(250), engine.OnTick, engine.OnTurnEnd);
         ServerLog.Listening(_logger, _options.Name, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }

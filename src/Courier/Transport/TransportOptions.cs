@@ -43,6 +43,24 @@ public sealed record TransportOptions
     /// <summary>Upper bound for the exponential reconnect backoff (ZMQ_RECONNECT_IVL_MAX).</summary>
     public TimeSpan ReconnectIntervalMax { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a new connection may take to complete its ZMTP greeting and handshake before it is closed
+    /// (ZMQ_HANDSHAKE_IVL): a peer that connects and sends nothing, or half a greeting, holds a file descriptor no longer
+    /// than this. Default 10 s. The managed transport (NetMQ) has no such timeout: there a connection limit
+    /// bounds what idle connections can hold.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Lines of each kind of violation or drop (a malformed message, a refused request, a dropped reply) logged per
+    /// <see cref="ViolationLogInterval"/>; past it they are only counted, and one summary line per interval gives the
+    /// counts. Default 10.
+    /// </summary>
+    public int ViolationLogBurst { get; init; } = 10;
+
+    /// <summary>The interval of <see cref="ViolationLogBurst"/>, and how often a summary of what was not logged is written. Default 1 min.</summary>
+    public TimeSpan ViolationLogInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;
 
@@ -58,6 +76,9 @@ public sealed record TransportOptions
         Check(HeartbeatTimeout >= HeartbeatInterval, nameof(HeartbeatTimeout), "must be at least HeartbeatInterval");
         Check(ReconnectInterval > TimeSpan.Zero, nameof(ReconnectInterval), "must be positive");
         Check(ReconnectIntervalMax >= ReconnectInterval, nameof(ReconnectIntervalMax), "must be at least ReconnectInterval");
+        Check(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
+        Check(ViolationLogBurst >= 0, nameof(ViolationLogBurst), "must not be negative");
+        Check(ViolationLogInterval > TimeSpan.Zero, nameof(ViolationLogInterval), "must be positive");
     }
 
     private static void Check(bool ok, string setting, string rule) => Courier.Internal.OptionsGuard.Require(ok, nameof(TransportOptions), setting, rule);

@@ -10,7 +10,8 @@ namespace Courier.Worker;
 /// requests at once, heartbeats while busy or idle, reconnects with backoff when the broker goes away, and on a graceful
 /// stop finishes what it holds before saying DISCONNECT. Works with any 7/MDP broker (one connection per service); with a
 /// Courier broker it also takes many requests at once, reports errors with status codes, registers all its services on
-/// one connection and is known there by its <see cref="CourierWorkerOptions.Name"/>.
+/// one connection and is known there by its <see cref="CourierWorkerOptions.Name"/>. Given several brokers
+/// (<see cref="CourierWorkerOptions.BrokerEndpoints"/>), it serves all of them at once, so that losing one loses no capacity.
 /// </summary>
 /// <example>
 /// <code>
@@ -26,8 +27,8 @@ public sealed class CourierWorker : IAsyncDisposable
     private readonly List<WorkerService> _services = [];
     private readonly ILogger _logger;
     private readonly ITransport _transport;
-    private ITransportLoop? _loop;
-    private WorkerEngine? _engine;
+    // One loop and engine per broker (CourierWorkerOptions.BrokerEndpoints): each registers, heartbeats and reconnects on its own.
+    private (ITransportLoop Loop, WorkerEngine Engine)[] _brokers = [];
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
     /// <summary>Creates a worker without services: <see cref="Map"/> at least one before <see cref="StartAsync"/>.</summary>
@@ -52,7 +53,7 @@ public sealed class CourierWorker : IAsyncDisposable
     }
 
     /// <summary>Requests being handled right now, over all services.</summary>
-    public int InFlight => _engine?.InFlight ?? 0;
+    public int InFlight => Volatile.Read(ref _brokers).Sum(b => b.Engine.InFlight);
 
     /// <summary>
     /// Serves <paramref name="service"/> with <paramref name="handler"/>, replacing any earlier handler of that name. A
@@ -104,13 +105,19 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("The worker was already started.");
         }
 
-        var loop = _transport.CreateLoop($"courier-worker-{_options.Name}", _logger);
-        var engine = new WorkerEngine(_options, [.. _services], loop, _logger);
-        _loop = loop;
-        _engine = engine;
         var tick = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(250).Ticks));
-        loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
-        loop.Post(engine.Connect);
+        var brokers = _options.Brokers;
+        var started = new (ITransportLoop, WorkerEngine)[brokers.Count];
+        for (var i = 0; i < brokers.Count; i++)
+        {
+            var loop = _transport.CreateLoop(brokers.Count == 1 ? $"courier-worker-{_options.Name}" : $"courier-worker-{_options.Name}-{i + 1}", _logger);
+            var engine = new WorkerEngine(_options with { BrokerEndpoint = brokers[i], BrokerEndpoints = [] }, [.. _services], loop, _logger);
+            started[i] = (loop, engine);
+            loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
+            loop.Post(engine.Connect);
+        }
+
+        Volatile.Write(ref _brokers, started);
         return Task.CompletedTask;
     }
 
@@ -125,12 +132,15 @@ public sealed class CourierWorker : IAsyncDisposable
             return;
         }
 
-        var loop = _loop!;
-        var engine = _engine!;
-        loop.Post(engine.BeginDrain);
+        var brokers = _brokers;
+        foreach (var (loop, engine) in brokers)
+        {
+            loop.Post(engine.BeginDrain);
+        }
+
         try
         {
-            await engine.Drained.WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(brokers.Select(b => b.Engine.Drained)).WaitAsync(_options.DrainTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -138,15 +148,13 @@ public sealed class CourierWorker : IAsyncDisposable
         }
         finally
         {
-            await engine.CancelHandlersAsync().ConfigureAwait(false);
-            var said = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            loop.Post(() =>
+            await Task.WhenAll(brokers.Select(b => b.Engine.CancelHandlersAsync())).ConfigureAwait(false);
+            await Task.WhenAll(brokers.Select(b => SayDisconnectAsync(b.Loop, b.Engine))).ConfigureAwait(false);
+            foreach (var (loop, _) in brokers)
             {
-                engine.SayDisconnect();
-                said.TrySetResult();
-            });
-            await Task.WhenAny(said.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            loop.Dispose();
+                loop.Dispose();
+            }
+
             Volatile.Write(ref _state, 3);
         }
     }
@@ -155,6 +163,20 @@ public sealed class CourierWorker : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _engine?.Dispose();
+        foreach (var (_, engine) in _brokers)
+        {
+            engine.Dispose();
+        }
+    }
+
+    private static async Task SayDisconnectAsync(ITransportLoop loop, WorkerEngine engine)
+    {
+        var said = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() =>
+        {
+            engine.SayDisconnect();
+            said.TrySetResult();
+        });
+        await Task.WhenAny(said.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
     }
 }

@@ -13,8 +13,16 @@ public sealed record CourierWorkerOptions
     /// <summary>The defaults: broker <c>tcp://127.0.0.1:5555</c>, service <c>echo</c>, 100 requests at once, heartbeat 2.5 s × 3.</summary>
     public static CourierWorkerOptions Default { get; } = new();
 
-    /// <summary>The broker's endpoint: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c>.</summary>
+    /// <summary>The broker's endpoint: <c>tcp://host:port</c>, <c>ipc://path</c> or <c>inproc://name</c>. Unused when <see cref="BrokerEndpoints"/> is set.</summary>
     public string BrokerEndpoint { get; init; } = "tcp://127.0.0.1:5555";
+
+    /// <summary>
+    /// Several brokers to serve at once, so that no single broker is lost: the worker registers with each (its own
+    /// connection, heartbeats and reconnects) and takes up to each service's concurrency from each. Empty, the default,
+    /// means <see cref="BrokerEndpoint"/> alone.
+    /// </summary>
+    /// <remarks>An empty default, not one holding <see cref="BrokerEndpoint"/>: a configured list must replace it, not follow it.</remarks>
+    public IReadOnlyList<string> BrokerEndpoints { get; init; } = [];
 
     /// <summary>
     /// The service of a worker created with a handler (<c>new CourierWorker(options, handler)</c>). A worker of several
@@ -76,6 +84,13 @@ public sealed record CourierWorkerOptions
     public void Validate()
     {
         OptionsGuard.RequireEndpoint(BrokerEndpoint, EndpointUse.Connect, nameof(CourierWorkerOptions), nameof(BrokerEndpoint));
+        Require(BrokerEndpoints is not null, nameof(BrokerEndpoints), "must not be null; leave it empty for BrokerEndpoint alone");
+        for (var i = 0; i < BrokerEndpoints!.Count; i++)
+        {
+            OptionsGuard.RequireEndpoint(BrokerEndpoints[i], EndpointUse.Connect, nameof(CourierWorkerOptions), nameof(BrokerEndpoints), i);
+        }
+
+        Require(BrokerEndpoints.Distinct(StringComparer.Ordinal).Count() == BrokerEndpoints.Count, nameof(BrokerEndpoints), "must not name a broker twice");
         Require(global::Courier.Protocol.Internal.Mdp.DecodeServiceName(System.Text.Encoding.UTF8.GetBytes(Service ?? "")) is not null
             && !Service!.StartsWith("mmi.", StringComparison.Ordinal), nameof(Service), "must be 1-255 bytes of printable UTF-8, not starting with 'mmi.'");
         Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), "must not be empty");
@@ -91,6 +106,9 @@ public sealed record CourierWorkerOptions
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
+
+    /// <summary>The brokers the worker registers with: <see cref="BrokerEndpoints"/>, or <see cref="BrokerEndpoint"/> when it is empty.</summary>
+    internal IReadOnlyList<string> Brokers => BrokerEndpoints.Count > 0 ? BrokerEndpoints : [BrokerEndpoint];
 
     private static void Require(bool ok, string setting, string rule) => OptionsGuard.Require(ok, nameof(CourierWorkerOptions), setting, rule);
 }

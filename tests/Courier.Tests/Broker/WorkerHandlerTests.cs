@@ -33,6 +33,23 @@ public sealed class WorkerHandlerTests
     }
 
     [Fact]
+    public async Task Worker_handler_failures_reach_the_client_through_the_broker_as_chosen_status_or_500_with_an_error_id()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", handler: (request, _) => request.BodyText == "gone"
+            ? throw new CourierServiceException(Protocol.CourierStatus.PoisonRequest, "will not serve 'gone'")
+            : throw new InvalidOperationException("connection string Password=hunter2"));
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+
+        var chosen = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "gone"));
+        var failed = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "x"));
+
+        Assert.Equal((Protocol.CourierStatus.PoisonRequest, "will not serve 'gone'"), (chosen.StatusCode, chosen.RemoteMessage));
+        Assert.Equal(Protocol.CourierStatus.ServerError, failed.StatusCode);
+        Assert.Matches("^handler failed; error id [0-9a-f]{12}$", failed.RemoteMessage);
+    }
+
+    [Fact]
     public async Task Requests_one_at_a_time_each_get_their_own_bytes_back_whatever_their_sizes()
     {
         // One at a time, each request travels alone, in arrays the broker reuses from the request before when the
@@ -67,7 +84,7 @@ public sealed class WorkerHandlerTests
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => ServeOnceAsync(inline, failing));
 
         Assert.Equal(500, error.StatusCode);
-        Assert.Contains(afterAwait ? "late" : "early", error.RemoteMessage, StringComparison.Ordinal);
+        Assert.Matches("^handler failed; error id [0-9a-f]{12}$", error.RemoteMessage);
     }
 
     private static async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> FailsLate(CourierRequest request, CancellationToken cancellationToken)

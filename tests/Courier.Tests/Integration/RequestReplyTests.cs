@@ -105,18 +105,35 @@ public sealed class RequestReplyTests
     }
 
     [Fact]
-    public async Task Handler_exception_reaches_the_caller_as_a_remote_error_and_the_next_request_succeeds()
+    public async Task Handler_exception_reaches_the_caller_as_500_with_an_error_id_only_and_the_next_request_succeeds()
     {
-        await using var server = await TestServer.StartAsync(map: s => s.Map("fragile", (request, _) =>
-            request.BodyText == "boom" ? throw new InvalidOperationException("kaboom") : ValueTask.FromResult(request.Frames)));
+        using var logs = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs }, s => s.Map("fragile", (request, _) =>
+            request.BodyText == "boom" ? throw new InvalidOperationException("kaboom at /srv/secret.db") : ValueTask.FromResult(request.Frames)));
         await using var client = TestServer.Client(server.Endpoint!);
 
         var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("fragile", "boom"));
         Assert.Equal(CourierStatus.ServerError, error.StatusCode);
-        Assert.Contains("kaboom", error.RemoteMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("kaboom", error.RemoteMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain(nameof(InvalidOperationException), error.RemoteMessage, StringComparison.Ordinal);
+        var errorId = System.Text.RegularExpressions.Regex.Match(error.RemoteMessage, "error id ([0-9a-f]{12})").Groups[1].Value;
+        Assert.NotEmpty(errorId);
+        Assert.Contains(logs.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Message.Contains(errorId, StringComparison.Ordinal));
 
         var reply = await client.RequestAsync("fragile", "fine");
         Assert.Equal("fine", reply.BodyText);
+    }
+
+    [Fact]
+    public async Task Handler_answers_a_chosen_status_and_message_by_throwing_CourierServiceException()
+    {
+        await using var server = await TestServer.StartAsync(map: s => s.Map("items", (request, _) =>
+            throw new CourierServiceException(CourierStatus.NotFound, $"no item '{request.BodyText}'")));
+        await using var client = TestServer.Client(server.Endpoint!);
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("items", "42"));
+        Assert.Equal(CourierStatus.NotFound, error.StatusCode);
+        Assert.Equal("no item '42'", error.RemoteMessage);
     }
 
     [Fact]
@@ -178,7 +195,7 @@ public sealed class RequestReplyTests
         await using var client = TestServer.Client(port.Endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 10, LoggerFactory = log });
 
         var request = client.RequestAsync("echo", "late");
-        await Poll.UntilAsync(() => log.Contains("reconnecting and resending"), what: "a first attempt timed out and the request was resent");
+        await Poll.UntilAsync(() => log.Contains("no answer to the protocol probe"), what: "a first connection gave up and a fresh one asks again");
         Assert.False(request.IsCompleted);
         await using var server = await TestServer.StartAsync(o => o with { Endpoint = port.Endpoint });
 
@@ -193,7 +210,7 @@ public sealed class RequestReplyTests
         await using var client = TestServer.Client(dead.Endpoint, o => o with
         {
             Endpoints = [dead.Endpoint, server.Endpoint!],
-            Timeout = TimeSpan.FromMilliseconds(300),
+            Timeout = TimeSpan.FromSeconds(1),
             Retries = 3,
         });
 
@@ -281,7 +298,7 @@ public sealed class RequestReplyTests
             await Task.Delay(Timeout.Infinite, ct);
             return r.Frames;
         }));
-        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(5) });
         var stuck = client.RequestAsync("forever", "x");
         await Poll.UntilAsync(() => server.InFlight == 1);
 

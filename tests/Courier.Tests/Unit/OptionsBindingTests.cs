@@ -126,6 +126,7 @@ public sealed class OptionsBindingTests
         var options = Bind<CourierWorkerOptions>($$"""
             {
               "BrokerEndpoint": "tcp://broker:5700",
+              "BrokerEndpoints": [ "tcp://broker-a:5700", "tcp://broker-b:5700" ],
               "Service": "greet",
               "Name": "worker-3",
               "Concurrency": 8,
@@ -141,6 +142,7 @@ public sealed class OptionsBindingTests
             """);
 
         Assert.Equal("tcp://broker:5700", options.BrokerEndpoint);
+        Assert.Equal(["tcp://broker-a:5700", "tcp://broker-b:5700"], options.BrokerEndpoints);
         Assert.Equal("greet", options.Service);
         Assert.Equal("worker-3", options.Name);
         Assert.Equal(8, options.Concurrency);

@@ -1,4 +1,5 @@
 using Courier.Diagnostics.Internal;
+using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport.Internal;
@@ -33,8 +34,9 @@ internal sealed class BrokerEngine : ISocketHandler
 
         _services = new ServiceTable(options);
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger);
-        _workers = new WorkerRegistry(options, socket, _services, logger);
+        Violations = new ViolationLog(logger, "Broker", TelemetryRole.Broker, options.Transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations);
+        _workers = new WorkerRegistry(options, socket, _services, logger, Violations);
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }
@@ -43,6 +45,9 @@ internal sealed class BrokerEngine : ISocketHandler
 
     /// <summary>What the broker's gauges read.</summary>
     public IGaugeSource Gauges => _services.Telemetry;
+
+    /// <summary>What clients and workers made this broker drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations { get; }
 
     public bool OnMessage(MessageFrames message)
     {
@@ -80,6 +85,7 @@ internal sealed class BrokerEngine : ISocketHandler
     {
         _workers.OnTick();
         _services.OnTick();
+        Violations.OnTick();
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace Courier.Broker.Internal;
 /// service on the same connection), requests out and replies in (one at a time, or batched for workers that take
 /// batches), heartbeats both ways, and dead workers, whose requests go back to the front of their queues. Loop thread only.
 /// </summary>
-internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSocket socket, ServiceTable services, ILogger logger)
+internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSocket socket, ServiceTable services, ILogger logger, Courier.Internal.ViolationLog violations)
 {
     private readonly Dictionary<byte[], WorkerPeer> _workers = new(ByteArrayComparer.Instance);
     private readonly TimeProvider _clock = options.TimeProvider;
@@ -364,12 +364,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
     private void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {
-        if (Diagnostics.Internal.CourierMetrics.BrokerViolations.Enabled)
+        if (violations.Admit(Courier.Internal.ViolationKind.ProtocolViolation))
         {
-            Diagnostics.Internal.CourierMetrics.BrokerViolations.Add(1);
+            BrokerLog.Violation(logger, peer?.Name ?? Convert.ToHexString(identity), reason);
         }
 
-        BrokerLog.Violation(logger, peer?.Name ?? Convert.ToHexString(identity), reason);
         _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
         if (peer is not null)
         {
@@ -383,7 +382,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// </summary>
     private void NotRegistered(byte[] identity, string what)
     {
-        BrokerLog.NotRegistered(logger, Convert.ToHexString(identity), what);
+        if (violations.Admit(Courier.Internal.ViolationKind.UnregisteredWorker))
+        {
+            BrokerLog.NotRegistered(logger, Convert.ToHexString(identity), what);
+        }
+
         _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
     }
 }

@@ -4,13 +4,22 @@ using Courier.Transport.Internal;
 
 namespace Courier.Client.Internal;
 
+/// <summary>What a client connection hands its owner: each message it receives, with itself as the source.</summary>
+internal interface IClientConnectionOwner
+{
+    /// <summary>A message from <paramref name="connection"/>'s peer; return false to stop reading it this turn.</summary>
+    bool OnMessage(ClientConnection connection, MessageFrames message);
+}
+
 /// <summary>
-/// One connection of a client: its socket and endpoint, what negotiation learned of the peer, what is in flight on it,
-/// and the batch of requests packed this turn. Replaced as a whole on reconnect, never reset field by field. Loop thread only.
+/// One connection of a client to one of its endpoints: its socket, what negotiation learned of the peer, what is in
+/// flight on it, whether it is still taking new requests, the probe that checks it is alive, and the batch of requests
+/// packed this turn. Replaced as a whole when judged dead, never reset field by field. Loop thread only.
 /// </summary>
-internal sealed class ClientConnection : IDisposable
+internal sealed class ClientConnection : ISocketHandler, IDisposable
 {
     private readonly ITransportSocket _socket;
+    private readonly IClientConnectionOwner _owner;
     private readonly int _maxInFlight;
     private readonly BatchWriter _batch = new(Batch.ClientRequest);
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
@@ -19,13 +28,15 @@ internal sealed class ClientConnection : IDisposable
     private readonly byte[] _header = new byte[CourierFrame.PrefixLength + Mdp.MaxServiceNameLength];
     private LoneHeader? _loneHeader;
 
-    public ClientConnection(ITransportLoop loop, string endpoint, CourierClientOptions options, ISocketHandler handler, long probeDeadline)
+    public ClientConnection(ITransportLoop loop, int slot, string endpoint, CourierClientOptions options, IClientConnectionOwner owner, long probeDeadline)
     {
+        Slot = slot;
         Endpoint = endpoint;
+        _owner = owner;
         _maxInFlight = options.MaxInFlight;
         // Clients offer courier/3: courier/4 adds only what workers use.
         Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
-        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, handler, endpoint);
+        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint);
 
         if (Negotiation.Mode == PeerMode.Probing)
         {
@@ -33,28 +44,87 @@ internal sealed class ClientConnection : IDisposable
         }
     }
 
+    /// <summary>Which of the client's endpoints this connects to.</summary>
+    public int Slot { get; }
+
     public string Endpoint { get; }
 
     public Negotiation Negotiation { get; }
 
-    /// <summary>Requests sent on this connection and not yet answered.</summary>
-    public int SentCount { get; set; }
+    /// <summary>Requests sent on this connection and not yet answered, moved or given up.</summary>
+    public int SentCount { get; private set; }
 
     /// <summary>In plain 7/MDP, the one request awaiting its reply.</summary>
     public PendingRequest? PlainOutstanding { get; set; }
 
-    public bool CanSendNow => Negotiation.Mode switch
+    /// <summary>
+    /// Its peer refused a request as stopping or full (503): it takes no new requests, but the replies to those it holds
+    /// still arrive here; closed once they have.
+    /// </summary>
+    public bool Retiring { get; set; }
+
+    /// <summary>The id of the liveness probe out on this connection; 0 when none is.</summary>
+    public ulong ProbeId { get; private set; }
+
+    /// <summary>When the liveness probe out gives up (the connection is then dead); <see cref="long.MaxValue"/> when none is out.</summary>
+    public long ProbeDeadline { get; private set; } = long.MaxValue;
+
+    public bool CanSendNow => !Retiring && Negotiation.Mode switch
     {
         PeerMode.Courier => SentCount < _maxInFlight,
         PeerMode.Plain => PlainOutstanding is null,
         _ => false,
     };
 
-    /// <summary>Sends <paramref name="request"/>, or packs it with the others this turn sends (<see cref="Flush"/>).</summary>
+    bool ISocketHandler.OnMessage(MessageFrames message) => _owner.OnMessage(this, message);
+
+    void ISocketHandler.OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+    {
+    }
+
+    /// <summary>Requests made from replies' continuations leave together at the turn's end.</summary>
+    bool ISocketHandler.EndTurnAfterFirstMessage => false;
+
+    /// <summary>
+    /// Asks the peer whether it is alive (a Courier <c>mmi.courier</c> request, answered by servers and brokers alike,
+    /// draining or not), unless a probe is already out. Courier framing only: a plain 7/MDP connection has one request
+    /// at a time and is judged by it.
+    /// </summary>
+    public void Probe(ulong id, long deadline)
+    {
+        if (ProbeId != 0 || Negotiation.Mode != PeerMode.Courier)
+        {
+            return;
+        }
+
+        ProbeId = id;
+        ProbeDeadline = deadline;
+        _frames.Clear();
+        _frames.Add(Mdp.Empty);
+        _frames.Add(_header.AsMemory(0, CourierFrame.WriteRequest(_header, id, ProtocolVersions.ProbeServiceBytes)));
+        _frames.Add(ProtocolVersions.Courier3);
+        _socket.TrySend(CollectionsMarshal.AsSpan(_frames));
+        _frames.Clear();
+    }
+
+    /// <summary>The peer said something: it is alive, whatever probe was out.</summary>
+    public void HeardFrom()
+    {
+        ProbeId = 0;
+        ProbeDeadline = long.MaxValue;
+    }
+
+    /// <summary>Sends <paramref name="request"/> (again, if it was already out here), or packs it with the others this turn sends (<see cref="Flush"/>).</summary>
     public void Send(PendingRequest request)
     {
-        request.Sent = true;
-        SentCount++;
+        if (!ReferenceEquals(request.Connection, this))
+        {
+            request.Connection = this;
+            SentCount++;
+        }
+
+        request.MayHaveRun = true;
+        request.LastRefusal = null;
         if (Negotiation.PeerBatches && Negotiation.Mode == PeerMode.Courier && request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length))
         {
             if (!_batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span))
@@ -87,6 +157,16 @@ internal sealed class ClientConnection : IDisposable
         frames.Clear();
     }
 
+    /// <summary><paramref name="request"/> is no longer out here: answered, moved or given up.</summary>
+    public void Released(PendingRequest request)
+    {
+        SentCount--;
+        if (ReferenceEquals(PlainOutstanding, request))
+        {
+            PlainOutstanding = null;
+        }
+    }
+
     /// <summary>
     /// Sends the requests packed this turn: one alone in the ordinary form, more as one batch (docs/protocol.md §6).
     /// The loop's end of turn calls it, so a batch never waits for more.
@@ -96,6 +176,6 @@ internal sealed class ClientConnection : IDisposable
     private ReadOnlyMemory<byte> LoneRequestHeader(ulong id, ReadOnlySpan<byte> service)
         => _header.AsMemory(0, CourierFrame.WriteRequest(_header, id, service));
 
-    /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are resent or failed by the caller).</summary>
+    /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
     public void Dispose() => _socket.Dispose();
 }

@@ -9,34 +9,38 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Client.Internal;
 
 /// <summary>
-/// A client's loop-side state: the requests in flight (by id), those waiting for a free slot or the probe, their two
-/// lists of timeouts, and the current <see cref="ClientConnection"/>. Replies complete requests; timeouts fail them or,
-/// the Lazy Pirate way, replace the connection and resend. Loop thread only.
+/// A client's loop-side logic between its <see cref="RequestTable"/> (requests, their timeouts) and its
+/// <see cref="ConnectionPool"/> (connections, one per endpoint): replies complete requests; each request times out and
+/// is sent again on its own, with the same id; a refusal (503: the handler never ran) is retried on another connection;
+/// a connection is replaced only when judged dead by its own signals (an unanswered probe), and then what it held is
+/// moved, or failed when it may have run and is not idempotent. Loop thread only.
 /// </summary>
-internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
+internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisposable
 {
+    // Liveness probes take ids no request uses (requests count up from 1): the top bit set.
+    private const ulong ProbeIdBase = 1UL << 63;
+
     private readonly CourierClientOptions _options;
-    private readonly ITransportLoop _loop;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
-    private readonly Dictionary<ulong, PendingRequest> _pending = [];
-    private readonly Queue<PendingRequest> _waiting = new();
-    private readonly TimeoutList _attemptTimeouts = new(TimeoutKind.Attempt);
-    private readonly TimeoutList _deadlines = new(TimeoutKind.Deadline);
+    private readonly RequestTable _table = new();
+    private readonly ConnectionPool _pool;
     private readonly List<byte[]> _received = [];
-    private ClientConnection? _connection;
-    private int _endpointIndex = -1;
+    private readonly List<PendingRequest> _refused = [];
+    private readonly long _timeoutTicks;
+    private readonly int _refusalsPerAttempt;
+    private ulong _nextProbeId = ProbeIdBase;
     private bool _closed;
 
     public ClientEngine(CourierClientOptions options, ITransportLoop loop, ILogger logger)
     {
         _options = options;
-        _loop = loop;
         _clock = options.TimeProvider;
         _logger = logger;
+        _timeoutTicks = Ticks(options.Timeout);
+        _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
+        _pool = new ConnectionPool(options, loop, this, logger);
     }
-
-    private string Endpoint => _connection?.Endpoint ?? "";
 
     public void Submit(PendingRequest request)
     {
@@ -56,262 +60,269 @@ internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
         request.StartedAt = now;
         request.Deadline = _options.Deadline is { } deadline ? now + Ticks(deadline) : long.MaxValue;
         request.Attempts = 1;
-        _pending.Add(request.Id, request);
-        if (request.Deadline != long.MaxValue)
-        {
-            _deadlines.AddLast(request);
-        }
-
-        Dispatch(request);
+        _table.Add(request);
+        Dispatch(request, avoid: null, now);
     }
 
     /// <summary>A request the caller cancelled: forget it; in plain mode its reply would be mistaken for the next one's.</summary>
     public void Forget(PendingRequest request)
     {
-        if (!_pending.Remove(request.Id))
+        var connection = request.Connection;
+        var plain = connection is not null && ReferenceEquals(connection.PlainOutstanding, request);
+        if (!_table.Remove(request))
         {
             return;
         }
 
         ClientTelemetry.Cancelled(request);
-        _attemptTimeouts.Remove(request);
-        _deadlines.Remove(request);
-        if (request.Sent && _connection is { } connection)
+        if (plain)
         {
-            connection.SentCount--;
+            _pool.Close(connection!); // it holds nothing else: plain 7/MDP has one request out at a time
         }
 
-        if (ReferenceEquals(_connection?.PlainOutstanding, request))
-        {
-            Reconnect(resend: true, _clock.GetTimestamp());
-        }
-        else
-        {
-            SendWaiting();
-        }
+        SendWaiting(_clock.GetTimestamp());
     }
 
-    /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/>, closes the connection and takes no more.</summary>
+    /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/>, closes the connections and takes no more.</summary>
     public void Dispose()
     {
         _closed = true;
         var error = new CourierClosedException("The client was disposed before the reply arrived.");
-        foreach (var request in _pending.Values.ToArray())
+        foreach (var request in _table.Clear())
         {
             request.Cancellation.Dispose();
             ClientTelemetry.Completed(request, _clock, error);
             request.TrySetException(error);
         }
 
-        _pending.Clear();
-        _attemptTimeouts.Clear();
-        _deadlines.Clear();
-        _waiting.Clear();
-        Disconnect();
+        _pool.Dispose();
     }
 
-    public bool OnMessage(MessageFrames message)
+    public bool OnMessage(ClientConnection connection, MessageFrames message)
     {
+        connection.HeardFrom(); // any message proves the peer alive
         switch (ClientInbound.Classify(message))
         {
             case ClientMessageKind.CourierReply:
-                OnCourierReply(message);
+                OnCourierReply(connection, message);
                 break;
             case ClientMessageKind.ReplyBatch:
-                OnReplyBatch(message);
+                OnReplyBatch(connection, message);
                 break;
             case ClientMessageKind.MdpReply:
                 message.CopyTo(_received);
-                OnMdpReply(_received);
+                OnMdpReply(connection, _received);
                 break;
             default:
-                ClientLog.Unexpected(_logger, message.Count, Endpoint, "neither a 7/MDP nor a Courier reply");
+                ClientLog.Unexpected(_logger, message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
                 break;
         }
 
         // No reply awaited: asking for more would cost a system call that the check before the loop next blocks makes
         // anyway (this socket was used), and that the next request's send would undo.
-        return _connection is { SentCount: > 0 };
-    }
-
-    /// <summary>Requests made from replies' continuations leave together at the turn's end.</summary>
-    public bool EndTurnAfterFirstMessage => false;
-
-    void ISocketHandler.OnPeerDisconnected(ReadOnlySpan<byte> routingId)
-    {
+        return connection.SentCount > 0;
     }
 
     /// <summary>The loop's end of turn: the requests packed this turn leave.</summary>
-    public void OnTurnEnd() => _connection?.Flush();
+    public void OnTurnEnd() => _pool.FlushAll();
 
-    /// <summary>Fails requests past their deadline or out of attempts; replaces the connection when an attempt or the probe timed out.</summary>
+    /// <summary>
+    /// Fails requests past their deadline or out of attempts, sends expired attempts again, and replaces connections
+    /// whose probe (negotiation or liveness) went unanswered.
+    /// </summary>
     public void OnTick()
     {
         var now = _clock.GetTimestamp();
-        var connectionTimedOut = _connection is { } connection && now >= connection.Negotiation.ProbeDeadline;
-        while (_deadlines.First is { } late && _deadlines.DueOf(late) <= now)
+        while (_table.Deadlines.First is { } late && _table.Deadlines.DueOf(late) <= now)
         {
             Fail(late, TimedOut(late, now));
         }
 
-        while (_attemptTimeouts.First is { } expired && _attemptTimeouts.DueOf(expired) <= now)
+        while (_table.AttemptTimeouts.First is { } expired && _table.AttemptTimeouts.DueOf(expired) <= now)
         {
-            if (expired.Attempts >= _options.MaxAttempts)
+            OnAttemptExpired(expired, now);
+        }
+
+        foreach (var connection in _pool.All.ToArray())
+        {
+            if (now >= connection.Negotiation.ProbeDeadline)
             {
-                Fail(expired, TimedOut(expired, now));
-                continue;
+                Lost(connection, "no answer to the protocol probe", now);
             }
-
-            // Still pending: the reconnect below gives it its next attempt (and a new place in the list).
-            _attemptTimeouts.Remove(expired);
-            connectionTimedOut = true;
+            else if (now >= connection.ProbeDeadline)
+            {
+                Lost(connection, "no answer to the liveness probe", now);
+            }
         }
 
-        if (connectionTimedOut && _pending.Count > 0)
-        {
-            ClientLog.Reconnecting(_logger, Endpoint, _options.Timeout, _pending.Count);
-            Reconnect(resend: true, now);
-        }
-        else if (connectionTimedOut)
-        {
-            Disconnect(); // the probe went unanswered and nothing waits: connect afresh on the next request
-        }
+        RetryRefused(now);
+        _pool.CloseIdleRetiring();
+        SendWaiting(now);
     }
 
     /// <summary>
-    /// The current connection, or a new one to the next endpoint the transport accepts (each tried once); null, with the
-    /// last reason, when it refuses them all.
+    /// One request's attempt expired: only it is sent again, with the same id. Its connection is asked whether it is
+    /// alive; a slow handler is not a dead connection, and the other requests on it are left alone.
     /// </summary>
-    private ClientConnection? EnsureConnected(out CourierUnreachableException? error)
+    private void OnAttemptExpired(PendingRequest request, long now)
     {
-        error = null;
-        if (_connection is { } connection)
+        _table.AttemptTimeouts.Remove(request);
+        if (request.Attempts >= _options.MaxAttempts || now >= request.Deadline)
         {
-            return connection;
-        }
-
-        var endpoints = _options.ConnectEndpoints;
-        for (var tried = 0; tried < endpoints.Count; tried++)
-        {
-            _endpointIndex = (_endpointIndex + 1) % endpoints.Count;
-            var endpoint = endpoints[_endpointIndex];
-            ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
-            try
-            {
-                _connection = new ClientConnection(_loop, endpoint, _options, this, _clock.GetTimestamp() + Ticks(_options.Timeout));
-                if (CourierMetrics.ClientConnections.Enabled)
-                {
-                    CourierMetrics.ClientConnections.Add(1);
-                }
-
-                return _connection;
-            }
-#pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                error = new CourierUnreachableException(endpoint, ex);
-            }
-        }
-
-        return null;
-    }
-
-    private void Disconnect()
-    {
-        if (_connection is null)
-        {
+            Fail(request, request.LastRefusal ?? TimedOut(request, now));
             return;
         }
 
-        _connection.Dispose();
-        _connection = null;
-
-        // Nothing is on a connection any more: a request failed before it is given to the next must not count against it.
-        foreach (var request in _pending.Values)
+        request.Attempts++;
+        ClientTelemetry.Retried(request);
+        if (request.Connection is not { } connection)
         {
-            request.Sent = false;
-        }
-    }
-
-    /// <summary>Gives <paramref name="request"/> to the current connection: sends it now or queues it behind the probe or a busy slot.</summary>
-    private void Dispatch(PendingRequest request)
-    {
-        request.Sent = false;
-        request.AttemptDeadline = _clock.GetTimestamp() + Ticks(_options.Timeout);
-        _attemptTimeouts.AddLast(request);
-        if (EnsureConnected(out var error) is not { } connection)
-        {
-            Fail(request, error!);
+            Arm(request, now); // still waiting for a connection that can take it
             return;
         }
 
-        if (connection.CanSendNow)
+        if (connection.Negotiation.Mode == PeerMode.Plain)
         {
-            connection.Send(request);
+            // Plain 7/MDP: one request out at a time and no probe beside it, so the Lazy Pirate way: a fresh connection.
+            RequestTable.Detach(request);
+            _pool.Close(connection);
+            Dispatch(request, avoid: null, now);
+            return;
+        }
+
+        connection.Probe(_nextProbeId++, now + _timeoutTicks);
+        if (request.Idempotent && _pool.HasOtherThan(connection))
+        {
+            RequestTable.Detach(request);
+            Dispatch(request, avoid: connection, now);
         }
         else
         {
-            _waiting.Enqueue(request);
+            // The same peer: one that remembers the request joins this attempt to the one in progress.
+            Arm(request, now);
+            connection.Send(request);
         }
     }
 
-    private void SendWaiting()
+    /// <summary>
+    /// <paramref name="connection"/> is dead: closed, and each request on it sent elsewhere, unless it may have run and is
+    /// not idempotent: then nobody can say whether it ran, and it fails.
+    /// </summary>
+    private void Lost(ClientConnection connection, string reason, long now)
     {
-        while (_connection is { CanSendNow: true } connection && _waiting.TryDequeue(out var next))
+        var held = _table.On(connection);
+        ClientLog.ConnectionLost(_logger, connection.Endpoint, reason, held.Length);
+        _pool.Close(connection);
+        foreach (var request in held)
         {
-            if (!next.Task.IsCompleted)
+            RequestTable.Detach(request);
+            if (request.MayHaveRun && !request.Idempotent)
             {
-                connection.Send(next);
+                Fail(request, OutcomeUnknown(request, now));
+            }
+            else
+            {
+                Dispatch(request, avoid: null, now);
             }
         }
     }
 
     /// <summary>
-    /// Lazy Pirate: drop the connection (anything still queued in it is lost), open a fresh one to the next endpoint
-    /// and give it every outstanding request. Requests whose own attempt expired use up one attempt.
+    /// A 503 to the current attempt: the handler never ran, so the request may go anywhere. The connection that refused
+    /// is retired (a stopping server refuses all it gets; behind a TCP proxy a fresh connection reaches another server),
+    /// and the request goes elsewhere at the next tick. A few refusals (one per endpoint, and two more) fit in one
+    /// attempt: a rolling restart, where a proxy may place the fresh connection on the stopping server once more, costs
+    /// no attempt, only a tick per refusal. More use the attempt up, and the last attempt's refusal is the answer.
     /// </summary>
-    /// <param name="resend">Give the outstanding requests to the new connection.</param>
-    /// <param name="now">
-    /// The moment the attempts are judged at: the tick's, not a later one, so an attempt that expired only while the
-    /// connection was being replaced is not counted (or resent past its last attempt) behind the tick's back.
-    /// </param>
-    private void Reconnect(bool resend, long now)
+    private void OnRefused(ClientConnection connection, PendingRequest request, Exception error)
     {
-        Disconnect();
-        _waiting.Clear();
-        if (!resend || _pending.Count == 0)
+        RequestTable.Detach(request);
+        request.MayHaveRun = false;
+        request.LastRefusal = error;
+        _pool.Retire(connection);
+        if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
+        {
+            if (request.Attempts >= _options.MaxAttempts)
+            {
+                Fail(request, error);
+                return;
+            }
+
+            request.Attempts++;
+            ClientTelemetry.Retried(request);
+            Arm(request, _clock.GetTimestamp());
+        }
+
+        _refused.Add(request);
+    }
+
+    /// <summary>Gives the requests refused since the last tick to the connections that can take them now (without a new attempt).</summary>
+    private void RetryRefused(long now)
+    {
+        if (_refused.Count == 0)
         {
             return;
         }
 
-        foreach (var request in _pending.Values.OrderBy(r => r.Id).ToArray())
+        var refused = _refused.ToArray();
+        _refused.Clear();
+        foreach (var request in refused)
         {
-            if (request.AttemptDeadline <= now)
+            if (_table.TryGet(request.Id, out var pending) && ReferenceEquals(pending, request) && request.Connection is null)
             {
-                if (request.Attempts >= _options.MaxAttempts || now >= request.Deadline)
-                {
-                    Fail(request, TimedOut(request, now));
-                    continue;
-                }
-
-                request.Attempts++;
-                ClientTelemetry.Retried(request);
+                Place(request, avoid: null, now);
             }
+        }
+    }
 
-            Dispatch(request);
+    /// <summary>Gives <paramref name="request"/> a new attempt: on the least loaded connection that can take it now, else it waits.</summary>
+    private void Dispatch(PendingRequest request, ClientConnection? avoid, long now)
+    {
+        Arm(request, now);
+        Place(request, avoid, now);
+    }
+
+    /// <summary>Sends <paramref name="request"/> on the least loaded connection that can take it now, or queues it.</summary>
+    private void Place(PendingRequest request, ClientConnection? avoid, long now)
+    {
+        if (_pool.Pick(avoid, now, out var error) is { } connection)
+        {
+            connection.Send(request);
+        }
+        else if (error is not null)
+        {
+            Fail(request, error);
+        }
+        else
+        {
+            _table.Wait(request);
+        }
+    }
+
+    private void Arm(PendingRequest request, long now)
+    {
+        request.AttemptDeadline = now + _timeoutTicks;
+        request.RefusalsThisAttempt = 0;
+        _table.AttemptTimeouts.AddLast(request);
+    }
+
+    private void SendWaiting(long now)
+    {
+        while (_table.HasWaiting && _pool.Pick(null, now, out _) is { } connection && _table.TryTakeWaiting(out var next))
+        {
+            connection.Send(next);
         }
     }
 
     /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
-    private void OnCourierReply(MessageFrames message)
+    private void OnCourierReply(ClientConnection connection, MessageFrames message)
     {
         // "", "CURC02" + id + status, body…
         var header = message[1];
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
-        if (!_pending.TryGetValue(id, out var request) || !request.Sent)
+        if (!_table.TryGet(id, out var request))
         {
-            return; // a late reply to a request already answered, resent or abandoned
+            return; // a probe's answer, or a late reply to a request already answered or abandoned
         }
 
         var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
@@ -327,19 +338,19 @@ internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
         }
         else
         {
-            Fail(request, Error(request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)"));
+            Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
         }
     }
 
     /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
-    private void OnReplyBatch(MessageFrames message)
+    private void OnReplyBatch(ClientConnection connection, MessageFrames message)
     {
         var reader = new BatchReader(message[1]);
         while (reader.TryRead(out var record))
         {
-            if (!_pending.TryGetValue(record.Id, out var request) || !request.Sent)
+            if (!_table.TryGet(record.Id, out var request))
             {
-                continue; // a late reply to a request already answered, resent or abandoned
+                continue; // a late reply to a request already answered or abandoned
             }
 
             var status = StatusFrames.Parse(record.Tag);
@@ -349,45 +360,62 @@ internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
             }
             else
             {
-                Fail(request, Error(request, status, Encoding.UTF8.GetString(record.Body)));
+                Failed(connection, request, status, Encoding.UTF8.GetString(record.Body));
             }
         }
 
         if (reader.Malformed)
         {
-            ClientLog.Unexpected(_logger, message.Count, Endpoint, "a batch of replies with a malformed record");
+            ClientLog.Unexpected(_logger, message.Count, connection.Endpoint, "a batch of replies with a malformed record");
         }
     }
 
-    /// <summary>A 7/MDP reply: the probe's answer, or the answer to the one plain request outstanding.</summary>
-    private void OnMdpReply(List<byte[]> frames)
+    /// <summary>An error status: a refusal of the current attempt is retried elsewhere; anything else is the answer.</summary>
+    private void Failed(ClientConnection connection, PendingRequest request, int status, string message)
     {
-        var connection = _connection!;
+        var error = Error(connection, request, status, message);
+        if (status != CourierStatus.Unavailable)
+        {
+            Fail(request, error);
+        }
+        else if (ReferenceEquals(request.Connection, connection))
+        {
+            OnRefused(connection, request, error);
+        }
+
+        // else: an earlier attempt's refusal; the current one, elsewhere, still counts
+    }
+
+    /// <summary>A 7/MDP reply: the probe's answer, or the answer to the one plain request outstanding.</summary>
+    private void OnMdpReply(ClientConnection connection, List<byte[]> frames)
+    {
         if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
         {
             connection.Negotiation.Answered(frames); // an offer of courier/3 is never asked again
             var courier = connection.Negotiation.Mode == PeerMode.Courier;
-            ClientLog.Negotiated(_logger, Endpoint, courier ? "Courier" : "plain 7/MDP");
-            SendWaiting();
+            ClientLog.Negotiated(_logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
+            SendWaiting(_clock.GetTimestamp());
             return;
         }
 
         if (connection.PlainOutstanding is not { } request || !frames[2].AsSpan().SequenceEqual(request.ServiceFrame))
         {
-            ClientLog.Unexpected(_logger, frames.Count, Endpoint, "a 7/MDP reply with no request outstanding for its service");
+            ClientLog.Unexpected(_logger, frames.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
             return;
         }
 
-        connection.PlainOutstanding = null;
         Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
     }
 
-    private Exception Error(PendingRequest request, int status, string message) => status < 0
-        ? new CourierProtocolException($"Reply from {Endpoint} to '{request.Service}' has no valid status.")
+    private static Exception Error(ClientConnection connection, PendingRequest request, int status, string message) => status < 0
+        ? new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has no valid status.")
         : new CourierRemoteException(request.Service, status, message);
 
     private CourierTimeoutException TimedOut(PendingRequest request, long now)
         => new(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now));
+
+    /// <summary>The request went out on a connection now dead and is not idempotent: whether it ran is unknown.</summary>
+    private CourierTimeoutException OutcomeUnknown(PendingRequest request, long now) => TimedOut(request, now);
 
     private void Complete(PendingRequest request, CourierReply reply)
     {
@@ -404,24 +432,16 @@ internal sealed class ClientEngine : ISocketHandler, IGaugeSource, IDisposable
     }
 
     /// <summary>Requests not yet completed: read off the loop by a metrics collection (a count, torn reads impossible).</summary>
-    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.ClientActive, _pending.Count);
+    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.ClientActive, _table.Count);
 
     private void Remove(PendingRequest request)
     {
-        if (_pending.Remove(request.Id) && request.Sent && _connection is { } connection)
-        {
-            connection.SentCount--;
-        }
-
-        _attemptTimeouts.Remove(request);
-        _deadlines.Remove(request);
-        if (_connection is { } current && ReferenceEquals(current.PlainOutstanding, request))
-        {
-            current.PlainOutstanding = null;
-        }
-
+        _table.Remove(request);
         request.Cancellation.Dispose();
-        SendWaiting();
+        if (_table.HasWaiting)
+        {
+            SendWaiting(_clock.GetTimestamp());
+        }
     }
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);

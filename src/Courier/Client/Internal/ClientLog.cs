@@ -10,9 +10,12 @@ internal static partial class ClientLog
     [LoggerMessage(2, LogLevel.Information, "Peer at {Endpoint} speaks {Protocol}")]
     public static partial void Negotiated(ILogger logger, string endpoint, string protocol);
 
-    [LoggerMessage(3, LogLevel.Information, "No reply from {Endpoint} within {Timeout}; reconnecting and resending {Pending} request(s)")]
-    public static partial void Reconnecting(ILogger logger, string endpoint, TimeSpan timeout, int pending);
+    [LoggerMessage(3, LogLevel.Information, "Connection to {Endpoint} is dead ({Reason}); it held {Held} request(s), moved or failed")]
+    public static partial void ConnectionLost(ILogger logger, string endpoint, string reason, int held);
 
     [LoggerMessage(4, LogLevel.Warning, "Dropped an unexpected message of {FrameCount} frame(s) from {Endpoint}: {Reason}")]
     public static partial void Unexpected(ILogger logger, int frameCount, string endpoint, string reason);
+
+    [LoggerMessage(5, LogLevel.Information, "Peer at {Endpoint} refused a request (stopping or full); its connection takes no more and closes after its {Held} request(s)")]
+    public static partial void Retiring(ILogger logger, string endpoint, int held);
 }

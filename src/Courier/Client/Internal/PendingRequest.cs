@@ -4,6 +4,7 @@ namespace Courier.Client.Internal;
 internal sealed class PendingRequest(ulong id, string service, byte[] serviceFrame, ReadOnlyMemory<byte>[] body, bool continueInline)
     : TaskCompletionSource<CourierReply>(continueInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
 {
+    /// <summary>The request's identity across all its attempts: every resend carries the same id.</summary>
     public ulong Id { get; } = id;
 
     public string Service { get; } = service;
@@ -12,11 +13,34 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
 
     public ReadOnlyMemory<byte>[] Body { get; } = body;
 
-    /// <summary>Connections this request has been given to (1 on the first).</summary>
+    /// <summary>
+    /// Whether running the handler twice is harmless: only then is a request that was sent on a connection later judged
+    /// dead sent again elsewhere (otherwise it fails, its outcome unknown), and a timed-out attempt sent to another
+    /// connection rather than the same peer. True until requests can say otherwise (at-most-once, courier/5): every
+    /// request is then resent on failover, as before.
+    /// </summary>
+    public bool Idempotent { get; init; } = true;
+
+    /// <summary>Attempts made so far (1 on the first); a resend, a refusal retried elsewhere or an expiry while waiting uses one.</summary>
     public int Attempts { get; set; }
 
-    /// <summary>Whether it went out on the current connection (false while waiting for a probe or a free slot).</summary>
-    public bool Sent { get; set; }
+    /// <summary>
+    /// The refusal (503) of its last try, while it has not been sent anywhere since: what the caller gets if its
+    /// attempts run out before another peer takes it.
+    /// </summary>
+    public Exception? LastRefusal { get; set; }
+
+    /// <summary>Refusals during its current attempt (a few are retried within it; more use it up).</summary>
+    public int RefusalsThisAttempt { get; set; }
+
+    /// <summary>The connection its current attempt went out on; null while it waits for one (a probe, a free slot).</summary>
+    public ClientConnection? Connection { get; set; }
+
+    /// <summary>
+    /// Whether a handler may have run it: true once sent, false again when a peer refused it (503: its handler never
+    /// ran). A request no handler can have run may go anywhere without risk.
+    /// </summary>
+    public bool MayHaveRun { get; set; }
 
     public long StartedAt { get; set; }
 

@@ -16,7 +16,7 @@ internal static class CourierMetrics
     public const string StatusTag = "rpc.response.status_code";
     public const string ErrorTypeTag = "error.type";
     public const string RoleTag = "courier.role";
-    public const string ReasonTag = "courier.reason";
+    public const string KindTag = "courier.violation";
     public const string SystemName = "courier";
 
     /// <summary>From 100 µs to 10 s: Courier's round trips start near 100 µs, well below the conventions' 5 ms.</summary>
@@ -60,12 +60,9 @@ internal static class CourierMetrics
     public static readonly Counter<long> BrokerRequeued = Meter.CreateCounter<long>(
         "courier.broker.requeued", "{request}", "Requests taken back from a worker that died or stopped, queued again.");
 
-    public static readonly Counter<long> BrokerViolations = Meter.CreateCounter<long>(
-        "courier.broker.violations", "{violation}", "Protocol violations by workers (each disconnects the worker).");
-
     // Everyone
-    public static readonly Counter<long> Dropped = Meter.CreateCounter<long>(
-        "courier.messages.dropped", "{message}", "Messages dropped unanswered: malformed, or a reply the transport refused.");
+    public static readonly Counter<long> Violations = Meter.CreateCounter<long>(
+        "courier.violations", "{event}", "What peers made a server, broker or worker drop or refuse: malformed messages, protocol violations, dropped replies, limits reached.");
 
     public static readonly Counter<long> SentBytes = Meter.CreateCounter<long>(
         "courier.transport.sent", "By", "Bytes of message frames handed to the transport.");
@@ -78,11 +75,11 @@ internal static class CourierMetrics
         LiveGauges.CreateInstruments(Meter);
     }
 
-    public static void CountDropped(string role, string reason)
+    public static void CountViolation(string role, string kind)
     {
-        if (Dropped.Enabled)
+        if (Violations.Enabled)
         {
-            Dropped.Add(1, new KeyValuePair<string, object?>(RoleTag, role), new KeyValuePair<string, object?>(ReasonTag, reason));
+            Violations.Add(1, new KeyValuePair<string, object?>(RoleTag, role), new KeyValuePair<string, object?>(KindTag, kind));
         }
     }
 

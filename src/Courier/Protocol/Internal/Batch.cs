@@ -55,6 +55,19 @@ internal static class Batch
         return (envelope, message.ToArray(message.Count - 1));
     }
 
+    /// <summary>The well-formed records of a batch frame (those before any malformed one).</summary>
+    public static int CountRecords(ReadOnlySpan<byte> frame)
+    {
+        var reader = new BatchReader(frame);
+        var count = 0;
+        while (reader.TryRead(out _))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>True when a body of one frame of <paramref name="length"/> bytes may go into a batch.</summary>
     public static bool Fits(int frames, int length) => frames == 1 && length <= MaxBodyLength;
 }

@@ -9,6 +9,16 @@ internal static class ClientRequestDecoder
     /// <summary>Envelopes deeper than this are treated as garbage rather than routing.</summary>
     public const int MaxEnvelopeFrames = 16;
 
+    /// <summary>The longest routing id ZeroMQ gives a peer (ZMQ_ROUTING_ID): a longer envelope frame is not routing.</summary>
+    public const int MaxEnvelopeFrameLength = 255;
+
+    /// <summary>
+    /// Each reply to a batch's record repeats the batch's envelope: together those copies may come to at most this many
+    /// times the batch message's own size, or the batch is dropped (a large envelope before many tiny records would
+    /// otherwise make a small request cost a thousand times its size in replies).
+    /// </summary>
+    public const int MaxEnvelopeAmplification = 4;
+
     // The last service name decoded on this thread (a loop's): most traffic asks one service, so most requests
     // are answered from here instead of validating and decoding the same bytes into a new string.
     [ThreadStatic]
@@ -20,6 +30,37 @@ internal static class ClientRequestDecoder
     /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
     public static bool IsBatch(Transport.Internal.MessageFrames message)
         => message.Count >= 3 && message.Length(message.Count - 2) == 0 && Batch.Is(message[message.Count - 1], Batch.ClientRequest);
+
+    /// <summary>
+    /// Why a batch message (<see cref="IsBatch"/>) of <paramref name="records"/> records cannot be served, or null: an
+    /// envelope too deep, a frame of it too long to be a routing id, or an envelope whose copies in the records' replies
+    /// would exceed <see cref="MaxEnvelopeAmplification"/> times the message.
+    /// </summary>
+    public static string? BatchEnvelopeProblem(Transport.Internal.MessageFrames message, int records)
+    {
+        var envelopeFrames = message.Count - 2; // routing id and envelope, before the delimiter and the batch
+        if (envelopeFrames > MaxEnvelopeFrames)
+        {
+            return $"an envelope of {envelopeFrames} frames (at most {MaxEnvelopeFrames})";
+        }
+
+        long envelope = 0;
+        for (var i = 1; i < envelopeFrames; i++)
+        {
+            if (message.Length(i) > MaxEnvelopeFrameLength)
+            {
+                return $"an envelope frame of {message.Length(i)} bytes (a routing id has at most {MaxEnvelopeFrameLength})";
+            }
+
+            envelope += message.Length(i);
+        }
+
+        // The routing id frame never travels: what the peer sent is the envelope, the delimiter and the batch frame.
+        var size = envelope + message.Length(message.Count - 1);
+        return records * envelope > MaxEnvelopeAmplification * size
+            ? $"{records} records behind an envelope of {envelope} bytes: their replies would repeat it {records} times"
+            : null;
+    }
 
     /// <summary>Decodes and validates a service name, from a one-entry per-thread cache when it is the last one seen.</summary>
     public static string? ServiceName(ReadOnlySpan<byte> frame)
@@ -60,6 +101,15 @@ internal static class ClientRequestDecoder
         {
             dropReason = "no empty delimiter frame: no reply address";
             return false;
+        }
+
+        for (var i = 1; i < delimiter; i++)
+        {
+            if (frames[i].Length > MaxEnvelopeFrameLength)
+            {
+                dropReason = $"an envelope frame of {frames[i].Length} bytes (a routing id has at most {MaxEnvelopeFrameLength})";
+                return false;
+            }
         }
 
         var header = delimiter + 1;

@@ -1,4 +1,5 @@
 using Courier.Diagnostics.Internal;
+using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport;
@@ -39,7 +40,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             throw;
         }
 
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger);
+        Violations = new ViolationLog(logger, $"Server {options.Name}", TelemetryRole.Server, transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations);
         _runner = new HandlerRunner<InboundRequest>(
             TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
@@ -51,6 +53,12 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What clients made this server drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations { get; }
+
+    /// <summary>The loop's tick: a summary of the violations not logged, when one is due.</summary>
+    public void OnTick() => Violations.OnTick();
 
     public int InFlight => _runner.InFlight;
 
@@ -108,15 +116,15 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         _runner.Dispose();
     }
 
-    private void Complete(InboundRequest request, HandlerOutcome outcome)
-        => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body]);
-
     /// <summary>Handlers running and waiting: read off the loop by a metrics collection (counts only).</summary>
     void IGaugeSource.Read(GaugeReadings readings)
     {
         readings.Add(Gauge.ServerActive, _runner.InFlight);
         readings.Add(Gauge.ServerQueued, _runner.Queued);
     }
+
+    private void Complete(InboundRequest request, HandlerOutcome outcome)
+        => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body]);
 
     private void OnIdle()
     {

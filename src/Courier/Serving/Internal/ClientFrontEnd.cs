@@ -23,15 +23,15 @@ internal sealed class ClientFrontEnd
     private readonly long _maxRequestSize;
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
+    private readonly ViolationLog _violations;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
-    private readonly string _role;
     private readonly Counter<long> _answered;
 
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
-    public ClientFrontEnd(string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger)
+    public ClientFrontEnd(string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger, ViolationLog violations)
     {
-        _role = role;
+        _violations = violations;
         _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _target = target;
         _defaultService = defaultService;
@@ -56,8 +56,7 @@ internal sealed class ClientFrontEnd
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
-            CourierMetrics.CountDropped(_role, "malformed");
-            FrontEndLog.Dropped(_logger, frames.Length, dropReason!);
+            Dropped(frames.Length, dropReason!);
             Release(request);
             return;
         }
@@ -71,6 +70,12 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
+        if (ClientRequestDecoder.BatchEnvelopeProblem(message, Batch.CountRecords(message[message.Count - 1])) is { } problem)
+        {
+            Dropped(message.Count, "a batch with " + problem);
+            return;
+        }
+
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
@@ -83,8 +88,7 @@ internal sealed class ClientFrontEnd
 
         if (reader.Malformed)
         {
-            CourierMetrics.CountDropped(_role, "malformed");
-            FrontEndLog.Dropped(_logger, message.Count, "a batch with a malformed record: the rest of it is ignored");
+            Dropped(message.Count, "a batch with a malformed record: the rest of it is ignored");
         }
     }
 
@@ -187,10 +191,30 @@ internal sealed class ClientFrontEnd
         Release(request);
 
         // Logged once the request is answered and released: a failing logger leaves no request behind.
-        FrontEndLog.Rejected(_logger, service, status, reason);
+        if (_violations.Admit(ViolationKind.RejectedRequest))
+        {
+            FrontEndLog.Rejected(_logger, service, status, reason);
+        }
+
         if (!sent)
         {
             ReplyDropped(service);
+        }
+    }
+
+    private void Dropped(int frames, string reason)
+    {
+        if (_violations.Admit(ViolationKind.DroppedMessage))
+        {
+            FrontEndLog.Dropped(_logger, frames, reason);
+        }
+    }
+
+    private void ReplyDropped(string service)
+    {
+        if (_violations.Admit(ViolationKind.DroppedReply))
+        {
+            FrontEndLog.ReplyDropped(_logger, service);
         }
     }
 
@@ -220,12 +244,6 @@ internal sealed class ClientFrontEnd
                 new KeyValuePair<string, object?>(CourierMetrics.MethodTag, method),
                 new KeyValuePair<string, object?>(CourierMetrics.StatusTag, StatusText.Of(status)));
         }
-    }
-
-    private void ReplyDropped(string service)
-    {
-        CourierMetrics.CountDropped(_role, "reply_refused");
-        FrontEndLog.ReplyDropped(_logger, service);
     }
 
     private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays);

@@ -150,12 +150,16 @@ internal sealed class HandlerRunner<TContext>(
         {
             outcome = new HandlerOutcome(CourierStatus.Unavailable, [_stoppedMessage]);
         }
+        catch (CourierServiceException ex)
+        {
+            // An answer the handler chose: its status and message go to the caller as they are.
+            outcome = new HandlerOutcome(ex.StatusCode, [Encoding.UTF8.GetBytes(ex.Message)]);
+        }
 #pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the owner keeps serving.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            RunnerLog.HandlerFailed(logger, ex, job.Request.Service);
-            outcome = new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}")]);
+            outcome = Failed(ex, job.Request.Service, "handler failed");
         }
 
         _completions.Enqueue((job, outcome));
@@ -191,10 +195,9 @@ internal sealed class HandlerRunner<TContext>(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            LoopGuard.Report(ex, logger, "handler reply");
             try
             {
-                complete(context, new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"the reply could not be sent: {ex.GetType().Name}: {ex.Message}")]));
+                complete(context, Failed(ex, null, "the reply could not be sent"));
             }
 #pragma warning disable CA1031 // Nothing more can be done for this request; the loop and the other requests go on.
             catch (Exception again)
@@ -203,6 +206,17 @@ internal sealed class HandlerRunner<TContext>(
                 LoopGuard.Report(again, logger, "handler reply");
             }
         }
+    }
+
+    /// <summary>
+    /// A 500 that tells the caller only an error id: an exception's type and message can carry internals (paths,
+    /// connection strings, names of tables), so they stay in the log, under the same id.
+    /// </summary>
+    private HandlerOutcome Failed(Exception exception, string? service, string what)
+    {
+        var errorId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+        RunnerLog.HandlerFailed(logger, exception, service ?? "(reply)", errorId);
+        return new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{what}; error id {errorId}")]);
     }
 
     /// <summary><c>rpc.server.call.duration</c> and the Server span, once a handler's outcome is known.</summary>

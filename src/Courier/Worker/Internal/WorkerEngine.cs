@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Courier.Diagnostics.Internal;
+using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Server;
@@ -27,6 +28,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private readonly TimeProvider _clock;
     private readonly TransportOptions _transport;
     private readonly HandlerRunner<WorkerJob> _runner;
+    private readonly ViolationLog _violations;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
@@ -51,7 +53,9 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
-        // A worker takes what its broker gives it: the broker bounds that per service by the capacity declared in READY.
+        _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
+        // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
+        // (OnRequest), since a broker may be a third party's, or hostile.
         _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
@@ -60,6 +64,9 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     public int InFlight => _runner.InFlight;
+
+    /// <summary>What the broker made this worker drop or refuse, counted and logged at a bounded rate.</summary>
+    public ViolationLog Violations => _violations;
 
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
     public Task Drained => _drained.Task;
@@ -78,6 +85,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
     public void OnTick()
     {
+        _violations.OnTick();
         if (_saidDisconnect)
         {
             return;
@@ -217,7 +225,12 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 Heard(connection);
                 // "CURW02"+0x02+token[+service], body…: answered by its token.
                 var header = message[0];
-                OnRequest(connection, header[CourierWorkerFrame.RequestLength..], new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null), BodyFrom(message, 1));
+                var address = new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null);
+                if (Admit(connection, header[CourierWorkerFrame.RequestLength..], address, message.Count) is { } service)
+                {
+                    Run(connection, service, address, BodyFrom(message, 1));
+                }
+
                 return true;
             case WorkerMessageKind.RequestBatch:
                 Heard(connection);
@@ -228,7 +241,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 OnCommand(connection, message);
                 return !connection.Closed;
             default:
-                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "not a 7/MDP worker message");
+                Unexpected(message.Count, "not a 7/MDP worker message");
                 return true;
         }
     }
@@ -344,12 +357,16 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         while (reader.TryRead(out var record))
         {
             // Under courier/4 the tag names the service; before it, it is empty.
-            OnRequest(connection, record.Tag, new ReplyAddress(record.Id, null), [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+            var address = new ReplyAddress(record.Id, null);
+            if (Admit(connection, record.Tag, address, 1) is { } service)
+            {
+                Run(connection, service, address, [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+            }
         }
 
         if (reader.Malformed)
         {
-            WorkerLog.Unexpected(_logger, _options.Name, 1, "a batch with a malformed record");
+            Unexpected(1, "a batch with a malformed record");
         }
     }
 
@@ -360,7 +377,12 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             case MdpWorker.Request when message.Count >= 5:
                 // ["", MDPW01, REQUEST, client address, "", body…]; the address is opaque and goes back unchanged. A
                 // plain 7/MDP connection carries one service.
-                OnRequest(connection, default, new ReplyAddress(0, message.ToArray(3)), BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                var address = new ReplyAddress(0, message.ToArray(3));
+                if (Admit(connection, default, address, message.Count) is { } service)
+                {
+                    Run(connection, service, address, BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                }
+
                 break;
             case MdpWorker.Heartbeat:
                 break;
@@ -369,32 +391,62 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 Reconnect(connection.Link, "the broker said DISCONNECT");
                 break;
             default:
-                WorkerLog.Unexpected(_logger, _options.Name, message.Count, "unknown or malformed command");
+                Unexpected(message.Count, "unknown or malformed command");
                 break;
         }
     }
 
-    private void OnRequest(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, ReadOnlyMemory<byte>[] body)
+    /// <summary>
+    /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
+    /// for a service the connection does not serve, 503 when the service already runs its <c>Concurrency</c> of handlers
+    /// (whatever the broker sends, a worker never runs more: its body is not even copied).
+    /// </summary>
+    private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
     {
         if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
             connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
-            return;
+            return null;
         }
 
         if (connection.Link.Find(serviceName) is not { } service)
         {
             var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
-            WorkerLog.Unexpected(_logger, _options.Name, body.Length + 1, $"a request for {name}, which this connection does not serve");
+            Unexpected(frameCount, $"a request for {name}, which this connection does not serve");
             connection.Reply(address, CourierStatus.NotFound, [Encoding.UTF8.GetBytes($"no service '{name}' on worker {_name}")]);
-            return;
+            return null;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body), new WorkerJob(connection, address));
+        if (service.Running >= service.Concurrency)
+        {
+            if (_violations.Admit(ViolationKind.OverCapacity))
+            {
+                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency);
+            }
+
+            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}")]);
+            return null;
+        }
+
+        return service;
+    }
+
+    private void Run(WorkerConnection connection, WorkerService service, ReplyAddress address, ReadOnlyMemory<byte>[] body)
+    {
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body), new WorkerJob(connection, address, service.Take()));
+    }
+
+    private void Unexpected(int frameCount, string reason)
+    {
+        if (_violations.Admit(ViolationKind.UnexpectedMessage))
+        {
+            WorkerLog.Unexpected(_logger, _options.Name, frameCount, reason);
+        }
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
+        job.Slot.Release();
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)

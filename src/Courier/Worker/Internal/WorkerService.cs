@@ -15,4 +15,29 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
 
     /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
     public int Concurrency { get; } = concurrency;
+
+    /// <summary>Handlers of this service running now (loop thread): never more than <see cref="Concurrency"/>.</summary>
+    public int Running { get; private set; }
+
+    /// <summary>Takes one of the service's places; the handler's outcome gives it back (once, however often it is answered).</summary>
+    public Slot Take()
+    {
+        Running++;
+        return new Slot(this);
+    }
+
+    /// <summary>One running handler's place in its service's <see cref="Concurrency"/>.</summary>
+    internal sealed class Slot(WorkerService service)
+    {
+        private bool _released;
+
+        public void Release()
+        {
+            if (!_released)
+            {
+                _released = true;
+                service.Running--;
+            }
+        }
+    }
 }

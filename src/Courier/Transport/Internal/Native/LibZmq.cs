@@ -25,6 +25,7 @@ internal static unsafe partial class LibZmq
     public const int OptSendHwm = 23;
     public const int OptReceiveHwm = 24;
     public const int OptLastEndpoint = 32;
+    public const int OptHandshakeInterval = 66;
     public const int OptHeartbeatInterval = 75;
     public const int OptHeartbeatTtl = 76;
     public const int OptHeartbeatTimeout = 77;

@@ -40,6 +40,7 @@ internal sealed unsafe class NativeTransport : ITransport
                 // The TTL travels in deciseconds in a 16-bit field: cap it there.
                 SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
             }
+            SetInt(socket, LibZmq.OptHandshakeInterval, Math.Max(1, Milliseconds(options.HandshakeTimeout)));
             SetInt(socket, LibZmq.OptReconnectInterval, Milliseconds(options.ReconnectInterval));
             SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
 

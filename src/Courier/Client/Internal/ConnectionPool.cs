@@ -1,0 +1,191 @@
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Client.Internal;
+
+/// <summary>
+/// A client's connections: one per endpoint, opened when first needed and replaced when judged dead, plus those
+/// retiring (their peer refused work as stopping or full: they finish what they hold and take nothing new). Requests
+/// spread over the live ones, least loaded first. Knows nothing of requests beyond each connection's count. Loop
+/// thread only.
+/// </summary>
+internal sealed class ConnectionPool : IDisposable
+{
+    private readonly CourierClientOptions _options;
+    private readonly ITransportLoop _loop;
+    private readonly IClientConnectionOwner _owner;
+    private readonly ILogger _logger;
+    private readonly IReadOnlyList<string> _endpoints;
+    private readonly ClientConnection?[] _slots;
+    private readonly long[] _unreachableUntil;
+    private readonly CourierUnreachableException?[] _unreachable;
+    private readonly List<ClientConnection> _retiring = [];
+    private readonly long _timeoutTicks;
+    private int _next;
+
+    public ConnectionPool(CourierClientOptions options, ITransportLoop loop, IClientConnectionOwner owner, ILogger logger)
+    {
+        _options = options;
+        _loop = loop;
+        _owner = owner;
+        _logger = logger;
+        _endpoints = options.ConnectEndpoints;
+        _slots = new ClientConnection?[_endpoints.Count];
+        _unreachableUntil = new long[_endpoints.Count];
+        _unreachable = new CourierUnreachableException?[_endpoints.Count];
+        _timeoutTicks = (long)(options.Timeout.TotalSeconds * options.TimeProvider.TimestampFrequency);
+    }
+
+    /// <summary>The connection of each endpoint (null where none is open) and then those retiring.</summary>
+    public IEnumerable<ClientConnection> All => _slots.OfType<ClientConnection>().Concat(_retiring);
+
+    /// <summary>
+    /// The connection that should take the next request: the live one with the fewest requests out (the endpoints taken in
+    /// turn among equals), preferring any other than <paramref name="avoid"/>. Opens missing connections on the way. Null
+    /// when none can take it now (negotiating, full), with <paramref name="error"/> set only when no endpoint could even be
+    /// connected.
+    /// </summary>
+    public ClientConnection? Pick(ClientConnection? avoid, long now, out CourierUnreachableException? error)
+    {
+        error = null;
+        ClientConnection? best = null;
+        var open = 0;
+        var start = _next;
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            var slot = (start + i) % _slots.Length;
+            var connection = _slots[slot] ?? Open(slot, now, ref error);
+            if (connection is null)
+            {
+                continue;
+            }
+
+            open++;
+            if (!connection.CanSendNow)
+            {
+                continue;
+            }
+
+            if (best is null
+                || (ReferenceEquals(best, avoid) && !ReferenceEquals(connection, avoid))
+                || (!ReferenceEquals(connection, avoid) && connection.SentCount < best.SentCount))
+            {
+                best = connection;
+            }
+        }
+
+        if (open > 0)
+        {
+            error = null;
+        }
+
+        if (best is not null)
+        {
+            _next = (best.Slot + 1) % _slots.Length;
+        }
+
+        return best;
+    }
+
+    /// <summary>Sends what every connection packed this turn.</summary>
+    public void FlushAll()
+    {
+        foreach (var connection in _slots)
+        {
+            connection?.Flush();
+        }
+
+        foreach (var connection in _retiring)
+        {
+            connection.Flush();
+        }
+    }
+
+    /// <summary>Whether a connection other than <paramref name="connection"/> could take a request now.</summary>
+    public bool HasOtherThan(ClientConnection connection)
+        => _slots.Any(c => c is not null && !ReferenceEquals(c, connection) && c.CanSendNow);
+
+    /// <summary>
+    /// Stops giving <paramref name="connection"/> new requests; its endpoint gets a fresh connection when next needed (a
+    /// TCP proxy in front of several servers gives that one to another server).
+    /// </summary>
+    public void Retire(ClientConnection connection)
+    {
+        if (connection.Retiring || !ReferenceEquals(_slots[connection.Slot], connection))
+        {
+            return;
+        }
+
+        connection.Retiring = true;
+        _slots[connection.Slot] = null;
+        _retiring.Add(connection);
+        ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
+    }
+
+    /// <summary>Closes <paramref name="connection"/>; the caller moves or fails what it held.</summary>
+    public void Close(ClientConnection connection)
+    {
+        if (ReferenceEquals(_slots[connection.Slot], connection))
+        {
+            _slots[connection.Slot] = null;
+        }
+
+        _retiring.Remove(connection);
+        connection.Dispose();
+    }
+
+    /// <summary>Closes the retiring connections that hold nothing any more.</summary>
+    public void CloseIdleRetiring()
+    {
+        for (var i = _retiring.Count - 1; i >= 0; i--)
+        {
+            if (_retiring[i].SentCount == 0)
+            {
+                _retiring[i].Dispose();
+                _retiring.RemoveAt(i);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var connection in All.ToArray())
+        {
+            connection.Dispose();
+        }
+
+        Array.Clear(_slots);
+        _retiring.Clear();
+    }
+
+    private ClientConnection? Open(int slot, long now, ref CourierUnreachableException? error)
+    {
+        if (now < _unreachableUntil[slot])
+        {
+            error ??= _unreachable[slot];
+            return null;
+        }
+
+        var endpoint = _endpoints[slot];
+        ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
+        try
+        {
+            _slots[slot] = new ClientConnection(_loop, slot, endpoint, _options, _owner, now + _timeoutTicks);
+            if (Diagnostics.Internal.CourierMetrics.ClientConnections.Enabled)
+            {
+                Diagnostics.Internal.CourierMetrics.ClientConnections.Add(1);
+            }
+
+            return _slots[slot];
+        }
+#pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // Asked again only after a timeout: a refused address must not cost a failed connect per request.
+            _unreachableUntil[slot] = now + _timeoutTicks;
+            error = _unreachable[slot] = new CourierUnreachableException(endpoint, ex);
+            return null;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using Courier.Client;
+
+namespace Courier.Tests.Infrastructure;
+
+/// <summary>
+/// A well-behaved client that keeps asking while a test attacks: every attack test asserts that it saw no errors. It
+/// makes one request at a time, each with a fresh id, and checks each reply's body.
+/// </summary>
+public sealed class Canary : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly List<string> _errors = [];
+    private long _answered;
+
+    private Canary(string endpoint, string service)
+    {
+        _loop = Task.Run(() => RunAsync(endpoint, service));
+    }
+
+    /// <summary>Requests answered correctly so far.</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
+    /// <summary>Starts asking <paramref name="service"/> (an echo) at <paramref name="endpoint"/>, and waits for its first answer.</summary>
+    public static async Task<Canary> StartAsync(string endpoint, string service = "echo")
+    {
+        var canary = new Canary(endpoint, service);
+        await Poll.UntilAsync(() => canary.Answered > 0 || canary._loop.IsCompleted, TimeSpan.FromSeconds(30), "the canary's first answer");
+        return canary;
+    }
+
+    /// <summary>Waits for a few more answers (so it asked during the attack), stops, and asserts it saw no error.</summary>
+    public async Task AssertUnharmedAsync()
+    {
+        var before = Answered;
+        await Poll.UntilAsync(() => Answered >= before + 3 || _loop.IsCompleted, TimeSpan.FromSeconds(60), "the canary answered during the attack");
+        await _stop.CancelAsync();
+        await _loop;
+        lock (_errors)
+        {
+            Assert.True(_errors.Count == 0, "the canary saw errors:\n" + string.Join('\n', _errors.Take(10)));
+        }
+
+        Assert.True(Answered > 0, "the canary was never answered");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(string endpoint, string service)
+    {
+        await using var client = new CourierClient(CourierClientOptions.Default with
+        {
+            Endpoints = [endpoint],
+            Timeout = TimeSpan.FromSeconds(20),
+            Retries = 0,
+        });
+        for (var i = 0; !_stop.IsCancellationRequested; i++)
+        {
+            var body = $"canary {i}";
+            try
+            {
+                var reply = await client.RequestAsync(service, body, _stop.Token);
+                if (!reply.BodyText.EndsWith(body, StringComparison.Ordinal))
+                {
+                    lock (_errors)
+                    {
+                        _errors.Add($"wrong body: {reply.BodyText}");
+                    }
+                }
+                else
+                {
+                    Interlocked.Increment(ref _answered);
+                }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // every failure is what the canary reports
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                lock (_errors)
+                {
+                    _errors.Add($"{ex.GetType().Name}: {ex.Message}");
+                }
+            }
+        }
+    }
+}
