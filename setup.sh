@@ -15,6 +15,8 @@ packages=(
     nginx               # the real TCP load balancer in front of `courier server`s (tests/Courier.Tests/Deploy)
     libnginx-mod-stream # nginx's stream {} module, which carries ZMTP
     docker-compose      # `docker-compose config` validates deploy/docker-compose.yml (no engine needed)
+    prometheus          # a real Prometheus server scrapes `courier broker --metrics-port` (tests/Courier.Tests/Cli)
+    tmux                # `courier top` is watched in a real terminal (tests/Courier.Tests/Cli)
 )
 
 check_only=false

@@ -15,6 +15,7 @@ var root = new Command("courier", "Courier: reliable, load-balanced, asynchronou
     BenchCommand.Create(),
     DemoCommand.Create(),
     HealthCommand.Create(),
+    TopCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
 root.Options.Add(Cli.TransportOption);
