@@ -14,7 +14,15 @@ packages=(
     python3-zmq         # pyzmq, the stock libzmq peers of the interop tests (run with /usr/bin/python3)
     nginx               # the real TCP load balancer in front of `courier server`s (tests/Courier.Tests/Deploy)
     libnginx-mod-stream # nginx's stream {} module, which carries ZMTP
-    docker-compose      # `docker-compose config` validates deploy/docker-compose.yml (no engine needed)
+    docker-compose      # runs deploy/docker-compose.yml for real (tests/Courier.Tests.Containers, deploy/test/stack.sh)
+    podman              # the container engine when no Docker engine answers: real containers, no daemon to install
+    runc                # podman's runtime here (crun refuses some hosts' cgroup layout)
+    netavark            # podman's networks, with aardvark-dns: containers reach each other by service name
+    aardvark-dns
+    debootstrap         # the Debian base of the stand-in images, when no registry serves the images FROM lines name
+    curl                # deploy/test/stack.sh asks the engine's socket whether it answers
+    nodejs              # validates deploy/k8s against the Kubernetes API schemas (npm's kubernetes-models,
+    npm                 #   deploy/test/k8s/validate.mjs)
     prometheus          # a real Prometheus server scrapes `courier broker --metrics-port` (tests/Courier.Tests/Cli)
     tmux                # `courier top` is watched in a real terminal (tests/Courier.Tests/Cli)
 )
@@ -26,8 +34,9 @@ case ${1:-} in
     *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
-installed() { # package
-    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+installed() { # package: installed, or provided by an installed package (e.g. npm by a nodejs built elsewhere)
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ] \
+        || dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | grep -Eq "^ii +(.*, )?$1( \(|,|$)"
 }
 
 missing_packages() {

@@ -2,7 +2,8 @@
 # The docker-compose topology as real processes on loopback: N `courier server`s behind Debian's nginx, rendered
 # from the same stream template as the nginx container (deploy/nginx/courier-stream.conf.template).
 #
-#   deploy/local-stack.sh up [--servers N] [--port P] [--proxy-timeout 60s]   start; one line per process
+#   deploy/local-stack.sh up [--servers N] [--port P] [--proxy-timeout 60s] [--secure]   start; one line per process
+#                       (--secure: CURVE keys by `courier keygen` into $COURIER_STACK_DIR/keys, servers admit the client key)
 #                                                  (--port 0: nginx on a port the script picks, printed with it)
 #   deploy/local-stack.sh down                                               stop exactly what `up` started
 #
@@ -78,13 +79,14 @@ wait_for_port() { # port seconds
 }
 
 up() {
-    local servers=3 port=5555 proxy_timeout=60s
+    local servers=3 port=5555 proxy_timeout=60s secure=false
     while [ $# -gt 0 ]; do
         case $1 in
             --servers) servers=$2; shift 2 ;;
             --port) port=$2; shift 2 ;;
             --proxy-timeout) proxy_timeout=$2; shift 2 ;;
-            *) die "unknown option $1 (usage: up [--servers N] [--port P] [--proxy-timeout 60s])" ;;
+            --secure) secure=true; shift ;;
+            *) die "unknown option $1 (usage: up [--servers N] [--port P] [--proxy-timeout 60s] [--secure])" ;;
         esac
     done
     [[ $servers =~ ^[1-9][0-9]*$ ]] || die "--servers takes a positive number"
@@ -95,13 +97,23 @@ up() {
     load=$(stream_module "$nginx")
     mkdir -p "$state/logs"
     : >"$state/pids"
-    local courier upstreams="" i
+    local courier upstreams="" i security=""
     courier=$(courier_exe)
+    if $secure; then
+        # CURVE (docs/security.md): one key pair for every replica (clients check one server key), one client pair in
+        # the allow-list. nginx passes TCP and never holds a key: encryption runs end to end, client to server.
+        mkdir -p "$state/keys/allow"
+        "$courier" keygen --out "$state/keys/server" --force >/dev/null || die "courier keygen failed"
+        "$courier" keygen --out "$state/keys/client" --force >/dev/null || die "courier keygen failed"
+        cp "$state/keys/client.key" "$state/keys/allow/"
+        security="--curve-secret $state/keys/server.key_secret --curve-allow $state/keys/allow"
+        echo "keys $state/keys client flags: --curve-secret $state/keys/client.key_secret --curve-server $state/keys/server.key"
+    fi
     for i in $(seq "$servers"); do
         local log="$state/logs/server-$i.log"
         local extra_var="COURIER_SERVER_ARGS_$i"
         # shellcheck disable=SC2086 # word splitting of the extra arguments is intended
-        setsid "$courier" server --bind 'tcp://127.0.0.1:*' --name "server-$i" ${!extra_var:-} >"$log" 2>&1 </dev/null &
+        setsid "$courier" server --bind 'tcp://127.0.0.1:*' --name "server-$i" $security ${!extra_var:-} >"$log" 2>&1 </dev/null &
         local pid=$!
         echo "server $pid" >>"$state/pids"
         wait_for_line "$log" "listening on" 30 || { down; die "server-$i did not start; see $log"; }
@@ -170,5 +182,5 @@ down() {
 case ${1:-} in
     up) shift; up "$@" ;;
     down) shift; down ;;
-    *) echo "usage: $0 up [--servers N] [--port P (0: pick one)] [--proxy-timeout 60s] | down" >&2; exit 2 ;;
+    *) echo "usage: $0 up [--servers N] [--port P (0: pick one)] [--proxy-timeout 60s] [--secure] | down" >&2; exit 2 ;;
 esac

@@ -51,6 +51,9 @@ internal static class Cli
         return option;
     }
 
+    /// <summary>CURVE settings for this run's role, from the --curve-* and --policy flags (off without them).</summary>
+    public static Courier.Security.CourierSecurityOptions Security { get; private set; } = Courier.Security.CourierSecurityOptions.Default;
+
     /// <summary>Socket settings for this run, with the implementation chosen by --transport.</summary>
     public static TransportOptions Transport { get; private set; } = TransportOptions.Default;
 
@@ -82,6 +85,13 @@ internal static class Cli
         };
         try
         {
+            var command = parse.CommandResult.Command.Name;
+            Security = command switch
+            {
+                "server" or "broker" => SecurityFlags.ForListener(parse, command),
+                "request" or "bench" or "health" or "worker" => SecurityFlags.ForConnector(parse, command),
+                _ => RefuseSecurity(parse, command),
+            };
             return await body();
         }
         catch (OperationCanceledException)
@@ -111,6 +121,12 @@ internal static class Cli
         }
     }
 
+    private static Courier.Security.CourierSecurityOptions RefuseSecurity(ParseResult parse, string command)
+    {
+        SecurityFlags.RefuseAll(parse, command);
+        return Courier.Security.CourierSecurityOptions.Default;
+    }
+
     public static int Fail(int code, string message)
     {
         Console.Error.WriteLine($"courier: error: {message}");
@@ -125,5 +141,6 @@ internal static class Cli
             Retries = retries,
             LoggerFactory = loggerFactory,
             Transport = Transport,
+            Security = Security,
         };
 }

@@ -15,11 +15,17 @@ var root = new Command("courier", "Courier: reliable, load-balanced, asynchronou
     BenchCommand.Create(),
     DemoCommand.Create(),
     HealthCommand.Create(),
+    KeygenCommand.Create(),
     TopCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
 root.Options.Add(Cli.TransportOption);
 root.Options.Add(Cli.ZmtpHeartbeatOption);
+foreach (var option in SecurityFlags.All)
+{
+    root.Options.Add(option);
+}
+
 root.Options.Add(new HelpOption { Action = new HelpWriter() });
 root.Options.Add(new VersionOption());
 

@@ -112,3 +112,25 @@ public sealed class CourierSerializationException : CourierException
     /// <summary>The type the caller expected.</summary>
     public Type ReplyType { get; }
 }
+
+/// <summary>
+/// The request reached a handler that may or may not have run it, and it was not declared idempotent, so it was not run
+/// again: its worker died or stalled past its liveness while holding it (status <c>520</c>, docs/protocol.md §8). Whether
+/// its effects happened is unknown; check before retrying it yourself.
+/// </summary>
+public sealed class CourierOutcomeUnknownException : CourierException
+{
+    /// <summary>Creates the exception.</summary>
+    public CourierOutcomeUnknownException(string service, string remoteMessage)
+        : base($"Outcome of the request to service '{service}' is unknown: {remoteMessage}")
+    {
+        Service = service;
+        RemoteMessage = remoteMessage;
+    }
+
+    /// <summary>The service requested.</summary>
+    public string Service { get; }
+
+    /// <summary>The peer's explanation.</summary>
+    public string RemoteMessage { get; }
+}

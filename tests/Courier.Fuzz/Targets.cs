@@ -19,6 +19,8 @@ internal sealed class ServerTarget : FuzzTarget
         ["fail"] = static (_, _) => throw new InvalidOperationException("a handler that fails"),
     };
 
+    private static readonly HashSet<string> Idempotent = [CourierServices.EchoName, CourierServices.WhoAmIName];
+
     public override string Name => "server";
 
     public override void Run(IReadOnlyList<FuzzStep> steps, bool checkAmplification)
@@ -26,7 +28,7 @@ internal sealed class ServerTarget : FuzzTarget
         var clock = new FakeTimeProvider();
         var loop = new MemoryLoop();
         var options = CourierServerOptions.Default with { Name = "fuzz", RunHandlersInline = true, MaxRequestSize = 64 * 1024, TimeProvider = clock };
-        using var engine = new ServerEngine(options, options.Transport, Handlers, loop.Inner, NullLogger.Instance);
+        using var engine = new ServerEngine(options, options.Transport, Handlers, Idempotent, loop.Inner, NullLogger.Instance, security: null);
         var socket = loop.Sockets[0];
         long bytesIn = 0;
         var messagesIn = 0;
@@ -65,7 +67,7 @@ internal sealed class BrokerTarget : FuzzTarget
         var clock = new FakeTimeProvider();
         var loop = new MemoryLoop();
         var options = CourierBrokerOptions.Default with { MaxRequestSize = 64 * 1024, MaxQueuedPerService = 64, TimeProvider = clock };
-        var engine = new BrokerEngine(options, loop.Inner, NullLogger.Instance);
+        var engine = new BrokerEngine(options, loop.Inner, NullLogger.Instance, security: null);
         var socket = loop.Sockets[0];
         long bytesIn = 0;
         var messagesIn = 0;

@@ -24,6 +24,7 @@ internal static class HealthCommand
                 Retries = 0,
                 Protocol = ClientProtocol.Mdp, // one plain 7/MDP query, which any Courier peer answers
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             });
             try
             {

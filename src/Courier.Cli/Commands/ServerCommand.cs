@@ -37,10 +37,11 @@ internal static class ServerCommand
                 RunHandlersInline = true,
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             };
             await using var server = new CourierServer(options)
-                .Map(CourierServices.EchoName, CourierServices.WithDelay(CourierServices.Echo, wait))
-                .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait));
+                .Map(CourierServices.EchoName, CourierServices.WithDelay(CourierServices.Echo, wait), idempotent: true)
+                .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait), idempotent: true);
             await server.StartAsync(cancellationToken);
             Console.WriteLine($"server {instance} listening on {server.Endpoint}");
             if (exporters.MetricsUrl is { } url)

@@ -23,9 +23,11 @@ internal static class WorkerCommand
             "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
         var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
         var protocol = CliOption.Enum("--protocol", ClientProtocol.Auto, "Auto (ask the broker), Courier or Mdp (plain 7/MDP).");
+        var record = CliOption.Text(
+            "--record", "Append each request's body as a line to this file when its handler starts: an effect, so the services are declared not idempotent (a broker never runs such a request twice).", "PATH");
         var command = new Command("worker", "Serve a service of any name for a 7/MDP broker, answering like echo or whoami.")
         {
-            connect, service, reply, name, delay, concurrency, heartbeat, liveness, protocol,
+            connect, service, reply, name, delay, concurrency, heartbeat, liveness, protocol, record,
         };
         var telemetry = CliTelemetry.Options.Create();
         telemetry.AddTo(command);
@@ -49,6 +51,7 @@ internal static class WorkerCommand
                     RunHandlersInline = true,
                     LoggerFactory = loggerFactory,
                     Transport = Cli.Transport,
+                    Security = Cli.Security,
                 });
             var serving = new List<string>();
             foreach (var serviceName in serviceNames)
@@ -56,7 +59,11 @@ internal static class WorkerCommand
                 // One connection for all of them with a Courier broker, one each with others (docs/protocol.md §3).
                 var answer = parse.GetValue(reply) ?? (serviceName == CourierServices.WhoAmIName ? CourierServices.WhoAmIName : CourierServices.EchoName);
                 var handler = answer == CourierServices.WhoAmIName ? CourierServices.WhoAmI(instance) : CourierServices.Echo;
-                worker.Map(serviceName, CourierServices.WithDelay(handler, parse.GetValue(delay)));
+                // echo and whoami have no effects: declared idempotent, a broker may run them again after a worker's death
+                // or stall. With --record they have one.
+                var served = CourierServices.WithDelay(handler, parse.GetValue(delay));
+                var recordTo = parse.GetValue(record);
+                worker.Map(serviceName, recordTo is null ? served : Recording(recordTo, served), idempotent: recordTo is null);
                 serving.Add($"{serviceName} ({answer})");
             }
 
@@ -73,4 +80,17 @@ internal static class WorkerCommand
         }));
         return command;
     }
+
+    private static readonly Lock RecordLock = new();
+
+    /// <summary>Appends each request's body to <paramref name="path"/> as its handler starts, then serves it: executions, counted.</summary>
+    private static CourierHandler Recording(string path, CourierHandler handler) => (request, cancellationToken) =>
+    {
+        lock (RecordLock)
+        {
+            File.AppendAllText(path, request.BodyText + "\n");
+        }
+
+        return handler(request, cancellationToken);
+    };
 }

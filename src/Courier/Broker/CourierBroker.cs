@@ -15,6 +15,7 @@ public sealed class CourierBroker : IAsyncDisposable
     private readonly CourierBrokerOptions _options;
     private readonly ILogger _logger;
     private readonly ITransport _transport;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private ITransportLoop? _loop;
     private BrokerEngine? _engine;
     private IDisposable? _gauges;
@@ -27,7 +28,9 @@ public sealed class CourierBroker : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierBroker>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // Certificates, allow-list and policy are read now: a bad file fails here, naming itself, not on a loop thread.
+        _security = Security.Internal.ListenerSecurity.Create(options.Security, "broker", _transport, _logger);
     }
 
     /// <summary>The endpoint actually bound; null before start.</summary>
@@ -46,7 +49,7 @@ public sealed class CourierBroker : IAsyncDisposable
         BrokerEngine engine;
         try
         {
-            engine = new BrokerEngine(_options, loop, _logger);
+            engine = new BrokerEngine(_options, loop, _logger, _security);
         }
         catch (Exception ex)
         {
@@ -72,6 +75,8 @@ public sealed class CourierBroker : IAsyncDisposable
             _gauges?.Dispose();
             _loop!.Dispose();
         }
+
+        _security?.Dispose();
 
         return Task.CompletedTask;
     }

@@ -1,4 +1,5 @@
 using Courier.Internal;
+using Courier.Security;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,11 @@ namespace Courier.Broker;
 /// <summary>Settings of a <see cref="CourierBroker"/>. Start from <see cref="Default"/> and change what you need with <c>with</c>.</summary>
 public sealed record CourierBrokerOptions
 {
-    /// <summary>The defaults: bind <c>tcp://127.0.0.1:5555</c>, heartbeat 2.5 s × liveness 3, 3 worker deaths per request, 10,000 queued per service.</summary>
+    /// <summary>
+    /// The defaults: bind <c>tcp://127.0.0.1:5555</c>, heartbeat 2.5 s × liveness 3, 3 worker deaths per request; at most
+    /// 10,000 services, 10,000 requests queued per service (shared fairly among clients), 100,000 requests and 256 MiB
+    /// queued in all.
+    /// </summary>
     public static CourierBrokerOptions Default { get; } = new();
 
     /// <summary>
@@ -27,8 +32,36 @@ public sealed record CourierBrokerOptions
     /// <summary>Worker deaths one request may witness before it is answered with an error instead of retried (poison request).</summary>
     public int MaxWorkerDeaths { get; init; } = 3;
 
-    /// <summary>Requests waiting per service before new ones are refused with 503.</summary>
+    /// <summary>
+    /// Requests waiting per service. Each client (connection) has its share: waiting requests are handed to workers one
+    /// client at a time in turn, so a client that queues many delays only itself; and when the queue is full, a request
+    /// from a client with fewer waiting than the client with the most takes the latter's newest place (which is answered
+    /// 503). Otherwise a request beyond it is refused with 503. Default 10,000.
+    /// </summary>
     public int MaxQueuedPerService { get; init; } = 10_000;
+
+    /// <summary>Requests waiting in all services together before new ones are refused with 503. Default 100,000.</summary>
+    public int MaxQueued { get; init; } = 100_000;
+
+    /// <summary>
+    /// Bytes of the requests waiting in all services together (bodies, envelopes and about 256 bytes of bookkeeping each)
+    /// before new ones are refused with 503. Requests handed to workers are bounded by the workers' capacities instead.
+    /// Default 256 MiB.
+    /// </summary>
+    public long MaxQueuedBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// Services the broker keeps at once, named by a worker's READY or a client's request. A client request for a new
+    /// service beyond it is refused with 503; a worker's READY for one is a violation (DISCONNECT). Default 10,000.
+    /// </summary>
+    public int MaxServices { get; init; } = 10_000;
+
+    /// <summary>
+    /// How long a service with no worker and nothing waiting is kept (with its <c>mmi.stats</c> counters) before it is
+    /// forgotten, counted from when its last worker left, and never shorter than <see cref="ServiceGracePeriod"/>: names
+    /// that clients merely asked for leave nothing behind. Default 60 s.
+    /// </summary>
+    public TimeSpan IdleServiceTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Largest request body accepted; larger ones are answered 413.</summary>
     public int MaxRequestSize { get; init; } = 1024 * 1024;
@@ -43,6 +76,13 @@ public sealed record CourierBrokerOptions
 
     /// <summary>Service for stock REQ clients, which name none.</summary>
     public string DefaultService { get; init; } = "echo";
+
+    /// <summary>
+    /// CURVE encryption and authentication (native transport only): this side's secret certificate, the allow-list
+    /// and the policy file. Off by default; docs/security.md.
+    /// </summary>
+    // A fresh instance, for the same reason as Transport: binding must never change a Default.
+    public CourierSecurityOptions Security { get; init; } = new();
 
     /// <summary>Socket limits and ZMTP heartbeats.</summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
@@ -63,11 +103,17 @@ public sealed record CourierBrokerOptions
         Require(HeartbeatLiveness > 0, nameof(HeartbeatLiveness), "must be positive");
         Require(MaxWorkerDeaths > 0, nameof(MaxWorkerDeaths), "must be positive");
         Require(MaxQueuedPerService > 0, nameof(MaxQueuedPerService), "must be positive");
+        Require(MaxQueued > 0, nameof(MaxQueued), "must be positive");
+        Require(MaxQueuedBytes > 0, nameof(MaxQueuedBytes), "must be positive");
+        Require(MaxServices > 0, nameof(MaxServices), "must be positive");
+        Require(IdleServiceTimeout >= TimeSpan.Zero, nameof(IdleServiceTimeout), "must be zero or more");
         Require(MaxRequestSize > 0, nameof(MaxRequestSize), "must be positive");
         Require(!string.IsNullOrWhiteSpace(DefaultService), nameof(DefaultService), "must not be empty");
         Require(ServiceGracePeriod >= TimeSpan.Zero || ServiceGracePeriod == Timeout.InfiniteTimeSpan, nameof(ServiceGracePeriod), "must be zero or more, or Timeout.InfiniteTimeSpan");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
+        ArgumentNullException.ThrowIfNull(Security);
+        Security.Validate(nameof(CourierBrokerOptions), listens: true);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

@@ -37,7 +37,14 @@ public sealed class CourierClient : ICourierClient
         options = options with { Endpoints = [.. options.ConnectEndpoints] };
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierClient>();
-        var transport = TransportResolver.Resolve(options.Transport, _logger);
+        var transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // The certificates are read now: a bad file fails here, naming itself. Every connection then carries the keys.
+        if (Security.Internal.ConnectorSecurity.Load(options.Security) is { } curve)
+        {
+            options = options with { Transport = options.Transport with { Curve = curve } };
+            _options = options;
+        }
+
         _drainSubmissions = DrainSubmissions;
         _loop = transport.CreateLoop("courier-client", _logger);
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
@@ -68,9 +75,26 @@ public sealed class CourierClient : ICourierClient
     /// (not copied) until the request completes, for resends: do not change it meanwhile.
     /// </summary>
     public Task<CourierReply> RequestAsync(string service, ReadOnlyMemory<byte>[] frames, CancellationToken cancellationToken = default)
+        => RequestAsync(service, frames, CourierRequestOptions.Default, cancellationToken);
+
+    // RS0026: as on ICourierClient, these overloads take the token last and optional, like the shipped ones.
+#pragma warning disable RS0026
+    /// <summary>Sends a UTF-8 text request with <paramref name="options"/> (headers, idempotent, deadline) and awaits its reply.</summary>
+    public Task<CourierReply> RequestAsync(string service, string body, CourierRequestOptions options, CancellationToken cancellationToken = default)
+        => RequestAsync(service, [Encoding.UTF8.GetBytes(body ?? throw new ArgumentNullException(nameof(body)))], options, cancellationToken);
+
+    /// <summary>
+    /// Sends a multi-frame request with <paramref name="options"/> (headers, idempotent, deadline; courier/5, docs/protocol.md
+    /// §8) and awaits its reply. The frames' memory is kept (not copied) until the request completes.
+    /// </summary>
+    /// <exception cref="CourierOutcomeUnknownException">The request was not idempotent and its worker died or stalled holding it.</exception>
+    public Task<CourierReply> RequestAsync(string service, ReadOnlyMemory<byte>[] frames, CourierRequestOptions options, CancellationToken cancellationToken = default)
+#pragma warning restore RS0026
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(frames);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var serviceFrame = ServiceFrame(service);
 
         foreach (var frame in frames)
@@ -91,6 +115,9 @@ public sealed class CourierClient : ICourierClient
         var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
         {
             Activity = CourierTracing.StartClient(service),
+            Headers = options.Headers is { Count: > 0 } headers ? headers.Encode() : [],
+            Flags = options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None,
+            DeadlineOverride = options.Deadline,
         };
         if (cancellationToken.CanBeCanceled)
         {

@@ -1,4 +1,5 @@
 using Courier.Internal;
+using Courier.Security;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -57,6 +58,13 @@ public sealed record CourierClientOptions
     /// </summary>
     public bool RunContinuationsInline { get; init; }
 
+    /// <summary>
+    /// CURVE encryption (native transport only): this side's secret certificate and the public certificate of the
+    /// server or broker. Off by default; docs/security.md.
+    /// </summary>
+    // A fresh instance, for the same reason as Transport: binding must never change a Default.
+    public CourierSecurityOptions Security { get; init; } = new();
+
     /// <summary>Socket limits and heartbeats.</summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
     // and binding "Transport:…" must not change the process-wide default.
@@ -90,6 +98,8 @@ public sealed record CourierClientOptions
         Require(MaxInFlight > 0, nameof(MaxInFlight), "must be positive");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
+        ArgumentNullException.ThrowIfNull(Security);
+        Security.Validate(nameof(CourierClientOptions), listens: false);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

@@ -11,12 +11,23 @@ public sealed class CourierReply
     /// (<c>new CourierReply("greet", CourierBody.Text("hello, world"))</c>). The frames are kept, not copied.
     /// </summary>
     public CourierReply(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
+        : this(service, frames, Protocol.CourierHeaders.Empty)
+    {
+    }
+
+    /// <summary>A successful reply with <paramref name="headers"/> (courier/5), as the client makes it, or a fake.</summary>
+    public CourierReply(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames, Protocol.CourierHeaders headers)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(frames);
+        ArgumentNullException.ThrowIfNull(headers);
         Service = service;
         Frames = frames;
+        Headers = headers;
     }
+
+    /// <summary>The headers the handler set on its reply (empty when none, or from a peer before courier/5).</summary>
+    public Protocol.CourierHeaders Headers { get; }
 
     /// <summary>The service that answered.</summary>
     public string Service { get; }

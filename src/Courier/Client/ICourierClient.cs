@@ -28,5 +28,12 @@ public interface ICourierClient : IAsyncDisposable
     /// <summary>Sends a UTF-8 text request to <paramref name="service"/> and awaits its reply.</summary>
     Task<CourierReply> RequestAsync(string service, string body, CancellationToken cancellationToken = default)
         => RequestAsync(service, [Encoding.UTF8.GetBytes(body ?? throw new ArgumentNullException(nameof(body)))], cancellationToken);
+
+    /// <summary>
+    /// Sends a multi-frame request with <paramref name="options"/> (headers, idempotent, deadline) and awaits its reply.
+    /// A fake that does not implement it gets the request without its options.
+    /// </summary>
+    Task<CourierReply> RequestAsync(string service, ReadOnlyMemory<byte>[] frames, CourierRequestOptions options, CancellationToken cancellationToken = default)
+        => RequestAsync(service, frames, cancellationToken);
 #pragma warning restore RS0026
 }

@@ -11,6 +11,12 @@ public static class CourierStatus
     /// <summary>The request was malformed (missing service frame, bad header, invalid service name).</summary>
     public const int BadRequest = 400;
 
+    /// <summary>
+    /// The caller is not allowed to call the service: the listener's policy grants its CURVE key no right to it
+    /// (docs/security.md).
+    /// </summary>
+    public const int Forbidden = 403;
+
     /// <summary>No handler or worker serves the requested service.</summary>
     public const int NotFound = 404;
 
@@ -28,4 +34,13 @@ public static class CourierStatus
 
     /// <summary>The peer is overloaded (queue full) or shutting down; retrying elsewhere may succeed.</summary>
     public const int Unavailable = 503;
+
+    /// <summary>The request's deadline budget ran out before it was dispatched (courier/5): it never ran.</summary>
+    public const int DeadlineExceeded = 504;
+
+    /// <summary>
+    /// The request was given to a handler that may or may not have run it (its worker died or stalled holding it), and
+    /// it is not idempotent, so it was not run again (courier/5). Raised as <see cref="CourierOutcomeUnknownException"/>.
+    /// </summary>
+    public const int OutcomeUnknown = 520;
 }

@@ -14,12 +14,44 @@ public sealed class CourierRequest
     /// (<c>new CourierRequest("greet", CourierBody.Text("world"))</c>). The frames are kept, not copied.
     /// </summary>
     public CourierRequest(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames)
+        : this(service, frames, Protocol.CourierHeaders.Empty)
+    {
+    }
+
+    /// <summary>A request with the <paramref name="headers"/> its caller sent (courier/5); for tests too.</summary>
+    public CourierRequest(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames, Protocol.CourierHeaders headers)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(frames);
+        ArgumentNullException.ThrowIfNull(headers);
         Service = service;
         Frames = frames;
+        _headers = headers;
     }
+
+    internal CourierRequest(string service, IReadOnlyList<ReadOnlyMemory<byte>> frames, ReadOnlyMemory<byte> headerBlock)
+    {
+        Service = service;
+        Frames = frames;
+        _headerBlock = headerBlock;
+    }
+
+    private readonly ReadOnlyMemory<byte> _headerBlock;
+    private Protocol.CourierHeaders? _headers;
+    private Protocol.CourierHeaders? _replyHeaders;
+
+    /// <summary>The headers its caller sent, read-only (empty when none, or from a client before courier/5).</summary>
+    public Protocol.CourierHeaders Headers => _headers ??= Protocol.CourierHeaders.Decode(_headerBlock.Span); // decoded on first use only
+
+    /// <summary>
+    /// Headers for the reply: add to them in the handler and they go back with its body (to callers that speak
+    /// courier/5; others get the body alone). Bounded as request headers are; adding past the bounds throws, and the
+    /// request is answered 500.
+    /// </summary>
+    public Protocol.CourierHeaders ReplyHeaders => _replyHeaders ??= new Protocol.CourierHeaders();
+
+    /// <summary>The reply headers, if the handler set any: null otherwise, without making an empty collection.</summary>
+    internal Protocol.CourierHeaders? ReplyHeadersIfAny => _replyHeaders is { Count: > 0 } headers ? headers : null;
 
     /// <summary>The service requested.</summary>
     public string Service { get; }

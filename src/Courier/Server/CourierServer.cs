@@ -16,7 +16,9 @@ public sealed class CourierServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ITransport _transport;
     private readonly Dictionary<string, CourierHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _idempotent = new(StringComparer.Ordinal);
     private ITransportLoop? _loop;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private ServerEngine? _engine;
     private int _state; // 0 new, 1 running, 2 stopping, 3 stopped
 
@@ -27,9 +29,11 @@ public sealed class CourierServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierServer>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
-        Map(CourierServices.EchoName, CourierServices.Echo);
-        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name));
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // Certificates, allow-list and policy are read now: a bad file fails here, naming itself, not on a loop thread.
+        _security = Security.Internal.ListenerSecurity.Create(options.Security, options.Name, _transport, _logger);
+        Map(CourierServices.EchoName, CourierServices.Echo, idempotent: true);
+        Map(CourierServices.WhoAmIName, CourierServices.WhoAmI(options.Name), idempotent: true);
     }
 
     /// <summary>The endpoint actually bound (with the chosen port when the options asked for any port); null before start.</summary>
@@ -39,7 +43,15 @@ public sealed class CourierServer : IAsyncDisposable
     public int InFlight => _engine?.InFlight ?? 0;
 
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
-    public CourierServer Map(string service, CourierHandler handler)
+    public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
+
+    /// <summary>
+    /// Hosts <paramref name="handler"/> as <paramref name="service"/>, declared <paramref name="idempotent"/> or not: a
+    /// repeated attempt of a request to a service that is not (the default) joins the run in progress or gets its
+    /// remembered reply and never runs the handler again (courier/5, docs/protocol.md §8); one to an idempotent service
+    /// runs again, and nothing is remembered for it. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    public CourierServer Map(string service, CourierHandler handler, bool idempotent)
     {
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
@@ -50,6 +62,15 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _handlers[service] = handler;
+        if (idempotent)
+        {
+            _idempotent.Add(service);
+        }
+        else
+        {
+            _idempotent.Remove(service);
+        }
+
         return this;
     }
 
@@ -64,11 +85,12 @@ public sealed class CourierServer : IAsyncDisposable
 
         // A short linger at least, so the last replies of a graceful stop leave before the socket closes.
         var transportOptions = _options.Transport.Linger >= MinimumLinger ? _options.Transport : _options.Transport with { Linger = MinimumLinger };
+        transportOptions = _security is null ? transportOptions : transportOptions with { Curve = _security.Curve };
         var loop = _transport.CreateLoop($"courier-server-{_options.Name}", _logger);
         ServerEngine engine;
         try
         {
-            engine = new ServerEngine(_options, transportOptions, _handlers, loop, _logger);
+            engine = new ServerEngine(_options, transportOptions, _handlers, _idempotent, loop, _logger, _security);
         }
         catch (Exception ex)
         {
@@ -79,7 +101,8 @@ public sealed class CourierServer : IAsyncDisposable
 
         _engine = engine;
         _loop = loop;
-        loop.Start(TimeSpan.FromMilliseconds(250), engine.OnTick, engine.OnTurnEnd);
+        // Ticks fire handlers' tokens at their requests' deadlines (courier/5): that often, within 50 ms.
+        loop.Start(TimeSpan.FromMilliseconds(50), engine.OnTick, engine.OnTurnEnd);
         ServerLog.Listening(_logger, _options.Name, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }
@@ -134,5 +157,6 @@ public sealed class CourierServer : IAsyncDisposable
         }
 
         _engine?.Dispose();
+        _security?.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using Courier.Internal;
+using Courier.Security;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -45,6 +46,13 @@ public sealed record CourierServerOptions
     /// <summary>How long a graceful stop waits for requests in flight before cancelling their handlers.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// CURVE encryption and authentication (native transport only): this side's secret certificate, the allow-list
+    /// and the policy file. Off by default; docs/security.md.
+    /// </summary>
+    // A fresh instance, for the same reason as Transport: binding must never change a Default.
+    public CourierSecurityOptions Security { get; init; } = new();
+
     /// <summary>Socket limits and heartbeats.</summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
     // and binding "Transport:…" must not change the process-wide default.
@@ -69,6 +77,8 @@ public sealed record CourierServerOptions
         Require(DrainTimeout >= TimeSpan.Zero, nameof(DrainTimeout), "must not be negative");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
+        ArgumentNullException.ThrowIfNull(Security);
+        Security.Validate(nameof(CourierServerOptions), listens: true);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

@@ -1,3 +1,5 @@
+using Courier.Transport.Internal;
+
 namespace Courier.Transport;
 
 /// <summary>
@@ -46,10 +48,18 @@ public sealed record TransportOptions
     /// <summary>
     /// How long a new connection may take to complete its ZMTP greeting and handshake before it is closed
     /// (ZMQ_HANDSHAKE_IVL): a peer that connects and sends nothing, or half a greeting, holds a file descriptor no longer
-    /// than this. Default 10 s. The managed transport (NetMQ) has no such timeout: there a connection limit
+    /// than this. Default 10 s. The managed transport (NetMQ) has no such timeout: there <see cref="MaxConnections"/>
     /// bounds what idle connections can hold.
     /// </summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Connections a listening socket (server, broker) holds at once. At the limit it stops accepting (it unbinds) and
+    /// binds again once connections close: it keeps serving the ones it has, refuses new ones, and never runs out of file
+    /// descriptors. Default 10,000, and never more than three quarters of the process's file descriptor limit
+    /// (RLIMIT_NOFILE, whose soft limit Courier raises to the hard one at start-up).
+    /// </summary>
+    public int MaxConnections { get; init; } = 10_000;
 
     /// <summary>
     /// Lines of each kind of violation or drop (a malformed message, a refused request, a dropped reply) logged per
@@ -60,6 +70,12 @@ public sealed record TransportOptions
 
     /// <summary>The interval of <see cref="ViolationLogBurst"/>, and how often a summary of what was not logged is written. Default 1 min.</summary>
     public TimeSpan ViolationLogInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// CURVE keys for the socket, set by the owner from its security options (never bound from configuration: internal).
+    /// Null: plain ZMTP.
+    /// </summary>
+    internal CurveSettings? Curve { get; init; }
 
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;
@@ -77,6 +93,7 @@ public sealed record TransportOptions
         Check(ReconnectInterval > TimeSpan.Zero, nameof(ReconnectInterval), "must be positive");
         Check(ReconnectIntervalMax >= ReconnectInterval, nameof(ReconnectIntervalMax), "must be at least ReconnectInterval");
         Check(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
+        Check(MaxConnections > 0, nameof(MaxConnections), "must be positive");
         Check(ViolationLogBurst >= 0, nameof(ViolationLogBurst), "must not be negative");
         Check(ViolationLogInterval > TimeSpan.Zero, nameof(ViolationLogInterval), "must be positive");
     }

@@ -36,9 +36,15 @@ public sealed class CourierWorker : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
         _logger = options.LoggerFactory.CreateLogger<CourierWorker>();
-        _transport = TransportResolver.Resolve(options.Transport, _logger);
+        _transport = TransportResolver.Resolve(options.Transport, _logger, options.Security.Enabled);
+        // The certificates are read now: a bad file fails here, naming itself. Every connection then carries the keys.
+        if (Security.Internal.ConnectorSecurity.Load(options.Security) is { } curve)
+        {
+            options = options with { Transport = options.Transport with { Curve = curve } };
+        }
+
+        _options = options;
     }
 
     /// <summary>
@@ -61,7 +67,14 @@ public sealed class CourierWorker : IAsyncDisposable
     /// (default <see cref="CourierWorkerOptions.Concurrency"/>), whatever its other services hold. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
-    public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null)
+    /// <param name="service">The service's name.</param>
+    /// <param name="handler">Serves its requests.</param>
+    /// <param name="concurrency">Its requests handled at once (default <see cref="CourierWorkerOptions.Concurrency"/>).</param>
+    /// <param name="idempotent">
+    /// False (the default): a request runs at most once; if this worker dies or stalls holding it, a Courier broker
+    /// answers its caller "outcome unknown" (520). True: the broker may give such requests to another worker (courier/5).
+    /// </param>
+    public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null, bool idempotent = false)
     {
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
@@ -76,7 +89,7 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("Services must be mapped before the worker starts.");
         }
 
-        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency);
+        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency, idempotent);
         var index = _services.FindIndex(s => s.Name == service);
         if (index >= 0)
         {

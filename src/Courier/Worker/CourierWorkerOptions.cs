@@ -1,5 +1,6 @@
 using Courier.Client;
 using Courier.Internal;
+using Courier.Security;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -69,6 +70,13 @@ public sealed record CourierWorkerOptions
     /// <summary><see cref="ClientProtocol.Auto"/> asks the broker (8/MMI <c>mmi.courier</c>) and uses Courier's extensions only if it answers.</summary>
     public ClientProtocol Protocol { get; init; } = ClientProtocol.Auto;
 
+    /// <summary>
+    /// CURVE encryption (native transport only): this side's secret certificate and the public certificate of the
+    /// server or broker. Off by default; docs/security.md.
+    /// </summary>
+    // A fresh instance, for the same reason as Transport: binding must never change a Default.
+    public CourierSecurityOptions Security { get; init; } = new();
+
     /// <summary>Socket limits and ZMTP heartbeats.</summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
     // and binding "Transport:…" must not change the process-wide default.
@@ -103,6 +111,8 @@ public sealed record CourierWorkerOptions
         Require(Enum.IsDefined(Protocol), nameof(Protocol), "is not a known protocol");
         ArgumentNullException.ThrowIfNull(Transport);
         Transport.Validate();
+        ArgumentNullException.ThrowIfNull(Security);
+        Security.Validate(nameof(CourierWorkerOptions), listens: false);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }

@@ -162,7 +162,8 @@ public sealed class BrokerFaultTests
     {
         await using var broker = await TestBroker.StartAsync(o => o with { MaxWorkerDeaths = 3 });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
-        var poison = client.RequestAsync("fragile", "poison");
+        // Idempotent: only a request that may run again goes to another worker after a death (docs/protocol.md §8).
+        var poison = client.RequestAsync("fragile", "poison", CourierRequestOptions.Default with { Idempotent = true });
 
         // Three workers in turn take the request and die (their connections drop) without replying.
         for (var i = 0; i < 3; i++)

@@ -134,25 +134,6 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
         await broker.AssertStillServingAsync();
     }
 
-    [Fact]
-    public async Task A_client_sending_the_bytes_of_the_old_in_band_disconnect_notice_is_not_taken_for_gone()
-    {
-        // Before dropped peers were events of the transport, this one frame made the broker forget the sender's queued
-        // requests: now it is a message like any other (no delimiter: dropped), and the queued request is still served.
-        using var client = Connect();
-        Send(client, ["", "CURC0212345678notice-test", "queued"]);
-        client.SendFrame(new byte[] { 0xFF, (byte)'c', (byte)'o', (byte)'u', (byte)'r', (byte)'i', (byte)'e', (byte)'r', 0xFE });
-        Send(client, ["", "MDPC01", "mmi.service", "notice-test"]); // answered at once: the frames before it were handled
-        Assert.Equal("404", Encoding.UTF8.GetString(ReceiveFrames(client, f => f.Count >= 4 && Encoding.ASCII.GetString(f[2]) == "mmi.service")[3]));
-        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint, "notice-worker", service: "notice-test");
-
-        var reply = ReceiveFrames(client, f => f.Count >= 3 && Encoding.ASCII.GetString(f[1]).StartsWith("CURC02", StringComparison.Ordinal));
-
-        Assert.Equal("CURC0212345678200", Encoding.ASCII.GetString(reply[1]));
-        Assert.Equal("notice-worker", Encoding.UTF8.GetString(reply[2])); // the test worker answers with its name
-        await broker.AssertStillServingAsync();
-    }
-
     private static List<byte[]> ReceiveFrames(DealerSocket socket, Func<List<byte[]>, bool> match)
     {
         var frames = new List<byte[]>();

@@ -38,12 +38,12 @@ public sealed partial class LocalStackProcess : IAsyncDisposable
         Skip.IfNot(available, "nginx is missing: apt-get install nginx libnginx-mod-stream");
     }
 
-    public static async Task<LocalStackProcess> UpAsync(int servers = 3, string proxyTimeout = "60s")
+    public static async Task<LocalStackProcess> UpAsync(int servers = 3, string proxyTimeout = "60s", bool secure = false)
     {
         var state = Directory.CreateTempSubdirectory("courier-stack-").FullName;
         // The servers bind `*`; nginx cannot, so with --port 0 the script picks its port (outside the kernel's
         // ephemeral range) and picks again if nginx finds it taken. It prints every endpoint.
-        var (exit, stdout, stderr) = await RunAsync(state, "up", "--servers", servers.ToString(System.Globalization.CultureInfo.InvariantCulture), "--port", "0", "--proxy-timeout", proxyTimeout);
+        var (exit, stdout, stderr) = await RunAsync(state, ["up", "--servers", servers.ToString(System.Globalization.CultureInfo.InvariantCulture), "--port", "0", "--proxy-timeout", proxyTimeout, .. (secure ? ["--secure"] : Array.Empty<string>())]);
         Assert.True(exit == 0, $"local-stack up failed ({exit}): {stderr}\n{stdout}");
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var serverLines = lines.Select(l => ServerLine().Match(l)).Where(m => m.Success)

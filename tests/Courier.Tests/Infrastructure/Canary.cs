@@ -13,18 +13,33 @@ public sealed class Canary : IAsyncDisposable
     private readonly List<string> _errors = [];
     private long _answered;
 
-    private Canary(string endpoint, string service)
+    private Canary(string endpoint, string service, TimeSpan timeout)
     {
-        _loop = Task.Run(() => RunAsync(endpoint, service));
+        _loop = Task.Run(() => RunAsync(endpoint, service, timeout));
     }
 
     /// <summary>Requests answered correctly so far.</summary>
     public long Answered => Interlocked.Read(ref _answered);
 
-    /// <summary>Starts asking <paramref name="service"/> (an echo) at <paramref name="endpoint"/>, and waits for its first answer.</summary>
-    public static async Task<Canary> StartAsync(string endpoint, string service = "echo")
+    /// <summary>Errors seen so far.</summary>
+    public int ErrorCount
     {
-        var canary = new Canary(endpoint, service);
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts asking <paramref name="service"/> (an echo) at <paramref name="endpoint"/>, each request with
+    /// <paramref name="timeout"/> (default 20 s), and waits for its first answer.
+    /// </summary>
+    public static async Task<Canary> StartAsync(string endpoint, string service = "echo", TimeSpan? timeout = null)
+    {
+        var canary = new Canary(endpoint, service, timeout ?? TimeSpan.FromSeconds(20));
         await Poll.UntilAsync(() => canary.Answered > 0 || canary._loop.IsCompleted, TimeSpan.FromSeconds(30), "the canary's first answer");
         return canary;
     }
@@ -58,12 +73,12 @@ public sealed class Canary : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task RunAsync(string endpoint, string service)
+    private async Task RunAsync(string endpoint, string service, TimeSpan timeout)
     {
         await using var client = new CourierClient(CourierClientOptions.Default with
         {
             Endpoints = [endpoint],
-            Timeout = TimeSpan.FromSeconds(20),
+            Timeout = timeout,
             Retries = 0,
         });
         for (var i = 0; !_stop.IsCancellationRequested; i++)

@@ -80,6 +80,16 @@ public sealed partial class ChildProcess : IAsyncDisposable
         return (process.ExitCode, process.Stdout, process.Stderr);
     }
 
+    /// <summary>Runs any program to completion (bounded) and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunProgramAsync(TimeSpan timeout, string file, params string[] args)
+    {
+        await using var process = StartProgram(file, args);
+        using var cts = new CancellationTokenSource(timeout);
+        await process._process.WaitForExitAsync(cts.Token);
+        process._process.WaitForExit(); // flushes the asynchronous output readers
+        return (process.ExitCode, process.Stdout, process.Stderr);
+    }
+
     /// <summary>Starts <c>courier server</c> and waits until it prints the endpoint it listens on.</summary>
     /// <remarks>Bind <c>tcp://127.0.0.1:*</c> and use the endpoint returned: the kernel picks a port no one else has.</remarks>
     public static Task<(ChildProcess Process, string Endpoint)> StartServerAsync(params string[] args) => StartListeningAsync(["server", .. args]);

@@ -21,7 +21,7 @@ public sealed class ClientBatchTests
         var tasks = Enumerable.Range(0, 10).Select(i => client.RequestAsync(i == 3 ? "missing" : "upper", $"req {i}")).ToList();
 
         var frames = Receive(broker);
-        Assert.Equal(("mmi.courier", "courier/3"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
+        Assert.Equal(("mmi.courier", "courier/5"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
         var identity = frames[0];
         Send(broker, identity, [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/3"u8.ToArray()]);
 

@@ -29,6 +29,14 @@ public sealed class OptionsBindingTests
         }
         """;
 
+    private const string ListenerSecurity = """
+        "Security": { "CertificateFile": "/keys/server.key_secret", "AllowDirectory": "/keys/allow", "PolicyFile": "/keys/policy.json" },
+        """;
+
+    private const string ConnectorSecurity = """
+        "Security": { "CertificateFile": "/keys/client.key_secret", "ServerCertificateFile": "/keys/server.key" },
+        """;
+
     [Fact]
     public void Client_options_bind_every_setting_and_the_configured_endpoints_only()
     {
@@ -41,6 +49,7 @@ public sealed class OptionsBindingTests
               "Protocol": "Mdp",
               "MaxInFlight": 64,
               "RunContinuationsInline": true,
+              {{ConnectorSecurity}}
               {{Transport}}
             }
             """);
@@ -52,6 +61,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(ClientProtocol.Mdp, options.Protocol);
         Assert.Equal(64, options.MaxInFlight);
         Assert.True(options.RunContinuationsInline);
+        Assert.Equal(("/keys/client.key_secret", "/keys/server.key"), (options.Security.CertificateFile, options.Security.ServerCertificateFile));
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierClientOptions.Default);
         options.Validate();
@@ -103,6 +113,7 @@ public sealed class OptionsBindingTests
               "MaxQueuedRequests": 100,
               "MaxRequestSize": 4096,
               "DrainTimeout": "00:00:02.5",
+              {{ListenerSecurity}}
               {{Transport}}
             }
             """);
@@ -115,6 +126,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(100, options.MaxQueuedRequests);
         Assert.Equal(4096, options.MaxRequestSize);
         Assert.Equal(TimeSpan.FromSeconds(2.5), options.DrainTimeout);
+        Assert.Equal(("/keys/server.key_secret", "/keys/allow", "/keys/policy.json"), (options.Security.CertificateFile, options.Security.AllowDirectory, options.Security.PolicyFile));
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierServerOptions.Default);
         options.Validate();
@@ -137,6 +149,7 @@ public sealed class OptionsBindingTests
               "RunHandlersInline": true,
               "DrainTimeout": "00:01:00",
               "Protocol": "Courier",
+              {{ConnectorSecurity}}
               {{Transport}}
             }
             """);
@@ -153,6 +166,7 @@ public sealed class OptionsBindingTests
         Assert.True(options.RunHandlersInline);
         Assert.Equal(TimeSpan.FromMinutes(1), options.DrainTimeout);
         Assert.Equal(ClientProtocol.Courier, options.Protocol);
+        Assert.Equal(("/keys/client.key_secret", "/keys/server.key"), (options.Security.CertificateFile, options.Security.ServerCertificateFile));
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierWorkerOptions.Default);
         options.Validate();
@@ -171,6 +185,7 @@ public sealed class OptionsBindingTests
               "MaxRequestSize": 2048,
               "DefaultService": "greet",
               "ServiceGracePeriod": "00:00:30",
+              {{ListenerSecurity}}
               {{Transport}}
             }
             """);
@@ -183,6 +198,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(2048, options.MaxRequestSize);
         Assert.Equal("greet", options.DefaultService);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ServiceGracePeriod);
+        Assert.Equal(("/keys/server.key_secret", "/keys/allow", "/keys/policy.json"), (options.Security.CertificateFile, options.Security.AllowDirectory, options.Security.PolicyFile));
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierBrokerOptions.Default);
         options.Validate();

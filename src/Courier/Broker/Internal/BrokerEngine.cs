@@ -19,9 +19,10 @@ internal sealed class BrokerEngine : ISocketHandler
     private readonly WorkerRegistry _workers;
 
     /// <summary>Creates the broker's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger)
+    public BrokerEngine(CourierBrokerOptions options, ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security)
     {
-        var socket = loop.CreateSocket(SocketKind.Router, options.Transport, this, reportDisconnects: true);
+        var transport = security is null ? options.Transport : options.Transport with { Curve = security.Curve };
+        var socket = loop.CreateSocket(SocketKind.Router, transport, this, reportDisconnects: true);
         try
         {
             Endpoint = socket.Bind(options.Endpoint);
@@ -35,8 +36,8 @@ internal sealed class BrokerEngine : ISocketHandler
         _services = new ServiceTable(options);
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
         Violations = new ViolationLog(logger, "Broker", TelemetryRole.Broker, options.Transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations);
-        _workers = new WorkerRegistry(options, socket, _services, logger, Violations);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations, security);
+        _workers = new WorkerRegistry(options, socket, _services, logger, Violations) { Security = security is { ChecksRights: true } ? security : null };
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }
@@ -55,6 +56,9 @@ internal sealed class BrokerEngine : ISocketHandler
         {
             case BrokerMessageKind.WorkerCourierReply:
                 _workers.OnCourierReply(message);
+                break;
+            case BrokerMessageKind.WorkerCourier5Reply:
+                _workers.OnCourierReply(message, courier5: true);
                 break;
             case BrokerMessageKind.WorkerReplyBatch:
                 _workers.OnReplyBatch(message);

@@ -7,8 +7,11 @@ namespace Courier.Broker.Internal;
 /// one of these per service it registered (several only under courier/4), each with its own capacity and its own
 /// requests outstanding, so that least-loaded dispatch and capacity work per service.
 /// </summary>
-internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int capacity)
+internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int capacity, bool idempotent = false)
 {
+    /// <summary>Declared idempotent at READY (courier/5): its requests may go to another worker if it dies or stalls.</summary>
+    public bool Idempotent { get; } = idempotent;
+
     public WorkerPeer Peer { get; } = peer;
 
     public BrokerService Service { get; } = service;
@@ -28,7 +31,7 @@ internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int c
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>
-internal sealed class BrokerService(string name, long noWorkersSince)
+internal sealed class BrokerService(string name, long noWorkersSince, QueueLedger ledger)
 {
     /// <summary>When its last worker left (or the broker started, if it never had one); meaningless while it has workers.</summary>
     public long NoWorkersSince { get; set; } = noWorkersSince;
@@ -38,7 +41,7 @@ internal sealed class BrokerService(string name, long noWorkersSince)
     public byte[] NameFrame { get; } = Encoding.UTF8.GetBytes(name);
 
     /// <summary>Waiting requests; requests taken back from a dead worker go to the front.</summary>
-    public RequestQueue Queue { get; } = new();
+    public RequestQueue Queue { get; } = new(ledger);
 
     public List<BrokerWorker> Workers { get; } = [];
 
@@ -52,5 +55,6 @@ internal sealed class BrokerService(string name, long noWorkersSince)
     /// <summary>Recent arrival-to-answer times, recorded while measured (<see cref="ServiceTable"/>); made on the first.</summary>
     public Diagnostics.Internal.LatencyWindow? Latency { get; set; }
 
-    public bool IsIdle => Queue.Count == 0 && Workers.Count == 0 && Served == 0 && Errors == 0;
+    /// <summary>No worker and nothing waiting: forgotten once that has lasted (<see cref="CourierBrokerOptions.IdleServiceTimeout"/>).</summary>
+    public bool IsIdle => Queue.Count == 0 && Workers.Count == 0;
 }

@@ -30,11 +30,32 @@ internal sealed class BrokerRequest
     /// <summary>Its span in the broker, when a listener samples one.</summary>
     public System.Diagnostics.Activity? Activity { get; set; }
 
+    /// <summary>When its budget runs out (the broker's clock), or <see cref="long.MaxValue"/> for a request without one.</summary>
+    public long Deadline { get; set; } = long.MaxValue;
+
+    /// <summary>The budget left, in milliseconds, as of the last <see cref="Deadline"/> check (0 for none): what a worker is told.</summary>
+    public uint BudgetMs { get; set; }
+
+    /// <summary>The worker registration holding it, while one does (null while queued or orphaned).</summary>
+    public BrokerWorker? Holder { get; set; }
+
+    /// <summary>Kept in the broker's at-most-once ledger under its <see cref="InboundRequest.Key"/> (courier/5).</summary>
+    public bool Tracked { get; set; }
+
+    /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
+    public long OrphanedUntil { get; set; }
+
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
 
-    /// <summary>The queue it waits in, and its neighbours there (<see cref="RequestQueue"/>).</summary>
-    internal RequestQueue? Queue { get; set; }
+    /// <summary>
+    /// What it costs the broker while it waits: its body and envelope, and a fixed share for the objects that hold it.
+    /// Counted against <see cref="CourierBrokerOptions.MaxQueuedBytes"/>.
+    /// </summary>
+    public long Bytes { get; private set; }
+
+    /// <summary>The lane it waits in, and its neighbours there (<see cref="RequestQueue"/>).</summary>
+    internal ClientLane? Lane { get; set; }
 
     internal BrokerRequest? QueuePrevious { get; set; }
 
@@ -45,6 +66,7 @@ internal sealed class BrokerRequest
         Token = token;
         Inbound = inbound;
         Service = service;
+        Bytes = SizeOf(inbound);
         return this;
     }
 
@@ -58,6 +80,26 @@ internal sealed class BrokerRequest
         ArrivedAt = 0;
         QueuedAt = 0;
         Activity = null;
+        Bytes = 0;
+        Deadline = long.MaxValue;
+        BudgetMs = 0;
+        Holder = null;
+        Tracked = false;
+        OrphanedUntil = 0;
+    }
+
+    /// <summary>Roughly what a waiting request holds: the objects that carry it, its envelope and its body.</summary>
+    public static long SizeOf(InboundRequest inbound)
+    {
+        const int Overhead = 256;
+        long size = Overhead + inbound.BodySize;
+        var route = inbound.Route;
+        for (var i = 0; i < route.EnvelopeLength; i++)
+        {
+            size += route.Envelope[i].Length;
+        }
+
+        return size;
     }
 
     public static byte[] TokenBytes(ulong token)

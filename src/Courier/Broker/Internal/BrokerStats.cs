@@ -3,21 +3,45 @@ using System.Text.Json;
 
 namespace Courier.Broker.Internal;
 
-/// <summary>The JSON bodies of <c>mmi.workers</c> and <c>mmi.stats</c>.</summary>
+/// <summary>
+/// The JSON bodies of <c>mmi.workers</c> and <c>mmi.stats</c>. Anyone may ask, so an answer is bounded: at most
+/// <see cref="MaxEntries"/> entries (services for <c>mmi.stats</c>, workers for <c>mmi.workers</c>), the first by
+/// service name, and then a <c>"mmi.truncated":{"shown":N,"total":M}</c> member (no service can be called that).
+/// </summary>
 internal static class BrokerStats
 {
+    /// <summary>Entries in one answer: about 100 bytes each, so an answer stays near 25 KB whatever the broker holds.</summary>
+    public const int MaxEntries = 256;
+
+    public const string TruncatedKey = "mmi.truncated";
+
     /// <summary>
-    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, for one service
-    /// when named. A worker serving several services on one connection appears under each, with the same id, and the
-    /// capacity, outstanding and served of that service.
+    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>. A worker serving
+    /// several services on one connection appears under each, with the same id, and the capacity, outstanding and
+    /// served of that service.
     /// </summary>
-    public static byte[] WorkersJson(IEnumerable<BrokerService> services, string only) => Write(writer =>
+    public static byte[] WorkersJson(BrokerService[] services, int count) => Write(writer =>
     {
-        foreach (var service in Select(services, only))
+        var shown = 0;
+        var total = 0;
+        for (var i = 0; i < count; i++)
         {
+            var service = services[i];
+            total += service.Workers.Count;
+            if (shown >= MaxEntries)
+            {
+                continue;
+            }
+
             writer.WriteStartArray(service.Name);
             foreach (var worker in service.Workers)
             {
+                if (shown == MaxEntries)
+                {
+                    break;
+                }
+
+                shown++;
                 writer.WriteStartObject();
                 writer.WriteString("id", worker.Peer.Id);
                 writer.WriteString("name", worker.Peer.Name);
@@ -30,6 +54,8 @@ internal static class BrokerStats
 
             writer.WriteEndArray();
         }
+
+        Truncated(writer, shown, total);
     });
 
     /// <summary>
@@ -37,14 +63,22 @@ internal static class BrokerStats
     /// for one service when named. The percentiles (arrival to answer, over the last 5 to 10 s) appear once latencies are
     /// recorded: from the first <c>mmi.stats</c> on, for 30 s after the last, or while a meter listener measures them.
     /// </summary>
-    public static byte[] StatsJson(IEnumerable<BrokerService> services, string only) => Write(writer =>
+    public static byte[] StatsJson(BrokerService[] services, int count) => Write(writer =>
     {
-        foreach (var service in Select(services, only))
+        var shown = Math.Min(count, MaxEntries);
+        for (var i = 0; i < shown; i++)
         {
+            var service = services[i];
+            var inflight = 0;
+            foreach (var worker in service.Workers)
+            {
+                inflight += worker.Outstanding.Count;
+            }
+
             writer.WriteStartObject(service.Name);
             writer.WriteNumber("workers", service.Workers.Count);
             writer.WriteNumber("queued", service.Queue.Count);
-            writer.WriteNumber("inflight", service.Workers.Sum(w => w.Outstanding.Count));
+            writer.WriteNumber("inflight", inflight);
             writer.WriteNumber("served", service.Served);
             writer.WriteNumber("errors", service.Errors);
             writer.WriteNumber("requeued", service.Requeued);
@@ -57,10 +91,20 @@ internal static class BrokerStats
 
             writer.WriteEndObject();
         }
+
+        Truncated(writer, shown, count);
     });
 
-    private static IEnumerable<BrokerService> Select(IEnumerable<BrokerService> services, string only)
-        => services.Where(s => only.Length == 0 || s.Name == only).OrderBy(s => s.Name, StringComparer.Ordinal);
+    private static void Truncated(Utf8JsonWriter writer, int shown, int total)
+    {
+        if (shown < total)
+        {
+            writer.WriteStartObject(TruncatedKey);
+            writer.WriteNumber("shown", shown);
+            writer.WriteNumber("total", total);
+            writer.WriteEndObject();
+        }
+    }
 
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {

@@ -19,6 +19,16 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly Stack<BrokerRequest> _spare = new();
     private readonly TimeProvider _clock = options.TimeProvider;
     private readonly long _started = options.TimeProvider.GetTimestamp();
+    private readonly QueueLedger _ledger = new();
+    private readonly Dictionary<string, byte[]> _mmiCache = new(StringComparer.Ordinal);
+    private readonly List<BrokerRequest> _scratch = [];
+
+    // A service is forgotten only once a client asking for it would be answered 404 anyway.
+    private readonly TimeSpan _forgetAfter = options.ServiceGracePeriod == Timeout.InfiniteTimeSpan || options.ServiceGracePeriod < options.IdleServiceTimeout
+        ? options.IdleServiceTimeout
+        : options.ServiceGracePeriod;
+    private readonly DeliveryLedger<BrokerRequest> _delivery = new(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
+    private readonly Dictionary<ulong, BrokerRequest> _orphans = [];
     private readonly BrokerTelemetry _telemetry = new();
     private ulong _nextToken;
     private long _dispatchSequence;
@@ -53,34 +63,49 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         return PastGrace(known ? service!.NoWorkersSince : _started, _clock.GetTimestamp()) ? NoWorker(name) : null;
     }
 
-    /// <summary>Answers 404 to the queued Courier requests of services that have been without a worker past the grace period.</summary>
+    /// <summary>
+    /// Answers 404 to the queued Courier requests of services that have been without a worker past the grace period, and
+    /// forgets services that have had no worker and nothing waiting for <see cref="CourierBrokerOptions.IdleServiceTimeout"/>.
+    /// </summary>
     public void OnTick()
     {
         _telemetry.OnTick(_services.Values);
-        if (options.ServiceGracePeriod == Timeout.InfiniteTimeSpan)
-        {
-            return;
-        }
-
+        _mmiCache.Clear(); // 8/MMI answers about every service are built at most once per tick
         var now = _clock.GetTimestamp();
+        _delivery.Expire(now);
+        ExpireQueued(now);
+        EndOrphans(now);
+        var grace = options.ServiceGracePeriod != Timeout.InfiniteTimeSpan;
+        List<BrokerService>? idle = null;
         foreach (var service in _services.Values)
         {
-            if (service.Workers.Count > 0 || service.Queue.CourierCount == 0 || !PastGrace(service.NoWorkersSince, now))
+            if (service.Workers.Count > 0)
             {
                 continue;
             }
 
-            for (var request = service.Queue.First; request is not null;)
+            if (grace && service.Queue.CourierCount > 0 && PastGrace(service.NoWorkersSince, now))
             {
-                var next = request.QueueNext;
-                if (IsCourier(request.Inbound))
+                var failing = _scratch;
+                service.Queue.Collect(static r => IsCourier(r.Inbound), failing);
+                foreach (var request in failing)
                 {
                     service.Queue.Remove(request);
                     Fail(request, CourierStatus.NotFound, NoWorker(service.Name));
                 }
 
-                request = next;
+                failing.Clear();
             }
+
+            if (service.IsIdle && _clock.GetElapsedTime(service.NoWorkersSince, now) >= _forgetAfter)
+            {
+                (idle ??= []).Add(service);
+            }
+        }
+
+        foreach (var service in idle ?? [])
+        {
+            _services.Remove(service.Name);
         }
     }
 
@@ -95,56 +120,211 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     public string? Refusal => null;
 
+    /// <summary>Services known now.</summary>
+    public int Count => _services.Count;
+
+    /// <summary>What waits across all services.</summary>
+    public QueueLedger Ledger => _ledger;
+
     public IReadOnlyList<ReadOnlyMemory<byte>>? AnswerMmi(string service, ReadOnlySpan<byte> argument)
     {
         var name = Encoding.UTF8.GetString(argument);
-        return service switch
+        if (service == "mmi.service")
         {
-            "mmi.service" => [_services.TryGetValue(name, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound],
-            "mmi.workers" => [BrokerStats.WorkersJson(_services.Values, name)],
-            "mmi.stats" => [Stats(name)],
-            _ => null,
-        };
-    }
+            return [_services.TryGetValue(name, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound];
+        }
 
-    private byte[] Stats(string name)
-    {
-        _telemetry.Watch(); // from now on latencies are recorded: the next answer has percentiles
-        return BrokerStats.StatsJson(_services.Values, name);
+        if (service is not ("mmi.workers" or "mmi.stats"))
+        {
+            return null;
+        }
+
+        if (service == "mmi.stats")
+        {
+            _telemetry.Watch(); // from now on latencies are recorded: the next answers have percentiles
+        }
+
+        var workers = service == "mmi.workers";
+        if (name.Length > 0)
+        {
+            // One service: a lookup, whatever the number of services.
+            BrokerService[] one = _services.TryGetValue(name, out var found) ? [found] : [];
+            return [workers ? BrokerStats.WorkersJson(one, one.Length) : BrokerStats.StatsJson(one, one.Length)];
+        }
+
+        // Every service: built at most once per tick however often it is asked for, and bounded in size.
+        if (!_mmiCache.TryGetValue(service, out var answer))
+        {
+            var sorted = _services.Values.ToArray();
+            Array.Sort(sorted, static (x, y) => string.CompareOrdinal(x.Name, y.Name));
+            answer = workers ? BrokerStats.WorkersJson(sorted, sorted.Length) : BrokerStats.StatsJson(sorted, sorted.Length);
+            _mmiCache[service] = answer;
+        }
+
+        return [answer];
     }
 
     public string? TryAccept(InboundRequest request)
     {
         var name = request.Service!;
-        var service = Service(name);
-        if (service.Queue.Count >= options.MaxQueuedPerService)
+        if (!_services.TryGetValue(name, out var service))
         {
-            service.Errors++;
-            return $"queue full: {service.Queue.Count} requests wait for '{name}'";
+            if (_services.Count >= options.MaxServices)
+            {
+                return $"too many services: the broker keeps {options.MaxServices} (MaxServices) and '{name}' would be one more";
+            }
+
+            service = Add(name);
         }
 
-        var held = _spare.TryPop(out var spare) ? spare : new BrokerRequest();
-        service.Queue.AddLast(held.Set(++_nextToken, request, service));
-        _telemetry.Arrived(held);
+        if (!request.Delivery.Client.IsNone && Repeated(request))
+        {
+            return null;
+        }
+
+        // The common case: nothing waits and a worker has room, so the request goes straight out and holds no queue.
+        if (service.Queue.Count == 0 && LeastLoaded(service) is { } idle)
+        {
+            Assign(idle, Hold(request, service));
+            return null;
+        }
+
+        if (Refuse(request, service) is { } refusal)
+        {
+            service.Errors++;
+            return refusal;
+        }
+
+        service.Queue.AddLast(Hold(request, service));
         Dispatch(service);
         return null;
     }
 
-    public BrokerService Service(string name)
+    /// <summary>The service a worker registers for, made if new; null when the broker already keeps <see cref="CourierBrokerOptions.MaxServices"/>.</summary>
+    public BrokerService? ForWorker(string name)
+        => _services.TryGetValue(name, out var service) ? service : _services.Count < options.MaxServices ? Add(name) : null;
+
+    /// <summary>
+    /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a courier/5 worker holds is
+    /// cancelled there (its handler's token fires) and answered when the worker answers.
+    /// </summary>
+    public void Cancel(RequestKey key)
     {
-        if (!_services.TryGetValue(name, out var service))
+        if (!_delivery.TryGetRunning(key, out var request))
         {
-            service = new BrokerService(name, _started);
-            _services.Add(name, service);
+            return;
         }
 
-        return service;
+        if (request.Lane?.Queue is { } queue)
+        {
+            queue.Remove(request);
+            FrontEnd.Release(request.Inbound);
+            Retire(request);
+        }
+        else if (request.Holder is { Peer.Delivery: true } holder)
+        {
+            Workers.SendCancel(holder.Peer, request.Token);
+        }
     }
 
-    /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room.</summary>
+    /// <summary>
+    /// A request a stalled worker held, not idempotent: it may not go to another worker. It waits for that worker's late
+    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown).
+    /// </summary>
+    public void Orphan(BrokerRequest request, long until)
+    {
+        request.Holder = null;
+        request.OrphanedUntil = until;
+        _orphans[request.Token] = request;
+    }
+
+    /// <summary>A reply from a worker the broker no longer knows: delivered if it answers an orphan. True when it did.</summary>
+    public bool LateReply(ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
+    {
+        if (!_orphans.Remove(token, out var request))
+        {
+            return false;
+        }
+
+        if (status == CourierStatus.Ok)
+        {
+            Reply(request, body, headers, remember: true);
+        }
+        else
+        {
+            var message = body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
+            Fail(request, status is < 100 or > 599 ? CourierStatus.ServerError : status, message, ran: true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a request its worker lost may run again elsewhere: idempotent, or from a client that cannot be told otherwise.</summary>
+    public static bool MayRunAgain(BrokerWorker worker, BrokerRequest request)
+        => worker.Idempotent || request.Inbound.Delivery.Idempotent || !IsCourier(request.Inbound);
+
+    private void EndOrphans(long now)
+    {
+        if (_orphans.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var request in _orphans.Values.Where(r => r.OrphanedUntil <= now).ToArray())
+        {
+            _orphans.Remove(request.Token);
+            Fail(request, CourierStatus.OutcomeUnknown, $"its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true);
+        }
+    }
+
+    /// <summary>Queued requests whose caller's budget ran out are answered 504 (courier/5): nobody waits for them.</summary>
+    private void ExpireQueued(long now)
+    {
+        if (_delivery.RunningCount == 0)
+        {
+            return; // only courier/5 requests carry budgets, and every one of them is in the ledger
+        }
+
+        foreach (var service in _services.Values)
+        {
+            service.Queue.Collect(r => r.Deadline <= now, _scratch);
+            foreach (var request in _scratch)
+            {
+                service.Queue.Remove(request);
+                Fail(request, CourierStatus.DeadlineExceeded, "the request's deadline passed while it waited for a worker");
+            }
+
+            _scratch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// At-most-once: a repeated attempt of a request in progress takes its place as the one to answer (its reply address
+    /// is now the newest attempt's); one already answered gets the remembered reply. True when it was either.
+    /// </summary>
+    private bool Repeated(InboundRequest request)
+    {
+        var key = request.Key;
+        if (_delivery.TryGetRunning(key, out var running))
+        {
+            running.Inbound.TakeRouteOf(request);
+            FrontEnd.Release(request);
+            return true;
+        }
+
+        if (_delivery.TryGetAnswer(key, out var answer))
+        {
+            FrontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room, one client at a time in turn.</summary>
     public void Dispatch(BrokerService service)
     {
-        while (service.Queue.First is { } request)
+        while (service.Queue.First is not null)
         {
             var worker = LeastLoaded(service);
             if (worker is null)
@@ -152,36 +332,44 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 return;
             }
 
-            service.Queue.Remove(request);
-            if (request.QueuedAt != 0)
-            {
-                BrokerTelemetry.Dispatched(request);
-            }
-
-            worker.Outstanding.Add(request.Token, request);
-            worker.LastDispatch = ++_dispatchSequence;
-            if (!Workers.Send(worker, request))
-            {
-                // Its queue is full or its connection gone: treat it as dead (with every service on that connection);
-                // the request goes back to the front.
-                Workers.Remove(worker.Peer, "send refused", died: false);
-            }
+            Assign(worker, service.Queue.TakeFirst()!);
         }
     }
 
     /// <summary>A worker's reply: to the client, and the request is done.</summary>
-    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    /// <param name="request">The request answered.</param>
+    /// <param name="body">The reply's body.</param>
+    /// <param name="headers">The reply's encoded headers.</param>
+    /// <param name="remember">Remember the reply for repeated attempts (a request that may not run again).</param>
+    public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default, bool remember = false)
     {
         request.Service.Served++;
-        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body);
+        if (request.Tracked && remember)
+        {
+            // Copied: the body is a view of the receive buffer.
+            var copy = new ReadOnlyMemory<byte>[body.Length];
+            for (var i = 0; i < copy.Length; i++)
+            {
+                copy[i] = body[i].ToArray();
+            }
+
+            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
+        }
+
+        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
         BrokerTelemetry.Answered(request, CourierStatus.Ok);
         Retire(request);
     }
 
-    /// <summary>An error for the client, and the request is done.</summary>
-    public void Fail(BrokerRequest request, int status, string message)
+    /// <summary>An error for the client, and the request is done; <paramref name="ran"/>: a handler may have run it, so a repeat gets this answer too.</summary>
+    public void Fail(BrokerRequest request, int status, string message, bool ran = false)
     {
         request.Service.Errors++;
+        if (request.Tracked && ran)
+        {
+            _delivery.Remember(request.Inbound.Key, request, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
+        }
+
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
         BrokerTelemetry.Answered(request, status);
         Retire(request);
@@ -197,25 +385,114 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     /// <summary>
     /// A client that went away (say, a Lazy Pirate reconnect) can no longer receive replies: its waiting requests would
-    /// only make workers do work nobody reads, and its resends would queue twice.
+    /// only make workers do work nobody reads, and its resends would queue twice. Costs what it had queued, found
+    /// through its lanes, not a walk of every queue.
     /// </summary>
     public void OnClientGone(ReadOnlySpan<byte> identity)
     {
-        foreach (var service in _services.Values)
+        if (_ledger.Find(identity) is not { } client)
         {
-            for (var request = service.Queue.First; request is not null;)
-            {
-                var next = request.QueueNext;
-                if (request.ClientId.AsSpan().SequenceEqual(identity))
-                {
-                    service.Queue.Remove(request);
-                    BrokerTelemetry.Abandoned(request);
-                    FrontEnd.Release(request.Inbound);
-                    Retire(request);
-                }
+            return;
+        }
 
-                request = next;
+        // Removing a lane's last request closes the lane (and the client with its last lane): take them out first.
+        foreach (var lane in client.Lanes.ToArray())
+        {
+            var queue = lane.Queue!;
+            for (var left = lane.Count; left > 0; left--)
+            {
+                var request = lane.First!;
+                queue.Remove(request);
+                BrokerTelemetry.Abandoned(request);
+                FrontEnd.Release(request.Inbound);
+                Retire(request);
             }
+        }
+    }
+
+    /// <summary>Why <paramref name="request"/> cannot wait for <paramref name="service"/>, or null: the 503 bounds, broadest first.</summary>
+    private string? Refuse(InboundRequest request, BrokerService service)
+    {
+        if (_ledger.Count >= options.MaxQueued)
+        {
+            return $"broker full: {_ledger.Count} requests wait in all (MaxQueued)";
+        }
+
+        if (_ledger.Bytes + BrokerRequest.SizeOf(request) > options.MaxQueuedBytes)
+        {
+            return $"broker full: {_ledger.Bytes} bytes of requests wait in all (MaxQueuedBytes {options.MaxQueuedBytes})";
+        }
+
+        if (service.Queue.Count >= options.MaxQueuedPerService)
+        {
+            // Full: a client below its share takes the newest place of the client with the most waiting.
+            if (service.Queue.Surplus(request.Route.ClientId) is not { } surplus)
+            {
+                return $"queue full: {service.Queue.Count} requests wait for '{service.Name}'";
+            }
+
+            service.Queue.Remove(surplus);
+            Fail(surplus, CourierStatus.Unavailable, $"queue full: {service.Queue.Count + 1} requests wait for '{service.Name}', and this client has more of them than its share");
+        }
+
+        return null;
+    }
+
+    private BrokerService Add(string name)
+    {
+        // A service counts as workerless since the broker started: its grace period may be long over.
+        var service = new BrokerService(name, _started, _ledger);
+        _services.Add(name, service);
+        return service;
+    }
+
+    private BrokerRequest Hold(InboundRequest request, BrokerService service)
+    {
+        var held = (_spare.TryPop(out var spare) ? spare : new BrokerRequest()).Set(++_nextToken, request, service);
+        var delivery = request.Delivery;
+        if (!delivery.Client.IsNone)
+        {
+            // courier/5: remembered for at-most-once, and its caller's budget becomes a deadline here.
+            held.Tracked = true;
+            _delivery.Start(request.Key, held);
+            if (delivery.BudgetMs > 0)
+            {
+                held.Deadline = _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000);
+            }
+        }
+
+        _telemetry.Arrived(held);
+        return held;
+    }
+
+    private void Assign(BrokerWorker worker, BrokerRequest request)
+    {
+        if (request.QueuedAt != 0)
+        {
+            BrokerTelemetry.Dispatched(request);
+        }
+
+        if (request.Deadline != long.MaxValue)
+        {
+            var now = _clock.GetTimestamp();
+            if (now >= request.Deadline)
+            {
+                // Its caller no longer waits: it is answered 504 instead of being run.
+                Fail(request, CourierStatus.DeadlineExceeded, "the request's deadline passed before a worker took it");
+                return;
+            }
+
+            request.BudgetMs = (uint)Math.Max(1, (request.Deadline - now) * 1000 / _clock.TimestampFrequency);
+        }
+
+        request.Holder = worker;
+        worker.Outstanding.Add(request.Token, request);
+        worker.LastDispatch = ++_dispatchSequence;
+        if (!Workers.Send(worker, request))
+        {
+            // Its queue is full or its connection gone: treat it as dead (with every service on that connection);
+            // the request goes back to the front.
+            Workers.Remove(worker.Peer, "send refused", died: false);
         }
     }
 
@@ -246,6 +523,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
     private void Retire(BrokerRequest request)
     {
+        if (request.Tracked)
+        {
+            _delivery.Forget(request.Inbound.Key, request);
+        }
+
         request.Clear();
         if (_spare.Count < SpareRequests)
         {

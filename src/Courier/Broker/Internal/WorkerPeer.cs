@@ -23,6 +23,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §6).</summary>
     public bool Batches { get; } = capability.Batches;
 
+    /// <summary>Registered under courier/5: REQUESTs carry budget and headers, REPLYs may carry headers, CANCEL.</summary>
+    public bool Delivery { get; } = capability.Delivery;
+
     /// <summary>Registered under courier/4: may register more services, and its REQUESTs name their service.</summary>
     public bool MultiService { get; } = capability.MultiService;
 

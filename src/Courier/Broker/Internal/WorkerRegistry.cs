@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
+using Courier.Security.Internal;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly WorkerSender _sender = new(socket);
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
+
+    /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
+    public ListenerSecurity? Security { get; init; }
 
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
     public void OnCommand(MessageFrames message)
@@ -48,7 +52,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         switch (command)
         {
             case MdpWorker.Ready:
-                OnReady(identity, peer, frames);
+                OnReady(identity, peer, frames, message.UserId);
                 break;
             case MdpWorker.Reply:
                 OnReply(identity, peer, frames);
@@ -81,14 +85,26 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// A Courier worker's REPLY: <c>id, "CURW02"+0x03+token+status, body…</c>. Read in place from the receive buffer
     /// and forwarded from there: the broker's hottest path allocates nothing.
     /// </summary>
-    public void OnCourierReply(MessageFrames message)
+    public void OnCourierReply(MessageFrames message, bool courier5 = false)
     {
-        if (Known(message, courierOnly: true) is not { } peer)
+        var header = message[1];
+        if (Known(message, courierOnly: true, header[7..15]) is not { } peer)
         {
             return;
         }
 
-        var header = message[1];
+        ReadOnlySpan<byte> headers = default;
+        if (courier5)
+        {
+            // "CURW05"+0x03+token+status+headers: the headers go to the client as they came, once checked.
+            headers = header[CourierWorkerFrame5.ReplyFixedLength..];
+            if (!peer.Delivery || HeaderBlock.Check(headers) is not null)
+            {
+                Violation(peer.Identity, peer, peer.Delivery ? "a REPLY with invalid headers" : "a courier/5 REPLY from a worker that registered before courier/5");
+                return;
+            }
+        }
+
         var body = _replyBody;
         body.Clear();
         for (var i = 2; i < message.Count; i++)
@@ -96,13 +112,29 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header[15..]), CollectionsMarshal.AsSpan(body));
+        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
         body.Clear(); // holds nothing of the receive buffer past this message
     }
 
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
     public void OnReplyBatch(MessageFrames message)
     {
+        if (!IsKnown(message[0]))
+        {
+            // A stalled worker's late replies, after the broker gave it up: delivered to those still waiting for them.
+            var late = message.Memory(1);
+            var records = new BatchReader(late.Span);
+            var lateBody = _replyBody;
+            while (records.TryRead(out var record))
+            {
+                lateBody.Clear();
+                lateBody.Add(late.Slice(record.BodyOffset, record.Body.Length));
+                services.LateReply(record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(lateBody), default);
+            }
+
+            lateBody.Clear();
+        }
+
         if (Known(message, courierOnly: false) is not { } peer)
         {
             return;
@@ -150,6 +182,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
     public bool Send(BrokerWorker worker, BrokerRequest request) => _sender.Send(worker, request);
 
+    /// <summary>Tells a courier/5 worker that the caller of request <paramref name="token"/> gave up.</summary>
+    public void SendCancel(WorkerPeer peer, ulong token) => _sender.SendCancel(peer, token);
+
     /// <summary>Sends what was packed for workers this turn; a worker whose send is refused is dead.</summary>
     public void Flush() => _sender.Flush(_refused ??= peer => Remove(peer, "send refused", died: false));
 
@@ -170,7 +205,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         {
             // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
             _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
-            Remove(peer, "silent past its heartbeat liveness", died: true);
+            Remove(peer, "silent past its heartbeat liveness", died: true, stalled: true);
         }
 
         if (now >= _nextHeartbeat)
@@ -188,7 +223,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// of their queues, or fail as poison when they have killed too many. <paramref name="expected"/>: a goodbye, or a
     /// removal already logged as a warning, so the line is Information.
     /// </summary>
-    public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false)
+    /// <param name="peer">The worker's connection.</param>
+    /// <param name="reason">Why, for the log.</param>
+    /// <param name="died">It died (counts towards a request's <see cref="CourierBrokerOptions.MaxWorkerDeaths"/>).</param>
+    /// <param name="expected">A goodbye or an already logged removal: logged as Information.</param>
+    /// <param name="stalled">It may still be alive and answer late: requests that may not run again wait for that a while.</param>
+    public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false)
     {
         if (!_workers.Remove(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
@@ -206,7 +246,20 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // Newest first, so that AddFirst leaves the oldest at the very front.
             foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
             {
-                if (died && ++request.Deaths >= options.MaxWorkerDeaths)
+                request.Holder = null;
+                if (!ServiceTable.MayRunAgain(worker, request))
+                {
+                    // At most once: it may have run. A stalled worker may still answer; otherwise the outcome is unknown.
+                    if (stalled)
+                    {
+                        services.Orphan(request, _clock.GetTimestamp() + _livenessTicks);
+                    }
+                    else
+                    {
+                        services.Fail(request, CourierStatus.OutcomeUnknown, $"its worker went away ({reason}) while holding it, and it is not idempotent: it ran once or not at all", ran: true);
+                    }
+                }
+                else if (died && ++request.Deaths >= options.MaxWorkerDeaths)
                 {
                     BrokerLog.Poison(logger, request.Service.Name, request.Deaths);
                     services.Fail(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
@@ -236,7 +289,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
     }
 
-    private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames)
+    private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames, string? userId)
     {
         var name = frames.Count > 4 ? Mdp.DecodeServiceName(frames[4]) : null;
         if (name is null || name.StartsWith("mmi.", StringComparison.Ordinal))
@@ -245,8 +298,26 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             return;
         }
 
+        if (Security is { } security && !security.MayServe(userId, name))
+        {
+            // Never registered, so it never gets a request; DISCONNECT tells it so, and drops what else it serves here.
+            security.ServeRefused(userId, name);
+            if (peer is not null)
+            {
+                Remove(peer, $"it may not serve {name}", died: false, expected: false);
+            }
+
+            _sender.SendCommand(identity, MdpWorker.DisconnectFrame);
+            return;
+        }
+
         var capability = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5]) : WorkerCapability.None;
-        var service = services.Service(name);
+        if (services.ForWorker(name) is not { } service)
+        {
+            Violation(identity, peer, $"READY for a new service '{name}' beyond the broker's {options.MaxServices} (MaxServices)");
+            return;
+        }
+
         var first = peer is null;
         if (peer is null)
         {
@@ -265,7 +336,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             return;
         }
 
-        var worker = new BrokerWorker(peer, service, capability.Capacity);
+        var worker = new BrokerWorker(peer, service, capability.Capacity, capability.Idempotent);
         peer.Registrations.Add(worker);
         service.Workers.Add(worker);
         BrokerLog.WorkerReady(logger, peer.Name, name, worker.Capacity, capability.Courier ? $"courier/{capability.Version}" : "7/MDP", peer.Id);
@@ -281,6 +352,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     {
         if (peer is null)
         {
+            if (frames.Count >= 7 && frames[4].Length == 8)
+            {
+                // A stalled Courier worker's late reply in 7/MDP form: delivered if its request still waits for it.
+                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), StatusFrames.Parse(frames[6]), [.. frames.Skip(7).Select(f => (ReadOnlyMemory<byte>)f)], default);
+            }
+
             NotRegistered(identity, "a REPLY");
             return;
         }
@@ -305,11 +382,33 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         body.Clear();
     }
 
-    /// <summary>The registered worker that sent <paramref name="message"/>, or null after telling it to register again.</summary>
-    private WorkerPeer? Known(MessageFrames message, bool courierOnly)
+    private bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);
+
+    /// <summary>
+    /// The registered worker that sent <paramref name="message"/>, or null after telling it to register again (and after
+    /// delivering its reply, when <paramref name="lateToken"/> names an orphaned request: a stalled worker answering late).
+    /// </summary>
+    private WorkerPeer? Known(MessageFrames message, bool courierOnly, ReadOnlySpan<byte> lateToken = default)
     {
         if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer))
         {
+            if (lateToken.Length == 8)
+            {
+                // A stalled worker's late reply, after the broker gave it up: delivered to the caller still waiting for it.
+                var header = message[1];
+                var headers = header.Length > CourierWorkerFrame.ReplyLength && CourierWorkerFrame5.Is(header, MdpWorker.Reply) ? header[CourierWorkerFrame5.ReplyFixedLength..] : default;
+                var body = _replyBody;
+                body.Clear();
+                for (var i = 2; i < message.Count; i++)
+                {
+                    body.Add(message.Memory(i));
+                }
+
+                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
+                    HeaderBlock.Check(headers) is null ? headers : default);
+                body.Clear();
+            }
+
             NotRegistered(message.ToArray(0), "a REPLY");
             return null;
         }
@@ -325,10 +424,15 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     }
 
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
-    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         if (!peer.TryTake(token, out var worker, out var request))
         {
+            if (services.LateReply(token, status, body, headers))
+            {
+                return; // an orphan's late reply on a connection that re-registered
+            }
+
             Violation(peer.Identity, peer, "REPLY for a request it does not hold");
             return;
         }
@@ -339,9 +443,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             status = CourierStatus.ServerError; // not a status a client can read: the worker failed
         }
 
+        request.Holder = null;
         if (status == CourierStatus.Ok)
         {
-            services.Reply(request, body);
+            services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
         }
         else if (status == CourierStatus.Unavailable)
         {
@@ -354,7 +459,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         else
         {
             var message = body.Length > 0 ? System.Text.Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
-            services.Fail(request, status < 0 ? CourierStatus.ServerError : status, message);
+            services.Fail(request, status < 0 ? CourierStatus.ServerError : status, message, ran: !ServiceTable.MayRunAgain(worker, request));
         }
 
         services.Dispatch(worker.Service);

@@ -14,7 +14,8 @@ internal sealed class WorkerSender(ITransportSocket socket)
     private readonly List<WorkerPeer> _workersToFlush = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
-    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame.MaxRequestLength];
+    private readonly byte[] _requestHeader = new byte[CourierWorkerFrame5.MaxRequestLength];
+    private readonly byte[] _budget = new byte[4];
     private LoneHeader? _loneHeader;
 
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
@@ -30,13 +31,16 @@ internal sealed class WorkerSender(ITransportSocket socket)
         if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
         {
             // Packed with whatever else this worker gets before the turn ends (Flush).
-            var batch = peer.Pending ??= new BatchWriter(Batch.WorkerRequest);
+            var batch = peer.Pending ??= new BatchWriter(peer.Delivery ? Batch.WorkerRequest5 : Batch.WorkerRequest);
             if (batch.Count == 0)
             {
                 _workersToFlush.Add(peer);
             }
 
-            if (batch.TryAdd(request.Token, service, inbound.Body(0).Span))
+            // Under courier/5 the record's meta is the remaining budget and the headers, passed on as they came.
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(_budget, request.BudgetMs);
+            var headers = peer.Delivery ? inbound.Delivery.Headers.Span : default;
+            if (batch.TryAdd(request.Token, service, _budget, headers, inbound.Body(0).Span))
             {
                 return true;
             }
@@ -47,14 +51,18 @@ internal sealed class WorkerSender(ITransportSocket socket)
                 return false;
             }
 
-            batch.TryAdd(request.Token, service, inbound.Body(0).Span);
+            batch.TryAdd(request.Token, service, _budget, headers, inbound.Body(0).Span);
             return true;
         }
 
         var frames = _outgoing;
         frames.Clear();
         frames.Add(peer.Identity);
-        if (peer.Courier)
+        if (peer.Delivery)
+        {
+            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame5.WriteRequest(_requestHeader, request.Token, request.BudgetMs, service, inbound.Delivery.Headers.Span)));
+        }
+        else if (peer.Courier)
         {
             frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, request.Token, service)));
         }
@@ -94,8 +102,13 @@ internal sealed class WorkerSender(ITransportSocket socket)
     /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
     private bool SendBatch(WorkerPeer peer, BatchWriter batch) => batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader);
 
-    private ReadOnlyMemory<byte> LoneRequestHeader(ulong token, ReadOnlySpan<byte> service)
-        => _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, token, service));
+    private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record) => record.Meta.Length >= 4
+        ? _requestHeader.AsMemory(0, CourierWorkerFrame5.WriteRequest(
+            _requestHeader, record.Id, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(record.Meta), record.Tag, record.Meta[4..]))
+        : _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
+
+    /// <summary>Tells a courier/5 worker that the caller of request <paramref name="token"/> gave up: its handler's token fires.</summary>
+    public void SendCancel(WorkerPeer peer, ulong token) => socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
 
     public void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
 }

@@ -9,6 +9,9 @@ internal interface IClientConnectionOwner
 {
     /// <summary>A message from <paramref name="connection"/>'s peer; return false to stop reading it this turn.</summary>
     bool OnMessage(ClientConnection connection, MessageFrames message);
+
+    /// <summary>The client's identity under courier/5, sent with every request on every connection.</summary>
+    ClientIdentity Identity { get; }
 }
 
 /// <summary>
@@ -25,8 +28,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
 
     // Request headers are written here, not allocated per request: the transports copy a frame when it is sent.
-    private readonly byte[] _header = new byte[CourierFrame.PrefixLength + Mdp.MaxServiceNameLength];
+    private readonly byte[] _header = new byte[CourierFrame5.MaxRequestLength];
+    private readonly byte[] _meta = new byte[Delivery.FixedLength];
+    private readonly ClientIdentity _client;
+    private BatchWriter? _batch5;
     private LoneHeader? _loneHeader;
+    private LoneHeader? _loneHeader5;
 
     public ClientConnection(ITransportLoop loop, int slot, string endpoint, CourierClientOptions options, IClientConnectionOwner owner, long probeDeadline)
     {
@@ -34,8 +41,9 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         Endpoint = endpoint;
         _owner = owner;
         _maxInFlight = options.MaxInFlight;
-        // Clients offer courier/3: courier/4 adds only what workers use.
-        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier3);
+        _client = owner.Identity;
+        // Clients offer courier/5 (a courier/4 peer answers courier/4, which for a client is courier/3: batches).
+        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier5);
         _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint);
 
         if (Negotiation.Mode == PeerMode.Probing)
@@ -125,6 +133,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
 
         request.MayHaveRun = true;
         request.LastRefusal = null;
+        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
+        {
+            Send5(request);
+            return;
+        }
+
         if (Negotiation.PeerBatches && Negotiation.Mode == PeerMode.Courier && request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length))
         {
             if (!_batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span))
@@ -157,6 +171,47 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Clear();
     }
 
+    /// <summary>CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request.</summary>
+    private void Send5(PendingRequest request)
+    {
+        var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
+        if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length) && request.Headers.Length <= Batch.MaxBodyLength)
+        {
+            if (_batch5 is null)
+            {
+                _batch5 = new BatchWriter(Batch.ClientRequest5);
+                _batch5.SetClient(_client);
+            }
+
+            Delivery.WriteFixed(_meta, attempt, request.Flags, request.BudgetMs);
+            if (!_batch5.TryAdd(request.Id, request.ServiceFrame, _meta, request.Headers, request.Body[0].Span))
+            {
+                Flush();
+                _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, request.Headers, request.Body[0].Span);
+            }
+
+            return;
+        }
+
+        var frames = _frames;
+        frames.Clear();
+        frames.Add(Mdp.Empty);
+        frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, request.Headers)));
+        frames.AddRange(request.Body);
+        _socket.TrySend(CollectionsMarshal.AsSpan(frames));
+        frames.Clear();
+    }
+
+    /// <summary>Tells the peer (courier/5) that the caller of request <paramref name="id"/> gave up; nothing when it does not speak courier/5.</summary>
+    public void SendCancel(ulong id)
+    {
+        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
+        {
+            Flush(); // the request itself may still be packed: it must leave first
+            _socket.TrySend([Mdp.Empty, CourierFrame5.CancelFrame(id, _client)]);
+        }
+    }
+
     /// <summary><paramref name="request"/> is no longer out here: answered, moved or given up.</summary>
     public void Released(PendingRequest request)
     {
@@ -171,10 +226,22 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// Sends the requests packed this turn: one alone in the ordinary form, more as one batch (docs/protocol.md §6).
     /// The loop's end of turn calls it, so a batch never waits for more.
     /// </summary>
-    public void Flush() => _batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader); // a refused send is lost like any other: the attempt timeout recovers it
+    public void Flush()
+    {
+        // A refused send is lost like any other: the attempt timeout recovers it.
+        _batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader);
+        _batch5?.SendTo(_socket, [Mdp.Empty], _loneHeader5 ??= LoneRequestHeader5);
+    }
 
-    private ReadOnlyMemory<byte> LoneRequestHeader(ulong id, ReadOnlySpan<byte> service)
-        => _header.AsMemory(0, CourierFrame.WriteRequest(_header, id, service));
+    private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record)
+        => _header.AsMemory(0, CourierFrame.WriteRequest(_header, record.Id, record.Tag));
+
+    private ReadOnlyMemory<byte> LoneRequestHeader5(BatchRecord record)
+    {
+        var meta = record.Meta;
+        var budget = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(meta[2..]);
+        return _header.AsMemory(0, CourierFrame5.WriteRequest(_header, record.Id, _client, meta[0], (DeliveryFlags)meta[1], budget, record.Tag, meta[Delivery.FixedLength..]));
+    }
 
     /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
     public void Dispose() => _socket.Dispose();

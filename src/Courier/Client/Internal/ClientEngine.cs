@@ -34,6 +34,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     public ClientEngine(CourierClientOptions options, ITransportLoop loop, ILogger logger)
     {
+        Identity = ClientIdentity.NewRandom();
         _options = options;
         _clock = options.TimeProvider;
         _logger = logger;
@@ -41,6 +42,9 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
         _pool = new ConnectionPool(options, loop, this, logger);
     }
+
+    /// <summary>This client's identity under courier/5: the same on every connection, so that retries are known as such.</summary>
+    public ClientIdentity Identity { get; }
 
     public void Submit(PendingRequest request)
     {
@@ -58,7 +62,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
         var now = _clock.GetTimestamp();
         request.StartedAt = now;
-        request.Deadline = _options.Deadline is { } deadline ? now + Ticks(deadline) : long.MaxValue;
+        request.Deadline = (request.DeadlineOverride ?? _options.Deadline) is { } deadline ? now + Ticks(deadline) : long.MaxValue;
         request.Attempts = 1;
         _table.Add(request);
         Dispatch(request, avoid: null, now);
@@ -75,12 +79,27 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
 
         ClientTelemetry.Cancelled(request);
+        SendCancel(request, connection);
+
         if (plain)
         {
             _pool.Close(connection!); // it holds nothing else: plain 7/MDP has one request out at a time
         }
 
         SendWaiting(_clock.GetTimestamp());
+    }
+
+    /// <summary>
+    /// Tells the peer that holds <paramref name="request"/> (sent on <paramref name="connection"/>, by default its current
+    /// one) that its caller gave up (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the
+    /// worker, and the handler's token fires. Nothing is sent to a peer before courier/5, or for a request not sent.
+    /// </summary>
+    public static void SendCancel(PendingRequest request, ClientConnection? connection = null)
+    {
+        if ((connection ?? request.Connection) is { } holder)
+        {
+            holder.SendCancel(request.Id);
+        }
     }
 
     /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/>, closes the connections and takes no more.</summary>
@@ -105,6 +124,9 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         {
             case ClientMessageKind.CourierReply:
                 OnCourierReply(connection, message);
+                break;
+            case ClientMessageKind.Courier5Reply:
+                OnCourier5Reply(connection, message);
                 break;
             case ClientMessageKind.ReplyBatch:
                 OnReplyBatch(connection, message);
@@ -302,6 +324,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private void Arm(PendingRequest request, long now)
     {
         request.AttemptDeadline = now + _timeoutTicks;
+        request.BudgetMs = Budget(request, now);
         request.RefusalsThisAttempt = 0;
         _table.AttemptTimeouts.AddLast(request);
     }
@@ -335,6 +358,40 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             }
 
             Complete(request, new CourierReply(request.Service, body));
+        }
+        else
+        {
+            Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
+        }
+    }
+
+    /// <summary>A courier/5 reply with headers: <c>"", "CURC05"+0x02+id+status+headers, body…</c>.</summary>
+    private void OnCourier5Reply(ClientConnection connection, MessageFrames message)
+    {
+        var header = message[1];
+        var id = BinaryPrimitives.ReadUInt64BigEndian(header[7..]);
+        if (!_table.TryGet(id, out var request))
+        {
+            return; // a late reply to a request already answered or abandoned
+        }
+
+        var block = header[CourierFrame5.ReplyFixedLength..];
+        if (HeaderBlock.Check(block) is { } problem)
+        {
+            Fail(request, new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has invalid headers: {problem}."));
+            return;
+        }
+
+        var status = StatusFrames.Parse(header.Slice(15, 3));
+        if (status == CourierStatus.Ok)
+        {
+            var body = new ReadOnlyMemory<byte>[message.Count - 2];
+            for (var f = 0; f < body.Length; f++)
+            {
+                body[f] = message.ToArray(f + 2);
+            }
+
+            Complete(request, new CourierReply(request.Service, body, CourierHeaders.Decode(block)));
         }
         else
         {
@@ -407,9 +464,31 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
     }
 
-    private static Exception Error(ClientConnection connection, PendingRequest request, int status, string message) => status < 0
-        ? new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has no valid status.")
-        : new CourierRemoteException(request.Service, status, message);
+    private Exception Error(ClientConnection connection, PendingRequest request, int status, string message) => status switch
+    {
+        < 0 => new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has no valid status."),
+        CourierStatus.OutcomeUnknown => new CourierOutcomeUnknownException(request.Service, message),
+
+        // The broker found the request's budget spent before dispatching it: the client's own deadline has come.
+        CourierStatus.DeadlineExceeded => TimedOut(request, _clock.GetTimestamp()),
+        _ => new CourierRemoteException(request.Service, status, message),
+    };
+
+    /// <summary>
+    /// How long the client will still wait for <paramref name="request"/> from <paramref name="now"/>, the start of an
+    /// attempt: its remaining attempts at <see cref="CourierClientOptions.Timeout"/> each, or its deadline if sooner.
+    /// </summary>
+    private uint Budget(PendingRequest request, long now)
+    {
+        var giveUp = now + (_timeoutTicks * Math.Max(1, _options.MaxAttempts - request.Attempts + 1));
+        if (request.Deadline < giveUp)
+        {
+            giveUp = request.Deadline;
+        }
+
+        var ms = (giveUp - now) * 1000 / _clock.TimestampFrequency;
+        return (uint)Math.Clamp(ms, 1, uint.MaxValue);
+    }
 
     private CourierTimeoutException TimedOut(PendingRequest request, long now)
         => new(request.Service, request.Attempts, _clock.GetElapsedTime(request.StartedAt, now));

@@ -13,6 +13,21 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
 
     public ReadOnlyMemory<byte>[] Body { get; } = body;
 
+    /// <summary>Its encoded headers (courier/5); empty for none.</summary>
+    public byte[] Headers { get; init; } = [];
+
+    /// <summary>Its courier/5 flags (idempotent).</summary>
+    public Protocol.Internal.DeliveryFlags Flags { get; init; }
+
+    /// <summary>Its own overall deadline, instead of the client's; null keeps the client's.</summary>
+    public TimeSpan? DeadlineOverride { get; init; }
+
+    /// <summary>
+    /// Milliseconds the client will still wait for it, as of its current attempt's start (at least 1): sent with it
+    /// under courier/5, so that a broker does not dispatch it once nobody waits and its handler is cancelled then.
+    /// </summary>
+    public uint BudgetMs { get; set; }
+
     /// <summary>
     /// Whether running the handler twice is harmless: only then is a request that was sent on a connection later judged
     /// dead sent again elsewhere (otherwise it fails, its outcome unknown), and a timed-out attempt sent to another

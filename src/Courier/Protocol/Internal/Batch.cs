@@ -22,11 +22,29 @@ internal static class Batch
     /// <summary>Worker → broker: id is the token, tag the three-digit status.</summary>
     public const byte WorkerReply = 0x04;
 
+    /// <summary>
+    /// Client → server/broker under courier/5: the client's identity (16 bytes) follows the kind, once; each record's
+    /// meta holds attempt, flags, budget and headers (docs/protocol.md §8).
+    /// </summary>
+    public const byte ClientRequest5 = 0x05;
+
+    /// <summary>Broker → courier/5 worker: each record's tag is its service, its meta the budget and headers.</summary>
+    public const byte WorkerRequest5 = 0x07;
+
     /// <summary>Header and kind.</summary>
     public const int PrefixLength = 7;
 
     /// <summary>Id, tag length and body length.</summary>
     public const int RecordOverhead = 13;
+
+    /// <summary>The meta length of a record of the courier/5 kinds.</summary>
+    public const int MetaOverhead = 2;
+
+    /// <summary>Records of this kind carry meta (<c>meta length (2) ‖ meta</c> between tag and body).</summary>
+    public static bool HasMeta(byte kind) => kind is ClientRequest5 or WorkerRequest5;
+
+    /// <summary>Where the records of a batch of this kind start: after the client identity for <see cref="ClientRequest5"/>.</summary>
+    public static int RecordsStart(byte kind) => kind == ClientRequest5 ? PrefixLength + ClientIdentity.Length : PrefixLength;
 
     /// <summary>Bodies larger than this travel in messages of their own: copying them buys nothing.</summary>
     public const int MaxBodyLength = 8 * 1024;

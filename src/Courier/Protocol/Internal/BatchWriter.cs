@@ -3,21 +3,28 @@ using System.Buffers.Binary;
 namespace Courier.Protocol.Internal;
 
 /// <summary>Writes the ordinary header of a record that goes alone (docs/protocol.md §6: a batch of one is not a batch).</summary>
-internal delegate ReadOnlyMemory<byte> LoneHeader(ulong id, ReadOnlySpan<byte> tag);
+internal delegate ReadOnlyMemory<byte> LoneHeader(BatchRecord record);
 
 /// <summary>Packs records into one reusable batch frame. Loop thread only.</summary>
 internal sealed class BatchWriter
 {
     private readonly byte[] _buffer = new byte[Batch.MaxFrameLength];
     private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
+    private readonly bool _meta;
+    private readonly int _recordsStart;
     private int _length;
 
     public BatchWriter(byte kind)
     {
         Batch.Header.CopyTo(_buffer, 0);
         _buffer[6] = kind;
-        _length = Batch.PrefixLength;
+        _meta = Batch.HasMeta(kind);
+        _recordsStart = Batch.RecordsStart(kind);
+        _length = _recordsStart;
     }
+
+    /// <summary>The client identity a <see cref="Batch.ClientRequest5"/> batch carries once, before its records.</summary>
+    public void SetClient(ClientIdentity client) => client.Write(_buffer.AsSpan(Batch.PrefixLength));
 
     public int Count { get; private set; }
 
@@ -25,10 +32,17 @@ internal sealed class BatchWriter
     public ReadOnlyMemory<byte> Frame => _buffer.AsMemory(0, _length);
 
     /// <summary>Adds a record; false when it would not fit (send the batch, reset, add again).</summary>
-    public bool TryAdd(ulong id, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> body)
+    public bool TryAdd(ulong id, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> body) => TryAdd(id, tag, default, default, body);
+
+    /// <summary>
+    /// Adds a record of a courier/5 kind: <paramref name="metaFixed"/> then <paramref name="metaRest"/> form its meta
+    /// (written apart so that a caller needs no buffer to join them). False when it would not fit.
+    /// </summary>
+    public bool TryAdd(ulong id, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> metaFixed, ReadOnlySpan<byte> metaRest, ReadOnlySpan<byte> body)
     {
-        var size = Batch.RecordOverhead + tag.Length + body.Length;
-        if (tag.Length > byte.MaxValue || size > _buffer.Length - _length)
+        var metaLength = metaFixed.Length + metaRest.Length;
+        var size = Batch.RecordOverhead + tag.Length + body.Length + (_meta ? Batch.MetaOverhead + metaLength : 0);
+        if (tag.Length > byte.MaxValue || metaLength > ushort.MaxValue || size > _buffer.Length - _length)
         {
             return false;
         }
@@ -37,8 +51,17 @@ internal sealed class BatchWriter
         BinaryPrimitives.WriteUInt64BigEndian(span, id);
         span[8] = (byte)tag.Length;
         tag.CopyTo(span[9..]);
-        BinaryPrimitives.WriteInt32BigEndian(span[(9 + tag.Length)..], body.Length);
-        body.CopyTo(span[(13 + tag.Length)..]);
+        var at = 9 + tag.Length;
+        if (_meta)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(span[at..], (ushort)metaLength);
+            metaFixed.CopyTo(span[(at + 2)..]);
+            metaRest.CopyTo(span[(at + 2 + metaFixed.Length)..]);
+            at += 2 + metaLength;
+        }
+
+        BinaryPrimitives.WriteInt32BigEndian(span[at..], body.Length);
+        body.CopyTo(span[(at + 4)..]);
         _length += size;
         Count++;
         return true;
@@ -73,7 +96,7 @@ internal sealed class BatchWriter
         if (Count == 1)
         {
             var record = Single();
-            frames[used++] = loneHeader(record.Id, record.Tag);
+            frames[used++] = loneHeader(record);
             frames[used++] = Slice(record.BodyOffset, record.Body.Length);
         }
         else
@@ -89,7 +112,7 @@ internal sealed class BatchWriter
 
     public void Reset()
     {
-        _length = Batch.PrefixLength;
+        _length = _recordsStart;
         Count = 0;
     }
 }

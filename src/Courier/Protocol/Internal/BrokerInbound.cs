@@ -11,6 +11,9 @@ internal enum BrokerMessageKind
     /// <summary><c>id, "CURW02"+0x03+token+status, body…</c>: a Courier worker's REPLY.</summary>
     WorkerCourierReply,
 
+    /// <summary><c>id, "CURW05"+0x03+token+status+headers, body…</c>: a courier/5 worker's REPLY with headers.</summary>
+    WorkerCourier5Reply,
+
     /// <summary><c>id, "CURB03"+0x04+records</c>: a worker's batch of REPLYs (docs/protocol.md §6).</summary>
     WorkerReplyBatch,
 
@@ -25,6 +28,11 @@ internal static class BrokerInbound
         if (message.Count >= 2 && CourierWorkerFrame.Is(message[1], MdpWorker.Reply, CourierWorkerFrame.ReplyLength))
         {
             return BrokerMessageKind.WorkerCourierReply;
+        }
+
+        if (message.Count >= 2 && message.Length(1) >= CourierWorkerFrame5.ReplyFixedLength && CourierWorkerFrame5.Is(message[1], MdpWorker.Reply))
+        {
+            return BrokerMessageKind.WorkerCourier5Reply;
         }
 
         if (message.Count == 2 && Batch.Is(message[1], Batch.WorkerReply))

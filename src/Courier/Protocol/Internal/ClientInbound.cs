@@ -11,6 +11,9 @@ internal enum ClientMessageKind
     /// <summary><c>"", "CURC02"+id+status, body…</c>: a Courier reply, matched by its request id.</summary>
     CourierReply,
 
+    /// <summary><c>"", "CURC05"+0x02+id+status+headers, body…</c>: a courier/5 reply with headers.</summary>
+    Courier5Reply,
+
     /// <summary><c>"", "CURB03"+0x02+records</c>: a batch of Courier replies (docs/protocol.md §6).</summary>
     ReplyBatch,
 
@@ -30,6 +33,11 @@ internal static class ClientInbound
         if (message.Length(1) == CourierFrame.ReplyLength && CourierFrame.Is(message[1]))
         {
             return ClientMessageKind.CourierReply;
+        }
+
+        if (message.Length(1) >= CourierFrame5.ReplyFixedLength && CourierFrame5.Is(message[1], CourierFrame5.Reply))
+        {
+            return ClientMessageKind.Courier5Reply;
         }
 
         if (message.Count == 2 && Batch.Is(message[1], Batch.ClientReply))

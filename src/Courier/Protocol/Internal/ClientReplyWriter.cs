@@ -18,12 +18,24 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private readonly Dictionary<byte[], BatchWriter> _batches = new(ByteArrayComparer.Instance);
     private readonly Stack<BatchWriter> _spare = new();
     private readonly byte[] _header = new byte[CourierFrame.ReplyLength];
+    private byte[]? _header5;
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
     private LoneHeader? _loneReplyHeader;
 
     /// <summary>A successful reply. False when the transport refused it (the client's timeout recovers it).</summary>
-    public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body) => Reply(route, body, default);
+
+    /// <summary>
+    /// A successful reply with <paramref name="headers"/> (an encoded block): they go to a courier/5 client, in a message
+    /// of its own (replies with headers are never packed); other clients get the body alone.
+    /// </summary>
+    public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
     {
+        if (!headers.IsEmpty && route.TakesHeaders)
+        {
+            return Send(route, CourierStatus.Ok, body, error: false, headers);
+        }
+
         if (route.Framing == ClientFraming.CourierBatch && route.EnvelopeLength == 1 && Batch.Fits(body.Length, body.Length == 1 ? body[0].Length : 0))
         {
             return AddToBatch(route.ClientId, route.RequestId, body[0].Span);
@@ -90,14 +102,14 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private bool SendBatch(byte[] client, BatchWriter batch) => batch.SendTo(_socket, [client, Mdp.Empty], _loneReplyHeader ??= LoneReplyHeader);
 
     /// <summary>A packed success sent alone: the <c>"CURC02"</c> header with its request id and 200.</summary>
-    private ReadOnlyMemory<byte> LoneReplyHeader(ulong id, ReadOnlySpan<byte> status)
+    private ReadOnlyMemory<byte> LoneReplyHeader(BatchRecord record)
     {
-        CourierFrame.WriteReply(_header, id, CourierStatus.Ok);
+        CourierFrame.WriteReply(_header, record.Id, CourierStatus.Ok);
         return _header;
     }
 
     /// <summary>One reply message: envelope, "", then what the framing puts before the body, then the body.</summary>
-    private bool Send(in ReplyRoute route, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, bool error)
+    private bool Send(in ReplyRoute route, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, bool error, ReadOnlySpan<byte> headers = default)
     {
         var outgoing = _outgoing;
         outgoing.Clear();
@@ -111,6 +123,13 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         {
             case ClientFraming.Courier:
             case ClientFraming.CourierBatch:
+                if (!headers.IsEmpty)
+                {
+                    _header5 ??= new byte[CourierFrame5.ReplyFixedLength + HeaderBlock.MaxBlockLength];
+                    outgoing.Add(_header5.AsMemory(0, CourierFrame5.WriteReply(_header5, route.RequestId, status, headers)));
+                    break;
+                }
+
                 CourierFrame.WriteReply(_header, route.RequestId, status);
                 outgoing.Add(_header);
                 break;

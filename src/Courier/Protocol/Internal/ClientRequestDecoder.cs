@@ -29,7 +29,13 @@ internal static class ClientRequestDecoder
 
     /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
     public static bool IsBatch(Transport.Internal.MessageFrames message)
-        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && Batch.Is(message[message.Count - 1], Batch.ClientRequest);
+        => message.Count >= 3 && message.Length(message.Count - 2) == 0
+            && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5));
+
+    /// <summary>True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>.</summary>
+    public static bool IsCancel(Transport.Internal.MessageFrames message)
+        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && message.Length(message.Count - 1) == CourierFrame5.CancelLength
+            && CourierFrame5.Is(message[message.Count - 1], CourierFrame5.Cancel);
 
     /// <summary>
     /// Why a batch message (<see cref="IsBatch"/>) of <paramref name="records"/> records cannot be served, or null: an
@@ -81,6 +87,38 @@ internal static class ClientRequestDecoder
     }
 
     /// <summary>
+    /// A courier/5 request (docs/protocol.md §8): <c>"CURC05"+0x01+id+client+attempt+flags+budget+service length+service+headers</c>,
+    /// checked here once: a frame cut short, an invalid service name or headers that break the rules are answered 400.
+    /// </summary>
+    private static void DecodeCourier5(byte[][] frames, InboundRequest request, int delimiter, int header)
+    {
+        var ok = CourierFrame5.TryReadRequest(frames[header], out var id, out var delivery, out var serviceBytes);
+        var name = ok ? ServiceName(serviceBytes.Span) : null;
+        var error = !ok ? "malformed courier/5 header (cut short)"
+            : name is null ? Batch.InvalidServiceName
+            : delivery.Client.IsNone ? "courier/5 request without a client identity"
+            : HeaderBlock.Check(delivery.Headers.Span);
+        request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Courier, id, null, takesHeaders: true), error is null ? name : null, header + 1, error, delivery);
+    }
+
+    /// <summary>
+    /// Decodes a record of a courier/5 batch: its meta holds attempt, flags, budget, then headers. Null when it is well
+    /// formed, else why not (answered 400).
+    /// </summary>
+    public static string? DecodeMeta(ReadOnlyMemory<byte> meta, ClientIdentity client, out Delivery delivery)
+    {
+        delivery = default;
+        if (meta.Length < Delivery.FixedLength)
+        {
+            return "malformed courier/5 record (meta cut short)";
+        }
+
+        var span = meta.Span;
+        delivery = new Delivery(client, span[0], (DeliveryFlags)span[1], System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(span[2..]), meta[Delivery.FixedLength..]);
+        return client.IsNone ? "courier/5 batch without a client identity" : HeaderBlock.Check(delivery.Headers.Span);
+    }
+
+    /// <summary>
     /// Decodes a request of its own message (<paramref name="frames"/>, routing id first) into <paramref name="request"/>.
     /// False, with the reason, when it has no empty delimiter and so no reply address: it can only be dropped.
     /// </summary>
@@ -121,6 +159,12 @@ internal static class ClientRequestDecoder
         }
 
         var headerFrame = frames[header];
+        if (CourierFrame5.Is(headerFrame, CourierFrame5.Request))
+        {
+            DecodeCourier5(frames, request, delimiter, header);
+            return true;
+        }
+
         if (CourierFrame.Is(headerFrame))
         {
             // One frame: header, request id, service.

@@ -13,12 +13,14 @@ internal static class CourierWorkerFrame
     // services on one connection and a name (courier/4). Newest first: the first prefix that matches is the version.
     private static readonly (int Version, byte[] Prefix)[] CapabilityPrefixes =
     [
+        (5, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability5)),
         (4, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability4)),
         (3, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability3)),
         (2, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability2)),
     ];
 
     private static readonly byte[] NameKey = " name="u8.ToArray();
+    private static readonly byte[] IdempotentKey = " idempotent"u8.ToArray();
 
     /// <summary>
     /// Header of a Courier REQUEST or REPLY between a Courier broker and a Courier worker: one frame carrying header,
@@ -71,9 +73,15 @@ internal static class CourierWorkerFrame
     /// keeps up to N requests of that service outstanding to it, and REQUEST and REPLY between them use the one-frame
     /// Courier header.
     /// </summary>
-    public static byte[] Capability(int version, int capacity, string? name = null)
+    public static byte[] Capability(int version, int capacity, string? name = null, bool idempotent = false)
     {
         var text = $"courier/{Math.Clamp(version, 2, ProtocolVersions.Newest)} capacity={capacity.ToString(CultureInfo.InvariantCulture)}";
+        if (version >= 5 && idempotent)
+        {
+            // Before the name, which is the rest of the frame.
+            text += " idempotent";
+        }
+
         if (version >= 4 && !string.IsNullOrEmpty(name))
         {
             text += " name=" + WorkerName.Sanitize(name);
@@ -102,9 +110,15 @@ internal static class CourierWorkerFrame
                 rest = rest[..nameAt];
             }
 
+            var idempotent = version >= 5 && rest.EndsWith(IdempotentKey);
+            if (idempotent)
+            {
+                rest = rest[..^IdempotentKey.Length];
+            }
+
             return rest.Length is > 0 and <= 9
                 && int.TryParse(Encoding.ASCII.GetString(rest), NumberStyles.None, CultureInfo.InvariantCulture, out var capacity) && capacity > 0
-                ? new WorkerCapability(version, capacity, name)
+                ? new WorkerCapability(version, capacity, name, idempotent)
                 : WorkerCapability.None;
         }
 

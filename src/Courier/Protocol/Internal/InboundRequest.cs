@@ -23,8 +23,22 @@ internal sealed class InboundRequest(bool reuseArrays)
     /// <summary>The service asked for; null when the request is malformed (see <see cref="Error"/>).</summary>
     public string? Service { get; private set; }
 
+    /// <summary>
+    /// Who sent it, as the ZAP handler vouched at the CURVE handshake (the client's public key, Z85); null without CURVE.
+    /// </summary>
+    public string? UserId { get; set; }
+
     /// <summary>Why the request cannot be served as sent (answered 400), or null.</summary>
     public string? Error { get; private set; }
+
+    /// <summary>What courier/5 added (identity, attempt, flags, budget, headers); default before courier/5.</summary>
+    public Delivery Delivery { get; private set; }
+
+    /// <summary>When the request arrived (the owner's clock), from which its budget counts; 0 when unset.</summary>
+    public long ArrivedAt { get; set; }
+
+    /// <summary>The key at-most-once remembers it by; only for requests with a client identity.</summary>
+    public RequestKey Key => new(Delivery.Client, Route.RequestId);
 
     public int BodyCount => _sliced ? 1 : Math.Max(0, _frames.Length - _bodyStart);
 
@@ -89,7 +103,7 @@ internal sealed class InboundRequest(bool reuseArrays)
     }
 
     /// <summary>A request of its own message: <paramref name="frames"/> from <see cref="TakeFrames"/>.</summary>
-    public InboundRequest Set(byte[][] frames, in ReplyRoute route, string? service, int bodyStart, string? error)
+    public InboundRequest Set(byte[][] frames, in ReplyRoute route, string? service, int bodyStart, string? error, in Delivery delivery = default)
     {
         _frames = frames;
         _bodyStart = bodyStart;
@@ -97,19 +111,33 @@ internal sealed class InboundRequest(bool reuseArrays)
         Route = route;
         Service = service;
         Error = error;
+        Delivery = delivery;
         return this;
     }
 
     /// <summary>A record of a batch: the batch's shared envelope, the record's id, service and body slice.</summary>
-    public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error)
+    public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error, in Delivery delivery = default)
     {
         _frames = [];
         _slice = body;
         _sliced = true;
-        Route = new ReplyRoute(envelope, envelope.Length, ClientFraming.CourierBatch, requestId, null);
+        Route = new ReplyRoute(envelope, envelope.Length, ClientFraming.CourierBatch, requestId, null, takesHeaders: !delivery.Client.IsNone);
         Service = service;
         Error = error;
+        Delivery = delivery;
         return this;
+    }
+
+    /// <summary>Takes the route (and so the reply address) of <paramref name="attempt"/>, a later attempt of this same request.</summary>
+    public void TakeRouteOf(InboundRequest attempt)
+    {
+        // The later attempt's envelope may be its own frames: keep them alive with it by swapping wholesale.
+        (_frames, attempt._frames) = (attempt._frames, _frames);
+        (_bodyStart, attempt._bodyStart) = (attempt._bodyStart, _bodyStart);
+        (_slice, attempt._slice) = (attempt._slice, _slice);
+        (_sliced, attempt._sliced) = (attempt._sliced, _sliced);
+        (Route, attempt.Route) = (attempt.Route, Route);
+        (Delivery, attempt.Delivery) = (attempt.Delivery, Delivery);
     }
 
     /// <summary>Forgets the request, so that a pooled object holds no client's bytes (kept arrays are zeroed).</summary>
@@ -126,6 +154,9 @@ internal sealed class InboundRequest(bool reuseArrays)
         Route = default;
         Service = null;
         Error = null;
+        Delivery = default;
+        ArrivedAt = 0;
+        UserId = null;
     }
 
     private void Keep(byte[][] frames)

@@ -61,6 +61,9 @@ internal sealed class Negotiation
     /// <summary>The peer answered courier/4 or later: a worker may register several services on this connection.</summary>
     public bool PeerMultiService => Version >= 4;
 
+    /// <summary>The peer answered courier/5 or later: requests carry identity, budget and headers; CANCEL (docs/protocol.md §8).</summary>
+    public bool PeerDelivery => Version >= 5;
+
     /// <summary>When an unanswered probe gives up; <see cref="long.MaxValue"/> when none is out.</summary>
     public long ProbeDeadline { get; private set; }
 

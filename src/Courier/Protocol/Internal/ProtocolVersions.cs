@@ -26,8 +26,15 @@ internal static class ProtocolVersions
     /// </summary>
     public static readonly byte[] Courier4 = "courier/4"u8.ToArray();
 
+    /// <summary>
+    /// <c>courier/5</c>: everything of courier/4, and delivery (docs/protocol.md §8): requests carry the client's
+    /// identity, the attempt, a deadline budget, an idempotent flag and headers; replies carry headers; CANCEL; workers
+    /// declare idempotent services. Clients and workers offer it.
+    /// </summary>
+    public static readonly byte[] Courier5 = "courier/5"u8.ToArray();
+
     /// <summary>The newest version this build speaks.</summary>
-    public const int Newest = 4;
+    public const int Newest = 5;
 
     private const string Prefix = "courier/";
 
@@ -40,9 +47,12 @@ internal static class ProtocolVersions
     /// <summary>The same for a worker that may register several services on its connection, and may add <c> name=NAME</c>.</summary>
     public const string WorkerCapability4 = "courier/4 capacity=";
 
+    /// <summary>The same for a worker that speaks courier/5: <c> idempotent</c> may follow the capacity.</summary>
+    public const string WorkerCapability5 = "courier/5 capacity=";
+
     /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/4</c> to
-    /// an offer of courier/4 (or of any newer version), <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
+    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/5</c> to
+    /// an offer of courier/5 (or of any newer version), <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
     /// else, as Courier peers before batches probe with no body at all.
     /// </summary>
     public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => Bytes(Math.Min(Parse(offer), Newest));
@@ -53,7 +63,8 @@ internal static class ProtocolVersions
     /// <summary>The version string of <paramref name="version"/> (2 to <see cref="Newest"/>; anything lower is courier/2).</summary>
     public static byte[] Bytes(int version) => version switch
     {
-        >= 4 => Courier4,
+        >= 5 => Courier5,
+        4 => Courier4,
         3 => Courier3,
         _ => Courier2,
     };

@@ -4,9 +4,12 @@ namespace Courier.Protocol.Internal;
 /// What a worker's READY said of it: the Courier version of its capability frame (0 for a stock 7/MDP worker), the
 /// requests of that service it takes at once, and its name (courier/4).
 /// </summary>
-internal readonly record struct WorkerCapability(int Version, int Capacity, string? Name)
+internal readonly record struct WorkerCapability(int Version, int Capacity, string? Name, bool Idempotent = false)
 {
     public static WorkerCapability None => new(0, 1, null);
+
+    /// <summary>Speaks courier/5: REQUESTs carry budget and headers, REPLYs may carry headers, CANCEL.</summary>
+    public bool Delivery => Version >= 5;
 
     /// <summary>Speaks Courier: REQUEST and REPLY in the one-frame header, replies with a status.</summary>
     public bool Courier => Version >= 2;

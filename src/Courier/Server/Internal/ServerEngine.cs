@@ -1,5 +1,6 @@
 using Courier.Diagnostics.Internal;
 using Courier.Internal;
+using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
 using Courier.Transport;
@@ -21,12 +22,20 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     private readonly HandlerRunner<InboundRequest> _runner;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IDisposable _gauges;
+    private readonly DeliveryLedger<ServerRun> _ledger;
+    private readonly IReadOnlySet<string> _idempotent;
+    private readonly TimeProvider _clock;
     private bool _draining;
 
     /// <summary>Creates the server's socket on <paramref name="loop"/> and binds it (throws when it cannot).</summary>
-    public ServerEngine(CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, ITransportLoop loop, ILogger logger)
+    public ServerEngine(
+        CourierServerOptions options, TransportOptions transport, IReadOnlyDictionary<string, CourierHandler> handlers, IReadOnlySet<string> idempotent,
+        ITransportLoop loop, ILogger logger, Security.Internal.ListenerSecurity? security)
     {
         _options = options;
+        _idempotent = idempotent;
+        _clock = options.TimeProvider;
+        _ledger = new DeliveryLedger<ServerRun>(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
         _handlers = handlers;
         _logger = logger;
         var socket = loop.CreateSocket(SocketKind.Router, transport, this);
@@ -41,7 +50,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         }
 
         Violations = new ViolationLog(logger, $"Server {options.Name}", TelemetryRole.Server, transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security);
         _runner = new HandlerRunner<InboundRequest>(
             TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
@@ -56,9 +65,6 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
 
     /// <summary>What clients made this server drop or refuse, counted and logged at a bounded rate.</summary>
     public ViolationLog Violations { get; }
-
-    /// <summary>The loop's tick: a summary of the violations not logged, when one is due.</summary>
-    public void OnTick() => Violations.OnTick();
 
     public int InFlight => _runner.InFlight;
 
@@ -91,9 +97,67 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     public string? TryAccept(InboundRequest request)
     {
         var service = request.Service!;
-        return _runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray()), request)
-            ? null
-            : $"server busy: {_runner.Queued} requests queued";
+        var delivery = request.Delivery;
+        HandlerCall? call = null;
+        if (!delivery.Client.IsNone)
+        {
+            var key = request.Key;
+            if (_ledger.TryGetRunning(key, out var running))
+            {
+                // A repeated attempt joins the run in progress: its reply goes to the newest attempt.
+                running.Inbound.TakeRouteOf(request);
+                _frontEnd.Release(request);
+                return null;
+            }
+
+            if (_ledger.TryGetAnswer(key, out var answer))
+            {
+                _frontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
+                return null;
+            }
+
+            call = new HandlerCall(delivery.BudgetMs > 0 ? _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+        }
+
+        // In the ledger before it runs: an inline handler may complete within TryRun.
+        ServerRun? run = call is null ? null : new ServerRun(request, call);
+        if (run is not null)
+        {
+            _ledger.Start(request.Key, run);
+        }
+
+        if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, call))
+        {
+            if (run is not null)
+            {
+                _ledger.Forget(request.Key, run);
+            }
+
+            return $"server busy: {_runner.Queued} requests queued";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The loop's tick: a summary of the violations not logged, when one is due; handlers past their request's deadline
+    /// get their token fired; old answers are forgotten.
+    /// </summary>
+    public void OnTick()
+    {
+        Violations.OnTick();
+        var now = _clock.GetTimestamp();
+        _runner.OnTick(now);
+        _ledger.Expire(now);
+    }
+
+    /// <summary>A caller gave up (courier/5 CANCEL): its handler's token fires.</summary>
+    public void Cancel(RequestKey key)
+    {
+        if (_ledger.TryGetRunning(key, out var running))
+        {
+            running.Call.Fire(CallCancel.Caller);
+        }
     }
 
     /// <summary>Graceful stop begins: new requests are refused; <see cref="Drained"/> completes once the rest are done.</summary>
@@ -124,7 +188,23 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     }
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
-        => _frontEnd.Answer(request, outcome.Status, outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body]);
+    {
+        var body = outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body];
+        if (!request.Delivery.Client.IsNone && _ledger.TryGetRunning(request.Key, out var run) && ReferenceEquals(run.Inbound, request))
+        {
+            // A service that may not run twice remembers what it answered; an idempotent one may simply run again.
+            if (_idempotent.Contains(request.Service!) || outcome.Status is CourierStatus.Unavailable or CourierStatus.DeadlineExceeded)
+            {
+                _ledger.Forget(request.Key, run);
+            }
+            else
+            {
+                _ledger.Remember(request.Key, run, new RememberedReply(outcome.Status, body, outcome.Headers ?? []));
+            }
+        }
+
+        _frontEnd.Answer(request, outcome.Status, body, outcome.Headers);
+    }
 
     private void OnIdle()
     {
@@ -135,3 +215,6 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         }
     }
 }
+
+/// <summary>A courier/5 request a server is running: the request to answer (the newest attempt's route) and its handler's token.</summary>
+internal sealed record ServerRun(InboundRequest Inbound, HandlerCall Call);

@@ -24,15 +24,19 @@ internal sealed class ClientFrontEnd
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
     private readonly ViolationLog _violations;
+    private readonly Security.Internal.ListenerSecurity? _security;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
     private readonly Counter<long> _answered;
 
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
-    public ClientFrontEnd(string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger, ViolationLog violations)
+    public ClientFrontEnd(
+        string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
+        ViolationLog violations, Security.Internal.ListenerSecurity? security = null)
     {
         _violations = violations;
         _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
+        _security = security is { ChecksRights: true } ? security : null;
         _target = target;
         _defaultService = defaultService;
         _maxRequestSize = maxRequestSize;
@@ -52,7 +56,15 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (ClientRequestDecoder.IsCancel(message))
+        {
+            // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
+            _target.Cancel(CourierFrame5.ReadCancel(message[message.Count - 1]));
+            return;
+        }
+
         var request = Rent();
+        request.UserId = message.UserId;
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
@@ -76,14 +88,23 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        var userId = message.UserId;
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
+        var client = reader.Client;
+        var courier5 = data[6] == Batch.ClientRequest5;
         while (reader.TryRead(out var record))
         {
             var service = ClientRequestDecoder.ServiceName(record.Tag);
             var body = data.AsMemory(record.BodyOffset, record.Body.Length);
-            Admit(Rent().SetRecord(envelope, record.Id, service, body, service is null ? Batch.InvalidServiceName : null));
+            Delivery delivery = default;
+            var error = service is null ? Batch.InvalidServiceName
+                : courier5 ? ClientRequestDecoder.DecodeMeta(data.AsMemory(record.MetaOffset, record.Meta.Length), client, out delivery)
+                : null;
+            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery);
+            request.UserId = userId;
+            Admit(request);
         }
 
         if (reader.Malformed)
@@ -102,6 +123,20 @@ internal sealed class ClientFrontEnd
         }
 
         var service = request.Service!;
+        // The policy covers 8/MMI too (mmi.stats names services and workers); only the version probe, which tells
+        // nothing, is answered to every admitted client, so that a Courier client can talk at all.
+        if (_security is { } security && !security.MayCall(request.UserId, service) && service != ProtocolVersions.ProbeService)
+        {
+            security.CallRefused(request.UserId, service);
+            if (!Replies.Error(request.Route, CourierStatus.Forbidden, $"not allowed to call '{service}'"))
+            {
+                FrontEndLog.ReplyDropped(_logger, service);
+            }
+
+            Release(request);
+            return;
+        }
+
         if (service.StartsWith("mmi.", StringComparison.Ordinal))
         {
             AnswerMmi(request, service);
@@ -168,11 +203,11 @@ internal sealed class ClientFrontEnd
     }
 
     /// <summary>Answers a request the target took with what its handler or worker came to, and releases it.</summary>
-    public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body)
+    public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
         Count(request.Service, status);
         var sent = status == CourierStatus.Ok
-            ? Replies.Reply(request.Route, body)
+            ? Replies.Reply(request.Route, body, headers)
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
         if (!sent)
         {

@@ -1,4 +1,7 @@
 namespace Courier.Serving.Internal;
 
-/// <summary>What a handler's run came to: the status to answer with and the body (or the error message as one frame).</summary>
-internal readonly record struct HandlerOutcome(int Status, IReadOnlyList<ReadOnlyMemory<byte>> Body);
+/// <summary>
+/// What a handler's run came to: the status to answer with, the body (or the error message as one frame), and the
+/// encoded headers the handler set on its reply (empty for none).
+/// </summary>
+internal readonly record struct HandlerOutcome(int Status, IReadOnlyList<ReadOnlyMemory<byte>> Body, byte[]? Headers = null);

@@ -27,15 +27,19 @@ internal sealed class HandlerRunner<TContext>(
     Action<TContext, HandlerOutcome> complete) : IDisposable
 {
     private readonly Queue<Job> _queue = new();
-    private readonly ConcurrentQueue<(Job Job, HandlerOutcome Outcome)> _completions = new();
+    private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome, HandlerCall? Call)> _completions = new();
+    private static readonly byte[] DeadlineMessage = Encoding.UTF8.GetBytes("the request's deadline passed while its handler ran");
+    private static readonly byte[] CancelledMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it");
     private readonly CancellationTokenSource _cancellation = new();
     private readonly byte[] _stoppedMessage = Encoding.UTF8.GetBytes(stoppedMessage);
     private Action? _drainCompletions;
     private int _completionsScheduled;
     private int _inFlight;
 
+    private readonly HandlerCalls _calls = new();
+
     /// <summary>A request to run; <paramref name="StartedAt"/> is 0 unless <c>rpc.server.call.duration</c> is measured.</summary>
-    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, long StartedAt, Activity? Activity);
+    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, HandlerCall? Call, long StartedAt, Activity? Activity);
 
     /// <summary>Handlers running now. Any thread.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -49,11 +53,16 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Runs when the runner becomes idle (a drain waits for it). Loop thread.</summary>
     public Action? OnIdle { get; set; }
 
-    /// <summary>
-    /// Starts the handler or queues it; false when the queue is full too. Its Server span is a child of
-    /// <paramref name="parent"/> (the trace context the request carried), or a root.
-    /// </summary>
-    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, ActivityContext parent = default)
+    /// <summary>Starts the handler or queues it; false when the queue is full too.</summary>
+    /// <param name="handler">Serves the request.</param>
+    /// <param name="request">The request.</param>
+    /// <param name="context">What the owner needs to answer it.</param>
+    /// <param name="call">
+    /// A courier/5 request's own token (its deadline, its caller's CANCEL; the owner's stop as well); null for the
+    /// runner's shared stop token.
+    /// </param>
+    /// <param name="parent">The trace context the request carried: its Server span's parent (else the span is a root).</param>
+    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, HandlerCall? call = null, ActivityContext parent = default)
     {
         if (_inFlight >= maxConcurrency && _queue.Count >= maxQueued)
         {
@@ -64,6 +73,7 @@ internal sealed class HandlerRunner<TContext>(
             handler,
             request,
             context,
+            call,
             CourierMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0,
             CourierTracing.StartHandling(request.Service, role, parent));
         if (_inFlight < maxConcurrency)
@@ -72,6 +82,11 @@ internal sealed class HandlerRunner<TContext>(
         }
         else
         {
+            if (call is not null)
+            {
+                _calls.Add(call); // a request waiting for a slot is cancelled at its deadline too
+            }
+
             _queue.Enqueue(job);
         }
 
@@ -79,7 +94,16 @@ internal sealed class HandlerRunner<TContext>(
     }
 
     /// <summary>Cancels the token every handler got: a graceful stop's drain time is over. Any thread.</summary>
-    public Task CancelAsync() => _cancellation.CancelAsync();
+    public Task CancelAsync()
+    {
+        // The shared token first: a handler stopping on its own token must find the stop already marked (503).
+        var cancelled = _cancellation.CancelAsync();
+        loop.Post(_calls.CancelAll);
+        return cancelled;
+    }
+
+    /// <summary>Fires the tokens of handlers whose request's deadline has come. Loop thread.</summary>
+    public void OnTick(long now) => _calls.FireDue(now);
 
     /// <inheritdoc/>
     public void Dispose() => _cancellation.Dispose();
@@ -87,6 +111,11 @@ internal sealed class HandlerRunner<TContext>(
     private void Start(Job job)
     {
         Interlocked.Increment(ref _inFlight);
+        if (job.Call is { Linked: false } call)
+        {
+            _calls.Add(call);
+        }
+
         if (!runInline)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Runner.FinishAsync(s.Job, s.Runner.Invoke(s.Job)), (Runner: this, Job: job), preferLocal: false);
@@ -102,7 +131,9 @@ internal sealed class HandlerRunner<TContext>(
 
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
-        Complete(job, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? []));
+        Done(job);
+        Measure(job, CourierStatus.Ok);
+        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? [], job.Request.ReplyHeadersIfAny?.Encode()));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -121,7 +152,7 @@ internal sealed class HandlerRunner<TContext>(
 
         try
         {
-            return job.Handler(job.Request, _cancellation.Token);
+            return job.Handler(job.Request, job.Call?.Token ?? _cancellation.Token);
         }
 #pragma warning disable CA1031 // A handler that throws before its first await fails like one that throws after it.
         catch (Exception ex)
@@ -138,13 +169,39 @@ internal sealed class HandlerRunner<TContext>(
         }
     }
 
+    /// <summary><c>rpc.server.call.duration</c> and the Server span, once a handler's outcome is known. Any thread.</summary>
+    private void Measure(Job job, int status)
+    {
+        if (job.StartedAt != 0 && CourierMetrics.HandlerDuration.Enabled)
+        {
+            var tags = new TagList
+            {
+                { CourierMetrics.SystemNameTag, CourierMetrics.SystemName },
+                { CourierMetrics.MethodTag, job.Request.Service },
+                { CourierMetrics.StatusTag, StatusText.Of(status) },
+                { CourierMetrics.RoleTag, role },
+            };
+            if (status >= 400)
+            {
+                tags.Add(CourierMetrics.ErrorTypeTag, StatusText.Of(status));
+            }
+
+            CourierMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(job.StartedAt).TotalSeconds, tags);
+        }
+
+        if (job.Activity is { } activity)
+        {
+            CourierTracing.Stop(activity, status);
+        }
+    }
+
     /// <summary>Awaits a handler off the loop, then hands its outcome over with others that finish meanwhile: one wake-up.</summary>
     private async Task FinishAsync(Job job, ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> pending)
     {
         HandlerOutcome outcome;
         try
         {
-            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? []);
+            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? [], job.Request.ReplyHeadersIfAny?.Encode());
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
@@ -155,6 +212,11 @@ internal sealed class HandlerRunner<TContext>(
             // An answer the handler chose: its status and message go to the caller as they are.
             outcome = new HandlerOutcome(ex.StatusCode, [Encoding.UTF8.GetBytes(ex.Message)]);
         }
+        catch (OperationCanceledException) when (job.Call is { Reason: not CallCancel.None } call)
+        {
+            // Nobody waits for it any more: its deadline passed, or its caller cancelled. The answer only frees its place.
+            outcome = new HandlerOutcome(CourierStatus.DeadlineExceeded, [call.Reason == CallCancel.Deadline ? DeadlineMessage : CancelledMessage]);
+        }
 #pragma warning disable CA1031 // Whatever a handler throws becomes an error reply; the owner keeps serving.
         catch (Exception ex)
 #pragma warning restore CA1031
@@ -162,7 +224,8 @@ internal sealed class HandlerRunner<TContext>(
             outcome = Failed(ex, job.Request.Service, "handler failed");
         }
 
-        _completions.Enqueue((job, outcome));
+        Measure(job, outcome.Status);
+        _completions.Enqueue((job.Context, outcome, job.Call));
         if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
         {
             loop.Post(_drainCompletions ??= DrainCompletions);
@@ -174,7 +237,12 @@ internal sealed class HandlerRunner<TContext>(
         Volatile.Write(ref _completionsScheduled, 0);
         while (_completions.TryDequeue(out var completion))
         {
-            Complete(completion.Job, completion.Outcome);
+            if (completion.Call is { } call)
+            {
+                _calls.Remove(call);
+            }
+
+            Complete(completion.Context, completion.Outcome);
             Finished();
         }
     }
@@ -183,10 +251,8 @@ internal sealed class HandlerRunner<TContext>(
     /// Hands an outcome to the owner. If answering with it fails (a body the handler has since disposed, say), the
     /// request is answered 500 instead; either way the handler's slot is given back.
     /// </summary>
-    private void Complete(Job job, HandlerOutcome outcome)
+    private void Complete(TContext context, HandlerOutcome outcome)
     {
-        Measure(job, outcome.Status);
-        var context = job.Context;
         try
         {
             complete(context, outcome);
@@ -219,29 +285,11 @@ internal sealed class HandlerRunner<TContext>(
         return new HandlerOutcome(CourierStatus.ServerError, [Encoding.UTF8.GetBytes($"{what}; error id {errorId}")]);
     }
 
-    /// <summary><c>rpc.server.call.duration</c> and the Server span, once a handler's outcome is known.</summary>
-    private void Measure(Job job, int status)
+    private void Done(Job job)
     {
-        if (job.StartedAt != 0 && CourierMetrics.HandlerDuration.Enabled)
+        if (job.Call is { } call)
         {
-            var tags = new TagList
-            {
-                { CourierMetrics.SystemNameTag, CourierMetrics.SystemName },
-                { CourierMetrics.MethodTag, job.Request.Service },
-                { CourierMetrics.StatusTag, StatusText.Of(status) },
-                { CourierMetrics.RoleTag, role },
-            };
-            if (status >= 400)
-            {
-                tags.Add(CourierMetrics.ErrorTypeTag, StatusText.Of(status));
-            }
-
-            CourierMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(job.StartedAt).TotalSeconds, tags);
-        }
-
-        if (job.Activity is { } activity)
-        {
-            CourierTracing.Stop(activity, status);
+            _calls.Remove(call);
         }
     }
 

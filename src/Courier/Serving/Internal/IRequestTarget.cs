@@ -19,4 +19,7 @@ internal interface IRequestTarget
     /// <see cref="ClientFrontEnd.Fail"/> for it. Otherwise returns why not (answered 503), and the front end keeps it.
     /// </summary>
     string? TryAccept(InboundRequest request);
+
+    /// <summary>A courier/5 CANCEL: the caller of request <paramref name="key"/> gave up (docs/protocol.md §8).</summary>
+    void Cancel(RequestKey key);
 }

@@ -18,6 +18,12 @@ internal sealed class MessageFrames
 
     public int Count { get; private set; }
 
+    /// <summary>
+    /// The sender's identity as the ZAP handler vouched for it (its CURVE public key, Z85), on a CURVE listener's
+    /// messages; null otherwise. Set by the transport, never by a peer.
+    /// </summary>
+    public string? UserId { get; set; }
+
     public ReadOnlySpan<byte> this[int index] => _data.AsSpan(_starts[CheckIndex(index)], _lengths[index]);
 
     public int Length(int index) => _lengths[CheckIndex(index)];
@@ -40,6 +46,7 @@ internal sealed class MessageFrames
     public void Clear()
     {
         Count = 0;
+        UserId = null;
         _used = 0;
         if (_data.Length > RetainedCapacity)
         {

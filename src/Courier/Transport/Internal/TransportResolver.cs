@@ -16,9 +16,26 @@ internal static partial class TransportResolver
 
     public static bool NativeAvailable => Native.Value.Loaded;
 
-    public static ITransport Resolve(TransportOptions options, ILogger logger)
+    /// <summary>Why security settings are refused on the managed transport.</summary>
+    public const string ManagedRefusesSecurity =
+        "CURVE security needs the native transport (libzmq 4.3, Debian's libzmq5): the managed transport (NetMQ) is refused " +
+        "because its CURVE can be bypassed by a ZMTP 1.0/2.0 peer and it has no ZAP to authenticate peers. " +
+        "Set Transport.Implementation to Native (or Auto with libzmq installed), or leave the Security settings out";
+
+    /// <summary>
+    /// The transport for <paramref name="options"/>. With <paramref name="secured"/> (CURVE settings given), only the
+    /// native one: never silently insecure.
+    /// </summary>
+    public static ITransport Resolve(TransportOptions options, ILogger logger, bool secured = false)
     {
         var wanted = options.Implementation == TransportImplementation.Auto ? AutoMeans : options.Implementation;
+        if (secured && (wanted == TransportImplementation.Managed || !Native.Value.Loaded))
+        {
+            throw new InvalidOperationException(wanted == TransportImplementation.Managed
+                ? ManagedRefusesSecurity + "."
+                : $"{ManagedRefusesSecurity}; libzmq is unavailable here: {Native.Value.Reason}.");
+        }
+
         switch (wanted)
         {
             case TransportImplementation.Managed:

@@ -15,6 +15,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     private readonly ITransportSocket _socket;
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
+    private byte[]? _replyHeader5;
     private LoneHeader? _loneHeader;
     private readonly byte[] _status = new byte[3];
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
@@ -57,17 +58,28 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     public void SayReady(WorkerService service, int capacity, string name)
     {
         _socket.TrySend(Negotiation.Mode == PeerMode.Courier
-            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service.NameFrame, CourierWorkerFrame.Capability(Negotiation.Version, capacity, name)]
+            ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service.NameFrame, CourierWorkerFrame.Capability(Negotiation.Version, capacity, name, service.Idempotent)]
             : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.ReadyFrame, service.NameFrame]);
     }
 
     public void SendCommand(byte[] command) => _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, command]);
 
     /// <summary>Answers the request at <paramref name="address"/>: packed for a broker that takes batches, else at once.</summary>
-    public void Reply(ReplyAddress address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body)
+    public void Reply(ReplyAddress address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body, byte[]? headers = null)
     {
         if (address.PlainAddress is null)
         {
+            if (headers is { Length: > 0 } && Negotiation.PeerDelivery)
+            {
+                // courier/5: a REPLY with headers goes alone, in the "CURW05" header (never packed).
+                _replyHeader5 ??= new byte[CourierWorkerFrame5.ReplyFixedLength + HeaderBlock.MaxBlockLength];
+                _frames.Clear();
+                _frames.Add(_replyHeader5.AsMemory(0, CourierWorkerFrame5.WriteReply(_replyHeader5, address.Token, status, headers)));
+                AddBody(body);
+                Send();
+                return;
+            }
+
             if (Negotiation.PeerBatches && Batch.Fits(body.Count, body.Count == 1 ? body[0].Length : 0))
             {
                 StatusFrames.Of(status).CopyTo(_status, 0);
@@ -109,9 +121,9 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
     public void Flush() => _batch.SendTo(_socket, [], _loneHeader ??= LoneReplyHeader);
 
-    private ReadOnlyMemory<byte> LoneReplyHeader(ulong token, ReadOnlySpan<byte> status)
+    private ReadOnlyMemory<byte> LoneReplyHeader(BatchRecord record)
     {
-        CourierWorkerFrame.WriteReply(_replyHeader, token, StatusFrames.Parse(status));
+        CourierWorkerFrame.WriteReply(_replyHeader, record.Id, StatusFrames.Parse(record.Tag));
         return _replyHeader;
     }
 

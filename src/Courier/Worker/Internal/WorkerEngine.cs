@@ -28,6 +28,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private readonly TimeProvider _clock;
     private readonly TransportOptions _transport;
     private readonly HandlerRunner<WorkerJob> _runner;
+    private readonly Dictionary<ulong, HandlerCall> _calls = [];
     private readonly ViolationLog _violations;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<byte[]> _received = [];
@@ -92,6 +93,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
 
         var now = _clock.GetTimestamp();
+        _runner.OnTick(now);
 
         // By index: a link that registers may split, adding links at the end (they start connected).
         for (var i = 0; i < _links.Count; i++)
@@ -142,7 +144,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier4);
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier5);
         WorkerConnection connection;
         try
         {
@@ -231,6 +233,14 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                     Run(connection, service, address, BodyFrom(message, 1));
                 }
 
+                return true;
+            case WorkerMessageKind.Courier5Request:
+                Heard(connection);
+                OnCourier5Request(connection, message);
+                return true;
+            case WorkerMessageKind.Cancel:
+                Heard(connection);
+                OnCancel(connection, BinaryPrimitives.ReadUInt64BigEndian(message[0][7..]));
                 return true;
             case WorkerMessageKind.RequestBatch:
                 Heard(connection);
@@ -349,18 +359,47 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         Reconnect(link, reason);
     }
 
+    /// <summary>A courier/5 REQUEST: <c>"CURW05"+0x02+token+budget+service length+service+headers, body…</c>.</summary>
+    private void OnCourier5Request(WorkerConnection connection, MessageFrames message)
+    {
+        var header = message.ToArray(0); // the handler keeps its headers: a copy of the header frame holds them
+        if (!CourierWorkerFrame5.TryReadRequest(header, out var token, out var budgetMs, out var serviceName, out var headers))
+        {
+            Unexpected(message.Count, "a courier/5 REQUEST cut short");
+            return;
+        }
+
+        var address = new ReplyAddress(token, null);
+        if (Admit(connection, serviceName, address, message.Count) is { } service)
+        {
+            Run(connection, service, address, BodyFrom(message, 1), budgetMs, header.AsMemory(header.Length - headers.Length));
+        }
+    }
+
+    /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5); the handler's token fires.</summary>
+    private void OnCancel(WorkerConnection connection, ulong token)
+    {
+        if (_calls.TryGetValue(token, out var call) && connection.Negotiation.PeerDelivery)
+        {
+            call.Fire(CallCancel.Caller);
+        }
+    }
+
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
     private void OnRequestBatch(WorkerConnection connection, MessageFrames message)
     {
         var data = message.ToArray(0);
         var reader = new BatchReader(data);
+        var courier5 = data[6] == Batch.WorkerRequest5;
         while (reader.TryRead(out var record))
         {
-            // Under courier/4 the tag names the service; before it, it is empty.
+            // Under courier/4 the tag names the service; before it, it is empty. Under courier/5 the meta holds the budget, then the headers.
             var address = new ReplyAddress(record.Id, null);
+            var budgetMs = courier5 && record.Meta.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(record.Meta) : 0;
+            var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
             if (Admit(connection, record.Tag, address, 1) is { } service)
             {
-                Run(connection, service, address, [data.AsMemory(record.BodyOffset, record.Body.Length)]);
+                Run(connection, service, address, [data.AsMemory(record.BodyOffset, record.Body.Length)], budgetMs, headers);
             }
         }
 
@@ -431,9 +470,25 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         return service;
     }
 
-    private void Run(WorkerConnection connection, WorkerService service, ReplyAddress address, ReadOnlyMemory<byte>[] body)
+    private void Run(
+        WorkerConnection connection, WorkerService service, ReplyAddress address, ReadOnlyMemory<byte>[] body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
     {
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body), new WorkerJob(connection, address, service.Take()));
+        if (HeaderBlock.Check(headers.Span) is { } problem)
+        {
+            // The broker checked them; a worker checks again rather than trust its peer.
+            connection.Reply(address, CourierStatus.BadRequest, [Encoding.UTF8.GetBytes(problem)]);
+            return;
+        }
+
+        // A courier/5 request's handler gets a token of its own: it fires at the deadline and on the broker's CANCEL.
+        HandlerCall? call = null;
+        if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
+        {
+            call = new HandlerCall(budgetMs > 0 ? _clock.GetTimestamp() + (long)(budgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            _calls[address.Token] = call;
+        }
+
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, service.Take(), call), call);
     }
 
     private void Unexpected(int frameCount, string reason)
@@ -447,11 +502,16 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
         job.Slot.Release();
+        if (job.Call is { } call && _calls.TryGetValue(job.Address.Token, out var current) && ReferenceEquals(current, call))
+        {
+            _calls.Remove(job.Address.Token);
+        }
+
         // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
         // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
         if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
         {
-            job.Connection.Reply(job.Address, outcome.Status, outcome.Body);
+            job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);
         }
     }
 

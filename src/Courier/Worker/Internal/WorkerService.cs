@@ -4,7 +4,7 @@ using Courier.Server;
 namespace Courier.Worker.Internal;
 
 /// <summary>A service a worker serves: its name, its handler, and the requests of it the worker takes at once.</summary>
-internal sealed class WorkerService(string name, CourierHandler handler, int concurrency)
+internal sealed class WorkerService(string name, CourierHandler handler, int concurrency, bool idempotent = false)
 {
     public string Name { get; } = name;
 
@@ -15,6 +15,9 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
 
     /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
     public int Concurrency { get; } = concurrency;
+
+    /// <summary>Declared idempotent at READY (courier/5): a broker may give its requests to another worker after a stall or a death.</summary>
+    public bool Idempotent { get; } = idempotent;
 
     /// <summary>Handlers of this service running now (loop thread): never more than <see cref="Concurrency"/>.</summary>
     public int Running { get; private set; }

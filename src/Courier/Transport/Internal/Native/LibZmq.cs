@@ -25,7 +25,13 @@ internal static unsafe partial class LibZmq
     public const int OptSendHwm = 23;
     public const int OptReceiveHwm = 24;
     public const int OptLastEndpoint = 32;
+    public const int OptCurveServer = 47;
+    public const int OptCurvePublicKey = 48;
+    public const int OptCurveSecretKey = 49;
+    public const int OptCurveServerKey = 50;
+    public const int OptZapDomain = 55;
     public const int OptHandshakeInterval = 66;
+    public const int OptRouterMandatory = 33;
     public const int OptHeartbeatInterval = 75;
     public const int OptHeartbeatTtl = 76;
     public const int OptHeartbeatTimeout = 77;
@@ -33,6 +39,7 @@ internal static unsafe partial class LibZmq
     /// <summary>zmq_msg_get: the file descriptor of the connection a message came from (deprecated, still in 4.3).</summary>
     public const int MsgSourceFd = 2;
 
+    public const int EventAccepted = 0x0020;
     public const int EventDisconnected = 0x0200;
     public const int Eagain = 11;
     public const int Eintr = 4;
@@ -97,6 +104,17 @@ internal static unsafe partial class LibZmq
 
     [LibraryImport(Library)]
     public static partial nint zmq_ctx_new();
+
+    [LibraryImport(Library)]
+    public static partial int zmq_curve_keypair(byte* z85PublicKey, byte* z85SecretKey);
+
+    [LibraryImport(Library)]
+    public static partial int zmq_curve_public(byte* z85PublicKey, byte* z85SecretKey);
+
+    /// <summary>A message's metadata property (the ZAP handler's <c>User-Id</c>); null when it has none. Never blocks.</summary>
+    [LibraryImport(Library)]
+    [SuppressGCTransition]
+    public static partial byte* zmq_msg_gets(ZmqMsg* message, byte* property);
 
     [LibraryImport(Library)]
     public static partial nint zmq_socket(nint context, int type);
@@ -186,8 +204,23 @@ internal static unsafe partial class LibC
     [LibraryImport("libc")]
     public static partial int close(int fd);
 
+    /// <summary>shutdown(2): ends a connection whose descriptor libzmq owns and closes itself once it sees the end.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getrlimit(int resource, RLimit* limit);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeout);
+}
+
+/// <summary>struct rlimit (Linux, 64-bit).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct RLimit
+{
+    public ulong Current;
+    public ulong Maximum;
 }
 
 /// <summary>struct pollfd.</summary>

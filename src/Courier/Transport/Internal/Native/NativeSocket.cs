@@ -3,7 +3,7 @@ using Courier.Internal;
 
 namespace Courier.Transport.Internal.Native;
 
-internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandle? monitor, ISocketHandler handler, Action<NativeSocket> onDispose)
+internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandle? monitor, ISocketHandler handler, Action<NativeSocket> onDispose, bool reportDisconnects, ConnectionLimit? limit)
     : ITransportSocket, IPumpedSocket
 {
     // libzmq emits DISCONNECTED as soon as the connection drops, while what the peer sent just before still waits in the
@@ -14,10 +14,18 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     private readonly HashSet<byte[]> _mappedPeers = new(ByteArrayComparer.Instance);
     private readonly Queue<(byte[] Peer, long Seen)> _pendingNotices = new();
     private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
+    private string _endpoint = "";
+
+    /// <summary>The bound on this listener's connections, or null (a connecting socket).</summary>
+    internal ConnectionLimit? Limit { get; } = limit;
+    private readonly Dictionary<byte[], string> _userIds = new(ByteArrayComparer.Instance);
 
     internal ZmqSocketHandle Handle { get; } = socket;
 
     internal ISocketHandler Handler { get; } = handler;
+
+    /// <summary>A CURVE listener's: each message's <c>User-Id</c> (set by the ZAP handler) goes to <see cref="MessageFrames.UserId"/>.</summary>
+    internal bool ReadsUserId { get; init; }
 
     public bool IsClosed => Handle.IsClosed;
 
@@ -47,7 +55,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         NativeTransport.Check(LibZmq.zmq_bind(Handle.DangerousGetHandle(), target), $"bind {endpoint}");
         if (!target.EndsWith(":*", StringComparison.Ordinal))
         {
-            return endpoint;
+            return _endpoint = endpoint;
         }
 
         var buffer = stackalloc byte[256];
@@ -55,7 +63,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         NativeTransport.Check(LibZmq.zmq_getsockopt(Handle.DangerousGetHandle(), LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
         var bound = Encoding.UTF8.GetString(buffer, (int)length - 1);
         // Keep the host as the caller wrote it (libzmq reports 0.0.0.0 as such anyway); take only the port.
-        return $"{target[..^2]}:{bound[(bound.LastIndexOf(':') + 1)..]}";
+        return _endpoint = $"{target[..^2]}:{bound[(bound.LastIndexOf(':') + 1)..]}";
     }
 
     public void Connect(string endpoint)
@@ -107,7 +115,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             return Received.Message;
         }
 
-        if (!_pendingNotices.TryPeek(out var oldest))
+        if (!reportDisconnects || !_pendingNotices.TryPeek(out var oldest))
         {
             return Received.Nothing;
         }
@@ -165,7 +173,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 throw;
             }
 
-            if (Monitor is not null && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))
+            if (ReadsUserId)
+            {
+                message.UserId = UserIdOf(&msg);
+            }
+
+            if (reportDisconnects && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))
             {
                 MapNewPeer(message.ToArray(0), &msg);
             }
@@ -176,6 +189,39 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         {
             _ = LibZmq.zmq_msg_close(&msg);
         }
+    }
+
+    /// <summary>
+    /// The User-Id of the connection a frame came from (read from a frame off the wire: libzmq attaches the connection's
+    /// metadata to each), as one string per distinct id, so a steady stream of messages allocates nothing.
+    /// </summary>
+    private string? UserIdOf(ZmqMsg* frame)
+    {
+        byte* value;
+        fixed (byte* name = "User-Id\0"u8)
+        {
+            value = LibZmq.zmq_msg_gets(frame, name);
+        }
+
+        var bytes = value is null ? default : System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(value);
+        if (bytes.IsEmpty)
+        {
+            return null;
+        }
+
+        if (_userIds.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(bytes, out var known))
+        {
+            return known;
+        }
+
+        if (_userIds.Count >= 4096)
+        {
+            _userIds.Clear(); // bounded, whatever the number of keys admitted over time
+        }
+
+        var id = Encoding.UTF8.GetString(bytes);
+        _userIds[bytes.ToArray()] = id;
+        return id;
     }
 
     private void MapNewPeer(byte[] peer, ZmqMsg* lastFrame)
@@ -220,6 +266,11 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                     _ = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
 
+                if (Limit is not null && (eventId == LibZmq.EventAccepted || eventId == LibZmq.EventDisconnected))
+                {
+                    Limit.Add(eventId, fd);
+                }
+
                 if (eventId == LibZmq.EventDisconnected && _peerByFd.Remove(fd, out var peer) && _closingPeers.Add(peer))
                 {
                     _mappedPeers.Remove(peer);
@@ -228,6 +279,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             }
 
             MonitorSettled = true;
+            Limit?.Apply(_endpoint);
         }
         finally
         {

@@ -16,7 +16,7 @@ internal sealed unsafe class NativeTransport : ITransport
     public string Name => "native";
 
     /// <summary>Creates a socket for a loop, every limit in <paramref name="options"/> applied.</summary>
-    internal static NativeSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects, Action<NativeSocket> onDispose)
+    internal static NativeSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects, Action<NativeSocket> onDispose, Microsoft.Extensions.Logging.ILogger logger)
     {
         options.Validate();
         var type = kind switch
@@ -40,17 +40,32 @@ internal sealed unsafe class NativeTransport : ITransport
                 // The TTL travels in deciseconds in a 16-bit field: cap it there.
                 SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
             }
+            if (kind == SocketKind.Router)
+            {
+                // A reply that cannot be queued (its peer gone, or at the high-water mark) is refused, so it is counted and
+                // logged, instead of vanishing silently.
+                SetInt(socket, LibZmq.OptRouterMandatory, 1);
+            }
+
             SetInt(socket, LibZmq.OptHandshakeInterval, Math.Max(1, Milliseconds(options.HandshakeTimeout)));
             SetInt(socket, LibZmq.OptReconnectInterval, Milliseconds(options.ReconnectInterval));
             SetInt(socket, LibZmq.OptReconnectIntervalMax, Milliseconds(options.ReconnectIntervalMax));
+            if (options.Curve is { } curve)
+            {
+                SetCurve(socket, curve);
+            }
 
             ZmqSocketHandle? monitor = null;
-            if (reportDisconnects)
+            // Only ROUTERs listen (servers, brokers): their connections are counted against MaxConnections.
+            var limit = kind == SocketKind.Router
+                ? new ConnectionLimit(ConnectionLimit.Effective(options.MaxConnections), logger, new Courier.Internal.ViolationLog(logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System))
+                : null;
+            if (reportDisconnects || limit is not null)
             {
                 // libzmq 4.3 without draft APIs has no ZMQ_DISCONNECT_MSG: a socket monitor reports each dropped
                 // connection's file descriptor, which the socket maps back to the peer's routing id.
                 var address = $"inproc://courier-monitor-{Environment.ProcessId}-{Interlocked.Increment(ref _monitorCount)}";
-                Check(LibZmq.zmq_socket_monitor(socket.DangerousGetHandle(), address, LibZmq.EventDisconnected), "zmq_socket_monitor");
+                Check(LibZmq.zmq_socket_monitor(socket.DangerousGetHandle(), address, LibZmq.EventDisconnected | (limit is null ? 0 : LibZmq.EventAccepted)), "zmq_socket_monitor");
                 monitor = CreateRaw(LibZmq.Pair);
                 SetInt(monitor, LibZmq.OptLinger, 0);
                 // Unbounded: the I/O thread must never block on a full monitor pipe (it sends events blocking).
@@ -58,7 +73,7 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
-            return new NativeSocket(socket, monitor, handler, onDispose);
+            return new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
         }
         catch
         {
@@ -73,6 +88,37 @@ internal sealed unsafe class NativeTransport : ITransport
     {
         var raw = LibZmq.zmq_socket(SharedContext.Value, type);
         return raw != 0 ? new ZmqSocketHandle(raw) : throw new InvalidOperationException("zmq_socket failed: " + LibZmq.LastError());
+    }
+
+    /// <summary>Before bind or connect: a socket's mechanism is fixed when its connections are made.</summary>
+    private static void SetCurve(ZmqSocketHandle socket, CurveSettings curve)
+    {
+        if (curve.IsServer)
+        {
+            // The ZAP domain first: with it, libzmq asks the ZAP handler about every client.
+            var domain = System.Text.Encoding.UTF8.GetBytes(curve.ZapDomain ?? string.Empty);
+            fixed (byte* value = domain)
+            {
+                Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), LibZmq.OptZapDomain, value, (nuint)domain.Length), "ZMQ_ZAP_DOMAIN");
+            }
+
+            SetInt(socket, LibZmq.OptCurveServer, 1);
+        }
+        else
+        {
+            SetBytes(socket, LibZmq.OptCurveServerKey, curve.ServerKey!);
+        }
+
+        SetBytes(socket, LibZmq.OptCurvePublicKey, curve.PublicKey);
+        SetBytes(socket, LibZmq.OptCurveSecretKey, curve.SecretKey);
+    }
+
+    private static void SetBytes(ZmqSocketHandle socket, int option, byte[] value)
+    {
+        fixed (byte* data = value)
+        {
+            Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), option, data, (nuint)value.Length), $"zmq_setsockopt({option})");
+        }
     }
 
     private static int Milliseconds(TimeSpan value) => (int)Math.Clamp(value.TotalMilliseconds, 0, int.MaxValue);

@@ -78,6 +78,10 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
             {
                 sent = Socket.TrySend(ref msg, TimeSpan.Zero, more);
             }
+            catch (HostUnreachableException)
+            {
+                sent = false; // ROUTER_MANDATORY: no such peer (any more)
+            }
             finally
             {
                 msg.Close();

@@ -14,6 +14,12 @@ internal sealed class NetMqTransport : ITransport
     internal static NetMQSocket CreateSocket(SocketKind kind, TransportOptions options, byte[]? disconnectToken)
     {
         options.Validate();
+        if (options.Curve is not null)
+        {
+            // Never silently plain: the owners refuse earlier (TransportResolver), this is the last line.
+            throw new InvalidOperationException(TransportResolver.ManagedRefusesSecurity);
+        }
+
         NetMQSocket socket = kind switch
         {
             SocketKind.Router => new RouterSocket(),
@@ -33,6 +39,12 @@ internal sealed class NetMqTransport : ITransport
         }
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
+        if (kind == SocketKind.Router)
+        {
+            // A reply that cannot be queued is refused (counted and logged), not dropped silently. NetMQ has no handshake
+            // timeout and reports no accepted connections to count: HandshakeTimeout and MaxConnections are libzmq's.
+            o.RouterMandatory = true;
+        }
         if (disconnectToken is not null)
         {
             o.DisconnectMessage = disconnectToken;

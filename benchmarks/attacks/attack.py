@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""Hostile peers for benchmarks/attacks/*.sh (pyzmq, Debian's python3-zmq). Prints what it sent and got back."""
+import socket, struct, sys, time
+import zmq
+
+def batch(records, service=b"echo"):
+    out = bytearray(b"CURB03\x01")
+    for i in range(records):
+        out += struct.pack(">QB", i + 1, len(service)) + service + struct.pack(">I", 0)
+    return bytes(out)
+
+def envelope(endpoint, envelope_bytes, records, service):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.RCVHWM, 0)
+    s.connect(endpoint)
+    frame = batch(records, service.encode())
+    s.send_multipart([b"\x00" * envelope_bytes, b"", frame])
+    sent = envelope_bytes + len(frame)
+    received, replies = 0, 0
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if s.poll(1000):
+            received += sum(len(f) for f in s.recv_multipart())
+            replies += 1
+    print(f"sent {sent} bytes, received {received} bytes in {replies} replies")
+
+def connections(host, port, count, hold):
+    held = []
+    for _ in range(count):
+        try:
+            c = socket.create_connection((host, int(port)), timeout=5)
+            held.append(c)
+        except OSError as e:
+            print(f"connect failed after {len(held)}: {e}")
+            break
+    print(f"opened {len(held)} connections; holding {hold}s", flush=True)
+    time.sleep(float(hold))
+    closed = 0
+    for c in held:
+        c.setblocking(False)
+        try:
+            if c.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    print(f"{closed} of {len(held)} were closed by the server")
+
+def junk(endpoint, count):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.SNDHWM, 0)
+    s.connect(endpoint)
+    for _ in range(int(count)):
+        s.send(b"\x01")
+    time.sleep(2)
+    s.setsockopt(zmq.LINGER, 5000)
+    s.close()
+    print(f"sent {count} one-byte messages")
+
+def broker(bind, requests):
+    ctx = zmq.Context()
+    r = ctx.socket(zmq.ROUTER)
+    r.setsockopt(zmq.RCVHWM, 0)
+    r.setsockopt(zmq.SNDHWM, 0)
+    r.bind(bind)
+    frames = r.recv_multipart()
+    ident = frames[0]
+    start = time.time()
+    for i in range(int(requests)):
+        r.send_multipart([ident, b"", b"MDPW01", b"\x02", b"client-%d" % i, b"", b"body %d" % i])
+    answered, refused = 0, 0
+    deadline = time.time() + 30
+    while answered + refused < int(requests) and time.time() < deadline:
+        if r.poll(1000):
+            f = r.recv_multipart()
+            if len(f) >= 7 and f[3] == b"\x03":
+                if f[6] == b"503":
+                    refused += 1
+                else:
+                    answered += 1
+        if refused and answered == 0 and refused + 10 >= int(requests):
+            print(f"{refused} refused 503 in {time.time() - start:.2f}s while 10 run", flush=True)
+            break
+    print(f"answered {answered}, refused {refused} in {time.time() - start:.2f}s")
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "envelope":
+        envelope(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "echo")
+    elif mode == "connections":
+        connections(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif mode == "junk":
+        junk(sys.argv[2], sys.argv[3])
+    elif mode == "broker":
+        broker(sys.argv[2], sys.argv[3])

@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace Courier.Protocol.Internal;
+
+/// <summary>
+/// A client's identity under courier/5: 16 random bytes, the same on every connection and attempt of one
+/// <see cref="Client.CourierClient"/>, so that a server or broker knows a repeated attempt of a request (client, request
+/// id) whatever connection it came by. Random, and so not guessable by another peer. Zero means none (before courier/5).
+/// </summary>
+internal readonly record struct ClientIdentity(ulong High, ulong Low)
+{
+    public const int Length = 16;
+
+    public bool IsNone => High == 0 && Low == 0;
+
+    public static ClientIdentity NewRandom()
+    {
+        Span<byte> bytes = stackalloc byte[Length];
+        do
+        {
+            RandomNumberGenerator.Fill(bytes);
+        }
+        while (bytes.IndexOfAnyExcept((byte)0) < 0);
+
+        return Read(bytes);
+    }
+
+    public static ClientIdentity Read(ReadOnlySpan<byte> span)
+        => new(BinaryPrimitives.ReadUInt64BigEndian(span), BinaryPrimitives.ReadUInt64BigEndian(span[8..]));
+
+    public void Write(Span<byte> span)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(span, High);
+        BinaryPrimitives.WriteUInt64BigEndian(span[8..], Low);
+    }
+
+    public override string ToString() => $"{High:x16}{Low:x16}";
+}
+
+/// <summary>One request of one client, whatever attempt or connection carries it: what at-most-once remembers.</summary>
+internal readonly record struct RequestKey(ClientIdentity Client, ulong RequestId);
+
+/// <summary>Flags of a courier/5 request.</summary>
+[Flags]
+internal enum DeliveryFlags : byte
+{
+    None = 0,
+
+    /// <summary>The caller declared the request idempotent: it may run again (on another worker, after a stall).</summary>
+    Idempotent = 0x01,
+}
+
+/// <summary>
+/// What courier/5 adds to a request (docs/protocol.md §8): the client's identity, the attempt, flags, the remaining
+/// budget in milliseconds (relative, so no clock sync; 0 for none) and the encoded headers (a slice of the request's
+/// own bytes; empty for none).
+/// </summary>
+internal readonly record struct Delivery(ClientIdentity Client, byte Attempt, DeliveryFlags Flags, uint BudgetMs, ReadOnlyMemory<byte> Headers)
+{
+    /// <summary>Attempt, flags and budget: what a batch record's meta holds before the headers.</summary>
+    public const int FixedLength = 6;
+
+    public bool Idempotent => (Flags & DeliveryFlags.Idempotent) != 0;
+
+    /// <summary>Writes attempt, flags and budget (<see cref="FixedLength"/> bytes).</summary>
+    public static void WriteFixed(Span<byte> span, byte attempt, DeliveryFlags flags, uint budgetMs)
+    {
+        span[0] = attempt;
+        span[1] = (byte)flags;
+        BinaryPrimitives.WriteUInt32BigEndian(span[2..], budgetMs);
+    }
+}

@@ -1,0 +1,88 @@
+using Courier.Security.Internal;
+using Courier.Transport.Internal;
+
+namespace Courier.Security;
+
+/// <summary>
+/// A CURVE key pair, or a public key alone, in czmq's certificate format: <c>NAME.key</c> holds the public key,
+/// <c>NAME.key_secret</c> both keys, each a 40-character Z85 text in a <c>curve</c> section, beside a
+/// <c>metadata</c> section. pyzmq's <c>zmq.auth</c> and czmq read and write the same files.
+/// </summary>
+public sealed class CurveCertificate
+{
+    internal CurveCertificate(string publicKey, string? secretKey, IReadOnlyDictionary<string, string> metadata)
+    {
+        PublicKey = publicKey;
+        SecretKey = secretKey;
+        Metadata = metadata;
+    }
+
+    /// <summary>The public key, Z85 (40 characters).</summary>
+    public string PublicKey { get; }
+
+    /// <summary>The secret key, Z85; null for a public certificate.</summary>
+    public string? SecretKey { get; }
+
+    /// <summary>The <c>metadata</c> section's properties.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>A new key pair from libzmq (which needs the native transport's <c>libzmq5</c>).</summary>
+    public static CurveCertificate Generate(IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var (publicKey, secretKey) = CurveKeys.Generate();
+        return new CurveCertificate(publicKey, secretKey, metadata ?? new Dictionary<string, string>());
+    }
+
+    /// <summary>
+    /// Reads a certificate file. A secret file's public key must be the one its secret key gives.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a CURVE certificate; the message names the file and line.</exception>
+    public static CurveCertificate Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var certificate = CertificateFile.Parse(File.ReadAllText(path), path);
+        if (certificate.SecretKey is { } secret && CurveKeys.TryDerivePublic(secret) is { } derived && derived != certificate.PublicKey)
+        {
+            throw new InvalidDataException($"{path}: 'public-key' is not the public key of 'secret-key'");
+        }
+
+        return certificate;
+    }
+
+    /// <summary>
+    /// Writes <c><paramref name="basePath"/>.key</c> (public) and, when this holds a secret key,
+    /// <c><paramref name="basePath"/>.key_secret</c>, readable by its owner only (mode 0600 on Unix).
+    /// </summary>
+    public void Save(string basePath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(basePath);
+        File.WriteAllText(basePath + ".key", CertificateFile.Format(this, secret: false));
+        if (SecretKey is null)
+        {
+            return;
+        }
+
+        var secretPath = basePath + ".key_secret";
+        // Created with its final mode, so the secret is never readable by others, not even for a moment.
+        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(secretPath, fileOptions))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(CertificateFile.Format(this, secret: true));
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // UnixCreateMode applies only to a new file; one being overwritten keeps its mode unless set.
+            File.SetUnixFileMode(secretPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    /// <summary>The public half alone, for handing out.</summary>
+    public CurveCertificate PublicOnly() => new(PublicKey, null, Metadata);
+}

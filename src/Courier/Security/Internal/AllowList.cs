@@ -1,0 +1,109 @@
+namespace Courier.Security.Internal;
+
+/// <summary>
+/// The public certificates (<c>*.key</c>) in a directory: the CURVE keys a listener admits, each known by its file's
+/// name without <c>.key</c>. Re-read when the directory's files change (checked at most every <see cref="CheckInterval"/>),
+/// so adding or removing a certificate takes effect without a restart. Thread-safe: a lookup reads an immutable snapshot.
+/// </summary>
+internal sealed class AllowList
+{
+    internal static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
+    private readonly string _directory;
+    private readonly Action<string>? _onBadFile;
+    private readonly Lock _gate = new();
+    private volatile Snapshot _current;
+    private long _nextCheck;
+
+    private sealed record Snapshot(string Signature, Dictionary<string, string> NameByKey);
+
+    /// <summary>Reads the directory; throws <see cref="DirectoryNotFoundException"/> when it is not there.</summary>
+    public AllowList(string directory, Action<string>? onBadFile = null)
+    {
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"The allow-list directory '{directory}' does not exist.");
+        }
+
+        _directory = directory;
+        _onBadFile = onBadFile;
+        _current = Read(Signature());
+        _nextCheck = Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds;
+    }
+
+    /// <summary>How many keys are admitted now.</summary>
+    public int Count => Current.NameByKey.Count;
+
+    /// <summary>The certificate name of an admitted Z85 key, or null when the key is not admitted.</summary>
+    public string? NameOf(string publicKey) => Current.NameByKey.GetValueOrDefault(publicKey);
+
+    private Snapshot Current
+    {
+        get
+        {
+            if (Environment.TickCount64 >= Volatile.Read(ref _nextCheck))
+            {
+                Refresh();
+            }
+
+            return _current;
+        }
+    }
+
+    private void Refresh()
+    {
+        lock (_gate)
+        {
+            if (Environment.TickCount64 < _nextCheck)
+            {
+                return;
+            }
+
+            try
+            {
+                var signature = Signature();
+                if (signature != _current.Signature)
+                {
+                    _current = Read(signature);
+                }
+            }
+            catch (IOException ex)
+            {
+                // The directory is gone or unreadable for a moment: keep what was admitted, say so.
+                _onBadFile?.Invoke($"{_directory}: {ex.Message}");
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                _onBadFile?.Invoke($"{_directory}: {ex.Message}");
+            }
+
+            Volatile.Write(ref _nextCheck, Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds);
+        }
+    }
+
+    private string Signature()
+    {
+        var files = new DirectoryInfo(_directory).GetFiles("*.key");
+        Array.Sort(files, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return string.Join('\n', files.Select(f => $"{f.Name}\t{f.LastWriteTimeUtc.Ticks}\t{f.Length}"));
+    }
+
+    private Snapshot Read(string signature)
+    {
+        var nameByKey = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in Directory.GetFiles(_directory, "*.key"))
+        {
+            try
+            {
+                var certificate = CertificateFile.Parse(File.ReadAllText(path), path);
+                nameByKey[certificate.PublicKey] = Path.GetFileNameWithoutExtension(path);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                // One bad file admits nobody, and keeps no one else out.
+                _onBadFile?.Invoke(ex.Message);
+            }
+        }
+
+        return new Snapshot(signature, nameByKey);
+    }
+}

@@ -1,0 +1,232 @@
+using System.Text;
+using System.Text.Json;
+using Courier.Broker;
+using Courier.Client;
+using Courier.Protocol;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using Courier.Worker;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>
+/// The broker's state stays bounded whatever its peers send: each test runs an attack from issue 13, scaled down, with
+/// a canary client served alongside that must see no error.
+/// </summary>
+public sealed class BrokerBoundsTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>A broker whose services never answer 404 on their own: every request for a service without a worker waits.</summary>
+    private static Task<CourierBroker> StartAsync(Func<CourierBrokerOptions, CourierBrokerOptions> configure)
+        => TestBroker.StartAsync(o => configure(o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan }));
+
+    private static CourierHandler Echo => (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. request.Frames]);
+
+    private static Task<CourierWorker> StartCanaryWorkerAsync(string endpoint, string service = "canary", TimeSpan delay = default, int concurrency = 10)
+        => TestBroker.StartWorkerAsync(endpoint, "canary-worker", delay, service, concurrency, handler: Echo);
+
+    private static CourierClient Attacker(string endpoint)
+        => TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+
+    [Fact]
+    public async Task A_client_naming_thousands_of_services_is_refused_past_MaxServices_and_leaves_none_behind_when_it_goes()
+    {
+        await using var broker = await StartAsync(o => o with { MaxServices = 300, IdleServiceTimeout = TimeSpan.Zero });
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+
+        // A stock 7/MDP client waits for a worker however long: each name it asks for holds a service while it is connected.
+        using (var attacker = new DealerSocket())
+        {
+            attacker.Options.Linger = TimeSpan.Zero;
+            attacker.Connect(broker.Endpoint!);
+            const int Names = 3000;
+            for (var i = 0; i < Names; i++)
+            {
+                attacker.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame($"name-{i}").SendFrame("x");
+            }
+
+            // Past the bound, each new name is answered 503 at once, with a reason that names the setting.
+            var refusals = 0;
+            var frames = new List<byte[]>();
+            while (refusals < Names - 299 && attacker.TryReceiveMultipartBytes(Wait, ref frames!))
+            {
+                Assert.Equal("503", Encoding.UTF8.GetString(frames[3]));
+                Assert.Contains("MaxServices", Encoding.UTF8.GetString(frames[4]), StringComparison.Ordinal);
+                refusals++;
+            }
+
+            Assert.Equal(Names - 299, refusals); // the canary's service was there before
+            await Poll.UntilAsync(async () => await ServiceCountAsync(observer) == 300, Wait, "300 services");
+            var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => observer.RequestAsync("one-more", "x"));
+            Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
+        }
+
+        // Its connection gone, its requests go, and so do the services they held.
+        await Poll.UntilAsync(async () => await ServiceCountAsync(observer) == 1, Wait, "only the canary's service left");
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task A_service_a_worker_left_is_forgotten_after_the_idle_timeout_but_not_before()
+    {
+        await using var broker = await StartAsync(o => o with { IdleServiceTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "passing");
+        Assert.Equal("x", (await observer.RequestAsync("passing", "x")).BodyText);
+
+        await worker.DisposeAsync();
+
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "passing")).Served == 0, Wait, "the service forgotten");
+        Assert.Equal(0, await ServiceCountAsync(observer));
+    }
+
+    [Fact]
+    public async Task Past_MaxQueued_requests_for_any_service_get_503_at_once_while_a_canary_is_served()
+    {
+        await using var broker = await StartAsync(o => o with { MaxQueued = 400 });
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+        await using var attacker = Attacker(broker.Endpoint!);
+
+        // 1,000 requests over 10 services no worker serves: 100 each, well under MaxQueuedPerService.
+        var attack = Enumerable.Range(0, 1000).Select(i => attacker.RequestAsync($"unserved-{i % 10}", "x")).ToArray();
+        await Poll.UntilAsync(() => attack.Count(t => t.IsCompleted) >= 600, Wait, "the excess refused");
+
+        Assert.All(attack.Where(t => t.IsCompleted), t => Assert.Equal(CourierStatus.Unavailable, ((CourierRemoteException)t.Exception!.InnerException!).StatusCode));
+        Assert.Contains("MaxQueued", attack.First(t => t.IsCompleted).Exception!.InnerException!.Message, StringComparison.Ordinal);
+        Assert.Equal(600, attack.Count(t => t.IsCompleted));
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task Past_MaxQueuedBytes_large_requests_get_503_at_once_while_a_canary_is_served()
+    {
+        await using var broker = await StartAsync(o => o with { MaxQueuedBytes = 1024 * 1024 });
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+        await using var attacker = Attacker(broker.Endpoint!);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+
+        var body = new byte[100 * 1024];
+        var attack = Enumerable.Range(0, 50).Select(_ => attacker.RequestAsync("unserved", body)).ToArray();
+        await Poll.UntilAsync(() => attack.Count(t => t.IsCompleted) >= 40, Wait, "the excess refused");
+
+        // 1 MiB holds ten such requests with their envelopes and bookkeeping, not eleven.
+        Assert.Equal(10, (await TestBroker.StatsAsync(observer, "unserved")).Queued);
+        Assert.Equal(40, attack.Count(t => t.IsCompleted));
+        Assert.All(attack.Where(t => t.IsCompleted), t => Assert.Contains("MaxQueuedBytes", t.Exception!.InnerException!.Message, StringComparison.Ordinal));
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task A_client_flooding_a_service_gets_503s_while_a_canary_on_the_same_service_is_served_in_turn_without_timeouts()
+    {
+        // One slow worker: 200 queued requests are 10 s of work, twice the canary's timeout, had it to wait behind them.
+        await using var broker = await StartAsync(o => o with { MaxQueuedPerService = 200 });
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "shared", TimeSpan.FromMilliseconds(50), concurrency: 1);
+        await using var flooder = Attacker(broker.Endpoint!);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+
+        var flood = Enumerable.Range(0, 1000).Select(i => flooder.RequestAsync("shared", $"flood {i}")).ToList();
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "shared")).Queued >= 199, Wait, "the queue full");
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "shared", TimeSpan.FromSeconds(5));
+        var keepFlooding = Task.Run(async () =>
+        {
+            for (var i = 0; i < 20 && canary.ErrorCount == 0; i++)
+            {
+                flood.AddRange(Enumerable.Range(0, 50).Select(j => flooder.RequestAsync("shared", $"more {i} {j}")));
+                await Task.Delay(100);
+            }
+        });
+
+        await Poll.UntilAsync(() => canary.Answered >= 10 || canary.ErrorCount > 0, Wait, "ten canary replies");
+        await keepFlooding;
+
+        await canary.AssertUnharmedAsync();
+        Assert.True(canary.Answered >= 10, $"the canary was answered {canary.Answered} times");
+        var refused = flood.Where(t => t.IsFaulted).Select(t => ((CourierRemoteException)t.Exception!.InnerException!).StatusCode).ToList();
+        Assert.True(refused.Count >= 800, $"the flooder had {refused.Count} requests refused");
+        Assert.All(refused, status => Assert.Equal(CourierStatus.Unavailable, status));
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_takes_only_its_own_queued_requests_with_it()
+    {
+        await using var broker = await StartAsync(o => o);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var staying = Attacker(broker.Endpoint!);
+        var waiting = Enumerable.Range(0, 30).Select(i => staying.RequestAsync($"later-{i % 3}", "x")).ToArray();
+        using (var leaving = new DealerSocket())
+        {
+            leaving.Options.Linger = TimeSpan.Zero;
+            leaving.Connect(broker.Endpoint!);
+            for (var i = 0; i < 20; i++)
+            {
+                leaving.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame($"later-{i % 2}").SendFrame("x");
+            }
+
+            await Poll.UntilAsync(async () => await QueuedAsync(observer) == 50, Wait, "both clients' requests queued");
+        }
+
+        await Poll.UntilAsync(async () => await QueuedAsync(observer) == 30, Wait, "the leaving client's requests gone");
+        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "later-0");
+        await Poll.UntilAsync(() => waiting.Count(t => t.IsCompletedSuccessfully) == 10, Wait, "the staying client's later-0 requests served");
+        await Poll.UntilAsync(async () => await QueuedAsync(observer) == 20, Wait, "the rest still queued"); // an answer about every service may be a tick old
+    }
+
+    [Fact]
+    public async Task Mmi_answers_about_every_service_and_worker_are_bounded_and_say_they_are_truncated()
+    {
+        // Slow heartbeats: the raw worker below never sends one.
+        await using var broker = await StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+
+        // One courier/4 connection registering 600 services: 600 services, 601 workers with the canary's.
+        using var many = new DealerSocket();
+        many.Options.Linger = TimeSpan.Zero;
+        many.Connect(broker.Endpoint!);
+        for (var i = 0; i < 600; i++)
+        {
+            many.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
+        }
+
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "svc-0599")).Workers == 1, Wait, "600 services registered");
+
+        foreach (var mmi in new[] { "mmi.stats", "mmi.workers" })
+        {
+            var reply = await observer.RequestAsync(mmi, "");
+            Assert.True(reply.Body.Length < 64 * 1024, $"{mmi}: {reply.Body.Length} bytes");
+            using var json = JsonDocument.Parse(reply.Body);
+            var truncated = json.RootElement.GetProperty("mmi.truncated");
+            Assert.Equal(601, truncated.GetProperty("total").GetInt32());
+            Assert.True(truncated.GetProperty("shown").GetInt32() is > 0 and < 601);
+        }
+
+        // Asked by name, a service is found whatever the size of the rest.
+        Assert.Single(await TestBroker.WorkersAsync(observer, "svc-0599"));
+        await canary.AssertUnharmedAsync();
+    }
+
+    /// <summary>Services the broker holds, by <c>mmi.stats</c> (its total when the answer is truncated).</summary>
+    private static async Task<int> ServiceCountAsync(CourierClient client)
+    {
+        using var json = JsonDocument.Parse((await client.RequestAsync("mmi.stats", "")).Body);
+        return json.RootElement.TryGetProperty("mmi.truncated", out var truncated)
+            ? truncated.GetProperty("total").GetInt32()
+            : json.RootElement.EnumerateObject().Count();
+    }
+
+    /// <summary>Requests waiting in all services, by <c>mmi.stats</c>.</summary>
+    private static async Task<int> QueuedAsync(CourierClient client)
+    {
+        using var json = JsonDocument.Parse((await client.RequestAsync("mmi.stats", "")).Body);
+        return json.RootElement.EnumerateObject().Where(p => p.Name != "mmi.truncated").Sum(p => p.Value.GetProperty("queued").GetInt32());
+    }
+}

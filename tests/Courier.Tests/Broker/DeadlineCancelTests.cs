@@ -1,0 +1,196 @@
+using System.Text;
+using Courier.Client;
+using Courier.Protocol;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>Deadlines and cancellation that travel (courier/5, docs/protocol.md §8): to the broker, the worker, the server, the handler.</summary>
+public sealed class DeadlineCancelTests
+{
+    [Fact]
+    public async Task The_broker_answers_504_instead_of_dispatching_a_request_whose_budget_ran_out_in_its_queue()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan });
+        using var dealer = new DealerSocket();
+        dealer.Options.Linger = TimeSpan.Zero;
+        dealer.Connect(broker.Endpoint!);
+        dealer.SendMoreFrameEmpty().SendMoreFrame(Request(1, "late", budgetMs: 200)).SendFrame("x");
+
+        var reply = new List<byte[]>();
+        Assert.True(dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref reply!));
+        Assert.Equal("CURC02", Encoding.ASCII.GetString(reply[1], 0, 6));
+        Assert.Equal("504", Encoding.ASCII.GetString(reply[1], 14, 3));
+
+        // A worker that comes now never gets it.
+        var ran = 0;
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", service: "late", handler: (request, _) =>
+        {
+            Interlocked.Increment(ref ran);
+            return ValueTask.FromResult(request.Frames);
+        });
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, "late", 1);
+        Assert.Equal("y", (await client.RequestAsync("late", "y")).BodyText);
+        Assert.Equal(1, ran);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_handlers_token_fires_at_the_callers_deadline(bool brokered)
+    {
+        var fired = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await HostAsync(brokered, Waiting(fired));
+        await using var client = TestServer.Client(host.Endpoint, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        await host.ReadyAsync(client);
+
+        var request = client.RequestAsync("wait", "x", CourierRequestOptions.Default with { Deadline = TimeSpan.FromMilliseconds(700) });
+
+        await Assert.ThrowsAsync<CourierTimeoutException>(() => request);
+        var after = await fired.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(after >= TimeSpan.FromMilliseconds(300), $"fired after {after}"); // not at once: at the deadline
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_caller_cancelling_its_request_fires_the_handlers_token(bool brokered)
+    {
+        var fired = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await HostAsync(brokered, Waiting(fired));
+        await using var client = TestServer.Client(host.Endpoint, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+        await host.ReadyAsync(client);
+        using var cancellation = new CancellationTokenSource();
+
+        var request = client.RequestAsync("wait", "x", cancellation.Token);
+        await Poll.UntilAsync(() => host.Started, what: "the handler started");
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        await fired.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("still", (await client.RequestAsync("echo", "still")).BodyText);
+    }
+
+    [Fact]
+    public async Task A_cancelled_request_still_queued_at_the_broker_is_dropped_and_never_runs()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+        using var cancellation = new CancellationTokenSource();
+        var request = client.RequestAsync("queued", "x", cancellation.Token);
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "queued")).Queued == 1, what: "queued at the broker");
+
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "queued")).Queued == 0, what: "dropped from the queue");
+        var ran = 0;
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", service: "queued", handler: (r, _) =>
+        {
+            Interlocked.Increment(ref ran);
+            return ValueTask.FromResult(r.Frames);
+        });
+        await TestBroker.WaitForWorkersAsync(client, "queued", 1);
+        Assert.Equal("after", (await client.RequestAsync("queued", "after")).BodyText);
+        Assert.Equal(1, ran);
+    }
+
+    /// <summary>A handler that waits until its token fires, and reports how long after its start.</summary>
+    private static CourierHandler Waiting(TaskCompletionSource<TimeSpan> fired) => async (request, cancellationToken) =>
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        finally
+        {
+            fired.TrySetResult(started.Elapsed);
+        }
+
+        return request.Frames;
+    };
+
+    private static async Task<Host> HostAsync(bool brokered, CourierHandler handler)
+    {
+        var host = new Host();
+        CourierHandler marking = (request, token) =>
+        {
+            host.Started = true;
+            return handler(request, token);
+        };
+        if (brokered)
+        {
+            host.Broker = await TestBroker.StartAsync();
+            host.Worker = new Worker.CourierWorker(TestBroker.WorkerOptions(host.Broker.Endpoint!, "w")).Map("wait", marking).Map("echo", CourierServices.Echo);
+            await host.Worker.StartAsync();
+            host.Endpoint = host.Broker.Endpoint!;
+        }
+        else
+        {
+            host.Server = await TestServer.StartAsync(map: s => s.Map("wait", marking));
+            host.Endpoint = host.Server.Endpoint!;
+        }
+
+        return host;
+    }
+
+    /// <summary>A server, or a broker and a worker, serving <c>wait</c> and <c>echo</c>.</summary>
+    private sealed class Host : IAsyncDisposable
+    {
+        public string Endpoint { get; set; } = "";
+
+        public volatile bool Started;
+
+        public CourierServer? Server { get; set; }
+
+        public Courier.Broker.CourierBroker? Broker { get; set; }
+
+        public Worker.CourierWorker? Worker { get; set; }
+
+        public async Task ReadyAsync(CourierClient client)
+        {
+            if (Broker is not null)
+            {
+                await TestBroker.WaitForWorkersAsync(client, "wait", 1);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Worker is not null)
+            {
+                await Worker.DisposeAsync();
+            }
+
+            if (Broker is not null)
+            {
+                await Broker.DisposeAsync();
+            }
+
+            if (Server is not null)
+            {
+                await Server.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>A courier/5 request header frame (docs/protocol.md §8), written here independently of the library.</summary>
+    private static byte[] Request(ulong id, string service, uint budgetMs)
+    {
+        var frame = new byte[38 + service.Length];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x01;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(0x5A);
+        frame[31] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), budgetMs);
+        frame[37] = (byte)service.Length;
+        Encoding.ASCII.GetBytes(service).CopyTo(frame, 38);
+        return frame;
+    }
+}

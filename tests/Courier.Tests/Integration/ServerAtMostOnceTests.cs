@@ -1,0 +1,78 @@
+using System.Text;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// At-most-once on a server (courier/5, docs/protocol.md §8): repeated attempts of one request (same client identity and
+/// request id, whatever connection) join the run in progress or get the remembered reply; an idempotent service runs again.
+/// </summary>
+public sealed class ServerAtMostOnceTests
+{
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 2)]
+    public async Task Repeated_attempts_join_the_run_in_progress_and_get_its_remembered_reply_unless_the_service_is_idempotent(bool idempotent, int expectedRuns)
+    {
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(map: s => s.Map("pay", async (request, _) =>
+        {
+            var run = Interlocked.Increment(ref runs);
+            await release.Task;
+            return CourierBody.Text($"paid {request.BodyText} (run {run})");
+        }, idempotent));
+
+        // Two attempts on two connections (a client that reconnected), the first still running when the second comes.
+        using var first = Connect(server.Endpoint!);
+        using var secondSocket = Connect(server.Endpoint!);
+        Send(first, 42, "10 EUR");
+        await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the first attempt running");
+        Send(secondSocket, 42, "10 EUR");
+
+        // The second attempt joins the run in progress, or (idempotent, if it came after the answer) runs again.
+        release.SetResult();
+        var second = Receive(secondSocket);
+        var secondRun = idempotent && second.Body.EndsWith("(run 2)", StringComparison.Ordinal) ? 2 : 1;
+        Assert.Equal(("200", $"paid 10 EUR (run {secondRun})"), second);
+
+        // A third attempt, after the answer: the remembered reply, or, idempotent, another run (nothing is remembered).
+        using var third = Connect(server.Endpoint!);
+        Send(third, 42, "10 EUR");
+        Assert.Equal(("200", $"paid 10 EUR (run {(idempotent ? secondRun + 1 : 1)})"), Receive(third));
+        Assert.Equal(idempotent ? secondRun + 1 : expectedRuns, Volatile.Read(ref runs));
+    }
+
+    private static DealerSocket Connect(string endpoint)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        return socket;
+    }
+
+    /// <summary>A courier/5 request of one fixed client identity, written from docs/protocol.md §8.</summary>
+    private static void Send(DealerSocket socket, ulong id, string body)
+    {
+        var frame = new byte[38 + 3];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x01;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(0x77);
+        frame[31] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
+        frame[37] = 3;
+        "pay"u8.CopyTo(frame.AsSpan(38));
+        socket.SendMoreFrameEmpty().SendMoreFrame(frame).SendFrame(body);
+    }
+
+    private static (string Status, string Body) Receive(DealerSocket socket)
+    {
+        var frames = new List<byte[]>();
+        Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!));
+        return (Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2]));
+    }
+}

@@ -1,0 +1,91 @@
+using Courier.Protocol;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Security;
+
+/// <summary>Per-service rights from a policy file, on real sockets (native transport only).</summary>
+public sealed class PolicyTests : IDisposable
+{
+    private readonly Keys _keys = new Keys().Generate("alice", allow: true).Generate("bob", allow: true)
+        .Generate("good-worker", allow: true).Generate("rogue-worker", allow: true);
+
+    public void Dispose() => _keys.Dispose();
+
+    private string Policy() => _keys.WritePolicy("""
+        {
+          // alice may call echo and ask the broker; bob only echo
+          "clients": { "alice": ["echo", "mmi.*"], "bob": ["echo"] },
+          "workers": { "good-worker": ["echo"], "rogue-worker": ["other.*"] }
+        }
+        """);
+
+    [Fact]
+    public async Task Client_without_the_right_to_a_service_gets_403_and_one_with_it_is_served()
+    {
+        await using var server = await TestServer.StartAsync(
+            o => o with { Security = _keys.Listener(policy: Policy()) },
+            s => s.Map("payroll", (request, _) => ValueTask.FromResult(request.Frames)));
+        await using var alice = TestServer.Client(server.Endpoint!, o => o with { Security = _keys.Connector("alice") });
+        await using var bob = TestServer.Client(server.Endpoint!, o => o with { Security = _keys.Connector("bob") });
+
+        var payroll = await Assert.ThrowsAsync<CourierRemoteException>(() => alice.RequestAsync("payroll", "x"));
+        var mmi = await Assert.ThrowsAsync<CourierRemoteException>(() => bob.RequestAsync("mmi.service", "payroll"));
+
+        Assert.Equal(CourierStatus.Forbidden, payroll.StatusCode);
+        Assert.Equal(CourierStatus.Forbidden, mmi.StatusCode);
+        Assert.Equal("fine", (await bob.RequestAsync("echo", "fine")).BodyText);
+        Assert.Equal("200", (await alice.RequestAsync("mmi.service", "echo")).BodyText);
+    }
+
+    [Fact]
+    public async Task Worker_without_the_right_to_its_service_gets_DISCONNECT_and_never_a_request()
+    {
+        using var rogueLogs = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { Security = _keys.Listener(policy: Policy()) });
+        var rogueCalls = 0;
+        await using var rogue = await TestBroker.StartWorkerAsync(broker.Endpoint!, "rogue",
+            configure: o => o with { Security = _keys.Connector("rogue-worker"), LoggerFactory = rogueLogs },
+            handler: (request, _) =>
+            {
+                Interlocked.Increment(ref rogueCalls);
+                return ValueTask.FromResult(request.Frames);
+            });
+        await using var good = await TestBroker.StartWorkerAsync(broker.Endpoint!, "good", configure: o => o with { Security = _keys.Connector("good-worker") });
+        await using var alice = TestServer.Client(broker.Endpoint!, o => o with { Security = _keys.Connector("alice"), Timeout = TimeSpan.FromSeconds(20) });
+
+        await Poll.UntilAsync(() => rogueLogs.Contains("the broker said DISCONNECT"), TimeSpan.FromSeconds(30), "the rogue worker told DISCONNECT");
+        await TestBroker.WaitForWorkersAsync(alice, "echo", 1);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("good", System.Text.Encoding.UTF8.GetString((await alice.RequestAsync("echo", "secret")).Frames[0].Span));
+        }
+
+        Assert.Equal(0, Volatile.Read(ref rogueCalls));
+        Assert.Equal(["good"], (await TestBroker.WorkersAsync(alice, "echo")).Select(w => w.Name));
+    }
+
+    [Fact]
+    public async Task A_changed_policy_file_takes_effect_without_a_restart()
+    {
+        var path = Policy();
+        await using var server = await TestServer.StartAsync(o => o with { Security = _keys.Listener(policy: path) });
+        await using var bob = TestServer.Client(server.Endpoint!, o => o with { Security = _keys.Connector("bob") });
+        Assert.Equal("x", (await bob.RequestAsync("echo", "x")).BodyText);
+
+        File.WriteAllText(path, """{ "clients": { "alice": ["echo"] } }""");
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(5)); // a change however coarse the file system's clock
+
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                await bob.RequestAsync("echo", "x");
+                return false;
+            }
+            catch (CourierRemoteException ex) when (ex.StatusCode == CourierStatus.Forbidden)
+            {
+                return true;
+            }
+        }, TimeSpan.FromSeconds(30), "bob refused under the new policy");
+    }
+}
