@@ -23,6 +23,8 @@ packages=(
     curl                # deploy/test/stack.sh asks the engine's socket whether it answers
     nodejs              # validates deploy/k8s against the Kubernetes API schemas (npm's kubernetes-models,
     npm                 #   deploy/test/k8s/validate.mjs)
+    prometheus          # a real Prometheus server scrapes `courier broker --metrics-port` (tests/Courier.Tests/Cli)
+    tmux                # `courier top` is watched in a real terminal (tests/Courier.Tests/Cli)
 )
 
 check_only=false

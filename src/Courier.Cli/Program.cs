@@ -16,6 +16,7 @@ var root = new Command("courier", "Courier: reliable, load-balanced, asynchronou
     DemoCommand.Create(),
     HealthCommand.Create(),
     KeygenCommand.Create(),
+    TopCommand.Create(),
 };
 root.Options.Add(Cli.LogLevelOption);
 root.Options.Add(Cli.TransportOption);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Courier.Broker;
+using Courier.Cli.Telemetry;
 
 namespace Courier.Cli.Commands;
 
@@ -23,10 +24,13 @@ internal static class BrokerCommand
         {
             bind, heartbeat, liveness, deaths, queue, total, mebibytes, services, idle,
         };
+        var telemetry = CliTelemetry.Options.Create();
+        telemetry.AddTo(command);
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
+            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-broker", $"{Environment.MachineName}-{Environment.ProcessId}");
             await using var broker = new CourierBroker(CourierBrokerOptions.Default with
             {
                 Endpoint = parse.GetValue(bind)!,
@@ -44,6 +48,10 @@ internal static class BrokerCommand
             });
             await broker.StartAsync(cancellationToken);
             Console.WriteLine($"broker listening on {broker.Endpoint}");
+            if (exporters.MetricsUrl is { } url)
+            {
+                Console.WriteLine($"metrics on {url}");
+            }
             await Cli.WaitForShutdownAsync();
             await broker.StopAsync(CancellationToken.None);
             Console.WriteLine("broker stopped");

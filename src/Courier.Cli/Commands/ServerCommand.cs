@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Courier.Cli.Telemetry;
 using Courier.Server;
 
 namespace Courier.Cli.Commands;
@@ -17,12 +18,15 @@ internal static class ServerCommand
         {
             bind, name, delay, concurrency, drain,
         };
+        var telemetry = CliTelemetry.Options.Create();
+        telemetry.AddTo(command);
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? Environment.MachineName;
             var wait = parse.GetValue(delay);
+            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-server", instance);
             var options = CourierServerOptions.Default with
             {
                 Endpoint = parse.GetValue(bind)!,
@@ -40,6 +44,10 @@ internal static class ServerCommand
                 .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait), idempotent: true);
             await server.StartAsync(cancellationToken);
             Console.WriteLine($"server {instance} listening on {server.Endpoint}");
+            if (exporters.MetricsUrl is { } url)
+            {
+                Console.WriteLine($"metrics on {url}");
+            }
             await Cli.WaitForShutdownAsync();
 
             await server.StopAsync(CancellationToken.None);

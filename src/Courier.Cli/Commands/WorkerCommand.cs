@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Courier.Cli.Telemetry;
 using Courier.Client;
 using Courier.Server;
 using Courier.Worker;
@@ -28,12 +29,15 @@ internal static class WorkerCommand
         {
             connect, service, reply, name, delay, concurrency, heartbeat, liveness, protocol, record,
         };
+        var telemetry = CliTelemetry.Options.Create();
+        telemetry.AddTo(command);
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
             var serviceNames = parse.GetValue(service)!.Distinct(StringComparer.Ordinal).ToArray();
+            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-worker", instance);
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with
                 {
@@ -65,6 +69,10 @@ internal static class WorkerCommand
 
             await worker.StartAsync(cancellationToken);
             Console.WriteLine($"worker {instance} serving {string.Join(", ", serving)} for {string.Join(", ", parse.GetValue(connect)!)}");
+            if (exporters.MetricsUrl is { } url)
+            {
+                Console.WriteLine($"metrics on {url}");
+            }
             await Cli.WaitForShutdownAsync();
             await worker.StopAsync(CancellationToken.None);
             Console.WriteLine($"worker {instance} stopped");

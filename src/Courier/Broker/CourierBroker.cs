@@ -1,4 +1,5 @@
 using Courier.Broker.Internal;
+using Courier.Diagnostics.Internal;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +18,7 @@ public sealed class CourierBroker : IAsyncDisposable
     private readonly Security.Internal.ListenerSecurity? _security;
     private ITransportLoop? _loop;
     private BrokerEngine? _engine;
+    private IDisposable? _gauges;
     private int _state; // 0 new, 1 running, 2 stopped
 
     /// <summary>Creates a broker; <see cref="StartAsync"/> binds it.</summary>
@@ -60,6 +62,7 @@ public sealed class CourierBroker : IAsyncDisposable
         _loop = loop;
         var tick = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(250).Ticks));
         loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
+        _gauges = LiveGauges.Register(engine.Gauges);
         BrokerLog.Listening(_logger, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }
@@ -69,6 +72,7 @@ public sealed class CourierBroker : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _state, 2) == 1)
         {
+            _gauges?.Dispose();
             _loop!.Dispose();
         }
 

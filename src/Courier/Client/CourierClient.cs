@@ -1,5 +1,6 @@
 using System.Text;
 using Courier.Client.Internal;
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -22,6 +23,7 @@ public sealed class CourierClient : ICourierClient
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _serviceFrames = new(StringComparer.Ordinal);
     private readonly Action _drainSubmissions;
     private readonly ClientEngine _engine;
+    private readonly IDisposable _gauges;
     private int _drainScheduled;
     private long _nextId;
     private int _disposed;
@@ -48,6 +50,7 @@ public sealed class CourierClient : ICourierClient
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _engine = new ClientEngine(options, _loop, _logger);
         _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd);
+        _gauges = LiveGauges.Register(_engine);
     }
 
     /// <summary>Creates a client for one endpoint with default options.</summary>
@@ -111,6 +114,7 @@ public sealed class CourierClient : ICourierClient
 
         var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
         {
+            Activity = CourierTracing.StartClient(service),
             Headers = options.Headers is { Count: > 0 } headers ? headers.Encode() : [],
             Flags = options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None,
             DeadlineOverride = options.Deadline,
@@ -178,6 +182,7 @@ public sealed class CourierClient : ICourierClient
             return;
         }
 
+        _gauges.Dispose();
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _loop.Post(() =>
         {

@@ -21,8 +21,12 @@ internal sealed partial class ViolationLog
     private readonly Dictionary<string, Counter> _kinds = new(StringComparer.Ordinal);
     private long _windowStart;
 
-    public ViolationLog(ILogger logger, string owner, Transport.TransportOptions options, TimeProvider clock)
+    private readonly string _role;
+
+    /// <summary>A log for <paramref name="owner"/>, whose counts also go to <c>courier.violations</c> under <paramref name="role"/>.</summary>
+    public ViolationLog(ILogger logger, string owner, string role, Transport.TransportOptions options, TimeProvider clock)
     {
+        _role = role;
         _logger = logger;
         _owner = owner;
         _burst = options.ViolationLogBurst;
@@ -43,6 +47,7 @@ internal sealed partial class ViolationLog
         }
 
         counter.Total++;
+        Diagnostics.Internal.CourierMetrics.CountViolation(_role, kind);
         if (counter.LoggedInWindow < _burst)
         {
             counter.LoggedInWindow++;

@@ -1,3 +1,4 @@
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
@@ -34,14 +35,17 @@ internal sealed class BrokerEngine : ISocketHandler
 
         _services = new ServiceTable(options);
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
-        Violations = new ViolationLog(logger, "Broker", options.Transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations, security);
+        Violations = new ViolationLog(logger, "Broker", TelemetryRole.Broker, options.Transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations, security);
         _workers = new WorkerRegistry(options, socket, _services, logger, Violations) { Security = security is { ChecksRights: true } ? security : null };
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What the broker's gauges read.</summary>
+    public IGaugeSource Gauges => _services.Telemetry;
 
     /// <summary>What clients and workers made this broker drop or refuse, counted and logged at a bounded rate.</summary>
     public ViolationLog Violations { get; }

@@ -49,6 +49,12 @@ internal sealed class BrokerService(string name, long noWorkersSince, QueueLedge
 
     public long Errors { get; set; }
 
+    /// <summary>Requests taken back from workers that died or stopped.</summary>
+    public long Requeued { get; set; }
+
+    /// <summary>Recent arrival-to-answer times, recorded while measured (<see cref="ServiceTable"/>); made on the first.</summary>
+    public Diagnostics.Internal.LatencyWindow? Latency { get; set; }
+
     /// <summary>No worker and nothing waiting: forgotten once that has lasted (<see cref="CourierBrokerOptions.IdleServiceTimeout"/>).</summary>
     public bool IsIdle => Queue.Count == 0 && Workers.Count == 0;
 }

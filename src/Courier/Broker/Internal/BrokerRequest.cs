@@ -21,6 +21,15 @@ internal sealed class BrokerRequest
 
     public BrokerService Service { get; private set; } = null!;
 
+    /// <summary>Stopwatch timestamp of its arrival, when measured (a listener, or someone watching <c>mmi.stats</c>); else 0.</summary>
+    public long ArrivedAt { get; set; }
+
+    /// <summary>Stopwatch timestamp of its (latest) entry into the queue, when measured; else 0.</summary>
+    public long QueuedAt { get; set; }
+
+    /// <summary>Its span in the broker, when a listener samples one.</summary>
+    public System.Diagnostics.Activity? Activity { get; set; }
+
     /// <summary>When its budget runs out (the broker's clock), or <see cref="long.MaxValue"/> for a request without one.</summary>
     public long Deadline { get; set; } = long.MaxValue;
 
@@ -98,6 +107,9 @@ internal sealed class BrokerRequest
         Inbound = null!;
         Service = null!;
         Deaths = 0;
+        ArrivedAt = 0;
+        QueuedAt = 0;
+        Activity = null;
         Bytes = 0;
         Deadline = long.MaxValue;
         BudgetMs = 0;

@@ -59,7 +59,11 @@ internal static class BrokerStats
         Truncated(writer, shown, total);
     });
 
-    /// <summary><c>{"echo":{"workers":2,"queued":0,"inflight":3,"served":120,"errors":0}}</c>.</summary>
+    /// <summary>
+    /// <c>{"echo":{"workers":2,"queued":0,"inflight":3,"served":120,"errors":0,"requeued":0,"p50_ms":0.21,"p90_ms":0.4,"p99_ms":1.1}}</c>,
+    /// for one service when named. The percentiles (arrival to answer, over the last 5 to 10 s) appear once latencies are
+    /// recorded: from the first <c>mmi.stats</c> on, for 30 s after the last, or while a meter listener measures them.
+    /// </summary>
     public static byte[] StatsJson(BrokerService[] services, int count) => Write(writer =>
     {
         var shown = Math.Min(count, MaxEntries);
@@ -78,6 +82,14 @@ internal static class BrokerStats
             writer.WriteNumber("inflight", inflight);
             writer.WriteNumber("served", service.Served);
             writer.WriteNumber("errors", service.Errors);
+            writer.WriteNumber("requeued", service.Requeued);
+            if (service.Latency is { Count: > 0 } latency)
+            {
+                writer.WriteNumber("p50_ms", Math.Round(latency.Percentile(0.50)!.Value, 3));
+                writer.WriteNumber("p90_ms", Math.Round(latency.Percentile(0.90)!.Value, 3));
+                writer.WriteNumber("p99_ms", Math.Round(latency.Percentile(0.99)!.Value, 3));
+            }
+
             writer.WriteEndObject();
         }
 

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Serving.Internal;
@@ -27,8 +29,12 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         : options.ServiceGracePeriod;
     private readonly DeliveryLedger<BrokerRequest> _delivery = new(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
     private readonly Dictionary<ulong, BrokerRequest> _orphans = [];
+    private readonly BrokerTelemetry _telemetry = new();
     private ulong _nextToken;
     private long _dispatchSequence;
+
+    /// <summary>What the broker's gauges read off the loop: published on tick while a listener collects them.</summary>
+    public BrokerTelemetry Telemetry => _telemetry;
 
     /// <summary>Where replies leave; set once the socket exists.</summary>
     public ClientFrontEnd FrontEnd { get; set; } = null!;
@@ -63,6 +69,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public void OnTick()
     {
+        _telemetry.OnTick(_services.Values);
         _mmiCache.Clear(); // 8/MMI answers about every service are built at most once per tick
         var now = _clock.GetTimestamp();
         _delivery.Expire(now);
@@ -130,6 +137,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         if (service is not ("mmi.workers" or "mmi.stats"))
         {
             return null;
+        }
+
+        if (service == "mmi.stats")
+        {
+            _telemetry.Watch(); // from now on latencies are recorded: the next answers have percentiles
         }
 
         var workers = service == "mmi.workers";
@@ -345,6 +357,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
 
         FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
+        BrokerTelemetry.Answered(request, CourierStatus.Ok);
         Retire(request);
     }
 
@@ -358,7 +371,16 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
 
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
+        BrokerTelemetry.Answered(request, status);
         Retire(request);
+    }
+
+    /// <summary>A request taken back from a worker that died or stopped: to the front of its queue.</summary>
+    public static void Requeue(BrokerRequest request)
+    {
+        request.Service.Requeued++;
+        BrokerTelemetry.Requeued(request);
+        request.Service.Queue.AddFirst(request);
     }
 
     /// <summary>
@@ -382,6 +404,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             {
                 var request = lane.First!;
                 queue.Remove(request);
+                BrokerTelemetry.Abandoned(request);
                 FrontEnd.Release(request.Inbound);
                 Retire(request);
             }
@@ -438,11 +461,17 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             }
         }
 
+        _telemetry.Arrived(held);
         return held;
     }
 
     private void Assign(BrokerWorker worker, BrokerRequest request)
     {
+        if (request.QueuedAt != 0)
+        {
+            BrokerTelemetry.Dispatched(request);
+        }
+
         if (request.Deadline != long.MaxValue)
         {
             var now = _clock.GetTimestamp();

@@ -266,7 +266,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 }
                 else
                 {
-                    request.Service.Queue.AddFirst(request);
+                    ServiceTable.Requeue(request);
                 }
             }
 
@@ -454,7 +454,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // to another worker, and none of its services new ones (a worker stops as a whole).
             worker.Served--;
             peer.Draining = true;
-            request.Service.Queue.AddFirst(request);
+            ServiceTable.Requeue(request);
         }
         else
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -14,7 +15,7 @@ namespace Courier.Client.Internal;
 /// a connection is replaced only when judged dead by its own signals (an unanswered probe), and then what it held is
 /// moved, or failed when it may have run and is not idempotent. Loop thread only.
 /// </summary>
-internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
+internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisposable
 {
     // Liveness probes take ids no request uses (requests count up from 1): the top bit set.
     private const ulong ProbeIdBase = 1UL << 63;
@@ -49,6 +50,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
     {
         if (request.Task.IsCompleted)
         {
+            ClientTelemetry.Cancelled(request);
             return; // cancelled before the loop saw it
         }
 
@@ -76,6 +78,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
             return;
         }
 
+        ClientTelemetry.Cancelled(request);
         SendCancel(request, connection);
 
         if (plain)
@@ -107,6 +110,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
         foreach (var request in _table.Clear())
         {
             request.Cancellation.Dispose();
+            ClientTelemetry.Completed(request, _clock, error);
             request.TrySetException(error);
         }
 
@@ -192,6 +196,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
         }
 
         request.Attempts++;
+        ClientTelemetry.Retried(request);
         if (request.Connection is not { } connection)
         {
             Arm(request, now); // still waiting for a connection that can take it
@@ -266,6 +271,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
             }
 
             request.Attempts++;
+            ClientTelemetry.Retried(request);
             Arm(request, _clock.GetTimestamp());
         }
 
@@ -494,14 +500,19 @@ internal sealed class ClientEngine : IClientConnectionOwner, IDisposable
     private void Complete(PendingRequest request, CourierReply reply)
     {
         Remove(request);
+        ClientTelemetry.Completed(request, _clock, null);
         request.TrySetResult(reply);
     }
 
     private void Fail(PendingRequest request, Exception error)
     {
         Remove(request);
+        ClientTelemetry.Completed(request, _clock, error);
         request.TrySetException(error);
     }
+
+    /// <summary>Requests not yet completed: read off the loop by a metrics collection (a count, torn reads impossible).</summary>
+    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.ClientActive, _table.Count);
 
     private void Remove(PendingRequest request)
     {

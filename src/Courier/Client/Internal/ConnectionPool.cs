@@ -170,7 +170,13 @@ internal sealed class ConnectionPool : IDisposable
         ClientLog.Connecting(_logger, endpoint, _options.Protocol.ToString());
         try
         {
-            return _slots[slot] = new ClientConnection(_loop, slot, endpoint, _options, _owner, now + _timeoutTicks);
+            _slots[slot] = new ClientConnection(_loop, slot, endpoint, _options, _owner, now + _timeoutTicks);
+            if (Diagnostics.Internal.CourierMetrics.ClientConnections.Enabled)
+            {
+                Diagnostics.Internal.CourierMetrics.ClientConnections.Add(1);
+            }
+
+            return _slots[slot];
         }
 #pragma warning disable CA1031 // Whatever the transport throws for this address fails the requests that needed it, not the loop.
         catch (Exception ex)

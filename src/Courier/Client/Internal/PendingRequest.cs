@@ -67,6 +67,9 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
 
     public CancellationTokenRegistration Cancellation { get; set; }
 
+    /// <summary>Its Client span, when a listener samples one.</summary>
+    public System.Diagnostics.Activity? Activity { get; init; }
+
     // Fields, not properties: TimeoutList links them in place by reference.
     internal TimeoutLinks AttemptLinks;
     internal TimeoutLinks DeadlineLinks;

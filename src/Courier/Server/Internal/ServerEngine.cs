@@ -1,3 +1,4 @@
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -12,7 +13,7 @@ namespace Courier.Server.Internal;
 /// A running server's loop-side state: its socket, the front end that decodes and checks requests, and the runner of
 /// their handlers. Loop thread only, except <see cref="InFlight"/>.
 /// </summary>
-internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
+internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSource, IDisposable
 {
     private readonly CourierServerOptions _options;
     private readonly IReadOnlyDictionary<string, CourierHandler> _handlers;
@@ -20,6 +21,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     private readonly ClientFrontEnd _frontEnd;
     private readonly HandlerRunner<InboundRequest> _runner;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IDisposable _gauges;
     private readonly DeliveryLedger<ServerRun> _ledger;
     private readonly IReadOnlySet<string> _idempotent;
     private readonly TimeProvider _clock;
@@ -47,14 +49,16 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
             throw;
         }
 
-        Violations = new ViolationLog(logger, $"Server {options.Name}", transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security);
+        Violations = new ViolationLog(logger, $"Server {options.Name}", TelemetryRole.Server, transport, options.TimeProvider);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security);
         _runner = new HandlerRunner<InboundRequest>(
+            TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
             "cancelled: server shut down before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
         };
+        _gauges = LiveGauges.Register(this);
     }
 
     public string Endpoint { get; }
@@ -170,7 +174,18 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IDisposable
     /// <summary>Cancels the handlers still running; they answer 503.</summary>
     public Task CancelHandlersAsync() => _runner.CancelAsync();
 
-    public void Dispose() => _runner.Dispose();
+    public void Dispose()
+    {
+        _gauges.Dispose();
+        _runner.Dispose();
+    }
+
+    /// <summary>Handlers running and waiting: read off the loop by a metrics collection (counts only).</summary>
+    void IGaugeSource.Read(GaugeReadings readings)
+    {
+        readings.Add(Gauge.ServerActive, _runner.InFlight);
+        readings.Add(Gauge.ServerQueued, _runner.Queued);
+    }
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
     {

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -25,12 +27,15 @@ internal sealed class ClientFrontEnd
     private readonly Security.Internal.ListenerSecurity? _security;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
+    private readonly Counter<long> _answered;
 
+    /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
     public ClientFrontEnd(
-        ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
+        string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
         ViolationLog violations, Security.Internal.ListenerSecurity? security = null)
     {
         _violations = violations;
+        _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _security = security is { ChecksRights: true } ? security : null;
         _target = target;
         _defaultService = defaultService;
@@ -188,6 +193,7 @@ internal sealed class ClientFrontEnd
     /// <summary>Answers a request the target took, and releases it.</summary>
     public void Reply(InboundRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body)
     {
+        Count(request.Service, CourierStatus.Ok);
         if (!Replies.Reply(request.Route, body))
         {
             ReplyDropped(request.Service ?? "?");
@@ -199,6 +205,7 @@ internal sealed class ClientFrontEnd
     /// <summary>Answers a request the target took with what its handler or worker came to, and releases it.</summary>
     public void Answer(InboundRequest request, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
     {
+        Count(request.Service, status);
         var sent = status == CourierStatus.Ok
             ? Replies.Reply(request.Route, body, headers)
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
@@ -214,6 +221,7 @@ internal sealed class ClientFrontEnd
     public void Fail(InboundRequest request, int status, string reason, string? service = null)
     {
         service ??= request.Service ?? "?";
+        Count(service, status);
         var sent = Replies.Error(request.Route, status, reason);
         Release(request);
 
@@ -257,6 +265,21 @@ internal sealed class ClientFrontEnd
 
     /// <summary>Sends what was packed this turn: the loop's end-of-turn hook calls it.</summary>
     public void Flush() => Replies.Flush();
+
+    /// <summary><c>courier.server.requests</c> or <c>courier.broker.requests</c>: one request answered, by service and status.</summary>
+    private void Count(string? service, int status)
+    {
+        if (_answered.Enabled)
+        {
+            // A name nobody serves, or a malformed one, comes from the peer: as a tag value it would let any client
+            // make series without bound.
+            var method = status is CourierStatus.BadRequest or CourierStatus.NotFound ? "_OTHER" : service ?? "_OTHER";
+            _answered.Add(
+                1,
+                new KeyValuePair<string, object?>(CourierMetrics.MethodTag, method),
+                new KeyValuePair<string, object?>(CourierMetrics.StatusTag, StatusText.Of(status)));
+        }
+    }
 
     private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays);
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Server;
 using Courier.Transport.Internal;
@@ -15,6 +17,7 @@ namespace Courier.Serving.Internal;
 /// </summary>
 /// <typeparam name="TContext">What the owner needs to answer: a route, a token.</typeparam>
 internal sealed class HandlerRunner<TContext>(
+    string role,
     ITransportLoop loop,
     int maxConcurrency,
     int maxQueued,
@@ -35,7 +38,8 @@ internal sealed class HandlerRunner<TContext>(
 
     private readonly HandlerCalls _calls = new();
 
-    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, HandlerCall? Call);
+    /// <summary>A request to run; <paramref name="StartedAt"/> is 0 unless <c>rpc.server.call.duration</c> is measured.</summary>
+    private readonly record struct Job(CourierHandler Handler, CourierRequest Request, TContext Context, HandlerCall? Call, long StartedAt, Activity? Activity);
 
     /// <summary>Handlers running now. Any thread.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -57,24 +61,33 @@ internal sealed class HandlerRunner<TContext>(
     /// A courier/5 request's own token (its deadline, its caller's CANCEL; the owner's stop as well); null for the
     /// runner's shared stop token.
     /// </param>
-    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, HandlerCall? call = null)
+    /// <param name="parent">The trace context the request carried: its Server span's parent (else the span is a root).</param>
+    public bool TryRun(CourierHandler handler, CourierRequest request, TContext context, HandlerCall? call = null, ActivityContext parent = default)
     {
+        if (_inFlight >= maxConcurrency && _queue.Count >= maxQueued)
+        {
+            return false;
+        }
+
+        var job = new Job(
+            handler,
+            request,
+            context,
+            call,
+            CourierMetrics.HandlerDuration.Enabled ? Stopwatch.GetTimestamp() : 0,
+            CourierTracing.StartHandling(request.Service, role, parent));
         if (_inFlight < maxConcurrency)
         {
-            Start(new Job(handler, request, context, call));
+            Start(job);
         }
-        else if (_queue.Count < maxQueued)
+        else
         {
             if (call is not null)
             {
                 _calls.Add(call); // a request waiting for a slot is cancelled at its deadline too
             }
 
-            _queue.Enqueue(new Job(handler, request, context, call));
-        }
-        else
-        {
-            return false;
+            _queue.Enqueue(job);
         }
 
         return true;
@@ -119,6 +132,7 @@ internal sealed class HandlerRunner<TContext>(
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
         Done(job);
+        Measure(job, CourierStatus.Ok);
         Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? [], job.Request.ReplyHeadersIfAny?.Encode()));
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
@@ -129,6 +143,13 @@ internal sealed class HandlerRunner<TContext>(
 
     private ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> Invoke(Job job)
     {
+        // The handler runs under its span (what it awaits keeps it); the thread, a loop's or the pool's, is left as it was.
+        var previous = Activity.Current;
+        if (job.Activity is not null)
+        {
+            Activity.Current = job.Activity;
+        }
+
         try
         {
             return job.Handler(job.Request, job.Call?.Token ?? _cancellation.Token);
@@ -138,6 +159,39 @@ internal sealed class HandlerRunner<TContext>(
 #pragma warning restore CA1031
         {
             return ValueTask.FromException<IReadOnlyList<ReadOnlyMemory<byte>>>(ex);
+        }
+        finally
+        {
+            if (job.Activity is not null)
+            {
+                Activity.Current = previous;
+            }
+        }
+    }
+
+    /// <summary><c>rpc.server.call.duration</c> and the Server span, once a handler's outcome is known. Any thread.</summary>
+    private void Measure(Job job, int status)
+    {
+        if (job.StartedAt != 0 && CourierMetrics.HandlerDuration.Enabled)
+        {
+            var tags = new TagList
+            {
+                { CourierMetrics.SystemNameTag, CourierMetrics.SystemName },
+                { CourierMetrics.MethodTag, job.Request.Service },
+                { CourierMetrics.StatusTag, StatusText.Of(status) },
+                { CourierMetrics.RoleTag, role },
+            };
+            if (status >= 400)
+            {
+                tags.Add(CourierMetrics.ErrorTypeTag, StatusText.Of(status));
+            }
+
+            CourierMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(job.StartedAt).TotalSeconds, tags);
+        }
+
+        if (job.Activity is { } activity)
+        {
+            CourierTracing.Stop(activity, status);
         }
     }
 
@@ -172,6 +226,7 @@ internal sealed class HandlerRunner<TContext>(
             outcome = Failed(ex, job.Request.Service, "handler failed");
         }
 
+        Measure(job, outcome.Status);
         _completions.Enqueue((job.Context, outcome, job.Call));
         if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
         {

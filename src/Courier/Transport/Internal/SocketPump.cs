@@ -55,6 +55,7 @@ internal static class SocketPump
                     continue;
                 }
 
+                TransportTelemetry.Received(message, loop);
                 more = handler.OnMessage(message);
             }
 #pragma warning disable CA1031 // One message that makes its handler throw must not end the loop, or the process.

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -17,7 +18,7 @@ namespace Courier.Worker.Internal;
 /// registration after negotiation, heartbeats both ways, and the runner of its handlers. Loop thread only, except
 /// <see cref="InFlight"/>.
 /// </summary>
-internal sealed class WorkerEngine : IDisposable
+internal sealed class WorkerEngine : IGaugeSource, IDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
     private readonly CourierWorkerOptions _options;
@@ -35,6 +36,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
+    private readonly IDisposable _gauges;
     private bool _brokerAnswered;
     private bool _draining;
     private bool _saidDisconnect;
@@ -52,13 +54,14 @@ internal sealed class WorkerEngine : IDisposable
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
-        _violations = new ViolationLog(logger, $"Worker {options.Name}", options.Transport, options.TimeProvider);
+        _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
         // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
         // (OnRequest), since a broker may be a third party's, or hostile.
-        _runner = new HandlerRunner<WorkerJob>(loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
+        _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
         };
+        _gauges = LiveGauges.Register(this);
     }
 
     public int InFlight => _runner.InFlight;
@@ -123,7 +126,14 @@ internal sealed class WorkerEngine : IDisposable
         _saidDisconnect = true;
     }
 
-    public void Dispose() => _runner.Dispose();
+    public void Dispose()
+    {
+        _gauges.Dispose();
+        _runner.Dispose();
+    }
+
+    /// <summary>Handlers running: read off the loop by a metrics collection.</summary>
+    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.WorkerActive, _runner.InFlight);
 
     private void Connect(WorkerLink link, Negotiation? known)
     {
@@ -150,6 +160,11 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         link.Connection = connection;
+        if (CourierMetrics.WorkerConnections.Enabled)
+        {
+            CourierMetrics.WorkerConnections.Add(1);
+        }
+
         if (negotiation.Mode != PeerMode.Probing)
         {
             Register(link, connection);

@@ -50,6 +50,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
         var socket = NativeTransport.CreateSocket(kind, options, handler, reportDisconnects, Forget, _logger);
+        socket.Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name);
         _sockets.Add(socket);
         _itemsDirty = true;
         return socket;

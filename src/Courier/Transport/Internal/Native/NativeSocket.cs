@@ -69,6 +69,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     public void Connect(string endpoint)
         => NativeTransport.Check(LibZmq.zmq_connect(Handle.DangerousGetHandle(), endpoint), $"connect {endpoint}");
 
+    /// <summary>Whose socket it is (<c>courier.role</c>), for the byte counters.</summary>
+    public string Role { get; set; } = Diagnostics.Internal.TelemetryRole.Client;
+
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
         var raw = Handle.DangerousGetHandle();
@@ -89,6 +92,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             }
         }
 
+        TransportTelemetry.Sent(frames, Role);
         return true;
     }
 

@@ -87,7 +87,10 @@ internal sealed class NetMqLoop : ITransportLoop
     public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
         var token = reportDisconnects ? DisconnectNotice.NewToken() : null;
-        var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget);
+        var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget)
+        {
+            Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
+        };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
         socket.Socket.ReceiveReady += onReady;

@@ -48,6 +48,9 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         }
     }
 
+    /// <summary>Whose socket it is (<c>courier.role</c>), for the byte counters.</summary>
+    public string Role { get; set; } = Diagnostics.Internal.TelemetryRole.Client;
+
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
         if (frames.Length == 0)
@@ -91,6 +94,7 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
             }
         }
 
+        TransportTelemetry.Sent(frames, Role);
         return true;
     }
 
