@@ -15,7 +15,7 @@ public sealed class ReadmeTests
             .Select(line => line.Split('#')[0].Trim())
             .Where(line => line.Length > 0);
 
-        string[][] commands = [Commands.Build, Commands.UpServers, Commands.Whoami, Commands.Bench, Commands.UpBroker, Commands.BrokerBench, Commands.Down];
+        string[][] commands = [Commands.Build, Commands.UpServers, Commands.Whoami, Commands.Bench, Commands.UpBroker, Commands.BrokerBench, Commands.UpTwoBrokers, Commands.TwoBrokerBench, Commands.Down];
         Assert.Equal(commands.Select(c => "docker-compose -f deploy/docker-compose.yml " + string.Join(' ', c)), lines);
     }
 }

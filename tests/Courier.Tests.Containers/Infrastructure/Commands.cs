@@ -20,6 +20,11 @@ public static class Commands
     public static readonly string[] BrokerBench =
         ["--profile", "broker", "run", "--rm", "broker-client", "bench", "--connect", "tcp://broker:5555", "--clients", "4", "--inflight", "100", "--duration", "20s", "--json"];
 
+    public static readonly string[] UpTwoBrokers = ["--profile", "broker", "up", "-d", "broker", "broker-b", "ha-worker"];
+
+    public static readonly string[] TwoBrokerBench =
+        ["--profile", "broker", "run", "--rm", "ha-client", "bench", "--connect", "tcp://broker:5555", "--connect", "tcp://broker-b:5555", "--clients", "4", "--inflight", "100", "--duration", "20s", "--json"];
+
     public static readonly string[] Down = ["--profile", "broker", "down", "--volumes"];
 
     /// <summary>A <c>run</c> command without a terminal (<c>-T</c>), as a test has none.</summary>
