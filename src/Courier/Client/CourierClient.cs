@@ -112,10 +112,13 @@ public sealed class CourierClient : ICourierClient
             return Task.FromCanceled<CourierReply>(cancellationToken);
         }
 
+        // Only a request whose span exists carries the trace context: without a listener nothing is added or allocated.
+        var activity = CourierTracing.StartClient(service);
         var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
         {
-            Activity = CourierTracing.StartClient(service),
-            Headers = options.Headers is { Count: > 0 } headers ? headers.Encode() : [],
+            Activity = activity,
+            Headers = activity is not null ? TraceHeaders.ForRequest(options.Headers, activity)
+                : options.Headers is { Count: > 0 } headers ? headers.Encode() : [],
             Flags = options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None,
             DeadlineOverride = options.Deadline,
         };

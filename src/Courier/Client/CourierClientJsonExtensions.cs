@@ -8,9 +8,9 @@ using Courier.Json.Internal;
 namespace Courier.Client;
 
 /// <summary>
-/// Typed requests on any <see cref="ICourierClient"/>: the request goes as one UTF-8 JSON frame and the reply is read
-/// back as <c>TReply</c> (see <see cref="CourierJson"/>). Every failure of an untyped request applies, and a reply that
-/// is not valid JSON for <c>TReply</c> throws <see cref="CourierSerializationException"/>.
+/// Typed requests on any <see cref="ICourierClient"/>: the request goes as one UTF-8 JSON frame, with the header
+/// <c>content-type: application/json</c>, and the reply is read back as <c>TReply</c> (see <see cref="CourierJson"/>).
+/// Every failure of an untyped request applies, and a reply that is not valid JSON for <c>TReply</c> throws <see cref="CourierSerializationException"/>.
 /// </summary>
 public static class CourierClientJsonExtensions
 {
@@ -25,7 +25,7 @@ public static class CourierClientJsonExtensions
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(requestType);
         ArgumentNullException.ThrowIfNull(replyType);
-        var reply = await client.RequestAsync(service, JsonBody.Encode(request, requestType), cancellationToken).ConfigureAwait(false);
+        var reply = await client.RequestAsync(service, JsonBody.Encode(request, requestType), JsonBody.RequestOptions, cancellationToken).ConfigureAwait(false);
         return JsonBody.DecodeReply(reply, replyType);
     }
 

@@ -16,9 +16,11 @@ namespace Courier.Json;
 public delegate ValueTask<TReply> CourierHandler<TRequest, TReply>(TRequest request, CancellationToken cancellationToken);
 
 /// <summary>
-/// JSON bodies for typed requests and handlers: one UTF-8 JSON frame each way. A request body that is not valid JSON
-/// for the handler's type is answered <c>400</c> naming the type and the parser's complaint, and the handler does not
-/// run; a reply that is not valid JSON for the caller's type fails the request with a
+/// JSON bodies for typed requests and handlers: one UTF-8 JSON frame each way, with the header
+/// <c>content-type: application/json</c> on the request and on the reply. A request body that is not valid JSON for
+/// the handler's type is answered <c>400</c> naming the type and the parser's complaint, and the handler does not run;
+/// so is a request whose <c>content-type</c> names something other than JSON (one without a content type is read as
+/// JSON); a reply that is not valid JSON for the caller's type fails the request with a
 /// <see cref="CourierSerializationException"/>. The <see cref="JsonTypeInfo{T}"/> and <see cref="JsonSerializerContext"/>
 /// overloads use System.Text.Json's source-generated metadata, so they work trimmed and ahead-of-time compiled.
 /// </summary>
@@ -38,8 +40,10 @@ public static class CourierJson
         ArgumentNullException.ThrowIfNull(replyType);
         return async (request, cancellationToken) =>
         {
+            JsonBody.CheckContentType(request);
             var value = JsonBody.DecodeRequest(request, requestType);
             var reply = await handler(value, cancellationToken).ConfigureAwait(false);
+            request.ReplyHeaders.Add(JsonBody.ContentTypeHeader, ContentType);
             return JsonBody.Encode(reply, replyType);
         };
     }

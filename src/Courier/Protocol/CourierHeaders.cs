@@ -37,6 +37,10 @@ public sealed class CourierHeaders : IReadOnlyList<KeyValuePair<string, string>>
         IsReadOnly = true;
     }
 
+    /// <summary>A read-only collection of one entry (already known valid): safe to share between requests.</summary>
+    internal static CourierHeaders Single(string key, string value)
+        => new([new KeyValuePair<string, string>(key, value)], key.Length + Encoding.UTF8.GetByteCount(value));
+
     /// <summary>An empty read-only collection.</summary>
     public static CourierHeaders Empty { get; } = new([], 0);
 

@@ -30,6 +30,15 @@ internal sealed class BrokerRequest
     /// <summary>Its span in the broker, when a listener samples one.</summary>
     public System.Diagnostics.Activity? Activity { get; set; }
 
+    /// <summary>
+    /// The headers a courier/5 worker gets instead of the client's, while <see cref="Activity"/> exists: the same, with a
+    /// <c>traceparent</c> naming the broker's span (so the worker's span is its child). Null: forward the client's.
+    /// </summary>
+    public byte[]? ForwardHeaders { get; set; }
+
+    /// <summary>The header block a courier/5 worker is sent.</summary>
+    public ReadOnlySpan<byte> WorkerHeaders => ForwardHeaders is { } forwarded ? forwarded : Inbound.Delivery.Headers.Span;
+
     /// <summary>When its budget runs out (the broker's clock), or <see cref="long.MaxValue"/> for a request without one.</summary>
     public long Deadline { get; set; } = long.MaxValue;
 
@@ -110,6 +119,7 @@ internal sealed class BrokerRequest
         ArrivedAt = 0;
         QueuedAt = 0;
         Activity = null;
+        ForwardHeaders = null;
         Bytes = 0;
         Deadline = long.MaxValue;
         BudgetMs = 0;

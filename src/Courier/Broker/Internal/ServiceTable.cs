@@ -462,6 +462,17 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
 
         _telemetry.Arrived(held);
+        if (CourierTracing.Source.HasListeners())
+        {
+            // Its stay here, child of the client's span; the worker's span becomes the child of this one.
+            var headers = delivery.Headers.Span;
+            if (CourierTracing.StartHandling(service.Name, TelemetryRole.Broker, TraceHeaders.Parent(headers)) is { } activity)
+            {
+                held.Activity = activity;
+                held.ForwardHeaders = TraceHeaders.Forward(headers, activity);
+            }
+        }
+
         return held;
     }
 
@@ -485,6 +496,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             request.BudgetMs = (uint)Math.Max(1, (request.Deadline - now) * 1000 / _clock.TimestampFrequency);
         }
 
+        request.Activity?.AddEvent(new ActivityEvent("dispatched"));
         request.Holder = worker;
         worker.Outstanding.Add(request.Token, request);
         worker.LastDispatch = ++_dispatchSequence;

@@ -37,9 +37,10 @@ internal sealed class WorkerSender(ITransportSocket socket)
                 _workersToFlush.Add(peer);
             }
 
-            // Under courier/5 the record's meta is the remaining budget and the headers, passed on as they came.
+            // Under courier/5 the record's meta is the remaining budget and the headers, passed on as they came (but for
+            // the traceparent of the broker's span, while there is one).
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(_budget, request.BudgetMs);
-            var headers = peer.Delivery ? inbound.Delivery.Headers.Span : default;
+            var headers = peer.Delivery ? request.WorkerHeaders : default;
             if (batch.TryAdd(request.Token, service, _budget, headers, inbound.Body(0).Span))
             {
                 return true;
@@ -60,7 +61,7 @@ internal sealed class WorkerSender(ITransportSocket socket)
         frames.Add(peer.Identity);
         if (peer.Delivery)
         {
-            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame5.WriteRequest(_requestHeader, request.Token, request.BudgetMs, service, inbound.Delivery.Headers.Span)));
+            frames.Add(_requestHeader.AsMemory(0, CourierWorkerFrame5.WriteRequest(_requestHeader, request.Token, request.BudgetMs, service, request.WorkerHeaders)));
         }
         else if (peer.Courier)
         {

@@ -13,7 +13,42 @@ namespace Courier.Json.Internal;
 /// </summary>
 internal static class JsonBody
 {
+    /// <summary>The header key of a body's content type (docs/protocol.md §8).</summary>
+    public const string ContentTypeHeader = "content-type";
+
+    /// <summary>What a typed request carries: <c>content-type: application/json</c> (shared, read-only).</summary>
+    public static CourierRequestOptions RequestOptions { get; } = CourierRequestOptions.Default with
+    {
+        Headers = CourierHeaders.Single(ContentTypeHeader, CourierJson.ContentType),
+    };
+
     public static ReadOnlyMemory<byte>[] Encode<T>(T value, JsonTypeInfo<T> type) => [JsonSerializer.SerializeToUtf8Bytes(value, type)];
+
+    /// <summary>
+    /// Refuses a request that says its body is something other than JSON (answered 400, the handler does not run). One
+    /// that says nothing is taken as JSON: a stock peer, or one from before courier/5, sends no headers.
+    /// </summary>
+    public static void CheckContentType(CourierRequest request)
+    {
+        if (request.Headers.TryGetValue(ContentTypeHeader, out var contentType) && !IsJson(contentType))
+        {
+            var shown = contentType.Length > 64 ? contentType[..64] + "…" : contentType;
+            throw new CourierServiceException(
+                CourierStatus.BadRequest, $"the request's content-type is '{shown}'; this service takes {CourierJson.ContentType}");
+        }
+    }
+
+    /// <summary>
+    /// <c>application/json</c> or a <c>+json</c> type (<c>application/problem+json</c>), any case, with or without
+    /// parameters (<c>; charset=utf-8</c>).
+    /// </summary>
+    public static bool IsJson(string contentType)
+    {
+        var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
+        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).AsSpan().Trim();
+        return mediaType.Equals(CourierJson.ContentType, StringComparison.OrdinalIgnoreCase)
+            || (mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>
     /// Reads a request's body; a body that is not <typeparamref name="T"/> as JSON is the caller's error: answered 400

@@ -126,7 +126,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             _ledger.Start(request.Key, run);
         }
 
-        if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, call))
+        if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, call, TraceHeaders.Parent(delivery.Headers.Span)))
         {
             if (run is not null)
             {

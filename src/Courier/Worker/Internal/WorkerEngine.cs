@@ -507,7 +507,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             _calls[address.Token] = call;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, service.Take(), call), call);
+        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, service.Take(), call), call, TraceHeaders.Parent(headers.Span));
     }
 
     private void Unexpected(int frameCount, string reason)
