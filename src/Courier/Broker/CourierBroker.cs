@@ -36,6 +36,9 @@ public sealed class CourierBroker : IAsyncDisposable
     /// <summary>The endpoint actually bound; null before start.</summary>
     public string? Endpoint => _engine?.Endpoint;
 
+    /// <summary>Requests the at-most-once ledger holds as in progress: back to zero once all are answered (tests).</summary>
+    internal int TrackedInProgress => _engine?.TrackedInProgress ?? 0;
+
     /// <summary>Binds the endpoint and starts brokering.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {

@@ -50,6 +50,9 @@ internal sealed class BrokerEngine : ISocketHandler
     /// <summary>What clients and workers made this broker drop or refuse, counted and logged at a bounded rate.</summary>
     public ViolationLog Violations { get; }
 
+    /// <summary>See <see cref="ServiceTable.TrackedInProgress"/>. Read from any thread by tests: a racy, eventually true count.</summary>
+    public int TrackedInProgress => _services.TrackedInProgress;
+
     public bool OnMessage(MessageFrames message)
     {
         switch (BrokerInbound.Classify(message))

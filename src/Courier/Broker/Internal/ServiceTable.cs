@@ -120,6 +120,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     public string? Refusal => null;
 
+    /// <summary>courier/5 requests the at-most-once ledger holds as in progress (queued, with a worker, or orphaned).</summary>
+    public int TrackedInProgress => _delivery.RunningCount;
+
     /// <summary>Services known now.</summary>
     public int Count => _services.Count;
 
