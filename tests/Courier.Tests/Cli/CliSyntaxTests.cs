@@ -61,8 +61,8 @@ public sealed class CliSyntaxTests
     // Required flags, commands, options.
     [InlineData("--bind: missing; give one, e.g. --bind tcp://0.0.0.0:5555", "server")]
     [InlineData("--connect: missing; give one, e.g. --connect tcp://127.0.0.1:5555", "request", "x")]
-    [InlineData("unknown command 'frobnicate'; the commands are server, broker, worker, request, bench, demo, health, keygen", "frobnicate")]
-    [InlineData("no command given; one of server, broker, worker, request, bench, demo, health, keygen (see courier --help)")]
+    [InlineData("unknown command 'frobnicate'; the commands are server, broker, worker, request, bench, demo, health, keygen, top", "frobnicate")]
+    [InlineData("no command given; one of server, broker, worker, request, bench, demo, health, keygen, top (see courier --help)")]
     [InlineData("unknown option '--frob' for courier server; see courier server --help", "server", "--bind", "tcp://127.0.0.1:*", "--frob")]
     [InlineData("unknown option '--servce' for courier request; a PAYLOAD that begins with - goes after --", "request", "--connect", Nobody, "--servce", "whoami")]
     // Validation names the flag, never a library property (CourierClientOptions.Timeout).
