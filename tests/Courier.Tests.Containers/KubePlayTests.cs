@@ -27,6 +27,7 @@ public sealed class KubePlayTests(ComposeFixture stack, ITestOutputHelper output
             // The aliases stand in for the Services: `courier-server` resolves to every server pod, as the headless
             // Service's name does.
             await stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-server", play.ServersFile);
+            output.WriteLine($"server Deployment played in {clock.Elapsed.TotalSeconds:F1} s");
             // podman 4.3 makes a pod per replica (NAME-pod-0, NAME-pod-1, …); podman 4.4 and later make one (NAME-pod).
             var servers = await PodsAsync("courier-server");
             Assert.True(servers.Length == play.ServerReplicas || servers.Length == 1, $"{play.ServerReplicas} replicas played as pods {string.Join(", ", servers)}");
@@ -34,15 +35,18 @@ public sealed class KubePlayTests(ComposeFixture stack, ITestOutputHelper output
             // The liveness probe (`courier health`) is the containers' health check, which the fixture's loop runs.
             await WaitAsync(servers.Select(p => p + "-server").ToArray(), healthy: true);
             output.WriteLine($"{servers.Length} server pods healthy after {clock.Elapsed.TotalSeconds:F1} s");
-            foreach (var pod in servers)
+            // The pods one beside the other: each step is a podman command of its own.
+            await Task.WhenAll(servers.Select(async pod =>
             {
                 Assert.Equal(play.ServerUid, await ServerStackTests.ProcessUidAsync(stack, pod + "-server"));
                 Assert.Equal("true", (await stack.EngineOkAsync(Minute, "inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", pod + "-server")).Trim());
                 // Each pod answers over the pod network with its own name (the server's default: the host name).
                 Assert.Equal(pod, (await RequestAsync(servers[0], $"tcp://{await IpAsync(pod)}:5555")).Trim());
-            }
+            }));
+            output.WriteLine($"each server pod answered across the pod network after {clock.Elapsed.TotalSeconds:F1} s");
 
             await stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-nginx", play.NginxFile);
+            output.WriteLine($"nginx Deployment played after {clock.Elapsed.TotalSeconds:F1} s");
             var nginx = Assert.Single(await PodsAsync("courier-nginx")) + "-nginx";
             await WaitAsync([nginx], healthy: false);
             Assert.Equal(play.NginxUid, await ServerStackTests.ProcessUidAsync(stack, nginx));
