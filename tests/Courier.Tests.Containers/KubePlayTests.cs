@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Courier.Tests.Containers.Infrastructure;
 using Xunit.Abstractions;
 
@@ -16,7 +17,7 @@ public sealed class KubePlayTests(ComposeFixture stack, ITestOutputHelper output
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
 
     [SkippableFact]
-    public async Task Server_and_nginx_deployments_played_by_podman_run_non_root_turn_healthy_answer_through_nginx_and_go_down_without_a_trace()
+    public async Task Server_and_nginx_deployments_played_by_podman_run_non_root_and_limited_turn_healthy_answer_through_nginx_and_go_down_without_a_trace()
     {
         using var play = await StartAsync();
         var volumesBefore = await ListAsync("volume", "ls", "-q");
@@ -39,7 +40,13 @@ public sealed class KubePlayTests(ComposeFixture stack, ITestOutputHelper output
             await Task.WhenAll(servers.Select(async pod =>
             {
                 Assert.Equal(play.ServerUid, await ServerStackTests.ProcessUidAsync(stack, pod + "-server"));
-                Assert.Equal("true", (await stack.EngineOkAsync(Minute, "inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", pod + "-server")).Trim());
+                var host = (await stack.EngineOkAsync(
+                    Minute, "inspect", "--format", "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}}", pod + "-server"))
+                    .Split(' ', StringSplitOptions.TrimEntries);
+                Assert.Equal("true", host[0]);
+                // The manifest's limits, on the container's cgroup.
+                Assert.Equal(play.ServerMemoryLimit, long.Parse(host[1], CultureInfo.InvariantCulture));
+                Assert.Equal(play.ServerCpuLimit, double.Parse(host[2], CultureInfo.InvariantCulture) / double.Parse(host[3], CultureInfo.InvariantCulture), 3);
                 // Each pod answers over the pod network with its own name (the server's default: the host name).
                 Assert.Equal(pod, (await RequestAsync(servers[0], $"tcp://{await IpAsync(pod)}:5555")).Trim());
             }));

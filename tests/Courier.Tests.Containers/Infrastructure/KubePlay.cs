@@ -27,6 +27,9 @@ public sealed class KubePlay : IDisposable
         var server = Playable(Find(objects, "Deployment", "courier-server"));
         ServerReplicas = server["spec"]!["replicas"]!.GetValue<int>();
         ServerUid = RunAsUser(server);
+        var limits = server["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!;
+        ServerMemoryLimit = Bytes(limits["memory"]!.GetValue<string>());
+        ServerCpuLimit = Cores(limits["cpu"]!.GetValue<string>());
         ServersFile = Write("servers.yaml", server);
 
         var nginx = Playable(Find(objects, "Deployment", "courier-nginx"));
@@ -53,6 +56,12 @@ public sealed class KubePlay : IDisposable
     /// <summary>The server Deployment's replicas (the single-node overlay's).</summary>
     public int ServerReplicas { get; }
 
+    /// <summary>The server container's memory limit, in bytes.</summary>
+    public long ServerMemoryLimit { get; }
+
+    /// <summary>The server container's CPU limit, in cores.</summary>
+    public double ServerCpuLimit { get; }
+
     /// <summary>The uid each Deployment's pod security context asks for.</summary>
     public int ServerUid { get; }
 
@@ -63,6 +72,26 @@ public sealed class KubePlay : IDisposable
     public int WorkerUid { get; }
 
     public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>A Kubernetes memory quantity in the forms deploy/k8s uses (Ki, Mi, Gi, or plain bytes).</summary>
+    private static long Bytes(string quantity)
+    {
+        foreach (var (suffix, factor) in new[] { ("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30) })
+        {
+            if (quantity.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return long.Parse(quantity[..^2], System.Globalization.CultureInfo.InvariantCulture) * factor;
+            }
+        }
+
+        return long.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A Kubernetes CPU quantity: cores ("1", "0.5") or millicores ("500m").</summary>
+    private static double Cores(string quantity)
+        => quantity.EndsWith('m')
+            ? double.Parse(quantity[..^1], System.Globalization.CultureInfo.InvariantCulture) / 1000
+            : double.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture);
 
     private static int RunAsUser(JsonNode deployment)
         => deployment["spec"]!["template"]!["spec"]!["securityContext"]!["runAsUser"]!.GetValue<int>();
