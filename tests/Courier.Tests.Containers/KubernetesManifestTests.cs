@@ -128,7 +128,7 @@ public sealed partial class KubernetesManifestTests
             .Select(f => Path.GetRelativePath(Repo.Root, Path.GetDirectoryName(f)!))
             .Order();
 
-    private static async Task<Dictionary<string, JsonElement[]>> RenderedAsync()
+    internal static async Task<Dictionary<string, JsonElement[]>> RenderedAsync()
     {
         var node = Environment.GetEnvironmentVariable("PATH")!.Split(':').Any(d => File.Exists(Path.Combine(d, "node")));
         Assert.False(!node && Repo.IsCi, "CI needs node and npm: ./setup.sh installs them");
