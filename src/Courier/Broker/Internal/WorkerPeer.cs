@@ -37,12 +37,6 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
 
     public long LastSeen { get; set; } = now;
 
-    /// <summary>When its last HEARTBEAT arrived (0: none yet): the gap to the next is its pace.</summary>
-    public long LastHeartbeatIn { get; set; }
-
-    /// <summary>When the broker last sent it a HEARTBEAT.</summary>
-    public long LastHeartbeatOut { get; set; }
-
     /// <summary>Said it is stopping (a 503 reply): none of its services gets new requests.</summary>
     public bool Draining { get; set; }
 

@@ -64,10 +64,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                     // DISCONNECT, which tells the worker to reconnect and send READY again.
                     NotRegistered(identity, "HEARTBEAT");
                 }
-                else
-                {
-                    KeepPace(peer);
-                }
 
                 break;
             case MdpWorker.Disconnect:
@@ -192,25 +188,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Sends what was packed for workers this turn; a worker whose send is refused is dead.</summary>
     public void Flush() => _sender.Flush(_refused ??= peer => Remove(peer, "send refused", died: false));
 
-    /// <summary>
-    /// A worker that heartbeats faster than the broker also expects the broker's heartbeats sooner: 7/MDP leaves the
-    /// interval to configuration, and a mismatch would have the worker drop a healthy broker again and again. Answered
-    /// at the worker's pace when it is the faster one (the worker does the same for a faster broker). At most one
-    /// heartbeat per heartbeat received: a worker cannot make the broker send more than it sends.
-    /// </summary>
-    private void KeepPace(WorkerPeer peer)
-    {
-        var now = peer.LastSeen;
-        var gap = peer.LastHeartbeatIn == 0 ? long.MaxValue : now - peer.LastHeartbeatIn;
-        peer.LastHeartbeatIn = now;
-        // Half the gap: a pace with jitter is still kept; an answer to this answer, back within far less, is not.
-        if (gap < _heartbeatTicks && now - peer.LastHeartbeatOut >= gap / 2)
-        {
-            peer.LastHeartbeatOut = now;
-            _sender.SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
-        }
-    }
-
     /// <summary>Expires silent workers and heartbeats the rest.</summary>
     public void OnTick()
     {
@@ -236,7 +213,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             _nextHeartbeat = now + _heartbeatTicks;
             foreach (var peer in _workers.Values)
             {
-                peer.LastHeartbeatOut = now;
                 _sender.SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
             }
         }

@@ -46,9 +46,6 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     public long NextHeartbeat { get; set; }
 
-    /// <summary>When the broker's last HEARTBEAT arrived (0: none yet): the gap to the next is the broker's pace.</summary>
-    public long LastBrokerHeartbeat { get; set; }
-
     public bool Closed { get; private set; }
 
     /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>

@@ -199,6 +199,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             connection.Negotiation.Settle(PeerMode.Plain);
             Register(link, connection);
         }
+
         if (now - connection.LastHeard > _livenessTicks)
         {
             Reconnect(link, "no heartbeat from the broker");
@@ -207,25 +208,6 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
         // No heartbeats before READY: to a 7/MDP broker, a heartbeat from an unknown worker is an error.
         if (now >= connection.NextHeartbeat && connection.Negotiation.Mode != PeerMode.Probing)
-        {
-            connection.NextHeartbeat = now + _heartbeatTicks;
-            connection.SendCommand(MdpWorker.HeartbeatFrame);
-        }
-    }
-
-    /// <summary>
-    /// A broker that heartbeats faster than this worker also expires it sooner: 7/MDP leaves the interval to
-    /// configuration, and a mismatch would have the broker drop a healthy worker again and again. Answered at the
-    /// broker's pace, when it is the faster one (the broker does the same for a faster worker).
-    /// </summary>
-    private void KeepPace(WorkerConnection connection)
-    {
-        var now = _clock.GetTimestamp();
-        var gap = connection.LastBrokerHeartbeat == 0 ? long.MaxValue : now - connection.LastBrokerHeartbeat;
-        connection.LastBrokerHeartbeat = now;
-        var lastSent = connection.NextHeartbeat - _heartbeatTicks;
-        // Half the gap: a pace with jitter is still kept; an answer to this answer, back within far less, is not.
-        if (gap < _heartbeatTicks && now - lastSent >= gap / 2 && connection.Negotiation.Mode != PeerMode.Probing)
         {
             connection.NextHeartbeat = now + _heartbeatTicks;
             connection.SendCommand(MdpWorker.HeartbeatFrame);
@@ -442,7 +424,6 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
                 break;
             case MdpWorker.Heartbeat:
-                KeepPace(connection);
                 break;
             case MdpWorker.Disconnect:
                 // What a broker says to a worker it does not know: after its restart, or once it expired this one.
