@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes one of Courier's engines with afl++ for a bounded time, from the seed corpus in corpus/TARGET.
+# Fuzzes one of Courier's engines or file parsers with afl++ for a bounded time, from the seed corpus in corpus/TARGET.
 #
-#   tests/Courier.Fuzz/run.sh TARGET [SECONDS]     TARGET: server | broker | worker   (SECONDS: 60 by default)
+#   tests/Courier.Fuzz/run.sh TARGET [SECONDS]     TARGET: server | broker | worker | certificate | policy   (SECONDS: 60 by default)
 #
 # Builds courier-fuzz in Release, instruments Courier.dll with SharpFuzz (in the publish folder only), and runs
 # afl-fuzz until SECONDS have passed. Findings land in artifacts/fuzz/TARGET/default/crashes (and hangs); replay one
