@@ -5,7 +5,7 @@
 #
 # Builds courier-fuzz in Release, instruments Courier.dll with SharpFuzz (in the publish folder only), and runs
 # afl-fuzz until SECONDS have passed. Findings land in artifacts/fuzz/TARGET/default/crashes (and hangs); replay one
-# with `dotnet artifacts/fuzz/bin/courier-fuzz.dll TARGET FILE`. Needs Debian's afl++ (`apt-get install afl++`; the test suite does not: it replays the corpus without afl).
+# with `dotnet run --project tests/Courier.Fuzz -- TARGET FILE` (the instrumented copy in $out/bin dies outside afl). Needs Debian's afl++ (`apt-get install afl++`; the test suite does not: it replays the corpus without afl).
 set -euo pipefail
 cd "$(dirname "$0")"
 target=${1:?usage: run.sh TARGET [SECONDS]}
