@@ -2,7 +2,7 @@ using Courier.Fuzz;
 
 // courier-fuzz TARGET            afl++ drives this (run.sh): one input per run, from stdin, instrumented by SharpFuzz
 // courier-fuzz TARGET FILE...    replays inputs (a crash found by afl, a corpus) and says which fails
-// courier-fuzz seeds DIR         writes the seed corpus, made by Courier's own encoders, under DIR/TARGET/
+// courier-fuzz seeds DIR         writes the seed corpus, made by Courier's own encoders and writers, under DIR/TARGET/
 if (args.Length == 2 && args[0] == "seeds")
 {
     Seeds.Write(args[1]);

@@ -5,7 +5,7 @@ namespace Courier.Fuzz;
 
 /// <summary>
 /// The seed corpus: one script per conversation a real peer has with each engine, encoded by Courier's own writers so
-/// the seeds follow the protocol as it is (docs/protocol.md). afl mutates from here.
+/// the seeds follow the protocol as it is (docs/protocol.md). afl mutates from here. The file targets' seeds are <see cref="FileSeeds"/>.
 /// </summary>
 internal static class Seeds
 {
@@ -18,6 +18,13 @@ internal static class Seeds
             var folder = Path.Combine(directory, target);
             Directory.CreateDirectory(folder);
             File.WriteAllBytes(Path.Combine(folder, name), FuzzInput.Write(steps));
+        }
+
+        foreach (var (target, name, text) in FileSeeds.All())
+        {
+            var folder = Path.Combine(directory, target);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, name), text);
         }
     }
 

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Courier.Fuzz;
 
 /// <summary>A <c>courier server</c>'s engine, fed what clients send: every request form, batches, 8/MMI.</summary>
-internal sealed class ServerTarget : FuzzTarget
+internal sealed class ServerTarget : EngineTarget
 {
     private static readonly Dictionary<string, CourierHandler> Handlers = new()
     {
@@ -36,7 +36,7 @@ internal sealed class ServerTarget : FuzzTarget
 }
 
 /// <summary>A <c>courier broker</c>'s engine, fed what clients and workers send on its one socket.</summary>
-internal sealed class BrokerTarget : FuzzTarget
+internal sealed class BrokerTarget : EngineTarget
 {
     public override string Name => "broker";
 
@@ -59,7 +59,7 @@ internal sealed class BrokerTarget : FuzzTarget
 }
 
 /// <summary>A <c>courier worker</c>'s engine, fed what a (hostile) broker sends it.</summary>
-internal sealed class WorkerTarget : FuzzTarget
+internal sealed class WorkerTarget : EngineTarget
 {
     private static readonly CourierHandler Fail = static (_, _) => throw new InvalidOperationException("a handler that fails");
 

@@ -27,10 +27,16 @@ public sealed class CurveCertificate
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>A new key pair from libzmq (which needs the native transport's <c>libzmq5</c>).</summary>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="metadata"/> holds what a certificate file cannot (a name with '=' or whitespace, a value on more than one line).
+    /// </exception>
     public static CurveCertificate Generate(IReadOnlyDictionary<string, string>? metadata = null)
     {
+        // A copy: the caller's dictionary may change after, and the file must be writable as it was checked.
+        var copy = metadata is null ? new Dictionary<string, string>() : new Dictionary<string, string>(metadata, StringComparer.Ordinal);
+        CertificateFile.CheckMetadata(copy, nameof(metadata));
         var (publicKey, secretKey) = CurveKeys.Generate();
-        return new CurveCertificate(publicKey, secretKey, metadata ?? new Dictionary<string, string>());
+        return new CurveCertificate(publicKey, secretKey, copy);
     }
 
     /// <summary>

@@ -67,7 +67,10 @@ internal static class CertificateFile
         return new CurveCertificate(publicKey, secretKey, metadata);
     }
 
-    /// <summary>The text of a public (<paramref name="secret"/> false) or secret certificate, as czmq lays it out.</summary>
+    /// <summary>
+    /// The text of a public (<paramref name="secret"/> false) or secret certificate, as czmq lays it out; it parses back
+    /// to the same keys and metadata (metadata that cannot is refused, see <see cref="CheckMetadata"/>).
+    /// </summary>
     public static string Format(CurveCertificate certificate, bool secret)
     {
         var text = new StringBuilder();
@@ -88,7 +91,8 @@ internal static class CertificateFile
         text.Append("metadata\n");
         foreach (var (name, value) in certificate.Metadata)
         {
-            text.Append("    ").Append(name).Append(" = \"").Append(value).Append("\"\n");
+            var written = Quote(value) ?? throw new ArgumentException($"metadata '{name}': {UnwritableValue}", nameof(certificate));
+            text.Append("    ").Append(name).Append(" = ").Append(written).Append('\n');
         }
 
         text.Append("curve\n");
@@ -99,6 +103,50 @@ internal static class CertificateFile
         }
 
         return text.ToString();
+    }
+
+    private const string UnwritableValue = "a value on one line, without both kinds of quote unless it has no '#' and no surrounding spaces";
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> for metadata that a certificate file cannot hold so that it reads back
+    /// as itself: a ZPL name (no '=', no whitespace, not starting with '#') and a value <see cref="Quote"/> can write.
+    /// </summary>
+    public static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, string paramName)
+    {
+        foreach (var (name, value) in metadata)
+        {
+            if (name.Length == 0 || name[0] == '#' || name.Contains('=', StringComparison.Ordinal) || name.Any(char.IsWhiteSpace))
+            {
+                throw new ArgumentException($"metadata name '{name}' cannot be written to a certificate: a name is not empty, has no '=' or whitespace and does not start with '#'", paramName);
+            }
+
+            if (Quote(value) is null)
+            {
+                throw new ArgumentException($"metadata '{name}' cannot be written to a certificate: {UnwritableValue}", paramName);
+            }
+        }
+    }
+
+    // ZPL has no escapes: a value is quoted with the quote it does not contain, or bare (which ends at '#' and is
+    // trimmed) when it holds both; null when no form reads back as the value.
+    private static string? Quote(string value)
+    {
+        if (value.Contains('\n', StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        if (!value.Contains('"', StringComparison.Ordinal))
+        {
+            return $"\"{value}\"";
+        }
+
+        if (!value.Contains('\'', StringComparison.Ordinal))
+        {
+            return $"'{value}'";
+        }
+
+        return value[0] is not ('"' or '\'') && !value.Contains('#', StringComparison.Ordinal) && value.Trim() == value ? value : null;
     }
 
     private static string Key(string value, string path, int line, string name)

@@ -33,43 +33,50 @@ internal sealed class ServicePolicy
     /// <summary>Parses a policy; a problem throws <see cref="InvalidDataException"/> naming <paramref name="path"/> and the line or field.</summary>
     public static ServicePolicy Parse(string json, string path)
     {
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            // A name twice (a section, a peer) would silently drop the rights of all but the last: refused. Transcoded
+            // here, not by JsonDocument: half a surrogate pair becomes U+FFFD (as in a file read) instead of an ArgumentException.
+            using var document = JsonDocument.Parse(System.Text.Encoding.UTF8.GetBytes(json), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false });
+            return Read(document.RootElement, path);
         }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"{path}:{ex.LineNumber + 1}: not valid JSON: {ex.Message.Split(" LineNumber")[0]}", ex);
         }
-
-        using (document)
+        catch (InvalidOperationException ex)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw Problem(path, "(root)", "must be an object with \"clients\" and \"workers\"");
-            }
-
-            Dictionary<string, string[]>? clients = null, workers = null;
-            foreach (var section in root.EnumerateObject())
-            {
-                switch (section.Name)
-                {
-                    case "clients":
-                        clients = Rights(section.Value, path, "clients");
-                        break;
-                    case "workers":
-                        workers = Rights(section.Value, path, "workers");
-                        break;
-                    default:
-                        // A misspelt section would silently grant nothing, or be read as granting something: refuse it.
-                        throw Problem(path, section.Name, "is not a section of a policy (\"clients\", \"workers\")");
-                }
-            }
-
-            return new ServicePolicy(clients ?? [], workers ?? []);
+            // System.Text.Json checks escapes only when it reads a string: "\ud800" (half a surrogate pair) as a name or
+            // a value throws this, from the duplicate-name check or from Read.
+            throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex);
         }
+    }
+
+    private static ServicePolicy Read(JsonElement root, string path)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Problem(path, "(root)", "must be an object with \"clients\" and \"workers\"");
+        }
+
+        Dictionary<string, string[]>? clients = null, workers = null;
+        foreach (var section in root.EnumerateObject())
+        {
+            switch (section.Name)
+            {
+                case "clients":
+                    clients = Rights(section.Value, path, "clients");
+                    break;
+                case "workers":
+                    workers = Rights(section.Value, path, "workers");
+                    break;
+                default:
+                    // A misspelt section would silently grant nothing, or be read as granting something: refuse it.
+                    throw Problem(path, section.Name, "is not a section of a policy (\"clients\", \"workers\")");
+            }
+        }
+
+        return new ServicePolicy(clients ?? [], workers ?? []);
     }
 
     private static Dictionary<string, string[]> Rights(JsonElement section, string path, string field)
