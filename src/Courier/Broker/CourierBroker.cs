@@ -39,6 +39,20 @@ public sealed class CourierBroker : IAsyncDisposable
     /// <summary>Requests the at-most-once ledger holds as in progress: back to zero once all are answered (tests).</summary>
     internal int TrackedInProgress => _engine?.TrackedInProgress ?? 0;
 
+    /// <summary>The most bytes any one peer has handed to the transport and not yet written, read on the loop (tests).</summary>
+    internal Task<long> LargestPendingBytesAsync()
+    {
+        var (engine, loop) = (_engine, _loop);
+        if (engine is null || loop is null)
+        {
+            return Task.FromResult(0L);
+        }
+
+        var read = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() => read.TrySetResult(engine.LargestPendingBytes));
+        return read.Task;
+    }
+
     /// <summary>Binds the endpoint and starts brokering.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {

@@ -110,6 +110,7 @@ internal static class ViolationKind
     public const string DroppedMessage = "dropped messages";
     public const string RejectedRequest = "rejected requests";
     public const string DroppedReply = "dropped replies";
+    public const string UnreadReplies = "replies dropped for a client that does not read";
     public const string UnexpectedMessage = "unexpected messages";
     public const string ProtocolViolation = "protocol violations";
     public const string UnregisteredWorker = "messages from unregistered workers";

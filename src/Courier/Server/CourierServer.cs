@@ -42,6 +42,20 @@ public sealed class CourierServer : IAsyncDisposable
     /// <summary>Requests being handled right now.</summary>
     public int InFlight => _engine?.InFlight ?? 0;
 
+    /// <summary>The most bytes any one peer has handed to the transport and not yet written, read on the loop (tests).</summary>
+    internal Task<long> LargestPendingBytesAsync()
+    {
+        var (engine, loop) = (_engine, _loop);
+        if (engine is null || loop is null)
+        {
+            return Task.FromResult(0L);
+        }
+
+        var read = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() => read.TrySetResult(engine.LargestPendingBytes));
+        return read.Task;
+    }
+
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
     public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
 

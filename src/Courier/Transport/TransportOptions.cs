@@ -62,6 +62,20 @@ public sealed record TransportOptions
     public int MaxConnections { get; init; } = 10_000;
 
     /// <summary>
+    /// Bytes a listening socket (server, broker) holds at most for one peer that does not read what it is sent: replies
+    /// handed to ZeroMQ and not yet written to the peer's connection. Past it, a reply to that peer is dropped, counted
+    /// and logged at a bounded rate (the client's timeout recovers it, if the client is real); a broker treats a worker
+    /// over it like one at its high-water mark (dropped, its requests requeued). <see cref="SendHighWatermark"/> alone
+    /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
+    /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more (smaller ones are bounded by the
+    /// high-water mark: at most <see cref="SendHighWatermark"/> × 1 KiB); one message larger than the budget still goes
+    /// to a peer with nothing pending. Native transport only: the managed one (NetMQ) does not learn when a message
+    /// is written, and there only <see cref="SendHighWatermark"/> bounds what a peer that never reads can hold
+    /// (lower it for large replies).
+    /// </summary>
+    public long MaxPendingBytesPerPeer { get; init; } = 32 * 1024 * 1024;
+
+    /// <summary>
     /// Lines of each kind of violation or drop (a malformed message, a refused request, a dropped reply) logged per
     /// <see cref="ViolationLogInterval"/>; past it they are only counted, and one summary line per interval gives the
     /// counts. Default 10.
@@ -94,6 +108,7 @@ public sealed record TransportOptions
         Check(ReconnectIntervalMax >= ReconnectInterval, nameof(ReconnectIntervalMax), "must be at least ReconnectInterval");
         Check(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
         Check(MaxConnections > 0, nameof(MaxConnections), "must be positive");
+        Check(MaxPendingBytesPerPeer > 0, nameof(MaxPendingBytesPerPeer), "must be positive");
         Check(ViolationLogBurst >= 0, nameof(ViolationLogBurst), "must not be negative");
         Check(ViolationLogInterval > TimeSpan.Zero, nameof(ViolationLogInterval), "must be positive");
     }

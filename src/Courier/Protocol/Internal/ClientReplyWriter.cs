@@ -22,6 +22,12 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
     private LoneHeader? _loneReplyHeader;
 
+    /// <summary>Whether the last refused send was refused for its client's unread bytes (<see cref="Transport.TransportOptions.MaxPendingBytesPerPeer"/>).</summary>
+    public bool RefusedOverBudget => _socket.RefusedOverBudget;
+
+    /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>.</summary>
+    public long LargestPendingBytes => _socket.LargestPendingBytes;
+
     /// <summary>A successful reply. False when the transport refused it (the client's timeout recovers it).</summary>
     public bool Reply(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body) => Reply(route, body, default);
 

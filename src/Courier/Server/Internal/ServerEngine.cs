@@ -50,7 +50,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         }
 
         Violations = new ViolationLog(logger, $"Server {options.Name}", TelemetryRole.Server, transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security, transport.MaxPendingBytesPerPeer);
         _runner = new HandlerRunner<InboundRequest>(
             TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,
@@ -67,6 +67,9 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     public ViolationLog Violations { get; }
 
     public int InFlight => _runner.InFlight;
+
+    /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>. Loop thread only.</summary>
+    public long LargestPendingBytes => _frontEnd.Replies.LargestPendingBytes;
 
     /// <summary>Completes once a drain began and nothing runs or waits any more.</summary>
     public Task Drained => _drained.Task;

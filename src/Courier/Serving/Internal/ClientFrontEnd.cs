@@ -21,6 +21,7 @@ internal sealed class ClientFrontEnd
     private readonly IRequestTarget _target;
     private readonly string _defaultService;
     private readonly long _maxRequestSize;
+    private readonly long _maxPendingBytes;
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
     private readonly ViolationLog _violations;
@@ -32,8 +33,9 @@ internal sealed class ClientFrontEnd
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
     public ClientFrontEnd(
         string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
-        ViolationLog violations, Security.Internal.ListenerSecurity? security = null)
+        ViolationLog violations, Security.Internal.ListenerSecurity? security = null, long maxPendingBytes = 0)
     {
+        _maxPendingBytes = maxPendingBytes;
         _violations = violations;
         _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _security = security is { ChecksRights: true } ? security : null;
@@ -130,7 +132,7 @@ internal sealed class ClientFrontEnd
             security.CallRefused(request.UserId, service);
             if (!Replies.Error(request.Route, CourierStatus.Forbidden, $"not allowed to call '{service}'"))
             {
-                FrontEndLog.ReplyDropped(_logger, service);
+                ReplyDropped(service);
             }
 
             Release(request);
@@ -247,6 +249,16 @@ internal sealed class ClientFrontEnd
 
     private void ReplyDropped(string service)
     {
+        if (Replies.RefusedOverBudget)
+        {
+            if (_violations.Admit(ViolationKind.UnreadReplies))
+            {
+                FrontEndLog.ReplyOverBudget(_logger, service, _maxPendingBytes);
+            }
+
+            return;
+        }
+
         if (_violations.Admit(ViolationKind.DroppedReply))
         {
             FrontEndLog.ReplyDropped(_logger, service);
@@ -264,7 +276,13 @@ internal sealed class ClientFrontEnd
     }
 
     /// <summary>Sends what was packed this turn: the loop's end-of-turn hook calls it.</summary>
-    public void Flush() => Replies.Flush();
+    public void Flush()
+    {
+        if (!Replies.Flush())
+        {
+            ReplyDropped("(batched replies)");
+        }
+    }
 
     /// <summary><c>courier.server.requests</c> or <c>courier.broker.requests</c>: one request answered, by service and status.</summary>
     private void Count(string? service, int status)

@@ -14,4 +14,8 @@ internal static partial class FrontEndLog
     // own timeout tells it; nothing here needs an operator.
     [LoggerMessage(103, LogLevel.Information, "Reply to a request for {Service} could not be queued (peer gone or its queue full); dropped")]
     public static partial void ReplyDropped(ILogger logger, string service);
+
+    // Warning: a peer that leaves this many bytes unread is broken or hostile.
+    [LoggerMessage(104, LogLevel.Warning, "Reply to a request for {Service} dropped: its client already has more than {Budget} bytes of replies it has not read (TransportOptions.MaxPendingBytesPerPeer)")]
+    public static partial void ReplyOverBudget(ILogger logger, string service, long budget);
 }

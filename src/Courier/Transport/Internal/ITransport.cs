@@ -62,6 +62,15 @@ internal interface ITransportSocket : IDisposable
     /// (high-water mark reached, or no peer); nothing of it was sent then.
     /// </summary>
     bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames);
+
+    /// <summary>
+    /// Whether the last <see cref="TrySend"/> that returned false was refused because its peer already has
+    /// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> bytes handed over and not yet written (it never reads).
+    /// </summary>
+    bool RefusedOverBudget => false;
+
+    /// <summary>The most bytes any one peer has handed over and not yet written, where the transport counts them (else 0).</summary>
+    long LargestPendingBytes => 0;
 }
 
 /// <summary>

@@ -147,6 +147,20 @@ internal static unsafe partial class LibZmq
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_init(ZmqMsg* message);
 
+    /// <summary>A frame over <paramref name="data"/>, which libzmq hands to <paramref name="free"/> once written or dropped.</summary>
+    [LibraryImport(Library)]
+    [SuppressGCTransition] // allocates its small header and returns: calls nothing back
+    public static partial int zmq_msg_init_data(ZmqMsg* message, void* data, nuint size, delegate* unmanaged[Cdecl]<void*, void*, void> free, void* hint);
+
+    // With the GC transition, unlike zmq_send: sending or closing a frame made by zmq_msg_init_data may call its free
+    // callback, managed code, on this thread (libzmq drops the frame when its peer's pipe went away mid-message).
+    [LibraryImport(Library)]
+    public static partial int zmq_msg_send(ZmqMsg* message, nint socket, int flags);
+
+    /// <summary>zmq_msg_close for a frame of ours with a free callback: with the GC transition, for the same reason.</summary>
+    [LibraryImport(Library, EntryPoint = "zmq_msg_close")]
+    public static partial int zmq_msg_close_tracked(ZmqMsg* message);
+
     [LibraryImport(Library)]
     [SuppressGCTransition]
     public static partial int zmq_msg_recv(ZmqMsg* message, nint socket, int flags);

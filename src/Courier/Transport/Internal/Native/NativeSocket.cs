@@ -22,6 +22,20 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     internal ZmqSocketHandle Handle { get; } = socket;
 
+    /// <summary>A listener's count of each peer's unwritten bytes (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>), or null.</summary>
+    internal PeerBacklog? Backlog { get; private set; }
+
+    /// <summary>Counts large messages per peer against <paramref name="budget"/> bytes (a ROUTER's, before it binds).</summary>
+    internal NativeSocket WithBacklog(long budget)
+    {
+        Backlog = new PeerBacklog(budget);
+        return this;
+    }
+
+    public bool RefusedOverBudget { get; private set; }
+
+    public long LargestPendingBytes => Backlog?.LargestPending() ?? 0;
+
     internal ISocketHandler Handler { get; } = handler;
 
     /// <summary>A CURVE listener's: each message's <c>User-Id</c> (set by the ZAP handler) goes to <see cref="MessageFrames.UserId"/>.</summary>
@@ -51,6 +65,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     public string Bind(string endpoint)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
+        StopCountingForInproc(endpoint);
         var target = endpoint.EndsWith(":0", StringComparison.Ordinal) ? endpoint[..^1] + "*" : endpoint;
         NativeTransport.Check(LibZmq.zmq_bind(Handle.DangerousGetHandle(), target), $"bind {endpoint}");
         if (!target.EndsWith(":*", StringComparison.Ordinal))
@@ -67,7 +82,23 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     }
 
     public void Connect(string endpoint)
-        => NativeTransport.Check(LibZmq.zmq_connect(Handle.DangerousGetHandle(), endpoint), $"connect {endpoint}");
+    {
+        StopCountingForInproc(endpoint);
+        NativeTransport.Check(LibZmq.zmq_connect(Handle.DangerousGetHandle(), endpoint), $"connect {endpoint}");
+    }
+
+    /// <summary>
+    /// An inproc peer is a socket of this process, which would run the free callback of a counted frame inside a call
+    /// made without the GC transition: such a socket is not counted (its inproc peers are this process's own anyway).
+    /// </summary>
+    private void StopCountingForInproc(string endpoint)
+    {
+        if (endpoint.StartsWith("inproc://", StringComparison.Ordinal))
+        {
+            Backlog?.Dispose();
+            Backlog = null;
+        }
+    }
 
     /// <summary>Whose socket it is (<c>courier.role</c>), for the byte counters.</summary>
     public string Role { get; set; } = Diagnostics.Internal.TelemetryRole.Client;
@@ -76,6 +107,28 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     {
         var raw = Handle.DangerousGetHandle();
         Settled = false;
+        RefusedOverBudget = false;
+        if (Backlog is { } backlog && frames.Length > 0)
+        {
+            long total = 0;
+            foreach (var frame in frames)
+            {
+                total += frame.Length;
+            }
+
+            if (total >= PeerBacklog.TrackedMinimum)
+            {
+                if (!backlog.TrySend(raw, frames, total))
+                {
+                    RefusedOverBudget = backlog.LastRefusedOverBudget;
+                    return false;
+                }
+
+                TransportTelemetry.Sent(frames, Role);
+                return true;
+            }
+        }
+
         for (var i = 0; i < frames.Length; i++)
         {
             var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
@@ -329,5 +382,8 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
         Handle.Dispose();
         Monitor?.Dispose();
+        // After the close: what libzmq still holds keeps its peer's count alive until it is dropped.
+        Backlog?.Dispose();
+        Backlog = null;
     }
 }

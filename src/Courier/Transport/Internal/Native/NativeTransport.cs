@@ -73,7 +73,9 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
-            return new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
+            var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
+            // A listener's peers may be hostile: each one's unwritten bytes are bounded (a connecting socket has one peer).
+            return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer) : created;
         }
         catch
         {

@@ -1,0 +1,105 @@
+using System.Buffers.Binary;
+using Courier.Broker;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Courier.Transport.Internal;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// A client that asks for large replies and never reads them holds at most <see cref="TransportOptions.MaxPendingBytesPerPeer"/>
+/// of the server's or broker's memory: the high-water mark bounds messages (10,000 of them), not bytes, so 1 MiB echoes
+/// once could pile up to 10 GiB for one such client.
+/// </summary>
+public sealed class UnreadReplyBoundTests
+{
+    private const long Budget = 4 * 1024 * 1024;
+    private const int ReplySize = 256 * 1024;
+    private const int Requests = 100; // 25 MiB of replies, six times the budget
+
+    // What a reply adds to its body (envelope, delimiter, header), and the one message allowed past the budget.
+    private const long Bound = Budget + ReplySize + 1024;
+
+    private static bool Managed => TransportResolver.AutoMeans == TransportImplementation.Managed;
+
+    private static TransportOptions Transport => TransportOptions.Default with { MaxPendingBytesPerPeer = Budget };
+
+    [SkippableFact]
+    public async Task Server_holds_at_most_the_budget_for_a_client_that_never_reads_and_keeps_serving()
+    {
+        Skip.If(Managed, "NetMQ does not tell when a message is written: only SendHighWatermark bounds this there (docs/security.md, Limits)");
+        var logs = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs, Transport = Transport });
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+
+        await AttackAsync(server.Endpoint!, logs, server.LargestPendingBytesAsync);
+
+        await canary.AssertUnharmedAsync();
+    }
+
+    [SkippableFact]
+    public async Task Broker_holds_at_most_the_budget_for_a_client_that_never_reads_and_keeps_serving()
+    {
+        Skip.If(Managed, "NetMQ does not tell when a message is written: only SendHighWatermark bounds this there (docs/security.md, Limits)");
+        var logs = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { LoggerFactory = logs, Transport = Transport });
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w1", handler: CourierServices.Echo);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!);
+
+        await AttackAsync(broker.Endpoint!, logs, broker.LargestPendingBytesAsync);
+
+        await canary.AssertUnharmedAsync();
+    }
+
+    /// <summary>
+    /// A raw DEALER that reads nothing (a one-message receive queue, a small kernel buffer) asks for
+    /// <see cref="Requests"/> echoes of <see cref="ReplySize"/> bytes. The most any peer has pending is sampled until the
+    /// replies past the budget are refused and logged, and must stay within it; once the attacker leaves, libzmq drops
+    /// what it held for it and the count returns to zero (every free callback ran).
+    /// </summary>
+    private static async Task AttackAsync(string endpoint, RecordingLoggerFactory logs, Func<Task<long>> largestPending)
+    {
+        long largest = 0;
+        using (var attacker = new DealerSocket())
+        {
+            attacker.Options.ReceiveHighWatermark = 1;
+            attacker.Options.ReceiveBuffer = 16 * 1024;
+            attacker.Options.SendHighWatermark = 0;
+            attacker.Options.Linger = TimeSpan.Zero;
+            attacker.Connect(endpoint);
+            var body = new byte[ReplySize];
+            for (var i = 1; i <= Requests; i++)
+            {
+                var header = new byte[14 + 4];
+                "CURC02"u8.CopyTo(header);
+                BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(6), (ulong)i);
+                "echo"u8.CopyTo(header.AsSpan(14));
+                attacker.SendMoreFrameEmpty().SendMoreFrame(header).SendFrame(body);
+            }
+
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    largest = Math.Max(largest, await largestPending());
+                    return largest > Bound || logs.Contains("of replies it has not read");
+                },
+                TimeSpan.FromSeconds(90),
+                "a reply refused for the client's unread bytes");
+
+            // Sampled a little longer: replies keep coming while the handlers run.
+            for (var i = 0; i < 20; i++)
+            {
+                largest = Math.Max(largest, await largestPending());
+                await Task.Delay(20);
+            }
+
+            Assert.True(largest <= Bound, $"{largest} bytes pending for one peer, over the bound of {Bound}");
+            Assert.True(largest >= Budget / 2, $"only {largest} bytes were ever pending: the attack did not fill the budget");
+        }
+
+        await Poll.UntilAsync(async () => await largestPending() == 0, TimeSpan.FromSeconds(30), "the attacker's pending bytes released once it left");
+    }
+}
