@@ -86,6 +86,23 @@ def broker(bind, requests):
             break
     print(f"answered {answered}, refused {refused} in {time.time() - start:.2f}s")
 
+def noread(endpoint, count, size, hold):
+    """Asks for COUNT echoes of SIZE bytes and never reads one: a one-message receive queue, a 16 KiB kernel buffer."""
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.RCVHWM, 1)
+    s.setsockopt(zmq.RCVBUF, 16 * 1024)
+    s.setsockopt(zmq.SNDHWM, 0)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    body = b"\x00" * int(size)
+    for i in range(int(count)):
+        s.send_multipart([b"", b"CURC02" + struct.pack(">Q", i + 1) + b"echo", body])
+    print(f"sent {count} requests of {size} bytes; holding {hold}s without reading", flush=True)
+    time.sleep(float(hold))
+    s.close()
+    print("left", flush=True)
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "envelope":
@@ -96,3 +113,5 @@ if __name__ == "__main__":
         junk(sys.argv[2], sys.argv[3])
     elif mode == "broker":
         broker(sys.argv[2], sys.argv[3])
+    elif mode == "noread":
+        noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])

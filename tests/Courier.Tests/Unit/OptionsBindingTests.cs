@@ -28,6 +28,7 @@ public sealed class OptionsBindingTests
           "ReconnectIntervalMax": "00:00:03",
           "HandshakeTimeout": "00:00:04",
           "MaxConnections": 123,
+          "MaxPendingBytesPerPeer": 1048576,
           "ViolationLogBurst": 3,
           "ViolationLogInterval": "00:00:30"
         }
@@ -274,6 +275,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(TimeSpan.FromSeconds(3), transport.ReconnectIntervalMax);
         Assert.Equal(TimeSpan.FromSeconds(4), transport.HandshakeTimeout);
         Assert.Equal(123, transport.MaxConnections);
+        Assert.Equal(1024 * 1024, transport.MaxPendingBytesPerPeer);
         Assert.Equal(3, transport.ViolationLogBurst);
         Assert.Equal(TimeSpan.FromSeconds(30), transport.ViolationLogInterval);
         AssertEverySettingChanged(transport, TransportOptions.Default);

@@ -23,6 +23,14 @@ public sealed class OptionsTests
         Assert.InRange(t.MaxFrameSize, 1, int.MaxValue);
         Assert.True(t.SendHighWatermark > 0 && t.ReceiveHighWatermark > 0);
         Assert.True(t.HeartbeatTimeout > t.HeartbeatInterval);
+        Assert.Equal(32 * 1024 * 1024, t.MaxPendingBytesPerPeer);
+    }
+
+    [Fact]
+    public void Transport_rejects_a_pending_byte_budget_that_is_not_positive()
+    {
+        var error = Assert.Throws<ArgumentException>(() => (TransportOptions.Default with { MaxPendingBytesPerPeer = 0 }).Validate());
+        Assert.Contains("MaxPendingBytesPerPeer must be positive", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
