@@ -86,8 +86,11 @@ def broker(bind, requests):
             break
     print(f"answered {answered}, refused {refused} in {time.time() - start:.2f}s")
 
-def noread(endpoint, count, size, hold):
-    """Asks for COUNT echoes of SIZE bytes and never reads one: a one-message receive queue, a 16 KiB kernel buffer."""
+def noread(endpoint, count, size, hold, pace=0.0):
+    """
+    Asks for COUNT echoes of SIZE bytes and never reads one: a one-message receive queue, a 16 KiB kernel buffer.
+    PACE seconds between requests keep the server's inbound queue empty, so what it holds is what it sends.
+    """
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.RCVHWM, 1)
@@ -98,6 +101,8 @@ def noread(endpoint, count, size, hold):
     body = b"\x00" * int(size)
     for i in range(int(count)):
         s.send_multipart([b"", b"CURC02" + struct.pack(">Q", i + 1) + b"echo", body])
+        if pace:
+            time.sleep(pace)
     print(f"sent {count} requests of {size} bytes; holding {hold}s without reading", flush=True)
     time.sleep(float(hold))
     s.close()
@@ -114,4 +119,4 @@ if __name__ == "__main__":
     elif mode == "broker":
         broker(sys.argv[2], sys.argv[3])
     elif mode == "noread":
-        noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else 0.0)
