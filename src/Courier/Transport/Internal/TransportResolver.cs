@@ -59,6 +59,7 @@ internal static partial class TransportResolver
         }
     }
 
-    [LoggerMessage(1, LogLevel.Warning, "Native transport unavailable ({Reason}); using the managed NetMQ transport")]
+    // What the managed transport cannot bound is said here, where the choice was not the user's.
+    [LoggerMessage(1, LogLevel.Warning, "Native transport unavailable ({Reason}); using the managed NetMQ transport, which does not enforce TransportOptions.HandshakeTimeout, MaxConnections or MaxPendingBytesPerPeer (docs/guide.md, Limits against hostile peers)")]
     private static partial void FallingBack(ILogger logger, string reason);
 }
