@@ -65,7 +65,8 @@ public sealed class ComposeFixture : IAsyncLifetime
         var line = started.Stdout.Split('\n').First(l => l.StartsWith("image courier:latest ", StringComparison.Ordinal));
         ImageBytes = long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
         Compose = Task.Run(() => ComposeStory.RunAsync(this, Log));
-        // After the compose story, not beside it: two stacks starting at once starve a small machine's health checks.
+        // After the compose story, not beside it: with both, a small machine starved the pods' health checks (their
+        // containers stayed "starting" for minutes while the compose benches ran).
         Kube = Compose.ContinueWith(_ => KubeStory.RunAsync(this, Log), TaskScheduler.Default).Unwrap();
     }
 

@@ -12,6 +12,9 @@ public sealed class ComposeStory
 {
     private static readonly TimeSpan Minutes = TimeSpan.FromMinutes(3);
 
+    /// <summary>Each bench's length: the faults come 4 to 8 s in, with load before and after them.</summary>
+    private const string Load = "15s";
+
     /// <summary>What `courier request --service whoami` answered through nginx: the replicas' names.</summary>
     public required IReadOnlySet<string> ReplicasSeen { get; init; }
 
@@ -44,8 +47,11 @@ public sealed class ComposeStory
         var servers = stack.ComposeOkAsync(Minutes, Commands.UpServers);
         await story.NetworkMadeAsync(servers);
         await stack.ComposeOkAsync(Minutes, Commands.UpTwoBrokers);
+        log.Line($"compose: two brokers up after {clock.Elapsed.TotalSeconds:F1} s");
         await stack.ComposeOkAsync(Minutes, Commands.UpBroker);
+        log.Line($"compose: broker up after {clock.Elapsed.TotalSeconds:F1} s");
         await servers;
+        log.Line($"compose: servers up after {clock.Elapsed.TotalSeconds:F1} s");
         await Task.WhenAll(
             stack.WaitHealthyAsync("server", 3), stack.WaitHealthyAsync("nginx", 1), stack.WaitHealthyAsync("broker", 1),
             stack.WaitHealthyAsync("worker", 3), stack.WaitHealthyAsync("broker-b", 1), stack.WaitHealthyAsync("ha-worker", 2));
@@ -59,13 +65,13 @@ public sealed class ComposeStory
         // The three loads at once, each with its faults placed inside it.
         var replicaIds = await stack.ContainersAsync("server");
         var nginx = story.BenchAsync(
-            "nginx", Commands.NoTerminal(Commands.WithDuration(Commands.Bench, "20s")), "client",
+            "nginx", Commands.NoTerminal(Commands.WithDuration(Commands.Bench, Load)), "client",
             new Fault(4, replicaIds[0], Graceful: false), new Fault(8, replicaIds[1], Graceful: true));
         var broker = story.BenchAsync(
-            "broker", Commands.NoTerminal(Commands.BrokerBench), "broker-client",
+            "broker", Commands.NoTerminal(Commands.WithDuration(Commands.BrokerBench, Load)), "broker-client",
             new Fault(5, (await stack.ContainersAsync("worker"))[0], Graceful: false));
         var twoBrokers = story.BenchAsync(
-            "two brokers", Commands.NoTerminal(Commands.TwoBrokerBench), "ha-client",
+            "two brokers", Commands.NoTerminal(Commands.WithDuration(Commands.TwoBrokerBench, Load)), "ha-client",
             new Fault(5, (await stack.ContainersAsync("broker-b"))[0], Graceful: false));
         await Task.WhenAll(nginx, broker, twoBrokers);
         log.Line($"compose: benches done after {clock.Elapsed.TotalSeconds:F1} s");

@@ -99,8 +99,13 @@ public sealed class KubeStory
         var servers = await PodsAsync("courier-server");
         Assert.True(servers.Length == play.ServerReplicas || servers.Length == 1, $"{play.ServerReplicas} replicas played as pods {string.Join(", ", servers)}");
 
+        // nginx needs only the servers' name to start (it resolves the alias once, at its start), not their health.
+        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-nginx", play.NginxFile);
+        log.Line($"kube: nginx Deployment played after {clock.Elapsed.TotalSeconds:F1} s");
+        var nginx = Assert.Single(await PodsAsync("courier-nginx")) + "-nginx";
+
         // The liveness probe (`courier health`) is the containers' health check, which the fixture's loop runs.
-        await WaitAsync(servers.Select(p => p + "-server").ToArray(), healthy: true);
+        await Task.WhenAll(WaitAsync(servers.Select(p => p + "-server").ToArray(), healthy: true), WaitAsync([nginx], healthy: false));
         log.Line($"kube: {servers.Length} server pods healthy after {clock.Elapsed.TotalSeconds:F1} s");
         // The pods one beside the other: each step is a podman command of its own.
         await Task.WhenAll(servers.Select(async pod =>
@@ -118,10 +123,6 @@ public sealed class KubeStory
         }));
         log.Line($"kube: each server pod answered across the pod network after {clock.Elapsed.TotalSeconds:F1} s");
 
-        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-nginx", play.NginxFile);
-        log.Line($"kube: nginx Deployment played after {clock.Elapsed.TotalSeconds:F1} s");
-        var nginx = Assert.Single(await PodsAsync("courier-nginx")) + "-nginx";
-        await WaitAsync([nginx], healthy: false);
         Assert.Equal(play.NginxUid, await ComposeStory.ProcessUidAsync(_stack, nginx));
         await WaitSucceedsAsync(
             servers[0] + "-server", "courier", "request", "--connect", "tcp://courier-nginx:5555", "--service", "whoami", "--timeout", "1s", "--retries", "0");
