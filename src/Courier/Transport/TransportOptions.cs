@@ -48,16 +48,17 @@ public sealed record TransportOptions
     /// <summary>
     /// How long a new connection may take to complete its ZMTP greeting and handshake before it is closed
     /// (ZMQ_HANDSHAKE_IVL): a peer that connects and sends nothing, or half a greeting, holds a file descriptor no longer
-    /// than this. Default 10 s. The managed transport (NetMQ) has no such timeout: there <see cref="MaxConnections"/>
-    /// bounds what idle connections can hold.
+    /// than this. Default 10 s. Native transport only: NetMQ has no such timeout, so there an idle connection holds its
+    /// descriptor until ZMTP heartbeats or the peer end it (expose listeners on the native transport).
     /// </summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Connections a listening socket (server, broker) holds at once. At the limit it stops accepting (it unbinds) and
-    /// binds again once connections close: it keeps serving the ones it has, refuses new ones, and never runs out of file
-    /// descriptors. Default 10,000, and never more than three quarters of the process's file descriptor limit
-    /// (RLIMIT_NOFILE, whose soft limit Courier raises to the hard one at start-up).
+    /// Connections a listening socket (server, broker) holds at once. Past the limit a new connection is closed as soon as
+    /// it is accepted: the listener keeps serving the ones it has, refuses new ones, takes them again as connections
+    /// close, and never runs out of file descriptors. Default 10,000, and never more than three quarters of the
+    /// process's file descriptor limit (RLIMIT_NOFILE, whose soft limit Courier raises to the hard one at start-up).
+    /// Native transport only: NetMQ reports no accepted connections to count.
     /// </summary>
     public int MaxConnections { get; init; } = 10_000;
 

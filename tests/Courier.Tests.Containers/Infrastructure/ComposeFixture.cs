@@ -8,6 +8,8 @@ namespace Courier.Tests.Containers.Infrastructure;
 /// The container engine and the images, through deploy/test/stack.sh: <c>start</c> once for every test of the
 /// collection (a Docker engine if one answers, podman otherwise; the stand-in images; deploy/Dockerfile built), and
 /// <c>stop</c> at the end, which takes down whatever the tests left up, the engine's socket and the health-check loop.
+/// Once started, the two stories (<see cref="ComposeStory"/>, then <see cref="KubeStory"/>) run in the background;
+/// each test awaits the one it checks.
 /// </summary>
 public sealed class ComposeFixture : IAsyncLifetime
 {
@@ -20,6 +22,29 @@ public sealed class ComposeFixture : IAsyncLifetime
 
     /// <summary>The host port the nginx container publishes (free when the collection started).</summary>
     public int HostPort { get; } = FreePort();
+
+    /// <summary>What the stories saw, in order, for the tests' output.</summary>
+    public StoryLog Log { get; } = new();
+
+    /// <summary>The compose stacks' story, started once the images are built.</summary>
+    public Task<ComposeStory> Compose { get; private set; } = Task.FromException<ComposeStory>(new InvalidOperationException("not started"));
+
+    /// <summary>The Kubernetes manifests' story (<c>podman kube play</c>), beside <see cref="Compose"/>.</summary>
+    public Task<KubeStory> Kube { get; private set; } = Task.FromException<KubeStory>(new InvalidOperationException("not started"));
+
+    /// <summary>The compose story, once it ended, with what it saw written to the test's output.</summary>
+    public async Task<ComposeStory> StoryAsync(Xunit.Abstractions.ITestOutputHelper output)
+    {
+        RequireEngine();
+        try
+        {
+            return await Compose;
+        }
+        finally
+        {
+            output.WriteLine(Log.ToString());
+        }
+    }
 
     public async Task InitializeAsync()
     {
@@ -39,12 +64,18 @@ public sealed class ComposeFixture : IAsyncLifetime
 
         var line = started.Stdout.Split('\n').First(l => l.StartsWith("image courier:latest ", StringComparison.Ordinal));
         ImageBytes = long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+        Compose = Task.Run(() => ComposeStory.RunAsync(this, Log));
+        // After the compose story, not beside it: with both, a small machine starved the pods' health checks (their
+        // containers stayed "starting" for minutes while the compose benches ran).
+        Kube = Compose.ContinueWith(_ => KubeStory.RunAsync(this, Log), TaskScheduler.Default).Unwrap();
     }
 
     public async Task DisposeAsync()
     {
         if (_unavailable is null)
         {
+            // A test that failed early must not take the engine from under a story still running.
+            await Task.WhenAll(Compose, Kube).ContinueWith(_ => { }, TaskScheduler.Default);
             await RunScriptAsync(TimeSpan.FromMinutes(3), "stop");
         }
     }

@@ -1,0 +1,214 @@
+namespace Courier.Tests.Containers.Infrastructure;
+
+/// <summary>
+/// The compose file's stacks brought up once, with the README's commands, and put through everything the tests check:
+/// three servers behind nginx, the broker with three workers, and the second broker with its two workers, all up at
+/// once; the read-only checks on them side by side; then the three benches at the same time, each with its faults
+/// (a server SIGKILLed and another stopped gracefully behind nginx, a worker SIGKILLed, broker-b SIGKILLed); last,
+/// <c>down</c>. Each test asserts its part of what was seen: one stack up instead of one per test keeps a warm run
+/// of the collection near two minutes.
+/// </summary>
+public sealed class ComposeStory
+{
+    private static readonly TimeSpan Minutes = TimeSpan.FromMinutes(3);
+
+    /// <summary>Each bench's length: the faults come 4 to 8 s in, with load before and after them.</summary>
+    private const string Load = "15s";
+
+    /// <summary>What `courier request --service whoami` answered through nginx: the replicas' names.</summary>
+    public required IReadOnlySet<string> ReplicasSeen { get; init; }
+
+    /// <summary>The first process's uid in each container, by service and container id; <c>client</c> for `run`'s.</summary>
+    public required IReadOnlyList<(string Service, string Id, int Uid)> Uids { get; init; }
+
+    /// <summary>The bench through nginx, during which one server was SIGKILLed and another stopped gracefully.</summary>
+    public required FaultedBench Nginx { get; init; }
+
+    /// <summary>The bench through the broker, during which a worker was SIGKILLed.</summary>
+    public required FaultedBench Broker { get; init; }
+
+    /// <summary>The bench over both brokers, during which broker-b was SIGKILLed.</summary>
+    public required FaultedBench TwoBrokers { get; init; }
+
+    /// <summary>What the engine still listed of the compose project after <c>down</c>: containers, networks, volumes.</summary>
+    public required (string[] Containers, string[] Networks, string[] Volumes) LeftAfterDown { get; init; }
+
+    /// <summary>What the engine listed of the project before <c>down</c> (so that "nothing left" means something).</summary>
+    public required (string[] Containers, string[] Networks) BeforeDown { get; init; }
+
+    public static async Task<ComposeStory> RunAsync(ComposeFixture stack, StoryLog log)
+    {
+        var story = new Runner(stack, log);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // The servers' `up` makes the project's network first; the brokers' waits for it, as two would race to make
+        // it. The broker's `up` goes last: it shares `broker` with the two-broker one. Compose itself waits for the
+        // health checks that the depends_on lines name.
+        var servers = stack.ComposeOkAsync(Minutes, Commands.UpServers);
+        await story.NetworkMadeAsync(servers);
+        await stack.ComposeOkAsync(Minutes, Commands.UpTwoBrokers);
+        log.Line($"compose: two brokers up after {clock.Elapsed.TotalSeconds:F1} s");
+        await stack.ComposeOkAsync(Minutes, Commands.UpBroker);
+        log.Line($"compose: broker up after {clock.Elapsed.TotalSeconds:F1} s");
+        await servers;
+        log.Line($"compose: servers up after {clock.Elapsed.TotalSeconds:F1} s");
+        await Task.WhenAll(
+            stack.WaitHealthyAsync("server", 3), stack.WaitHealthyAsync("nginx", 1), stack.WaitHealthyAsync("broker", 1),
+            stack.WaitHealthyAsync("worker", 3), stack.WaitHealthyAsync("broker-b", 1), stack.WaitHealthyAsync("ha-worker", 2));
+        log.Line($"compose: every service up and healthy after {clock.Elapsed.TotalSeconds:F1} s");
+
+        var replicas = story.ReplicasAsync();
+        var uids = story.UidsAsync();
+        await Task.WhenAll(replicas, uids);
+        log.Line($"compose: replicas seen through nginx: {string.Join(", ", replicas.Result.Replicas)} ({clock.Elapsed.TotalSeconds:F1} s)");
+
+        // The three loads at once, each with its faults placed inside it.
+        var replicaIds = await stack.ContainersAsync("server");
+        var nginx = story.BenchAsync(
+            "nginx", Commands.NoTerminal(Commands.WithDuration(Commands.Bench, Load)), "client",
+            new Fault(4, replicaIds[0], Graceful: false), new Fault(8, replicaIds[1], Graceful: true));
+        var broker = story.BenchAsync(
+            "broker", Commands.NoTerminal(Commands.WithDuration(Commands.BrokerBench, Load)), "broker-client",
+            new Fault(5, (await stack.ContainersAsync("worker"))[0], Graceful: false));
+        var twoBrokers = story.BenchAsync(
+            "two brokers", Commands.NoTerminal(Commands.WithDuration(Commands.TwoBrokerBench, Load)), "ha-client",
+            new Fault(5, (await stack.ContainersAsync("broker-b"))[0], Graceful: false));
+        await Task.WhenAll(nginx, broker, twoBrokers);
+        log.Line($"compose: benches done after {clock.Elapsed.TotalSeconds:F1} s");
+
+        var before = (await story.LeftAsync("ps", "-a"), await story.LeftAsync("network", "ls"));
+        await stack.ComposeOkAsync(Minutes, Commands.Down);
+        var left = (await story.LeftAsync("ps", "-a"), await story.LeftAsync("network", "ls"), await story.LeftAsync("volume", "ls"));
+        log.Line($"compose: down after {clock.Elapsed.TotalSeconds:F1} s");
+
+        return new ComposeStory
+        {
+            ReplicasSeen = replicas.Result.Replicas,
+            Uids = [.. uids.Result, ("client", "run", replicas.Result.ClientUid)],
+            Nginx = nginx.Result,
+            Broker = broker.Result,
+            TwoBrokers = twoBrokers.Result,
+            BeforeDown = before,
+            LeftAfterDown = left,
+        };
+    }
+
+    /// <summary>The real uid of the container's first process (for nginx, its master process).</summary>
+    public static async Task<int> ProcessUidAsync(ComposeFixture stack, string id)
+    {
+        var status = await stack.EngineOkAsync(Minutes, "exec", id, "cat", "/proc/1/status");
+        var uidLine = status.Split('\n').Single(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+        return int.Parse(uidLine.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The steps, on the fixture's engine, each telling the log what it saw.</summary>
+    private sealed class Runner(ComposeFixture stack, StoryLog log)
+    {
+        private readonly ComposeFixture _stack = stack;
+        private readonly StoryLog _log = log;
+
+        /// <summary>Fresh connections through nginx (least_conn) from one client container, until three replicas answered.</summary>
+        /// <summary>Waits until the project's network exists (or <paramref name="making"/> ended: it failed, or it made it).</summary>
+        public async Task NetworkMadeAsync(Task making)
+        {
+            while (!making.IsCompleted && (await LeftAsync("network", "ls")).Length == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+        }
+
+        /// <summary>
+        /// Fresh connections through nginx (least_conn) from one client container, until three replicas answered;
+        /// and that container's uid (a `run` of its own would cost seconds).
+        /// </summary>
+        public async Task<(IReadOnlySet<string> Replicas, int ClientUid)> ReplicasAsync()
+        {
+            // --transport Native fails unless the image's libzmq loads.
+            var whoami = await _stack.ComposeOkAsync(
+                Minutes, "run", "--rm", "-T", "--entrypoint", "sh", "client", "-c",
+                "echo \"uid $(id -u)\"; seen=''; for i in $(seq 30); do id=$(courier " + string.Join(' ', Commands.Whoami[3..]) + " --transport Native) || exit 1; "
+                + "echo \"$id\"; case \" $seen \" in *\" $id \"*) ;; *) seen=\"$seen $id\" ;; esac; [ $(echo $seen | wc -w) -ge 3 ] && break; done");
+            var lines = whoami.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var uid = lines.Single(l => l.StartsWith("uid ", StringComparison.Ordinal));
+            return (lines.Where(l => l != uid).ToHashSet(), int.Parse(uid[4..], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        public async Task<IReadOnlyList<(string, string, int)>> UidsAsync()
+        {
+            var services = new[] { "server", "nginx", "broker", "worker", "broker-b", "ha-worker" };
+            var ids = await Task.WhenAll(services.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
+            return await Task.WhenAll(ids.SelectMany(x => x).Select(async x => (x.s, x.id, await ProcessUidAsync(_stack, x.id))));
+        }
+
+        public async Task<FaultedBench> BenchAsync(string name, string[] command, string service, params Fault[] faults)
+        {
+            var run = _stack.ComposeAsync(Minutes, command);
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+            while ((await ServiceContainersAsync(service)).Length == 0)
+            {
+                if (run.IsCompleted || DateTime.UtcNow > deadline)
+                {
+                    var early = await run;
+                    throw new InvalidOperationException($"{name}: the bench's container did not start or ended first:\n{early.Output}");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+
+            var started = DateTime.UtcNow;
+            var exits = new List<(Fault, int)>();
+            foreach (var fault in faults)
+            {
+                // Not a wait for a condition: it places the fault inside the load rather than at its very start.
+                var wait = started + TimeSpan.FromSeconds(fault.AfterSeconds) - DateTime.UtcNow;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+
+                // SIGTERM (`stop`): the server refuses new work and drains what it has within the grace period. A container
+                // killed or stopped through the engine counts as stopped by hand: its restart policy leaves it down.
+                await (fault.Graceful
+                    ? _stack.EngineOkAsync(Minutes, "stop", "--time", "15", fault.Victim)
+                    : _stack.EngineOkAsync(Minutes, "kill", "--signal", "KILL", fault.Victim));
+                _log.Line($"{name}: {(fault.Graceful ? "stopped" : "killed")} {fault.Victim[..12]} at {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+            }
+
+            var result = await run;
+            if (result.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{name}: the bench exited {result.ExitCode}:\n{result.Output}");
+            }
+
+            foreach (var fault in faults)
+            {
+                var code = await _stack.EngineOkAsync(Minutes, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", fault.Victim);
+                exits.Add((fault, int.Parse(code.Trim().Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            var bench = new FaultedBench(BenchResult.Parse(result.Stdout), exits);
+            _log.Line($"{name}: {bench}");
+            return bench;
+        }
+
+        /// <summary>The service's containers, `run`'s one-off ones included, as the engine lists them.</summary>
+        private async Task<string[]> ServiceContainersAsync(string service)
+            => (await _stack.EngineOkAsync(Minutes, "ps", "-q", "--filter", "label=com.docker.compose.project=courier-test", "--filter", "label=com.docker.compose.service=" + service))
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        /// <summary>What the engine still has of the compose project (docker-compose labels everything it makes).</summary>
+        public async Task<string[]> LeftAsync(params string[] list)
+            => (await _stack.EngineOkAsync(Minutes, [.. list, "-q", "--filter", "label=com.docker.compose.project=courier-test"]))
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+}
+
+/// <summary>A fault: the victim container SIGKILLed, or stopped gracefully (SIGTERM), that many seconds into the load.</summary>
+public sealed record Fault(int AfterSeconds, string Victim, bool Graceful);
+
+/// <summary>A bench's result and each victim's exit code once the bench ended.</summary>
+public sealed record FaultedBench(BenchResult Result, IReadOnlyList<(Fault Fault, int ExitCode)> Victims)
+{
+    public override string ToString()
+        => $"{Result}; victims: {string.Join(", ", Victims.Select(v => $"{v.Fault.Victim[..12]} {(v.Fault.Graceful ? "stopped" : "killed")} exited {v.ExitCode}"))}";
+}
