@@ -70,9 +70,10 @@ public sealed record TransportOptions
     /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
     /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more (smaller ones are bounded by the
     /// high-water mark: at most <see cref="SendHighWatermark"/> × 1 KiB); one message larger than the budget still goes
-    /// to a peer with nothing pending. Native transport only: the managed one (NetMQ) does not learn when a message
-    /// is written, and there only <see cref="SendHighWatermark"/> bounds what a peer that never reads can hold
-    /// (lower it for large replies).
+    /// to a peer with nothing pending. Native transport only: NetMQ has no per-message callback when a message is
+    /// written (only its process-wide buffer pool sees buffers come back, not whose they were), so on the managed
+    /// transport only <see cref="SendHighWatermark"/> bounds what a peer that never reads can hold (lower it for large
+    /// replies).
     /// </summary>
     public long MaxPendingBytesPerPeer { get; init; } = 32 * 1024 * 1024;
 
