@@ -5,7 +5,7 @@
 #   COURIER=/path/to/courier benchmarks/attacks/server-envelope-amplification.sh
 source "$(dirname "$0")/common.sh"
 for role in server broker; do
-  start "$role" --bind "tcp://127.0.0.1:0"
+  start "$role" --bind "tcp://127.0.0.1:*"
   echo "== $role: RSS before $(rss "$pid")"
   service=echo; [ "$role" = broker ] && service=$'bad\x01name'   # the broker answers invalid names itself: no worker needed
   canary "$endpoint" 12 & c=$!

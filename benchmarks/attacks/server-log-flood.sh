@@ -4,7 +4,7 @@
 #   COURIER=/path/to/courier benchmarks/attacks/server-log-flood.sh [MESSAGES]
 source "$(dirname "$0")/common.sh"
 count=${1:-1000000}
-start server --bind "tcp://127.0.0.1:0"
+start server --bind "tcp://127.0.0.1:*"
 echo "== server: RSS before $(rss "$pid")"
 canary "$endpoint" 10 & c=$!
 "${attack[@]}" junk "$endpoint" "$count"

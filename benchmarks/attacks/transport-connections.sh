@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 count=${1:-2000}
 courier_real=$courier
 courier=$(mktemp); printf '#!/usr/bin/env bash\nulimit -n 1024; exec %q "$@"\n' "$courier_real" >"$courier"; chmod +x "$courier"
-start server --bind "tcp://127.0.0.1:0" --transport native
+start server --bind "tcp://127.0.0.1:*" --transport native
 courier=$courier_real
 echo "== server under ulimit -n 1024: RSS before $(rss "$pid"), fds $(ls /proc/$pid/fd | wc -l)"
 canary "$endpoint" 15 & c=$!
