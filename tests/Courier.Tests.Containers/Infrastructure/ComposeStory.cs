@@ -12,8 +12,11 @@ public sealed class ComposeStory
 {
     private static readonly TimeSpan Minutes = TimeSpan.FromMinutes(3);
 
-    /// <summary>Each bench's length: the faults come 4 to 8 s in, with load before and after them.</summary>
-    private const string Load = "15s";
+    /// <summary>
+    /// Each bench's length: the faults come 4 to 8 s in (later on a starved machine: seen 11 s), and a client needs
+    /// its attempt timeout and a retry after a broker's death, so the load goes on well past them.
+    /// </summary>
+    private const string Load = "20s";
 
     /// <summary>What `courier request --service whoami` answered through nginx: the replicas' names.</summary>
     public required IReadOnlySet<string> ReplicasSeen { get; init; }
