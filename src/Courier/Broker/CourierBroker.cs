@@ -43,14 +43,7 @@ public sealed class CourierBroker : IAsyncDisposable
     internal Task<long> LargestPendingBytesAsync()
     {
         var (engine, loop) = (_engine, _loop);
-        if (engine is null || loop is null)
-        {
-            return Task.FromResult(0L);
-        }
-
-        var read = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Post(() => read.TrySetResult(engine.LargestPendingBytes));
-        return read.Task;
+        return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.LargestPendingBytes);
     }
 
     /// <summary>Binds the endpoint and starts brokering.</summary>

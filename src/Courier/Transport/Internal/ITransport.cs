@@ -100,9 +100,17 @@ internal interface ITransportLoop : IDisposable
     bool IsLoopThread { get; }
 }
 
-/// <summary>What every owner of a connecting socket does alike.</summary>
+/// <summary>What every owner of a loop or a connecting socket does alike.</summary>
 internal static class TransportLoopExtensions
 {
+    /// <summary>Reads a value on the loop thread (state that only the loop may touch), for a caller on any thread.</summary>
+    public static Task<T> ReadAsync<T>(this ITransportLoop loop, Func<T> read)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Post(() => result.TrySetResult(read()));
+        return result.Task;
+    }
+
     /// <summary>A socket connected to <paramref name="endpoint"/>; closed again if the transport refuses the address.</summary>
     public static ITransportSocket CreateConnected(this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint)
     {
