@@ -112,6 +112,10 @@ public sealed class ComposeFixture : IAsyncLifetime
         return result.Stdout;
     }
 
+    /// <summary>Like <see cref="EngineOkAsync"/>, its output's non-empty lines (a listing: ids, names).</summary>
+    public async Task<string[]> EngineLinesAsync(TimeSpan timeout, params string[] args)
+        => (await EngineOkAsync(timeout, args)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     /// <summary>The ids of the service's running containers.</summary>
     public async Task<string[]> ContainersAsync(string service)
         => (await ComposeOkAsync(TimeSpan.FromMinutes(1), "ps", "-q", service))

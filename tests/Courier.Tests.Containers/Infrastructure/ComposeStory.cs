@@ -195,14 +195,12 @@ public sealed class ComposeStory
         }
 
         /// <summary>The service's containers, `run`'s one-off ones included, as the engine lists them.</summary>
-        private async Task<string[]> ServiceContainersAsync(string service)
-            => (await _stack.EngineOkAsync(Minutes, "ps", "-q", "--filter", "label=com.docker.compose.project=courier-test", "--filter", "label=com.docker.compose.service=" + service))
-                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        private Task<string[]> ServiceContainersAsync(string service)
+            => LeftAsync("ps", "--filter", "label=com.docker.compose.service=" + service);
 
         /// <summary>What the engine still has of the compose project (docker-compose labels everything it makes).</summary>
-        public async Task<string[]> LeftAsync(params string[] list)
-            => (await _stack.EngineOkAsync(Minutes, [.. list, "-q", "--filter", "label=com.docker.compose.project=courier-test"]))
-                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        public Task<string[]> LeftAsync(params string[] list)
+            => _stack.EngineLinesAsync(Minutes, [.. list, "-q", "--filter", "label=com.docker.compose.project=courier-test"]);
     }
 }
 

@@ -232,8 +232,7 @@ public sealed class KubeStory
     private Task<string[]> PodsAsync(string deployment)
         => ListAsync("pod", "ps", "--format", "{{.Name}}", "--filter", "label=app.kubernetes.io/name=" + deployment);
 
-    private async Task<string[]> ListAsync(params string[] args)
-        => (await _stack.EngineOkAsync(Minute, args)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    private Task<string[]> ListAsync(params string[] args) => _stack.EngineLinesAsync(Minute, args);
 
     /// <summary>Whatever a failed or interrupted run left: the pods, the ConfigMap's volume, the network (errors ignored).</summary>
     private async Task CleanUpAsync()
