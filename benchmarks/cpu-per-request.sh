@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # CPU time per request of every Courier process in the brokered bench-peers workload, by role. Steadier than req/s
 # on a noisy machine, so it is what A/B comparisons of a change use (alternate the two builds, three runs each).
-#   COURIER=/path/to/courier benchmarks/cpu-per-request.sh [LABEL]
-# Runs `benchmarks/peers/run courier 2 4 100 6 64` and samples /proc for 3 s in the middle of it.
+#   COURIER=/path/to/courier [WORKLOAD="2 4 100 6 64"] benchmarks/cpu-per-request.sh [LABEL]
+# Runs `benchmarks/peers/run courier $WORKLOAD` (workers, clients, in flight, seconds, size) and samples /proc for 3 s
+# in the middle of it.
 set -euo pipefail
 courier=${COURIER:?set COURIER to the courier executable (dotnet publish src/Courier.Cli -c Release -o DIR)}
 peers=${PEERS:-$(cd "$(dirname "$0")/peers" && pwd)}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-(cd "$peers" && COURIER=$courier ./run courier 2 4 100 6 64 >"$out" 2>&1) &
+read -ra workload <<<"${WORKLOAD:-2 4 100 6 64}"
+(cd "$peers" && COURIER=$courier ./run courier "${workload[@]}" >"$out" 2>&1) &
 runner=$!
 ticks() { # CPU ticks (user + system) of all processes of one role
   local sum=0 p

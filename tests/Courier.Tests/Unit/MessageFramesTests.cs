@@ -89,4 +89,47 @@ public sealed class MessageFramesTests
         Assert.Throws<InvalidOperationException>(() => message.Append(Array.MaxLength));
         Assert.Equal(1, message.Count);
     }
+
+    [Fact]
+    public void A_frame_handed_over_by_the_transport_is_disposed_at_the_next_message_unless_detached()
+    {
+        var message = new MessageFrames();
+        var kept = new CountingFrame([1, 2, 3]);
+        var dropped = new CountingFrame([4, 5]);
+        message.Append("id"u8);
+        message.AppendOwned(kept);
+        message.AppendOwned(dropped);
+
+        Assert.True(message.IsOwned(1));
+        Assert.False(message.IsOwned(0));
+        Assert.Equal([4, 5], message.Memory(2).ToArray());
+        Assert.Equal(2, message.Length(2));
+        Assert.Same(kept, message.Detach(1));
+        Assert.Throws<InvalidOperationException>(() => message.Detach(1)); // once
+        Assert.Throws<InvalidOperationException>(() => message.Detach(0)); // only what the transport handed over
+
+        message.Clear();
+        message.Append("next"u8);
+
+        Assert.Equal(0, kept.Disposals);
+        Assert.Equal(1, dropped.Disposals);
+        Assert.False(message.IsOwned(0));
+        Assert.Equal("next"u8.ToArray(), message[0].ToArray());
+    }
+
+    /// <summary>A transport's frame stand-in: managed bytes, counting its disposals.</summary>
+    private sealed class CountingFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
+    {
+        public int Disposals { get; private set; }
+
+        public override Span<byte> GetSpan() => bytes;
+
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing) => Disposals++;
+    }
 }

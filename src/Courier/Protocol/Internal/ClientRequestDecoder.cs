@@ -119,6 +119,35 @@ internal static class ClientRequestDecoder
     }
 
     /// <summary>
+    /// Where the body of a request of its own message starts, by the rules <see cref="TryDecode"/> follows (past the
+    /// message's end when it has no body or no reply address): every frame before it is read to decode the request,
+    /// none from it on.
+    /// </summary>
+    public static int BodyStart(Transport.Internal.MessageFrames message)
+    {
+        var delimiter = -1;
+        for (var i = 1; i < message.Count && i <= MaxEnvelopeFrames; i++)
+        {
+            if (message.Length(i) == 0)
+            {
+                delimiter = i;
+                break;
+            }
+        }
+
+        var header = delimiter + 1;
+        if (delimiter < 0 || header >= message.Count)
+        {
+            return message.Count;
+        }
+
+        var frame = message[header];
+        return CourierFrame5.Is(frame, CourierFrame5.Request) || CourierFrame.Is(frame) ? header + 1
+            : frame.SequenceEqual(Mdp.ClientHeader) ? header + 2
+            : header;
+    }
+
+    /// <summary>
     /// Decodes a request of its own message (<paramref name="frames"/>, routing id first) into <paramref name="request"/>.
     /// False, with the reason, when it has no empty delimiter and so no reply address: it can only be dropped.
     /// </summary>

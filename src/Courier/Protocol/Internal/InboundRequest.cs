@@ -14,6 +14,10 @@ internal sealed class InboundRequest(bool reuseArrays)
     private readonly bool _reuseArrays = reuseArrays;
     private byte[][]? _kept;
     private byte[][] _frames = [];
+
+    // Body frames the transport received as large frames of its own, taken as they are instead of copied (the broker's
+    // only: its bodies are only passed on), by frame index; their places in _frames are empty. Disposed by Clear.
+    private System.Buffers.MemoryManager<byte>?[]? _large;
     private int _bodyStart;
     private ReadOnlyMemory<byte> _slice;
     private bool _sliced;
@@ -42,7 +46,8 @@ internal sealed class InboundRequest(bool reuseArrays)
 
     public int BodyCount => _sliced ? 1 : Math.Max(0, _frames.Length - _bodyStart);
 
-    public ReadOnlyMemory<byte> Body(int index) => _sliced ? _slice : _frames[_bodyStart + index];
+    public ReadOnlyMemory<byte> Body(int index)
+        => _sliced ? _slice : _large?[_bodyStart + index] is { } large ? large.Memory : _frames[_bodyStart + index];
 
     /// <summary>The first body frame, or empty: an 8/MMI query's argument.</summary>
     public ReadOnlySpan<byte> FirstBody => BodyCount > 0 ? Body(0).Span : default;
@@ -91,8 +96,17 @@ internal sealed class InboundRequest(bool reuseArrays)
         var frames = _kept is { } kept && kept.Length == message.Count ? kept : new byte[message.Count][];
         _kept = null;
         frames[0] = peerId;
+        // Only body frames are taken as they came: decoding reads every frame before the body, never the body's bytes.
+        var bodyStart = _reuseArrays ? ClientRequestDecoder.BodyStart(message) : frames.Length;
         for (var f = 1; f < frames.Length; f++)
         {
+            if (f >= bodyStart && message.IsOwned(f))
+            {
+                (_large ??= new System.Buffers.MemoryManager<byte>?[frames.Length])[f] = message.Detach(f);
+                frames[f] = [];
+                continue;
+            }
+
             var length = message.Length(f);
             var frame = frames[f] is { } old && old.Length == length ? old : length == 0 ? [] : new byte[length];
             message[f].CopyTo(frame);
@@ -133,6 +147,7 @@ internal sealed class InboundRequest(bool reuseArrays)
     {
         // The later attempt's envelope may be its own frames: keep them alive with it by swapping wholesale.
         (_frames, attempt._frames) = (attempt._frames, _frames);
+        (_large, attempt._large) = (attempt._large, _large);
         (_bodyStart, attempt._bodyStart) = (attempt._bodyStart, _bodyStart);
         (_slice, attempt._slice) = (attempt._slice, _slice);
         (_sliced, attempt._sliced) = (attempt._sliced, _sliced);
@@ -143,7 +158,16 @@ internal sealed class InboundRequest(bool reuseArrays)
     /// <summary>Forgets the request, so that a pooled object holds no client's bytes (kept arrays are zeroed).</summary>
     public void Clear()
     {
-        if (_reuseArrays && !_sliced)
+        if (_large is { } large)
+        {
+            foreach (var frame in large)
+            {
+                ((IDisposable?)frame)?.Dispose();
+            }
+
+            _large = null;
+        }
+        else if (_reuseArrays && !_sliced)
         {
             Keep(_frames);
         }

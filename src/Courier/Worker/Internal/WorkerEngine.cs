@@ -399,7 +399,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
             if (Admit(connection, record.Tag, address, 1) is { } service)
             {
-                Run(connection, service, address, [data.AsMemory(record.BodyOffset, record.Body.Length)], budgetMs, headers);
+                Run(connection, service, address, new LentBody([data.AsMemory(record.BodyOffset, record.Body.Length)], default), budgetMs, headers);
             }
         }
 
@@ -471,11 +471,12 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     private void Run(
-        WorkerConnection connection, WorkerService service, ReplyAddress address, ReadOnlyMemory<byte>[] body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
+        WorkerConnection connection, WorkerService service, ReplyAddress address, LentBody body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
     {
         if (HeaderBlock.Check(headers.Span) is { } problem)
         {
             // The broker checked them; a worker checks again rather than trust its peer.
+            body.Lent.Dispose();
             connection.Reply(address, CourierStatus.BadRequest, [Encoding.UTF8.GetBytes(problem)]);
             return;
         }
@@ -488,7 +489,14 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             _calls[address.Token] = call;
         }
 
-        _runner.TryRun(service.Handler, new CourierRequest(service.Name, body, headers), new WorkerJob(connection, address, service.Take(), call), call, TraceHeaders.Parent(headers.Span));
+        var job = new WorkerJob(connection, address, service.Take(), call, body.Lent);
+        if (!_runner.TryRun(service.Handler, new CourierRequest(service.Name, body.Frames, headers), job, call, TraceHeaders.Parent(headers.Span)))
+        {
+            // Not reached while Admit keeps to the service's concurrency; answered all the same, never left hanging.
+            job.Slot.Release();
+            body.Lent.Dispose();
+            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} is busy")]);
+        }
     }
 
     private void Unexpected(int frameCount, string reason)
@@ -514,6 +522,9 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             outcome = outcome.For(job.Slot.Service.Idempotent);
             job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);
         }
+
+        // After the reply: its body may be the request's, as an echo's is (sent on without a copy, libzmq holds it now).
+        job.Lent.Dispose();
     }
 
     private void OnIdle()
@@ -525,17 +536,11 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
     }
 
-    /// <summary>The frames from <paramref name="start"/> on, each an array of its own: the handler keeps them.</summary>
-    private static ReadOnlyMemory<byte>[] BodyFrom(MessageFrames message, int start)
-    {
-        var body = new ReadOnlyMemory<byte>[Math.Max(0, message.Count - start)];
-        for (var i = 0; i < body.Length; i++)
-        {
-            body[i] = message.ToArray(start + i);
-        }
-
-        return body;
-    }
+    /// <summary>
+    /// The frames from <paramref name="start"/> on for a handler: each an array of its own, but for large frames received
+    /// as they came, which the handler borrows until its reply is sent (<see cref="LentFrames"/>).
+    /// </summary>
+    private static LentBody BodyFrom(MessageFrames message, int start) => LentFrames.BodyFrom(message, start);
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
 }

@@ -169,6 +169,11 @@ internal static unsafe partial class LibZmq
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial int zmq_msg_close(ZmqMsg* message);
 
+    /// <summary>Moves a frame's content to another (the source is left empty); calls nothing back.</summary>
+    [LibraryImport(Library)]
+    [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
+    public static partial int zmq_msg_move(ZmqMsg* destination, ZmqMsg* source);
+
     [LibraryImport(Library)]
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
     public static partial void* zmq_msg_data(ZmqMsg* message);

@@ -16,6 +16,10 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
     private string _endpoint = "";
 
+    // Set once an inproc endpoint is bound or connected: no frame is then lent to libzmq or kept as it came (see
+    // StopCountingForInproc), since the other end is a socket of this process.
+    private bool _inproc;
+
     /// <summary>The bound on this listener's connections, or null (a connecting socket).</summary>
     internal ConnectionLimit? Limit { get; } = limit;
     private readonly Dictionary<byte[], string> _userIds = new(ByteArrayComparer.Instance);
@@ -88,13 +92,15 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     }
 
     /// <summary>
-    /// An inproc peer is a socket of this process, which would run the free callback of a counted frame inside a call
-    /// made without the GC transition: such a socket is not counted (its inproc peers are this process's own anyway).
+    /// An inproc peer is a socket of this process, which would run the free callback of a counted or lent frame inside a
+    /// call made without the GC transition: such a socket is not counted (its inproc peers are this process's own
+    /// anyway), and copies every frame both ways.
     /// </summary>
     private void StopCountingForInproc(string endpoint)
     {
         if (endpoint.StartsWith("inproc://", StringComparison.Ordinal))
         {
+            _inproc = true;
             Backlog?.Dispose();
             Backlog = null;
         }
@@ -132,14 +138,8 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         for (var i = 0; i < frames.Length; i++)
         {
             var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
-            int sent;
-            fixed (byte* data = frames[i].Span)
-            {
-                sent = LibZmq.zmq_send(raw, data, (nuint)frames[i].Length, flags);
-            }
-
             // A multipart message is queued atomically: only its first frame can be refused.
-            if (sent < 0)
+            if (!SendFrame(raw, frames[i], flags))
             {
                 return false;
             }
@@ -147,6 +147,34 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
         TransportTelemetry.Sent(frames, Role);
         return true;
+    }
+
+    /// <summary>
+    /// One frame: a slice of a <see cref="NativeFrame"/> (a large frame received and sent on) is lent to libzmq, not
+    /// copied; anything else libzmq copies.
+    /// </summary>
+    private bool SendFrame(nint raw, ReadOnlyMemory<byte> frame, int flags)
+    {
+        if (!_inproc && NativeFrame.TryGet(frame, out var native, out var start, out var length))
+        {
+            ZmqMsg msg;
+            if (native.TryLend(&msg, start, length))
+            {
+                if (LibZmq.zmq_msg_send(&msg, raw, flags) >= 0)
+                {
+                    return true;
+                }
+
+                // Still ours: closing it gives the reference back.
+                _ = LibZmq.zmq_msg_close_tracked(&msg);
+                return false;
+            }
+        }
+
+        fixed (byte* data = frame.Span)
+        {
+            return LibZmq.zmq_send(raw, data, (nuint)frame.Length, flags) >= 0;
+        }
     }
 
     public Received TryReceive(MessageFrames message)
@@ -204,15 +232,22 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 return false;
             }
 
+            string? userId;
+            int sourceFd;
             try
             {
-                Append(message, &msg, size);
+                // The rest of a multipart message arrives with its first frame.
                 while (LibZmq.zmq_msg_more(&msg) != 0)
                 {
-                    // The rest of a multipart message arrives with its first frame.
-                    size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                     Append(message, &msg, size);
+                    size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
+
+                // Read off the last frame before it is appended, which may move its content away: libzmq attaches the
+                // connection's metadata to each frame that came off the wire.
+                userId = ReadsUserId ? UserIdOf(&msg) : null;
+                sourceFd = reportDisconnects ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
+                Append(message, &msg, size);
             }
             catch
             {
@@ -226,14 +261,10 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 throw;
             }
 
-            if (ReadsUserId)
-            {
-                message.UserId = UserIdOf(&msg);
-            }
-
+            message.UserId = userId;
             if (reportDisconnects && !_mappedPeers.GetAlternateLookup<ReadOnlySpan<byte>>().Contains(message[0]))
             {
-                MapNewPeer(message.ToArray(0), &msg);
+                MapNewPeer(message.ToArray(0), sourceFd);
             }
 
             return true;
@@ -277,11 +308,13 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return id;
     }
 
-    private void MapNewPeer(byte[] peer, ZmqMsg* lastFrame)
+    /// <param name="peer">The routing id.</param>
+    /// <param name="sourceFd">
+    /// The connection's fd, read from the message's last frame: a ROUTER's routing-id frame carries none when an events
+    /// query prefetched the message, which is most of the time.
+    /// </param>
+    private void MapNewPeer(byte[] peer, int sourceFd)
     {
-        // Read from a frame that came off the wire: a ROUTER's routing-id frame carries no source fd when an events query
-        // prefetched the message, which is most of the time.
-        var sourceFd = LibZmq.zmq_msg_get(lastFrame, LibZmq.MsgSourceFd);
         if (sourceFd < 0 || _closingPeers.Contains(peer))
         {
             // No fd, or a message still queued from a dropped connection: it must not claim an fd a new one may hold.
@@ -357,8 +390,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return LibZmq.zmq_getsockopt(socket.DangerousGetHandle(), LibZmq.OptEvents, &events, &length) == 0 && (events & LibZmq.PollIn) != 0;
     }
 
-    private static void Append(MessageFrames message, ZmqMsg* msg, int size)
+    private void Append(MessageFrames message, ZmqMsg* msg, int size)
     {
+        if (size >= NativeFrame.Minimum && !_inproc)
+        {
+            message.AppendOwned(NativeFrame.Take(msg, size));
+            return;
+        }
+
         var frame = message.Append(Math.Max(0, size));
         if (size > 0)
         {

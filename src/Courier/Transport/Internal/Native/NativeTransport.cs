@@ -5,6 +5,7 @@ internal sealed unsafe class NativeTransport : ITransport
 {
     private static readonly Lazy<nint> SharedContext = new(() =>
     {
+        AllocatorTuning.Apply();
         var context = LibZmq.zmq_ctx_new();
         return context != 0 ? context : throw new InvalidOperationException("zmq_ctx_new failed: " + LibZmq.LastError());
     });

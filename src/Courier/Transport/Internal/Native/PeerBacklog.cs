@@ -63,17 +63,34 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
             }
         }
 
-        var last = frames[^1].Span;
-        var block = (Block*)NativeMemory.Alloc((nuint)(sizeof(Block) + last.Length));
+        // The last frame's bytes follow the block, or, for a frame received as it came (a broker passing a body on),
+        // stay where they are: the block then holds a reference to them instead.
+        Block* block;
+        byte* bytes;
+        if (NativeFrame.TryGet(frames[^1], out var native, out var start, out var length))
+        {
+            block = (Block*)NativeMemory.Alloc((nuint)sizeof(Block));
+            block->Shared = native.Share(out var shared);
+            bytes = shared + start;
+        }
+        else
+        {
+            var last = frames[^1].Span;
+            length = last.Length;
+            block = (Block*)NativeMemory.Alloc((nuint)(sizeof(Block) + length));
+            block->Shared = null;
+            bytes = (byte*)(block + 1);
+            last.CopyTo(new Span<byte>(bytes, length));
+        }
+
         block->Account = account;
         block->Bytes = total;
-        last.CopyTo(new Span<byte>(block + 1, last.Length));
 
         // Counted before libzmq has it: its I/O thread may write it, and call back, before zmq_msg_send returns.
         Interlocked.Add(ref account->Pending, total);
         Interlocked.Increment(ref account->References);
         ZmqMsg msg;
-        if (LibZmq.zmq_msg_init_data(&msg, block + 1, (nuint)last.Length, &Release, block) != 0)
+        if (LibZmq.zmq_msg_init_data(&msg, bytes, (nuint)length, &Release, block) != 0)
         {
             Free(block);
             return false;
@@ -176,6 +193,11 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     {
         var account = block->Account;
         var bytes = block->Bytes;
+        if (block->Shared is not null)
+        {
+            NativeFrame.Unreference(block->Shared);
+        }
+
         NativeMemory.Free(block);
         Interlocked.Add(ref account->Pending, -bytes);
         Unreference(account);
@@ -189,11 +211,15 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
         public long References;
     }
 
-    /// <summary>What precedes a tracked frame's bytes in its allocation: whose bytes they are, and how many the message counts.</summary>
+    /// <summary>
+    /// What precedes a tracked frame's bytes in its allocation: whose bytes they are, how many the message counts, and
+    /// the <see cref="NativeFrame"/> holding the bytes instead, if one does.
+    /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     private struct Block
     {
         public Account* Account;
         public long Bytes;
+        public void* Shared;
     }
 }
