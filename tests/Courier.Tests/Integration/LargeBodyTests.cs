@@ -104,6 +104,60 @@ public sealed class LargeBodyTests
         }
     }
 
+    [Fact]
+    public async Task A_server_lends_large_bodies_too_and_remembers_a_copy_of_a_reply_that_was_one()
+    {
+        var kept = new List<ReadOnlyMemory<byte>>();
+        await using var server = await TestServer.StartAsync(map: s => s.Map("keep", (request, _) =>
+        {
+            lock (kept)
+            {
+                kept.Add(request.Body);
+            }
+
+            return ValueTask.FromResult(request.Frames);
+        }, idempotent: false));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30) });
+
+        // Not idempotent: the server's at-most-once ledger remembers each reply, here the request's own (lent) body.
+        var bodies = Enumerable.Range(0, 4).Select(i => Random(Threshold + i, 10 + i)).ToArray();
+        var replies = await Task.WhenAll(bodies.Select(body => client.RequestAsync("keep", body)));
+        for (var i = 0; i < bodies.Length; i++)
+        {
+            Assert.True(bodies[i].AsSpan().SequenceEqual(replies[i].Body.Span), $"request {i} came back changed");
+        }
+
+        ReadOnlyMemory<byte>[] keptBodies;
+        lock (kept)
+        {
+            keptBodies = [.. kept];
+        }
+
+        if (TransportResolver.AutoMeans == TransportImplementation.Native)
+        {
+            await Poll.UntilAsync(() => keptBodies.All(Throws), what: "every lent frame given back");
+        }
+        else
+        {
+            Assert.All(keptBodies, body => Assert.True(bodies.Single(b => b.Length == body.Length).AsSpan().SequenceEqual(body.Span)));
+        }
+    }
+
+    [Fact]
+    public void What_is_remembered_of_lent_frames_is_a_copy_that_outlives_them()
+    {
+        var lent = new ArrayFrame([1, 2, 3]);
+        ReadOnlyMemory<byte> own = new byte[] { 9 };
+        var owned = LentFrames.Owned([own, lent.Memory]);
+
+        ((IDisposable)lent).Dispose();
+
+        Assert.Equal([9], owned[0].ToArray());
+        Assert.True(owned[0].Equals(own), "a frame of its own is kept as it is");
+        Assert.Equal([1, 2, 3], owned[1].ToArray());
+        Assert.Throws<ObjectDisposedException>(() => lent.Memory.Span.ToArray());
+    }
+
     private static bool Throws(ReadOnlyMemory<byte> memory)
     {
         try
@@ -119,4 +173,20 @@ public sealed class LargeBodyTests
 
     private static ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> Echo(CourierRequest request, CancellationToken cancellationToken)
         => ValueTask.FromResult(request.Frames);
+
+    /// <summary>A lent frame's stand-in: managed bytes that throw once disposed, as the transport's do.</summary>
+    private sealed class ArrayFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
+    {
+        private bool _disposed;
+
+        public override Span<byte> GetSpan() => _disposed ? throw new ObjectDisposedException(nameof(ArrayFrame)) : bytes;
+
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing) => _disposed = true;
+    }
 }

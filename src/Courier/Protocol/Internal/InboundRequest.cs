@@ -15,9 +15,11 @@ internal sealed class InboundRequest(bool reuseArrays)
     private byte[][]? _kept;
     private byte[][] _frames = [];
 
-    // Body frames the transport received as large frames of its own, taken as they are instead of copied (the broker's
-    // only: its bodies are only passed on), by frame index; their places in _frames are empty. Disposed by Clear.
+    // Body frames the transport received as large frames of its own, taken as they are instead of copied, by frame
+    // index; their places in _frames are empty. A server's handler borrows them until its reply is sent; a broker only
+    // passes them on. Disposed by Clear, with those of earlier attempts whose route this one took (TakeRouteOf).
     private System.Buffers.MemoryManager<byte>?[]? _large;
+    private List<System.Buffers.MemoryManager<byte>?[]>? _retired;
     private int _bodyStart;
     private ReadOnlyMemory<byte> _slice;
     private bool _sliced;
@@ -66,7 +68,10 @@ internal sealed class InboundRequest(bool reuseArrays)
         }
     }
 
-    /// <summary>The body as an array of its own, for a handler (no bytes copied).</summary>
+    /// <summary>
+    /// The body as an array of its own, for a handler (no bytes copied): large frames are lent, valid until this request
+    /// is cleared, after its reply is sent.
+    /// </summary>
     public ReadOnlyMemory<byte>[] BodyArray()
     {
         var body = new ReadOnlyMemory<byte>[BodyCount];
@@ -97,7 +102,7 @@ internal sealed class InboundRequest(bool reuseArrays)
         _kept = null;
         frames[0] = peerId;
         // Only body frames are taken as they came: decoding reads every frame before the body, never the body's bytes.
-        var bodyStart = _reuseArrays ? ClientRequestDecoder.BodyStart(message) : frames.Length;
+        var bodyStart = ClientRequestDecoder.BodyStart(message);
         for (var f = 1; f < frames.Length; f++)
         {
             if (f >= bodyStart && message.IsOwned(f))
@@ -148,6 +153,13 @@ internal sealed class InboundRequest(bool reuseArrays)
         // The later attempt's envelope may be its own frames: keep them alive with it by swapping wholesale.
         (_frames, attempt._frames) = (attempt._frames, _frames);
         (_large, attempt._large) = (attempt._large, _large);
+        if (attempt._large is { } running)
+        {
+            // The body a handler may still be reading (or libzmq still sending) goes when this request does, not with the
+            // attempt, which is released now.
+            (_retired ??= []).Add(running);
+            attempt._large = null;
+        }
         (_bodyStart, attempt._bodyStart) = (attempt._bodyStart, _bodyStart);
         (_slice, attempt._slice) = (attempt._slice, _slice);
         (_sliced, attempt._sliced) = (attempt._sliced, _sliced);
@@ -158,14 +170,16 @@ internal sealed class InboundRequest(bool reuseArrays)
     /// <summary>Forgets the request, so that a pooled object holds no client's bytes (kept arrays are zeroed).</summary>
     public void Clear()
     {
-        if (_large is { } large)
+        if (_large is not null || _retired is not null)
         {
-            foreach (var frame in large)
+            Dispose(_large);
+            foreach (var retired in _retired ?? [])
             {
-                ((IDisposable?)frame)?.Dispose();
+                Dispose(retired);
             }
 
             _large = null;
+            _retired = null;
         }
         else if (_reuseArrays && !_sliced)
         {
@@ -181,6 +195,14 @@ internal sealed class InboundRequest(bool reuseArrays)
         Delivery = default;
         ArrivedAt = 0;
         UserId = null;
+    }
+
+    private static void Dispose(System.Buffers.MemoryManager<byte>?[]? frames)
+    {
+        foreach (var frame in frames ?? [])
+        {
+            ((IDisposable?)frame)?.Dispose();
+        }
     }
 
     private void Keep(byte[][] frames)

@@ -203,7 +203,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             }
             else
             {
-                _ledger.Remember(request.Key, run, new RememberedReply(outcome.Status, body, outcome.Headers ?? []));
+                // Copies of lent frames (an echo's reply is its request's body): the request, and they, go now.
+                _ledger.Remember(request.Key, run, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []));
             }
         }
 

@@ -33,6 +33,25 @@ internal readonly struct LentFrames(MemoryManager<byte>[]? frames)
         return new LentBody(body, new LentFrames(lent?.ToArray()));
     }
 
+    /// <summary>
+    /// <paramref name="frames"/>, with a copy of each frame that is memory of the transport's (lent, and so valid only for
+    /// a while): what may be kept for good.
+    /// </summary>
+    public static ReadOnlyMemory<byte>[] Owned(ReadOnlyMemory<byte>[] frames)
+    {
+        ReadOnlyMemory<byte>[]? owned = null;
+        for (var i = 0; i < frames.Length; i++)
+        {
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MemoryManager<byte>>(frames[i], out _))
+            {
+                owned ??= (ReadOnlyMemory<byte>[])frames.Clone();
+                owned[i] = frames[i].ToArray();
+            }
+        }
+
+        return owned ?? frames;
+    }
+
     /// <summary>Gives the frames back; what still reads them throws <see cref="ObjectDisposedException"/> from now on.</summary>
     public void Dispose()
     {
