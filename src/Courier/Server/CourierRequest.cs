@@ -57,7 +57,7 @@ public sealed class CourierRequest
     public string Service { get; }
 
     /// <summary>
-    /// The body frames, as the client sent them. A server or worker on the native transport lends a frame of 32 KiB or more as
+    /// The body frames, as the client sent them. A server or worker on the native transport lends a frame of 8 KiB or more as
     /// libzmq received it instead of copying it: such a frame is the handler's until its reply has been sent (returning
     /// it as the reply, as an echo does, is fine), and reading it after that throws <see cref="ObjectDisposedException"/>.
     /// Copy (<c>ToArray()</c>) what the handler keeps longer.

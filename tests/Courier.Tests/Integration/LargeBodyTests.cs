@@ -11,7 +11,7 @@ namespace Courier.Tests.Integration;
 /// </summary>
 public sealed class LargeBodyTests
 {
-    private const int Threshold = 32 * 1024; // Transport.Internal.Native.NativeFrame.Minimum
+    private const int Threshold = Transport.Internal.Native.NativeFrame.Minimum;
 
     private static byte[] Random(int size, int seed)
     {

@@ -20,8 +20,12 @@ namespace Courier.Transport.Internal.Native;
 /// </remarks>
 internal sealed unsafe class NativeFrame : MemoryManager<byte>
 {
-    /// <summary>Frames this large or larger are kept as they came; smaller ones are copied, which is cheaper.</summary>
-    public const int Minimum = 32 * 1024;
+    /// <summary>
+    /// Frames this large or larger are kept as they came; smaller ones are copied, which is cheaper. libzmq gives a
+    /// message larger than its 8 KiB receive batch a buffer of its own; taking those beat copying them already at
+    /// 16 KiB (brokered, 2 × 4 × 100 in flight: 6.8 k → 7.3–7.7 k req/s against a 32 KiB threshold).
+    /// </summary>
+    public const int Minimum = 8 * 1024;
 
     private Block* _block;
     private readonly int _length;
