@@ -46,6 +46,13 @@ public sealed class CourierBroker : IAsyncDisposable
         return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.LargestPendingBytes);
     }
 
+    /// <summary>The bytes of replies its at-most-once ledger remembers, read on the loop (tests).</summary>
+    internal Task<long> RememberedBytesAsync()
+    {
+        var (engine, loop) = (_engine, _loop);
+        return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.RememberedBytes);
+    }
+
     /// <summary>Binds the endpoint and starts brokering.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {

@@ -49,6 +49,13 @@ public sealed class CourierServer : IAsyncDisposable
         return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.LargestPendingBytes);
     }
 
+    /// <summary>The bytes of replies its at-most-once ledger remembers, read on the loop (tests).</summary>
+    internal Task<long> RememberedBytesAsync()
+    {
+        var (engine, loop) = (_engine, _loop);
+        return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.RememberedBytes);
+    }
+
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
     public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
 

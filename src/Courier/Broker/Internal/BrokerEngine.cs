@@ -56,6 +56,9 @@ internal sealed class BrokerEngine : ISocketHandler
     /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>. Loop thread only.</summary>
     public long LargestPendingBytes => _frontEnd.Replies.LargestPendingBytes;
 
+    /// <summary>See <see cref="ServiceTable.RememberedBytes"/>. Loop thread only.</summary>
+    public long RememberedBytes => _services.RememberedBytes;
+
     public bool OnMessage(MessageFrames message)
     {
         switch (BrokerInbound.Classify(message))

@@ -123,6 +123,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>courier/5 requests the at-most-once ledger holds as in progress (queued, with a worker, or orphaned).</summary>
     public int TrackedInProgress => _delivery.RunningCount;
 
+    /// <summary>The bytes of the replies its at-most-once ledger remembers (bounded by <see cref="AtMostOnce.MaxBytes"/>).</summary>
+    public long RememberedBytes => _delivery.RememberedBytes;
+
     /// <summary>Services known now.</summary>
     public int Count => _services.Count;
 

@@ -71,6 +71,9 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>. Loop thread only.</summary>
     public long LargestPendingBytes => _frontEnd.Replies.LargestPendingBytes;
 
+    /// <summary>See <see cref="DeliveryLedger{TRunning}.RememberedBytes"/>. Loop thread only.</summary>
+    public long RememberedBytes => _ledger.RememberedBytes;
+
     /// <summary>Completes once a drain began and nothing runs or waits any more.</summary>
     public Task Drained => _drained.Task;
 

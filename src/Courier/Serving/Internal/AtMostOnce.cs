@@ -8,4 +8,10 @@ internal static class AtMostOnce
 
     /// <summary>How many answered requests' replies are remembered at most (the oldest go first): 100,000.</summary>
     public const int Capacity = 100_000;
+
+    /// <summary>
+    /// How many bytes of remembered reply bodies and headers are kept at most: 64 MiB. Past it the oldest bodies go,
+    /// their entries stay: a repeat is answered 520 instead of running again.
+    /// </summary>
+    public const long MaxBytes = 64L << 20;
 }

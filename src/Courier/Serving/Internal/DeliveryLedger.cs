@@ -9,25 +9,39 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// At-most-once (courier/5, docs/protocol.md §8), for a server or a broker: the requests in progress by
 /// (client identity, request id), so that a repeated attempt joins the one running instead of running again, and the
 /// replies of those recently answered, so that it gets the remembered reply. Answered entries are bounded by count
-/// (<c>capacity</c>) and age (<c>window</c>), oldest out first; entries in progress are bounded by what the owner
-/// admits (queues, concurrency). Loop thread only.
+/// (<c>capacity</c>) and age (<c>window</c>), oldest out first, and their bodies by bytes (<c>maxBytes</c>): past it
+/// the oldest bodies are dropped and their entries kept, so that a repeat still never runs again but is answered 520
+/// (<see cref="Forgotten"/>). Entries in progress are bounded by what the owner admits (queues, concurrency). Loop
+/// thread only.
 /// </summary>
 /// <typeparam name="TRunning">What the owner holds for a request in progress.</typeparam>
-internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock)
+internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock, long maxBytes = AtMostOnce.MaxBytes)
     where TRunning : class
 {
     private readonly Dictionary<RequestKey, TRunning> _running = [];
-    private readonly Dictionary<RequestKey, RememberedReply> _answered = [];
+    private readonly Dictionary<RequestKey, Answer> _answered = [];
     private readonly Queue<(RequestKey Key, long At)> _order = new();
+
+    // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
+    // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
+    private readonly Queue<Answer> _bodies = new();
     private readonly long _windowTicks = (long)(window.TotalSeconds * clock.TimestampFrequency);
+    private long _bytes;
 
     public int RunningCount => _running.Count;
 
     public int AnsweredCount => _answered.Count;
 
+    /// <summary>The bytes of the reply bodies and headers remembered now.</summary>
+    public long RememberedBytes => _bytes;
+
     public bool TryGetRunning(RequestKey key, out TRunning running) => _running.TryGetValue(key, out running!);
 
-    public bool TryGetAnswer(RequestKey key, out RememberedReply reply) => _answered.TryGetValue(key, out reply!);
+    public bool TryGetAnswer(RequestKey key, out RememberedReply reply)
+    {
+        reply = _answered.TryGetValue(key, out var answer) ? answer.Reply : null!;
+        return reply is not null;
+    }
 
     public void Start(RequestKey key, TRunning running) => _running[key] = running;
 
@@ -49,11 +63,28 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             return;
         }
 
-        _answered[key] = reply;
+        Remove(key);
+        var size = SizeOf(reply);
+        var answer = size > maxBytes ? new Answer(Forgotten(size), 0) : new Answer(reply, size);
+        _answered[key] = answer;
         _order.Enqueue((key, clock.GetTimestamp()));
+        if (answer.Bytes > 0)
+        {
+            _bytes += answer.Bytes;
+            _bodies.Enqueue(answer);
+        }
+
         while (_order.Count > capacity)
         {
-            _answered.Remove(_order.Dequeue().Key);
+            Remove(_order.Dequeue().Key);
+        }
+
+        while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
+        {
+            // The entry stays, without its body: a repeat is still never run again.
+            _bytes -= oldest.Bytes;
+            oldest.Reply = Forgotten(oldest.Bytes);
+            oldest.Bytes = 0;
         }
     }
 
@@ -63,7 +94,49 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         while (_order.TryPeek(out var oldest) && now - oldest.At > _windowTicks)
         {
             _order.Dequeue();
-            _answered.Remove(oldest.Key);
+            Remove(oldest.Key);
         }
+
+        while (_bodies.TryPeek(out var first) && first.Bytes == 0)
+        {
+            _bodies.Dequeue();
+        }
+    }
+
+    /// <summary>
+    /// What a repeat is answered once its reply's body is no longer kept: it ran, so it does not run again, and its caller
+    /// learns that the outcome cannot be told to it.
+    /// </summary>
+    internal static RememberedReply Forgotten(long size) => new(
+        Protocol.CourierStatus.OutcomeUnknown,
+        [System.Text.Encoding.UTF8.GetBytes($"answered, but its reply ({size} bytes) is no longer kept for a repeat: not run again")],
+        []);
+
+    private void Remove(RequestKey key)
+    {
+        if (_answered.Remove(key, out var removed))
+        {
+            _bytes -= removed.Bytes;
+            removed.Bytes = 0;
+        }
+    }
+
+    private static long SizeOf(RememberedReply reply)
+    {
+        long size = reply.Headers.Length;
+        foreach (var frame in reply.Body)
+        {
+            size += frame.Length;
+        }
+
+        return size;
+    }
+
+    /// <summary>An answered request's reply, and the bytes it counts (0 once its body is no longer kept).</summary>
+    private sealed class Answer(RememberedReply reply, long bytes)
+    {
+        public RememberedReply Reply { get; set; } = reply;
+
+        public long Bytes { get; set; } = bytes;
     }
 }

@@ -1,0 +1,73 @@
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Serving.Internal;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Courier.Tests.Unit;
+
+/// <summary>
+/// The at-most-once ledger's answers are bounded in bytes as well as in count and age: a client asking a service with
+/// large replies cannot make a server or broker keep 100,000 of them. What no longer fits loses its body, never its
+/// entry, so a repeat is told 520 and never runs twice.
+/// </summary>
+public sealed class RememberedRepliesTests
+{
+    private static readonly ClientIdentity Client = ClientIdentity.NewRandom();
+
+    private static RememberedReply Reply(int bytes) => new(CourierStatus.Ok, [new byte[bytes]], []);
+
+    [Fact]
+    public void Past_the_byte_bound_the_oldest_bodies_go_and_their_repeats_are_answered_520_not_run_again()
+    {
+        var running = new object();
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 100);
+        for (ulong id = 1; id <= 3; id++)
+        {
+            ledger.Start(new RequestKey(Client, id), running);
+            ledger.Remember(new RequestKey(Client, id), running, Reply(40));
+        }
+
+        Assert.Equal(80, ledger.RememberedBytes);
+        Assert.True(ledger.TryGetAnswer(new RequestKey(Client, 1), out var first));
+        Assert.Equal(CourierStatus.OutcomeUnknown, first.Status);
+        Assert.True(ledger.TryGetAnswer(new RequestKey(Client, 3), out var last));
+        Assert.Equal(CourierStatus.Ok, last.Status);
+        Assert.Equal(40, last.Body[0].Length);
+        Assert.Equal(0, ledger.RunningCount);
+    }
+
+    [Fact]
+    public void A_reply_larger_than_the_whole_bound_is_remembered_as_answered_without_its_body()
+    {
+        var running = new object();
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 100);
+        ledger.Remember(new RequestKey(Client, 1), running, Reply(40));
+        ledger.Remember(new RequestKey(Client, 2), running, Reply(1000));
+
+        Assert.Equal(40, ledger.RememberedBytes);
+        Assert.True(ledger.TryGetAnswer(new RequestKey(Client, 2), out var huge));
+        Assert.Equal(CourierStatus.OutcomeUnknown, huge.Status);
+        Assert.Contains("1000 bytes", System.Text.Encoding.UTF8.GetString(huge.Body[0].Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Answers_that_expire_or_are_pushed_out_by_count_give_their_bytes_back()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var running = new object();
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 2, clock, maxBytes: 1000);
+        for (ulong id = 1; id <= 3; id++)
+        {
+            ledger.Remember(new RequestKey(Client, id), running, Reply(100));
+        }
+
+        Assert.Equal(200, ledger.RememberedBytes); // the first left by count
+        Assert.False(ledger.TryGetAnswer(new RequestKey(Client, 1), out _));
+
+        clock.Advance(TimeSpan.FromSeconds(61));
+        ledger.Expire(clock.GetTimestamp());
+
+        Assert.Equal(0, ledger.RememberedBytes);
+        Assert.Equal(0, ledger.AnsweredCount);
+    }
+}
