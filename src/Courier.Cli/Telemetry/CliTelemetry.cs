@@ -107,9 +107,19 @@ internal sealed class CliTelemetry : IDisposable
         {
             builder.AddPrometheusHttpListener(o =>
             {
-                o.Host = listen.Host;
+                // The exporter makes a URI of Host, which "*" (every interface, HttpListener's spelling) is not, and
+                // HttpListener refuses 0.0.0.0: for every interface the listener's prefix is replaced before it starts.
+                o.Host = listen.Host == "*" ? "localhost" : listen.Host;
                 o.Port = listen.Port;
                 o.ScrapeEndpointPath = "/metrics";
+                if (listen.Host == "*")
+                {
+                    o.ConfigureHttpListener = (_, listener) =>
+                    {
+                        listener.Prefixes.Clear();
+                        listener.Prefixes.Add($"http://*:{listen.Port}/metrics/");
+                    };
+                }
             });
         }
 

@@ -114,6 +114,9 @@ public sealed class CourierClient : ICourierClient
 
         // Only a request whose span exists carries the trace context: without a listener nothing is added or allocated.
         var activity = CourierTracing.StartClient(service);
+        // A body a server or worker lent its handler (a large frame as received) is copied: this client sends it on its own
+        // loop, maybe after that handler has returned and the frame was given back.
+        frames = Transport.Internal.LentFrames.Owned(frames);
         var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
         {
             Activity = activity,

@@ -34,6 +34,23 @@ public sealed partial class MetricsEndpointTests
         Assert.Matches($"rpc_server_call_duration_seconds_count\\{{[^}}]*rpc_method=\"{service}\"", worker);
     }
 
+    [Fact]
+    public async Task A_metrics_port_without_a_host_serves_every_interface_as_a_container_needs()
+    {
+        // The default host, 0.0.0.0: neither the exporter (it makes a URI of "*") nor HttpListener (it refuses 0.0.0.0)
+        // took it as it was, and the process exited at start.
+        var (server, _) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--metrics-port", "*");
+        await using (server)
+        {
+            await server.WaitForOutputAsync("metrics on http://");
+            var url = new Uri(MetricsLine().Match(server.Stdout).Groups[1].Value);
+            Assert.Equal("0.0.0.0", url.Host);
+
+            var text = await Http.GetStringAsync($"http://127.0.0.1:{url.Port}/metrics");
+            Assert.Contains("# TYPE", text, StringComparison.Ordinal);
+        }
+    }
+
     [SkippableFact]
     public async Task A_real_prometheus_server_scrapes_the_broker_and_sees_requests_increase()
     {

@@ -1,3 +1,4 @@
+using Courier.Protocol;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
@@ -156,6 +157,50 @@ public sealed class LargeBodyTests
         Assert.True(owned[0].Equals(own), "a frame of its own is kept as it is");
         Assert.Equal([1, 2, 3], owned[1].ToArray());
         Assert.Throws<ObjectDisposedException>(() => lent.Memory.Span.ToArray());
+    }
+
+    [Fact]
+    public async Task A_handler_replying_with_a_large_body_it_kept_from_an_earlier_request_gets_a_clean_500_and_the_connection_serves_on()
+    {
+        ReadOnlyMemory<byte> cached = default;
+        var calls = 0;
+        CourierHandler stale = (request, _) =>
+        {
+            // The first request's body is kept past its request (on the native transport, given back by then) and is
+            // the second's reply; every other request is echoed.
+            var call = Interlocked.Increment(ref calls);
+            if (call == 1)
+            {
+                cached = request.Body;
+            }
+
+            return ValueTask.FromResult(call == 2 ? [cached] : request.Frames);
+        };
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "stale", concurrency: 1, handler: stale);
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+        var first = Random(Threshold * 2, 5);
+        var firstReply = await client.RequestAsync("echo", first);
+        Assert.Equal(first, firstReply.Body.ToArray());
+
+        var second = client.RequestAsync("echo", Random(Threshold * 2, 6));
+        if (TransportResolver.AutoMeans == TransportImplementation.Native)
+        {
+            // Refused before any frame of it reached libzmq: no half reply glued to the error.
+            var error = await Assert.ThrowsAsync<CourierRemoteException>(() => second);
+            Assert.Equal(CourierStatus.ServerError, error.StatusCode);
+        }
+        else
+        {
+            var secondReply = await second;
+            Assert.Equal(first, secondReply.Body.ToArray()); // the managed transport copies every body
+        }
+
+        // The connection and the worker serve on, and their framing is intact.
+        var third = Random(Threshold * 2, 7);
+        var thirdReply = await client.RequestAsync("echo", third);
+        Assert.Equal(third, thirdReply.Body.ToArray());
     }
 
     private static bool Throws(ReadOnlyMemory<byte> memory)

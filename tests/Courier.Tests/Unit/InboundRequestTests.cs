@@ -109,4 +109,60 @@ public sealed class InboundRequestTests
         request.Set(frames, default, "echo", 1, null);
         request.Clear();
     }
+
+    [Fact]
+    public void Repeating_a_running_request_keeps_the_body_its_handler_got_and_frees_each_displaced_one_at_once()
+    {
+        var running = Decoded(out var original);
+        var repeats = new List<(InboundRequest Attempt, LargeFrame Body)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var attempt = Decoded(out var body);
+            running.TakeRouteOf(attempt);
+            attempt.Clear();
+            repeats.Add((attempt, body));
+        }
+
+        // The handler's body stays; of the repeats only the newest is held (the route's); the others went at once.
+        Assert.Equal(0, original.Disposals);
+        Assert.Equal([1, 1, 0], repeats.Select(r => r.Body.Disposals));
+        Assert.Equal(repeats[^1].Body.Memory.ToArray(), running.Body(0).ToArray());
+
+        running.Clear();
+        Assert.Equal(1, original.Disposals);
+        Assert.Equal(1, repeats[^1].Body.Disposals);
+    }
+
+    /// <summary>A Courier request whose body is a large frame as the transport hands it over (<see cref="LargeFrame"/>).</summary>
+    private static InboundRequest Decoded(out LargeFrame body)
+    {
+        var header = new byte[CourierFrame.PrefixLength + 4];
+        CourierFrame.WriteRequest(header, 7, "echo"u8);
+        var message = Message(Peer, [], header);
+        body = new LargeFrame(Guid.NewGuid().ToByteArray());
+        message.AppendOwned(body);
+        var request = new InboundRequest(reuseArrays: false);
+        var frames = request.TakeFrames(message, Peer);
+        Assert.True(ClientRequestDecoder.TryDecode(frames, request, "echo", out _));
+        Assert.Equal(body.Memory.ToArray(), request.Body(0).ToArray());
+        message.Clear(); // the request took the body: the next message does not dispose it
+        Assert.Equal(0, body.Disposals);
+        return request;
+    }
+
+    /// <summary>A large frame's stand-in: managed bytes, counting its disposals.</summary>
+    private sealed class LargeFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
+    {
+        public int Disposals { get; private set; }
+
+        public override Span<byte> GetSpan() => bytes;
+
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing) => Disposals++;
+    }
 }

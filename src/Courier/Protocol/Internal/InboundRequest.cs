@@ -17,9 +17,9 @@ internal sealed class InboundRequest(bool reuseArrays)
 
     // Body frames the transport received as large frames of its own, taken as they are instead of copied, by frame
     // index; their places in _frames are empty. A server's handler borrows them until its reply is sent; a broker only
-    // passes them on. Disposed by Clear, with those of earlier attempts whose route this one took (TakeRouteOf).
+    // passes them on. Disposed by Clear, with the first attempt's (_original) once a later attempt's route was taken.
     private System.Buffers.MemoryManager<byte>?[]? _large;
-    private List<System.Buffers.MemoryManager<byte>?[]>? _retired;
+    private System.Buffers.MemoryManager<byte>?[]? _original;
     private int _bodyStart;
     private ReadOnlyMemory<byte> _slice;
     private bool _sliced;
@@ -153,13 +153,15 @@ internal sealed class InboundRequest(bool reuseArrays)
         // The later attempt's envelope may be its own frames: keep them alive with it by swapping wholesale.
         (_frames, attempt._frames) = (attempt._frames, _frames);
         (_large, attempt._large) = (attempt._large, _large);
-        if (attempt._large is { } running)
+        if (_original is null && attempt._large is { } first)
         {
-            // The body a handler may still be reading (or libzmq still sending) goes when this request does, not with the
-            // attempt, which is released now.
-            (_retired ??= []).Add(running);
+            // The first attempt's body is the one its handler was given: it stays until this request goes. Bodies of
+            // later attempts displaced in turn go with their attempt at once (libzmq holds its own reference to what it
+            // still sends), so repeating a request costs no more than one body however often it is repeated.
+            _original = first;
             attempt._large = null;
         }
+
         (_bodyStart, attempt._bodyStart) = (attempt._bodyStart, _bodyStart);
         (_slice, attempt._slice) = (attempt._slice, _slice);
         (_sliced, attempt._sliced) = (attempt._sliced, _sliced);
@@ -170,16 +172,12 @@ internal sealed class InboundRequest(bool reuseArrays)
     /// <summary>Forgets the request, so that a pooled object holds no client's bytes (kept arrays are zeroed).</summary>
     public void Clear()
     {
-        if (_large is not null || _retired is not null)
+        if (_large is not null || _original is not null)
         {
             Dispose(_large);
-            foreach (var retired in _retired ?? [])
-            {
-                Dispose(retired);
-            }
-
+            Dispose(_original);
             _large = null;
-            _retired = null;
+            _original = null;
         }
         else if (_reuseArrays && !_sliced)
         {

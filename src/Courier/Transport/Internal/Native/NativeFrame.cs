@@ -27,6 +27,10 @@ internal sealed unsafe class NativeFrame : MemoryManager<byte>
     /// </summary>
     public const int Minimum = 8 * 1024;
 
+    // Guards _block between a lend or share (taking a reference) and Dispose (dropping this object's): the memory may
+    // have left its loop thread (a handler passing a body on), and a reference taken after the last one was dropped
+    // would be on freed memory.
+    private readonly Lock _lock = new();
     private Block* _block;
     private readonly int _length;
 
@@ -53,7 +57,23 @@ internal sealed unsafe class NativeFrame : MemoryManager<byte>
 
     /// <summary>Whether <paramref name="memory"/> is (a slice of) a native frame, and which.</summary>
     public static bool TryGet(ReadOnlyMemory<byte> memory, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NativeFrame? frame, out int start, out int length)
-        => MemoryMarshal.TryGetMemoryManager(memory, out frame, out start, out length) && frame._block is not null;
+        => MemoryMarshal.TryGetMemoryManager(memory, out frame, out start, out length);
+
+    /// <summary>
+    /// Throws <see cref="ObjectDisposedException"/> if any of <paramref name="frames"/> is a native frame given back
+    /// already: checked before the first frame of a message is handed to libzmq, so that a message is sent whole or not
+    /// at all.
+    /// </summary>
+    public static void ThrowIfAnyDisposed(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
+    {
+        foreach (var frame in frames)
+        {
+            if (MemoryMarshal.TryGetMemoryManager<byte, NativeFrame>(frame, out var native))
+            {
+                ObjectDisposedException.ThrowIf(native._block is null, native);
+            }
+        }
+    }
 
     /// <summary>
     /// A zero-copy frame over bytes <paramref name="start"/>..+<paramref name="length"/> for libzmq to send, holding a
@@ -61,13 +81,18 @@ internal sealed unsafe class NativeFrame : MemoryManager<byte>
     /// </summary>
     public bool TryLend(ZmqMsg* message, int start, int length)
     {
-        var block = _block;
-        if (block is null)
+        Block* block;
+        lock (_lock)
         {
-            return false;
+            block = _block;
+            if (block is null)
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref block->References);
         }
 
-        Interlocked.Increment(ref block->References);
         var data = (byte*)LibZmq.zmq_msg_data(&block->Message) + start;
         if (LibZmq.zmq_msg_init_data(message, data, (nuint)length, &Return, block) != 0)
         {
@@ -81,9 +106,14 @@ internal sealed unsafe class NativeFrame : MemoryManager<byte>
     /// <summary>A reference for a holder in native memory (<see cref="PeerBacklog"/>); give it back with <see cref="Unreference"/>.</summary>
     public void* Share(out byte* data)
     {
-        var block = _block;
-        ObjectDisposedException.ThrowIf(block is null, this);
-        Interlocked.Increment(ref block->References);
+        Block* block;
+        lock (_lock)
+        {
+            block = _block;
+            ObjectDisposedException.ThrowIf(block is null, this);
+            Interlocked.Increment(ref block->References);
+        }
+
         data = (byte*)LibZmq.zmq_msg_data(&block->Message);
         return block;
     }
@@ -119,14 +149,17 @@ internal sealed unsafe class NativeFrame : MemoryManager<byte>
 
     protected override void Dispose(bool disposing)
     {
-        var block = _block;
-        if (block is null)
+        Block* block;
+        lock (_lock)
         {
-            return;
+            block = _block;
+            _block = null;
         }
 
-        _block = null;
-        Unreference(block);
+        if (block is not null)
+        {
+            Unreference(block);
+        }
     }
 
     /// <summary>libzmq's free callback for a lent frame: on its I/O thread, or inside a send or close with the GC transition.</summary>

@@ -336,6 +336,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
 
         _sockets.Clear();
+        _message.Clear(); // the last message's large frames, if any, held natively
         lock (_wakeFdLock)
         {
             _wakeFdClosed = true;

@@ -114,6 +114,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         var raw = Handle.DangerousGetHandle();
         Settled = false;
         RefusedOverBudget = false;
+        NativeFrame.ThrowIfAnyDisposed(frames);
         if (Backlog is { } backlog && frames.Length > 0)
         {
             long total = 0;
@@ -139,7 +140,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         {
             var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
             // A multipart message is queued atomically: only its first frame can be refused.
-            if (!SendFrame(raw, frames[i], flags))
+            if (!SendFrame(raw, frames[i], flags, last: i == frames.Length - 1))
             {
                 return false;
             }
@@ -150,12 +151,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     }
 
     /// <summary>
-    /// One frame: a slice of a <see cref="NativeFrame"/> (a large frame received and sent on) is lent to libzmq, not
-    /// copied; anything else libzmq copies.
+    /// One frame: the last frame of a message, when it is a slice of a <see cref="NativeFrame"/> (a large frame received
+    /// and sent on), is lent to libzmq, not copied; anything else libzmq copies. Only the last: a lent frame still
+    /// unflushed when a later frame's zmq_send (made without the GC transition) rolls the message back would run its
+    /// free callback, managed code, inside that call.
     /// </summary>
-    private bool SendFrame(nint raw, ReadOnlyMemory<byte> frame, int flags)
+    private bool SendFrame(nint raw, ReadOnlyMemory<byte> frame, int flags, bool last)
     {
-        if (!_inproc && NativeFrame.TryGet(frame, out var native, out var start, out var length))
+        if (last && !_inproc && NativeFrame.TryGet(frame, out var native, out var start, out var length))
         {
             ZmqMsg msg;
             if (native.TryLend(&msg, start, length))
