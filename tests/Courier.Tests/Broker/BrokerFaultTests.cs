@@ -54,7 +54,10 @@ public sealed class BrokerFaultTests
         await using var broker = await TestBroker.StartAsync();
         await using var frozen = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "frozen", "500ms", concurrency: "10"));
         await using var observer = TestServer.Client(broker.Endpoint!);
-        await TestBroker.WaitForWorkersAsync(observer, "echo", 1);
+        // Registered as a Courier worker (capacity 10, idempotent), not as the plain 7/MDP one a worker falls back to
+        // when its probe goes unanswered on a loaded machine (until the late answer re-registers it): a plain worker's
+        // requests may not run again, and would be answered 520 here.
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(observer, "echo")) is [{ Capacity: 10 }], what: "the worker registered with courier/5");
 
         // A raw Courier client, so that every reply that arrives is seen, duplicates included.
         using var dealer = new DealerSocket();
