@@ -125,27 +125,43 @@ internal static class ClientRequestDecoder
     /// </summary>
     public static int BodyStart(Transport.Internal.MessageFrames message)
     {
-        var delimiter = -1;
-        for (var i = 1; i < message.Count && i <= MaxEnvelopeFrames; i++)
-        {
-            if (message.Length(i) == 0)
-            {
-                delimiter = i;
-                break;
-            }
-        }
-
+        var delimiter = Delimiter(message.Count, message, static (m, i) => m.Length(i));
         var header = delimiter + 1;
         if (delimiter < 0 || header >= message.Count)
         {
             return message.Count;
         }
 
-        var frame = message[header];
-        return CourierFrame5.Is(frame, CourierFrame5.Request) || CourierFrame.Is(frame) ? header + 1
-            : frame.SequenceEqual(Mdp.ClientHeader) ? header + 2
-            : header;
+        return Classify(message[header]) switch
+        {
+            HeaderKind.Courier5 or HeaderKind.Courier => header + 1,
+            HeaderKind.Mdp => header + 2,
+            _ => header,
+        };
     }
+
+    /// <summary>The first empty frame after the routing id, within <see cref="MaxEnvelopeFrames"/>; -1 if none.</summary>
+    private static int Delimiter<T>(int count, T frames, Func<T, int, int> length)
+    {
+        for (var i = 1; i < count && i <= MaxEnvelopeFrames; i++)
+        {
+            if (length(frames, i) == 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private enum HeaderKind { Plain, Courier5, Courier, Mdp }
+
+    /// <summary>What the frame after the delimiter says the request is: anything unknown is a plain (REQ) body.</summary>
+    private static HeaderKind Classify(ReadOnlySpan<byte> frame)
+        => CourierFrame5.Is(frame, CourierFrame5.Request) ? HeaderKind.Courier5
+            : CourierFrame.Is(frame) ? HeaderKind.Courier
+            : frame.SequenceEqual(Mdp.ClientHeader) ? HeaderKind.Mdp
+            : HeaderKind.Plain;
 
     /// <summary>
     /// Decodes a request of its own message (<paramref name="frames"/>, routing id first) into <paramref name="request"/>.
@@ -154,15 +170,7 @@ internal static class ClientRequestDecoder
     public static bool TryDecode(byte[][] frames, InboundRequest request, string defaultService, out string? dropReason)
     {
         dropReason = null;
-        var delimiter = -1;
-        for (var i = 1; i < frames.Length && i <= MaxEnvelopeFrames; i++)
-        {
-            if (frames[i].Length == 0)
-            {
-                delimiter = i;
-                break;
-            }
-        }
+        var delimiter = Delimiter(frames.Length, frames, static (f, i) => f[i].Length);
 
         if (delimiter < 0)
         {
@@ -188,13 +196,14 @@ internal static class ClientRequestDecoder
         }
 
         var headerFrame = frames[header];
-        if (CourierFrame5.Is(headerFrame, CourierFrame5.Request))
+        var kind = Classify(headerFrame);
+        if (kind == HeaderKind.Courier5)
         {
             DecodeCourier5(frames, request, delimiter, header);
             return true;
         }
 
-        if (CourierFrame.Is(headerFrame))
+        if (kind == HeaderKind.Courier)
         {
             // One frame: header, request id, service.
             var id = headerFrame.Length >= CourierFrame.PrefixLength
@@ -206,7 +215,7 @@ internal static class ClientRequestDecoder
             return true;
         }
 
-        if (!headerFrame.AsSpan().SequenceEqual(Mdp.ClientHeader))
+        if (kind == HeaderKind.Plain)
         {
             request.Set(frames, new ReplyRoute(frames, delimiter, ClientFraming.Plain, 0, null), defaultService, header, null);
             return true;
