@@ -174,8 +174,8 @@ internal sealed class InboundRequest(bool reuseArrays)
     {
         if (_large is not null || _original is not null)
         {
-            Dispose(_large);
-            Dispose(_original);
+            new Transport.Internal.LentFrames(_large).Dispose();
+            new Transport.Internal.LentFrames(_original).Dispose();
             _large = null;
             _original = null;
         }
@@ -193,14 +193,6 @@ internal sealed class InboundRequest(bool reuseArrays)
         Delivery = default;
         ArrivedAt = 0;
         UserId = null;
-    }
-
-    private static void Dispose(System.Buffers.MemoryManager<byte>?[]? frames)
-    {
-        foreach (var frame in frames ?? [])
-        {
-            ((IDisposable?)frame)?.Dispose();
-        }
     }
 
     private void Keep(byte[][] frames)

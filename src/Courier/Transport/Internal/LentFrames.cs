@@ -4,9 +4,9 @@ namespace Courier.Transport.Internal;
 
 /// <summary>
 /// Large frames a handler borrows from the transport (<see cref="MessageFrames.Detach"/>) instead of getting copies:
-/// given back, once, after the handler's reply has been sent. A default value lends nothing.
+/// given back, once, after the handler's reply has been sent. A default value lends nothing; null entries are skipped.
 /// </summary>
-internal readonly struct LentFrames(MemoryManager<byte>[]? frames)
+internal readonly struct LentFrames(MemoryManager<byte>?[]? frames)
 {
     /// <summary>
     /// The frames from <paramref name="start"/> on, as a handler's body: each small one an array of its own, each large
@@ -57,7 +57,7 @@ internal readonly struct LentFrames(MemoryManager<byte>[]? frames)
     {
         foreach (var frame in frames ?? [])
         {
-            ((IDisposable)frame).Dispose();
+            ((IDisposable?)frame)?.Dispose();
         }
     }
 }

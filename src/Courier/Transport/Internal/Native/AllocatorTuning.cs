@@ -18,9 +18,6 @@ internal static partial class AllocatorTuning
     private const int TrimThreshold = -1; // M_TRIM_THRESHOLD
     private static int _applied;
 
-    /// <summary>Whether the thresholds were set (once per process).</summary>
-    public static bool Applied { get; private set; }
-
     public static void Apply()
     {
         if (Interlocked.Exchange(ref _applied, 1) != 0 || !ShouldApply())
@@ -30,7 +27,9 @@ internal static partial class AllocatorTuning
 
         try
         {
-            Applied = mallopt(MmapThreshold, 4 << 20) == 1 && mallopt(TrimThreshold, 32 << 20) == 1;
+            // Best effort: mallopt answers 0 for a value it refuses, and the defaults then stay, which is only slower.
+            _ = mallopt(MmapThreshold, 4 << 20);
+            _ = mallopt(TrimThreshold, 32 << 20);
         }
         catch (EntryPointNotFoundException)
         {
