@@ -147,7 +147,7 @@ public sealed class LargeBodyTests
     [Fact]
     public void What_is_remembered_of_lent_frames_is_a_copy_that_outlives_them()
     {
-        var lent = new ArrayFrame([1, 2, 3]);
+        var lent = new TestFrame([1, 2, 3]);
         ReadOnlyMemory<byte> own = new byte[] { 9 };
         var owned = LentFrames.Owned([own, lent.Memory]);
 
@@ -218,20 +218,4 @@ public sealed class LargeBodyTests
 
     private static ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> Echo(CourierRequest request, CancellationToken cancellationToken)
         => ValueTask.FromResult(request.Frames);
-
-    /// <summary>A lent frame's stand-in: managed bytes that throw once disposed, as the transport's do.</summary>
-    private sealed class ArrayFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
-    {
-        private bool _disposed;
-
-        public override Span<byte> GetSpan() => _disposed ? throw new ObjectDisposedException(nameof(ArrayFrame)) : bytes;
-
-        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing) => _disposed = true;
-    }
 }

@@ -1,4 +1,5 @@
 using Courier.Protocol.Internal;
+using Courier.Tests.Infrastructure;
 using Courier.Transport.Internal;
 
 namespace Courier.Tests.Unit;
@@ -114,7 +115,7 @@ public sealed class InboundRequestTests
     public void Repeating_a_running_request_keeps_the_body_its_handler_got_and_frees_each_displaced_one_at_once()
     {
         var running = Decoded(out var original);
-        var repeats = new List<(InboundRequest Attempt, LargeFrame Body)>();
+        var repeats = new List<(InboundRequest Attempt, TestFrame Body)>();
         for (var i = 0; i < 3; i++)
         {
             var attempt = Decoded(out var body);
@@ -133,13 +134,13 @@ public sealed class InboundRequestTests
         Assert.Equal(1, repeats[^1].Body.Disposals);
     }
 
-    /// <summary>A Courier request whose body is a large frame as the transport hands it over (<see cref="LargeFrame"/>).</summary>
-    private static InboundRequest Decoded(out LargeFrame body)
+    /// <summary>A Courier request whose body is a large frame as the transport hands it over (<see cref="TestFrame"/>).</summary>
+    private static InboundRequest Decoded(out TestFrame body)
     {
         var header = new byte[CourierFrame.PrefixLength + 4];
         CourierFrame.WriteRequest(header, 7, "echo"u8);
         var message = Message(Peer, [], header);
-        body = new LargeFrame(Guid.NewGuid().ToByteArray());
+        body = new TestFrame(Guid.NewGuid().ToByteArray());
         message.AppendOwned(body);
         var request = new InboundRequest(reuseArrays: false);
         var frames = request.TakeFrames(message, Peer);
@@ -148,21 +149,5 @@ public sealed class InboundRequestTests
         message.Clear(); // the request took the body: the next message does not dispose it
         Assert.Equal(0, body.Disposals);
         return request;
-    }
-
-    /// <summary>A large frame's stand-in: managed bytes, counting its disposals.</summary>
-    private sealed class LargeFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
-    {
-        public int Disposals { get; private set; }
-
-        public override Span<byte> GetSpan() => bytes;
-
-        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing) => Disposals++;
     }
 }

@@ -1,4 +1,5 @@
 using Courier.Internal;
+using Courier.Tests.Infrastructure;
 using Courier.Transport.Internal;
 
 namespace Courier.Tests.Unit;
@@ -94,8 +95,8 @@ public sealed class MessageFramesTests
     public void A_frame_handed_over_by_the_transport_is_disposed_at_the_next_message_unless_detached()
     {
         var message = new MessageFrames();
-        var kept = new CountingFrame([1, 2, 3]);
-        var dropped = new CountingFrame([4, 5]);
+        var kept = new TestFrame([1, 2, 3]);
+        var dropped = new TestFrame([4, 5]);
         message.Append("id"u8);
         message.AppendOwned(kept);
         message.AppendOwned(dropped);
@@ -115,21 +116,5 @@ public sealed class MessageFramesTests
         Assert.Equal(1, dropped.Disposals);
         Assert.False(message.IsOwned(0));
         Assert.Equal("next"u8.ToArray(), message[0].ToArray());
-    }
-
-    /// <summary>A transport's frame stand-in: managed bytes, counting its disposals.</summary>
-    private sealed class CountingFrame(byte[] bytes) : System.Buffers.MemoryManager<byte>
-    {
-        public int Disposals { get; private set; }
-
-        public override Span<byte> GetSpan() => bytes;
-
-        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing) => Disposals++;
     }
 }
