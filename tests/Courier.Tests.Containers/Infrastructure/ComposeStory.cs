@@ -110,7 +110,6 @@ public sealed class ComposeStory
         private readonly ComposeFixture _stack = stack;
         private readonly StoryLog _log = log;
 
-        /// <summary>Fresh connections through nginx (least_conn) from one client container, until three replicas answered.</summary>
         /// <summary>Waits until the project's network exists (or <paramref name="making"/> ended: it failed, or it made it).</summary>
         public async Task NetworkMadeAsync(Task making)
         {
