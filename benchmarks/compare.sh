@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one workload on several systems, alternated over ROUNDS rounds, and prints the Markdown table that
 # docs/performance.md shows: per system the median req/s, p50 and p99 over the rounds, and the ratios to libzmq.
-#   [ROUNDS=3] [SYSTEMS="libzmq pyzmq nats netmq courier"] [COURIER=...] [COURIER_BEFORE=...] \
+#   [ROUNDS=3] [SYSTEMS="libzmq pyzmq nats netmq courier"] [TOPOLOGY=brokered|direct|nginx] [COURIER=...] [COURIER_BEFORE=...] \
 #     benchmarks/compare.sh [WORKERS CLIENTS INFLIGHT SECONDS SIZE]      (default: 2 4 100 5 64)
 # COURIER_BEFORE=/path/to/courier adds "courier-before", a second courier build run in the same rounds, so that a
 # change is measured against its baseline in one sitting. Each run's JSON line goes to stderr as it comes.
@@ -12,6 +12,12 @@ run=$here/peers/run
 workload=("${1:-2}" "${2:-4}" "${3:-100}" "${4:-5}" "${5:-64}")
 rounds=${ROUNDS:-3}
 read -ra systems <<<"${SYSTEMS:-libzmq pyzmq nats netmq courier}"
+topology=${TOPOLOGY:-brokered} # passed on to peers/run: brokered, direct or nginx
+if [ "$topology" != brokered ]; then
+  kept=()
+  for s in "${systems[@]}"; do [ "$s" = nats ] || kept+=("$s"); done # NATS has no broker-less form
+  systems=("${kept[@]}")
+fi
 if [ -n "${COURIER_BEFORE:-}" ] && [[ " ${systems[*]} " != *" courier-before "* ]]; then
   systems+=(courier-before)
 fi
@@ -35,7 +41,7 @@ run_rounds "$rounds" "$results" run_one
 
 # The table: medians per system (in the order of SYSTEMS), ratios against libzmq's medians when libzmq ran.
 echo
-echo "Workers: ${workload[0]}, connections × in flight: ${workload[1]} × ${workload[2]}, body: ${workload[4]} B," \
+echo "Topology: $topology; workers (servers behind nginx): ${workload[0]}, connections × in flight: ${workload[1]} × ${workload[2]}, body: ${workload[4]} B," \
   "${workload[3]} s a run; median of $rounds alternated rounds, $started–$(date '+%H:%M %Z')."
 echo
 base=-1

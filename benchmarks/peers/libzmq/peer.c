@@ -2,6 +2,8 @@
 // Each role is its own process (benchmarks/peers/run starts them):
 //   libzmq-peer broker                                    ROUTER front, DEALER back, zmq_proxy; prints "ready FE BE"
 //   libzmq-peer worker BACKEND                            REP echo of whole messages; prints "ready"
+//   libzmq-peer server                                    ROUTER echo of whole messages, no broker (run's TOPOLOGY
+//                                                         direct and nginx); prints "ready ENDPOINT"
 //   libzmq-peer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
 //                                                         CLIENTS DEALER connections (one thread each), INFLIGHT
 //                                                         requests pipelined on each; prints one JSON line
@@ -82,6 +84,25 @@ static int worker(const char *backend) {
   printf("ready\n");
   fflush(stdout);
   zmq_msg_t part;  // each frame is received and sent back as is: no copy, no size limit
+  zmq_msg_init(&part);
+  for (;;) {
+    if (zmq_msg_recv(&part, s, 0) < 0) die("recv");
+    int more = zmq_msg_more(&part);
+    if (zmq_msg_send(&part, s, more ? ZMQ_SNDMORE : 0) < 0) die("send");
+  }
+}
+
+static int server(void) {
+  void *s = zmq_socket(ctx, ZMQ_ROUTER);
+  int unlimited = 0;  // as the broker's: a ROUTER drops replies silently at its HWM
+  zmq_setsockopt(s, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+  curve_server(s);
+  char endpoint[256];
+  bind_any(s, endpoint, sizeof endpoint);
+  printf("ready %s\n", endpoint);
+  fflush(stdout);
+  zmq_msg_t part;  // routing id first: echoed as it came, each frame goes back to its sender without a copy
   zmq_msg_init(&part);
   for (;;) {
     if (zmq_msg_recv(&part, s, 0) < 0) die("recv");
@@ -202,9 +223,10 @@ int main(int argc, char **argv) {
   const char *role = argc > 1 ? argv[1] : "";
   if (strcmp(role, "broker") == 0 && argc == 2) return broker();
   if (strcmp(role, "worker") == 0 && argc == 3) return worker(argv[2]);
+  if (strcmp(role, "server") == 0 && argc == 2) return server();
   if (strcmp(role, "client") == 0 && argc == 7)
     return client(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), (size_t)atol(argv[6]));
   fprintf(stderr,
-          "usage: libzmq-peer broker | worker BACKEND | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE\n");
+          "usage: libzmq-peer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE\n");
   return 2;
 }

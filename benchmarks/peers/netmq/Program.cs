@@ -2,6 +2,8 @@
 // Each role is its own process (benchmarks/peers/run starts them):
 //   NetMqPeer broker                                    ROUTER front, DEALER back, NetMQ Proxy; prints "ready FE BE"
 //   NetMqPeer worker BACKEND                            ResponseSocket echo of whole messages; prints "ready"
+//   NetMqPeer server                                    RouterSocket echo of whole messages, no broker (run's
+//                                                       TOPOLOGY direct and nginx); prints "ready ENDPOINT"
 //   NetMqPeer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
 //                                                       CLIENTS DealerSockets (one thread each), INFLIGHT requests
 //                                                       pipelined on each; prints one JSON line
@@ -40,12 +42,29 @@ switch (args)
             }
         }
 
+    case ["server"]:
+        using (var socket = new RouterSocket())
+        {
+            // As the broker's: a ROUTER drops replies silently at its high-water mark.
+            socket.Options.SendHighWatermark = 0;
+            socket.Options.ReceiveHighWatermark = 0;
+            var port = socket.BindRandomPort("tcp://127.0.0.1");
+            Console.WriteLine($"ready tcp://127.0.0.1:{port}");
+            var frame = default(Msg); // routing id first: echoed as it came, the reply goes back to its sender
+            frame.InitEmpty();
+            while (true)
+            {
+                socket.Receive(ref frame);
+                socket.Send(ref frame, frame.HasMore);
+            }
+        }
+
     case ["client", var frontend, var c, var k, var t, var z]:
         return Client(
             frontend, int.Parse(c, CultureInfo.InvariantCulture), int.Parse(k, CultureInfo.InvariantCulture),
             double.Parse(t, CultureInfo.InvariantCulture), int.Parse(z, CultureInfo.InvariantCulture));
     default:
-        Console.Error.WriteLine("usage: NetMqPeer broker | worker BACKEND | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE");
+        Console.Error.WriteLine("usage: NetMqPeer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE");
         return 2;
 }
 

@@ -4,6 +4,8 @@
 Each role is its own process (benchmarks/peers/run starts them):
   peer.py broker                                         ROUTER/DEALER zmq.proxy; prints "ready FE BE"
   peer.py worker BACKEND                                 REP echo; prints "ready"
+  peer.py server                                         ROUTER echo, no broker (run's TOPOLOGY direct and nginx);
+                                                         prints "ready ENDPOINT"
   peer.py client FRONTEND CLIENTS INFLIGHT SECONDS SIZE  one process per DEALER connection (the GIL would otherwise
                                                          serialise them), INFLIGHT requests pipelined on each;
                                                          prints one JSON line
@@ -37,6 +39,15 @@ def worker(backend):
     s.connect(backend)
     print("ready", flush=True)
     while True:
+        s.send_multipart(s.recv_multipart(copy=False), copy=False)
+
+
+def server():
+    s = zmq.Context().socket(zmq.ROUTER)
+    s.sndhwm = s.rcvhwm = 0  # as the broker's: a ROUTER drops replies silently at its HWM
+    s.bind("tcp://127.0.0.1:*")
+    print("ready", s.last_endpoint.decode(), flush=True)
+    while True:  # routing id first: echoed as it came, the reply goes back to its sender
         s.send_multipart(s.recv_multipart(copy=False), copy=False)
 
 
@@ -116,9 +127,11 @@ def main(argv):
         return broker()
     if role == "worker" and len(args) == 1:
         return worker(args[0])
+    if role == "server" and not args:
+        return server()
     if role == "client" and len(args) == 5:
         return client(args[0], int(args[1]), int(args[2]), float(args[3]), int(args[4]))
-    print("usage: peer.py broker | worker BACKEND | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE", file=sys.stderr)
+    print("usage: peer.py broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE", file=sys.stderr)
     return 2
 
 
