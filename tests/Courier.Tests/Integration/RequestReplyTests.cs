@@ -290,6 +290,40 @@ public sealed class RequestReplyTests
         await server.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_request_refused_by_a_slow_stopping_server_backs_off_and_is_served_by_its_replacement_on_the_same_endpoint()
+    {
+        // A rolling restart behind one address (nginx, a Service): the stopping server refuses every fresh connection the
+        // client opens while its last request finishes. Retried at every 100 ms tick, the refused request used up its 4
+        // attempts (4 refusals each) within about 2 s; with the backoff it waits for the replacement.
+        var release = new TaskCompletionSource();
+        using var log = new RecordingLoggerFactory();
+        var first = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return r.Frames;
+        }));
+        var endpoint = first.Endpoint!;
+        await using var client = TestServer.Client(endpoint, o => o with { Retries = 3 });
+        var held = client.RequestAsync("work", "held");
+        await Poll.UntilAsync(() => first.InFlight == 1, what: "the held request running");
+        var stopping = first.StopAsync();
+        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
+
+        var late = client.RequestAsync("echo", "late");
+        // Not a wait for a condition: the stop is held this long on purpose, twice what tick-paced retries lasted.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.False(late.IsCompleted, late.IsFaulted ? late.Exception!.InnerException!.Message : "answered by a stopping server");
+
+        release.SetResult();
+        Assert.Equal("held", (await held).BodyText);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        await first.DisposeAsync();
+        await using var replacement = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+
+        Assert.Equal("late", (await late.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -48,6 +48,12 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// <summary>Refusals during its current attempt (a few are retried within it; more use it up).</summary>
     public int RefusalsThisAttempt { get; set; }
 
+    /// <summary>Refusals over all its attempts: each waits twice as long as the one before before it is tried again.</summary>
+    public int Refusals { get; set; }
+
+    /// <summary>Timestamp before which a refused request is not tried again (<see cref="Refusals"/>).</summary>
+    public long RetryAt { get; set; }
+
     /// <summary>The connection its current attempt went out on; null while it waits for one (a probe, a free slot).</summary>
     public ClientConnection? Connection { get; set; }
 
