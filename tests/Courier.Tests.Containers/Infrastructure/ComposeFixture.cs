@@ -64,6 +64,7 @@ public sealed class ComposeFixture : IAsyncLifetime
 
         var line = started.Stdout.Split('\n').First(l => l.StartsWith("image courier:latest ", StringComparison.Ordinal));
         ImageBytes = long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+        Log.Line($"engine started and images ready ({string.Join("; ", started.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))})");
         Compose = Task.Run(() => ComposeStory.RunAsync(this, Log));
         // After the compose story, not beside it: with both, a small machine starved the pods' health checks (their
         // containers stayed "starting" for minutes while the compose benches ran).

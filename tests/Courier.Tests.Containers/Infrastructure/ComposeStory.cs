@@ -158,6 +158,7 @@ public sealed class ComposeStory
             }
 
             var started = DateTime.UtcNow;
+            _log.Line($"{name}: the bench's container runs");
             var exits = new List<(Fault, int)>();
             foreach (var fault in faults)
             {
@@ -177,6 +178,7 @@ public sealed class ComposeStory
             }
 
             var result = await run;
+            _log.Line($"{name}: the bench exited {result.ExitCode}, {(DateTime.UtcNow - started).TotalSeconds:F1} s after its container ran");
             if (result.ExitCode != 0)
             {
                 throw new InvalidOperationException($"{name}: the bench exited {result.ExitCode}:\n{result.Output}");

@@ -128,11 +128,11 @@ public sealed class KubeStory
             servers[0] + "-server", "courier", "request", "--connect", "tcp://courier-nginx:5555", "--service", "whoami", "--timeout", "1s", "--retries", "0");
 
         // Fresh connections through nginx (least_conn), until every server pod has answered (or 30 requests went).
-        var seen = await _stack.EngineOkAsync(
+        var seen = await WithNginxLogAsync(nginx, () => _stack.EngineOkAsync(
             Minute, "exec", servers[0] + "-server", "sh", "-c",
             "seen=''; for i in $(seq 30); do id=$(courier request --connect tcp://courier-nginx:5555 --service whoami --timeout 2s) || exit 1; "
             + "case \" $seen \" in *\" $id \"*) ;; *) seen=\"$seen $id\" ;; esac; "
-            + $"[ $(echo $seen | wc -w) -ge {servers.Length} ] && break; done; echo $seen");
+            + $"[ $(echo $seen | wc -w) -ge {servers.Length} ] && break; done; echo $seen"));
         log.Line($"kube: through the nginx pod: {seen.Trim()} ({clock.Elapsed.TotalSeconds:F1} s)");
         Assert.Equal(servers.Order(), seen.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order());
 
@@ -142,6 +142,23 @@ public sealed class KubeStory
 
         Assert.Empty(await ListAsync("pod", "ps", "-q", "--filter", "name=^courier-(server|nginx)-pod-"));
         Assert.Empty(await ListAsync("ps", "-a", "-q", "--filter", "name=^courier-(server|nginx)-pod-"));
+    }
+
+    /// <summary>
+    /// <paramref name="step"/>, with the nginx container's log added to its failure: a request through nginx that timed
+    /// out once (2026-12-03, not reproduced) left nothing to tell a dead upstream from a slow one.
+    /// </summary>
+    private async Task<string> WithNginxLogAsync(string nginx, Func<Task<string>> step)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (Exception e)
+        {
+            var logs = await _stack.EngineAsync(Minute, "logs", "--tail", "40", nginx);
+            throw new InvalidOperationException($"{e.Message}\nnginx's log (last 40 lines):\n{logs.Output}", e);
+        }
     }
 
     private async Task BrokerAndWorkersAsync()
