@@ -192,6 +192,12 @@ public sealed class ComposeStory
 
             var bench = new FaultedBench(BenchResult.Parse(result.Stdout), exits);
             _log.Line($"{name}: {bench}");
+            if (bench.Result.Errors > 0)
+            {
+                // What the client logged (its connections judged dead, refusals): the errors' story, for the failure.
+                var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                _log.Line($"{name}: the client's last {Math.Min(40, lines.Length)} log lines:\n  {string.Join("\n  ", lines.TakeLast(40))}");
+            }
             return bench;
         }
 
