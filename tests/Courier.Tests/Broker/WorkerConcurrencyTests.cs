@@ -62,7 +62,8 @@ public sealed class WorkerConcurrencyTests
             }
         }
 
-        Assert.Equal(10, Volatile.Read(ref running));
+        // The ten admitted handlers start on the thread pool: on a loaded machine some may not have begun yet (seen in CI).
+        await Poll.UntilAsync(() => Volatile.Read(ref running) == 10, what: "the ten admitted handlers running");
         Assert.True(most <= 10, $"{most} handlers ran at once");
 
         // Released, the ten answer; a new request then runs again.
