@@ -240,24 +240,18 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Graceful_stop_completes_the_requests_in_flight()
     {
-        var release = new TaskCompletionSource();
-        using var log = new RecordingLoggerFactory();
-        var server = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
-        {
-            await release.Task.WaitAsync(ct);
-            return r.Frames;
-        }));
+        using var held = await HeldWorkServer.StartAsync();
+        var server = held.Server;
         await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
 
         var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("work", $"job-{i}")).ToArray();
         await Poll.UntilAsync(() => server.InFlight == 20, what: "all 20 requests in flight");
-        var stopping = server.StopAsync();
-        // The server's loop has begun the drain (it logs so), and refuses a new request: still it waits for the 20.
-        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
+        // The server's loop has begun the drain, and refuses a new request: still it waits for the 20.
+        var stopping = await held.BeginStopAsync();
         var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
         Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
         Assert.False(stopping.IsCompleted, "stop must wait for the requests in flight");
-        release.SetResult();
+        held.Release.SetResult();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
 
         var replies = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
@@ -268,23 +262,16 @@ public sealed class RequestReplyTests
     [Fact]
     public async Task Requests_arriving_during_a_stop_are_refused_with_503()
     {
-        var release = new TaskCompletionSource();
-        using var log = new RecordingLoggerFactory();
-        var server = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
-        {
-            await release.Task.WaitAsync(ct);
-            return r.Frames;
-        }));
+        using var held = await HeldWorkServer.StartAsync();
+        var server = held.Server;
         await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0 });
         var inFlight = client.RequestAsync("work", "held");
         await Poll.UntilAsync(() => server.InFlight == 1);
-        var stopping = server.StopAsync();
-        // StopAsync only asks the server's loop to begin the drain; a request that reaches the loop first is served.
-        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
+        var stopping = await held.BeginStopAsync();
 
         var refused = await Assert.ThrowsAsync<CourierRemoteException>(() => client.RequestAsync("echo", "late"));
         Assert.Equal(CourierStatus.Unavailable, refused.StatusCode);
-        release.SetResult();
+        held.Release.SetResult();
         Assert.Equal("held", (await inFlight).BodyText);
         await stopping;
         await server.DisposeAsync();
@@ -296,27 +283,21 @@ public sealed class RequestReplyTests
         // A rolling restart behind one address (nginx, a Service): the stopping server refuses every fresh connection the
         // client opens while its last request finishes. Retried at every 100 ms tick, the refused request used up its 4
         // attempts (4 refusals each) within about 2 s; with the backoff it waits for the replacement.
-        var release = new TaskCompletionSource();
-        using var log = new RecordingLoggerFactory();
-        var first = await TestServer.StartAsync(o => o with { LoggerFactory = log }, s => s.Map("work", async (r, ct) =>
-        {
-            await release.Task.WaitAsync(ct);
-            return r.Frames;
-        }));
+        using var held = await HeldWorkServer.StartAsync();
+        var first = held.Server;
         var endpoint = first.Endpoint!;
         await using var client = TestServer.Client(endpoint, o => o with { Retries = 3 });
-        var held = client.RequestAsync("work", "held");
+        var inFlight = client.RequestAsync("work", "held");
         await Poll.UntilAsync(() => first.InFlight == 1, what: "the held request running");
-        var stopping = first.StopAsync();
-        await Poll.UntilAsync(() => log.Contains(" stopping: "), what: "the drain begun");
+        var stopping = await held.BeginStopAsync();
 
         var late = client.RequestAsync("echo", "late");
         // Not a wait for a condition: the stop is held this long on purpose, twice what tick-paced retries lasted.
         await Task.Delay(TimeSpan.FromSeconds(4));
         Assert.False(late.IsCompleted, late.IsFaulted ? late.Exception!.InnerException!.Message : "answered by a stopping server");
 
-        release.SetResult();
-        Assert.Equal("held", (await held).BodyText);
+        held.Release.SetResult();
+        Assert.Equal("held", (await inFlight).BodyText);
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
         await first.DisposeAsync();
         await using var replacement = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
@@ -377,6 +358,43 @@ public sealed class RequestReplyTests
 
         var replies = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => client.RequestAsync("echo", $"{i}")));
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"{i}"), replies.Select(r => r.BodyText));
+    }
+
+    /// <summary>
+    /// A test server whose <c>work</c> requests wait for <see cref="Release"/>, and the log that tells when a stop's drain
+    /// began (<see cref="BeginStopAsync"/>).
+    /// </summary>
+    private sealed class HeldWorkServer : IDisposable
+    {
+        private readonly RecordingLoggerFactory _log = new();
+
+        public TaskCompletionSource Release { get; } = new();
+
+        public CourierServer Server { get; private set; } = null!;
+
+        public static async Task<HeldWorkServer> StartAsync()
+        {
+            var held = new HeldWorkServer();
+            held.Server = await TestServer.StartAsync(o => o with { LoggerFactory = held._log }, s => s.Map("work", async (r, ct) =>
+            {
+                await held.Release.Task.WaitAsync(ct);
+                return r.Frames;
+            }));
+            return held;
+        }
+
+        /// <summary>
+        /// Stops the server and returns the stop once its loop has begun the drain (it logs so): StopAsync only asks the
+        /// loop, and a request that reaches the loop first is served.
+        /// </summary>
+        public async Task<Task> BeginStopAsync()
+        {
+            var stopping = Server.StopAsync();
+            await Poll.UntilAsync(() => _log.Contains(" stopping: "), what: "the drain begun");
+            return stopping;
+        }
+
+        public void Dispose() => _log.Dispose();
     }
 }
 
