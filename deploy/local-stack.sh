@@ -14,26 +14,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# shellcheck source=nginx/stream.sh
+. "$here/nginx/stream.sh"
 state=${COURIER_STACK_DIR:-/tmp/courier-local-stack}
 
 die() { echo "local-stack: $*" >&2; exit 1; }
-
-find_nginx() {
-    local nginx
-    nginx=$(command -v nginx || true)
-    [ -n "$nginx" ] || { [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx; } || true
-    [ -n "$nginx" ] || die "nginx is not installed: apt-get install -y nginx libnginx-mod-stream"
-    echo "$nginx"
-}
-
-stream_module() {
-    # Debian builds the stream module as a loadable module (package libnginx-mod-stream).
-    for m in /usr/lib/nginx/modules/ngx_stream_module.so /usr/share/nginx/modules/ngx_stream_module.so; do
-        [ -f "$m" ] && { echo "load_module $m;"; return; }
-    done
-    "$1" -V 2>&1 | grep -q -- '--with-stream\b' && return
-    die "nginx has no stream module: apt-get install -y libnginx-mod-stream"
-}
 
 courier_exe() {
     if [ -n "${COURIER:-}" ]; then
@@ -52,22 +37,6 @@ wait_for_line() { # file pattern seconds
         [ $SECONDS -lt $deadline ] || return 1
         sleep 0.1
     done
-}
-
-# nginx cannot bind port 0 and tell which port it got, so for --port 0 the script picks one: below the kernel's
-# ephemeral range, which the kernel never hands out (not to a `*` bind, not to an outgoing connection) and where the
-# servers' own ports (bound `*`) are not; if something still holds the port, nginx fails to bind it and `up` picks
-# another. Left: a process that binds that very port by number at that moment, which then fails, not nginx.
-pick_port() {
-    local low high
-    read -r low high </proc/sys/net/ipv4/ip_local_port_range
-    if [ "$low" -gt 11000 ]; then
-        echo $((10000 + RANDOM % (low - 10000)))
-    elif [ "$high" -lt 64535 ]; then
-        echo $((high + 1 + RANDOM % (65535 - high)))
-    else
-        die "the ephemeral port range ($low-$high) leaves no room to pick a port for nginx; pass --port"
-    fi
 }
 
 wait_for_port() { # port seconds
@@ -93,8 +62,8 @@ up() {
     [[ $port =~ ^[0-9]+$ ]] && [ "$port" -le 65535 ] || die "--port takes a port number (0: pick one)"
     [ ! -e "$state/pids" ] || die "a stack is already up (state in $state); run: $0 down"
     local nginx load
-    nginx=$(find_nginx)
-    load=$(stream_module "$nginx")
+    nginx=$(nginx_binary) || exit 1
+    load=$(nginx_stream_module "$nginx") || exit 1
     mkdir -p "$state/logs"
     : >"$state/pids"
     local courier upstreams="" i security=""
@@ -126,13 +95,10 @@ up() {
     local pick=false attempt
     [ "$port" != 0 ] || pick=true
     for attempt in 1 2 3 4 5; do
-        ! $pick || port=$(pick_port)
-        # Render the shared template: the same file the nginx container uses, with loopback addresses.
-        sed -e "s|\${COURIER_RESOLVER}||" \
-            -e "s|\${COURIER_UPSTREAM_SERVERS}|$upstreams|" \
-            -e "s|\${COURIER_LISTEN}|127.0.0.1:$port|" \
-            -e "s|\${COURIER_PROXY_TIMEOUT}|$proxy_timeout|" \
-            "$here/nginx/courier-stream.conf.template" >"$state/courier-stream.conf"
+        # If something still holds a picked port, nginx fails to bind it and the next attempt picks another.
+        ! $pick || port=$(nginx_pick_port) || exit 1
+        # The shared template: the same file the nginx container uses, with loopback addresses.
+        nginx_render_stream "$upstreams" "127.0.0.1:$port" "$proxy_timeout" >"$state/courier-stream.conf"
         cat >"$state/nginx.conf" <<CONF
 $load
 daemon on;
