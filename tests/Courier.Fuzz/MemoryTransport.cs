@@ -52,7 +52,7 @@ internal sealed class MemoryLoop
 
         public void Post(Action work) => owner._posted.Enqueue(work);
 
-        public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd)
+        public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null)
         {
             owner.OnTick = onTick;
             owner.OnTurnEnd = onTurnEnd;

@@ -78,7 +78,7 @@ public sealed class CourierBroker : IAsyncDisposable
         _engine = engine;
         _loop = loop;
         var tick = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(250).Ticks));
-        loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
+        loop.Start(tick, engine.OnTick, engine.OnTurnEnd, engine.OnStopped);
         _gauges = LiveGauges.Register(engine.Gauges);
         BrokerLog.Listening(_logger, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;

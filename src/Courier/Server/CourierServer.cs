@@ -116,7 +116,7 @@ public sealed class CourierServer : IAsyncDisposable
         _engine = engine;
         _loop = loop;
         // Ticks fire handlers' tokens at their requests' deadlines (courier/5): that often, within 50 ms.
-        loop.Start(TimeSpan.FromMilliseconds(50), engine.OnTick, engine.OnTurnEnd);
+        loop.Start(TimeSpan.FromMilliseconds(50), engine.OnTick, engine.OnTurnEnd, engine.OnStopped);
         ServerLog.Listening(_logger, _options.Name, engine.Endpoint, _transport.Name);
         return Task.CompletedTask;
     }

@@ -126,7 +126,7 @@ public sealed class CourierWorker : IAsyncDisposable
             var loop = _transport.CreateLoop(brokers.Count == 1 ? $"courier-worker-{_options.Name}" : $"courier-worker-{_options.Name}-{i + 1}", _logger);
             var engine = new WorkerEngine(_options with { BrokerEndpoint = brokers[i], BrokerEndpoints = [] }, [.. _services], loop, _logger);
             started[i] = (loop, engine);
-            loop.Start(tick, engine.OnTick, engine.OnTurnEnd);
+            loop.Start(tick, engine.OnTick, engine.OnTurnEnd, engine.OnStopped);
             loop.Post(engine.Connect);
         }
 

@@ -300,7 +300,7 @@ public sealed class RequestReplyTests
         Assert.Equal("held", (await inFlight).BodyText);
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
         await first.DisposeAsync();
-        await using var replacement = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+        await using var replacement = await StartOnceFreeAsync(endpoint);
 
         Assert.Equal("late", (await late.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
     }
@@ -364,6 +364,30 @@ public sealed class RequestReplyTests
     /// A test server whose <c>work</c> requests wait for <see cref="Release"/>, and the log that tells when a stop's drain
     /// began (<see cref="BeginStopAsync"/>).
     /// </summary>
+    /// <summary>
+    /// A server on <paramref name="endpoint"/> as soon as its port is free: libzmq closes a disposed listener on its own
+    /// thread a moment later, so the first bind may find it still in use.
+    /// </summary>
+    private static async Task<CourierServer> StartOnceFreeAsync(string endpoint)
+    {
+        CourierServer? server = null;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
+                    return true;
+                }
+                catch (InvalidOperationException ex) when (ex.Message.Contains("Address already in use", StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            },
+            what: $"a server bound to {endpoint}");
+        return server!;
+    }
+
     private sealed class HeldWorkServer : IDisposable
     {
         private readonly RecordingLoggerFactory _log = new();

@@ -94,6 +94,9 @@ internal sealed class BrokerEngine : ISocketHandler
         }
     }
 
+    /// <summary>The loop's stop hook: the large bodies of requests still queued or at a worker go back to the transport.</summary>
+    public void OnStopped() => _frontEnd.GiveBackHeld();
+
     public void OnTick()
     {
         _workers.OnTick();

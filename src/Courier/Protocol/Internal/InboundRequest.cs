@@ -5,13 +5,17 @@ namespace Courier.Protocol.Internal;
 /// its <see cref="Route"/>, service and body. A request of its own message owns copies of its frames; a batch's record
 /// shares the batch's envelope and one copy of the batch frame, its body a slice of it. Loop thread only.
 /// </summary>
-internal sealed class InboundRequest(bool reuseArrays)
+internal sealed class InboundRequest(bool reuseArrays, HashSet<InboundRequest>? holders = null)
 {
     // A pooled request keeps the frames of its last lone request (zeroed) to take the next one's bytes when the lengths
     // match, as a steady workload's do: taking a request in then allocates nothing. Small requests only, so that a pool
     // holds little memory. Only for requests whose bytes user code never sees (the broker's).
     private const int MaxKeptBytes = 1024;
     private readonly bool _reuseArrays = reuseArrays;
+
+    // Where a request that holds large frames is listed while it holds them, so that its owner can give them back when it
+    // stops with the request unanswered (a broker's queued and outstanding requests). Null where a handler borrows them.
+    private readonly HashSet<InboundRequest>? _holders = holders;
     private byte[][]? _kept;
     private byte[][] _frames = [];
 
@@ -118,6 +122,11 @@ internal sealed class InboundRequest(bool reuseArrays)
             frames[f] = frame;
         }
 
+        if (_large is not null)
+        {
+            _holders?.Add(this);
+        }
+
         return frames;
     }
 
@@ -162,6 +171,8 @@ internal sealed class InboundRequest(bool reuseArrays)
             attempt._large = null;
         }
 
+        Listed();
+        attempt.Listed();
         (_bodyStart, attempt._bodyStart) = (attempt._bodyStart, _bodyStart);
         (_slice, attempt._slice) = (attempt._slice, _slice);
         (_sliced, attempt._sliced) = (attempt._sliced, _sliced);
@@ -178,6 +189,7 @@ internal sealed class InboundRequest(bool reuseArrays)
             new Transport.Internal.LentFrames(_original).Dispose();
             _large = null;
             _original = null;
+            _holders?.Remove(this);
         }
         else if (_reuseArrays && !_sliced)
         {
@@ -193,6 +205,19 @@ internal sealed class InboundRequest(bool reuseArrays)
         Delivery = default;
         ArrivedAt = 0;
         UserId = null;
+    }
+
+    /// <summary>Listed among the holders of large frames exactly while it holds some.</summary>
+    private void Listed()
+    {
+        if (_large is null && _original is null)
+        {
+            _holders?.Remove(this);
+        }
+        else
+        {
+            _holders?.Add(this);
+        }
     }
 
     private void Keep(byte[][] frames)

@@ -57,6 +57,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             "cancelled: server shut down before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
+            Abandon = static request => request.Clear(),
         };
         _gauges = LiveGauges.Register(this);
     }
@@ -89,6 +90,9 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
 
     /// <summary>The loop's end of turn: what was packed for clients leaves.</summary>
     public void OnTurnEnd() => _frontEnd.Flush();
+
+    /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back (<see cref="HandlerRunner{TContext}.OnLoopStopped"/>).</summary>
+    public void OnStopped() => _runner.OnLoopStopped();
 
     public string? NotServed(InboundRequest request)
         => _handlers.ContainsKey(request.Service!) ? null : $"no service '{request.Service}' here";

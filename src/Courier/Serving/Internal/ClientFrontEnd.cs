@@ -28,6 +28,9 @@ internal sealed class ClientFrontEnd
     private readonly Security.Internal.ListenerSecurity? _security;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
     private readonly Stack<InboundRequest> _spare = new();
+
+    // A broker's requests (reused arrays: no handler borrows them) that hold large frames, given back at its stop.
+    private readonly HashSet<InboundRequest>? _holders;
     private readonly Counter<long> _answered;
 
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
@@ -43,6 +46,7 @@ internal sealed class ClientFrontEnd
         _defaultService = defaultService;
         _maxRequestSize = maxRequestSize;
         _reuseArrays = reuseArrays;
+        _holders = reuseArrays ? [] : null;
         _logger = logger;
         Replies = new ClientReplyWriter(socket);
     }
@@ -299,7 +303,19 @@ internal sealed class ClientFrontEnd
         }
     }
 
-    private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays);
+    /// <summary>
+    /// Gives back the large frames that requests still unanswered hold (a broker's, queued or at a worker): its loop has
+    /// stopped, so nothing will answer them. A server's requests are its runner's to give back.
+    /// </summary>
+    public void GiveBackHeld()
+    {
+        foreach (var request in _holders?.ToArray() ?? [])
+        {
+            request.Clear();
+        }
+    }
+
+    private InboundRequest Rent() => _spare.TryPop(out var spare) ? spare : new InboundRequest(_reuseArrays, _holders);
 
     /// <summary>The one array holding routing id <paramref name="id"/>: a client's requests need not each copy it.</summary>
     private byte[] PeerId(ReadOnlySpan<byte> id)

@@ -53,6 +53,14 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Runs when the runner becomes idle (a drain waits for it). Loop thread.</summary>
     public Action? OnIdle { get; set; }
 
+    /// <summary>
+    /// Gives back what a request's context holds (lent frames) when it will never be completed: the loop stopped while
+    /// it waited for a slot, ran, or waited to be answered. Once per context, on any thread.
+    /// </summary>
+    public Action<TContext>? Abandon { get; init; }
+
+    private int _loopStopped;
+
     /// <summary>Starts the handler or queues it; false when the queue is full too.</summary>
     /// <param name="handler">Serves the request.</param>
     /// <param name="request">The request.</param>
@@ -105,8 +113,33 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Fires the tokens of handlers whose request's deadline has come. Loop thread.</summary>
     public void OnTick(long now) => _calls.FireDue(now);
 
+    /// <summary>
+    /// The loop has stopped (its stop hook; no turn runs beside this): requests still queued and outcomes still waiting
+    /// for the loop are abandoned now, and handlers that finish later abandon theirs as they finish, never before: a
+    /// handler may read its lent frames until then.
+    /// </summary>
+    public void OnLoopStopped()
+    {
+        Interlocked.Exchange(ref _loopStopped, 1);
+        while (_queue.TryDequeue(out var job))
+        {
+            job.Activity?.Dispose();
+            Abandon?.Invoke(job.Context);
+        }
+
+        AbandonCompletions();
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _cancellation.Dispose();
+
+    private void AbandonCompletions()
+    {
+        while (_completions.TryDequeue(out var completion))
+        {
+            Abandon?.Invoke(completion.Context);
+        }
+    }
 
     private void Start(Job job)
     {
@@ -228,6 +261,14 @@ internal sealed class HandlerRunner<TContext>(
 
         Measure(job, outcome.Status);
         _completions.Enqueue((job.Context, outcome, job.Call));
+        if (Volatile.Read(ref _loopStopped) != 0)
+        {
+            // Nothing will take it off the queue now (posts to a stopped loop are dropped): after the enqueue, so that
+            // either this or OnLoopStopped sees it.
+            AbandonCompletions();
+            return;
+        }
+
         if (Interlocked.Exchange(ref _completionsScheduled, 1) == 0)
         {
             loop.Post(_drainCompletions ??= DrainCompletions);

@@ -93,8 +93,11 @@ internal interface ITransportLoop : IDisposable
     /// Starts the loop thread: <paramref name="onTick"/> every <paramref name="tickInterval"/>, and
     /// <paramref name="onTurnEnd"/> at the end of every turn (where what was packed during it is sent) and right after
     /// the first message a socket delivers in a turn, so that a lone request's reply leaves before the loop asks for more.
+    /// <paramref name="onStopped"/> runs once, after the loop thread has stopped and its sockets are closed (so never beside
+    /// a turn), on whichever thread disposed the loop: where the owner gives back what its requests still hold. Not run when
+    /// the loop is disposed from its own thread on the managed transport, or when its thread would not stop in time.
     /// </summary>
-    void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd);
+    void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null);
 
     /// <summary>True on the loop's own thread.</summary>
     bool IsLoopThread { get; }

@@ -60,9 +60,13 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
         {
             OnIdle = OnIdle,
+            Abandon = static job => job.Lent.Dispose(),
         };
         _gauges = LiveGauges.Register(this);
     }
+
+    /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back (<see cref="HandlerRunner{TContext}.OnLoopStopped"/>).</summary>
+    public void OnStopped() => _runner.OnLoopStopped();
 
     public int InFlight => _runner.InFlight;
 

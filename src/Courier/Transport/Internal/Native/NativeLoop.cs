@@ -14,6 +14,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private readonly List<NativeSocket> _sockets = [];
     private readonly MessageFrames _message = new();
     private Action? _onTurnEnd;
+    private Action? _onStopped;
     private readonly int _wakeFd;
     private PollFd[] _fds = [];
     private PollEntry[] _entries = [];
@@ -104,9 +105,10 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
     }
 
-    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd)
+    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null)
     {
         _onTurnEnd = onTurnEnd;
+        _onStopped = onStopped;
         _thread = new Thread(() => Run(tickInterval, onTick)) { IsBackground = true, Name = _name };
         _thread.Start();
     }
@@ -341,6 +343,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         {
             _wakeFdClosed = true;
             _ = LibC.close(_wakeFd);
+        }
+
+        if (_onStopped is { } onStopped)
+        {
+            LoopGuard.Run(onStopped, _logger, _name);
         }
     }
 }

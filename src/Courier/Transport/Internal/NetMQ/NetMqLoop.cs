@@ -16,6 +16,7 @@ internal sealed class NetMqLoop : ITransportLoop
     private readonly Dictionary<NetMqSocket, EventHandler<NetMQSocketEventArgs>> _handlers = [];
     private readonly MessageFrames _message = new();
     private Action? _onTurnEnd;
+    private Action? _onStopped;
     private Thread? _thread;
     private int _threadId = -1;
     private int _disposed;
@@ -133,9 +134,10 @@ internal sealed class NetMqLoop : ITransportLoop
         }
     }
 
-    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd)
+    public void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null)
     {
         _onTurnEnd = onTurnEnd;
+        _onStopped = onStopped;
         var timer = new NetMQTimer(tickInterval);
         timer.Elapsed += (_, _) => WithoutPollerContext(onTick);
         _poller.Add(timer);
@@ -163,11 +165,8 @@ internal sealed class NetMqLoop : ITransportLoop
             _poller.Stop();
         }
 
-        if (_thread is not null && Environment.CurrentManagedThreadId != _threadId)
-        {
-            _thread.Join(TimeSpan.FromSeconds(5));
-        }
-
+        // Stopped for sure only when joined; from its own thread, or stuck, the loop may still be in a turn.
+        var stopped = _thread is null || (Environment.CurrentManagedThreadId != _threadId && _thread.Join(TimeSpan.FromSeconds(5)));
         foreach (var socket in _handlers.Keys.ToArray())
         {
             socket.Dispose();
@@ -176,5 +175,9 @@ internal sealed class NetMqLoop : ITransportLoop
         _handlers.Clear();
         _poller.Dispose();
         _wake.Dispose();
+        if (stopped && _onStopped is { } onStopped)
+        {
+            LoopGuard.Run(onStopped, _logger, _name);
+        }
     }
 }
