@@ -9,6 +9,19 @@ namespace Courier.Tests.Integration;
 public sealed class RequestReplyTests
 {
     [Fact]
+    public async Task A_client_and_a_worker_reach_their_broker_by_host_name()
+    {
+        // Connected by the address the name resolves to, looked up off the transport's I/O thread (HostResolver).
+        await using var broker = await TestBroker.StartAsync();
+        var byName = $"tcp://localhost:{Ports.Of(broker.Endpoint!)}";
+        await using var worker = await TestBroker.StartWorkerAsync(byName, "named");
+        await using var client = TestServer.Client(byName);
+        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+
+        Assert.Equal("named", (await client.RequestAsync("echo", "hi")).Frames[0].ToArray() is var first ? System.Text.Encoding.UTF8.GetString(first) : null);
+    }
+
+    [Fact]
     public async Task Ten_thousand_pipelined_requests_from_many_tasks_each_get_their_own_reply()
     {
         await using var server = await TestServer.StartAsync();

@@ -114,13 +114,20 @@ internal static class TransportLoopExtensions
         return result.Task;
     }
 
-    /// <summary>A socket connected to <paramref name="endpoint"/>; closed again if the transport refuses the address.</summary>
+    /// <summary>
+    /// A socket connected to <paramref name="endpoint"/>, by address (<see cref="HostResolver"/>); closed again if the
+    /// transport refuses the address. A name without an address yet leaves it connected nowhere, for its owner's timeouts.
+    /// </summary>
     public static ITransportSocket CreateConnected(this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint)
     {
         var socket = loop.CreateSocket(kind, options, handler);
         try
         {
-            socket.Connect(endpoint);
+            if (HostResolver.Shared.ForConnect(endpoint) is { } target)
+            {
+                socket.Connect(target);
+            }
+
             return socket;
         }
         catch
