@@ -42,7 +42,7 @@ internal static class Cli
         TransportOptions.Default.HeartbeatInterval,
         TimeSpan.FromMilliseconds(1),
         TimeSpan.FromHours(1),
-        "ZMTP PING interval on every connection (keeps connections through nginx alive); 0 turns ZMTP heartbeats off.",
+        "ZMTP PING interval on every connection a client or worker opens (keeps connections through nginx alive; servers and brokers answer pings and send none, and find dead peers by TCP keepalive); 0 turns ZMTP heartbeats off.",
         allowZero: true));
 
     private static Option<T> Recursive<T>(Option<T> option)

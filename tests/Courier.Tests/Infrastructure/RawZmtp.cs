@@ -7,15 +7,18 @@ namespace Courier.Tests.Infrastructure;
 /// <summary>Hand-written ZMTP 3.0 bytes, for sending what no well-behaved peer would.</summary>
 public static class RawZmtp
 {
-    /// <summary>A NULL-mechanism greeting as a client, then a READY command declaring a DEALER socket.</summary>
-    public static byte[] GreetingAndReady()
+    /// <summary>
+    /// A NULL-mechanism greeting as a client, then a READY command declaring a DEALER socket; ZMTP 3.0, or 3.1 (which has
+    /// PING and PONG) with <paramref name="minor"/> 1.
+    /// </summary>
+    public static byte[] GreetingAndReady(byte minor = 0)
     {
         var bytes = new List<byte>();
         bytes.Add(0xFF);
         bytes.AddRange(new byte[8]);
         bytes.Add(0x7F);
         bytes.Add(3);
-        bytes.Add(0);
+        bytes.Add(minor);
         var mechanism = new byte[20];
         "NULL"u8.CopyTo(mechanism);
         bytes.AddRange(mechanism);

@@ -35,6 +35,10 @@ internal static unsafe partial class LibZmq
     public const int OptHeartbeatInterval = 75;
     public const int OptHeartbeatTtl = 76;
     public const int OptHeartbeatTimeout = 77;
+    public const int OptTcpKeepalive = 34;
+    public const int OptTcpKeepaliveCount = 35;
+    public const int OptTcpKeepaliveIdle = 36;
+    public const int OptTcpKeepaliveInterval = 37;
 
     /// <summary>zmq_msg_get: the file descriptor of the connection a message came from (deprecated, still in 4.3).</summary>
     public const int MsgSourceFd = 2;

@@ -33,13 +33,24 @@ internal sealed unsafe class NativeTransport : ITransport
             SetInt(socket, LibZmq.OptSendHwm, options.SendHighWatermark);
             SetInt(socket, LibZmq.OptReceiveHwm, options.ReceiveHighWatermark);
             SetInt(socket, LibZmq.OptLinger, Milliseconds(options.Linger));
-            // Zero is off, set explicitly like every other setting.
-            SetInt(socket, LibZmq.OptHeartbeatInterval, Milliseconds(options.HeartbeatInterval));
-            if (options.HeartbeatsEnabled)
+            // ZMTP heartbeats only on connecting sockets (clients, workers), and without a TTL: libzmq 4.3 cancels a
+            // connection's heartbeat timers by walking every timer of its I/O thread, so a listener that pinged its
+            // peers, or kept a TTL timer for each peer's pings, spent a core on 8,000 idle connections (one I/O thread
+            // at 100 % in std::_Rb_tree_increment; 0 % without). A listener answers its peers' pings (so they, and nginx
+            // between, see traffic) and finds dead peers by TCP keepalive, which the kernel times. Zero is off, set
+            // explicitly like every other setting.
+            var pings = options.HeartbeatsEnabled && kind != SocketKind.Router;
+            SetInt(socket, LibZmq.OptHeartbeatInterval, pings ? Milliseconds(options.HeartbeatInterval) : 0);
+            if (pings)
             {
                 SetInt(socket, LibZmq.OptHeartbeatTimeout, Milliseconds(options.HeartbeatTimeout));
-                // The TTL travels in deciseconds in a 16-bit field: cap it there.
-                SetInt(socket, LibZmq.OptHeartbeatTtl, Math.Min(Milliseconds(options.HeartbeatTimeout), 6_553_500));
+            }
+            else if (options.HeartbeatsEnabled)
+            {
+                SetInt(socket, LibZmq.OptTcpKeepalive, 1);
+                SetInt(socket, LibZmq.OptTcpKeepaliveIdle, Math.Max(1, (int)options.HeartbeatTimeout.TotalSeconds));
+                SetInt(socket, LibZmq.OptTcpKeepaliveInterval, Math.Max(1, (int)options.HeartbeatInterval.TotalSeconds));
+                SetInt(socket, LibZmq.OptTcpKeepaliveCount, 3);
             }
             if (kind == SocketKind.Router)
             {
