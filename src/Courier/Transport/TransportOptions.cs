@@ -35,7 +35,9 @@ public sealed record TransportOptions
     /// 7/MDP heartbeats (workers) and request timeouts (clients). Only connecting sockets (clients, workers) send PINGs;
     /// a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle <see cref="HeartbeatTimeout"/>,
     /// then a probe every interval, 3 probes): libzmq 4.3 cancels a heartbeat timer by walking every timer of its I/O
-    /// thread, so a listener pinging 8,000 idle connections kept a core busy (native transport).
+    /// thread, so a listener pinging 8,000 idle connections kept a core busy (native transport). The cost: a peer whose
+    /// process is stopped (SIGSTOP) on a live host still answers keepalive probes, so a listener keeps its connection
+    /// until the peer's own heartbeats or the OS end it; the broker still finds such workers by 7/MDP heartbeats.
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 

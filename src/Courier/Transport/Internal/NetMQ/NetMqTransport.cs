@@ -31,11 +31,19 @@ internal sealed class NetMqTransport : ITransport
         o.SendHighWatermark = options.SendHighWatermark;
         o.ReceiveHighWatermark = options.ReceiveHighWatermark;
         o.Linger = options.Linger;
-        o.HeartbeatInterval = options.HeartbeatInterval; // zero is off
-        if (options.HeartbeatsEnabled)
+        // As on the native transport (NativeTransport.CreateSocket says why): only connecting sockets send PINGs, without
+        // a TTL; a listener answers them and finds dead peers by TCP keepalive. Zero is off.
+        var pings = options.HeartbeatsEnabled && kind != SocketKind.Router;
+        o.HeartbeatInterval = pings ? options.HeartbeatInterval : TimeSpan.Zero;
+        if (pings)
         {
             o.HeartbeatTimeout = options.HeartbeatTimeout;
-            o.HeartbeatTtl = options.HeartbeatTimeout;
+        }
+        else if (options.HeartbeatsEnabled)
+        {
+            o.TcpKeepalive = true;
+            o.TcpKeepaliveIdle = TimeSpan.FromSeconds(Math.Max(1, (int)options.HeartbeatTimeout.TotalSeconds));
+            o.TcpKeepaliveInterval = TimeSpan.FromSeconds(Math.Max(1, (int)options.HeartbeatInterval.TotalSeconds));
         }
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
