@@ -90,16 +90,16 @@ health_check() {
 }
 
 health_loop() {
-    local pass=0 name status
+    local pass=0 name status due
     declare -A checking=() # container → pid of its check in progress
+    declare -A last=()     # container → when its last check started
     while true; do
         for name in "${!checking[@]}"; do
-            kill -0 "${checking[$name]}" 2>/dev/null || unset "checking[$name]"
+            kill -0 "${checking[$name]}" 2>/dev/null || unset 'checking[$name]'
         done
         # One listing for all containers (a podman call per container took seconds a pass on a loaded machine): the
-        # status ends in "(starting)", "(healthy)" or "(unhealthy)" for a container with a HEALTHCHECK. Each check runs
-        # on its own, so a slow one holds back only its container's next; a few side by side (each is a process start
-        # in its container), not all: on a starved machine a check slower than its timeout counts as failed.
+        # status ends in "(starting)", "(healthy)" or "(unhealthy)" for a container with a HEALTHCHECK.
+        due=()
         while read -r name status; do
             case $status in
                 *'(healthy)') [ $((pass % 5)) -eq 0 ] || continue ;;
@@ -107,10 +107,18 @@ health_loop() {
                 *) continue ;;
             esac
             [ -z "${checking[$name]:-}" ] || continue
+            due+=("${last[$name]:-0} $name")
+        done < <(podman ps --format '{{.Names}} {{.Status}}' 2>/dev/null)
+        # Each check runs on its own, so a slow one holds back only its container's next; the longest unchecked first,
+        # a few side by side (each is a process start in its container), not all: on a starved machine a check slower
+        # than its timeout counts as failed.
+        while read -r _ name; do
+            [ -n "$name" ] || continue
             [ ${#checking[@]} -lt 3 ] || break
             health_check "$name" &
             checking[$name]=$!
-        done < <(podman ps --format '{{.Names}} {{.Status}}' 2>/dev/null)
+            last[$name]=$SECONDS
+        done < <(printf '%s\n' "${due[@]}" | sort -n)
         pass=$((pass + 1))
         sleep 2
     done

@@ -75,6 +75,8 @@ internal sealed class MemorySocket(ISocketHandler handler) : ITransportSocket
 
     public bool Disposed { get; private set; }
 
+    public bool IsClosed => Disposed;
+
     public string Bind(string endpoint) => "tcp://127.0.0.1:1";
 
     public void Connect(string endpoint)

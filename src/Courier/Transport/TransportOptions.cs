@@ -34,8 +34,9 @@ public sealed record TransportOptions
     /// (a timed wait per sleep of libzmq's I/O thread; docs/performance.md), and leaves dead-peer detection to
     /// 7/MDP heartbeats (workers) and request timeouts (clients). Only connecting sockets (clients, workers) send PINGs;
     /// a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle <see cref="HeartbeatTimeout"/>,
-    /// then a probe every interval, 3 probes): libzmq 4.3 cancels a heartbeat timer by walking every timer of its I/O
-    /// thread, so a listener pinging 8,000 idle connections kept a core busy (native transport). The cost: a peer whose
+    /// then a probe every interval, 3 probes; the system's count on NetMQ): libzmq 4.3 cancels a heartbeat timer by
+    /// walking every timer of its I/O thread, so a listener pinging 8,000 idle connections kept a core busy (native
+    /// transport). The cost: a peer whose
     /// process is stopped (SIGSTOP) on a live host still answers keepalive probes, so a listener keeps its connection
     /// until the peer's own heartbeats or the OS end it; the broker still finds such workers by 7/MDP heartbeats.
     /// </summary>
@@ -100,6 +101,14 @@ public sealed record TransportOptions
 
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;
+
+    /// <summary>A listener's TCP keepalive idle time, in whole seconds within what Linux takes (1 to 32,767).</summary>
+    internal int KeepaliveIdleSeconds => KeepaliveSeconds(HeartbeatTimeout);
+
+    /// <summary>A listener's TCP keepalive probe interval, in whole seconds within what Linux takes.</summary>
+    internal int KeepaliveIntervalSeconds => KeepaliveSeconds(HeartbeatInterval);
+
+    private static int KeepaliveSeconds(TimeSpan time) => (int)Math.Clamp(time.TotalSeconds, 1, 32_767);
 
     /// <summary>Throws <see cref="ArgumentException"/> with a clear message when a value is out of range.</summary>
     public void Validate()

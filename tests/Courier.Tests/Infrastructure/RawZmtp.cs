@@ -8,10 +8,10 @@ namespace Courier.Tests.Infrastructure;
 public static class RawZmtp
 {
     /// <summary>
-    /// A NULL-mechanism greeting as a client, then a READY command declaring a DEALER socket; ZMTP 3.0, or 3.1 (which has
-    /// PING and PONG) with <paramref name="minor"/> 1.
+    /// A NULL-mechanism greeting as a client, then a READY command declaring a <paramref name="socketType"/> socket; ZMTP
+    /// 3.0, or 3.1 (which has PING and PONG) with <paramref name="minor"/> 1.
     /// </summary>
-    public static byte[] GreetingAndReady(byte minor = 0)
+    public static byte[] GreetingAndReady(byte minor = 0, string socketType = "DEALER")
     {
         var bytes = new List<byte>();
         bytes.Add(0xFF);
@@ -29,7 +29,7 @@ public static class RawZmtp
         body.AddRange("READY"u8.ToArray());
         body.Add(11);
         body.AddRange("Socket-Type"u8.ToArray());
-        var type = Encoding.ASCII.GetBytes("DEALER");
+        var type = Encoding.ASCII.GetBytes(socketType);
         var length = new byte[4];
         BinaryPrimitives.WriteInt32BigEndian(length, type.Length);
         body.AddRange(length);
@@ -70,6 +70,12 @@ public static class RawZmtp
     {
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", port);
+        return await SendAndListenAsync(client, payload, listen, until);
+    }
+
+    /// <summary>The same on a connection made already (one a listener of the test's accepted, say).</summary>
+    public static async Task<byte[]> SendAndListenAsync(TcpClient client, byte[] payload, TimeSpan listen, Func<byte[], bool>? until = null)
+    {
         var stream = client.GetStream();
         await stream.WriteAsync(payload);
         var received = new MemoryStream();
@@ -96,6 +102,26 @@ public static class RawZmtp
 
     /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PING command (name length 4, then "PING").</summary>
     public static bool ContainsPing(byte[] received) => received.AsSpan().IndexOf("\u0004PING"u8) >= 0;
+
+    /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PONG command.</summary>
+    public static bool ContainsPong(byte[] received) => received.AsSpan().IndexOf("\u0004PONG"u8) >= 0;
+
+    /// <summary>The TTL (deciseconds) of the first PING in <paramref name="received"/>: the two bytes after its name.</summary>
+    public static int PingTtl(byte[] received)
+    {
+        var at = received.AsSpan().IndexOf("\u0004PING"u8) + 5;
+        return BinaryPrimitives.ReadUInt16BigEndian(received.AsSpan(at, 2));
+    }
+
+    /// <summary>A ZMTP 3.1 PING command with no TTL and <paramref name="context"/>, which a PONG must echo.</summary>
+    public static byte[] Ping(string context)
+    {
+        var body = new List<byte> { 4 };
+        body.AddRange("PING"u8.ToArray());
+        body.AddRange(new byte[2]);
+        body.AddRange(Encoding.ASCII.GetBytes(context));
+        return [0x04, (byte)body.Count, .. body];
+    }
 
     /// <summary>Connects a plain TCP socket, writes <paramref name="payload"/>, and reads until the peer closes or a timeout.</summary>
     public static async Task<bool> SendAndSeeIfClosedAsync(int port, byte[] payload, TimeSpan wait)

@@ -378,8 +378,8 @@ public sealed class RequestReplyTests
     /// began (<see cref="BeginStopAsync"/>).
     /// </summary>
     /// <summary>
-    /// A server on <paramref name="endpoint"/> as soon as its port is free: libzmq closes a disposed listener on its own
-    /// thread a moment later, so the first bind may find it still in use.
+    /// A server on <paramref name="endpoint"/> as soon as its port is free: libzmq and NetMQ close a disposed listener on
+    /// their own threads a moment later, so the first bind may find it still in use (said in the inner exception on NetMQ).
     /// </summary>
     private static async Task<CourierServer> StartOnceFreeAsync(string endpoint)
     {
@@ -392,7 +392,7 @@ public sealed class RequestReplyTests
                     server = await TestServer.StartAsync(o => o with { Endpoint = endpoint });
                     return true;
                 }
-                catch (InvalidOperationException ex) when (ex.Message.Contains("Address already in use", StringComparison.Ordinal))
+                catch (InvalidOperationException ex) when (ex.ToString().Contains("Address already in use", StringComparison.Ordinal))
                 {
                     return false;
                 }

@@ -3,9 +3,10 @@ using Courier.Tests.Infrastructure;
 namespace Courier.Tests.Integration;
 
 /// <summary>
-/// `--zmtp-heartbeat` reaches the sockets: a `courier server` sends no PING of its own (its clients ping it, and it
-/// answers; libzmq 4.3 cancels each heartbeat timer by walking all of its I/O thread's timers, so a listener pinging
-/// 8,000 idle connections kept a core busy), whether heartbeats are on or off.
+/// `--zmtp-heartbeat` reaches the sockets: a connecting `courier worker` pings at the interval, without a TTL, or not at
+/// all when it is 0; a `courier server` sends no PING of its own and answers its clients' (libzmq 4.3 cancels each
+/// heartbeat timer by walking all of its I/O thread's timers, so a listener pinging 8,000 idle connections kept a core
+/// busy).
 /// </summary>
 public sealed class ZmtpHeartbeatTests
 {
@@ -23,16 +24,45 @@ public sealed class ZmtpHeartbeatTests
     }
 
     [Fact]
-    public async Task Server_with_heartbeats_off_sends_no_ping()
+    public async Task Server_answers_a_clients_ping_with_a_pong_carrying_its_context()
     {
-        var (process, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "0");
+        // What keeps a connection through nginx alive now that only the connecting side pings.
+        var (process, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "200ms");
         await using var _ = process;
 
-        // Longer than the default interval (5 s): an "off" that fell back to the default would PING within it.
-        var received = await RawZmtp.SendAndListenAsync(Ports.Of(endpoint), RawZmtp.GreetingAndReady(), TimeSpan.FromSeconds(6));
+        using var connection = new System.Net.Sockets.TcpClient();
+        await connection.ConnectAsync("127.0.0.1", Ports.Of(endpoint));
+        // The PING once the handshake is done: sent in the same write as the greeting, libzmq closed the connection.
+        var greeted = await RawZmtp.SendAndListenAsync(
+            connection, RawZmtp.GreetingAndReady(minor: 1), TimeSpan.FromSeconds(10), r => r.AsSpan().IndexOf("\u0005READY"u8) >= 0);
+        Assert.True(greeted.AsSpan().IndexOf("\u0005READY"u8) >= 0, "the server should have greeted");
+        var received = await RawZmtp.SendAndListenAsync(connection, RawZmtp.Ping("ctx42"), TimeSpan.FromSeconds(10), RawZmtp.ContainsPong);
 
-        Assert.True(received.Length > 0, "the server should have answered the greeting");
-        Assert.False(RawZmtp.ContainsPing(received), "heartbeats are off, yet a PING came");
-        Assert.False(process.HasExited, process.Stderr);
+        Assert.True(RawZmtp.ContainsPong(received), $"no PONG in {received.Length} bytes");
+        Assert.True(received.AsSpan().IndexOf("\u0004PONGctx42"u8) >= 0, "the PONG does not echo the PING's context");
+    }
+
+    [Theory]
+    [InlineData("200ms", true)]
+    [InlineData("0", false)]
+    public async Task A_connecting_worker_pings_at_the_heartbeat_interval_without_a_ttl_unless_heartbeats_are_off(string interval, bool pings)
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        await using var worker = ChildProcess.Start("worker", "--connect", $"tcp://127.0.0.1:{port}", "--zmtp-heartbeat", interval);
+        using var connection = await listener.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Longer than the default interval (5 s): an "off" that fell back to the default would PING within it.
+        var received = await RawZmtp.SendAndListenAsync(
+            connection, RawZmtp.GreetingAndReady(minor: 1, socketType: "ROUTER"), TimeSpan.FromSeconds(pings ? 10 : 6), RawZmtp.ContainsPing);
+
+        Assert.True(received.Length > 0, "the worker should have greeted");
+        Assert.Equal(pings, RawZmtp.ContainsPing(received));
+        if (pings)
+        {
+            // No TTL: a listener keeps no timer per peer's PING (each costs a walk over its I/O thread's timers).
+            Assert.Equal(0, RawZmtp.PingTtl(received));
+        }
     }
 }

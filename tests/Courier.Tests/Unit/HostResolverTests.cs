@@ -21,15 +21,23 @@ public sealed class HostResolverTests
 
         public int Calls => Volatile.Read(ref _calls);
 
-        public void Answer(params string[] addresses) => _answers.Enqueue(Task.FromResult(addresses.Select(IPAddress.Parse).ToArray()));
+        public void Answer(params string[] addresses) => Queue(Task.FromResult(addresses.Select(IPAddress.Parse).ToArray()));
 
-        public void Fail() => _answers.Enqueue(Task.FromException<IPAddress[]>(new SocketException((int)SocketError.HostNotFound)));
+        public void Fail() => Queue(Task.FromException<IPAddress[]>(new SocketException((int)SocketError.HostNotFound)));
 
         public TaskCompletionSource<IPAddress[]> Hang()
         {
             var hanging = new TaskCompletionSource<IPAddress[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _answers.Enqueue(hanging.Task);
+            Queue(hanging.Task);
             return hanging;
+        }
+
+        private void Queue(Task<IPAddress[]> answer)
+        {
+            lock (_answers)
+            {
+                _answers.Enqueue(answer);
+            }
         }
 
         public Task<IPAddress[]> LookUp(string name)
@@ -98,16 +106,34 @@ public sealed class HostResolverTests
     }
 
     [Fact]
-    public void A_first_lookup_slower_than_its_wait_connects_nowhere_and_its_answer_serves_the_next_connect()
+    public async Task A_connect_that_finds_no_address_yet_connects_when_the_slow_first_lookup_answers()
     {
         var lookups = new Lookups();
         var resolver = lookups.Resolver(firstWait: Wait);
         var slow = lookups.Hang();
-        Assert.Null(resolver.ForConnect("tcp://slow:5555"));
+        var connected = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.Null(resolver.ForConnect("tcp://slow:5555", e => connected.TrySetResult(e)));
+        Assert.False(connected.Task.IsCompleted);
 
         slow.SetResult([IPAddress.Parse("10.89.0.4")]);
-        lookups.Answer("10.89.0.4");
-        Assert.Equal("tcp://10.89.0.4:5555", Eventually(() => resolver.ForConnect("tcp://slow:5555"), "tcp://10.89.0.4:5555"));
+        Assert.Equal("tcp://10.89.0.4:5555", await connected.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task A_second_connect_during_a_first_lookup_waits_for_none_and_connects_when_it_answers()
+    {
+        var lookups = new Lookups();
+        var resolver = lookups.Resolver(firstWait: Wait);
+        var slow = lookups.Hang();
+        Assert.Null(resolver.ForConnect("tcp://broker:5555"));
+
+        // Another loop's connect to the same name, on another port: no second lookup, no wait, connected on the answer.
+        var connected = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.Null(resolver.ForConnect("tcp://broker:5556", e => connected.TrySetResult(e)));
+        Assert.Equal(1, lookups.Calls);
+
+        slow.SetResult([IPAddress.Parse("10.89.0.6")]);
+        Assert.Equal("tcp://10.89.0.6:5556", await connected.Task.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     [Fact]

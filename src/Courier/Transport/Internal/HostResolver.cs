@@ -14,30 +14,53 @@ namespace Courier.Transport.Internal;
 /// <remarks>
 /// One lookup per name at a time. A connect waits for it at most <c>firstWait</c> when no address is known yet and
 /// <c>refreshWait</c> when one is (then the known one is used if the lookup is slower: a restarted peer's new address is
-/// taken at the following connect). A name never resolved connects nowhere, and the owner's own timeouts (a client's
-/// probe, a worker's heartbeat liveness) replace the socket, with a fresh lookup. IPv4, as both transports connect by
-/// default; the first address found, as libzmq takes.
+/// taken at the following connect). A connect that finds no address (the lookup is slow, or another connect's is under
+/// way) connects when the lookup answers; a name that does not resolve connects nowhere, and the owner's own timeouts (a
+/// client's probe, a worker's heartbeat liveness) replace the socket, with a fresh lookup. IPv4, as both transports
+/// connect by default; the first address found, as libzmq takes.
 /// </remarks>
 internal sealed class HostResolver(Func<string, Task<IPAddress[]>> lookup, TimeSpan firstWait, TimeSpan refreshWait)
 {
     private readonly ConcurrentDictionary<string, Host> _hosts = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The process's resolver: the system's lookup (getaddrinfo, on a thread of its own).</summary>
-    public static HostResolver Shared { get; } = new(Dns.GetHostAddressesAsync, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
+    /// <summary>The process's resolver: the system's lookup (getaddrinfo, off the caller's thread), IPv4 only.</summary>
+    public static HostResolver Shared { get; } = new(
+        static name => Dns.GetHostAddressesAsync(name, AddressFamily.InterNetwork), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(100));
 
     /// <summary>
     /// What to connect a socket to for <paramref name="endpoint"/>: itself unless it names a host by name, else the same
-    /// endpoint with the host's address; null when the name has no address yet (connect nowhere for now).
+    /// endpoint with the host's address; null when the name has no address yet: then <paramref name="whenResolved"/>
+    /// gets the endpoint to connect to once the lookup under way finds one (on a thread of the lookup's), if it does.
     /// </summary>
-    public string? ForConnect(string endpoint)
+    public string? ForConnect(string endpoint, Action<string>? whenResolved = null)
     {
-        if (!TryName(endpoint, out var host, out var port))
+        if (!TryName(endpoint, out var name, out var port))
         {
             return endpoint;
         }
 
-        var address = _hosts.GetOrAdd(host, static name => new Host(name)).Resolve(lookup, firstWait, refreshWait);
-        return address is null ? null : $"tcp://{address}:{port}";
+        var host = _hosts.GetOrAdd(name, static n => new Host(n));
+        if (host.Resolve(lookup, firstWait, refreshWait, out var pending) is { } address)
+        {
+            return $"tcp://{address}:{port}";
+        }
+
+        if (whenResolved is not null)
+        {
+            _ = pending.ContinueWith(
+                _ =>
+                {
+                    if (host.Address is { } found)
+                    {
+                        whenResolved($"tcp://{found}:{port}");
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+
+        return null;
     }
 
     /// <summary>Whether <paramref name="endpoint"/> is <c>tcp://NAME:PORT</c> with a name, not an address.</summary>
@@ -66,30 +89,39 @@ internal sealed class HostResolver(Func<string, Task<IPAddress[]>> lookup, TimeS
     {
         private readonly Lock _lock = new();
         private IPAddress? _address;
-        private Task? _lookup;
+        private Task _lookup = Task.CompletedTask;
 
-        public IPAddress? Resolve(Func<string, Task<IPAddress[]>> lookup, TimeSpan firstWait, TimeSpan refreshWait)
+        public IPAddress? Address
         {
-            Task running;
-            bool known;
-            lock (_lock)
+            get
             {
-                if (_lookup is { IsCompleted: false })
+                lock (_lock)
                 {
-                    // A slow lookup is waited for by one connect only: the others take what is known.
                     return _address;
                 }
+            }
+        }
 
-                known = _address is not null;
-                running = _lookup = LookUpAsync(lookup);
+        /// <summary>The address to connect to now, if any; <paramref name="pending"/> is the lookup that may still find one.</summary>
+        public IPAddress? Resolve(Func<string, Task<IPAddress[]>> lookup, TimeSpan firstWait, TimeSpan refreshWait, out Task pending)
+        {
+            IPAddress? known;
+            lock (_lock)
+            {
+                known = _address;
+                if (!_lookup.IsCompleted)
+                {
+                    // A slow lookup is waited for by one connect only: the others take what is known, or connect later.
+                    pending = _lookup;
+                    return known;
+                }
+
+                pending = _lookup = LookUpAsync(lookup);
             }
 
             // Blocks the caller's loop for a moment at most; the lookup itself runs on, and stores what it finds.
-            running.Wait(known ? refreshWait : firstWait);
-            lock (_lock)
-            {
-                return _address;
-            }
+            pending.Wait(known is null ? firstWait : refreshWait);
+            return Address;
         }
 
         private async Task LookUpAsync(Func<string, Task<IPAddress[]>> lookup)

@@ -71,6 +71,9 @@ internal interface ITransportSocket : IDisposable
 
     /// <summary>The most bytes any one peer has handed over and not yet written, where the transport counts them (else 0).</summary>
     long LargestPendingBytes => 0;
+
+    /// <summary>Whether it was disposed (closed); a stand-in that is never closed says false.</summary>
+    bool IsClosed => false;
 }
 
 /// <summary>
@@ -93,9 +96,10 @@ internal interface ITransportLoop : IDisposable
     /// Starts the loop thread: <paramref name="onTick"/> every <paramref name="tickInterval"/>, and
     /// <paramref name="onTurnEnd"/> at the end of every turn (where what was packed during it is sent) and right after
     /// the first message a socket delivers in a turn, so that a lone request's reply leaves before the loop asks for more.
-    /// <paramref name="onStopped"/> runs once, after the loop thread has stopped and its sockets are closed (so never beside
-    /// a turn), on whichever thread disposed the loop: where the owner gives back what its requests still hold. Not run when
-    /// the loop is disposed from its own thread on the managed transport, or when its thread would not stop in time.
+    /// <paramref name="onStopped"/> runs once, after the loop's last turn and once its sockets are closed (so never beside a
+    /// turn): on the loop's thread as it ends, or on the thread that disposed it: where the owner gives back what its
+    /// requests still hold. The managed transport skips it when disposed from its own thread or when its thread would not
+    /// stop in time (it lends no native memory).
     /// </summary>
     void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null);
 
@@ -116,14 +120,22 @@ internal static class TransportLoopExtensions
 
     /// <summary>
     /// A socket connected to <paramref name="endpoint"/>, by address (<see cref="HostResolver"/>); closed again if the
-    /// transport refuses the address. A name without an address yet leaves it connected nowhere, for its owner's timeouts.
+    /// transport refuses the address. A name whose lookup is slow is connected when it answers (unless the socket was closed
+    /// meanwhile); one that does not resolve leaves the socket connected nowhere, for its owner's timeouts to replace.
     /// </summary>
     public static ITransportSocket CreateConnected(this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint)
     {
         var socket = loop.CreateSocket(kind, options, handler);
         try
         {
-            if (HostResolver.Shared.ForConnect(endpoint) is { } target)
+            var target = HostResolver.Shared.ForConnect(endpoint, resolved => loop.Post(() =>
+            {
+                if (!socket.IsClosed)
+                {
+                    socket.Connect(resolved);
+                }
+            }));
+            if (target is not null)
             {
                 socket.Connect(target);
             }

@@ -48,8 +48,8 @@ internal sealed unsafe class NativeTransport : ITransport
             else if (options.HeartbeatsEnabled)
             {
                 SetInt(socket, LibZmq.OptTcpKeepalive, 1);
-                SetInt(socket, LibZmq.OptTcpKeepaliveIdle, Math.Max(1, (int)options.HeartbeatTimeout.TotalSeconds));
-                SetInt(socket, LibZmq.OptTcpKeepaliveInterval, Math.Max(1, (int)options.HeartbeatInterval.TotalSeconds));
+                SetInt(socket, LibZmq.OptTcpKeepaliveIdle, options.KeepaliveIdleSeconds);
+                SetInt(socket, LibZmq.OptTcpKeepaliveInterval, options.KeepaliveIntervalSeconds);
                 SetInt(socket, LibZmq.OptTcpKeepaliveCount, 3);
             }
             if (kind == SocketKind.Router)

@@ -42,8 +42,9 @@ internal sealed class NetMqTransport : ITransport
         else if (options.HeartbeatsEnabled)
         {
             o.TcpKeepalive = true;
-            o.TcpKeepaliveIdle = TimeSpan.FromSeconds(Math.Max(1, (int)options.HeartbeatTimeout.TotalSeconds));
-            o.TcpKeepaliveInterval = TimeSpan.FromSeconds(Math.Max(1, (int)options.HeartbeatInterval.TotalSeconds));
+            // NetMQ sets no probe count: the system's (tcp_keepalive_probes, 9 on Linux) is used.
+            o.TcpKeepaliveIdle = TimeSpan.FromSeconds(options.KeepaliveIdleSeconds);
+            o.TcpKeepaliveInterval = TimeSpan.FromSeconds(options.KeepaliveIntervalSeconds);
         }
         o.ReconnectInterval = options.ReconnectInterval;
         o.ReconnectIntervalMax = options.ReconnectIntervalMax;
