@@ -300,10 +300,12 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             return;
         }
 
-        var refused = _refused.ToArray();
-        _refused.Clear();
-        foreach (var request in refused)
+        // Compacted in place: those still waiting out their backoff stay, every tick, without a copy of the list.
+        var kept = 0;
+        List<PendingRequest>? due = null;
+        for (var i = 0; i < _refused.Count; i++)
         {
+            var request = _refused[i];
             if (!_table.TryGet(request.Id, out var pending) || !ReferenceEquals(pending, request) || request.Connection is not null)
             {
                 continue;
@@ -311,10 +313,17 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
             if (now < request.RetryAt)
             {
-                _refused.Add(request);
-                continue;
+                _refused[kept++] = request;
             }
+            else
+            {
+                (due ??= []).Add(request);
+            }
+        }
 
+        _refused.RemoveRange(kept, _refused.Count - kept);
+        foreach (var request in due ?? [])
+        {
             Place(request, avoid: null, now);
         }
     }
