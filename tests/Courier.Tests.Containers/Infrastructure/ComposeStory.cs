@@ -55,12 +55,15 @@ public sealed class ComposeStory
         log.Line($"compose: broker up after {clock.Elapsed.TotalSeconds:F1} s");
         await servers;
         log.Line($"compose: servers up after {clock.Elapsed.TotalSeconds:F1} s");
+
+        // The servers were healthy before nginx started (depends_on): the replicas can answer through it while the rest
+        // of the stack turns healthy.
+        var replicas = story.ReplicasAsync();
         await Task.WhenAll(
             stack.WaitHealthyAsync("server", 3), stack.WaitHealthyAsync("nginx", 1), stack.WaitHealthyAsync("broker", 1),
             stack.WaitHealthyAsync("worker", 3), stack.WaitHealthyAsync("broker-b", 1), stack.WaitHealthyAsync("ha-worker", 2));
         log.Line($"compose: every service up and healthy after {clock.Elapsed.TotalSeconds:F1} s");
 
-        var replicas = story.ReplicasAsync();
         var uids = story.UidsAsync();
         await Task.WhenAll(replicas, uids);
         log.Line($"compose: replicas seen through nginx: {string.Join(", ", replicas.Result.Replicas)} ({clock.Elapsed.TotalSeconds:F1} s)");
