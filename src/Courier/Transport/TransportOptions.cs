@@ -29,20 +29,25 @@ public sealed record TransportOptions
 
     /// <summary>
     /// ZMTP PING interval (ZMQ_HEARTBEAT_IVL); keeps connections through a proxy with an idle timeout (nginx's
-    /// <c>proxy_timeout</c>) alive and finds dead ones. <see cref="TimeSpan.Zero"/> turns ZMTP heartbeats off, libzmq's
-    /// own default: with the native transport that saves ~7 µs of each one-at-a-time round trip through a broker
-    /// (a timed wait per sleep of libzmq's I/O thread; docs/performance.md), and leaves dead-peer detection to
-    /// 7/MDP heartbeats (workers) and request timeouts (clients). Only connecting sockets (clients, workers) send PINGs;
-    /// a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle <see cref="HeartbeatTimeout"/>,
-    /// then a probe every interval, 3 probes; the system's count on NetMQ): libzmq 4.3 cancels a heartbeat timer by
-    /// walking every timer of its I/O thread, so a listener pinging 8,000 idle connections kept a core busy (native
-    /// transport). The cost: a peer whose
-    /// process is stopped (SIGSTOP) on a live host still answers keepalive probes, so a listener keeps its connection
-    /// until the peer's own heartbeats or the OS end it; the broker still finds such workers by 7/MDP heartbeats.
+    /// <c>proxy_timeout</c>) alive and finds dead ones. <see cref="TimeSpan.Zero"/> turns ZMTP heartbeats off, libzmq's own
+    /// default: with the native transport that saves ~7 µs of each one-at-a-time round trip through a broker (a timed wait
+    /// per sleep of libzmq's I/O thread; docs/performance.md; measured 2026-11-28, when listeners still pinged), and leaves
+    /// dead-peer detection to 7/MDP heartbeats (workers) and request timeouts (clients). Only connecting sockets (clients,
+    /// workers) send PINGs; a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle
+    /// <see cref="HeartbeatTimeout"/>, then a probe every interval, 3 probes; the system's count on NetMQ): libzmq 4.3 cancels a
+    /// heartbeat timer by walking every timer of its I/O thread, so a listener pinging 8,000 idle connections kept a core
+    /// busy (native transport). The cost: a peer whose process is stopped (SIGSTOP) on a live host still answers keepalive
+    /// probes, so a listener keeps its connection until the peer resumes or dies; the broker still finds such workers by
+    /// 7/MDP heartbeats. Zero also turns the listeners' TCP keepalive off: a server or broker then keeps a dead client's
+    /// connection until the OS drops it.
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long without any traffic before a connection is considered dead and closed (ZMQ_HEARTBEAT_TIMEOUT); unused when heartbeats are off.</summary>
+    /// <summary>
+    /// On a connecting socket, how long without any traffic after a PING before the connection is considered dead and
+    /// closed (ZMQ_HEARTBEAT_TIMEOUT). On a listener, the TCP keepalive idle time: a dead peer is found after about this
+    /// plus 3 × <see cref="HeartbeatInterval"/> (30 s by default). Unused when heartbeats are off.
+    /// </summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Delay before a connecting socket retries a dropped or refused connection (ZMQ_RECONNECT_IVL).</summary>

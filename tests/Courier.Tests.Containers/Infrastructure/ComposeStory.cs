@@ -6,7 +6,7 @@ namespace Courier.Tests.Containers.Infrastructure;
 /// together; the read-only checks on them side by side; then the three benches one after another, each with its faults
 /// (a server SIGKILLed and another stopped gracefully behind nginx, a worker SIGKILLed, broker-b SIGKILLed); last,
 /// <c>down</c>. Each test asserts its part of what was seen: one stack up instead of one per test took a warm run
-/// of the collection from 7 minutes to about 3½ on 2 cores.
+/// of the collection from 7 minutes to about 3½ on 2 cores (about 3¼ since, docs/deploy.md).
 /// </summary>
 public sealed class ComposeStory
 {
