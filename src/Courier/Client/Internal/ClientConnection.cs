@@ -44,8 +44,17 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         _client = owner.Identity;
         // Clients offer courier/5 (a courier/4 peer answers courier/4, which for a client is courier/3: batches).
         Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier5);
-        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint);
+        // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
+        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeAgain);
 
+        if (Negotiation.Mode == PeerMode.Probing)
+        {
+            _socket.TrySend(Negotiation.ProbeFrames);
+        }
+    }
+
+    private void ProbeAgain()
+    {
         if (Negotiation.Mode == PeerMode.Probing)
         {
             _socket.TrySend(Negotiation.ProbeFrames);

@@ -121,18 +121,22 @@ internal static class TransportLoopExtensions
     /// <summary>
     /// A socket connected to <paramref name="endpoint"/>, by address (<see cref="HostResolver"/>); closed again if the
     /// transport refuses the address. A name whose lookup is slow is connected when it answers (unless the socket was closed
-    /// meanwhile); one that does not resolve leaves the socket connected nowhere, for its owner's timeouts to replace.
+    /// meanwhile), and then <paramref name="onLateConnect"/> runs on the loop: what was sent before went nowhere. One that
+    /// does not resolve leaves the socket connected nowhere, for its owner's timeouts to replace.
     /// </summary>
-    public static ITransportSocket CreateConnected(this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint)
+    public static ITransportSocket CreateConnected(
+        this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, Action? onLateConnect = null,
+        HostResolver? resolver = null)
     {
         var socket = loop.CreateSocket(kind, options, handler);
         try
         {
-            var target = HostResolver.Shared.ForConnect(endpoint, resolved => loop.Post(() =>
+            var target = (resolver ?? HostResolver.Shared).ForConnect(endpoint, resolved => loop.Post(() =>
             {
                 if (!socket.IsClosed)
                 {
                     socket.Connect(resolved);
+                    onLateConnect?.Invoke();
                 }
             }));
             if (target is not null)

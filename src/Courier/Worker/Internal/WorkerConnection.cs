@@ -30,7 +30,14 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         Negotiation = negotiation;
         LastHeard = now;
         _onMessage = onMessage;
-        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint);
+        // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
+        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: () =>
+        {
+            if (Negotiation.Mode == PeerMode.Probing)
+            {
+                SendProbe();
+            }
+        });
 
         if (Negotiation.Mode == PeerMode.Probing)
         {
