@@ -45,15 +45,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         // Clients offer courier/5 (a courier/4 peer answers courier/4, which for a client is courier/3: batches).
         Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier5);
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
-        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeAgain);
-
-        if (Negotiation.Mode == PeerMode.Probing)
-        {
-            _socket.TrySend(Negotiation.ProbeFrames);
-        }
+        _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeWhileProbing);
+        ProbeWhileProbing();
     }
 
-    private void ProbeAgain()
+    private void ProbeWhileProbing()
     {
         if (Negotiation.Mode == PeerMode.Probing)
         {

@@ -31,18 +31,8 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         LastHeard = now;
         _onMessage = onMessage;
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
-        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: () =>
-        {
-            if (Negotiation.Mode == PeerMode.Probing)
-            {
-                SendProbe();
-            }
-        });
-
-        if (Negotiation.Mode == PeerMode.Probing)
-        {
-            SendProbe();
-        }
+        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing);
+        ProbeWhileProbing();
     }
 
     public WorkerLink Link { get; }
@@ -57,6 +47,14 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>
     public void SendProbe() => _socket.TrySend(Negotiation.ProbeFrames);
+
+    private void ProbeWhileProbing()
+    {
+        if (Negotiation.Mode == PeerMode.Probing)
+        {
+            SendProbe();
+        }
+    }
 
     /// <summary>
     /// READY for <paramref name="service"/>, with Courier's capability frame (the version agreed, the capacity, and under
