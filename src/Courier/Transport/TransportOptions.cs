@@ -107,6 +107,12 @@ public sealed record TransportOptions
     /// <summary>Whether ZMTP heartbeats are on (a positive <see cref="HeartbeatInterval"/>).</summary>
     public bool HeartbeatsEnabled => HeartbeatInterval > TimeSpan.Zero;
 
+    /// <summary>
+    /// Whether a socket of <paramref name="kind"/> sends ZMTP PINGs: only connecting ones (DEALER) do; a listener (ROUTER)
+    /// answers them and, heartbeats on, finds dead peers by TCP keepalive (<see cref="HeartbeatInterval"/> says why).
+    /// </summary>
+    internal bool Pings(Internal.SocketKind kind) => HeartbeatsEnabled && kind != Internal.SocketKind.Router;
+
     /// <summary>A listener's TCP keepalive idle time, in whole seconds within what Linux takes (1 to 32,767).</summary>
     internal int KeepaliveIdleSeconds => KeepaliveSeconds(HeartbeatTimeout);
 

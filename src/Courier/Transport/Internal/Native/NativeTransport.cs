@@ -39,7 +39,7 @@ internal sealed unsafe class NativeTransport : ITransport
             // at 100 % in std::_Rb_tree_increment; 0 % without). A listener answers its peers' pings (so they, and nginx
             // between, see traffic) and finds dead peers by TCP keepalive, which the kernel times. Zero is off, set
             // explicitly like every other setting.
-            var pings = options.HeartbeatsEnabled && kind != SocketKind.Router;
+            var pings = options.Pings(kind);
             SetInt(socket, LibZmq.OptHeartbeatInterval, pings ? Milliseconds(options.HeartbeatInterval) : 0);
             if (pings)
             {

@@ -33,7 +33,7 @@ internal sealed class NetMqTransport : ITransport
         o.Linger = options.Linger;
         // As on the native transport (NativeTransport.CreateSocket says why): only connecting sockets send PINGs, without
         // a TTL; a listener answers them and finds dead peers by TCP keepalive. Zero is off.
-        var pings = options.HeartbeatsEnabled && kind != SocketKind.Router;
+        var pings = options.Pings(kind);
         o.HeartbeatInterval = pings ? options.HeartbeatInterval : TimeSpan.Zero;
         if (pings)
         {
