@@ -83,7 +83,7 @@ public sealed class HostResolverTests
         // The peer died: its name now takes long to fail (30 s on podman's network).
         var slow = lookups.Hang();
         Assert.Equal("tcp://10.89.0.7:5555", resolver.ForConnect("tcp://broker-b:5555"));
-        Eventually(() => lookups.Calls.ToString(System.Globalization.CultureInfo.InvariantCulture), "2");
+        Eventually(() => lookups.Calls, 2);
         Assert.Equal("tcp://10.89.0.7:5555", resolver.ForConnect("tcp://broker-b:5555"));
         Assert.Equal(2, lookups.Calls);
 
@@ -144,12 +144,12 @@ public sealed class HostResolverTests
         Assert.Null(lookups.Resolver().ForConnect("tcp://six-only:5555"));
     }
 
-    /// <summary>Calls <paramref name="connect"/> until it gives <paramref name="expected"/> (a lookup runs on another thread).</summary>
-    private static string? Eventually(Func<string?> connect, string expected)
+    /// <summary>Reads <paramref name="read"/> until it gives <paramref name="expected"/> (a lookup runs on another thread).</summary>
+    private static T Eventually<T>(Func<T> read, T expected)
     {
         var limit = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        string? got;
-        while ((got = connect()) != expected && DateTime.UtcNow < limit)
+        T got;
+        while (!EqualityComparer<T>.Default.Equals(got = read(), expected) && DateTime.UtcNow < limit)
         {
             Thread.Sleep(10);
         }
