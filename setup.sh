@@ -17,6 +17,7 @@ packages=(
     docker-compose      # runs deploy/docker-compose.yml for real (tests/Courier.Tests.Containers, deploy/test/stack.sh)
     podman              # the container engine when no Docker engine answers: real containers, no daemon to install
     runc                # podman's runtime here (crun refuses some hosts' cgroup layout)
+    catatonit           # the init of the pause container that `podman kube play` builds for each pod
     netavark            # podman's networks, with aardvark-dns: containers reach each other by service name
     aardvark-dns
     debootstrap         # the Debian base of the stand-in images, when no registry serves the images FROM lines name
