@@ -116,4 +116,5 @@ internal static class ViolationKind
     public const string UnregisteredWorker = "messages from unregistered workers";
     public const string OverCapacity = "requests over the worker's concurrency";
     public const string ConnectionLimit = "connection limit reached";
+    public const string HandshakeTimeout = "connections closed before their handshake";
 }

@@ -22,10 +22,14 @@ internal sealed partial class ConnectionLimit(int max, ILogger logger, Violation
     public int Connections { get; private set; }
 
     /// <summary>
-    /// <paramref name="configured"/>, but never more than three quarters of the process's descriptor limit (the rest is
-    /// for the runtime, libzmq's own descriptors and the files the application opens).
+    /// <paramref name="configured"/>, but never more than (<paramref name="share"/> − 1) / <paramref name="share"/> of the
+    /// descriptors the process has left under its limit when the listener is made. Those already open are the runtime's,
+    /// the transport's (a managed server starts with ~140) and the application's; the rest of what is left is for what
+    /// they open later, and for connections accepted past the limit and not yet closed. The managed transport takes half
+    /// (<paramref name="share"/> 2): NetMQ's I/O thread dies of an accept(2) that fails with EMFILE, and a burst of
+    /// connections ran ~50–100 descriptors past its limit before they were closed (a 700-connection burst under 512).
     /// </summary>
-    public static unsafe int Effective(int configured)
+    public static unsafe int Effective(int configured, int share = 4)
     {
         RLimit limit;
         if (LibC.getrlimit(7 /* RLIMIT_NOFILE */, &limit) != 0 || limit.Current >= int.MaxValue)
@@ -33,7 +37,24 @@ internal sealed partial class ConnectionLimit(int max, ILogger logger, Violation
             return configured;
         }
 
-        return (int)Math.Max(1, Math.Min((ulong)configured, limit.Current * 3 / 4));
+        var left = limit.Current - Math.Min(limit.Current, (ulong)OpenDescriptors());
+        return (int)Math.Max(1, Math.Min((ulong)configured, left * (ulong)(share - 1) / (ulong)share));
+    }
+
+    private static int OpenDescriptors()
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>One monitor event (before <see cref="Apply"/>, which sees the whole drain at once).</summary>

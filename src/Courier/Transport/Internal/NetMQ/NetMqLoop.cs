@@ -88,10 +88,22 @@ internal sealed class NetMqLoop : ITransportLoop
     public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
     {
         var token = reportDisconnects ? DisconnectNotice.NewToken() : null;
-        var socket = new NetMqSocket(NetMqTransport.CreateSocket(kind, options, token), token, handler, Forget)
+        var netMqSocket = NetMqTransport.CreateSocket(kind, options, token);
+        NetMqListenerGuard? guard = null;
+        try
         {
-            Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
-        };
+            // Only ROUTERs listen (servers, brokers): their connections are bounded as on the native transport.
+            guard = kind == SocketKind.Router
+                ? new NetMqListenerGuard(netMqSocket, options, _poller, _logger, new Courier.Internal.ViolationLog(_logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System))
+                : null;
+        }
+        catch
+        {
+            netMqSocket.Dispose();
+            throw;
+        }
+
+        var socket = new NetMqSocket(netMqSocket, token, handler, Forget) { Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name), Guard = guard };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
         socket.Socket.ReceiveReady += onReady;

@@ -15,6 +15,9 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
     internal ISocketHandler Handler { get; } = handler;
 
+    /// <summary>A listener's bounds on its connections (ROUTERs only), disposed with the socket.</summary>
+    internal NetMqListenerGuard? Guard { get; init; }
+
     public bool IsClosed => _disposed;
 
     public string Bind(string endpoint)
@@ -26,10 +29,20 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         {
             var hostPart = endpoint[..colon];
             var chosen = Socket.BindRandomPort(hostPart);
-            return $"{hostPart}:{chosen}";
+            return Bound($"{hostPart}:{chosen}");
         }
 
         Socket.Bind(endpoint);
+        return Bound(endpoint);
+    }
+
+    private string Bound(string endpoint)
+    {
+        if (Guard is not null)
+        {
+            Guard.Endpoint = Guard.Endpoint.Length == 0 ? endpoint : Guard.Endpoint + ", " + endpoint;
+        }
+
         return endpoint;
     }
 
@@ -151,6 +164,7 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
         _disposed = true;
         onDispose(this);
+        Guard?.Dispose();
         Socket.Dispose();
     }
 }

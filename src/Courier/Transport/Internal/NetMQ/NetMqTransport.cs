@@ -51,7 +51,7 @@ internal sealed class NetMqTransport : ITransport
         if (kind == SocketKind.Router)
         {
             // A reply that cannot be queued is refused (counted and logged), not dropped silently. NetMQ has no handshake
-            // timeout and reports no accepted connections to count: HandshakeTimeout and MaxConnections are libzmq's.
+            // timeout nor connection limit: NetMqListenerGuard (made by the loop) bounds both.
             o.RouterMandatory = true;
         }
         if (disconnectToken is not null)
