@@ -59,11 +59,12 @@ public sealed record TransportOptions
     /// <summary>
     /// How long a new connection may take to complete its ZMTP greeting and handshake before it is closed
     /// (ZMQ_HANDSHAKE_IVL): a peer that connects and sends nothing, or half a greeting, holds a file descriptor no longer
-    /// than this. Default 10 s. On the managed transport (NetMQ has no such timeout) Courier checks each accepted
-    /// connection once at this deadline: one that has delivered fewer bytes than a ZMTP 3 greeting and the smallest READY
-    /// (91) is closed. That catches silent and half-greeted peers, not one that sends 91 bytes and then trickles the rest
-    /// of a larger handshake (<see cref="MaxConnections"/> still bounds those), and it closes a silent ZMTP 1 or 2 peer,
-    /// whose greeting is shorter (docs/guide.md, Limits against hostile peers).
+    /// than this. Default 10 s. On the managed transport (NetMQ has no such timeout; Linux only) Courier checks each
+    /// accepted connection once, at this deadline or up to a quarter of it (at most 1 s) later: one that has delivered
+    /// fewer bytes than a ZMTP 3 greeting and the smallest READY (91) is closed. That catches silent and half-greeted
+    /// peers, not one that sends 91 bytes and then trickles the rest of a larger handshake (<see cref="MaxConnections"/>
+    /// still bounds those), and it closes a ZMTP 1 or 2 peer that has sent fewer than 91 bytes by then (docs/guide.md,
+    /// Limits against hostile peers).
     /// </summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -73,7 +74,8 @@ public sealed record TransportOptions
     /// close, and never runs out of file descriptors. Default 10,000, and never more than three quarters (on the managed
     /// transport, half) of the file descriptors the process has left, when the listener is made, under its limit
     /// (RLIMIT_NOFILE, whose soft limit Courier raises to the hard one at start-up).
-    /// Both transports (NetMQ's through its socket monitor).
+    /// Both transports (NetMQ's through its socket monitor, on Linux; there all listeners of a process also share one
+    /// budget, half the descriptors it had left when the first was made).
     /// </summary>
     public int MaxConnections { get; init; } = 10_000;
 

@@ -31,11 +31,21 @@ public sealed class ConnectionLimitTests
         try
         {
             // More connections than the descriptors the server has: each the kernel completes, the server accepts or ends.
+            // Each greets, so that the handshake timeout frees no place at the limit however long this takes.
+            var greeting = RawZmtp.GreetingAndReady();
             for (var i = 0; i < 700; i++)
             {
                 var attacker = new TcpClient();
                 attackers.Add(attacker);
                 await attacker.ConnectAsync("127.0.0.1", port);
+                try
+                {
+                    await attacker.GetStream().WriteAsync(greeting);
+                }
+                catch (IOException)
+                {
+                    // Ended at once: past the limit.
+                }
             }
 
             var refused = new Regex(@"limit of (\d+) connections");
@@ -44,7 +54,7 @@ public sealed class ConnectionLimitTests
             Assert.False(server.HasExited, $"the server died: {server.Stderr}");
             // Three quarters (managed: half) of what the process had left under 512; a server starts with 100–140 open.
             var limit = int.Parse(refused.Match(server.Stderr + server.Stdout).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            Assert.InRange(limit, 150, 384);
+            Assert.InRange(limit, 100, 384);
             Assert.True(OpenDescriptors(server.Id) < 512, "the server stays below its descriptor limit");
 
             // Past the limit a new connection is ended at once.
@@ -68,7 +78,7 @@ public sealed class ConnectionLimitTests
     [Theory]
     [InlineData(0)]
     [InlineData(5)]
-    [InlineData(90)] // a whole greeting and all but the last byte of the smallest READY
+    [InlineData(90)] // a whole greeting and 26 bytes of a READY: one short of the smallest (a REQ's, 27)
     public async Task A_connection_that_does_not_finish_its_greeting_is_closed_after_the_handshake_timeout(int greetingBytes)
     {
         var transport = TransportOptions.Default with { HandshakeTimeout = TimeSpan.FromSeconds(1) };
@@ -88,7 +98,10 @@ public sealed class ConnectionLimitTests
         await using var server = await TestServer.StartAsync(o => o with { Transport = transport });
 
         // Three handshake timeouts: what the managed transport's check (bytes received) must not mistake for an idle peer.
-        Assert.False(await RawZmtp.SendAndSeeIfClosedAsync(Ports.Of(server.Endpoint!), RawZmtp.GreetingAndReady(), TimeSpan.FromSeconds(3)),
+        // A REQ's READY is the smallest there is: 91 bytes with the greeting, the check's very threshold.
+        var greeted = RawZmtp.GreetingAndReady(socketType: "REQ");
+        Assert.Equal(91, greeted.Length);
+        Assert.False(await RawZmtp.SendAndSeeIfClosedAsync(Ports.Of(server.Endpoint!), greeted, TimeSpan.FromSeconds(3)),
             "a connection that finished its handshake was closed");
     }
 

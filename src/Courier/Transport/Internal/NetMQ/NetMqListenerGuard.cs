@@ -14,9 +14,11 @@ namespace Courier.Transport.Internal.NetMQ;
 /// one accepted past <see cref="TransportOptions.MaxConnections"/>, and ends one that has not delivered a whole
 /// handshake by <see cref="TransportOptions.HandshakeTimeout"/>. NetMQ tells nothing of a connection's handshake, so the
 /// kernel's count of bytes received (TCP_INFO) stands for it: fewer than a ZMTP 3 greeting and the smallest READY
-/// command, and the connection is idle or half-greeted (docs/security.md says what this does not catch). A connection is
-/// ended with shutdown(2), as on the native transport: NetMQ sees its end and closes it on its own thread. Loop thread
-/// only, but for <see cref="Dispose"/>.
+/// command, and the connection is idle or half-greeted (docs/guide.md, Limits against hostile peers, says what this does
+/// not catch). A connection is ended with shutdown(2), as on the native transport: NetMQ sees its end and closes it on
+/// its own thread. Linux only (AsyncIO wraps a .NET socket there; elsewhere the guard logs once that it cannot act).
+/// All of a process's managed listeners also share one budget, half the descriptors it had left when the first was
+/// made: NetMQ's I/O thread dies of an accept(2) that fails with EMFILE. Loop thread only, but for <see cref="Dispose"/>.
 /// </summary>
 internal sealed partial class NetMqListenerGuard : IDisposable
 {
@@ -29,11 +31,17 @@ internal sealed partial class NetMqListenerGuard : IDisposable
     private readonly ILogger _logger;
     private readonly ViolationLog _violations;
     private readonly long _handshakeTicks;
-    private readonly Dictionary<AsyncSocket, Socket?> _open = new(ReferenceEqualityComparer.Instance);
-    // Accepted in order, and the timeout is the same for all: the oldest is always due first.
-    private readonly Queue<(AsyncSocket Connection, long Due)> _greeting = new();
+    private readonly Dictionary<AsyncSocket, Held> _open = new(ReferenceEqualityComparer.Instance);
+    // Accepted in order, and the timeout is the same for all: the oldest is always due first. An entry whose connection
+    // is gone lets go of its socket at once; the queue is compacted when gone entries outnumber the held ones.
+    private readonly Queue<Held> _greeting = new();
     private long _lastSweep;
     private bool _disposed;
+    private bool _toldUnable;
+
+    // Every managed listener of the process against one budget of descriptors (see the summary).
+    private static int _processConnections;
+    private static readonly Lazy<int> ProcessMax = new(() => Native.ConnectionLimit.Effective(int.MaxValue, share: 2));
 
     public NetMqListenerGuard(NetMQSocket listener, TransportOptions options, NetMQPoller poller, ILogger logger, ViolationLog violations)
     {
@@ -41,7 +49,8 @@ internal sealed partial class NetMqListenerGuard : IDisposable
         _poller = poller;
         _logger = logger;
         _violations = violations;
-        _handshakeTicks = (long)(options.HandshakeTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        // As libzmq's ZMQ_HANDSHAKE_IVL, an int of milliseconds at most: no overflow of the deadline.
+        _handshakeTicks = (long)(Math.Min(options.HandshakeTimeout.TotalSeconds, int.MaxValue / 1000.0) * System.Diagnostics.Stopwatch.Frequency);
         var endpoint = $"inproc://courier-guard-{Environment.ProcessId}-{Guid.NewGuid():N}";
         listener.Monitor(endpoint, SocketEvents.Accepted | SocketEvents.Disconnected);
         // NetMQ drops a monitor event that finds the pipe full: an unbounded receiving end, so none is lost.
@@ -74,35 +83,63 @@ internal sealed partial class NetMqListenerGuard : IDisposable
             return; // already collected: it is gone
         }
 
-        var socket = AcceptedSockets.SocketOf(connection);
-        if (_open.Count >= Max)
+        if (AcceptedSockets.SocketOf(connection) is not { } socket)
         {
-            SweepClosed();
-        }
-
-        if (_open.Count >= Max)
-        {
-            // Not counted: it ends now, and its DISCONNECTED finds nothing to remove.
-            End(socket);
-            if (_violations.Admit(ViolationKind.ConnectionLimit))
+            if (!_toldUnable)
             {
-                Refused(_logger, Endpoint, Max);
+                _toldUnable = true;
+                Unable(_logger, Endpoint);
             }
 
             return;
         }
 
-        _open[connection] = socket;
-        _greeting.Enqueue((connection, System.Diagnostics.Stopwatch.GetTimestamp() + _handshakeTicks));
+        if (Full())
+        {
+            SweepClosed();
+        }
+
+        if (Full())
+        {
+            // Not counted: it ends now, and its DISCONNECTED finds nothing to remove.
+            End(socket);
+            if (_violations.Admit(ViolationKind.ConnectionLimit))
+            {
+                Refused(_logger, Endpoint, Math.Min(Max, ProcessMax.Value));
+            }
+
+            return;
+        }
+
+        var held = new Held(socket, System.Diagnostics.Stopwatch.GetTimestamp() + _handshakeTicks);
+        _open[connection] = held;
+        Interlocked.Increment(ref _processConnections);
+        _greeting.Enqueue(held);
         _timer.Enable = true;
     }
 
+    private bool Full() => _open.Count >= Max || Volatile.Read(ref _processConnections) >= ProcessMax.Value;
+
     private void Disconnected(AsyncSocket? connection)
     {
-        if (connection is not null)
+        if (connection is not null && _open.Remove(connection, out var held))
         {
-            _open.Remove(connection);
+            Forget(held);
         }
+
+        if (_greeting.Count > 64 && _greeting.Count > 2 * _open.Count)
+        {
+            // Connections that come and go faster than the timeout: what the queue holds stays in proportion to the held.
+            var live = _greeting.Where(h => h.Socket is not null).ToList();
+            _greeting.Clear();
+            live.ForEach(_greeting.Enqueue);
+        }
+    }
+
+    private static void Forget(Held held)
+    {
+        held.Socket = null;
+        Interlocked.Decrement(ref _processConnections);
     }
 
     private void CloseUngreeted()
@@ -111,13 +148,12 @@ internal sealed partial class NetMqListenerGuard : IDisposable
         while (_greeting.TryPeek(out var next) && next.Due <= now)
         {
             _greeting.Dequeue();
-            if (!_open.TryGetValue(next.Connection, out var socket) || AcceptedSockets.BytesReceived(socket) is not { } received
-                || received >= GreetedBytes)
+            if (AcceptedSockets.BytesReceived(next.Socket) is not { } received || received >= GreetedBytes)
             {
                 continue; // gone, greeted, or nothing to tell by
             }
 
-            End(socket);
+            End(next.Socket);
             if (_violations.Admit(ViolationKind.HandshakeTimeout))
             {
                 Ungreeted(_logger, Endpoint, received);
@@ -141,15 +177,15 @@ internal sealed partial class NetMqListenerGuard : IDisposable
 
         _lastSweep = now;
         List<AsyncSocket>? closed = null;
-        foreach (var (connection, socket) in _open)
+        foreach (var (connection, held) in _open)
         {
-            if (socket is { SafeHandle.IsClosed: true })
+            if (held.Socket is { SafeHandle.IsClosed: true })
             {
                 (closed ??= []).Add(connection);
             }
         }
 
-        closed?.ForEach(c => _open.Remove(c));
+        closed?.ForEach(c => Disconnected(c));
     }
 
     private static void End(Socket? socket)
@@ -174,10 +210,27 @@ internal sealed partial class NetMqListenerGuard : IDisposable
         }
 
         _disposed = true;
+        foreach (var held in _open.Values)
+        {
+            Forget(held);
+        }
+
+        _open.Clear();
         _timer.Enable = false;
         _poller.Remove(_timer);
         _monitor.Dispose(); // detaches its PAIR from the poller and disposes it
     }
+
+    /// <summary>An accepted connection, until it is gone; what the handshake check needs of it.</summary>
+    private sealed class Held(Socket socket, long due)
+    {
+        public Socket? Socket { get; set; } = socket;
+
+        public long Due { get; } = due;
+    }
+
+    [LoggerMessage(213, LogLevel.Warning, "Listener {Endpoint} cannot bound its connections here (TransportOptions.MaxConnections, HandshakeTimeout): NetMQ's sockets on this platform expose no descriptor")]
+    private static partial void Unable(ILogger logger, string endpoint);
 
     [LoggerMessage(211, LogLevel.Warning, "Listener {Endpoint} holds its limit of {Max} connections (TransportOptions.MaxConnections); closed a new one")]
     private static partial void Refused(ILogger logger, string endpoint, int max);

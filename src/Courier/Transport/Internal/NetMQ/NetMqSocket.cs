@@ -164,7 +164,8 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
         _disposed = true;
         onDispose(this);
-        Guard?.Dispose();
+        // The listener first: its last monitor events go to a PAIR still open.
         Socket.Dispose();
+        Guard?.Dispose();
     }
 }
