@@ -15,5 +15,6 @@ public sealed class BrokerProfileTests(ComposeFixture stack, ITestOutputHelper o
         Assert.True(bench.Result.Requests > 0, bench.ToString());
         Assert.True(bench.Result.Errors == 0, bench.ToString());
         Assert.Equal(137, Assert.Single(bench.Victims).ExitCode);
+        Assert.True(bench.InsideLoad, "the worker was killed too late in the load: " + bench);
     }
 }

@@ -29,6 +29,7 @@ public sealed class ServerStackTests(ComposeFixture stack, ITestOutputHelper out
         Assert.True(bench.Result.Errors == 0, bench.ToString());
         // The faults happened: the killed server died of SIGKILL, the stopped one drained and exited 0 within its grace.
         Assert.Equal([137, 0], bench.Victims.Select(v => v.ExitCode));
+        Assert.True(bench.InsideLoad, "a fault came too late in the load: " + bench);
     }
 
     [SkippableFact]

@@ -18,5 +18,6 @@ public sealed class TwoBrokerTests(ComposeFixture stack, ITestOutputHelper outpu
         Assert.True(bench.Result.Requests > 0, bench.ToString());
         Assert.True(bench.Result.Errors == 0, bench.ToString());
         Assert.Equal(137, Assert.Single(bench.Victims).ExitCode);
+        Assert.True(bench.InsideLoad, "the broker was killed too late in the load: " + bench);
     }
 }

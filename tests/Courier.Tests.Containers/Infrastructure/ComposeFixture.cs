@@ -8,8 +8,8 @@ namespace Courier.Tests.Containers.Infrastructure;
 /// The container engine and the images, through deploy/test/stack.sh: <c>start</c> once for every test of the
 /// collection (a Docker engine if one answers, podman otherwise; the stand-in images; deploy/Dockerfile built), and
 /// <c>stop</c> at the end, which takes down whatever the tests left up, the engine's socket and the health-check loop.
-/// Once started, the two stories (<see cref="ComposeStory"/>, then <see cref="KubeStory"/>) run in the background;
-/// each test awaits the one it checks.
+/// Once started, the two stories (<see cref="ComposeStory"/> and <see cref="KubeStory"/>, side by side until the
+/// compose benches) run in the background; each test awaits the one it checks.
 /// </summary>
 public sealed class ComposeFixture : IAsyncLifetime
 {
@@ -65,10 +65,11 @@ public sealed class ComposeFixture : IAsyncLifetime
         var line = started.Stdout.Split('\n').First(l => l.StartsWith("image courier:latest ", StringComparison.Ordinal));
         ImageBytes = long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
         Log.Line($"engine started and images ready ({string.Join("; ", started.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))})");
-        Compose = Task.Run(() => ComposeStory.RunAsync(this, Log));
-        // After the compose story, not beside it: with both, a small machine starved the pods' health checks (their
-        // containers stayed "starting" for minutes while the compose benches ran).
-        Kube = Compose.ContinueWith(_ => KubeStory.RunAsync(this, Log), TaskScheduler.Default).Unwrap();
+        // Side by side while the compose stacks come up (most of both is waiting for containers to start and turn
+        // healthy); the compose benches wait for the Kubernetes story to end: beside them, a small machine starved the
+        // pods' health checks (their containers stayed "starting" for minutes).
+        Kube = Task.Run(() => KubeStory.RunAsync(this, Log));
+        Compose = Task.Run(() => ComposeStory.RunAsync(this, Log, quiet: Kube));
     }
 
     public async Task DisposeAsync()

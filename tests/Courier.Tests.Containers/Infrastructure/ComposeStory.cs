@@ -13,10 +13,11 @@ public sealed class ComposeStory
     private static readonly TimeSpan Minutes = TimeSpan.FromMinutes(3);
 
     /// <summary>
-    /// Each bench's length: the faults come 4 to 8 s in (later on a starved machine: seen 11 s), and a client needs
-    /// its attempt timeout and a retry after a broker's death, so the load goes on well past them.
+    /// Each bench's length: the faults come 3 to 6 s in (later on a starved machine: seen 3 s late), and a client needs
+    /// its attempt timeout (5 s) and a retry after a broker's death, so the load goes on past them. Each fault's time is
+    /// checked against the bench's end (<see cref="FaultedBench.InsideLoad"/>).
     /// </summary>
-    private const string Load = "20s";
+    private const string Load = "13s";
 
     /// <summary>What `courier request --service whoami` answered through nginx: the replicas' names.</summary>
     public required IReadOnlySet<string> ReplicasSeen { get; init; }
@@ -39,7 +40,11 @@ public sealed class ComposeStory
     /// <summary>What the engine listed of the project before <c>down</c> (so that "nothing left" means something).</summary>
     public required (string[] Containers, string[] Networks) BeforeDown { get; init; }
 
-    public static async Task<ComposeStory> RunAsync(ComposeFixture stack, StoryLog log)
+    /// <summary>
+    /// Brings the stacks up, then waits for <paramref name="quiet"/> (the Kubernetes story, which starts its pods beside
+    /// this one's) before the benches: loads beside it starved its pods' health checks.
+    /// </summary>
+    public static async Task<ComposeStory> RunAsync(ComposeFixture stack, StoryLog log, Task quiet)
     {
         var story = new Runner(stack, log);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -71,16 +76,18 @@ public sealed class ComposeStory
         // The three loads one after another, each with its faults placed inside it. Side by side they took about as
         // long (their containers started 10 to 20 s apart anyway), but on 2 cores each starved the others: in about one
         // run of five a bench's requests all timed out (one two-broker bench got 665 req/s for 35 s).
+        await quiet.ContinueWith(_ => { }, TaskScheduler.Default);
+        log.Line($"compose: the benches start after {clock.Elapsed.TotalSeconds:F1} s");
         var replicaIds = await stack.ContainersAsync("server");
         var nginx = await story.BenchAsync(
             "nginx", Commands.NoTerminal(Commands.WithDuration(Commands.Bench, Load)), "client",
-            new Fault(4, replicaIds[0], Graceful: false), new Fault(8, replicaIds[1], Graceful: true));
+            new Fault(3, replicaIds[0], Graceful: false), new Fault(6, replicaIds[1], Graceful: true));
         var broker = await story.BenchAsync(
             "broker", Commands.NoTerminal(Commands.WithDuration(Commands.BrokerBench, Load)), "broker-client",
-            new Fault(5, (await stack.ContainersAsync("worker"))[0], Graceful: false));
+            new Fault(4, (await stack.ContainersAsync("worker"))[0], Graceful: false));
         var twoBrokers = await story.BenchAsync(
             "two brokers", Commands.NoTerminal(Commands.WithDuration(Commands.TwoBrokerBench, Load)), "ha-client",
-            new Fault(5, (await stack.ContainersAsync("broker-b"))[0], Graceful: false));
+            new Fault(4, (await stack.ContainersAsync("broker-b"))[0], Graceful: false));
         log.Line($"compose: benches done after {clock.Elapsed.TotalSeconds:F1} s");
 
         var before = (await story.LeftAsync("ps", "-a"), await story.LeftAsync("network", "ls"));
@@ -163,7 +170,8 @@ public sealed class ComposeStory
 
             var started = DateTime.UtcNow;
             _log.Line($"{name}: the bench's container runs");
-            var exits = new List<(Fault, int)>();
+            var exits = new List<(Fault, int, double)>();
+            var applied = new List<double>();
             foreach (var fault in faults)
             {
                 // Not a wait for a condition: it places the fault inside the load rather than at its very start.
@@ -178,23 +186,25 @@ public sealed class ComposeStory
                 await (fault.Graceful
                     ? _stack.EngineOkAsync(Minutes, "stop", "--time", "15", fault.Victim)
                     : _stack.EngineOkAsync(Minutes, "kill", "--signal", "KILL", fault.Victim));
-                _log.Line($"{name}: {(fault.Graceful ? "stopped" : "killed")} {fault.Victim[..12]} at {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+                applied.Add((DateTime.UtcNow - started).TotalSeconds);
+                _log.Line($"{name}: {(fault.Graceful ? "stopped" : "killed")} {fault.Victim[..12]} at {applied[^1]:F1} s");
             }
 
             var result = await run;
-            _log.Line($"{name}: the bench exited {result.ExitCode}, {(DateTime.UtcNow - started).TotalSeconds:F1} s after its container ran");
+            var exited = (DateTime.UtcNow - started).TotalSeconds;
+            _log.Line($"{name}: the bench exited {result.ExitCode}, {exited:F1} s after its container ran");
             if (result.ExitCode != 0)
             {
                 throw new InvalidOperationException($"{name}: the bench exited {result.ExitCode}:\n{result.Output}");
             }
 
-            foreach (var fault in faults)
+            for (var i = 0; i < faults.Length; i++)
             {
-                var code = await _stack.EngineOkAsync(Minutes, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", fault.Victim);
-                exits.Add((fault, int.Parse(code.Trim().Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)));
+                var code = await _stack.EngineOkAsync(Minutes, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", faults[i].Victim);
+                exits.Add((faults[i], int.Parse(code.Trim().Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture), applied[i]));
             }
 
-            var bench = new FaultedBench(BenchResult.Parse(result.Stdout), exits);
+            var bench = new FaultedBench(BenchResult.Parse(result.Stdout), exits, exited);
             _log.Line($"{name}: {bench}");
             if (bench.Result.Errors > 0)
             {
@@ -218,9 +228,18 @@ public sealed class ComposeStory
 /// <summary>A fault: the victim container SIGKILLed, or stopped gracefully (SIGTERM), that many seconds into the load.</summary>
 public sealed record Fault(int AfterSeconds, string Victim, bool Graceful);
 
-/// <summary>A bench's result and each victim's exit code once the bench ended.</summary>
-public sealed record FaultedBench(BenchResult Result, IReadOnlyList<(Fault Fault, int ExitCode)> Victims)
+/// <summary>
+/// A bench's result, each victim's exit code once the bench ended and when its fault came, and when the bench exited
+/// (seconds after its container ran).
+/// </summary>
+public sealed record FaultedBench(BenchResult Result, IReadOnlyList<(Fault Fault, int ExitCode, double AtSeconds)> Victims, double ExitedAtSeconds)
 {
+    /// <summary>
+    /// Whether every fault came while the load still had seconds to run: at least 4 s before the bench exited (the
+    /// bench's own start and end take about 1 s of that), so the load met each fault and went on after it.
+    /// </summary>
+    public bool InsideLoad => Victims.All(v => v.AtSeconds + 4 <= ExitedAtSeconds);
+
     public override string ToString()
         => $"{Result}; victims: {string.Join(", ", Victims.Select(v => $"{v.Fault.Victim[..12]} {(v.Fault.Graceful ? "stopped" : "killed")} exited {v.ExitCode}"))}";
 }

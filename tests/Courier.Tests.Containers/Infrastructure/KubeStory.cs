@@ -7,7 +7,7 @@ namespace Courier.Tests.Containers.Infrastructure;
 /// <summary>
 /// deploy/k8s run for real as far as podman runs Kubernetes objects (<c>podman kube play</c>): the single-node
 /// overlay's Deployments (servers, nginx with its ConfigMap, broker, workers) as pods, on the image the collection
-/// built, the two halves side by side on one network (after <see cref="ComposeStory"/>). What podman cannot do
+/// built, the two halves side by side on one network (beside <see cref="ComposeStory"/>'s start-up). What podman cannot do
 /// is adapted in <see cref="KubePlay"/>; the Services, the PodDisruptionBudget, the autoscaler and the readiness
 /// probes have no podman counterpart and stay with <c>KubernetesManifestTests</c>. Each half's failure is kept for
 /// the test that asserts it.
