@@ -138,9 +138,17 @@ start() {
     load_env
     say "engine: $ENGINE${DOCKER_HOST:+ at $DOCKER_HOST}"
     base_images
-    local t=$SECONDS
+    local t=$SECONDS before since
+    before=$(engine image inspect --format '{{.Id}}' courier:latest 2>/dev/null || true)
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     compose build >"$state/build.log" 2>&1 || { tail -40 "$state/build.log" >&2; die "the image did not build"; }
     say "built deploy/Dockerfile in $((SECONDS - t)) s"
+    if [ -n "$before" ] && [ "$before" != "$(engine image inspect --format '{{.Id}}' courier:latest)" ]; then
+        # A rebuild: the earlier builds' images, untagged now, go (1.5 GB or more each: the build stage's layers). Only
+        # those made from the stand-ins (they carry their label) and made before this build: its cache stays.
+        engine image prune -f --filter "label=$key_label" --filter "until=$since" >/dev/null 2>&1 \
+            || say "could not remove the earlier builds' images"
+    fi
     echo "image courier:latest $(engine image inspect --format '{{.Size}}' courier:latest) bytes"
 }
 
