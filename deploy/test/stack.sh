@@ -138,18 +138,27 @@ start() {
     load_env
     say "engine: $ENGINE${DOCKER_HOST:+ at $DOCKER_HOST}"
     base_images
-    local t=$SECONDS before since
+    local t=$SECONDS before
     before=$(engine image inspect --format '{{.Id}}' courier:latest 2>/dev/null || true)
-    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     compose build >"$state/build.log" 2>&1 || { tail -40 "$state/build.log" >&2; die "the image did not build"; }
     say "built deploy/Dockerfile in $((SECONDS - t)) s"
     if [ -n "$before" ] && [ "$before" != "$(engine image inspect --format '{{.Id}}' courier:latest)" ]; then
-        # A rebuild: the earlier builds' images, untagged now, go (1.5 GB or more each: the build stage's layers). Only
-        # those made from the stand-ins (they carry their label) and made before this build: its cache stays.
-        engine image prune -f --filter "label=$key_label" --filter "until=$since" >/dev/null 2>&1 \
-            || say "could not remove the earlier builds' images"
+        remove_earlier_builds
     fi
     echo "image courier:latest $(engine image inspect --format '{{.Size}}' courier:latest) bytes"
+}
+
+# After a rebuild: the earlier builds' images, untagged now, go (1.5 GB or more each, the build stage's layers). Only
+# untagged ones made from the stand-ins (they carry their label), older than the new image, and none this build used
+# (its log names every image it made or took from the cache: the build stage's last one has no tag, and nothing else
+# refers to it). Removing one removes its untagged parents that nothing else uses.
+remove_earlier_builds() {
+    local used id
+    used=" $(grep -oE '[0-9a-f]{12,64}' "$state/build.log" | cut -c1-12 | sort -u | tr '\n' ' ') "
+    for id in $(engine images -q --filter dangling=true --filter "label=$key_label" --filter before=courier:latest); do
+        case $used in *" ${id:0:12} "*) continue ;; esac
+        engine rmi "$id" >/dev/null 2>&1 || true # in use by a container, or already gone with another
+    done
 }
 
 stop_pid() { # file

@@ -130,6 +130,10 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         }
     }
 
+    // Entered once and never left: precompiled (ReadyToRun, as in the container image) it would never be compiled again
+    // with tiering's optimizations, and crossgen cannot inline across the .NET libraries' version bubble. Compiled at
+    // its first call instead, fully optimized, as the loop's other methods end up.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void RunLoop(TimeSpan tickInterval, Action onTick)
     {
         var tickTicks = (long)(tickInterval.TotalSeconds * Stopwatch.Frequency);
