@@ -36,6 +36,10 @@ internal sealed partial class ViolationLog
         _windowStart = clock.GetTimestamp();
     }
 
+    /// <summary>The log of a listening socket's transport (its connection limit and handshake timeout), on either transport.</summary>
+    public static ViolationLog ForListener(ILogger logger, Transport.TransportOptions options)
+        => new(logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System);
+
     /// <summary>Counts one of <paramref name="kind"/>; true when its own line may be logged (within this interval's burst).</summary>
     public bool Admit(string kind)
     {

@@ -103,5 +103,5 @@ internal sealed partial class ConnectionLimit(int max, ILogger logger, Violation
     }
 
     [LoggerMessage(210, LogLevel.Warning, "Listener {Endpoint} holds its limit of {Max} connections (TransportOptions.MaxConnections); closed a new one")]
-    private static partial void Refused(ILogger logger, string endpoint, int max);
+    internal static partial void Refused(ILogger logger, string endpoint, int max);
 }

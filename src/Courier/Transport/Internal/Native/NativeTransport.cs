@@ -70,7 +70,7 @@ internal sealed unsafe class NativeTransport : ITransport
             ZmqSocketHandle? monitor = null;
             // Only ROUTERs listen (servers, brokers): their connections are counted against MaxConnections.
             var limit = kind == SocketKind.Router
-                ? new ConnectionLimit(ConnectionLimit.Effective(options.MaxConnections), logger, new Courier.Internal.ViolationLog(logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System))
+                ? new ConnectionLimit(ConnectionLimit.Effective(options.MaxConnections), logger, Courier.Internal.ViolationLog.ForListener(logger, options))
                 : null;
             if (reportDisconnects || limit is not null)
             {

@@ -70,9 +70,6 @@ internal sealed partial class NetMqListenerGuard : IDisposable
     /// <summary>The limit in force (as <see cref="Native.ConnectionLimit.Effective"/> makes it).</summary>
     public int Max { get; }
 
-    /// <summary>Connections held now.</summary>
-    public int Connections => _open.Count;
-
     /// <summary>The listener's endpoint, for the log.</summary>
     public string Endpoint { get; set; } = "";
 
@@ -105,7 +102,7 @@ internal sealed partial class NetMqListenerGuard : IDisposable
             End(socket);
             if (_violations.Admit(ViolationKind.ConnectionLimit))
             {
-                Refused(_logger, Endpoint, Math.Min(Max, ProcessMax.Value));
+                Native.ConnectionLimit.Refused(_logger, Endpoint, Math.Min(Max, ProcessMax.Value));
             }
 
             return;
@@ -231,9 +228,6 @@ internal sealed partial class NetMqListenerGuard : IDisposable
 
     [LoggerMessage(213, LogLevel.Warning, "Listener {Endpoint} cannot bound its connections here (TransportOptions.MaxConnections, HandshakeTimeout): NetMQ's sockets on this platform expose no descriptor")]
     private static partial void Unable(ILogger logger, string endpoint);
-
-    [LoggerMessage(211, LogLevel.Warning, "Listener {Endpoint} holds its limit of {Max} connections (TransportOptions.MaxConnections); closed a new one")]
-    private static partial void Refused(ILogger logger, string endpoint, int max);
 
     [LoggerMessage(212, LogLevel.Warning, "Listener {Endpoint} closed a connection that sent {Bytes} bytes, not a whole handshake, within TransportOptions.HandshakeTimeout")]
     private static partial void Ungreeted(ILogger logger, string endpoint, long bytes);

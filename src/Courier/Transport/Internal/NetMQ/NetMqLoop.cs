@@ -94,7 +94,7 @@ internal sealed class NetMqLoop : ITransportLoop
         {
             // Only ROUTERs listen (servers, brokers): their connections are bounded as on the native transport.
             guard = kind == SocketKind.Router
-                ? new NetMqListenerGuard(netMqSocket, options, _poller, _logger, new Courier.Internal.ViolationLog(_logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System))
+                ? new NetMqListenerGuard(netMqSocket, options, _poller, _logger, Courier.Internal.ViolationLog.ForListener(_logger, options))
                 : null;
         }
         catch
