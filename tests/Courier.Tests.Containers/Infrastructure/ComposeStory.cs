@@ -15,7 +15,7 @@ public sealed class ComposeStory
     /// <summary>
     /// Each bench's length: the faults come 3 to 6 s in (later on a starved machine: seen 3 s late), and a client needs
     /// its attempt timeout (5 s) and a retry after a broker's death, so the load goes on past them. Each fault's time is
-    /// checked against the bench's end (<see cref="FaultedBench.InsideLoad"/>).
+    /// checked against the load's length (<see cref="FaultedBench.InsideLoad"/>).
     /// </summary>
     private const int LoadSeconds = 13;
 

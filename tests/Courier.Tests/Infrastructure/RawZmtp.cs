@@ -103,6 +103,9 @@ public static class RawZmtp
     /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PING command (name length 4, then "PING").</summary>
     public static bool ContainsPing(byte[] received) => received.AsSpan().IndexOf("\u0004PING"u8) >= 0;
 
+    /// <summary>Whether <paramref name="received"/> holds a READY command (the peer's side of the handshake).</summary>
+    public static bool ContainsReady(byte[] received) => received.AsSpan().IndexOf("\u0005READY"u8) >= 0;
+
     /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PONG command.</summary>
     public static bool ContainsPong(byte[] received) => received.AsSpan().IndexOf("\u0004PONG"u8) >= 0;
 

@@ -15,14 +15,12 @@ namespace Courier.Tests.Integration;
 /// </summary>
 public sealed class ConnectionLimitTests
 {
-    private static bool Managed => TransportResolver.AutoMeans == TransportImplementation.Managed;
-
     [Fact]
     public async Task A_server_under_a_low_descriptor_limit_keeps_serving_refuses_connections_past_its_limit_and_recovers()
     {
         // bash's ulimit sets the soft and the hard limit: the server cannot raise it, and holds at most 3/4 of what it has left.
         await using var server = ChildProcess.StartProgram("bash", "-c",
-            $"ulimit -n 512; exec dotnet {ChildProcess.CliDll} server --bind tcp://127.0.0.1:* --name limited --transport {(Managed ? "Managed" : "Native")}");
+            $"ulimit -n 512; exec dotnet {ChildProcess.CliDll} server --bind tcp://127.0.0.1:* --name limited --transport {TransportResolver.AutoMeans}");
         var endpoint = await server.WaitForEndpointAsync();
         var port = Ports.Of(endpoint);
         await using var canary = await Canary.StartAsync(endpoint);
