@@ -35,9 +35,14 @@ case ${1:-} in
     *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
-installed() { # package: installed, or provided by an installed package (e.g. npm by a nodejs built elsewhere)
+# Packages whose command may come from elsewhere: Node.js built outside Debian (e.g. NodeSource's) bundles npm without
+# always saying so in its Provides, and Debian's npm cannot be installed beside it ("held broken packages").
+declare -A commands=([nodejs]=node [npm]=npm)
+
+installed() { # package: installed, provided by an installed package, or its command is on PATH
     [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ] \
-        || dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | grep -Eq "^ii +(.*, )?$1( \(|,|$)"
+        || dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null | grep -Eq "^ii +(.*, )?$1( \(|,|$)" \
+        || { [ -n "${commands[$1]:-}" ] && command -v "${commands[$1]}" >/dev/null; }
 }
 
 missing_packages() {
@@ -75,7 +80,14 @@ fi
 echo "setup: installing ${missing[*]}" >&2
 # Other apt users (an unattended upgrade, a parallel set-up) hold the lock for a while: wait for it rather than fail.
 apt-get -o DPkg::Lock::Timeout=300 update -qq
-DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
+apt_install() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$@" >/dev/null; }
+if ! apt_install "${missing[@]}"; then
+    # One package apt cannot place (a conflict with something installed from elsewhere) must not keep out the rest:
+    # install them one by one, then name what is still missing.
+    for p in "${missing[@]}"; do
+        apt_install "$p" || echo "setup: apt-get could not install $p" >&2
+    done
+fi
 mapfile -t still < <(missing_packages)
 if [ ${#still[@]} -ne 0 ]; then
     echo "setup: still missing after apt-get install: ${still[*]}" >&2
