@@ -87,10 +87,9 @@ public sealed record TransportOptions
     /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
     /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more (smaller ones are bounded by the
     /// high-water mark: at most <see cref="SendHighWatermark"/> × 1 KiB); one message larger than the budget still goes
-    /// to a peer with nothing pending. Native transport only: NetMQ has no per-message callback when a message is
-    /// written (only its process-wide buffer pool sees buffers come back, not whose they were), so on the managed
-    /// transport only <see cref="SendHighWatermark"/> bounds what a peer that never reads can hold (lower it for large
-    /// replies).
+    /// to a peer with nothing pending. Both transports: on the managed one (NetMQ), Courier learns that a message was
+    /// written when NetMQ gives its buffer back to its process-wide pool, which Courier wraps (a pool an application sets
+    /// later with <c>BufferPool.SetCustomBufferPool</c> turns the budget off there; docs/guide.md).
     /// </summary>
     public long MaxPendingBytesPerPeer { get; init; } = 32 * 1024 * 1024;
 

@@ -60,6 +60,6 @@ internal static partial class TransportResolver
     }
 
     // What the managed transport cannot bound is said here, where the choice was not the user's.
-    [LoggerMessage(1, LogLevel.Warning, "Native transport unavailable ({Reason}); using the managed NetMQ transport, which does not enforce TransportOptions.MaxPendingBytesPerPeer and checks HandshakeTimeout by bytes received (docs/guide.md, Limits against hostile peers)")]
+    [LoggerMessage(1, LogLevel.Warning, "Native transport unavailable ({Reason}); using the managed NetMQ transport, which checks HandshakeTimeout by bytes received (docs/guide.md, Limits against hostile peers)")]
     private static partial void FallingBack(ILogger logger, string reason);
 }

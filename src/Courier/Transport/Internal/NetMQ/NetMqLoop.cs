@@ -103,7 +103,12 @@ internal sealed class NetMqLoop : ITransportLoop
             throw;
         }
 
-        var socket = new NetMqSocket(netMqSocket, token, handler, Forget) { Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name), Guard = guard };
+        var socket = new NetMqSocket(netMqSocket, token, handler, Forget)
+        {
+            Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
+            Guard = guard,
+            Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer) : null,
+        };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
         socket.Socket.ReceiveReady += onReady;

@@ -64,44 +64,46 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
     /// <summary>Whose socket it is (<c>courier.role</c>), for the byte counters.</summary>
     public string Role { get; set; } = Diagnostics.Internal.TelemetryRole.Client;
 
+    /// <summary>A listener's count of each peer's unwritten bytes (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>), or null.</summary>
+    internal NetMqPeerBacklog? Backlog { get; init; }
+
+    public bool RefusedOverBudget { get; private set; }
+
+    public long LargestPendingBytes => Backlog?.LargestPending() ?? 0;
+
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
+        RefusedOverBudget = false;
         if (frames.Length == 0)
         {
             return true;
         }
 
+        if (Backlog is { } backlog && frames.Length > 1 && !frames[^1].IsEmpty)
+        {
+            long total = 0;
+            foreach (var frame in frames)
+            {
+                total += frame.Length;
+            }
+
+            if (total >= Native.PeerBacklog.TrackedMinimum)
+            {
+                if (!backlog.TrySend(Socket, frames, total))
+                {
+                    RefusedOverBudget = backlog.LastRefusedOverBudget;
+                    return false;
+                }
+
+                TransportTelemetry.Sent(frames, Role);
+                return true;
+            }
+        }
+
         for (var i = 0; i < frames.Length; i++)
         {
-            var more = i < frames.Length - 1;
-            var data = frames[i].Span;
-            var msg = default(Msg);
-            if (data.IsEmpty)
-            {
-                msg.InitEmpty();
-            }
-            else
-            {
-                msg.InitPool(data.Length);
-                data.CopyTo(msg);
-            }
-
-            bool sent;
-            try
-            {
-                sent = Socket.TrySend(ref msg, TimeSpan.Zero, more);
-            }
-            catch (HostUnreachableException)
-            {
-                sent = false; // ROUTER_MANDATORY: no such peer (any more)
-            }
-            finally
-            {
-                msg.Close();
-            }
-
             // ZeroMQ queues a multipart message atomically: only the first frame can be refused.
-            if (!sent)
+            if (!SendFrame(Socket, frames[i].Span, more: i < frames.Length - 1))
             {
                 return false;
             }
@@ -109,6 +111,40 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
         TransportTelemetry.Sent(frames, Role);
         return true;
+    }
+
+    /// <summary>One frame, copied into a message of NetMQ's pool; false when NetMQ refused it.</summary>
+    internal static bool SendFrame(NetMQSocket socket, ReadOnlySpan<byte> data, bool more)
+    {
+        var msg = default(Msg);
+        if (data.IsEmpty)
+        {
+            msg.InitEmpty();
+        }
+        else
+        {
+            msg.InitPool(data.Length);
+            data.CopyTo(msg);
+        }
+
+        return Send(socket, ref msg, more);
+    }
+
+    /// <summary>Sends <paramref name="msg"/>, which is closed here if NetMQ did not take it; false when NetMQ refused it.</summary>
+    internal static bool Send(NetMQSocket socket, ref Msg msg, bool more)
+    {
+        try
+        {
+            return socket.TrySend(ref msg, TimeSpan.Zero, more);
+        }
+        catch (HostUnreachableException)
+        {
+            return false; // ROUTER_MANDATORY: no such peer (any more)
+        }
+        finally
+        {
+            msg.Close();
+        }
     }
 
     public Received TryReceive(MessageFrames message)

@@ -1,0 +1,117 @@
+using Courier.Internal;
+using Courier.Transport.Internal.Native;
+using NetMQ;
+
+namespace Courier.Transport.Internal.NetMQ;
+
+/// <summary>
+/// The managed transport's count of the bytes a ROUTER has handed NetMQ for each peer and NetMQ has not yet written (or
+/// dropped), as <see cref="PeerBacklog"/> counts them for libzmq: a peer that never reads its replies can make the
+/// process hold no more than <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of
+/// <see cref="PeerBacklog.TrackedMinimum"/> bytes or more is counted until NetMQ gives its last frame's pooled buffer
+/// back (<see cref="WrittenBytesPool"/>); smaller ones are not (the high-water mark bounds them). Loop thread only, but
+/// for the counts, which NetMQ's I/O thread lowers.
+/// </summary>
+internal sealed class NetMqPeerBacklog(long budget)
+{
+    private const int MinimumPruneAt = 64;
+    private readonly WrittenBytesPool _pool = WrittenBytesPool.Installed;
+    private readonly Dictionary<byte[], Account> _accounts = new(ByteArrayComparer.Instance);
+    private int _pruneAt = MinimumPruneAt;
+
+    /// <summary>Whether the last refused send was refused for its peer's pending bytes (not at the HWM, nor a gone peer).</summary>
+    public bool LastRefusedOverBudget { get; private set; }
+
+    /// <summary>
+    /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PeerBacklog.TrackedMinimum"/>, its last
+    /// frame not empty) to the peer named by its first frame, counted against that peer's budget: refused when the peer
+    /// already has bytes pending and this message would take it past the budget (a message larger than the whole budget
+    /// still goes to a peer with nothing pending). False when refused, by the budget or by NetMQ.
+    /// </summary>
+    public bool TrySend(NetMQSocket socket, ReadOnlySpan<ReadOnlyMemory<byte>> frames, long total)
+    {
+        var account = AccountOf(frames[0].Span);
+        var pending = Volatile.Read(ref account.Pending);
+        // Once another pool replaced ours, counts no longer come down: refusing by them would starve the peer.
+        LastRefusedOverBudget = pending > 0 && pending + total > budget && !_pool.Replaced;
+        if (LastRefusedOverBudget)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < frames.Length - 1; i++)
+        {
+            // A multipart message is queued atomically: only its first frame can be refused.
+            if (!NetMqSocket.SendFrame(socket, frames[i].Span, more: true))
+            {
+                return false;
+            }
+        }
+
+        var last = frames[^1].Span;
+        var msg = default(Msg);
+        // Counted before NetMQ has it: its I/O thread may write it, and give the buffer back, before TrySend returns.
+        _ = _pool.InitTracked(ref msg, last.Length, account, total);
+        last.CopyTo(msg);
+        return NetMqSocket.Send(socket, ref msg, more: false);
+    }
+
+    /// <summary>The most bytes any one peer has pending now (for tests and diagnostics).</summary>
+    public long LargestPending()
+    {
+        long largest = 0;
+        foreach (var account in _accounts.Values)
+        {
+            largest = Math.Max(largest, Volatile.Read(ref account.Pending));
+        }
+
+        return largest;
+    }
+
+    private Account AccountOf(ReadOnlySpan<byte> peer)
+    {
+        if (_accounts.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(peer, out var known))
+        {
+            return known;
+        }
+
+        if (_accounts.Count >= _pruneAt)
+        {
+            Prune();
+        }
+
+        var account = new Account();
+        _accounts.Add(peer.ToArray(), account);
+        return account;
+    }
+
+    /// <summary>
+    /// Forgets the peers with nothing pending (routing ids come and go): the table so holds the peers with bytes pending
+    /// and a few recent ones, whatever the number of connections over time. A message still in flight keeps its own
+    /// reference to its account, so a count forgotten here is never one that is still coming down.
+    /// </summary>
+    private void Prune()
+    {
+        List<byte[]>? idle = null;
+        foreach (var (peer, account) in _accounts)
+        {
+            if (Volatile.Read(ref account.Pending) == 0)
+            {
+                (idle ??= []).Add(peer);
+            }
+        }
+
+        foreach (var peer in idle ?? [])
+        {
+            _accounts.Remove(peer);
+        }
+
+        _pruneAt = Math.Max(MinimumPruneAt, _accounts.Count * 2);
+    }
+
+    /// <summary>One peer's bytes handed to NetMQ and not yet given back.</summary>
+    internal sealed class Account
+    {
+        public long Pending;
+    }
+}
