@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue #13: a client asks for COUNT echoes of SIZE bytes (default 500 × 1 MiB) and never reads one. The high-water mark
 # bounds messages (10,000), not bytes: the server, or the broker, held every reply. Now what one peer leaves unwritten is
-# bounded by TransportOptions.MaxPendingBytesPerPeer (32 MiB; native transport); the rest is dropped and logged.
+# bounded by TransportOptions.MaxPendingBytesPerPeer (32 MiB; both transports: for the managed one, COURIER names a
+# script that runs courier with --transport managed added); the rest is dropped and logged.
 # PACE seconds between requests (default 0.02) keep the inbound queue empty: the RSS then shows what is held outbound.
 #   COURIER=/path/to/courier benchmarks/attacks/transport-unread-replies.sh [COUNT] [SIZE] [PACE]
 source "$(dirname "$0")/common.sh"

@@ -5,18 +5,24 @@ namespace Courier.Tests.Unit;
 
 /// <summary>
 /// The managed transport's write notification (<see cref="WrittenBytesPool"/>): a tracked message's bytes count against
-/// its peer until NetMQ gives its buffer back, and only then; other messages' buffers touch no count.
+/// its peer until NetMQ gives its buffer back, once, and only then; other buffers touch no count.
 /// </summary>
 public sealed class WrittenBytesPoolTests
 {
+    private static NetMqPeerBacklog.Account NewAccount()
+    {
+        var account = new NetMqPeerBacklog.Account();
+        WrittenBytesPool.Installed.Register(account);
+        return account;
+    }
+
     [Fact]
     public void A_tracked_message_counts_its_bytes_until_its_buffer_comes_back()
     {
-        var pool = WrittenBytesPool.Installed;
-        var account = new NetMqPeerBacklog.Account();
+        var account = NewAccount();
         var msg = default(Msg);
 
-        Assert.True(pool.InitTracked(ref msg, 2048, account, 2100));
+        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 2048, account, 2100));
         Assert.Equal(2048, msg.Size);
         Assert.Equal(2100, Volatile.Read(ref account.Pending));
 
@@ -27,10 +33,9 @@ public sealed class WrittenBytesPoolTests
     [Fact]
     public void Buffers_of_untracked_messages_leave_the_counts_alone()
     {
-        var pool = WrittenBytesPool.Installed;
-        var account = new NetMqPeerBacklog.Account();
+        var account = NewAccount();
         var tracked = default(Msg);
-        Assert.True(pool.InitTracked(ref tracked, 1500, account, 1500));
+        Assert.True(WrittenBytesPool.Installed.InitTracked(ref tracked, 1500, account, 1500));
 
         for (var i = 0; i < 10; i++)
         {
@@ -42,5 +47,33 @@ public sealed class WrittenBytesPoolTests
         Assert.Equal(1500, Volatile.Read(ref account.Pending));
         tracked.Close();
         Assert.Equal(0, Volatile.Read(ref account.Pending));
+    }
+
+    [Fact]
+    public void A_buffer_given_back_twice_counts_once()
+    {
+        // A recycling pool hands a buffer out again: its next return must not take the bytes off a second time.
+        var account = NewAccount();
+        var msg = default(Msg);
+        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 4096, account, 4096));
+#pragma warning disable CS0618 // Msg.Data: the very buffer NetMQ gives back
+        var buffer = msg.Data!;
+#pragma warning restore CS0618
+        msg.Close();
+
+        WrittenBytesPool.Installed.Return(buffer);
+        Assert.Equal(0, Volatile.Read(ref account.Pending));
+    }
+
+    [Fact]
+    public void A_buffer_of_an_account_forgotten_meanwhile_lowers_no_count()
+    {
+        var account = NewAccount();
+        var msg = default(Msg);
+        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 1024, account, 1024));
+        WrittenBytesPool.Installed.Unregister(account);
+
+        msg.Close();
+        Assert.Equal(1024, Volatile.Read(ref account.Pending));
     }
 }

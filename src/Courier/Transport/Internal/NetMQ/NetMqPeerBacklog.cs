@@ -56,6 +56,21 @@ internal sealed class NetMqPeerBacklog(long budget)
         return NetMqSocket.Send(socket, ref msg, more: false);
     }
 
+    /// <summary>
+    /// A peer left (known where the socket reports dropped peers: a broker's): its count goes. NetMQ may drop a message
+    /// sent to a peer as it leaves without giving its buffer back (a multipart message whose pipe ended between its
+    /// frames), so that count could never come down, and a later peer with the same routing id would inherit it. The
+    /// buffers of such messages are never seen again. A server's socket hears of no dropped peer: there such a count
+    /// stays, at most one message's bytes for that routing id (NetMQ numbers the ids it makes afresh for each connection).
+    /// </summary>
+    public void Forget(ReadOnlySpan<byte> peer)
+    {
+        if (_accounts.GetAlternateLookup<ReadOnlySpan<byte>>().Remove(peer, out _, out var account))
+        {
+            _pool.Unregister(account);
+        }
+    }
+
     /// <summary>The most bytes any one peer has pending now (for tests and diagnostics).</summary>
     public long LargestPending()
     {
@@ -81,14 +96,14 @@ internal sealed class NetMqPeerBacklog(long budget)
         }
 
         var account = new Account();
+        _pool.Register(account);
         _accounts.Add(peer.ToArray(), account);
         return account;
     }
 
     /// <summary>
     /// Forgets the peers with nothing pending (routing ids come and go): the table so holds the peers with bytes pending
-    /// and a few recent ones, whatever the number of connections over time. A message still in flight keeps its own
-    /// reference to its account, so a count forgotten here is never one that is still coming down.
+    /// and a few recent ones, whatever the number of connections over time.
     /// </summary>
     private void Prune()
     {
@@ -103,15 +118,18 @@ internal sealed class NetMqPeerBacklog(long budget)
 
         foreach (var peer in idle ?? [])
         {
-            _accounts.Remove(peer);
+            _accounts.Remove(peer, out var account);
+            _pool.Unregister(account!);
         }
 
         _pruneAt = Math.Max(MinimumPruneAt, _accounts.Count * 2);
     }
 
-    /// <summary>One peer's bytes handed to NetMQ and not yet given back.</summary>
+    /// <summary>One peer's bytes handed to NetMQ and not yet given back, and its number in <see cref="WrittenBytesPool"/>.</summary>
     internal sealed class Account
     {
         public long Pending;
+
+        public long Id { get; set; }
     }
 }

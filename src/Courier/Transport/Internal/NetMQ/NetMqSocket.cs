@@ -149,6 +149,17 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
     public Received TryReceive(MessageFrames message)
     {
+        var received = ReceiveOne(message);
+        if (received == Received.PeerGone)
+        {
+            Backlog?.Forget(message[0]);
+        }
+
+        return received;
+    }
+
+    private Received ReceiveOne(MessageFrames message)
+    {
         message.Clear();
         var msg = default(Msg);
         msg.InitEmpty();
