@@ -115,25 +115,16 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         Settled = false;
         RefusedOverBudget = false;
         NativeFrame.ThrowIfAnyDisposed(frames);
-        if (Backlog is { } backlog && frames.Length > 0)
+        if (Backlog is { } backlog && frames.Length > 0 && PeerBacklog.Counts(frames, out var total))
         {
-            long total = 0;
-            foreach (var frame in frames)
+            if (!backlog.TrySend(raw, frames, total))
             {
-                total += frame.Length;
+                RefusedOverBudget = backlog.LastRefusedOverBudget;
+                return false;
             }
 
-            if (total >= PeerBacklog.TrackedMinimum)
-            {
-                if (!backlog.TrySend(raw, frames, total))
-                {
-                    RefusedOverBudget = backlog.LastRefusedOverBudget;
-                    return false;
-                }
-
-                TransportTelemetry.Sent(frames, Role);
-                return true;
-            }
+            TransportTelemetry.Sent(frames, Role);
+            return true;
         }
 
         for (var i = 0; i < frames.Length; i++)

@@ -32,6 +32,18 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     /// <summary>Whether the last refused send was refused for its peer's pending bytes (not at the HWM, nor a gone peer).</summary>
     public bool LastRefusedOverBudget { get; private set; }
 
+    /// <summary>Whether a message of <paramref name="frames"/> is counted (both transports): its size then, in <paramref name="total"/>.</summary>
+    public static bool Counts(ReadOnlySpan<ReadOnlyMemory<byte>> frames, out long total)
+    {
+        total = 0;
+        foreach (var frame in frames)
+        {
+            total += frame.Length;
+        }
+
+        return total >= TrackedMinimum;
+    }
+
     /// <summary>
     /// Sends one message of <paramref name="total"/> bytes (at least <see cref="TrackedMinimum"/>) to the peer named by
     /// its first frame, counted against that peer's budget: refused when the peer already has bytes pending and this

@@ -79,25 +79,17 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
             return true;
         }
 
-        if (Backlog is { } backlog && frames.Length > 1 && !frames[^1].IsEmpty)
+        // A message whose last frame is empty has no pooled buffer to hear back from: the high-water mark alone bounds it.
+        if (Backlog is { } backlog && frames.Length > 1 && !frames[^1].IsEmpty && Native.PeerBacklog.Counts(frames, out var total))
         {
-            long total = 0;
-            foreach (var frame in frames)
+            if (!backlog.TrySend(Socket, frames, total))
             {
-                total += frame.Length;
+                RefusedOverBudget = backlog.LastRefusedOverBudget;
+                return false;
             }
 
-            if (total >= Native.PeerBacklog.TrackedMinimum)
-            {
-                if (!backlog.TrySend(Socket, frames, total))
-                {
-                    RefusedOverBudget = backlog.LastRefusedOverBudget;
-                    return false;
-                }
-
-                TransportTelemetry.Sent(frames, Role);
-                return true;
-            }
+            TransportTelemetry.Sent(frames, Role);
+            return true;
         }
 
         for (var i = 0; i < frames.Length; i++)
