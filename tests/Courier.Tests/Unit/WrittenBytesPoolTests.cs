@@ -9,20 +9,20 @@ namespace Courier.Tests.Unit;
 /// </summary>
 public sealed class WrittenBytesPoolTests
 {
-    private static NetMqPeerBacklog.Account NewAccount()
+    /// <summary>A message of <paramref name="size"/> bytes counting <paramref name="bytes"/> against a fresh account.</summary>
+    private static Msg Tracked(int size, long bytes, out NetMqPeerBacklog.Account account)
     {
-        var account = new NetMqPeerBacklog.Account();
+        account = new NetMqPeerBacklog.Account();
         WrittenBytesPool.Installed.Register(account);
-        return account;
+        var msg = default(Msg);
+        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, size, account, bytes));
+        return msg;
     }
 
     [Fact]
     public void A_tracked_message_counts_its_bytes_until_its_buffer_comes_back()
     {
-        var account = NewAccount();
-        var msg = default(Msg);
-
-        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 2048, account, 2100));
+        var msg = Tracked(2048, 2100, out var account);
         Assert.Equal(2048, msg.Size);
         Assert.Equal(2100, Volatile.Read(ref account.Pending));
 
@@ -33,9 +33,7 @@ public sealed class WrittenBytesPoolTests
     [Fact]
     public void Buffers_of_untracked_messages_leave_the_counts_alone()
     {
-        var account = NewAccount();
-        var tracked = default(Msg);
-        Assert.True(WrittenBytesPool.Installed.InitTracked(ref tracked, 1500, account, 1500));
+        var tracked = Tracked(1500, 1500, out var account);
 
         for (var i = 0; i < 10; i++)
         {
@@ -53,9 +51,7 @@ public sealed class WrittenBytesPoolTests
     public void A_buffer_given_back_twice_counts_once()
     {
         // A recycling pool hands a buffer out again: its next return must not take the bytes off a second time.
-        var account = NewAccount();
-        var msg = default(Msg);
-        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 4096, account, 4096));
+        var msg = Tracked(4096, 4096, out var account);
 #pragma warning disable CS0618 // Msg.Data: the very buffer NetMQ gives back
         var buffer = msg.Data!;
 #pragma warning restore CS0618
@@ -68,9 +64,7 @@ public sealed class WrittenBytesPoolTests
     [Fact]
     public void A_buffer_of_an_account_forgotten_meanwhile_lowers_no_count()
     {
-        var account = NewAccount();
-        var msg = default(Msg);
-        Assert.True(WrittenBytesPool.Installed.InitTracked(ref msg, 1024, account, 1024));
+        var msg = Tracked(1024, 1024, out var account);
         WrittenBytesPool.Installed.Unregister(account);
 
         msg.Close();
