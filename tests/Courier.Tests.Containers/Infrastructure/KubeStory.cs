@@ -15,6 +15,7 @@ namespace Courier.Tests.Containers.Infrastructure;
 public sealed class KubeStory
 {
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+    private static readonly SemaphoreSlim KubeGate = new(1, 1);
 
     private readonly ComposeFixture _stack;
     private readonly StoryLog _log;
@@ -74,6 +75,24 @@ public sealed class KubeStory
         return story;
     }
 
+    /// <summary>
+    /// `podman kube …`, one at a time: both halves' pods mount an emptyDir named <c>tmp</c>, which podman 4.3 makes a
+    /// named volume; two plays at once could both find it missing and both create it, and the second then fails ("name
+    /// tmp is in use: volume already exists", once in a fresh-clone CI run).
+    /// </summary>
+    private async Task KubeAsync(params string[] args)
+    {
+        await KubeGate.WaitAsync();
+        try
+        {
+            await _stack.EngineOkAsync(Minute, ["kube", .. args]);
+        }
+        finally
+        {
+            KubeGate.Release();
+        }
+    }
+
     private static async Task<ExceptionDispatchInfo?> Capture(Func<Task> half)
     {
         try
@@ -93,14 +112,14 @@ public sealed class KubeStory
         var clock = Stopwatch.StartNew();
         // The aliases stand in for the Services: `courier-server` resolves to every server pod, as the headless
         // Service's name does.
-        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-server", play.ServersFile);
+        await KubeAsync("play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-server", play.ServersFile);
         log.Line($"kube: server Deployment played in {clock.Elapsed.TotalSeconds:F1} s");
         // podman 4.3 makes a pod per replica (NAME-pod-0, NAME-pod-1, …); podman 4.4 and later make one (NAME-pod).
         var servers = await PodsAsync("courier-server");
         Assert.True(servers.Length == play.ServerReplicas || servers.Length == 1, $"{play.ServerReplicas} replicas played as pods {string.Join(", ", servers)}");
 
         // nginx needs only the servers' name to start (it resolves the alias once, at its start), not their health.
-        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-nginx", play.NginxFile);
+        await KubeAsync("play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-nginx", play.NginxFile);
         log.Line($"kube: nginx Deployment played after {clock.Elapsed.TotalSeconds:F1} s");
         var nginx = Assert.Single(await PodsAsync("courier-nginx")) + "-nginx";
 
@@ -136,8 +155,8 @@ public sealed class KubeStory
         log.Line($"kube: through the nginx pod: {seen.Trim()} ({clock.Elapsed.TotalSeconds:F1} s)");
         Assert.Equal(servers.Order(), seen.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order());
 
-        await _stack.EngineOkAsync(Minute, "kube", "down", play.NginxFile);
-        await _stack.EngineOkAsync(Minute, "kube", "down", play.ServersFile);
+        await KubeAsync("down", play.NginxFile);
+        await KubeAsync("down", play.ServersFile);
         log.Line($"kube: played and down in {clock.Elapsed.TotalSeconds:F1} s");
 
         Assert.Empty(await ListAsync("pod", "ps", "-q", "--filter", "name=^courier-(server|nginx)-pod-"));
@@ -165,9 +184,9 @@ public sealed class KubeStory
     {
         var play = _play;
         // The alias stands in for the broker's Service, which the workers connect to by name.
-        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-broker", play.BrokerFile);
+        await KubeAsync("play", "--quiet", "--network", $"{KubePlay.Network}:alias=courier-broker", play.BrokerFile);
         var broker = Assert.Single(await PodsAsync("courier-broker")) + "-broker";
-        await _stack.EngineOkAsync(Minute, "kube", "play", "--quiet", "--network", KubePlay.Network, play.WorkersFile);
+        await KubeAsync("play", "--quiet", "--network", KubePlay.Network, play.WorkersFile);
         var workers = (await PodsAsync("courier-worker")).Select(p => p + "-worker").ToArray();
         Assert.NotEmpty(workers);
 
@@ -186,8 +205,8 @@ public sealed class KubeStory
             Minute, "exec", broker, "courier", "request", "--connect", "tcp://127.0.0.1:5555", "--service", "echo", "--timeout", "5s", "kube-play");
         Assert.Equal("kube-play", echo.Trim());
 
-        await _stack.EngineOkAsync(Minute, "kube", "down", play.WorkersFile);
-        await _stack.EngineOkAsync(Minute, "kube", "down", play.BrokerFile);
+        await KubeAsync("down", play.WorkersFile);
+        await KubeAsync("down", play.BrokerFile);
         Assert.Empty(await ListAsync("pod", "ps", "-q", "--filter", "name=^courier-(broker|worker)-pod"));
         Assert.Empty(await ListAsync("ps", "-a", "-q", "--filter", "name=^courier-(broker|worker)-pod"));
     }
