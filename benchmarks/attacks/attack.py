@@ -108,6 +108,34 @@ def noread(endpoint, count, size, hold, pace=0.0):
     s.close()
     print("left", flush=True)
 
+def collide(endpoint, count, per_batch, service="echo"):
+    """
+    COUNT at-most-once courier/5 requests, PER_BATCH to a batch, each waited for, whose request ids (k << 32) | k all
+    hashed alike under .NET's generated record hash: every reply a server or broker remembers lands in one bucket.
+    """
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    client = b"\x42" * 16
+    name = service.encode()
+    meta = b"\x01\x00" + struct.pack(">I", 0)  # attempt 1, not idempotent, no budget, no headers
+    answered, start, k = 0, time.time(), 0
+    while k < count:
+        out = bytearray(b"CURB03\x05" + client)
+        n = min(per_batch, count - k)
+        for _ in range(n):
+            k += 1
+            out += struct.pack(">QB", (k << 32) | k, len(name)) + name + struct.pack(">H", len(meta)) + meta + struct.pack(">I", 0)
+        s.send_multipart([b"", bytes(out)])
+        got, deadline = 0, time.time() + 60
+        while got < n and time.time() < deadline:
+            if s.poll(1000):
+                f = s.recv_multipart()
+                got += (len(f[-1]) - 7) // 16 if f[-1][:6] == b"CURB03" else 1
+        answered += got
+    print(f"{answered} of {count} answered in {time.time() - start:.2f}s")
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "envelope":
@@ -118,5 +146,7 @@ if __name__ == "__main__":
         junk(sys.argv[2], sys.argv[3])
     elif mode == "broker":
         broker(sys.argv[2], sys.argv[3])
+    elif mode == "collide":
+        collide(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif mode == "noread":
         noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else 0.0)

@@ -230,10 +230,14 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <param name="stalled">It may still be alive and answer late: requests that may not run again wait for that a while.</param>
     public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false)
     {
-        if (!_workers.Remove(peer.Identity, out var known) || !ReferenceEquals(known, peer))
+        // Only this very peer: a stale one's identity may belong to a newer connection by now, which stays.
+        if (!_workers.TryGetValue(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
             return;
         }
+
+        _workers.Remove(peer.Identity);
+        peer.Removed = true;
 
         peer.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
         var requeued = peer.Registrations.Sum(r => r.Outstanding.Count);
@@ -465,7 +469,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         services.Dispatch(worker.Service);
     }
 
-    private bool IsRegistered(WorkerPeer peer) => _workers.TryGetValue(peer.Identity, out var still) && ReferenceEquals(still, peer);
+    // A flag, not a lookup: asked after every record of a reply batch.
+    private static bool IsRegistered(WorkerPeer peer) => !peer.Removed;
 
     private void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {

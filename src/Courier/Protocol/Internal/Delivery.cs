@@ -39,7 +39,16 @@ internal readonly record struct ClientIdentity(ulong High, ulong Low)
 }
 
 /// <summary>One request of one client, whatever attempt or connection carries it: what at-most-once remembers.</summary>
-internal readonly record struct RequestKey(ClientIdentity Client, ulong RequestId);
+internal readonly record struct RequestKey(ClientIdentity Client, ulong RequestId)
+{
+    /// <summary>
+    /// All 192 bits, through the process's seeded <see cref="HashCode"/>. The client picks every bit of a key, and the
+    /// generated hash folds each ulong to its two halves XORed: request ids (k &lt;&lt; 32) | k all hashed alike, and
+    /// 100,000 of them in a ledger took 12.8 s of its loop to insert (12 ms spread out).
+    /// </summary>
+    public override int GetHashCode() => HashCode.Combine(
+        (uint)Client.High, (uint)(Client.High >> 32), (uint)Client.Low, (uint)(Client.Low >> 32), (uint)RequestId, (uint)(RequestId >> 32));
+}
 
 /// <summary>Flags of a courier/5 request.</summary>
 [Flags]
