@@ -145,8 +145,10 @@ public sealed class ComposeStory
         /// </summary>
         public async Task<(IReadOnlySet<string> Replicas, int ClientUid, string Managed)> ReplicasAsync()
         {
-            // --transport Native fails unless the image's libzmq loads; one request on the managed transport last.
-            var request = "courier " + string.Join(' ', Commands.Whoami[3..]);
+            // --transport Native fails unless the image's libzmq loads; one request on the managed transport last. These
+            // run while the rest of the stack (and the Kubernetes story) starts on the same 2 cores: 10 s an attempt, not
+            // 2.5 (one fresh-clone CI run had a first request time out after 4 attempts in 10 s; a rerun passed).
+            var request = "courier " + string.Join(' ', Commands.Whoami[3..]) + " --timeout 10s";
             var whoami = await _stack.ComposeOkAsync(
                 Minutes, "run", "--rm", "-T", "--entrypoint", "sh", "client", "-c",
                 "echo \"uid $(id -u)\"; seen=''; for i in $(seq 30); do id=$(" + request + " --transport Native) || exit 1; "
