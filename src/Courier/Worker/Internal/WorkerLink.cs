@@ -36,11 +36,13 @@ internal sealed class WorkerLink(IReadOnlyList<WorkerService> services, TimeSpan
             return Services.Count == 1 ? Services[0] : null;
         }
 
-        foreach (var service in Services)
+        // By index: asked for every request, and a foreach over the interface allocated an enumerator each time.
+        var services = Services;
+        for (var i = 0; i < services.Count; i++)
         {
-            if (name.SequenceEqual(service.NameFrame))
+            if (name.SequenceEqual(services[i].NameFrame))
             {
-                return service;
+                return services[i];
             }
         }
 
