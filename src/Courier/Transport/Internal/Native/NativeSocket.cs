@@ -115,7 +115,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         Settled = false;
         RefusedOverBudget = false;
         NativeFrame.ThrowIfAnyDisposed(frames);
-        if (Backlog is { } backlog && frames.Length > 0 && PeerBacklog.Counts(frames, out var total))
+        if (Backlog is { } backlog && frames.Length > 0 && PendingBytes.Counts(frames, out var total))
         {
             if (!backlog.TrySend(raw, frames, total))
             {

@@ -7,7 +7,7 @@ namespace Courier.Transport.Internal.Native;
 /// <summary>
 /// The bytes a ROUTER has handed libzmq for each peer and libzmq has not yet written to the connection (or dropped): a
 /// peer that never reads its replies can make the process hold no more than
-/// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of <see cref="TrackedMinimum"/> bytes or more
+/// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of <see cref="PendingBytes.TrackedMinimum"/> bytes or more
 /// has its last frame handed over with <c>zmq_msg_init_data</c> and a free callback, which libzmq calls once the
 /// message is written or dropped; smaller ones are copied by libzmq as before, uncounted (the high-water mark bounds
 /// them). Loop thread only, but for the callback.
@@ -22,9 +22,6 @@ namespace Courier.Transport.Internal.Native;
 /// </remarks>
 internal sealed unsafe class PeerBacklog(long budget) : IDisposable
 {
-    /// <summary>Messages smaller than this are not counted: copying them is cheaper than tracking them.</summary>
-    public const int TrackedMinimum = 1024;
-
     private const int MinimumPruneAt = 64;
     private readonly Dictionary<byte[], nint> _accounts = new(ByteArrayComparer.Instance);
     private int _pruneAt = MinimumPruneAt;
@@ -32,20 +29,8 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     /// <summary>Whether the last refused send was refused for its peer's pending bytes (not at the HWM, nor a gone peer).</summary>
     public bool LastRefusedOverBudget { get; private set; }
 
-    /// <summary>Whether a message of <paramref name="frames"/> is counted (both transports): its size then, in <paramref name="total"/>.</summary>
-    public static bool Counts(ReadOnlySpan<ReadOnlyMemory<byte>> frames, out long total)
-    {
-        total = 0;
-        foreach (var frame in frames)
-        {
-            total += frame.Length;
-        }
-
-        return total >= TrackedMinimum;
-    }
-
     /// <summary>
-    /// Sends one message of <paramref name="total"/> bytes (at least <see cref="TrackedMinimum"/>) to the peer named by
+    /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PendingBytes.TrackedMinimum"/>) to the peer named by
     /// its first frame, counted against that peer's budget: refused when the peer already has bytes pending and this
     /// message would take it past the budget (a message larger than the whole budget still goes to a peer with nothing
     /// pending). False when refused, by the budget or by libzmq.

@@ -8,7 +8,7 @@ namespace Courier.Transport.Internal.NetMQ;
 /// The managed transport's count of the bytes a ROUTER has handed NetMQ for each peer and NetMQ has not yet written (or
 /// dropped), as <see cref="PeerBacklog"/> counts them for libzmq: a peer that never reads its replies can make the
 /// process hold no more than <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of
-/// <see cref="PeerBacklog.TrackedMinimum"/> bytes or more is counted until NetMQ gives its last frame's pooled buffer
+/// <see cref="PendingBytes.TrackedMinimum"/> bytes or more is counted until NetMQ gives its last frame's pooled buffer
 /// back (<see cref="WrittenBytesPool"/>); smaller ones are not (the high-water mark bounds them). Loop thread only, but
 /// for the counts, which NetMQ's I/O thread lowers.
 /// </summary>
@@ -23,7 +23,7 @@ internal sealed class NetMqPeerBacklog(long budget)
     public bool LastRefusedOverBudget { get; private set; }
 
     /// <summary>
-    /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PeerBacklog.TrackedMinimum"/>, its last
+    /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PendingBytes.TrackedMinimum"/>, its last
     /// frame not empty) to the peer named by its first frame, counted against that peer's budget: refused when the peer
     /// already has bytes pending and this message would take it past the budget (a message larger than the whole budget
     /// still goes to a peer with nothing pending). False when refused, by the budget or by NetMQ.

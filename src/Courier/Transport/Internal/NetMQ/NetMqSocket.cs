@@ -80,7 +80,7 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         }
 
         // A message whose last frame is empty has no pooled buffer to hear back from: the high-water mark alone bounds it.
-        if (Backlog is { } backlog && frames.Length > 1 && !frames[^1].IsEmpty && Native.PeerBacklog.Counts(frames, out var total))
+        if (Backlog is { } backlog && frames.Length > 1 && !frames[^1].IsEmpty && PendingBytes.Counts(frames, out var total))
         {
             if (!backlog.TrySend(Socket, frames, total))
             {
