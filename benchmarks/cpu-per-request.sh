@@ -17,7 +17,7 @@ ticks() { # CPU ticks (user + system) of all processes of one role
   for p in $(pgrep -f "courier $1" || true); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo "$sum"
 }
-sleep 2
+sleep $((2 + ${WARMUP:-2})) # past the load generator's warm-up (benchmarks/peers/run, WARMUP)
 b0=$(ticks broker); w0=$(ticks worker); c0=$(ticks bench); t0=$(date +%s.%N)
 sleep 3
 b1=$(ticks broker); w1=$(ticks worker); c1=$(ticks bench); t1=$(date +%s.%N)

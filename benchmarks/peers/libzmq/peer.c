@@ -4,9 +4,10 @@
 //   libzmq-peer worker BACKEND                            REP echo of whole messages; prints "ready"
 //   libzmq-peer server                                    ROUTER echo of whole messages, no broker (run's TOPOLOGY
 //                                                         direct and nginx); prints "ready ENDPOINT"
-//   libzmq-peer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
+//   libzmq-peer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]
 //                                                         CLIENTS DEALER connections (one thread each), INFLIGHT
-//                                                         requests pipelined on each; prints one JSON line
+//                                                         requests pipelined on each; prints one JSON line of the
+//                                                         SECONDS after WARMUP seconds of the same load (default 0)
 // A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as
 // a DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body],
 // since REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
@@ -115,6 +116,7 @@ struct connection {
   const char *frontend;
   int inflight;
   size_t size;
+  int64_t from_ns;  // replies before this are the warm-up: not counted
   int64_t end_ns;
   // results, written by this connection's thread only
   int64_t *latencies_ns;
@@ -155,17 +157,18 @@ static void *run_connection(void *arg) {
     if (zmq_msg_recv(&reply, s, 0) < 0) break;  // the echoed body
     outstanding--;
     if (in_body && zmq_msg_size(&reply) >= sizeof sent) memcpy(&sent, zmq_msg_data(&reply), sizeof sent);
+    int64_t now = now_ns();
     if (zmq_msg_size(&reply) != c->size) {
       c->errors++;
-    } else {
+    } else if (now >= c->from_ns) {
       if (c->count == c->capacity) {
         c->capacity = c->capacity ? c->capacity * 2 : 65536;
         c->latencies_ns = realloc(c->latencies_ns, c->capacity * sizeof *c->latencies_ns);
         if (!c->latencies_ns) die("out of memory");
       }
-      c->latencies_ns[c->count++] = now_ns() - sent;
+      c->latencies_ns[c->count++] = now - sent;
     }
-    if (now_ns() < c->end_ns) {
+    if (now < c->end_ns) {
       send_request(s, body, c->size);
       outstanding++;
     }
@@ -193,12 +196,12 @@ static long percentile_us(const int64_t *sorted, size_t n, double percent) {
   return (long)((sorted[rank - 1] + 500) / 1000);
 }
 
-static int client(const char *frontend, int clients, int inflight, double seconds, size_t size) {
+static int client(const char *frontend, int clients, int inflight, double seconds, size_t size, double warmup) {
   struct connection *cs = calloc((size_t)clients, sizeof *cs);
   pthread_t *threads = calloc((size_t)clients, sizeof *threads);
-  int64_t start = now_ns();
+  int64_t start = now_ns() + (int64_t)(warmup * 1e9);  // the measured window starts after the warm-up
   for (int i = 0; i < clients; i++) {
-    cs[i] = (struct connection){frontend, inflight, size, start + (int64_t)(seconds * 1e9), NULL, 0, 0, 0};
+    cs[i] = (struct connection){frontend, inflight, size, start, start + (int64_t)(seconds * 1e9), NULL, 0, 0, 0};
     pthread_create(&threads[i], NULL, run_connection, &cs[i]);
   }
   for (int i = 0; i < clients; i++) pthread_join(threads[i], NULL);
@@ -224,9 +227,9 @@ int main(int argc, char **argv) {
   if (strcmp(role, "broker") == 0 && argc == 2) return broker();
   if (strcmp(role, "worker") == 0 && argc == 3) return worker(argv[2]);
   if (strcmp(role, "server") == 0 && argc == 2) return server();
-  if (strcmp(role, "client") == 0 && argc == 7)
-    return client(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), (size_t)atol(argv[6]));
+  if (strcmp(role, "client") == 0 && (argc == 7 || argc == 8))
+    return client(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), (size_t)atol(argv[6]), argc == 8 ? atof(argv[7]) : 0);
   fprintf(stderr,
-          "usage: libzmq-peer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE\n");
+          "usage: libzmq-peer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]\n");
   return 2;
 }

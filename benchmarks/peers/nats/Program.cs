@@ -1,8 +1,10 @@
 // The reference workload on NATS: what a .NET user would pick instead of a ZeroMQ broker. nats-server is the broker
 // (benchmarks/peers/run starts it); each other role is its own process:
 //   NatsPeer worker URL                                  queue-group subscriber that echoes each request; prints "ready"
-//   NatsPeer client URL CLIENTS INFLIGHT SECONDS SIZE    CLIENTS connections, each with INFLIGHT concurrent
-//                                                        RequestAsync loops; prints one JSON line
+//   NatsPeer client URL CLIENTS INFLIGHT SECONDS SIZE [WARMUP]
+//                                                        CLIENTS connections, each with INFLIGHT concurrent
+//                                                        RequestAsync loops; prints one JSON line of the SECONDS
+//                                                        after WARMUP seconds of the same load (default 0)
 using System.Diagnostics;
 using System.Globalization;
 using NATS.Client.Core;
@@ -13,12 +15,13 @@ switch (args)
 {
     case ["worker", var url]:
         return await WorkerAsync(url);
-    case ["client", var url, var c, var k, var t, var z]:
+    case ["client", var url, var c, var k, var t, var z, .. var w] when w.Length <= 1:
         return await ClientAsync(
             url, int.Parse(c, CultureInfo.InvariantCulture), int.Parse(k, CultureInfo.InvariantCulture),
-            double.Parse(t, CultureInfo.InvariantCulture), int.Parse(z, CultureInfo.InvariantCulture));
+            double.Parse(t, CultureInfo.InvariantCulture), int.Parse(z, CultureInfo.InvariantCulture),
+            w.Length == 1 ? double.Parse(w[0], CultureInfo.InvariantCulture) : 0);
     default:
-        Console.Error.WriteLine("usage: NatsPeer worker URL | client URL CLIENTS INFLIGHT SECONDS SIZE");
+        Console.Error.WriteLine("usage: NatsPeer worker URL | client URL CLIENTS INFLIGHT SECONDS SIZE [WARMUP]");
         return 2;
 }
 
@@ -37,7 +40,7 @@ static async Task<int> WorkerAsync(string url)
     return 1;
 }
 
-static async Task<int> ClientAsync(string url, int clients, int inflight, double seconds, int size)
+static async Task<int> ClientAsync(string url, int clients, int inflight, double seconds, int size, double warmup)
 {
     var connections = new NatsConnection[clients];
     for (var i = 0; i < clients; i++)
@@ -47,7 +50,8 @@ static async Task<int> ClientAsync(string url, int clients, int inflight, double
     }
 
     var body = new byte[size];
-    var started = Stopwatch.GetTimestamp();
+    // The measured window starts after the warm-up: replies before it are not counted.
+    var started = Stopwatch.GetTimestamp() + (long)(warmup * Stopwatch.Frequency);
     var end = started + (long)(seconds * Stopwatch.Frequency);
     var loops = connections.SelectMany(connection => Enumerable.Range(0, inflight).Select(_ => LoopAsync(connection))).ToArray();
     var results = await Task.WhenAll(loops);
@@ -72,13 +76,14 @@ static async Task<int> ClientAsync(string url, int clients, int inflight, double
             try
             {
                 var reply = await connection.RequestAsync<byte[], byte[]>(Subject, body);
-                if ((reply.Data?.Length ?? 0) == size)
-                {
-                    latencies.Add(Stopwatch.GetTimestamp() - sent);
-                }
-                else
+                var now = Stopwatch.GetTimestamp();
+                if ((reply.Data?.Length ?? 0) != size)
                 {
                     errors++;
+                }
+                else if (now >= started)
+                {
+                    latencies.Add(now - sent);
                 }
             }
             catch (NatsException)

@@ -4,9 +4,10 @@
 //   NetMqPeer worker BACKEND                            ResponseSocket echo of whole messages; prints "ready"
 //   NetMqPeer server                                    RouterSocket echo of whole messages, no broker (run's
 //                                                       TOPOLOGY direct and nginx); prints "ready ENDPOINT"
-//   NetMqPeer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE
+//   NetMqPeer client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]
 //                                                       CLIENTS DealerSockets (one thread each), INFLIGHT requests
-//                                                       pipelined on each; prints one JSON line
+//                                                       pipelined on each; prints one JSON line of the SECONDS
+//                                                       after WARMUP seconds of the same load (default 0)
 // A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as
 // a DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body],
 // since REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
@@ -59,20 +60,22 @@ switch (args)
             }
         }
 
-    case ["client", var frontend, var c, var k, var t, var z]:
+    case ["client", var frontend, var c, var k, var t, var z, .. var w] when w.Length <= 1:
         return Client(
             frontend, int.Parse(c, CultureInfo.InvariantCulture), int.Parse(k, CultureInfo.InvariantCulture),
-            double.Parse(t, CultureInfo.InvariantCulture), int.Parse(z, CultureInfo.InvariantCulture));
+            double.Parse(t, CultureInfo.InvariantCulture), int.Parse(z, CultureInfo.InvariantCulture),
+            w.Length == 1 ? double.Parse(w[0], CultureInfo.InvariantCulture) : 0);
     default:
-        Console.Error.WriteLine("usage: NetMqPeer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE");
+        Console.Error.WriteLine("usage: NetMqPeer broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]");
         return 2;
 }
 
-static int Client(string frontend, int clients, int inflight, double seconds, int size)
+static int Client(string frontend, int clients, int inflight, double seconds, int size, double warmup)
 {
     var latencies = new List<long>[clients];
     var errors = new long[clients];
-    var started = Stopwatch.GetTimestamp();
+    // The measured window starts after the warm-up: replies before it are not counted.
+    var started = Stopwatch.GetTimestamp() + (long)(warmup * Stopwatch.Frequency);
     var end = started + (long)(seconds * Stopwatch.Frequency);
     var threads = Enumerable.Range(0, clients).Select(i => new Thread(() =>
     {
@@ -119,17 +122,17 @@ static int Client(string frontend, int clients, int inflight, double seconds, in
 
             socket.Receive(ref reply);
             outstanding--;
-            if (reply.Size == size)
-            {
-                var sent = BitConverter.ToInt64(inBody ? reply.Slice() : first);
-                list.Add(Stopwatch.GetTimestamp() - sent);
-            }
-            else
+            var now = Stopwatch.GetTimestamp();
+            if (reply.Size != size)
             {
                 errors[i]++;
             }
+            else if (now >= started)
+            {
+                list.Add(now - BitConverter.ToInt64(inBody ? reply.Slice() : first));
+            }
 
-            if (Stopwatch.GetTimestamp() < end)
+            if (now < end)
             {
                 Send();
                 outstanding++;

@@ -6,9 +6,11 @@ Each role is its own process (benchmarks/peers/run starts them):
   peer.py worker BACKEND                                 REP echo; prints "ready"
   peer.py server                                         ROUTER echo, no broker (run's TOPOLOGY direct and nginx);
                                                          prints "ready ENDPOINT"
-  peer.py client FRONTEND CLIENTS INFLIGHT SECONDS SIZE  one process per DEALER connection (the GIL would otherwise
+  peer.py client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]
+                                                         one process per DEALER connection (the GIL would otherwise
                                                          serialise them), INFLIGHT requests pipelined on each;
-                                                         prints one JSON line
+                                                         prints one JSON line of the SECONDS after WARMUP seconds
+                                                         of the same load (default 0)
 A request is ["", body] with its send time in the body's first 8 bytes: one frame per request through the proxy, as a
 DEALER client of any broker sends. Bodies under 8 bytes have no room for it: they go as [send time, "", body], since
 REP sends every frame before the empty delimiter back as the envelope. SIZE may be 0 bytes or many MiB.
@@ -51,7 +53,7 @@ def server():
         s.send_multipart(s.recv_multipart(copy=False), copy=False)
 
 
-def connection(frontend, inflight, size, end, results):
+def connection(frontend, inflight, size, begin, end, results):
     """One DEALER connection in its own process; puts (latencies in ns, errors) on RESULTS."""
     s = zmq.Context().socket(zmq.DEALER)
     s.connect(frontend)
@@ -74,11 +76,12 @@ def connection(frontend, inflight, size, end, results):
             break
         outstanding -= 1
         reply = frames[-1]
-        if len(reply) == size:
-            latencies.append(clock() - struct.unpack_from("q", reply if in_body else frames[0])[0])
-        else:
+        now = clock()
+        if len(reply) != size:
             errors += 1
-        if clock() < end:
+        elif now >= begin:  # replies before BEGIN are the warm-up: not counted
+            latencies.append(now - struct.unpack_from("q", reply if in_body else frames[0])[0])
+        if now < end:
             send()
             outstanding += 1
     results.put((latencies, errors + outstanding))
@@ -93,11 +96,12 @@ def percentile_us(ordered, percent):
     return round(ordered[rank - 1] / 1000)
 
 
-def client(frontend, clients, inflight, seconds, size):
+def client(frontend, clients, inflight, seconds, size, warmup=0.0):
     results = multiprocessing.Queue()
-    start = time.perf_counter_ns()  # CLOCK_MONOTONIC: the same clock in every child process
+    # CLOCK_MONOTONIC: the same clock in every child process; the measured window starts after the warm-up.
+    start = time.perf_counter_ns() + int(warmup * 1e9)
     end = start + int(seconds * 1e9)
-    children = [multiprocessing.Process(target=connection, args=(frontend, inflight, size, end, results), daemon=True)
+    children = [multiprocessing.Process(target=connection, args=(frontend, inflight, size, start, end, results), daemon=True)
                 for _ in range(clients)]
     for c in children:
         c.start()
@@ -129,9 +133,9 @@ def main(argv):
         return worker(args[0])
     if role == "server" and not args:
         return server()
-    if role == "client" and len(args) == 5:
-        return client(args[0], int(args[1]), int(args[2]), float(args[3]), int(args[4]))
-    print("usage: peer.py broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE", file=sys.stderr)
+    if role == "client" and len(args) in (5, 6):
+        return client(args[0], int(args[1]), int(args[2]), float(args[3]), int(args[4]), float(args[5]) if len(args) == 6 else 0.0)
+    print("usage: peer.py broker | worker BACKEND | server | client FRONTEND CLIENTS INFLIGHT SECONDS SIZE [WARMUP]", file=sys.stderr)
     return 2
 
 

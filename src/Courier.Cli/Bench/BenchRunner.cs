@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Cli.Bench;
 
 internal sealed record BenchSettings(
-    IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries, bool AtMostOnce = false);
+    IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries, bool AtMostOnce = false,
+    TimeSpan Warmup = default);
 
 internal sealed record BenchResult(long Requests, BenchErrors Failures, double Seconds, long P50, long P90, long P99, long P999, long Max)
 {
@@ -30,7 +31,10 @@ internal sealed record BenchResult(long Requests, BenchErrors Failures, double S
     }
 }
 
-/// <summary>CLIENTS connections, each keeping INFLIGHT requests outstanding for DURATION, then waiting for the rest.</summary>
+/// <summary>
+/// CLIENTS connections, each keeping INFLIGHT requests outstanding for WARMUP and then DURATION, then waiting for the
+/// rest. Replies before the warm-up ends are not counted (errors are): a fresh process's first seconds are its JIT's.
+/// </summary>
 internal static class BenchRunner
 {
     private const long HighestTrackableMicros = 10L * 60 * 1_000_000;
@@ -85,6 +89,7 @@ internal static class BenchRunner
         var recorders = new List<LoopRecorder>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var started = Stopwatch.GetTimestamp();
+        var measureFrom = started + (long)(settings.Warmup.TotalSeconds * Stopwatch.Frequency);
         var loops = new List<Task>();
         foreach (var client in clients)
         {
@@ -105,7 +110,11 @@ internal static class BenchRunner
                 {
                     // Outstanding requests finish (success or error) rather than being cancelled: every request is counted.
                     await client.RequestAsync(settings.Service, payload, requestOptions, CancellationToken.None);
-                    recorder.Record((int)Math.Min(HighestTrackableMicros, (long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds));
+                    var done = Stopwatch.GetTimestamp();
+                    if (done >= measureFrom)
+                    {
+                        recorder.Record((int)Math.Min(HighestTrackableMicros, (long)Stopwatch.GetElapsedTime(sent, done).TotalMicroseconds));
+                    }
                 }
                 catch (CourierException ex)
                 {
@@ -117,12 +126,12 @@ internal static class BenchRunner
         long Sum(Func<LoopRecorder, long> count) => recorders.Sum(count);
 
         var all = Task.WhenAll(loops);
-        var until = started + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
+        var until = measureFrom + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
         if (progress is null)
         {
             // One timer for the whole run: a periodic wake-up would set thread-pool workers spinning (sched_yield)
             // after each tick, CPU taken from the processes being measured.
-            await Task.WhenAny(all, Task.Delay(settings.Duration, cancellationToken)); // WhenAny does not throw for a cancelled delay
+            await Task.WhenAny(all, Task.Delay(settings.Warmup + settings.Duration, cancellationToken)); // WhenAny does not throw for a cancelled delay
         }
 
         while (progress is not null && !all.IsCompleted && Stopwatch.GetTimestamp() < until && !cancellationToken.IsCancellationRequested)
@@ -133,7 +142,7 @@ internal static class BenchRunner
 
         await stop.CancelAsync();
         await all;
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var seconds = Math.Max(0, Stopwatch.GetElapsedTime(measureFrom).TotalSeconds);
         foreach (var client in clients)
         {
             await client.DisposeAsync();

@@ -15,6 +15,9 @@ internal static class BenchCommand
         // A client keeps at most MaxInFlight requests outstanding; more would only queue inside it.
         var inflight = CliOption.Int("--inflight", 100, 1, CourierClientOptions.Default.MaxInFlight, "Requests kept in flight per connection.");
         var duration = CliOption.Duration("--duration", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24), "How long to send.");
+        var warmup = CliOption.Duration(
+            "--warmup", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1),
+            "Send the same load for this long first, not counted: a fresh process (client, server, broker or worker) runs slower while its JIT compiles.");
         var size = CliOption.Int("--size", 64, 0, (int)TransportOptions.Default.MaxFrameSize, "Request body size in bytes.", helpName: "BYTES");
         var timeout = CliOption.Duration("--timeout", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24), "Attempt timeout per request.");
         var retries = CliOption.Int("--retries", 3, 0, 100, "Resends after the first attempt.");
@@ -25,7 +28,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Measure throughput and latency against a server, broker or proxy.")
         {
-            connect, service, clients, inflight, duration, size, timeout, retries, atMostOnce, json,
+            connect, service, clients, inflight, duration, warmup, size, timeout, retries, atMostOnce, json,
         };
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
@@ -33,7 +36,8 @@ internal static class BenchCommand
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var settings = new BenchSettings(
                 parse.GetValue(connect)!, parse.GetValue(service)!, parse.GetValue(clients), parse.GetValue(inflight),
-                parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries), parse.GetValue(atMostOnce));
+                parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries), parse.GetValue(atMostOnce),
+                parse.GetValue(warmup));
             var result = await BenchRunner.RunAsync(settings, loggerFactory, BenchRunner.TerminalProgress(), cancellationToken);
             if (!Console.IsOutputRedirected)
             {

@@ -112,6 +112,31 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Bench_does_not_count_the_requests_of_its_warmup()
+    {
+        var handled = 0L;
+        await using var server = await TestServer.StartAsync(map: s => s.Map("count", (request, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            return ValueTask.FromResult(request.Frames);
+        }));
+
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(
+            Bound, "bench", "--connect", server.Endpoint!, "--service", "count", "--clients", "1", "--inflight", "2",
+            "--warmup", "2s", "--duration", "200ms", "--json");
+
+        Assert.True(exit == 0, stderr);
+        using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var root = json.RootElement;
+        var counted = root.GetProperty("requests").GetInt64();
+        Assert.True(counted > 0, "nothing was counted after the warm-up");
+        Assert.Equal(0, root.GetProperty("errors").GetInt64());
+        // The warm-up's requests were served but not counted, and its time is not in the measured seconds.
+        Assert.True(Interlocked.Read(ref handled) > counted, $"handled {handled}, counted {counted}: the warm-up sent nothing");
+        Assert.True(root.GetProperty("seconds").GetDouble() < 2, $"seconds {root.GetProperty("seconds")} include the warm-up");
+    }
+
+    [Fact]
     public async Task Bench_with_no_server_exits_non_zero_counting_the_errors()
     {
         using var nobody = PortReservation.Any();
