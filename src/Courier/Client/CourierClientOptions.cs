@@ -59,6 +59,16 @@ public sealed record CourierClientOptions
     public bool RunContinuationsInline { get; init; }
 
     /// <summary>
+    /// False (the default): each reply frame is copied into an array the caller keeps. True: a frame of 8 KiB or more
+    /// comes as libzmq received it (native memory: no copy, no large-object-heap array; native transport only), lent
+    /// until the reply is disposed (<see cref="CourierReply.Dispose"/>). Then every reply must be disposed once read
+    /// (<c>using var reply = await client.RequestAsync(…)</c>): one that is not keeps its frames' native memory for as
+    /// long as the process runs. Nothing frees it behind the caller's back, so no span of it is ever read after it
+    /// was freed.
+    /// </summary>
+    public bool LendLargeReplies { get; init; }
+
+    /// <summary>
     /// CURVE encryption (native transport only): this side's secret certificate and the public certificate of the
     /// server or broker. Off by default; docs/security.md.
     /// </summary>

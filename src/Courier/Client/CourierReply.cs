@@ -2,9 +2,14 @@ using System.Text;
 
 namespace Courier.Client;
 
-/// <summary>A successful reply.</summary>
-public sealed class CourierReply
+/// <summary>
+/// A successful reply. Disposing it is optional, unless the client lends large reply frames
+/// (<see cref="CourierClientOptions.LendLargeReplies"/>): then it gives them back.
+/// </summary>
+public sealed class CourierReply : IDisposable
 {
+    private Transport.Internal.LentFrames _lent;
+
     /// <summary>
     /// A successful reply from <paramref name="service"/> with <paramref name="frames"/> as its body: the client makes
     /// these, and a fake <see cref="ICourierClient"/> makes one to answer the code under test
@@ -26,6 +31,12 @@ public sealed class CourierReply
         Headers = headers;
     }
 
+    internal CourierReply(string service, Transport.Internal.LentBody body, Protocol.CourierHeaders headers)
+        : this(service, body.Frames, headers)
+    {
+        _lent = body.Lent;
+    }
+
     /// <summary>The headers the handler set on its reply (empty when none, or from a peer before courier/5).</summary>
     public Protocol.CourierHeaders Headers { get; }
 
@@ -40,6 +51,17 @@ public sealed class CourierReply
 
     /// <summary>The first body frame as UTF-8 text.</summary>
     public string BodyText => Encoding.UTF8.GetString(Body.Span);
+
+    /// <summary>
+    /// Gives back the frames the client lent this reply (<see cref="CourierClientOptions.LendLargeReplies"/>): reading
+    /// them afterwards throws <see cref="ObjectDisposedException"/>. Does nothing for a reply that borrowed nothing.
+    /// </summary>
+    public void Dispose()
+    {
+        var lent = _lent;
+        _lent = default;
+        lent.Dispose();
+    }
 
     /// <inheritdoc/>
     public override string ToString() => string.Join(" | ", Frames.Select(f => Encoding.UTF8.GetString(f.Span)));

@@ -12,9 +12,10 @@ namespace Courier.Tests.Integration;
 /// </summary>
 public sealed class LargeBodyTests
 {
-    private const int Threshold = Transport.Internal.Native.NativeFrame.Minimum;
+    internal const int Threshold = Transport.Internal.Native.NativeFrame.Minimum;
 
-    private static byte[] Random(int size, int seed)
+    /// <summary>A body of <paramref name="size"/> bytes from a seeded generator: any change to it in transit shows.</summary>
+    internal static byte[] Random(int size, int seed)
     {
         var body = new byte[size];
         new Random(seed).NextBytes(body);

@@ -54,6 +54,7 @@ public sealed class OptionsBindingTests
               "Protocol": "Mdp",
               "MaxInFlight": 64,
               "RunContinuationsInline": true,
+              "LendLargeReplies": true,
               {{ConnectorSecurity}}
               {{Transport}}
             }
@@ -66,6 +67,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(ClientProtocol.Mdp, options.Protocol);
         Assert.Equal(64, options.MaxInFlight);
         Assert.True(options.RunContinuationsInline);
+        Assert.True(options.LendLargeReplies);
         Assert.Equal(("/keys/client.key_secret", "/keys/server.key"), (options.Security.CertificateFile, options.Security.ServerCertificateFile));
         AssertTransportBound(options.Transport);
         AssertEverySettingChanged(options, CourierClientOptions.Default);

@@ -382,13 +382,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
         if (status == CourierStatus.Ok)
         {
-            var body = new ReadOnlyMemory<byte>[message.Count - 2];
-            for (var f = 0; f < body.Length; f++)
-            {
-                body[f] = message.ToArray(f + 2);
-            }
-
-            Complete(request, new CourierReply(request.Service, body));
+            Complete(request, Reply(request, message, Protocol.CourierHeaders.Empty));
         }
         else
         {
@@ -416,18 +410,30 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         var status = StatusFrames.Parse(header.Slice(15, 3));
         if (status == CourierStatus.Ok)
         {
-            var body = new ReadOnlyMemory<byte>[message.Count - 2];
-            for (var f = 0; f < body.Length; f++)
-            {
-                body[f] = message.ToArray(f + 2);
-            }
-
-            Complete(request, new CourierReply(request.Service, body, CourierHeaders.Decode(block)));
+            Complete(request, Reply(request, message, CourierHeaders.Decode(block)));
         }
         else
         {
             Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
         }
+    }
+
+    /// <summary>The body of a reply message (frames 2 on): copied out for its caller to keep, or its large frames lent.</summary>
+    private CourierReply Reply(PendingRequest request, MessageFrames message, CourierHeaders headers)
+    {
+        if (_options.LendLargeReplies)
+        {
+            var lent = LentFrames.BodyFrom(message, 2);
+            return new CourierReply(request.Service, lent, headers);
+        }
+
+        var body = new ReadOnlyMemory<byte>[message.Count - 2];
+        for (var f = 0; f < body.Length; f++)
+        {
+            body[f] = message.ToArray(f + 2);
+        }
+
+        return new CourierReply(request.Service, body, headers);
     }
 
     /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
@@ -532,7 +538,10 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         Remove(request);
         ClientTelemetry.Completed(request, _clock, null);
-        request.TrySetResult(reply);
+        if (!request.TrySetResult(reply))
+        {
+            reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
+        }
     }
 
     private void Fail(PendingRequest request, Exception error)
