@@ -89,7 +89,12 @@ public sealed class UnreadReplyBoundTests
                 "replies refused for the client's unread bytes");
 
             Assert.True(largest <= Bound, $"{largest} bytes pending for one peer, over the bound of {Bound}");
-            Assert.True(largest >= Budget / 2, $"only {largest} bytes were ever pending: the attack did not fill the budget");
+            // That the attack filled the budget shows in the refusals (a reply is refused only when the count says the
+            // budget is full), not in the sampled peak: NetMQ moves pending bytes into the kernel's socket buffer fast
+            // enough that a poll every few milliseconds can miss the moment the count stood at the budget.
+            Assert.True(
+                logs.Messages.Count(m => m.Contains("of replies it has not read", StringComparison.Ordinal)) >= 5,
+                $"no replies refused for the client's unread bytes (largest pending seen: {largest})");
         }
 
         await Poll.UntilAsync(async () => await largestPending() == 0, TimeSpan.FromSeconds(30), "the attacker's pending bytes released once it left");
