@@ -14,7 +14,8 @@ internal static class HealthProbe
     {
         try
         {
-            var answer = (await client.RequestAsync("mmi.service", service, cancellationToken).ConfigureAwait(false)).BodyText;
+            using var reply = await client.RequestAsync("mmi.service", service, cancellationToken).ConfigureAwait(false);
+            var answer = reply.BodyText;
             return answer == "200"
                 ? HealthCheckResult.Healthy($"service '{service}' is served at {where}")
                 : HealthCheckResult.Unhealthy($"service '{service}' is not served at {where} (mmi.service answered {answer})");

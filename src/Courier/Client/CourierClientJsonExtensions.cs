@@ -25,7 +25,8 @@ public static class CourierClientJsonExtensions
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(requestType);
         ArgumentNullException.ThrowIfNull(replyType);
-        var reply = await client.RequestAsync(service, JsonBody.Encode(request, requestType), JsonBody.RequestOptions, cancellationToken).ConfigureAwait(false);
+        // Decoding copies what it keeps: the reply (maybe lent, CourierClientOptions.LendLargeReplies) goes back at once.
+        using var reply = await client.RequestAsync(service, JsonBody.Encode(request, requestType), JsonBody.RequestOptions, cancellationToken).ConfigureAwait(false);
         return JsonBody.DecodeReply(reply, replyType);
     }
 

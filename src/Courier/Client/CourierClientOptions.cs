@@ -59,12 +59,15 @@ public sealed record CourierClientOptions
     public bool RunContinuationsInline { get; init; }
 
     /// <summary>
-    /// False (the default): each reply frame is copied into an array the caller keeps. True: a frame of 8 KiB or more
-    /// comes as libzmq received it (native memory: no copy, no large-object-heap array; native transport only), lent
-    /// until the reply is disposed (<see cref="CourierReply.Dispose"/>). Then every reply must be disposed once read
-    /// (<c>using var reply = await client.RequestAsync(…)</c>): one that is not keeps its frames' native memory for as
-    /// long as the process runs. Nothing frees it behind the caller's back, so no span of it is ever read after it
-    /// was freed.
+    /// False (the default): each reply frame is copied into an array the caller keeps. True: a frame of 8 KiB or more of
+    /// a Courier reply (not batched, not plain 7/MDP) comes as libzmq received it (native memory: no copy, no
+    /// large-object-heap array; native transport only), lent until the reply is disposed
+    /// (<see cref="CourierReply.Dispose"/>). Then every reply must be disposed once read (<c>using var reply = await
+    /// client.RequestAsync(…)</c>), by every caller of this client: one that is not keeps its frames' native memory for
+    /// as long as the process runs, and so does a request abandoned rather than cancelled (a <c>WaitAsync</c> timeout, a
+    /// task never awaited; cancel through the token instead, and the client gives a late reply back itself). Nothing
+    /// frees it behind the caller's back, so no span of it is ever read after it was freed. A handler cannot return a
+    /// lent reply's frames as its own reply once disposed: copy them (<c>ToArray()</c>).
     /// </summary>
     public bool LendLargeReplies { get; init; }
 

@@ -54,7 +54,8 @@ public sealed class CourierReply : IDisposable
 
     /// <summary>
     /// Gives back the frames the client lent this reply (<see cref="CourierClientOptions.LendLargeReplies"/>): reading
-    /// them afterwards throws <see cref="ObjectDisposedException"/>. Does nothing for a reply that borrowed nothing.
+    /// them afterwards throws <see cref="ObjectDisposedException"/>. Dispose only once nothing reads them any more: a
+    /// span or pin taken before is not tracked. Does nothing for a reply that borrowed nothing.
     /// </summary>
     public void Dispose()
     {

@@ -4,6 +4,7 @@ using Courier.Client;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
 using Courier.Transport.Internal;
+using Courier.Transport.Internal.Native;
 
 namespace Courier.Tests.Integration;
 
@@ -63,11 +64,20 @@ public sealed class LentReplyTests
         var requests = Enumerable.Range(0, 32).Select(i => Random(Threshold + (i * 4_000), 100 + i)).ToArray();
         var replies = await Task.WhenAll(requests.Select(body => client.RequestAsync("echo", body)));
 
-        for (var i = 0; i < requests.Length; i++)
+        try
         {
-            using var reply = replies[i];
-            Assert.True(requests[i].AsSpan().SequenceEqual(reply.Body.Span), $"reply {i} ({requests[i].Length} bytes) came back changed");
-            Assert.Equal(TransportResolver.AutoMeans == TransportImplementation.Native, Lent(reply.Body));
+            for (var i = 0; i < requests.Length; i++)
+            {
+                Assert.True(requests[i].AsSpan().SequenceEqual(replies[i].Body.Span), $"reply {i} ({requests[i].Length} bytes) came back changed");
+                Assert.Equal(TransportResolver.AutoMeans == TransportImplementation.Native, Lent(replies[i].Body));
+            }
+        }
+        finally
+        {
+            foreach (var reply in replies)
+            {
+                reply.Dispose(); // also when an assertion failed: the test run goes on in this process
+            }
         }
     }
 
@@ -83,5 +93,54 @@ public sealed class LentReplyTests
 
         Assert.False(Lent(reply.Body));
         Assert.True(large.AsSpan().SequenceEqual(reply.Body.Span));
+    }
+}
+
+/// <summary>
+/// What lent replies hold of native memory (process-wide counts, so the collection runs alone): the caller's until it
+/// disposes the reply, and nothing of a reply that came after its caller gave up.
+/// </summary>
+[Collection(NativeMemoryTests.Name)]
+public sealed class LentReplyMemoryTests
+{
+    private const int Large = 64 * 1024;
+
+    [SkippableFact]
+    public async Task A_lent_reply_holds_its_native_frame_until_disposed_and_a_late_one_after_a_cancel_holds_nothing()
+    {
+        Skip.If(TransportResolver.AutoMeans == TransportImplementation.Managed, "NetMQ hands over no native frames");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var body = LargeBodyTests.Random(Large, 7);
+        await using var server = await TestServer.StartAsync(map: s => s
+            .Map("large", (_, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([body]))
+            .Map("late", async (_, _) =>
+            {
+                started.TrySetResult();
+                await release.Task; // deliberately deaf to its token: it answers after the caller gave up
+                return [body];
+            }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { LendLargeReplies = true, Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
+        var before = NativeFrame.Live;
+
+        var reply = await client.RequestAsync("large", "x");
+        Assert.Equal(before + 1, NativeFrame.Live);
+        reply.Dispose();
+        Assert.Equal(before, NativeFrame.Live);
+
+        using var cancel = new CancellationTokenSource();
+        var abandoned = client.RequestAsync("late", "x", cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        release.SetResult();
+
+        // The late reply arrives for a request the client forgot; it is dropped, at the latest at the next receive.
+        await Poll.UntilAsync(async () =>
+        {
+            using var next = await client.RequestAsync("large", "x");
+            return NativeFrame.Live <= before + 1; // this very reply is the one frame still lent
+        }, what: $"the late reply's frame given back ({NativeFrame.Live - before} lent)");
+        Assert.Equal(before, NativeFrame.Live);
     }
 }

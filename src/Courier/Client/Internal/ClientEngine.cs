@@ -536,8 +536,17 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     private void Complete(PendingRequest request, CourierReply reply)
     {
-        Remove(request);
-        ClientTelemetry.Completed(request, _clock, null);
+        try
+        {
+            Remove(request);
+            ClientTelemetry.Completed(request, _clock, null);
+        }
+        catch
+        {
+            reply.Dispose(); // never handed over: what it was lent goes back
+            throw;
+        }
+
         if (!request.TrySetResult(reply))
         {
             reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
