@@ -13,4 +13,15 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "–" }
 { rps[$1] = rps[$1] " " $2; p50[$1] = p50[$1] " " $3; p99[$1] = p99[$1] " " $4; errors[$1] += $5; runs[$1]++
   if ($6 != "" && $6 >= 0) steal[$1] = steal[$1] " " $6
   # Runs the hypervisor left alone (steal under `quiet` %, when the caller passes -v quiet=N).
-  if (quiet != "" && $6 != "" && $6 >= 0 && $6 < quiet + 0) { quiet_rps[$1] = quiet_rps[$1] " " $2; quiet_runs[$1]++ } }
+  if (quiet != "" && $6 != "" && $6 >= 0 && $6 < quiet + 0) { quiet_rps[$1] = quiet_rps[$1] " " $2; quiet_runs[$1]++ }
+  # For a least-squares line req/s = a + b * steal (fit_at_no_steal).
+  if ($6 != "" && $6 >= 0) { fn[$1]++; fx[$1] += $6; fy[$1] += $2; fxy[$1] += $6 * $2; fxx[$1] += $6 * $6 } }
+# The fitted req/s at no steal, or 0 without three runs whose steal differs by 5 points or more (too short a line).
+function fit_at_no_steal(i,   n, d, b) {
+  n = fn[i]
+  if (n < 3) return 0
+  d = n * fxx[i] - fx[i] * fx[i]
+  if (d / (n * n) < 6.25) return 0 # the steal's standard deviation under 2.5 points
+  b = (n * fxy[i] - fx[i] * fy[i]) / d
+  return (fy[i] - b * fx[i]) / n
+}
