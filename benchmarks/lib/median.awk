@@ -16,12 +16,14 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "–" }
   if (quiet != "" && $6 != "" && $6 >= 0 && $6 < quiet + 0) { quiet_rps[$1] = quiet_rps[$1] " " $2; quiet_runs[$1]++ }
   # For a least-squares line req/s = a + b * steal (fit_at_no_steal).
   if ($6 != "" && $6 >= 0) { fn[$1]++; fx[$1] += $6; fy[$1] += $2; fxy[$1] += $6 * $2; fxx[$1] += $6 * $6 } }
-# The fitted req/s at no steal, or 0 without three runs whose steal differs by 5 points or more (too short a line).
+# The fitted req/s at no steal, or 0 (shown as "–") with fewer than three runs, a steal whose standard deviation is
+# under 2.5 points (too short a line to extend), or a line that rises with steal (noise, not a trend).
 function fit_at_no_steal(i,   n, d, b) {
   n = fn[i]
   if (n < 3) return 0
   d = n * fxx[i] - fx[i] * fx[i]
-  if (d / (n * n) < 6.25) return 0 # the steal's standard deviation under 2.5 points
+  if (d / (n * n) < 6.25) return 0
   b = (n * fxy[i] - fx[i] * fy[i]) / d
+  if (b >= 0) return 0
   return (fy[i] - b * fx[i]) / n
 }

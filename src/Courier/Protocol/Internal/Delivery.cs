@@ -39,35 +39,15 @@ internal readonly record struct ClientIdentity(ulong High, ulong Low)
 }
 
 /// <summary>One request of one client, whatever attempt or connection carries it: what at-most-once remembers.</summary>
-internal readonly record struct RequestKey
+internal readonly record struct RequestKey(ClientIdentity Client, ulong RequestId)
 {
-    // Hashed once, when made: a broker looks a request's key up about four times (running, answered, start, remove).
-    private readonly int _hash;
-    private readonly bool _hashed;
-
-    public RequestKey(ClientIdentity client, ulong requestId)
-    {
-        Client = client;
-        RequestId = requestId;
-        _hash = Hash(client, requestId);
-        _hashed = true;
-    }
-
-    public ClientIdentity Client { get; }
-
-    public ulong RequestId { get; }
-
-    public bool Equals(RequestKey other) => RequestId == other.RequestId && Client == other.Client;
-
-    public override int GetHashCode() => _hashed ? _hash : Hash(Client, RequestId);
-
     /// <summary>
     /// All 192 bits, through the process's seeded <see cref="HashCode"/>. The client picks every bit of a key, and the
     /// generated hash folds each ulong to its two halves XORed: request ids (k &lt;&lt; 32) | k all hashed alike, and
     /// 100,000 of them in a ledger took 12.8 s of its loop to insert (12 ms spread out).
     /// </summary>
-    private static int Hash(ClientIdentity client, ulong requestId) => HashCode.Combine(
-        (uint)client.High, (uint)(client.High >> 32), (uint)client.Low, (uint)(client.Low >> 32), (uint)requestId, (uint)(requestId >> 32));
+    public override int GetHashCode() => HashCode.Combine(
+        (uint)Client.High, (uint)(Client.High >> 32), (uint)Client.Low, (uint)(Client.Low >> 32), (uint)RequestId, (uint)(RequestId >> 32));
 }
 
 /// <summary>Flags of a courier/5 request.</summary>
