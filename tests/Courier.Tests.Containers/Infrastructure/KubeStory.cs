@@ -147,7 +147,7 @@ public sealed class KubeStory
             servers[0] + "-server", "courier", "request", "--connect", "tcp://courier-nginx:5555", "--service", "whoami", "--timeout", "1s", "--retries", "0");
 
         // Fresh connections through nginx (least_conn), until every server pod has answered (or 30 requests went).
-        var seen = await WithNginxLogAsync(nginx, () => _stack.EngineOkAsync(
+        var seen = await WithNginxLogAsync(nginx, [.. servers.Select(pod => pod + "-server")], () => _stack.EngineOkAsync(
             Minute, "exec", servers[0] + "-server", "sh", "-c",
             "seen=''; for i in $(seq 30); do id=$(courier request --connect tcp://courier-nginx:5555 --service whoami --timeout 2s) || exit 1; "
             + "case \" $seen \" in *\" $id \"*) ;; *) seen=\"$seen $id\" ;; esac; "
@@ -164,10 +164,11 @@ public sealed class KubeStory
     }
 
     /// <summary>
-    /// <paramref name="step"/>, with the nginx container's log added to its failure: a request through nginx that timed
-    /// out once (2026-12-03, not reproduced) left nothing to tell a dead upstream from a slow one.
+    /// <paramref name="step"/>, with the logs of the nginx container and of the servers behind it added to its failure: a
+    /// request through nginx timed out twice on 2026-12-03 (not reproduced), and nginx's log alone (it logs a stream
+    /// session when it ends) could not tell a dead upstream from a slow one.
     /// </summary>
-    private async Task<string> WithNginxLogAsync(string nginx, Func<Task<string>> step)
+    private async Task<string> WithNginxLogAsync(string nginx, string[] upstreams, Func<Task<string>> step)
     {
         try
         {
@@ -175,8 +176,14 @@ public sealed class KubeStory
         }
         catch (Exception e)
         {
-            var logs = await _stack.EngineAsync(Minute, "logs", "--tail", "40", nginx);
-            throw new InvalidOperationException($"{e.Message}\nnginx's log (last 40 lines):\n{logs.Output}", e);
+            var report = new System.Text.StringBuilder(e.Message);
+            foreach (var container in (string[])[nginx, .. upstreams])
+            {
+                var logs = await _stack.EngineAsync(Minute, "logs", "--tail", "40", container);
+                report.Append(CultureInfo.InvariantCulture, $"\n{container}'s log (last 40 lines):\n{logs.Output}");
+            }
+
+            throw new InvalidOperationException(report.ToString(), e);
         }
     }
 
