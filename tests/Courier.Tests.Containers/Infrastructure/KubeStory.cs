@@ -146,10 +146,12 @@ public sealed class KubeStory
         await WaitSucceedsAsync(
             servers[0] + "-server", "courier", "request", "--connect", "tcp://courier-nginx:5555", "--service", "whoami", "--timeout", "1s", "--retries", "0");
 
-        // Fresh connections through nginx (least_conn), until every server pod has answered (or 30 requests went).
+        // Fresh connections through nginx (least_conn), until every server pod has answered (or 30 requests went). This
+        // runs while the compose benches keep both cores busy: a fresh process's request took over 8 s there (4 attempts
+        // of 2 s, twice on 2026-12-03; each pod's log showed it up and listening), so each gets 10 s a try.
         var seen = await WithNginxLogAsync(nginx, [.. servers.Select(pod => pod + "-server")], () => _stack.EngineOkAsync(
-            Minute, "exec", servers[0] + "-server", "sh", "-c",
-            "seen=''; for i in $(seq 30); do id=$(courier request --connect tcp://courier-nginx:5555 --service whoami --timeout 2s) || exit 1; "
+            3 * Minute, "exec", servers[0] + "-server", "sh", "-c",
+            "seen=''; for i in $(seq 30); do id=$(courier request --connect tcp://courier-nginx:5555 --service whoami --timeout 10s) || exit 1; "
             + "case \" $seen \" in *\" $id \"*) ;; *) seen=\"$seen $id\" ;; esac; "
             + $"[ $(echo $seen | wc -w) -ge {servers.Length} ] && break; done; echo $seen"));
         log.Line($"kube: through the nginx pod: {seen.Trim()} ({clock.Elapsed.TotalSeconds:F1} s)");
