@@ -9,13 +9,12 @@
 field() { sed -nE "s/.*\"$1\":([0-9.]+).*/\1/p"; } # FIELD < JSON line
 
 run_rounds() {
-  local rounds=$1 results=$2 run_one=$3 r i line order
+  local rounds=$1 results=$2 run_one=$3 r i line order steal
   for r in $(seq "$rounds"); do
     if [ $((r % 2)) -eq 0 ]; then order=$(seq $((${#names[@]} - 1)) -1 0); else order=$(seq 0 $((${#names[@]} - 1))); fi
     for i in $order; do
       if line=$("$run_one" "$i"); then
         echo "round $r [${names[i]}] $line" >&2
-        local steal
         steal=$(field steal_pct <<<"$line")
         echo "$i $(field rps <<<"$line") $(field p50_us <<<"$line") $(field p99_us <<<"$line") $(field errors <<<"$line") ${steal:--1}" >>"$results"
       else
