@@ -24,6 +24,9 @@ internal static partial class BrokerLog
     [LoggerMessage(5, LogLevel.Warning, "Request for {Service} witnessed {Deaths} worker deaths; answered as a poison request")]
     public static partial void Poison(ILogger logger, string service, int deaths);
 
+    [LoggerMessage(8, LogLevel.Information, "Worker {Worker} was refused a request (it has not read what it was sent: TransportOptions.SendHighWatermark, MaxPendingBytesPerPeer; or its connection is gone): {Requeued} request(s) go back to the queue, and it gets no more until the next tick (at most one such line a second)")]
+    public static partial void WorkerBehind(ILogger logger, string worker, int requeued);
+
     [LoggerMessage(6, LogLevel.Information, "Worker {Worker} of {Services} left ({Reason}); {Requeued} request(s) go back to the queue")]
     public static partial void WorkerLeft(ILogger logger, string worker, string services, string reason, int requeued);
 

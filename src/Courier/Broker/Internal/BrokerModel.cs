@@ -27,7 +27,7 @@ internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int c
 
     public long Served { get; set; }
 
-    public bool HasRoom => !Peer.Draining && Outstanding.Count < Capacity;
+    public bool HasRoom => !Peer.Draining && !Peer.Backlogged && Outstanding.Count < Capacity;
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>

@@ -508,9 +508,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         worker.LastDispatch = ++_dispatchSequence;
         if (!Workers.Send(worker, request))
         {
-            // Its queue is full or its connection gone: treat it as dead (with every service on that connection);
-            // the request goes back to the front.
-            Workers.Remove(worker.Peer, "send refused", died: false);
+            // The refused request never left: back to the front; the worker is tried again later.
+            Workers.Refused(worker.Peer);
         }
     }
 

@@ -40,6 +40,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>Said it is stopping (a 503 reply): none of its services gets new requests.</summary>
     public bool Draining { get; set; }
 
+    /// <summary>A send to it was refused for its unwritten bytes: it gets nothing new until the broker's next tick.</summary>
+    public bool Backlogged { get; set; }
+
     /// <summary>The registry let it go (it is never taken back: a worker that registers again is a new peer).</summary>
     public bool Removed { get; set; }
 

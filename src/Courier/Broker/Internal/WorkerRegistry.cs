@@ -24,6 +24,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly WorkerSender _sender = new(socket);
     private Action<WorkerPeer>? _refused;
+    // Workers refused a send for their unwritten bytes: given nothing new until the next tick.
+    private readonly HashSet<WorkerPeer> _backlogged = new(ReferenceEqualityComparer.Instance);
+    private long _behindLogged;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
     /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
@@ -185,12 +188,54 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Tells a courier/5 worker that the caller of request <paramref name="token"/> gave up.</summary>
     public void SendCancel(WorkerPeer peer, ulong token) => _sender.SendCancel(peer, token);
 
-    /// <summary>Sends what was packed for workers this turn; a worker whose send is refused is dead.</summary>
-    public void Flush() => _sender.Flush(_refused ??= peer => Remove(peer, "send refused", died: false));
+    /// <summary>Sends what was packed for workers this turn; a worker whose send is refused waits (<see cref="Refused"/>).</summary>
+    public void Flush() => _sender.Flush(_refused ??= Refused);
 
-    /// <summary>Expires silent workers and heartbeats the rest.</summary>
+    /// <summary>
+    /// A send to <paramref name="peer"/> was refused: it has not read what it was sent (its high-water mark, or
+    /// <see cref="Transport.TransportOptions.MaxPendingBytesPerPeer"/>), or its connection went before the broker heard.
+    /// What was refused never left: it goes back to the front of its queue, whatever its handler's kind, and the worker
+    /// gets nothing new until the next tick, when it is tried again. A healthy worker sent large requests back to back is
+    /// so only slowed; one that is gone or stopped reading keeps what it holds until its dropped connection or its
+    /// silence removes it (a live connection that never reads keeps it until its callers' timeouts).
+    /// </summary>
+    public void Refused(WorkerPeer peer)
+    {
+        var unsent = _sender.Unsent;
+        peer.Backlogged = true;
+        _backlogged.Add(peer);
+        var requeued = 0;
+        foreach (var worker in peer.Registrations)
+        {
+            foreach (var token in unsent)
+            {
+                if (worker.Outstanding.Remove(token, out var request))
+                {
+                    request.Holder = null;
+                    ServiceTable.Requeue(request);
+                    requeued++;
+                }
+            }
+        }
+
+        unsent.Clear();
+        var now = _clock.GetTimestamp();
+        if (_behindLogged == 0 || now - _behindLogged >= _clock.TimestampFrequency)
+        {
+            _behindLogged = now; // a worker that stays behind is refused once a tick: its line once a second
+            BrokerLog.WorkerBehind(logger, peer.Name, requeued);
+        }
+
+        foreach (var worker in peer.Registrations)
+        {
+            services.Dispatch(worker.Service);
+        }
+    }
+
+    /// <summary>Expires silent workers, heartbeats the rest, and tries the workers that were behind again.</summary>
     public void OnTick()
     {
+        RetryBacklogged();
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
         foreach (var peer in _workers.Values)
@@ -218,6 +263,29 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
     }
 
+    private void RetryBacklogged()
+    {
+        if (_backlogged.Count == 0)
+        {
+            return;
+        }
+
+        var retry = _backlogged.ToArray();
+        _backlogged.Clear();
+        foreach (var peer in retry)
+        {
+            peer.Backlogged = false;
+        }
+
+        foreach (var peer in retry)
+        {
+            foreach (var worker in peer.Removed ? [] : peer.Registrations)
+            {
+                services.Dispatch(worker.Service);
+            }
+        }
+    }
+
     /// <summary>
     /// Forgets a worker's connection and every service it registered on it; the requests they held go back to the front
     /// of their queues, or fail as poison when they have killed too many. <paramref name="expected"/>: a goodbye, or a
@@ -231,17 +299,24 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false)
     {
         // Only this very peer: a stale one's identity may belong to a newer connection by now, which stays.
+        var unsent = _sender.Unsent;
         if (!_workers.TryGetValue(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
+            unsent.Clear();
             return;
         }
 
         _workers.Remove(peer.Identity);
         peer.Removed = true;
 
-        peer.Pending?.Reset(); // what it was about to be sent is in Outstanding, requeued below
-        var requeued = peer.Registrations.Sum(r => r.Outstanding.Count);
+        // What it was about to be sent never left: requeued below whatever its handler's kind.
+        if (peer.Pending is { Count: > 0 } pending)
+        {
+            pending.AddIdsTo(unsent);
+            pending.Reset();
+        }
 
+        var requeued = 0;
         foreach (var worker in peer.Registrations)
         {
             worker.Service.Workers.Remove(worker);
@@ -251,7 +326,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
             {
                 request.Holder = null;
-                if (!ServiceTable.MayRunAgain(worker, request))
+                if (unsent.Remove(request.Token))
+                {
+                    ServiceTable.Requeue(request); // refused whole: it never left, so it runs at most once still
+                    requeued++;
+                }
+                else if (!ServiceTable.MayRunAgain(worker, request))
                 {
                     // At most once: it may have run. A stalled worker may still answer; otherwise the outcome is unknown.
                     if (stalled)
@@ -271,11 +351,14 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 else
                 {
                     ServiceTable.Requeue(request);
+                    requeued++;
                 }
             }
 
             worker.Outstanding.Clear();
         }
+
+        unsent.Clear();
 
         // Logged once the state is whole again.
         if (expected)

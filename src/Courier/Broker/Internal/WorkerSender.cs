@@ -18,6 +18,12 @@ internal sealed class WorkerSender(ITransportSocket socket)
     private readonly byte[] _budget = new byte[4];
     private LoneHeader? _loneHeader;
 
+    /// <summary>
+    /// The tokens of requests a refused send never handed the transport: ZeroMQ takes a message whole or not at all, so
+    /// these certainly did not reach the worker, whatever became of it. Whoever removes the worker takes them.
+    /// </summary>
+    public HashSet<ulong> Unsent { get; } = [];
+
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
     public bool Send(BrokerWorker worker, BrokerRequest request)
     {
@@ -49,6 +55,7 @@ internal sealed class WorkerSender(ITransportSocket socket)
             // Full: send it now and start the next.
             if (!SendBatch(peer, batch))
             {
+                Unsent.Add(request.Token);
                 return false;
             }
 
@@ -79,6 +86,11 @@ internal sealed class WorkerSender(ITransportSocket socket)
         inbound.AddBodyTo(frames);
         var sent = socket.TrySend(CollectionsMarshal.AsSpan(frames));
         frames.Clear();
+        if (!sent)
+        {
+            Unsent.Add(request.Token);
+        }
+
         return sent;
     }
 
@@ -100,8 +112,21 @@ internal sealed class WorkerSender(ITransportSocket socket)
         }
     }
 
-    /// <summary>Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it.</summary>
-    private bool SendBatch(WorkerPeer peer, BatchWriter batch) => batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader);
+    /// <summary>
+    /// Sends <paramref name="batch"/> to <paramref name="peer"/> (one request alone in the ordinary form) and empties it;
+    /// refused, its requests are <see cref="Unsent"/>.
+    /// </summary>
+    private bool SendBatch(WorkerPeer peer, BatchWriter batch)
+    {
+        if (batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader, keepIfRefused: true))
+        {
+            return true;
+        }
+
+        batch.AddIdsTo(Unsent);
+        batch.Reset();
+        return false;
+    }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record) => record.Meta.Length >= 4
         ? _requestHeader.AsMemory(0, CourierWorkerFrame5.WriteRequest(
