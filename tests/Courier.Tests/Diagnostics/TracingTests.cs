@@ -10,8 +10,11 @@ namespace Courier.Tests.Diagnostics;
 
 /// <summary>
 /// The Courier activity source, read by a real ActivityListener, and W3C trace context in request headers. The tests of
-/// this class run one at a time: one of them asserts what happens with no listener attached to the source.
+/// this class run one at a time, and apart from every other test: one of them asserts what happens with no listener
+/// attached to the source, and a listener makes every broker and client of the process add a <c>traceparent</c> (a
+/// header test running alongside once saw it in its worker's headers).
 /// </summary>
+[Collection(ActivityListenerTests.Name)]
 public sealed class TracingTests(ITestOutputHelper output)
 {
     private static readonly CourierHandler Echo = (request, _) => ValueTask.FromResult(request.Frames);
@@ -222,4 +225,11 @@ public sealed class TracingTests(ITestOutputHelper output)
 
         Assert.Equal([0, 0], seen);
     }
+}
+
+/// <summary>Tests that attach a listener to Courier's activity source, which is process-wide: run after the others, alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ActivityListenerTests
+{
+    public const string Name = "activity listener";
 }
