@@ -23,10 +23,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly WorkerSender _sender = new(socket);
+    private WorkerBacklog? _backlogField;
+
+    private WorkerBacklog Backlog => _backlogField ??= new(_sender, services, _clock, logger);
     private Action<WorkerPeer>? _refused;
-    // Workers refused a send for their unwritten bytes: given nothing new until the next tick.
-    private readonly HashSet<WorkerPeer> _backlogged = new(ReferenceEqualityComparer.Instance);
-    private long _behindLogged;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
     /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
@@ -191,51 +191,13 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Sends what was packed for workers this turn; a worker whose send is refused waits (<see cref="Refused"/>).</summary>
     public void Flush() => _sender.Flush(_refused ??= Refused);
 
-    /// <summary>
-    /// A send to <paramref name="peer"/> was refused: it has not read what it was sent (its high-water mark, or
-    /// <see cref="Transport.TransportOptions.MaxPendingBytesPerPeer"/>), or its connection went before the broker heard.
-    /// What was refused never left: it goes back to the front of its queue, whatever its handler's kind, and the worker
-    /// gets nothing new until the next tick, when it is tried again. A healthy worker sent large requests back to back is
-    /// so only slowed; one that is gone or stopped reading keeps what it holds until its dropped connection or its
-    /// silence removes it (a live connection that never reads keeps it until its callers' timeouts).
-    /// </summary>
-    public void Refused(WorkerPeer peer)
-    {
-        var unsent = _sender.Unsent;
-        peer.Backlogged = true;
-        _backlogged.Add(peer);
-        var requeued = 0;
-        foreach (var worker in peer.Registrations)
-        {
-            foreach (var token in unsent)
-            {
-                if (worker.Outstanding.Remove(token, out var request))
-                {
-                    request.Holder = null;
-                    ServiceTable.Requeue(request);
-                    requeued++;
-                }
-            }
-        }
-
-        unsent.Clear();
-        var now = _clock.GetTimestamp();
-        if (_behindLogged == 0 || now - _behindLogged >= _clock.TimestampFrequency)
-        {
-            _behindLogged = now; // a worker that stays behind is refused once a tick: its line once a second
-            BrokerLog.WorkerBehind(logger, peer.Name, requeued);
-        }
-
-        foreach (var worker in peer.Registrations)
-        {
-            services.Dispatch(worker.Service);
-        }
-    }
+    /// <summary>A send to <paramref name="peer"/> was refused: what was refused goes back to the queue, and it waits (<see cref="WorkerBacklog"/>).</summary>
+    public void Refused(WorkerPeer peer) => Backlog.Refused(peer);
 
     /// <summary>Expires silent workers, heartbeats the rest, and tries the workers that were behind again.</summary>
     public void OnTick()
     {
-        RetryBacklogged();
+        Backlog.RetryAll();
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
         foreach (var peer in _workers.Values)
@@ -259,29 +221,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             foreach (var peer in _workers.Values)
             {
                 _sender.SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
-            }
-        }
-    }
-
-    private void RetryBacklogged()
-    {
-        if (_backlogged.Count == 0)
-        {
-            return;
-        }
-
-        var retry = _backlogged.ToArray();
-        _backlogged.Clear();
-        foreach (var peer in retry)
-        {
-            peer.Backlogged = false;
-        }
-
-        foreach (var peer in retry)
-        {
-            foreach (var worker in peer.Removed ? [] : peer.Registrations)
-            {
-                services.Dispatch(worker.Service);
             }
         }
     }
