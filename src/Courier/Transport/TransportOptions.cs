@@ -84,7 +84,8 @@ public sealed record TransportOptions
     /// handed to ZeroMQ and not yet written to the peer's connection. Past it, a reply to that peer is dropped, counted
     /// and logged at a bounded rate (the client's timeout recovers it, if the client is real); a broker sends a worker
     /// over it (or at its high-water mark) nothing new until its next tick, and the refused request goes back to the
-    /// queue: a worker sent large requests back to back is slowed, not dropped. <see cref="SendHighWatermark"/> alone
+    /// queue: a worker sent large requests back to back is slowed, not dropped (one refused for a whole heartbeat
+    /// liveness period is). <see cref="SendHighWatermark"/> alone
     /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
     /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more (smaller ones are bounded by the
     /// high-water mark: at most <see cref="SendHighWatermark"/> × 1 KiB); one message larger than the budget still goes

@@ -11,8 +11,9 @@ namespace Courier.Tests.Broker;
 /// <summary>
 /// A broker that cannot hand a request to its worker: ZeroMQ takes a message whole or not at all, so the refused request
 /// never reached the worker and goes back to the queue even when it is not idempotent; only requests a worker was sent
-/// can be answered 520 (outcome unknown). A worker refused for its unwritten bytes is behind, not dead: it keeps its
-/// registration and is tried again later; one at its high-water mark is dropped.
+/// can be answered 520 (outcome unknown). A worker refused a send (its unwritten bytes, or its high-water mark) is behind,
+/// not dead: it keeps its registration and is tried again at the next tick, and only a liveness period of refusals (or
+/// its silence) drops it.
 /// </summary>
 public sealed class WorkerSendRefusalTests
 {
@@ -73,6 +74,9 @@ public sealed class WorkerSendRefusalTests
             await using var good = await TestBroker.StartWorkerAsync(
                 broker.Endpoint!, "good", service: "refused", configure: o => o with { HeartbeatInterval = heartbeat }, handler: CourierServices.Echo);
             outcomes = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(120));
+
+            // Every call answered: no worker still counts one of them as its own (a requeued request left there would).
+            Assert.Equal([("good", 0)], (await TestBroker.WorkersAsync(client, "refused")).Select(w => (w.Name, w.Outstanding)));
         }
         finally
         {

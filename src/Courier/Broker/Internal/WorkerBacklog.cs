@@ -7,71 +7,94 @@ namespace Courier.Broker.Internal;
 /// <see cref="Transport.TransportOptions.MaxPendingBytesPerPeer"/>), or their connection went before the broker heard.
 /// What was refused never left (ZeroMQ takes a message whole or not at all): it goes back to the front of its queue,
 /// whatever its handler's kind, and the worker gets nothing new until the next tick, when it is tried again. A healthy
-/// worker sent large requests back to back is so only slowed; one that is gone or stopped reading keeps what it holds
-/// until its dropped connection or its silence removes it (a live connection that never reads keeps it until its
-/// callers' timeouts). Loop thread only.
+/// worker sent large requests back to back is so only slowed. One refused for a whole liveness period without a send
+/// taken is dropped, as a silent one is: a worker that never reads holds its requests and costs a refused send a tick
+/// no longer than that. Loop thread only.
 /// </summary>
-internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, TimeProvider clock, ILogger logger)
+internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, TimeProvider clock, long livenessTicks, ILogger logger)
 {
     private readonly HashSet<WorkerPeer> _waiting = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<BrokerService> _requeuedFor = new(ReferenceEqualityComparer.Instance);
+    private readonly List<BrokerService> _scratch = [];
     private long _logged;
 
-    /// <summary>A send to <paramref name="peer"/> was refused: its <see cref="WorkerSender.Unsent"/> requests go back, and it waits.</summary>
+    /// <summary>
+    /// A send to <paramref name="peer"/> was refused: its <see cref="WorkerSender.Unsent"/> requests go back, and it
+    /// waits. The services they went back to are dispatched at the end of the turn (<see cref="DispatchRequeued"/>), not
+    /// here: one refusal does not nest the next.
+    /// </summary>
     public void Refused(WorkerPeer peer)
     {
-        var unsent = sender.Unsent;
-        peer.Backlogged = true;
-        _waiting.Add(peer);
-        var requeued = 0;
-        foreach (var worker in peer.Registrations)
+        var now = clock.GetTimestamp();
+        if (peer.BehindSince == 0)
         {
-            foreach (var token in unsent)
-            {
-                if (worker.Outstanding.Remove(token, out var request))
-                {
-                    request.Holder = null;
-                    ServiceTable.Requeue(request);
-                    requeued++;
-                }
-            }
+            peer.BehindSince = now;
         }
 
-        unsent.Clear();
-        var now = clock.GetTimestamp();
+        peer.Backlogged = true;
+        _waiting.Add(peer);
+        var requeued = sender.RequeueUnsent(_requeuedFor);
         if (_logged == 0 || now - _logged >= clock.TimestampFrequency)
         {
             _logged = now; // a worker that stays behind is refused once a tick: a line once a second at most
             BrokerLog.WorkerBehind(logger, peer.Name, requeued);
         }
-
-        // Other workers of its services may take what went back.
-        foreach (var worker in peer.Registrations)
-        {
-            services.Dispatch(worker.Service);
-        }
     }
 
-    /// <summary>The tick: every waiting worker may be sent requests again.</summary>
-    public void RetryAll()
+    /// <summary>Offers what refusals put back to the other workers of those services. True when there was any.</summary>
+    public bool DispatchRequeued()
+    {
+        if (_requeuedFor.Count == 0)
+        {
+            return false;
+        }
+
+        _scratch.AddRange(_requeuedFor);
+        _requeuedFor.Clear();
+        foreach (var service in _scratch)
+        {
+            services.Dispatch(service);
+        }
+
+        _scratch.Clear();
+        return true;
+    }
+
+    /// <summary>
+    /// The tick: the waiting workers may be sent requests again, each of their services dispatched once; those refused
+    /// for a liveness period or more are returned instead, for the caller to drop.
+    /// </summary>
+    public List<WorkerPeer>? RetryAll()
     {
         if (_waiting.Count == 0)
         {
-            return;
+            return null;
         }
 
-        var retry = _waiting.ToArray();
-        _waiting.Clear();
-        foreach (var peer in retry)
+        var now = clock.GetTimestamp();
+        List<WorkerPeer>? stuck = null;
+        foreach (var peer in _waiting)
         {
             peer.Backlogged = false;
-        }
-
-        foreach (var peer in retry)
-        {
-            foreach (var worker in peer.Removed ? [] : peer.Registrations)
+            if (peer.Removed)
             {
-                services.Dispatch(worker.Service);
+                continue;
+            }
+
+            if (peer.BehindSince != 0 && now - peer.BehindSince >= livenessTicks)
+            {
+                (stuck ??= []).Add(peer);
+                continue;
+            }
+
+            foreach (var worker in peer.Registrations)
+            {
+                _requeuedFor.Add(worker.Service);
             }
         }
+
+        _waiting.Clear();
+        DispatchRequeued();
+        return stuck;
     }
 }

@@ -40,8 +40,14 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>Said it is stopping (a 503 reply): none of its services gets new requests.</summary>
     public bool Draining { get; set; }
 
-    /// <summary>A send to it was refused for its unwritten bytes: it gets nothing new until the broker's next tick.</summary>
+    /// <summary>The requests packed in <see cref="Pending"/>, each with its token then.</summary>
+    public List<(BrokerRequest Request, ulong Token)> PendingRequests { get; } = [];
+
+    /// <summary>A send to it was refused (it has not read what it was sent, or is gone): nothing new until the broker's next tick.</summary>
     public bool Backlogged { get; set; }
+
+    /// <summary>When sends to it began to be refused, without one taken since; 0 while they are taken.</summary>
+    public long BehindSince { get; set; }
 
     /// <summary>The registry let it go (it is never taken back: a worker that registers again is a new peer).</summary>
     public bool Removed { get; set; }

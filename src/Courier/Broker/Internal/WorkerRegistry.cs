@@ -25,7 +25,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly WorkerSender _sender = new(socket);
     private WorkerBacklog? _backlogField;
 
-    private WorkerBacklog Backlog => _backlogField ??= new(_sender, services, _clock, logger);
+    private WorkerBacklog Backlog => _backlogField ??= new(_sender, services, _clock, _livenessTicks, logger);
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
@@ -188,8 +188,19 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Tells a courier/5 worker that the caller of request <paramref name="token"/> gave up.</summary>
     public void SendCancel(WorkerPeer peer, ulong token) => _sender.SendCancel(peer, token);
 
-    /// <summary>Sends what was packed for workers this turn; a worker whose send is refused waits (<see cref="Refused"/>).</summary>
-    public void Flush() => _sender.Flush(_refused ??= Refused);
+    /// <summary>
+    /// Sends what was packed for workers this turn; a worker whose send is refused waits (<see cref="Refused"/>), and what
+    /// went back is offered to the other workers, whose batches are then sent in turn.
+    /// </summary>
+    public void Flush()
+    {
+        _refused ??= Refused;
+        do
+        {
+            _sender.Flush(_refused);
+        }
+        while (Backlog.DispatchRequeued());
+    }
 
     /// <summary>A send to <paramref name="peer"/> was refused: what was refused goes back to the queue, and it waits (<see cref="WorkerBacklog"/>).</summary>
     public void Refused(WorkerPeer peer) => Backlog.Refused(peer);
@@ -197,7 +208,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Expires silent workers, heartbeats the rest, and tries the workers that were behind again.</summary>
     public void OnTick()
     {
-        Backlog.RetryAll();
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
         foreach (var peer in _workers.Values)
@@ -213,6 +223,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
             _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
             Remove(peer, "silent past its heartbeat liveness", died: true, stalled: true);
+        }
+
+        // After the expiry: a worker about to be dropped for its silence is not sent a request first.
+        foreach (var peer in Backlog.RetryAll() ?? [])
+        {
+            Remove(peer, "it has not read what it was sent for a liveness period", died: false);
         }
 
         if (now >= _nextHeartbeat)
@@ -238,24 +254,19 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false)
     {
         // Only this very peer: a stale one's identity may belong to a newer connection by now, which stays.
-        var unsent = _sender.Unsent;
         if (!_workers.TryGetValue(peer.Identity, out var known) || !ReferenceEquals(known, peer))
         {
-            unsent.Clear();
             return;
         }
 
         _workers.Remove(peer.Identity);
         peer.Removed = true;
 
-        // What it was about to be sent never left: requeued below whatever its handler's kind.
-        if (peer.Pending is { Count: > 0 } pending)
-        {
-            pending.AddIdsTo(unsent);
-            pending.Reset();
-        }
-
-        var requeued = 0;
+        // What it was refused, or was about to be sent, never left: back first, whatever its handler's kind.
+        peer.Pending?.Reset();
+        _sender.Unsent.AddRange(peer.PendingRequests);
+        peer.PendingRequests.Clear();
+        var requeued = _sender.RequeueUnsent();
         foreach (var worker in peer.Registrations)
         {
             worker.Service.Workers.Remove(worker);
@@ -265,12 +276,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
             {
                 request.Holder = null;
-                if (unsent.Remove(request.Token))
-                {
-                    ServiceTable.Requeue(request); // refused whole: it never left, so it runs at most once still
-                    requeued++;
-                }
-                else if (!ServiceTable.MayRunAgain(worker, request))
+                if (!ServiceTable.MayRunAgain(worker, request))
                 {
                     // At most once: it may have run. A stalled worker may still answer; otherwise the outcome is unknown.
                     if (stalled)
@@ -296,8 +302,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
             worker.Outstanding.Clear();
         }
-
-        unsent.Clear();
 
         // Logged once the state is whole again.
         if (expected)

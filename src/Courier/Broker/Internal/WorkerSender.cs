@@ -19,10 +19,11 @@ internal sealed class WorkerSender(ITransportSocket socket)
     private LoneHeader? _loneHeader;
 
     /// <summary>
-    /// The tokens of requests a refused send never handed the transport: ZeroMQ takes a message whole or not at all, so
-    /// these certainly did not reach the worker, whatever became of it. Whoever removes the worker takes them.
+    /// The requests a refused send never handed the transport (each with the token it had then): ZeroMQ takes a message
+    /// whole or not at all, so these certainly did not reach the worker. Whoever acts on the refusal takes them
+    /// (<see cref="RequeueUnsent"/>).
     /// </summary>
-    public HashSet<ulong> Unsent { get; } = [];
+    public List<(BrokerRequest Request, ulong Token)> Unsent { get; } = [];
 
     /// <summary>Sends (or packs, for a worker that takes batches) <paramref name="request"/> to <paramref name="worker"/>. False when refused.</summary>
     public bool Send(BrokerWorker worker, BrokerRequest request)
@@ -49,17 +50,19 @@ internal sealed class WorkerSender(ITransportSocket socket)
             var headers = peer.Delivery ? request.WorkerHeaders : default;
             if (batch.TryAdd(request.Token, service, _budget, headers, inbound.Body(0).Span))
             {
+                peer.PendingRequests.Add((request, request.Token));
                 return true;
             }
 
             // Full: send it now and start the next.
             if (!SendBatch(peer, batch))
             {
-                Unsent.Add(request.Token);
+                Unsent.Add((request, request.Token));
                 return false;
             }
 
             batch.TryAdd(request.Token, service, _budget, headers, inbound.Body(0).Span);
+            peer.PendingRequests.Add((request, request.Token));
             return true;
         }
 
@@ -86,9 +89,13 @@ internal sealed class WorkerSender(ITransportSocket socket)
         inbound.AddBodyTo(frames);
         var sent = socket.TrySend(CollectionsMarshal.AsSpan(frames));
         frames.Clear();
-        if (!sent)
+        if (sent)
         {
-            Unsent.Add(request.Token);
+            peer.BehindSince = 0;
+        }
+        else
+        {
+            Unsent.Add((request, request.Token));
         }
 
         return sent;
@@ -96,11 +103,11 @@ internal sealed class WorkerSender(ITransportSocket socket)
 
     /// <summary>
     /// Sends the requests packed for workers this turn. Runs at the end of every turn of the loop, so a batch holds only
-    /// what was ready at once and never waits for more.
+    /// what was ready at once and never waits for more. A refused batch goes to <paramref name="refused"/>.
     /// </summary>
     public void Flush(Action<WorkerPeer> refused)
     {
-        // A refused send makes its worker dead, and its requests may go into other workers' batches: repeat until none.
+        // What a refusal puts back may be packed for other workers meanwhile: repeat until none is left.
         while (_workersToFlush.Count > 0)
         {
             var peer = _workersToFlush[^1];
@@ -118,14 +125,45 @@ internal sealed class WorkerSender(ITransportSocket socket)
     /// </summary>
     private bool SendBatch(WorkerPeer peer, BatchWriter batch)
     {
-        if (batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader, keepIfRefused: true))
+        var sent = batch.SendTo(socket, [peer.Identity], _loneHeader ??= LoneRequestHeader);
+        if (sent)
         {
-            return true;
+            peer.BehindSince = 0;
+        }
+        else
+        {
+            Unsent.AddRange(peer.PendingRequests);
         }
 
-        batch.AddIdsTo(Unsent);
-        batch.Reset();
-        return false;
+        peer.PendingRequests.Clear();
+        return sent;
+    }
+
+    /// <summary>
+    /// Puts the <see cref="Unsent"/> requests still held as they were refused back at the front of their queues, the
+    /// oldest first in line, and adds their services to <paramref name="services"/>. Returns how many went back.
+    /// </summary>
+    public int RequeueUnsent(HashSet<BrokerService>? services = null)
+    {
+        var unsent = Unsent;
+        unsent.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
+        var requeued = 0;
+        foreach (var (request, token) in unsent)
+        {
+            // Still the same request, held where it was refused (a request object is reused once done).
+            if (request.Token == token && request.Holder is { } holder
+                && holder.Outstanding.TryGetValue(token, out var held) && ReferenceEquals(held, request))
+            {
+                holder.Outstanding.Remove(token);
+                request.Holder = null;
+                ServiceTable.Requeue(request);
+                services?.Add(request.Service);
+                requeued++;
+            }
+        }
+
+        unsent.Clear();
+        return requeued;
     }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record) => record.Meta.Length >= 4

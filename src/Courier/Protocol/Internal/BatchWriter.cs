@@ -81,10 +81,9 @@ internal sealed class BatchWriter
     /// <summary>
     /// Sends what is packed and empties the writer: one record alone in its ordinary form (<paramref name="prefix"/>,
     /// its <paramref name="loneHeader"/>, its body), more as one batch (<paramref name="prefix"/>, the batch frame).
-    /// True when nothing was packed or the transport took it. Refused, the records stay packed when
-    /// <paramref name="keepIfRefused"/> is set (read their ids with <see cref="AddIdsTo"/>, then <see cref="Reset"/>).
+    /// True when nothing was packed or the transport took it.
     /// </summary>
-    public bool SendTo(Transport.Internal.ITransportSocket socket, ReadOnlySpan<ReadOnlyMemory<byte>> prefix, LoneHeader loneHeader, bool keepIfRefused = false)
+    public bool SendTo(Transport.Internal.ITransportSocket socket, ReadOnlySpan<ReadOnlyMemory<byte>> prefix, LoneHeader loneHeader)
     {
         if (Count == 0)
         {
@@ -107,22 +106,8 @@ internal sealed class BatchWriter
 
         var sent = socket.TrySend(frames.AsSpan(0, used));
         Array.Clear(frames);
-        if (sent || !keepIfRefused)
-        {
-            Reset();
-        }
-
+        Reset();
         return sent;
-    }
-
-    /// <summary>Adds the id of every record packed to <paramref name="ids"/>.</summary>
-    public void AddIdsTo(ICollection<ulong> ids)
-    {
-        var reader = new BatchReader(Frame.Span);
-        while (reader.TryRead(out var record))
-        {
-            ids.Add(record.Id);
-        }
     }
 
     public void Reset()
