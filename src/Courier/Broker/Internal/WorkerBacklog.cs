@@ -17,6 +17,7 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
     private readonly HashSet<BrokerService> _requeuedFor = new(ReferenceEqualityComparer.Instance);
     private readonly List<BrokerService> _scratch = [];
     private long _logged;
+    private long _tick;
 
     /// <summary>
     /// A send to <paramref name="peer"/> was refused: its <see cref="WorkerSender.Unsent"/> requests go back, and it
@@ -26,14 +27,16 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
     public void Refused(WorkerPeer peer)
     {
         var now = clock.GetTimestamp();
-        if (peer.BehindSince == 0)
+        // Refused at this tick or the one before: the same run of refusals; after a gap (nothing tried), a new one.
+        if (peer.BehindSince == 0 || peer.LastRefusedTick < _tick - 1)
         {
             peer.BehindSince = now;
         }
 
+        peer.LastRefusedTick = _tick;
         peer.Backlogged = true;
         _waiting.Add(peer);
-        var requeued = sender.RequeueUnsent(_requeuedFor);
+        var requeued = sender.RequeueUnsent(peer, _requeuedFor);
         if (_logged == 0 || now - _logged >= clock.TimestampFrequency)
         {
             _logged = now; // a worker that stays behind is refused once a tick: a line once a second at most
@@ -66,6 +69,7 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
     /// </summary>
     public List<WorkerPeer>? RetryAll()
     {
+        _tick++;
         if (_waiting.Count == 0)
         {
             return null;
@@ -75,7 +79,6 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
         List<WorkerPeer>? stuck = null;
         foreach (var peer in _waiting)
         {
-            peer.Backlogged = false;
             if (peer.Removed)
             {
                 continue;
@@ -83,10 +86,11 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
 
             if (peer.BehindSince != 0 && now - peer.BehindSince >= livenessTicks)
             {
-                (stuck ??= []).Add(peer);
+                (stuck ??= []).Add(peer); // stays marked: it gets nothing before it is dropped
                 continue;
             }
 
+            peer.Backlogged = false;
             foreach (var worker in peer.Registrations)
             {
                 _requeuedFor.Add(worker.Service);

@@ -49,6 +49,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>When sends to it began to be refused, without one taken since; 0 while they are taken.</summary>
     public long BehindSince { get; set; }
 
+    /// <summary>The broker tick (<see cref="WorkerBacklog"/>'s count) of the last refused send to it.</summary>
+    public long LastRefusedTick { get; set; }
+
     /// <summary>The registry let it go (it is never taken back: a worker that registers again is a new peer).</summary>
     public bool Removed { get; set; }
 

@@ -228,7 +228,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         // After the expiry: a worker about to be dropped for its silence is not sent a request first.
         foreach (var peer in Backlog.RetryAll() ?? [])
         {
-            Remove(peer, "it has not read what it was sent for a liveness period", died: false);
+            // As a silent one: it may only be slow, so it is told, and what it holds waits one more liveness period.
+            _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
+            Remove(peer, "it has not read what it was sent for a liveness period", died: false, stalled: true);
         }
 
         if (now >= _nextHeartbeat)
@@ -266,7 +268,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         peer.Pending?.Reset();
         _sender.Unsent.AddRange(peer.PendingRequests);
         peer.PendingRequests.Clear();
-        var requeued = _sender.RequeueUnsent();
+        var requeued = _sender.RequeueUnsent(peer);
         foreach (var worker in peer.Registrations)
         {
             worker.Service.Workers.Remove(worker);

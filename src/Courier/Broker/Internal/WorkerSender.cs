@@ -140,18 +140,20 @@ internal sealed class WorkerSender(ITransportSocket socket)
     }
 
     /// <summary>
-    /// Puts the <see cref="Unsent"/> requests still held as they were refused back at the front of their queues, the
-    /// oldest first in line, and adds their services to <paramref name="services"/>. Returns how many went back.
+    /// Puts the <see cref="Unsent"/> requests that <paramref name="peer"/> still holds as they were refused back at the
+    /// front of their queues, the oldest first in line, and adds their services to <paramref name="services"/>. Returns
+    /// how many went back.
     /// </summary>
-    public int RequeueUnsent(HashSet<BrokerService>? services = null)
+    public int RequeueUnsent(WorkerPeer peer, HashSet<BrokerService>? services = null)
     {
         var unsent = Unsent;
         unsent.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
         var requeued = 0;
         foreach (var (request, token) in unsent)
         {
-            // Still the same request, held where it was refused (a request object is reused once done).
-            if (request.Token == token && request.Holder is { } holder
+            // Still the same request, held by the worker it was refused to (a request object is reused once done, and
+            // one the worker answered 503 before its batch left may be another worker's by now).
+            if (request.Token == token && request.Holder is { } holder && ReferenceEquals(holder.Peer, peer)
                 && holder.Outstanding.TryGetValue(token, out var held) && ReferenceEquals(held, request))
             {
                 holder.Outstanding.Remove(token);
