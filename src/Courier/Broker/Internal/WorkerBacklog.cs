@@ -36,7 +36,7 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
         peer.LastRefusedTick = _tick;
         peer.Backlogged = true;
         _waiting.Add(peer);
-        var requeued = sender.RequeueUnsent(peer, _requeuedFor);
+        var requeued = RequeueUnsent(peer, _requeuedFor);
         if (_logged == 0 || now - _logged >= clock.TimestampFrequency)
         {
             _logged = now; // a worker that stays behind is refused once a tick: a line once a second at most
@@ -100,5 +100,34 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
         _waiting.Clear();
         DispatchRequeued();
         return stuck;
+    }
+
+    /// <summary>
+    /// Puts the <see cref="WorkerSender.Unsent"/> requests that <paramref name="peer"/> still holds as they were refused
+    /// back at the front of their queues, the oldest first in line, and adds their services to
+    /// <paramref name="services"/>. Returns how many went back.
+    /// </summary>
+    public int RequeueUnsent(WorkerPeer peer, HashSet<BrokerService>? services = null)
+    {
+        var unsent = sender.Unsent;
+        unsent.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
+        var requeued = 0;
+        foreach (var (request, token) in unsent)
+        {
+            // Still the same request, held by the worker it was refused to (a request object is reused once done, and
+            // one the worker answered 503 before its batch left may be another worker's by now).
+            if (request.Token == token && request.Holder is { } holder && ReferenceEquals(holder.Peer, peer)
+                && holder.Outstanding.TryGetValue(token, out var held) && ReferenceEquals(held, request))
+            {
+                holder.Outstanding.Remove(token);
+                request.Holder = null;
+                ServiceTable.Requeue(request);
+                services?.Add(request.Service);
+                requeued++;
+            }
+        }
+
+        unsent.Clear();
+        return requeued;
     }
 }

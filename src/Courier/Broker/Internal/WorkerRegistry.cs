@@ -23,11 +23,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly WorkerSender _sender = new(socket);
-    private WorkerBacklog? _backlogField;
-
-    private WorkerBacklog Backlog => _backlogField ??= new(_sender, services, _clock, _livenessTicks, logger);
+    private WorkerBacklog? _backlog;
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
+
+    // Made on first use: a field initializer cannot pass it the sender.
+    private WorkerBacklog Backlog => _backlog ??= new(_sender, services, _clock, _livenessTicks, logger);
 
     /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
     public ListenerSecurity? Security { get; init; }
@@ -265,10 +266,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         peer.Removed = true;
 
         // What it was refused, or was about to be sent, never left: back first, whatever its handler's kind.
-        peer.Pending?.Reset();
-        _sender.Unsent.AddRange(peer.PendingRequests);
-        peer.PendingRequests.Clear();
-        var requeued = _sender.RequeueUnsent(peer);
+        _sender.DropPending(peer);
+        var requeued = Backlog.RequeueUnsent(peer);
         foreach (var worker in peer.Registrations)
         {
             worker.Service.Workers.Remove(worker);

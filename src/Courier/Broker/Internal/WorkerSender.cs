@@ -21,7 +21,7 @@ internal sealed class WorkerSender(ITransportSocket socket)
     /// <summary>
     /// The requests a refused send never handed the transport (each with the token it had then): ZeroMQ takes a message
     /// whole or not at all, so these certainly did not reach the worker. Whoever acts on the refusal takes them
-    /// (<see cref="RequeueUnsent"/>).
+    /// (<see cref="WorkerBacklog.RequeueUnsent"/>).
     /// </summary>
     public List<(BrokerRequest Request, ulong Token)> Unsent { get; } = [];
 
@@ -139,33 +139,12 @@ internal sealed class WorkerSender(ITransportSocket socket)
         return sent;
     }
 
-    /// <summary>
-    /// Puts the <see cref="Unsent"/> requests that <paramref name="peer"/> still holds as they were refused back at the
-    /// front of their queues, the oldest first in line, and adds their services to <paramref name="services"/>. Returns
-    /// how many went back.
-    /// </summary>
-    public int RequeueUnsent(WorkerPeer peer, HashSet<BrokerService>? services = null)
+    /// <summary>What was packed for <paramref name="peer"/> and not sent (it is being removed) joins <see cref="Unsent"/>.</summary>
+    public void DropPending(WorkerPeer peer)
     {
-        var unsent = Unsent;
-        unsent.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
-        var requeued = 0;
-        foreach (var (request, token) in unsent)
-        {
-            // Still the same request, held by the worker it was refused to (a request object is reused once done, and
-            // one the worker answered 503 before its batch left may be another worker's by now).
-            if (request.Token == token && request.Holder is { } holder && ReferenceEquals(holder.Peer, peer)
-                && holder.Outstanding.TryGetValue(token, out var held) && ReferenceEquals(held, request))
-            {
-                holder.Outstanding.Remove(token);
-                request.Holder = null;
-                ServiceTable.Requeue(request);
-                services?.Add(request.Service);
-                requeued++;
-            }
-        }
-
-        unsent.Clear();
-        return requeued;
+        peer.Pending?.Reset();
+        Unsent.AddRange(peer.PendingRequests);
+        peer.PendingRequests.Clear();
     }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record) => record.Meta.Length >= 4
