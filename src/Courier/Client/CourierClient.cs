@@ -174,9 +174,11 @@ public sealed class CourierClient : ICourierClient
     private void DrainSubmissions()
     {
         Volatile.Write(ref _drainScheduled, 0);
+        // One reading of the clock for the whole drain: the requests in it arrived together, and deadlines are milliseconds.
+        long? now = null;
         while (_submissions.TryDequeue(out var request))
         {
-            _engine.Submit(request);
+            _engine.Submit(request, now ??= _engine.Now);
         }
     }
 

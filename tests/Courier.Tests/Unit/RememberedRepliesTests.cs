@@ -24,7 +24,8 @@ public sealed class RememberedRepliesTests
         for (ulong id = 1; id <= 3; id++)
         {
             ledger.Start(new RequestKey(Client, id), running);
-            ledger.Remember(new RequestKey(Client, id), running, Reply(40));
+            Assert.True(ledger.Forget(new RequestKey(Client, id), running));
+            ledger.Remember(new RequestKey(Client, id), Reply(40));
         }
 
         Assert.Equal(80, ledger.RememberedBytes);
@@ -39,10 +40,9 @@ public sealed class RememberedRepliesTests
     [Fact]
     public void A_reply_larger_than_the_whole_bound_is_remembered_as_answered_without_its_body()
     {
-        var running = new object();
         var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 100);
-        ledger.Remember(new RequestKey(Client, 1), running, Reply(40));
-        ledger.Remember(new RequestKey(Client, 2), running, Reply(1000));
+        ledger.Remember(new RequestKey(Client, 1), Reply(40));
+        ledger.Remember(new RequestKey(Client, 2), Reply(1000));
 
         Assert.Equal(40, ledger.RememberedBytes);
         Assert.True(ledger.TryGetAnswer(new RequestKey(Client, 2), out var huge));
@@ -54,11 +54,10 @@ public sealed class RememberedRepliesTests
     public void Answers_that_expire_or_are_pushed_out_by_count_give_their_bytes_back()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var running = new object();
         var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 2, clock, maxBytes: 1000);
         for (ulong id = 1; id <= 3; id++)
         {
-            ledger.Remember(new RequestKey(Client, id), running, Reply(100));
+            ledger.Remember(new RequestKey(Client, id), Reply(100));
         }
 
         Assert.Equal(200, ledger.RememberedBytes); // the first left by count
@@ -69,5 +68,36 @@ public sealed class RememberedRepliesTests
 
         Assert.Equal(0, ledger.RememberedBytes);
         Assert.Equal(0, ledger.AnsweredCount);
+    }
+
+    [Fact]
+    public void A_request_answered_again_counts_the_bytes_of_its_newest_reply_only()
+    {
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 1000);
+        var key = new RequestKey(Client, 1);
+        ledger.Remember(key, Reply(100));
+        ledger.Remember(key, Reply(30));
+
+        Assert.Equal(30, ledger.RememberedBytes);
+        Assert.Equal(1, ledger.AnsweredCount);
+        Assert.True(ledger.TryGetAnswer(key, out var answer));
+        Assert.Equal(30, answer.Body[0].Length);
+    }
+
+    [Fact]
+    public void Forgetting_leaves_alone_a_request_in_progress_that_is_another_attempts()
+    {
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System);
+        var key = new RequestKey(Client, 1);
+        var first = new object();
+        var second = new object();
+        ledger.Start(key, second);
+
+        Assert.False(ledger.Forget(key, first));
+        Assert.True(ledger.TryGetRunning(key, out var held));
+        Assert.Same(second, held);
+        Assert.True(ledger.Forget(key, second));
+        Assert.Equal(0, ledger.RunningCount);
+        Assert.False(ledger.Forget(key, second));
     }
 }

@@ -48,7 +48,8 @@ public sealed class RequestKeyHashTests
         foreach (var key in keys)
         {
             ledger.Start(key, running);
-            ledger.Remember(key, running, new RememberedReply(200, [], []));
+            ledger.Forget(key, running);
+            ledger.Remember(key, new RememberedReply(200, [], []));
         }
 
         Assert.Equal(20_000, ledger.AnsweredCount);

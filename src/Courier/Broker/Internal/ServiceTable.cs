@@ -359,7 +359,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 copy[i] = body[i].ToArray();
             }
 
-            _delivery.Remember(request.Key, request, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
+            _delivery.Remember(request.Key, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
         }
 
         FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
@@ -373,7 +373,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         request.Service.Errors++;
         if (request.Tracked && ran)
         {
-            _delivery.Remember(request.Key, request, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
+            _delivery.Remember(request.Key, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
         }
 
         FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);

@@ -46,7 +46,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// <summary>This client's identity under courier/5: the same on every connection, so that retries are known as such.</summary>
     public ClientIdentity Identity { get; }
 
-    public void Submit(PendingRequest request)
+    /// <summary>The engine's clock, in its timestamp units.</summary>
+    public long Now => _clock.GetTimestamp();
+
+    /// <summary>Takes a request the caller made: sent now if a connection has room. <paramref name="now"/>: the loop's current timestamp.</summary>
+    public void Submit(PendingRequest request, long now)
     {
         if (request.Task.IsCompleted)
         {
@@ -60,7 +64,6 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             return;
         }
 
-        var now = _clock.GetTimestamp();
         request.StartedAt = now;
         request.Deadline = (request.DeadlineOverride ?? _options.Deadline) is { } deadline ? now + Ticks(deadline) : long.MaxValue;
         request.Attempts = 1;

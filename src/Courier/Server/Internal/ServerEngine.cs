@@ -199,20 +199,15 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
 
     private void Complete(InboundRequest request, HandlerOutcome outcome)
     {
-        outcome = outcome.For(_idempotent.Contains(request.Service!) || request.Delivery.Idempotent);
+        var serviceIdempotent = _idempotent.Contains(request.Service!);
+        outcome = outcome.For(serviceIdempotent || request.Delivery.Idempotent);
         var body = outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body];
-        if (!request.Delivery.Client.IsNone && _ledger.TryGetRunning(request.Key, out var run) && ReferenceEquals(run.Inbound, request))
+        if (!request.Delivery.Client.IsNone && _ledger.Forget(request.Key, request, static (run, request) => ReferenceEquals(run.Inbound, request))
+            && !serviceIdempotent && outcome.Status is not (CourierStatus.Unavailable or CourierStatus.DeadlineExceeded))
         {
             // A service that may not run twice remembers what it answered; an idempotent one may simply run again.
-            if (_idempotent.Contains(request.Service!) || outcome.Status is CourierStatus.Unavailable or CourierStatus.DeadlineExceeded)
-            {
-                _ledger.Forget(request.Key, run);
-            }
-            else
-            {
-                // Copies of lent frames (an echo's reply is its request's body): the request, and they, go now.
-                _ledger.Remember(request.Key, run, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []));
-            }
+            // Copies of lent frames (an echo's reply is its request's body): the request, and they, go now.
+            _ledger.Remember(request.Key, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []));
         }
 
         _frontEnd.Answer(request, outcome.Status, body, outcome.Headers);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Courier.Protocol.Internal;
 
 namespace Courier.Serving.Internal;
@@ -39,34 +40,58 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
     public bool TryGetAnswer(RequestKey key, out RememberedReply reply)
     {
-        reply = _answered.TryGetValue(key, out var answer) ? answer.Reply : null!;
+        // Most requests are idempotent, so nothing is remembered: no hash of the key then.
+        reply = _answered.Count > 0 && _answered.TryGetValue(key, out var answer) ? answer.Reply : null!;
         return reply is not null;
     }
 
     public void Start(RequestKey key, TRunning running) => _running[key] = running;
 
-    /// <summary>The request is no longer in progress; nothing is remembered of it (it never ran, or may run again).</summary>
-    public void Forget(RequestKey key, TRunning running)
+    /// <summary>
+    /// The request is no longer in progress; nothing is remembered of it (it never ran, or may run again). Nothing happens
+    /// when <paramref name="running"/> is not what the ledger holds for <paramref name="key"/>. False then.
+    /// </summary>
+    public bool Forget(RequestKey key, TRunning running) => Forget(key, running, static (current, running) => ReferenceEquals(current, running));
+
+    /// <summary>As <see cref="Forget(RequestKey, TRunning)"/>, where <paramref name="ours"/> tells whether what the ledger holds is the request's.</summary>
+    public bool Forget<TState>(RequestKey key, TState state, Func<TRunning, TState, bool> ours)
     {
-        if (_running.TryGetValue(key, out var current) && ReferenceEquals(current, running))
+        // One lookup: the entry is taken out, and put back in the rare case it is another's.
+        if (!_running.Remove(key, out var current))
         {
-            _running.Remove(key);
+            return false;
         }
+
+        if (!ours(current, state))
+        {
+            _running[key] = current;
+            return false;
+        }
+
+        return true;
     }
 
-    /// <summary>The request was answered: a repeat within the window gets <paramref name="reply"/>.</summary>
-    public void Remember(RequestKey key, TRunning running, RememberedReply reply)
+    /// <summary>
+    /// The request was answered: a repeat within the window gets <paramref name="reply"/>. Whoever ran it calls
+    /// <see cref="Forget"/> as well, before or after.
+    /// </summary>
+    public void Remember(RequestKey key, RememberedReply reply)
     {
-        Forget(key, running);
         if (capacity == 0)
         {
             return;
         }
 
-        Remove(key);
         var size = SizeOf(reply);
         var answer = size > maxBytes ? new Answer(Forgotten(size), 0) : new Answer(reply, size);
-        _answered[key] = answer;
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_answered, key, out var existed);
+        if (existed)
+        {
+            _bytes -= slot!.Bytes;
+            slot.Bytes = 0; // its place in the queues stays, holding nothing; the key's new place is the newest
+        }
+
+        slot = answer;
         _order.Enqueue((key, clock.GetTimestamp()));
         if (answer.Bytes > 0)
         {
