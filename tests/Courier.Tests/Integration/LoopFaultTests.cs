@@ -45,6 +45,48 @@ public sealed class LoopFaultTests
     }
 
     [Fact]
+    public async Task A_loop_disposed_by_its_own_work_stops_and_closes_its_sockets()
+    {
+        // A handler on the loop's thread that disposes its owner (a client disposed from an inline continuation, say):
+        // the loop must not wait for itself. NetMQPoller.Dispose, called there, waited forever.
+        var logs = new RecordingLoggerFactory();
+        var transport = TransportResolver.Resolve(TransportOptions.Default, logs.CreateLogger("test"));
+        var loop = transport.CreateLoop("self-disposing", logs.CreateLogger("loop"));
+        var socket = loop.CreateSocket(SocketKind.Router, TransportOptions.Default, new Handler());
+        var endpoint = socket.Bind("tcp://127.0.0.1:*");
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var disposeReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Start(TimeSpan.FromMilliseconds(10), () => { }, () => { }, stopped.SetResult);
+
+        loop.Post(() =>
+        {
+            loop.Dispose();
+            disposeReturned.SetResult();
+        });
+
+        await disposeReturned.Task.WaitAsync(Wait);
+        await stopped.Task.WaitAsync(Wait);
+        loop.Dispose(); // and again, from here: nothing left to do
+
+        // Its socket is closed: the port can be bound again.
+        using var again = new RouterSocket();
+        await Poll.UntilAsync(() => TryBind(again, endpoint), Wait, $"{endpoint} free again");
+    }
+
+    private static bool TryBind(RouterSocket socket, string endpoint)
+    {
+        try
+        {
+            socket.Bind(endpoint);
+            return true;
+        }
+        catch (NetMQException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task A_server_whose_logger_throws_on_the_loop_still_answers_everyone_else()
     {
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = new ThrowingLoggerFactory("Rejected") });

@@ -20,6 +20,7 @@ internal sealed class NetMqLoop : ITransportLoop
     private Thread? _thread;
     private int _threadId = -1;
     private int _disposed;
+    private int _cleanedUp;
 
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
 
@@ -161,14 +162,34 @@ internal sealed class NetMqLoop : ITransportLoop
         _thread = new Thread(() =>
         {
             _threadId = Environment.CurrentManagedThreadId;
-            _poller.Run();
+            try
+            {
+                _poller.Run();
+            }
+            finally
+            {
+                // Disposed from a handler on this thread, or while this thread was slow to stop: clean up here, last.
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    CleanUp();
+                }
+            }
         })
         {
             IsBackground = true,
             Name = _name,
         };
         _thread.Start();
+
+        // NetMQPoller.Run forgets a stop asked before it began: a Dispose right after Start must find it running.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (!_poller.IsRunning && _thread.IsAlive && started.Elapsed < StartWait)
+        {
+            Thread.Sleep(1);
+        }
     }
+
+    private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(10);
 
     public void Dispose()
     {
@@ -177,13 +198,39 @@ internal sealed class NetMqLoop : ITransportLoop
             return;
         }
 
-        if (_poller.IsRunning)
+        if (_thread is null)
         {
-            _poller.Stop();
+            CleanUp();
+            return;
         }
 
-        // Stopped for sure only when joined; from its own thread, or stuck, the loop may still be in a turn.
-        var stopped = _thread is null || (Environment.CurrentManagedThreadId != _threadId && _thread.Join(TimeSpan.FromSeconds(5)));
+        // Never NetMQPoller.Stop or Dispose while it runs: both wait for it without a bound, forever when called from a
+        // handler on its own thread. Asked to stop, it leaves Run after the turn in progress.
+        try
+        {
+            _poller.StopAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // Not running: it has stopped already.
+        }
+
+        if (Environment.CurrentManagedThreadId != _threadId && _thread.Join(TimeSpan.FromSeconds(5)))
+        {
+            CleanUp();
+        }
+
+        // Otherwise the loop thread is still running (Dispose came from one of its own handlers, or it is stuck): it
+        // closes its sockets itself when it leaves Run, never under its own feet.
+    }
+
+    private void CleanUp()
+    {
+        if (Interlocked.Exchange(ref _cleanedUp, 1) != 0)
+        {
+            return;
+        }
+
         foreach (var socket in _handlers.Keys.ToArray())
         {
             socket.Dispose();
@@ -192,7 +239,7 @@ internal sealed class NetMqLoop : ITransportLoop
         _handlers.Clear();
         _poller.Dispose();
         _wake.Dispose();
-        if (stopped && _onStopped is { } onStopped)
+        if (_onStopped is { } onStopped)
         {
             LoopGuard.Run(onStopped, _logger, _name);
         }
