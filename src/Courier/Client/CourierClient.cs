@@ -173,10 +173,12 @@ public sealed class CourierClient : ICourierClient
 
     private void DrainSubmissions()
     {
-        Volatile.Write(ref _drainScheduled, 0);
-        // One reading of the clock for the whole drain: the requests in it arrived together, and deadlines are milliseconds.
+        // A full fence, not a release: the count below must not be read before a caller can see the drain unscheduled.
+        Interlocked.Exchange(ref _drainScheduled, 0);
+        // Only what waits now: what callers add meanwhile has scheduled the next drain. So a drain is short, and one
+        // reading of the clock serves all of it (deadlines are milliseconds).
         long? now = null;
-        while (_submissions.TryDequeue(out var request))
+        for (var waiting = _submissions.Count; waiting > 0 && _submissions.TryDequeue(out var request); waiting--)
         {
             _engine.Submit(request, now ??= _engine.Now);
         }

@@ -85,6 +85,25 @@ public sealed class RememberedRepliesTests
     }
 
     [Fact]
+    public void A_reply_replaced_by_a_newer_one_gives_up_its_bytes_once_only()
+    {
+        // The first reply's place in the queue of bodies stays, holding nothing: when the bound pushes bodies out, it
+        // must not count its 60 bytes a second time.
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 100);
+        var key = new RequestKey(Client, 1);
+        var other = new RequestKey(Client, 2);
+        ledger.Remember(key, Reply(60));
+        ledger.Remember(key, Reply(30));
+        ledger.Remember(other, Reply(80));
+
+        Assert.Equal(80, ledger.RememberedBytes);
+        Assert.True(ledger.TryGetAnswer(key, out var replaced));
+        Assert.Equal(CourierStatus.OutcomeUnknown, replaced.Status);
+        Assert.True(ledger.TryGetAnswer(other, out var kept));
+        Assert.Equal(CourierStatus.Ok, kept.Status);
+    }
+
+    [Fact]
     public void Forgetting_leaves_alone_a_request_in_progress_that_is_another_attempts()
     {
         var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System);

@@ -362,9 +362,16 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             _delivery.Remember(request.Key, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
         }
 
-        FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
-        BrokerTelemetry.Answered(request, CourierStatus.Ok);
-        Retire(request);
+        try
+        {
+            FrontEnd.Answer(request.Inbound, CourierStatus.Ok, body, headers);
+            BrokerTelemetry.Answered(request, CourierStatus.Ok);
+        }
+        finally
+        {
+            // Done even if answering threw (a logger's fault): a repeat must not join a run that will never answer.
+            Retire(request);
+        }
     }
 
     /// <summary>An error for the client, and the request is done; <paramref name="ran"/>: a handler may have run it, so a repeat gets this answer too.</summary>
@@ -376,9 +383,15 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             _delivery.Remember(request.Key, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
         }
 
-        FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
-        BrokerTelemetry.Answered(request, status);
-        Retire(request);
+        try
+        {
+            FrontEnd.Fail(request.Inbound, status, message, request.Service.Name);
+            BrokerTelemetry.Answered(request, status);
+        }
+        finally
+        {
+            Retire(request); // as in Reply
+        }
     }
 
     /// <summary>A request taken back from a worker that died or stopped: to the front of its queue.</summary>
