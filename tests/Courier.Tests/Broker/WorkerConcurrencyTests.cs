@@ -3,6 +3,7 @@ using Courier.Client;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Worker;
+using Microsoft.Extensions.Logging;
 using NetMQ;
 using NetMQ.Sockets;
 
@@ -18,6 +19,9 @@ public sealed class WorkerConcurrencyTests
     {
         using var broker = new RouterSocket();
         broker.Options.ReceiveHighWatermark = 0;
+        // Nor a limit on what it sends: a ROUTER drops what meets its high-water mark (1,000 by default), and on a loaded
+        // machine the thousand requests below met it before the worker's I/O had read the first (seen in CI).
+        broker.Options.SendHighWatermark = 0;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
         var running = 0;
         var most = 0;
@@ -51,15 +55,14 @@ public sealed class WorkerConcurrencyTests
                 .SendMoreFrame($"client-{i}").SendMoreFrameEmpty().SendFrame($"body {i}");
         }
 
-        // 990 come back 503 while the first ten still run.
-        var refused = 0;
-        while (refused < 990)
+        // 990 come back 503 while the first ten still run. The worker's heartbeats keep arriving meanwhile, so the wait is
+        // bounded as a whole, not per message (a lost refusal hung this loop for good in CI).
+        var seen = new Seen();
+        var until = DateTime.UtcNow + Wait;
+        while (seen.Refused < 990)
         {
-            Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), $"only {refused} refusals");
-            if (frames.Count >= 7 && frames[3].SequenceEqual(new byte[] { 0x03 }) && Encoding.ASCII.GetString(frames[6]) == "503")
-            {
-                refused++;
-            }
+            Assert.True(DateTime.UtcNow < until && broker.TryReceiveMultipartBytes(until - DateTime.UtcNow, ref frames!), $"{seen}; worker's log:\n{logs.AtLeast(LogLevel.Information)}");
+            seen.Add(frames);
         }
 
         // The ten admitted handlers start on the thread pool: on a loaded machine some may not have begun yet (seen in CI).
@@ -68,18 +71,52 @@ public sealed class WorkerConcurrencyTests
 
         // Released, the ten answer; a new request then runs again.
         release.Release(10);
-        var answered = 0;
-        while (answered < 10)
+        until = DateTime.UtcNow + Wait;
+        while (seen.Answered < 10)
         {
-            Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), $"only {answered} answers");
-            if (frames.Count >= 7 && frames[3].SequenceEqual(new byte[] { 0x03 }) && Encoding.ASCII.GetString(frames[6]).StartsWith("body ", StringComparison.Ordinal))
-            {
-                answered++;
-            }
+            Assert.True(DateTime.UtcNow < until && broker.TryReceiveMultipartBytes(until - DateTime.UtcNow, ref frames!), $"{seen}; worker's log:\n{logs.AtLeast(LogLevel.Information)}");
+            seen.Add(frames);
         }
 
         Assert.True(most <= 10, $"{most} handlers ran at once");
         Assert.Contains(logs.Messages, m => m.Contains("than its concurrency of 10", StringComparison.Ordinal));
+    }
+
+    /// <summary>What the fake broker received from the worker, by kind: a failure says all of it.</summary>
+    private sealed class Seen
+    {
+        public int Refused { get; private set; }
+
+        public int Answered { get; private set; }
+
+        private int _heartbeats;
+        private readonly Dictionary<string, int> _other = [];
+
+        public void Add(List<byte[]> frames)
+        {
+            var command = frames.Count > 3 && frames[3].Length == 1 ? frames[3][0] : -1;
+            var status = command == 0x03 && frames.Count >= 7 ? Encoding.ASCII.GetString(frames[6]) : null;
+            if (status == "503")
+            {
+                Refused++;
+            }
+            else if (status?.StartsWith("body ", StringComparison.Ordinal) == true)
+            {
+                Answered++;
+            }
+            else if (command == 0x04)
+            {
+                _heartbeats++;
+            }
+            else
+            {
+                var key = $"command {command}, {frames.Count} frames{(status is null ? "" : $", '{status}'")}";
+                _other[key] = _other.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        public override string ToString()
+            => $"{Refused} refusals, {Answered} answers, {_heartbeats} heartbeats, other: [{string.Join("; ", _other.Select(o => $"{o.Key} ×{o.Value}"))}]";
     }
 
     private static void InterlockedMax(ref int target, int value)
