@@ -36,6 +36,9 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
+    /// <summary>What remains until <paramref name="until"/>, never negative: NetMQ waits forever on a negative timeout.</summary>
+    private static TimeSpan Left(DateTime until) => until > DateTime.UtcNow ? until - DateTime.UtcNow : TimeSpan.Zero;
+
     [Theory]
     [InlineData("second READY")]
     [InlineData("unknown command")]
@@ -136,8 +139,10 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
 
     private static List<byte[]> ReceiveFrames(DealerSocket socket, Func<List<byte[]>, bool> match)
     {
+        // Bounded as a whole: the broker's heartbeats would keep a per-message wait alive for good.
         var frames = new List<byte[]>();
-        while (socket.TryReceiveMultipartBytes(Wait, ref frames!))
+        var until = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < until && socket.TryReceiveMultipartBytes(Left(until), ref frames!))
         {
             if (match(frames))
             {
@@ -241,7 +246,8 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
     private static bool ReceiveUntil(DealerSocket socket, Func<List<string>, bool> match)
     {
         var frames = new List<byte[]>();
-        while (socket.TryReceiveMultipartBytes(Wait, ref frames!))
+        var until = DateTime.UtcNow + Wait; // as in ReceiveFrames
+        while (DateTime.UtcNow < until && socket.TryReceiveMultipartBytes(Left(until), ref frames!))
         {
             if (match(frames.Select(f => Encoding.UTF8.GetString(f)).ToList()))
             {
