@@ -182,7 +182,9 @@ public sealed class MultiServiceWorkerTests
         using var broker = new RouterSocket();
         broker.Options.Linger = TimeSpan.Zero;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
-        await using var worker = new CourierWorker(TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "split"))
+        // This broker never heartbeats: at the test brokers' 500 ms the worker gave it up after 1.5 s and probed again
+        // from new connections, and on a loaded machine the READYs this test waits for never came.
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "split") with { HeartbeatInterval = TimeSpan.FromSeconds(30) })
             .Map("alpha", TestBroker.Tagged("alpha"), concurrency: 3)
             .Map("beta", TestBroker.Tagged("beta"), concurrency: 4);
         await worker.StartAsync();

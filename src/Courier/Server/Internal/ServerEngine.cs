@@ -108,7 +108,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     {
         var service = request.Service!;
         var delivery = request.Delivery;
-        HandlerCall? call = null;
+        ServerRun? run = null;
         if (!delivery.Client.IsNone)
         {
             var key = request.Key;
@@ -126,17 +126,13 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
                 return null;
             }
 
-            call = new HandlerCall(delivery.BudgetMs > 0 ? _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            run = new ServerRun(request, delivery.BudgetMs > 0 ? _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+
+            // In the ledger before it runs: an inline handler may complete within TryRun.
+            _ledger.Start(key, run);
         }
 
-        // In the ledger before it runs: an inline handler may complete within TryRun.
-        ServerRun? run = call is null ? null : new ServerRun(request, call);
-        if (run is not null)
-        {
-            _ledger.Start(request.Key, run);
-        }
-
-        if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, call, TraceHeaders.Parent(delivery.Headers.Span)))
+        if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, run, TraceHeaders.Parent(delivery.Headers.Span)))
         {
             if (run is not null)
             {
@@ -166,7 +162,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     {
         if (_ledger.TryGetRunning(key, out var running))
         {
-            running.Call.Fire(CallCancel.Caller);
+            running.Fire(CallCancel.Caller);
         }
     }
 
@@ -223,5 +219,11 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     }
 }
 
-/// <summary>A courier/5 request a server is running: the request to answer (the newest attempt's route) and its handler's token.</summary>
-internal sealed record ServerRun(InboundRequest Inbound, HandlerCall Call);
+/// <summary>
+/// A courier/5 request a server is running: its handler's token, and the request to answer (whose route becomes the
+/// newest attempt's). One object, not a call and a record beside it: one allocation fewer per request.
+/// </summary>
+internal sealed class ServerRun(InboundRequest inbound, long deadline) : HandlerCall(deadline)
+{
+    public InboundRequest Inbound { get; } = inbound;
+}

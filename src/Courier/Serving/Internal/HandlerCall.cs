@@ -17,7 +17,7 @@ internal enum CallCancel
 /// cancels, or when the owner stops. Only such requests get one (a request before courier/5 shares the runner's stop
 /// token, as before). Linked by deadline in the runner's <see cref="HandlerCalls"/>. Token: any thread; the rest: loop thread.
 /// </summary>
-internal sealed class HandlerCall(long deadline) : CancellationTokenSource
+internal class HandlerCall(long deadline) : CancellationTokenSource
 {
     /// <summary>When its token fires on its own, or <see cref="long.MaxValue"/>.</summary>
     public long Deadline { get; } = deadline;
