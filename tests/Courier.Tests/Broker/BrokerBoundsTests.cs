@@ -211,7 +211,10 @@ public sealed class BrokerBoundsTests
         // Slow heartbeats: the raw worker below never sends one.
         await using var broker = await StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var observer = TestServer.Client(broker.Endpoint!);
-        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        // The canary's worker heartbeats as slowly: at the tests' 500 ms it reconnected whenever its requests paused for
+        // 1.5 s (this broker heartbeats every 30 s), and counted 600 workers instead of 601 meanwhile.
+        await using var canaryWorker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
         // One courier/4 connection registering 600 services: 600 services, 601 workers with the canary's.

@@ -9,8 +9,8 @@ namespace Courier.Tests.Broker;
 
 public sealed class BrokerFaultTests
 {
-    private static string[] WorkerArgs(string endpoint, string name, string delay, string concurrency = "20")
-        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", "500ms", "--liveness", "3"];
+    private static string[] WorkerArgs(string endpoint, string name, string delay, string concurrency = "20", string heartbeat = "500ms")
+        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", heartbeat, "--liveness", "3"];
 
     [Fact]
     public async Task Worker_killed_with_SIGKILL_under_pipelined_load_loses_no_request()
@@ -38,7 +38,9 @@ public sealed class BrokerFaultTests
     {
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(20) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
-        await using var worker = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "doomed", "0ms"));
+        // As slow as the broker's: at 500 ms the worker reconnected every 1.5 s without a broker heartbeat, and one that
+        // fell on the request below answered it 520.
+        await using var worker = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "doomed", "0ms", heartbeat: "20s"));
         await TestBroker.WaitForWorkersAsync(client, "echo", 1);
         Assert.Equal("x", (await client.RequestAsync("echo", "x")).BodyText);
 

@@ -17,7 +17,9 @@ public sealed class BrokerProcessFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        (Process, Endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*", "--heartbeat", "500ms");
+        // The tests' raw workers never heartbeat: at 3 × 500 ms the broker dropped one whose test was still stepping
+        // on a loaded machine. A worker that leaves is dropped when its connection ends, whatever the liveness.
+        (Process, Endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*", "--heartbeat", "500ms", "--liveness", "40");
     }
 
     public async Task DisposeAsync() => await Process.DisposeAsync();

@@ -161,7 +161,8 @@ public sealed class MultiServiceWorkerTests
     [Fact]
     public async Task A_stock_worker_is_known_by_its_routing_id()
     {
-        await using var broker = await TestBroker.StartAsync();
+        // The stock worker never heartbeats: a broker at the tests' 500 ms would drop it after 1.5 s.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!);
         using var stock = new DealerSocket();
         stock.Options.Linger = TimeSpan.Zero;

@@ -20,7 +20,8 @@ public sealed class WorkerBatchTests
         broker.Options.Linger = TimeSpan.Zero;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
         await using var worker = new CourierWorker(
-            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, RunHandlersInline = inline },
+            // This broker never heartbeats: the worker keeps it for the whole test, not for 3 × 2.5 s.
+            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, RunHandlersInline = inline, HeartbeatInterval = TimeSpan.FromSeconds(30) },
             (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();
@@ -41,9 +42,10 @@ public sealed class WorkerBatchTests
 
         var replies = new Dictionary<ulong, (string Status, string Body)>();
         var batches = 0;
+        var until = DateTime.UtcNow + Wait;
         while (replies.Count < requests.Count)
         {
-            var message = ReceiveBytes(broker);
+            var message = ReceiveBytes(broker, until);
             if (BatchFrames.Is(message[1], 4))
             {
                 batches++;
@@ -92,10 +94,11 @@ public sealed class WorkerBatchTests
         return message;
     }
 
-    private static List<byte[]> ReceiveBytes(RouterSocket socket)
+    /// <summary>The next message, before <paramref name="until"/>: bounded as a whole, however many heartbeats come meanwhile.</summary>
+    private static List<byte[]> ReceiveBytes(RouterSocket socket, DateTime until)
     {
         var frames = new List<byte[]>();
-        Assert.True(socket.TryReceiveMultipartBytes(Wait, ref frames!), "no message from the worker");
+        Assert.True(socket.TryReceiveMultipartBytesBefore(until, ref frames!), "no message from the worker in time");
         return frames;
     }
 
@@ -104,7 +107,7 @@ public sealed class WorkerBatchTests
     {
         for (var deadline = DateTime.UtcNow + Wait; DateTime.UtcNow < deadline;)
         {
-            var frames = ReceiveBytes(socket);
+            var frames = ReceiveBytes(socket, deadline);
             var text = frames.Select(f => Encoding.UTF8.GetString(f)).ToList();
             if (match(text))
             {

@@ -31,9 +31,11 @@ public sealed class CliServiceTests
     [Fact]
     public async Task Worker_serves_any_service_name_with_the_reply_it_is_given()
     {
-        await using var broker = await TestBroker.StartAsync();
+        // Liveness of 10 s, not 1.5: a heartbeat late on a loaded machine made the worker reconnect while it held the
+        // request, which its caller then rightly got as an unknown outcome. These tests are about the CLI, not liveness.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatLiveness = 20 });
         await using var worker = ChildProcess.Start(
-            "worker", "--connect", broker.Endpoint!, "--service", "anyname", "--reply", "echo", "--heartbeat", "500ms");
+            "worker", "--connect", broker.Endpoint!, "--service", "anyname", "--reply", "echo", "--heartbeat", "500ms", "--liveness", "20");
         await worker.WaitForOutputAsync("serving anyname (echo)");
         await using var client = TestServer.Client(broker.Endpoint!);
         await TestBroker.WaitForWorkersAsync(client, "anyname", 1);
@@ -46,9 +48,9 @@ public sealed class CliServiceTests
     [Fact]
     public async Task Worker_answers_whoami_under_any_service_name()
     {
-        await using var broker = await TestBroker.StartAsync();
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatLiveness = 20 });
         await using var worker = ChildProcess.Start(
-            "worker", "--connect", broker.Endpoint!, "--service", "who-is-it", "--reply", "whoami", "--name", "cli-named", "--heartbeat", "500ms");
+            "worker", "--connect", broker.Endpoint!, "--service", "who-is-it", "--reply", "whoami", "--name", "cli-named", "--heartbeat", "500ms", "--liveness", "20");
         await worker.WaitForOutputAsync("serving who-is-it (whoami)");
         await using var client = TestServer.Client(broker.Endpoint!);
         await TestBroker.WaitForWorkersAsync(client, "who-is-it", 1);
