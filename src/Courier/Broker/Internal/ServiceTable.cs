@@ -476,7 +476,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             _delivery.Start(held.Key, held);
             if (delivery.BudgetMs > 0)
             {
-                held.Deadline = _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000);
+                held.Deadline = Delivery.DeadlineOf(delivery.BudgetMs, _clock);
             }
         }
 

@@ -72,6 +72,13 @@ internal readonly record struct Delivery(ClientIdentity Client, byte Attempt, De
 
     public bool Idempotent => (Flags & DeliveryFlags.Idempotent) != 0;
 
+    /// <summary>
+    /// The timestamp (on <paramref name="clock"/>) at which a budget of <paramref name="budgetMs"/> runs out, or
+    /// <see cref="long.MaxValue"/> for none (0).
+    /// </summary>
+    public static long DeadlineOf(uint budgetMs, TimeProvider clock)
+        => budgetMs > 0 ? clock.GetTimestamp() + (long)(budgetMs * (double)clock.TimestampFrequency / 1000) : long.MaxValue;
+
     /// <summary>Writes attempt, flags and budget (<see cref="FixedLength"/> bytes).</summary>
     public static void WriteFixed(Span<byte> span, byte attempt, DeliveryFlags flags, uint budgetMs)
     {

@@ -126,7 +126,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
                 return null;
             }
 
-            run = new ServerRun(request, delivery.BudgetMs > 0 ? _clock.GetTimestamp() + (long)(delivery.BudgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            run = new ServerRun(request, Delivery.DeadlineOf(delivery.BudgetMs, _clock));
 
             // In the ledger before it runs: an inline handler may complete within TryRun.
             _ledger.Start(key, run);

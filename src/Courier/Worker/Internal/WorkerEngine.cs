@@ -489,7 +489,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         HandlerCall? call = null;
         if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
         {
-            call = new HandlerCall(budgetMs > 0 ? _clock.GetTimestamp() + (long)(budgetMs * (double)_clock.TimestampFrequency / 1000) : long.MaxValue);
+            call = new HandlerCall(Delivery.DeadlineOf(budgetMs, _clock));
             _calls[address.Token] = call;
         }
 
