@@ -33,7 +33,7 @@ public sealed class ConnectionLimitTests
             var greeting = RawZmtp.GreetingAndReady();
             for (var i = 0; i < 700; i++)
             {
-                if (OnManaged)
+                if (TestTransport.IsManaged)
                 {
                     // NetMQ closes a refused connection on its own thread, some time after it is ended. A burst that takes
                     // the process to its descriptor limit kills it: AsyncIO reports an accept(2) that fails at once
@@ -114,8 +114,6 @@ public sealed class ConnectionLimitTests
         Assert.False(await RawZmtp.SendAndSeeIfClosedAsync(Ports.Of(server.Endpoint!), greeted, TimeSpan.FromSeconds(3)),
             "a connection that finished its handshake was closed");
     }
-
-    private static bool OnManaged => TransportResolver.AutoMeans == TransportImplementation.Managed;
 
     private static int OpenDescriptors(int pid)
     {

@@ -14,8 +14,6 @@ public sealed class InprocTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    private static bool OnManaged => TransportResolver.AutoMeans == TransportImplementation.Managed;
-
     private static string Endpoint() => $"inproc://courier-tests-{Guid.NewGuid():N}";
 
     [Fact]
@@ -51,7 +49,7 @@ public sealed class InprocTests
         var logs = new RecordingLoggerFactory();
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = Bound, Retries = 0, LoggerFactory = logs });
         Task<CourierReply>? early = null;
-        if (OnManaged)
+        if (TestTransport.IsManaged)
         {
             // NetMQ refuses an inproc connect before the bind: the request fails at once (it may throw as it is made),
             // saying so; the next one connects afresh.

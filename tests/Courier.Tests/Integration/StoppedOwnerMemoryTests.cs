@@ -15,12 +15,10 @@ namespace Courier.Tests.Integration;
 public sealed class StoppedOwnerMemoryTests
 {
     private const int Large = 64 * 1024;
-    private static bool Managed => TransportResolver.AutoMeans == TransportImplementation.Managed;
-
     [SkippableFact]
     public async Task A_broker_stopped_with_large_requests_queued_and_at_a_worker_gives_their_bodies_back()
     {
-        Skip.If(Managed, "NetMQ hands over no native frames: its bodies are managed arrays the GC collects");
+        Skip.If(TestTransport.IsManaged, "NetMQ hands over no native frames: its bodies are managed arrays the GC collects");
         var before = NativeFrame.Live;
         var held = new TaskCompletionSource();
         var broker = await TestBroker.StartAsync();
@@ -51,7 +49,7 @@ public sealed class StoppedOwnerMemoryTests
     [SkippableFact]
     public async Task A_server_stopped_while_its_handlers_run_gives_their_large_bodies_back_when_they_finish_not_before()
     {
-        Skip.If(Managed, "NetMQ hands over no native frames: its bodies are managed arrays the GC collects");
+        Skip.If(TestTransport.IsManaged, "NetMQ hands over no native frames: its bodies are managed arrays the GC collects");
         var before = NativeFrame.Live;
         var running = 0;
         var release = new TaskCompletionSource();

@@ -13,8 +13,7 @@ public sealed class MdpInteropTests
     public async Task Courier_broker_serves_a_pyzmq_client_through_a_pyzmq_worker()
     {
         StockClientTests.SkipUnlessPyzmq();
-        // The pyzmq worker heartbeats every 2.5 s, as the spec's default: a broker at the tests' 500 ms dropped it whenever idle.
-        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(2.5) });
+        await using var broker = await StartBrokerForPyzmqWorkerAsync();
         await using var worker = ChildProcess.StartPython("mdp_worker.py", broker.Endpoint!, "py-echo", "pyworker");
         await worker.WaitForOutputAsync("worker ready");
         await using var observer = TestServer.Client(broker.Endpoint!);
@@ -30,8 +29,7 @@ public sealed class MdpInteropTests
     public async Task Courier_client_pipelines_through_the_courier_broker_to_a_plain_pyzmq_worker()
     {
         StockClientTests.SkipUnlessPyzmq();
-        // The pyzmq worker heartbeats every 2.5 s, as the spec's default: a broker at the tests' 500 ms dropped it whenever idle.
-        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(2.5) });
+        await using var broker = await StartBrokerForPyzmqWorkerAsync();
         await using var worker = ChildProcess.StartPython("mdp_worker.py", broker.Endpoint!, "py-echo", "pyworker");
         await using var client = TestServer.Client(broker.Endpoint!);
         await TestBroker.WaitForWorkersAsync(client, "py-echo", 1);
@@ -83,4 +81,11 @@ public sealed class MdpInteropTests
             return (exit, process.Stdout, process.Stderr);
         }
     }
+
+    /// <summary>
+    /// A broker heartbeating every 2.5 s, as the pyzmq worker does (the spec's default): one at the tests' 500 ms dropped
+    /// that worker whenever it was idle.
+    /// </summary>
+    private static Task<Courier.Broker.CourierBroker> StartBrokerForPyzmqWorkerAsync()
+        => TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(2.5) });
 }
