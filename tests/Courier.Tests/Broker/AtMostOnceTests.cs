@@ -44,7 +44,8 @@ public sealed class AtMostOnceTests : IDisposable
     /// </summary>
     private async Task<(List<string> Outcomes, Dictionary<string, int> Executions)> StallAsync(bool record)
     {
-        await using var broker = await TestBroker.StartAsync();
+        // The stopped worker is given up after 1.5 s and its late replies after 1.5 s more: well within the callers' 21 s.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatLiveness = TestBroker.QuickLiveness });
         var fileA = Path.Combine(_dir, "a.log");
         var fileB = Path.Combine(_dir, "b.log");
         await using var a = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "a", "1500ms", record ? fileA : null));

@@ -212,7 +212,7 @@ public sealed class BrokerBoundsTests
         await using var broker = await StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var observer = TestServer.Client(broker.Endpoint!);
         // The canary's worker heartbeats as slowly: at the tests' 500 ms it reconnected whenever its requests paused for
-        // 1.5 s (this broker heartbeats every 30 s), and counted 600 workers instead of 601 meanwhile.
+        // its liveness (this broker heartbeats every 30 s), and counted 600 workers instead of 601 meanwhile.
         await using var canaryWorker = await TestBroker.StartWorkerAsync(
             broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");

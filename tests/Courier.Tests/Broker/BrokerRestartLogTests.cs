@@ -18,7 +18,7 @@ public sealed class BrokerRestartLogTests
         using var brokerLog = new RecordingLoggerFactory();
         var first = await TestBroker.StartAsync(o => managedBroker ? o with { Transport = o.Transport with { Implementation = TransportImplementation.Managed } } : o);
         var endpoint = first.Endpoint!;
-        await using var worker = new CourierWorker(TestBroker.WorkerOptions(endpoint, "survivor") with { LoggerFactory = workerLog })
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions(endpoint, "survivor") with { LoggerFactory = workerLog, HeartbeatLiveness = TestBroker.QuickLiveness })
             .Map("alpha", TestBroker.Tagged("alpha"))
             .Map("beta", TestBroker.Tagged("beta"));
         await worker.StartAsync();

@@ -41,7 +41,7 @@ public sealed class WorkerConcurrencyTests
             Concurrency = 10,
             Protocol = ClientProtocol.Mdp,
             LoggerFactory = logs,
-            // The fake broker never sends a heartbeat: at the tests' 500 ms the worker gave it up after 1.5 s and came back
+            // The fake broker never sends a heartbeat: at the tests' 500 ms the worker gave it up within seconds and came back
             // under a new identity, and on a loaded machine that was before the thousand requests went to the old one (all
             // dropped, 0 refusals). It must stay connected for the whole test.
             HeartbeatInterval = Wait,

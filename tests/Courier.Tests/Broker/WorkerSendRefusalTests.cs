@@ -34,6 +34,7 @@ public sealed class WorkerSendRefusalTests
         await using var broker = await TestBroker.StartAsync(o => o with
         {
             HeartbeatInterval = heartbeat,
+            HeartbeatLiveness = TestBroker.QuickLiveness, // dropped after 6 s, its requests answered 520 well within the callers' 40 s
             ServiceGracePeriod = Timeout.InfiniteTimeSpan,
             LoggerFactory = logs,
             Transport = transport,

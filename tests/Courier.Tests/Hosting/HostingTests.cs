@@ -106,7 +106,7 @@ public sealed class HostingTests
     public async Task Worker_and_broker_in_hosts_serve_a_client_and_report_health_until_the_worker_stops()
     {
         var brokerBuilder = Builder(new() { ["Courier:Broker:Endpoint"] = "tcp://127.0.0.1:*" });
-        brokerBuilder.Services.AddCourierBroker(o => o with { HeartbeatInterval = TestBroker.Heartbeat });
+        brokerBuilder.Services.AddCourierBroker(o => o with { HeartbeatInterval = TestBroker.Heartbeat, HeartbeatLiveness = TestBroker.Liveness });
         brokerBuilder.Services.AddHealthChecks().AddCourierBrokerCheck();
         using var brokerHost = brokerBuilder.Build();
         await brokerHost.StartAsync();
@@ -115,7 +115,7 @@ public sealed class HostingTests
         var workerBuilder = Builder(new() { ["Courier:Worker:BrokerEndpoint"] = endpoint, ["Courier:Worker:Name"] = "hosted-worker" });
         workerBuilder.Services.AddScoped<Shelf>();
         workerBuilder.Services.AddSingleton<ScopeLedger>();
-        workerBuilder.Services.AddCourierWorker(o => o with { HeartbeatInterval = TestBroker.Heartbeat })
+        workerBuilder.Services.AddCourierWorker(o => o with { HeartbeatInterval = TestBroker.Heartbeat, HeartbeatLiveness = TestBroker.Liveness })
             .MapHandler<StockHandler, StockQuery, StockLevel>("stock", TypedJson.Default.StockQuery, TypedJson.Default.StockLevel, concurrency: 8);
         workerBuilder.Services.AddCourierClient(o => o with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(10) });
         workerBuilder.Services.AddHealthChecks().AddCourierWorkerCheck().AddCourierClientCheck("stock");

@@ -6,14 +6,24 @@ using Courier.Worker;
 
 namespace Courier.Tests.Infrastructure;
 
-/// <summary>In-process brokers and workers on random loopback ports, with fast heartbeats so failures show quickly.</summary>
+/// <summary>
+/// In-process brokers and workers on random loopback ports. Fast heartbeats, but a peer is given up only after 5 s of
+/// silence: a loaded CI machine can stall a test for well over 1.5 s, and a worker reconnecting under a request it
+/// holds turns that request's outcome unknown. Tests about silent (stopped) peers ask for <see cref="QuickLiveness"/>.
+/// </summary>
 public static class TestBroker
 {
     public static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Missed heartbeats before a peer is given up: 10 × <see cref="Heartbeat"/>.</summary>
+    public const int Liveness = 10;
+
+    /// <summary>For tests that wait for a stopped peer to be given up: 3 × <see cref="Heartbeat"/>.</summary>
+    public const int QuickLiveness = 3;
+
     public static async Task<CourierBroker> StartAsync(Func<CourierBrokerOptions, CourierBrokerOptions>? configure = null)
     {
-        var options = CourierBrokerOptions.Default with { Endpoint = "tcp://127.0.0.1:*", HeartbeatInterval = Heartbeat, HeartbeatLiveness = 3 };
+        var options = CourierBrokerOptions.Default with { Endpoint = "tcp://127.0.0.1:*", HeartbeatInterval = Heartbeat, HeartbeatLiveness = Liveness };
         var broker = new CourierBroker(configure?.Invoke(options) ?? options);
         await broker.StartAsync();
         return broker;
@@ -38,6 +48,7 @@ public static class TestBroker
         BrokerEndpoint = endpoint,
         Name = name,
         HeartbeatInterval = Heartbeat,
+        HeartbeatLiveness = Liveness,
         ReconnectDelay = TimeSpan.FromMilliseconds(100),
         ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
     };
