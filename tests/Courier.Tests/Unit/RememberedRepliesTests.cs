@@ -104,6 +104,43 @@ public sealed class RememberedRepliesTests
     }
 
     [Fact]
+    public void A_reply_remembered_again_lives_its_own_window_not_the_one_of_the_reply_it_replaced()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, clock, maxBytes: 1000);
+        var key = new RequestKey(Client, 1);
+        ledger.Remember(key, Reply(10));
+        clock.Advance(TimeSpan.FromSeconds(40));
+        ledger.Remember(key, Reply(20));
+
+        clock.Advance(TimeSpan.FromSeconds(30)); // the first reply's window is over, the second's is not
+        ledger.Expire(clock.GetTimestamp());
+
+        Assert.True(ledger.TryGetAnswer(key, out var answer));
+        Assert.Equal(20, answer.Body[0].Length);
+        Assert.Equal(20, ledger.RememberedBytes);
+
+        clock.Advance(TimeSpan.FromSeconds(31));
+        ledger.Expire(clock.GetTimestamp());
+
+        Assert.False(ledger.TryGetAnswer(key, out _));
+        Assert.Equal(0, ledger.RememberedBytes);
+    }
+
+    [Fact]
+    public void A_reply_remembered_again_is_not_pushed_out_by_count_in_the_place_of_the_reply_it_replaced()
+    {
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 2, TimeProvider.System, maxBytes: 1000);
+        var key = new RequestKey(Client, 1);
+        ledger.Remember(key, Reply(10));
+        ledger.Remember(key, Reply(20));
+        ledger.Remember(new RequestKey(Client, 2), Reply(30)); // the count pushes out the first reply's place only
+
+        Assert.True(ledger.TryGetAnswer(key, out var answer));
+        Assert.Equal(20, answer.Body[0].Length);
+    }
+
+    [Fact]
     public void Forgetting_leaves_alone_a_request_in_progress_that_is_another_attempts()
     {
         var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System);

@@ -21,7 +21,9 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 {
     private readonly Dictionary<RequestKey, TRunning> _running = [];
     private readonly Dictionary<RequestKey, Answer> _answered = [];
-    private readonly Queue<(RequestKey Key, long At)> _order = new();
+    // Every answer remembered, oldest first. A key answered again has two places here: the older one, reaching the
+    // front, removes nothing (its answer is no longer the key's).
+    private readonly Queue<(RequestKey Key, Answer Answer, long At)> _order = new();
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
@@ -88,11 +90,12 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         if (existed)
         {
             _bytes -= slot!.Bytes;
-            slot.Bytes = 0; // its place in the queues stays, holding nothing; the key's new place is the newest
+            slot.Bytes = 0; // its places in the queues stay, holding nothing; the key's new place is the newest
+            slot.Replaced = true;
         }
 
         slot = answer;
-        _order.Enqueue((key, clock.GetTimestamp()));
+        _order.Enqueue((key, answer, clock.GetTimestamp()));
         if (answer.Bytes > 0)
         {
             _bytes += answer.Bytes;
@@ -101,7 +104,8 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
         while (_order.Count > capacity)
         {
-            Remove(_order.Dequeue().Key);
+            var (oldKey, oldAnswer, _) = _order.Dequeue();
+            Remove(oldKey, oldAnswer);
         }
 
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
@@ -119,7 +123,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         while (_order.TryPeek(out var oldest) && now - oldest.At > _windowTicks)
         {
             _order.Dequeue();
-            Remove(oldest.Key);
+            Remove(oldest.Key, oldest.Answer);
         }
 
         while (_bodies.TryPeek(out var first) && first.Bytes == 0)
@@ -137,12 +141,13 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         [System.Text.Encoding.UTF8.GetBytes($"answered, but its reply ({size} bytes) is no longer kept for a repeat: not run again")],
         []);
 
-    private void Remove(RequestKey key)
+    private void Remove(RequestKey key, Answer answer)
     {
-        if (_answered.Remove(key, out var removed))
+        if (!answer.Replaced)
         {
-            _bytes -= removed.Bytes;
-            removed.Bytes = 0;
+            _answered.Remove(key);
+            _bytes -= answer.Bytes;
+            answer.Bytes = 0;
         }
     }
 
@@ -163,5 +168,8 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         public RememberedReply Reply { get; set; } = reply;
 
         public long Bytes { get; set; } = bytes;
+
+        /// <summary>Whether a newer answer of the same request took its place in the ledger.</summary>
+        public bool Replaced { get; set; }
     }
 }
