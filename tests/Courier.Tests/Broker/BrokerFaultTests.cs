@@ -107,7 +107,9 @@ public sealed class BrokerFaultTests
     public async Task Broker_killed_and_restarted_workers_reregister_and_clients_recover_through_retries()
     {
         var (first, endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*", "--heartbeat", "500ms");
-        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "survivor");
+        // Quick liveness: should the new broker's DISCONNECT not reach it, the worker gives the dead one up well within the
+        // callers' ~10 s of retries.
+        await using var worker = await TestBroker.StartWorkerAsync(endpoint, "survivor", configure: o => o with { HeartbeatLiveness = TestBroker.QuickLiveness });
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMilliseconds(500), Retries = 20 });
         Assert.Equal("survivor", (await client.RequestAsync("echo", "before")).BodyText);
 

@@ -31,7 +31,7 @@ public sealed class CliServiceTests
     [Fact]
     public async Task Worker_serves_any_service_name_with_the_reply_it_is_given()
     {
-        // Liveness of 10 s, not 1.5: a heartbeat late on a loaded machine made the worker reconnect while it held the
+        // Liveness of 10 s, not the tests' 5: a heartbeat late on a loaded machine made the worker reconnect while it held the
         // request, which its caller then rightly got as an unknown outcome. These tests are about the CLI, not liveness.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatLiveness = 20 });
         await using var worker = ChildProcess.Start(

@@ -138,6 +138,8 @@ public sealed class RememberedRepliesTests
 
         Assert.True(ledger.TryGetAnswer(key, out var answer));
         Assert.Equal(20, answer.Body[0].Length);
+        Assert.Equal(2, ledger.AnsweredCount);
+        Assert.Equal(50, ledger.RememberedBytes);
     }
 
     [Fact]

@@ -28,6 +28,9 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
     private readonly Queue<Answer> _bodies = new();
+    // What an answer that left the ledger holds instead of its reply: its places in the queues keep it until they reach
+    // the front, and no one reads it, so its body is not kept alive meanwhile.
+    private static readonly RememberedReply Released = new(0, [], []);
     private readonly long _windowTicks = (long)(window.TotalSeconds * clock.TimestampFrequency);
     private long _bytes;
 
@@ -92,6 +95,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             _bytes -= slot!.Bytes;
             slot.Bytes = 0; // its places in the queues stay, holding nothing; the key's new place is the newest
             slot.Replaced = true;
+            slot.Reply = Released;
         }
 
         slot = answer;
@@ -148,6 +152,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             _answered.Remove(key);
             _bytes -= answer.Bytes;
             answer.Bytes = 0;
+            answer.Reply = Released;
         }
     }
 
