@@ -42,7 +42,7 @@ internal static class Cli
         TransportOptions.Default.HeartbeatInterval,
         TimeSpan.FromMilliseconds(1),
         TimeSpan.FromHours(1),
-        "ZMTP PING interval on every connection a client or worker opens (keeps connections through nginx alive; servers and brokers answer pings and send none, and find dead peers by TCP keepalive); 0 turns ZMTP heartbeats off.",
+        "ZMTP PING interval on every connection a client opens (keeps connections through nginx alive; servers and brokers answer pings and send none, and find dead peers by TCP keepalive); 0 turns ZMTP heartbeats off. A worker sends none unless given this option: its 7/MDP heartbeats do the same.",
         allowZero: true));
 
     private static Option<T> Recursive<T>(Option<T> option)
@@ -76,6 +76,11 @@ internal static class Cli
     public static async Task<int> RunAsync(ParseResult parse, Func<Task<int>> body)
     {
         var heartbeat = parse.GetValue(ZmtpHeartbeatOption);
+        if (parse.CommandResult.Command.Name == "worker" && parse.GetResult(ZmtpHeartbeatOption) is null or { Implicit: true })
+        {
+            heartbeat = Courier.Worker.CourierWorkerOptions.Default.Transport.HeartbeatInterval; // its 7/MDP heartbeats keep it alive
+        }
+
         Transport = TransportOptions.Default with
         {
             Implementation = parse.GetValue(TransportOption),

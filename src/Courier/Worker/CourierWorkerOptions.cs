@@ -77,10 +77,15 @@ public sealed record CourierWorkerOptions
     // A fresh instance, for the same reason as Transport: binding must never change a Default.
     public CourierSecurityOptions Security { get; init; } = new();
 
-    /// <summary>Socket limits and ZMTP heartbeats.</summary>
+    /// <summary>
+    /// Socket limits and ZMTP heartbeats. A worker sends no ZMTP heartbeats unless asked (<c>Transport.HeartbeatInterval</c>
+    /// zero by default): its 7/MDP heartbeats (<see cref="HeartbeatInterval"/>) already keep its connection busy through a
+    /// proxy and find a dead broker, and a ZMTP heartbeat timer costs each one-at-a-time request ~6 % of its round trip
+    /// (docs/performance.md).
+    /// </summary>
     // A fresh instance, not TransportOptions.Default: the configuration binder sets a nested record's properties in place,
     // and binding "Transport:…" must not change the process-wide default.
-    public TransportOptions Transport { get; init; } = new();
+    public TransportOptions Transport { get; init; } = new() { HeartbeatInterval = TimeSpan.Zero };
 
     /// <summary>Where logs go. Silent by default.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

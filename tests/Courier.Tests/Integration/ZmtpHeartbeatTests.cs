@@ -45,15 +45,18 @@ public sealed class ZmtpHeartbeatTests
     [Theory]
     [InlineData("200ms", true)]
     [InlineData("0", false)]
-    public async Task A_connecting_worker_pings_at_the_heartbeat_interval_without_a_ttl_unless_heartbeats_are_off(string interval, bool pings)
+    [InlineData(null, false)] // a worker's 7/MDP heartbeats keep its connection alive: no ZMTP ones unless asked
+    public async Task A_connecting_worker_pings_at_the_heartbeat_interval_it_is_given_without_a_ttl_and_not_at_all_by_default(string? interval, bool pings)
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        await using var worker = ChildProcess.Start("worker", "--connect", $"tcp://127.0.0.1:{port}", "--zmtp-heartbeat", interval);
+        await using var worker = interval is null
+            ? ChildProcess.Start("worker", "--connect", $"tcp://127.0.0.1:{port}")
+            : ChildProcess.Start("worker", "--connect", $"tcp://127.0.0.1:{port}", "--zmtp-heartbeat", interval);
         using var connection = await listener.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
-        // Longer than the default interval (5 s): an "off" that fell back to the default would PING within it.
+        // Longer than the clients' default interval (5 s): an "off" that fell back to it would PING within it.
         var received = await RawZmtp.SendAndListenAsync(
             connection, RawZmtp.GreetingAndReady(minor: 1, socketType: "ROUTER"), TimeSpan.FromSeconds(pings ? 10 : 6), RawZmtp.ContainsPing);
 
