@@ -22,14 +22,14 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     private readonly Dictionary<RequestKey, TRunning> _running = [];
     private readonly Dictionary<RequestKey, Answer> _answered = [];
     // Every answer remembered, oldest first. A key answered again has two places here: the older one, reaching the
-    // front, removes nothing (its answer is no longer the key's).
+    // front, removes nothing (its answer has left).
     private readonly Queue<(RequestKey Key, Answer Answer, long At)> _order = new();
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
     private readonly Queue<Answer> _bodies = new();
-    // What an answer that left the ledger holds instead of its reply: its places in the queues keep it until they reach
-    // the front, and no one reads it, so its body is not kept alive meanwhile.
+    // What an answer that left the ledger (replaced or removed) holds instead of its reply, and how it is known to have
+    // left: its places in the queues keep it until they reach the front, and no one reads it, so its body goes at once.
     private static readonly RememberedReply Released = new(0, [], []);
     private readonly long _windowTicks = (long)(window.TotalSeconds * clock.TimestampFrequency);
     private long _bytes;
@@ -93,9 +93,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         if (existed)
         {
             _bytes -= slot!.Bytes;
-            slot.Bytes = 0; // its places in the queues stay, holding nothing; the key's new place is the newest
-            slot.Replaced = true;
-            slot.Reply = Released;
+            slot.Release(); // its places in the queues stay, holding nothing; the key's new place is the newest
         }
 
         slot = answer;
@@ -114,6 +112,11 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
         {
+            if (oldest.Left)
+            {
+                continue; // nothing to drop, and a Forgotten reply would make it look present again
+            }
+
             // The entry stays, without its body: a repeat is still never run again.
             _bytes -= oldest.Bytes;
             oldest.Reply = Forgotten(oldest.Bytes);
@@ -147,12 +150,11 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
     private void Remove(RequestKey key, Answer answer)
     {
-        if (!answer.Replaced)
+        if (!answer.Left)
         {
             _answered.Remove(key);
             _bytes -= answer.Bytes;
-            answer.Bytes = 0;
-            answer.Reply = Released;
+            answer.Release();
         }
     }
 
@@ -174,7 +176,14 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
         public long Bytes { get; set; } = bytes;
 
-        /// <summary>Whether a newer answer of the same request took its place in the ledger.</summary>
-        public bool Replaced { get; set; }
+        /// <summary>Whether it left the ledger: a newer answer of the same request took its place, or it was removed.</summary>
+        public bool Left => ReferenceEquals(Reply, Released);
+
+        /// <summary>Leaves the ledger: counts no bytes and holds no body from now on.</summary>
+        public void Release()
+        {
+            Bytes = 0;
+            Reply = Released;
+        }
     }
 }
