@@ -474,10 +474,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             // courier/5: remembered for at-most-once, and its caller's budget becomes a deadline here.
             held.Track(request.Key);
             _delivery.Start(held.Key, held);
-            if (delivery.BudgetMs > 0)
-            {
-                held.Deadline = Delivery.DeadlineOf(delivery.BudgetMs, _clock);
-            }
+            held.Deadline = Delivery.DeadlineOf(delivery.BudgetMs, _clock); // long.MaxValue, as set, when it has no budget
         }
 
         _telemetry.Arrived(held);
