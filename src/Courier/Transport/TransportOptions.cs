@@ -33,7 +33,8 @@ public sealed record TransportOptions
     /// default: with the native transport that saves ~7 µs of each one-at-a-time round trip through a broker (a timed wait
     /// per sleep of libzmq's I/O thread; docs/performance.md; measured 2026-11-28, when listeners still pinged), and leaves
     /// dead-peer detection to 7/MDP heartbeats (workers) and request timeouts (clients); a worker's default is zero for
-    /// that reason (<see cref="Worker.CourierWorkerOptions.Transport"/>). Only connecting sockets (clients, workers) send PINGs; a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle
+    /// that reason (<see cref="Worker.CourierWorkerOptions.Transport"/>). Only connecting sockets (clients, workers) send
+    /// PINGs; a listener (server, broker) answers them and finds dead peers by TCP keepalive (idle
     /// <see cref="HeartbeatTimeout"/>, then a probe every interval, 3 probes; the system's count on NetMQ): libzmq 4.3 cancels a
     /// heartbeat timer by walking every timer of its I/O thread, so a listener pinging 8,000 idle connections kept a core
     /// busy (native transport). The cost: a peer whose process is stopped (SIGSTOP) on a live host still answers keepalive
