@@ -102,7 +102,10 @@ internal sealed class CliTelemetry : IDisposable
     {
         var builder = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddMeter(CourierDiagnostics.MeterName);
+            .AddMeter(CourierDiagnostics.MeterName)
+            // The runtime's own meter (GC collections and pauses, bytes allocated, thread pool, lock contention): what
+            // an operator reads beside Courier's counters to tell a slow handler from a process busy collecting.
+            .AddMeter("System.Runtime");
         if (prometheus is { } listen)
         {
             builder.AddPrometheusHttpListener(o =>

@@ -29,6 +29,10 @@ public sealed partial class MetricsEndpointTests
         Assert.Matches($"courier_broker_workers\\{{[^}}]*rpc_method=\"{service}\"[^}}]*\\}} 1", text);
         Assert.Contains("courier_broker_queue_wait_seconds_bucket", text, StringComparison.Ordinal);
 
+        // The runtime's own meter beside Courier's: what the process allocated and how often it collected.
+        Assert.Matches(@"dotnet_gc_heap_total_allocated_bytes_total\{[^}]*\} [1-9]", text);
+        Assert.Contains("dotnet_gc_collections_total", text, StringComparison.Ordinal);
+
         // The worker has its own endpoint: its handlers' durations.
         var worker = await Http.GetStringAsync(stack.WorkerMetricsUrl);
         Assert.Matches($"rpc_server_call_duration_seconds_count\\{{[^}}]*rpc_method=\"{service}\"", worker);
