@@ -19,6 +19,9 @@ internal static class WorkerCommand
         var name = CliOption.Text("--name", "Instance name, answered by --reply whoami (default: host name and process id).");
         var delay = CliOption.Duration("--delay", TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromHours(1), "Simulated work per request.");
         var concurrency = CliOption.Int("--concurrency", CourierWorkerOptions.Default.Concurrency, 1, 100_000, "Requests of each service handled at once.");
+        var prefetch = CliOption.Int(
+            "--prefetch", CourierWorkerOptions.Default.Prefetch, 0, 100_000,
+            "Requests of each service a Courier broker may hand this worker beyond --concurrency; they wait here for a handler (0: only what can start).");
         var heartbeat = CliOption.Duration(
             "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
         var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
@@ -27,7 +30,7 @@ internal static class WorkerCommand
             "--record", "Append each request's body as a line to this file when its handler starts: an effect, so the services are declared not idempotent (a broker never runs such a request twice).", "PATH");
         var command = new Command("worker", "Serve a service of any name for a 7/MDP broker, answering like echo or whoami.")
         {
-            connect, service, reply, name, delay, concurrency, heartbeat, liveness, protocol, record,
+            connect, service, reply, name, delay, concurrency, prefetch, heartbeat, liveness, protocol, record,
         };
         var telemetry = CliTelemetry.Options.Create();
         telemetry.AddTo(command);
@@ -44,6 +47,7 @@ internal static class WorkerCommand
                     BrokerEndpoints = parse.GetValue(connect)!,
                     Name = instance,
                     Concurrency = parse.GetValue(concurrency),
+                    Prefetch = parse.GetValue(prefetch),
                     HeartbeatInterval = parse.GetValue(heartbeat),
                     HeartbeatLiveness = parse.GetValue(liveness),
                     Protocol = parse.GetValue(protocol),

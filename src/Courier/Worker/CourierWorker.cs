@@ -64,7 +64,8 @@ public sealed class CourierWorker : IAsyncDisposable
     /// <summary>
     /// Serves <paramref name="service"/> with <paramref name="handler"/>, replacing any earlier handler of that name. A
     /// Courier broker keeps up to <paramref name="concurrency"/> requests of this service outstanding to the worker
-    /// (default <see cref="CourierWorkerOptions.Concurrency"/>), whatever its other services hold. Call before <see cref="StartAsync"/>.
+    /// (default <see cref="CourierWorkerOptions.Concurrency"/>), plus <see cref="CourierWorkerOptions.Prefetch"/> waiting,
+    /// whatever its other services hold. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
     /// <param name="service">The service's name.</param>
@@ -79,9 +80,10 @@ public sealed class CourierWorker : IAsyncDisposable
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
 
-        if (concurrency is <= 0)
+        if (concurrency is <= 0 || concurrency > CourierWorkerOptions.MaxOutstanding - _options.Prefetch)
         {
-            throw new ArgumentOutOfRangeException(nameof(concurrency), concurrency, "Concurrency must be positive.");
+            throw new ArgumentOutOfRangeException(
+                nameof(concurrency), concurrency, $"Concurrency must be positive, and with Prefetch ({_options.Prefetch}) at most {CourierWorkerOptions.MaxOutstanding:N0}.");
         }
 
         if (Volatile.Read(ref _state) != 0)
@@ -89,7 +91,7 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("Services must be mapped before the worker starts.");
         }
 
-        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency, idempotent);
+        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency, idempotent, _options.Prefetch);
         var index = _services.FindIndex(s => s.Name == service);
         if (index >= 0)
         {
@@ -124,7 +126,8 @@ public sealed class CourierWorker : IAsyncDisposable
         for (var i = 0; i < brokers.Count; i++)
         {
             var loop = _transport.CreateLoop(brokers.Count == 1 ? $"courier-worker-{_options.Name}" : $"courier-worker-{_options.Name}-{i + 1}", _logger);
-            var engine = new WorkerEngine(_options with { BrokerEndpoint = brokers[i], BrokerEndpoints = [] }, [.. _services], loop, _logger);
+            // Each broker's engine counts its own running and waiting requests, on its own loop: its own copy of each service.
+            var engine = new WorkerEngine(_options with { BrokerEndpoint = brokers[i], BrokerEndpoints = [] }, [.. _services.Select(s => s.Copy())], loop, _logger);
             started[i] = (loop, engine);
             loop.Start(tick, engine.OnTick, engine.OnTurnEnd, engine.OnStopped);
             loop.Post(engine.Connect);

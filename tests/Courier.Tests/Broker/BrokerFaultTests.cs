@@ -10,7 +10,8 @@ namespace Courier.Tests.Broker;
 public sealed class BrokerFaultTests
 {
     private static string[] WorkerArgs(string endpoint, string name, string delay, string concurrency = "20", string heartbeat = "500ms")
-        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", heartbeat, "--liveness", "3"];
+        => ["worker", "--connect", endpoint, "--name", name, "--delay", delay, "--concurrency", concurrency, "--heartbeat", heartbeat, "--liveness", "3",
+            "--prefetch", "0"]; // what the broker holds at a worker is its concurrency, as these tests count it
 
     [Fact]
     public async Task Worker_killed_with_SIGKILL_under_pipelined_load_loses_no_request()

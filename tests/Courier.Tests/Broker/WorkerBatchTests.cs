@@ -21,7 +21,7 @@ public sealed class WorkerBatchTests
         var port = broker.BindRandomPort("tcp://127.0.0.1");
         await using var worker = new CourierWorker(
             // This broker never heartbeats: the worker keeps it for the whole test, not for 3 × 2.5 s.
-            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, RunHandlersInline = inline, HeartbeatInterval = TimeSpan.FromSeconds(30) },
+            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, Prefetch = 8, RunHandlersInline = inline, HeartbeatInterval = TimeSpan.FromSeconds(30) },
             (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();
@@ -32,7 +32,8 @@ public sealed class WorkerBatchTests
         probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/3");
         broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/3"));
         var ready = Receive(broker, m => m.Count == 6 && m[3] == "\u0001");
-        Assert.Equal(("upper", "courier/3 capacity=32"), (ready.Frames[4], ready.Frames[5]));
+        // Its capacity: 32 running and 8 waiting.
+        Assert.Equal(("upper", "courier/3 capacity=40"), (ready.Frames[4], ready.Frames[5]));
 
         var requests = Enumerable.Range(0, 12).Select(i => (1000UL + (ulong)i, "", i == 5 ? "fail" : $"req {i}")).ToList();
         var batch = new NetMQMessage();

@@ -9,13 +9,13 @@ using NetMQ.Sockets;
 
 namespace Courier.Tests.Broker;
 
-/// <summary>A worker runs at most its own Concurrency of handlers, whatever its broker sends.</summary>
+/// <summary>A worker runs at most its own Concurrency of handlers and holds its Prefetch waiting, whatever its broker sends.</summary>
 public sealed class WorkerConcurrencyTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task A_worker_sent_more_requests_than_its_concurrency_runs_only_that_many_and_answers_the_rest_503()
+    public async Task A_worker_sent_more_requests_than_its_concurrency_and_prefetch_runs_only_that_many_holds_its_prefetch_and_answers_the_rest_503()
     {
         using var broker = new RouterSocket();
         broker.Options.ReceiveHighWatermark = 0;
@@ -39,6 +39,7 @@ public sealed class WorkerConcurrencyTests
         {
             Service = "echo",
             Concurrency = 10,
+            Prefetch = 5,
             Protocol = ClientProtocol.Mdp,
             LoggerFactory = logs,
             // The fake broker never sends a heartbeat: at the tests' 500 ms the worker gave it up within seconds and came back
@@ -59,11 +60,11 @@ public sealed class WorkerConcurrencyTests
                 .SendMoreFrame($"client-{i}").SendMoreFrameEmpty().SendFrame($"body {i}");
         }
 
-        // 990 come back 503 while the first ten still run. The worker's heartbeats keep arriving meanwhile, so the wait is
+        // 985 come back 503 while the first ten still run and five wait. The worker's heartbeats keep arriving meanwhile, so the wait is
         // bounded as a whole, not per message (a lost refusal hung this loop for good in CI).
         var seen = new Seen();
         var until = DateTime.UtcNow + Wait;
-        while (seen.Refused < 990)
+        while (seen.Refused < 985)
         {
             Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), $"{seen}; worker's log:\n{logs.AtLeast(LogLevel.Information)}");
             seen.Add(frames);
@@ -73,17 +74,18 @@ public sealed class WorkerConcurrencyTests
         await Poll.UntilAsync(() => Volatile.Read(ref running) == 10, what: "the ten admitted handlers running");
         Assert.True(most <= 10, $"{most} handlers ran at once");
 
-        // Released, the ten answer; a new request then runs again.
-        release.Release(10);
+        // Released, the ten answer, then the five that waited, never more than ten at once.
+        release.Release(15);
         until = DateTime.UtcNow + Wait;
-        while (seen.Answered < 10)
+        while (seen.Answered < 15)
         {
             Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), $"{seen}; worker's log:\n{logs.AtLeast(LogLevel.Information)}");
             seen.Add(frames);
         }
 
         Assert.True(most <= 10, $"{most} handlers ran at once");
-        Assert.Contains(logs.Messages, m => m.Contains("than its concurrency of 10", StringComparison.Ordinal));
+        Assert.Equal(985, seen.Refused);
+        Assert.Contains(logs.Messages, m => m.Contains("than its concurrency of 10 and prefetch of 5", StringComparison.Ordinal));
     }
 
     /// <summary>What the fake broker received from the worker, by kind: a failure says all of it.</summary>

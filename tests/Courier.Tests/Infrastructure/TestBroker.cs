@@ -42,11 +42,15 @@ public static class TestBroker
         return worker;
     }
 
-    /// <summary>Options for a test worker: fast heartbeats and reconnects.</summary>
+    /// <summary>
+    /// Options for a test worker: fast heartbeats and reconnects, and no prefetch: the broker holds what the worker cannot
+    /// run at once, so a test's worker capacity is its concurrency (prefetch has tests of its own, WorkerPrefetchTests).
+    /// </summary>
     public static CourierWorkerOptions WorkerOptions(string endpoint, string name) => CourierWorkerOptions.Default with
     {
         BrokerEndpoint = endpoint,
         Name = name,
+        Prefetch = 0,
         HeartbeatInterval = Heartbeat,
         HeartbeatLiveness = Liveness,
         ReconnectDelay = TimeSpan.FromMilliseconds(100),

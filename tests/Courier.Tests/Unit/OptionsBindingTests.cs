@@ -149,6 +149,7 @@ public sealed class OptionsBindingTests
               "Service": "greet",
               "Name": "worker-3",
               "Concurrency": 8,
+              "Prefetch": 12,
               "HeartbeatInterval": "00:00:01.5",
               "HeartbeatLiveness": 5,
               "ReconnectDelay": "00:00:00.5",
@@ -166,6 +167,7 @@ public sealed class OptionsBindingTests
         Assert.Equal("greet", options.Service);
         Assert.Equal("worker-3", options.Name);
         Assert.Equal(8, options.Concurrency);
+        Assert.Equal(12, options.Prefetch);
         Assert.Equal(TimeSpan.FromSeconds(1.5), options.HeartbeatInterval);
         Assert.Equal(5, options.HeartbeatLiveness);
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.ReconnectDelay);

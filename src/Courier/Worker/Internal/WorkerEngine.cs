@@ -21,6 +21,9 @@ namespace Courier.Worker.Internal;
 internal sealed class WorkerEngine : IGaugeSource, IDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
+    private static readonly byte[] WorkerStopping = Encoding.UTF8.GetBytes("worker stopping");
+    private static readonly byte[] DeadlineWhileWaiting = Encoding.UTF8.GetBytes("the request's deadline passed while it waited for a handler");
+    private static readonly byte[] CancelledWhileWaiting = Encoding.UTF8.GetBytes("the request's caller cancelled it while it waited for a handler");
     private readonly CourierWorkerOptions _options;
     private readonly string _name;
     private readonly ILogger _logger;
@@ -37,6 +40,8 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private readonly IDisposable _gauges;
+    private readonly Queue<WorkerService> _freed = new();
+    private bool _startingWaiting;
     private bool _brokerAnswered;
     private bool _draining;
     private bool _saidDisconnect;
@@ -66,7 +71,17 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back (<see cref="HandlerRunner{TContext}.OnLoopStopped"/>).</summary>
-    public void OnStopped() => _runner.OnLoopStopped();
+    public void OnStopped()
+    {
+        _runner.OnLoopStopped();
+        foreach (var service in Services())
+        {
+            while (service.TryTakeWaiting(out var waiting))
+            {
+                waiting.Body.Lent.Dispose();
+            }
+        }
+    }
 
     public int InFlight => _runner.InFlight;
 
@@ -110,6 +125,16 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     public void BeginDrain()
     {
         _draining = true;
+
+        // Requests waiting for a place never ran: answered 503 now, so that their callers may send them elsewhere at once.
+        foreach (var service in Services())
+        {
+            while (service.TryTakeWaiting(out var waiting))
+            {
+                Refuse(waiting, CourierStatus.Unavailable, WorkerStopping);
+            }
+        }
+
         if (_runner.Idle)
         {
             _drained.TrySetResult();
@@ -282,7 +307,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         var protocol = courier ? $"courier/{negotiation.Version}" : "7/MDP";
         foreach (var service in link.Services)
         {
-            var capacity = courier ? service.Concurrency : 1;
+            var capacity = courier ? service.Capacity : 1;
             WorkerLog.Registering(_logger, _options.Name, service.Name, _options.BrokerEndpoint, protocol, capacity);
             connection.SayReady(service, capacity, _name);
         }
@@ -442,13 +467,14 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     /// <summary>
     /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
     /// for a service the connection does not serve, 503 when the service already runs its <c>Concurrency</c> of handlers
-    /// (whatever the broker sends, a worker never runs more: its body is not even copied).
+    /// and holds its <c>Prefetch</c> of requests waiting (whatever the broker sends, a worker never runs or holds more: its
+    /// body is not even copied).
     /// </summary>
     private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
     {
         if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
-            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes("worker stopping")]);
+            connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
             return null;
         }
 
@@ -460,14 +486,17 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             return null;
         }
 
-        if (service.Running >= service.Concurrency)
+        if (!service.HasRoom)
         {
             if (_violations.Admit(ViolationKind.OverCapacity))
             {
-                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency);
+                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency, service.Prefetch);
             }
 
-            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}")]);
+            connection.Reply(
+                address,
+                CourierStatus.Unavailable,
+                [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name} and holds {service.Prefetch} more")]);
             return null;
         }
 
@@ -493,6 +522,20 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             _calls[address.Token] = call;
         }
 
+        var request = new WaitingRequest(connection, address, body, headers, call);
+        if (service.Running < service.Concurrency)
+        {
+            Start(service, request);
+        }
+        else
+        {
+            service.Wait(request); // Admit saw room for it
+        }
+    }
+
+    private void Start(WorkerService service, WaitingRequest request)
+    {
+        var (connection, address, body, headers, call) = request;
         var job = new WorkerJob(connection, address, service.Take(), call, body.Lent);
         if (!_runner.TryRun(service.Handler, new CourierRequest(service.Name, body.Frames, headers), job, call, TraceHeaders.Parent(headers.Span)))
         {
@@ -502,6 +545,85 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} is busy")]);
         }
     }
+
+    /// <summary>
+    /// A handler of <paramref name="service"/> finished: the requests waiting for its place start, oldest first. Inline
+    /// handlers that finish at once come back here: they only queue their service, and the outermost call starts it, so
+    /// that a long queue never becomes a deep stack.
+    /// </summary>
+    private void StartWaiting(WorkerService service)
+    {
+        if (service.Waiting == 0)
+        {
+            return;
+        }
+
+        _freed.Enqueue(service);
+        if (_startingWaiting)
+        {
+            return;
+        }
+
+        _startingWaiting = true;
+        try
+        {
+            while (_freed.TryDequeue(out var freed))
+            {
+                while (freed.Running < freed.Concurrency && freed.TryTakeWaiting(out var waiting))
+                {
+                    StartOrRefuse(freed, waiting);
+                }
+            }
+        }
+        finally
+        {
+            _startingWaiting = false;
+        }
+    }
+
+    private void StartOrRefuse(WorkerService service, WaitingRequest waiting)
+    {
+        var connection = waiting.Connection;
+        if (connection.Closed || !ReferenceEquals(connection.Link.Connection, connection) || _saidDisconnect)
+        {
+            // Its connection is gone: the broker has taken it back (requeued, or answered its caller), and no reply can
+            // reach it any more.
+            Forget(waiting);
+            waiting.Body.Lent.Dispose();
+            return;
+        }
+
+        if (waiting.Call is { } call && (call.Reason != CallCancel.None || call.Deadline <= _clock.GetTimestamp()))
+        {
+            // Its caller gave up while it waited: answered as a handler stopped by its token would be, without running.
+            Refuse(waiting, CourierStatus.DeadlineExceeded, call.Reason == CallCancel.Caller ? CancelledWhileWaiting : DeadlineWhileWaiting);
+            return;
+        }
+
+        Start(service, waiting);
+    }
+
+    /// <summary>Answers a waiting request that will not run, and lets it go.</summary>
+    private void Refuse(WaitingRequest waiting, int status, byte[] message)
+    {
+        Forget(waiting);
+        if (!waiting.Connection.Closed && ReferenceEquals(waiting.Connection.Link.Connection, waiting.Connection) && !_saidDisconnect)
+        {
+            waiting.Connection.Reply(waiting.Address, status, [message]);
+        }
+
+        waiting.Body.Lent.Dispose();
+    }
+
+    private void Forget(WaitingRequest waiting)
+    {
+        if (waiting.Call is { } call && _calls.TryGetValue(waiting.Address.Token, out var current) && ReferenceEquals(current, call))
+        {
+            _calls.Remove(waiting.Address.Token);
+        }
+    }
+
+    private IEnumerable<WorkerService> Services() => _links.SelectMany(l => l.Services).Distinct();
 
     private void Unexpected(int frameCount, string reason)
     {
@@ -529,6 +651,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
         // After the reply: its body may be the request's, as an echo's is (sent on without a copy, libzmq holds it now).
         job.Lent.Dispose();
+        StartWaiting(job.Slot.Service);
     }
 
     private void OnIdle()

@@ -3,9 +3,14 @@ using Courier.Server;
 
 namespace Courier.Worker.Internal;
 
-/// <summary>A service a worker serves: its name, its handler, and the requests of it the worker takes at once.</summary>
-internal sealed class WorkerService(string name, CourierHandler handler, int concurrency, bool idempotent = false)
+/// <summary>
+/// A service a worker serves: its name, its handler, the requests of it the worker runs at once, and those that wait in
+/// the worker for a place (<see cref="CourierWorkerOptions.Prefetch"/>).
+/// </summary>
+internal sealed class WorkerService(string name, CourierHandler handler, int concurrency, bool idempotent = false, int prefetch = 0)
 {
+    private readonly Queue<WaitingRequest> _waiting = new();
+
     public string Name { get; } = name;
 
     /// <summary>The name as sent in READY, and as a courier/4 REQUEST names it.</summary>
@@ -13,8 +18,20 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
 
     public CourierHandler Handler { get; } = handler;
 
-    /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
+    /// <summary>Handlers of this service that may run at once.</summary>
     public int Concurrency { get; } = concurrency;
+
+    /// <summary>Requests of this service that may wait for a place once <see cref="Concurrency"/> run.</summary>
+    public int Prefetch { get; } = prefetch;
+
+    /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
+    public int Capacity => Concurrency + Prefetch;
+
+    /// <summary>Requests waiting for a place (loop thread).</summary>
+    public int Waiting => _waiting.Count;
+
+    /// <summary>Whether a request arriving now may start or wait; otherwise it is refused.</summary>
+    public bool HasRoom => Running < Concurrency || _waiting.Count < Prefetch;
 
     /// <summary>Declared idempotent at READY (courier/5): a broker may give its requests to another worker after a stall or a death.</summary>
     public bool Idempotent { get; } = idempotent;
@@ -28,6 +45,15 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
         Running++;
         return new Slot(this);
     }
+
+    /// <summary>The same service with nothing running or waiting: each broker's engine keeps its own counts, on its own loop.</summary>
+    public WorkerService Copy() => new(Name, Handler, Concurrency, Idempotent, Prefetch);
+
+    /// <summary>A request that arrived while <see cref="Concurrency"/> handlers ran: it starts when one finishes.</summary>
+    public void Wait(WaitingRequest request) => _waiting.Enqueue(request);
+
+    /// <summary>The longest-waiting request, if any.</summary>
+    public bool TryTakeWaiting(out WaitingRequest request) => _waiting.TryDequeue(out request);
 
     /// <summary>One running handler's place in its service's <see cref="Concurrency"/>.</summary>
     internal sealed class Slot(WorkerService service)
@@ -47,3 +73,7 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
         }
     }
 }
+
+/// <summary>A request admitted but not started: what starting it needs, kept in the order it came.</summary>
+internal readonly record struct WaitingRequest(
+    WorkerConnection Connection, ReplyAddress Address, Transport.Internal.LentBody Body, ReadOnlyMemory<byte> Headers, Serving.Internal.HandlerCall? Call);
