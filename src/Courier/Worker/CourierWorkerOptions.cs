@@ -46,16 +46,18 @@ public sealed record CourierWorkerOptions
 
     /// <summary>
     /// Requests of each service a Courier broker may hand this worker beyond its <see cref="Concurrency"/>: they wait in
-    /// the worker, in arrival order, for a handler's place. Default 100; 0 takes only what can start at once.
+    /// the worker, in arrival order, for a handler's place. Default 100; 0 takes only what can start at once. A service
+    /// holds at most as many waiting as it runs at once: one mapped with a concurrency of 4 holds 4 waiting, not 100.
     /// </summary>
     /// <remarks>
     /// A broker counts a request outstanding from the moment it sends it until its reply is back, so without requests
     /// waiting here a worker whose handlers finish fast sits idle while its replies travel to the broker and new requests
     /// travel back (brokered 64 B at 4 × 100 in flight: 5–20 % fewer requests a second, docs/performance.md). The cost:
     /// a request waiting here is not given to another worker that frees up first, and a request that waited past its
-    /// deadline or was cancelled by its caller is answered 504 without running. A graceful stop answers the waiting
-    /// ones 503 (they never ran: the caller may send them elsewhere). If the worker dies, the broker cannot tell them from
-    /// the running ones: an at-most-once request among them fails with 520 like those (docs/guide.md §5).
+    /// deadline or was cancelled by its caller is not run (the worker answers it 504 when its turn comes, which frees
+    /// its place at the broker). A graceful stop hands the waiting ones back at once (503: the broker gives them to
+    /// another worker). If the worker dies, the broker cannot tell them from the running ones: an at-most-once request
+    /// among them fails with 520 like those (docs/guide.md §5).
     /// </remarks>
     public int Prefetch { get; init; } = 100;
 

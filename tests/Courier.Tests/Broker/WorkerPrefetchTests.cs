@@ -13,29 +13,31 @@ namespace Courier.Tests.Broker;
 public sealed class WorkerPrefetchTests
 {
     [Fact]
-    public async Task A_worker_takes_its_prefetch_beyond_its_concurrency_and_runs_them_one_place_at_a_time()
+    public async Task A_worker_takes_its_prefetch_beyond_its_concurrency_at_most_as_many_and_never_runs_more_than_its_concurrency()
     {
         await using var broker = await TestBroker.StartAsync();
         using var gate = new SemaphoreSlim(0);
         var gated = new Gated(gate);
         await using var worker = await TestBroker.StartWorkerAsync(
-            broker.Endpoint!, "w", service: "slow", concurrency: 1, configure: o => o with { Prefetch = 2 }, handler: gated.Handle);
+            broker.Endpoint!, "w", service: "slow", concurrency: 2, configure: o => o with { Prefetch = 5 }, handler: gated.Handle);
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
         await TestBroker.WaitForWorkersAsync(client, "slow", 1);
 
-        var requests = Enumerable.Range(0, 4).Select(i => client.RequestAsync("slow", $"r{i}")).ToArray();
+        var requests = Enumerable.Range(0, 6).Select(i => client.RequestAsync("slow", $"r{i}")).ToArray();
 
-        // The broker sees room for three at this worker (one running, two waiting there) and keeps the fourth.
+        // Its prefetch is capped at its concurrency: the broker sees room for four at this worker (two running, two
+        // waiting there) and keeps the other two.
+        await Poll.UntilAsync(() => gated.Started == 2, what: "two handlers running");
         await Poll.UntilAsync(
-            async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 3, 3)] && (await TestBroker.StatsAsync(client, "slow")).Queued == 1,
+            async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 4, 4)] && (await TestBroker.StatsAsync(client, "slow")).Queued == 2,
             TimeSpan.FromSeconds(30),
-            "three requests at the worker (capacity 3), one queued at the broker");
-        Assert.Equal(1, gated.Started);
+            "four requests at the worker (capacity 4), two queued at the broker");
+        Assert.Equal(2, gated.Started);
 
-        gate.Release(4);
+        gate.Release(6);
         var bodies = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(["r0", "r1", "r2", "r3"], bodies.Select(r => r.BodyText).Order());
-        Assert.Equal(1, gated.Most);
+        Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], bodies.Select(r => r.BodyText).Order());
+        Assert.Equal(2, gated.Most);
     }
 
     [Fact]
@@ -51,7 +53,7 @@ public sealed class WorkerPrefetchTests
 
         var first = client.RequestAsync("slow", "first");
         await Poll.UntilAsync(() => gated.Started == 1, what: "the first handler running");
-        var late = client.RequestAsync("slow", "late", CourierRequestOptions.Default with { Deadline = TimeSpan.FromMilliseconds(500) });
+        var late = client.RequestAsync("slow", "late", CourierRequestOptions.Default with { Deadline = TimeSpan.FromSeconds(2) });
         await Poll.UntilAsync(
             async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 2, 2)], TimeSpan.FromSeconds(30), "the late request waiting at the worker");
 

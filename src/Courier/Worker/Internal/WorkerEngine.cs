@@ -326,6 +326,13 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     {
         link.Connection?.Dispose();
         link.Connection = null;
+
+        // What waited for a handler came by the closed connection: the broker takes it back, and its places go to
+        // the requests of the next connection.
+        foreach (var service in link.Services)
+        {
+            service.DropWaiting(static waiting => waiting.Connection.Closed, Drop);
+        }
         if (_draining)
         {
             return;
@@ -496,7 +503,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             connection.Reply(
                 address,
                 CourierStatus.Unavailable,
-                [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name} and holds {service.Prefetch} more")]);
+                [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}, and {service.Prefetch} more wait")]);
             return null;
         }
 
@@ -571,7 +578,17 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             {
                 while (freed.Running < freed.Concurrency && freed.TryTakeWaiting(out var waiting))
                 {
-                    StartOrRefuse(freed, waiting);
+                    try
+                    {
+                        StartOrRefuse(freed, waiting);
+                    }
+#pragma warning disable CA1031 // This runs inside another request's completion: a fault here must not fail that one's answer.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        LoopGuard.Report(ex, _logger, "starting a waiting request");
+                        Drop(waiting);
+                    }
                 }
             }
         }
@@ -588,8 +605,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         {
             // Its connection is gone: the broker has taken it back (requeued, or answered its caller), and no reply can
             // reach it any more.
-            Forget(waiting);
-            waiting.Body.Lent.Dispose();
+            Drop(waiting);
             return;
         }
 
@@ -612,6 +628,13 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             waiting.Connection.Reply(waiting.Address, status, [message]);
         }
 
+        waiting.Body.Lent.Dispose();
+    }
+
+    /// <summary>Lets a waiting request go unanswered: nobody can receive its answer.</summary>
+    private void Drop(WaitingRequest waiting)
+    {
+        Forget(waiting);
         waiting.Body.Lent.Dispose();
     }
 

@@ -21,8 +21,11 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
     /// <summary>Handlers of this service that may run at once.</summary>
     public int Concurrency { get; } = concurrency;
 
-    /// <summary>Requests of this service that may wait for a place once <see cref="Concurrency"/> run.</summary>
-    public int Prefetch { get; } = prefetch;
+    /// <summary>
+    /// Requests of this service that may wait for a place once <see cref="Concurrency"/> run: the worker's prefetch, but
+    /// never more than the service's own concurrency (a service mapped to run one at a time holds one more, not 100).
+    /// </summary>
+    public int Prefetch { get; } = Math.Min(prefetch, concurrency);
 
     /// <summary>The capacity declared to a Courier broker for this service (a plain 7/MDP broker sends one at a time).</summary>
     public int Capacity => Concurrency + Prefetch;
@@ -51,6 +54,23 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
 
     /// <summary>A request that arrived while <see cref="Concurrency"/> handlers ran: it starts when one finishes.</summary>
     public void Wait(WaitingRequest request) => _waiting.Enqueue(request);
+
+    /// <summary>Removes the waiting requests <paramref name="gone"/> picks, handing each to <paramref name="drop"/>; the rest keep their order.</summary>
+    public void DropWaiting(Func<WaitingRequest, bool> gone, Action<WaitingRequest> drop)
+    {
+        for (var left = _waiting.Count; left > 0; left--)
+        {
+            var waiting = _waiting.Dequeue();
+            if (gone(waiting))
+            {
+                drop(waiting);
+            }
+            else
+            {
+                _waiting.Enqueue(waiting);
+            }
+        }
+    }
 
     /// <summary>The longest-waiting request, if any.</summary>
     public bool TryTakeWaiting(out WaitingRequest request) => _waiting.TryDequeue(out request);
