@@ -15,29 +15,33 @@ public sealed class WorkerPrefetchTests
     [Fact]
     public async Task A_worker_takes_its_prefetch_beyond_its_concurrency_at_most_as_many_and_never_runs_more_than_its_concurrency()
     {
+        using var metrics = new MetricRecorder();
+        var slow = $"slow-{Guid.NewGuid():N}"[..16];
         await using var broker = await TestBroker.StartAsync();
         using var gate = new SemaphoreSlim(0);
         var gated = new Gated(gate);
         await using var worker = await TestBroker.StartWorkerAsync(
-            broker.Endpoint!, "w", service: "slow", concurrency: 2, configure: o => o with { Prefetch = 5 }, handler: gated.Handle);
+            broker.Endpoint!, "w", service: slow, concurrency: 2, configure: o => o with { Prefetch = 5 }, handler: gated.Handle);
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
-        await TestBroker.WaitForWorkersAsync(client, "slow", 1);
+        await TestBroker.WaitForWorkersAsync(client, slow, 1);
 
-        var requests = Enumerable.Range(0, 6).Select(i => client.RequestAsync("slow", $"r{i}")).ToArray();
+        var requests = Enumerable.Range(0, 6).Select(i => client.RequestAsync(slow, $"r{i}")).ToArray();
 
         // Its prefetch is capped at its concurrency: the broker sees room for four at this worker (two running, two
         // waiting there) and keeps the other two.
         await Poll.UntilAsync(() => gated.Started == 2, what: "two handlers running");
         await Poll.UntilAsync(
-            async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 4, 4)] && (await TestBroker.StatsAsync(client, "slow")).Queued == 2,
+            async () => (await TestBroker.WorkersAsync(client, slow)) is [(_, _, 4, 4)] && (await TestBroker.StatsAsync(client, slow)).Queued == 2,
             TimeSpan.FromSeconds(30),
             "four requests at the worker (capacity 4), two queued at the broker");
         Assert.Equal(2, gated.Started);
+        await Poll.UntilAsync(() => metrics.Latest("courier.worker.queued_requests", slow) == 2, TimeSpan.FromSeconds(30), "two waiting in the worker's gauge");
 
         gate.Release(6);
         var bodies = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(["r0", "r1", "r2", "r3", "r4", "r5"], bodies.Select(r => r.BodyText).Order());
         Assert.Equal(2, gated.Most);
+        Assert.Equal(0, metrics.Latest("courier.worker.queued_requests", slow));
     }
 
     [Fact]

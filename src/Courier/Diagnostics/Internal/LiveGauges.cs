@@ -9,6 +9,7 @@ internal enum Gauge
     ServerActive,
     ServerQueued,
     WorkerActive,
+    WorkerQueued,
     BrokerQueued,
     BrokerActive,
     BrokerWorkers,
@@ -79,6 +80,7 @@ internal static class LiveGauges
         Create(meter, Gauge.ServerActive, "courier.server.active_requests", "{request}", "Handlers a server runs now.");
         Create(meter, Gauge.ServerQueued, "courier.server.queued_requests", "{request}", "Requests waiting in a server for a free handler slot.");
         Create(meter, Gauge.WorkerActive, "courier.worker.active_requests", "{request}", "Handlers a worker runs now.");
+        Create(meter, Gauge.WorkerQueued, "courier.worker.queued_requests", "{request}", "Requests waiting in a worker for a handler (its prefetch), by service.");
         Create(meter, Gauge.BrokerQueued, "courier.broker.queued_requests", "{request}", "Requests waiting in a broker for a worker, by service.");
         Create(meter, Gauge.BrokerActive, "courier.broker.active_requests", "{request}", "Requests a broker has given to workers and not yet had answered, by service.");
         Create(meter, Gauge.BrokerWorkers, "courier.broker.workers", "{worker}", "Workers registered with a broker, by service.");

@@ -40,6 +40,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private readonly IDisposable _gauges;
+    private readonly IReadOnlyList<WorkerService> _services; // the links regroup these same instances; read off the loop by metrics
     private readonly Queue<WorkerService> _freed = new();
     private bool _startingWaiting;
     private bool _brokerAnswered;
@@ -58,6 +59,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _heartbeatTicks = Ticks(options.HeartbeatInterval);
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
+        _services = services;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
         _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
         // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
@@ -162,7 +164,14 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     /// <summary>Handlers running: read off the loop by a metrics collection.</summary>
-    void IGaugeSource.Read(GaugeReadings readings) => readings.Add(Gauge.WorkerActive, _runner.InFlight);
+    void IGaugeSource.Read(GaugeReadings readings)
+    {
+        readings.Add(Gauge.WorkerActive, _runner.InFlight);
+        foreach (var service in _services)
+        {
+            readings.Add(Gauge.WorkerQueued, service.WaitingNow, service.Name);
+        }
+    }
 
     private void Connect(WorkerLink link, Negotiation? known)
     {
@@ -646,7 +655,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
     }
 
-    private IEnumerable<WorkerService> Services() => _links.SelectMany(l => l.Services).Distinct();
+    private IReadOnlyList<WorkerService> Services() => _services;
 
     private void Unexpected(int frameCount, string reason)
     {

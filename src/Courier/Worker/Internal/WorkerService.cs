@@ -10,6 +10,7 @@ namespace Courier.Worker.Internal;
 internal sealed class WorkerService(string name, CourierHandler handler, int concurrency, bool idempotent = false, int prefetch = 0)
 {
     private readonly Queue<WaitingRequest> _waiting = new();
+    private int _waitingCount; // the queue's count, for a metrics listener on another thread
 
     public string Name { get; } = name;
 
@@ -53,7 +54,14 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
     public WorkerService Copy() => new(Name, Handler, Concurrency, Idempotent, Prefetch);
 
     /// <summary>A request that arrived while <see cref="Concurrency"/> handlers ran: it starts when one finishes.</summary>
-    public void Wait(WaitingRequest request) => _waiting.Enqueue(request);
+    public void Wait(WaitingRequest request)
+    {
+        _waiting.Enqueue(request);
+        Volatile.Write(ref _waitingCount, _waiting.Count);
+    }
+
+    /// <summary>Requests waiting now, read from any thread (metrics).</summary>
+    public int WaitingNow => Volatile.Read(ref _waitingCount);
 
     /// <summary>Removes the waiting requests <paramref name="gone"/> picks, handing each to <paramref name="drop"/>; the rest keep their order.</summary>
     public void DropWaiting(Func<WaitingRequest, bool> gone, Action<WaitingRequest> drop)
@@ -70,10 +78,17 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
                 _waiting.Enqueue(waiting);
             }
         }
+
+        Volatile.Write(ref _waitingCount, _waiting.Count);
     }
 
     /// <summary>The longest-waiting request, if any.</summary>
-    public bool TryTakeWaiting(out WaitingRequest request) => _waiting.TryDequeue(out request);
+    public bool TryTakeWaiting(out WaitingRequest request)
+    {
+        var taken = _waiting.TryDequeue(out request);
+        Volatile.Write(ref _waitingCount, _waiting.Count);
+        return taken;
+    }
 
     /// <summary>One running handler's place in its service's <see cref="Concurrency"/>.</summary>
     internal sealed class Slot(WorkerService service)
