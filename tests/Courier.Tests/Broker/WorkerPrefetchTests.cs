@@ -72,6 +72,38 @@ public sealed class WorkerPrefetchTests
     }
 
     [Fact]
+    public async Task A_request_its_caller_cancels_while_it_waits_in_the_worker_frees_its_place_at_once_and_never_runs()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        using var gate = new SemaphoreSlim(0);
+        var gated = new Gated(gate);
+        await using var worker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "w", service: "slow", concurrency: 1, configure: o => o with { Prefetch = 1 }, handler: gated.Handle);
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+        await TestBroker.WaitForWorkersAsync(client, "slow", 1);
+
+        var first = client.RequestAsync("slow", "first");
+        await Poll.UntilAsync(() => gated.Started == 1, what: "the first handler running");
+        using var cancellation = new CancellationTokenSource();
+        var cancelled = client.RequestAsync("slow", "cancelled", cancellation.Token);
+        await Poll.UntilAsync(
+            async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 2, 2)], TimeSpan.FromSeconds(30), "the second request waiting at the worker");
+
+        // The CANCEL reaches the worker through the broker; the worker answers the waiting request at once, while the
+        // first still runs, and the broker's place for it is free again.
+        await cancellation.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled).WaitAsync(TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(
+            async () => (await TestBroker.WorkersAsync(client, "slow")) is [(_, _, 2, 1)], TimeSpan.FromSeconds(30), "only the running request at the worker");
+
+        gate.Release(1);
+        Assert.Equal("first", (await first.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+        gate.Release(1);
+        Assert.Equal("next", (await client.RequestAsync("slow", "next").WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+        Assert.Equal(["first", "next"], gated.Bodies);
+    }
+
+    [Fact]
     public async Task A_stopping_worker_answers_what_waits_in_it_503_and_the_caller_is_served_by_another_worker()
     {
         await using var broker = await TestBroker.StartAsync();

@@ -78,7 +78,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _runner.OnLoopStopped();
         foreach (var service in Services())
         {
-            while (service.TryTakeWaiting(out var waiting))
+            while (service.Waiting.TryTake(out var waiting))
             {
                 waiting.Body.Lent.Dispose();
             }
@@ -131,7 +131,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         // Requests waiting for a place never ran: answered 503 now, so that their callers may send them elsewhere at once.
         foreach (var service in Services())
         {
-            while (service.TryTakeWaiting(out var waiting))
+            while (service.Waiting.TryTake(out var waiting))
             {
                 Refuse(waiting, CourierStatus.Unavailable, WorkerStopping);
             }
@@ -169,7 +169,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         readings.Add(Gauge.WorkerActive, _runner.InFlight);
         foreach (var service in _services)
         {
-            readings.Add(Gauge.WorkerQueued, service.WaitingNow, service.Name);
+            readings.Add(Gauge.WorkerQueued, service.Waiting.CountNow, service.Name);
         }
     }
 
@@ -340,7 +340,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         // the requests of the next connection.
         foreach (var service in link.Services)
         {
-            service.DropWaiting(static waiting => waiting.Connection.Closed, Drop);
+            service.Waiting.Drop(static waiting => waiting.Connection.Closed, Drop);
         }
         if (_draining)
         {
@@ -427,6 +427,13 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         if (_calls.TryGetValue(token, out var call) && connection.Negotiation.PeerDelivery)
         {
             call.Fire(CallCancel.Caller);
+
+            // Still waiting for a handler: answered now, so that the broker's place for it frees up at once; it never runs.
+            if (call is WaitingCall { Queue: { } queue } waiting && queue.Withdraw(waiting))
+            {
+                _calls.Remove(token);
+                connection.Reply(new ReplyAddress(token, null), CourierStatus.DeadlineExceeded, [CancelledWhileWaiting]);
+            }
         }
     }
 
@@ -534,7 +541,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         HandlerCall? call = null;
         if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
         {
-            call = new HandlerCall(Delivery.DeadlineOf(budgetMs, _clock));
+            call = new WaitingCall(Delivery.DeadlineOf(budgetMs, _clock));
             _calls[address.Token] = call;
         }
 
@@ -545,7 +552,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
         else
         {
-            service.Wait(request); // Admit saw room for it
+            service.Waiting.Add(request); // Admit saw room for it
         }
     }
 
@@ -569,7 +576,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     /// </summary>
     private void StartWaiting(WorkerService service)
     {
-        if (service.Waiting == 0)
+        if (service.Waiting.Count == 0)
         {
             return;
         }
@@ -585,7 +592,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         {
             while (_freed.TryDequeue(out var freed))
             {
-                while (freed.Running < freed.Concurrency && freed.TryTakeWaiting(out var waiting))
+                while (freed.Running < freed.Concurrency && freed.Waiting.TryTake(out var waiting))
                 {
                     try
                     {
