@@ -66,6 +66,26 @@ public sealed class WaitingQueueTests
         Assert.Equal([0UL, 2UL, 4UL], left);
     }
 
+    [Fact]
+    public void Dropping_never_hands_over_a_withdrawn_request_and_the_counts_stay_right()
+    {
+        var queue = new WaitingQueue(room: 4);
+        var calls = Enumerable.Range(0, 4).Select(_ => new WaitingCall(long.MaxValue)).ToArray();
+        for (var i = 0; i < 4; i++)
+        {
+            queue.Add(Request(i, calls[i]));
+        }
+
+        Assert.True(queue.Withdraw(calls[0]));
+        Assert.True(queue.Withdraw(calls[3]));
+        var dropped = new List<ulong>();
+        queue.Drop(_ => true, r => dropped.Add(r.Address.Token));
+
+        Assert.Equal([1UL, 2UL], dropped);
+        Assert.Equal((0, 0, 0), (queue.Count, queue.CountNow, queue.Entries));
+        Assert.False(queue.Withdraw(calls[1])); // dropped: it waits no more
+    }
+
     private static WaitingRequest Request(int token, WaitingCall? call)
         => new(null!, new ReplyAddress((ulong)token, null), new([], default), default, call);
 }

@@ -7,8 +7,9 @@ namespace Courier.Worker.Internal;
 /// A service's requests admitted beyond its concurrency, in arrival order, until a handler's place frees up
 /// (<see cref="CourierWorkerOptions.Prefetch"/>). A request its caller cancels while it waits is withdrawn at once
 /// (<see cref="Withdraw"/>) and skipped when its turn comes; the queue is rebuilt without such requests once they
-/// outnumber its room, so that a broker cancelling what it sends cannot make it grow. Loop thread only, but for
-/// <see cref="CountNow"/>.
+/// outnumber its room, so that a broker cancelling what it sends cannot make it grow. A withdrawn entry gives back its
+/// native frames at once; its small copied frames stay referenced until its turn or that rebuild, so the managed memory
+/// held may reach twice what the live requests hold. Loop thread only, but for <see cref="CountNow"/>.
 /// </summary>
 internal sealed class WaitingQueue(int room)
 {

@@ -432,7 +432,10 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             if (call is WaitingCall { Queue: { } queue } waiting && queue.Withdraw(waiting))
             {
                 _calls.Remove(token);
-                connection.Reply(new ReplyAddress(token, null), CourierStatus.DeadlineExceeded, [CancelledWhileWaiting]);
+                if (!connection.Closed && ReferenceEquals(connection.Link.Connection, connection) && !_saidDisconnect)
+                {
+                    connection.Reply(new ReplyAddress(token, null), CourierStatus.DeadlineExceeded, [CancelledWhileWaiting]);
+                }
             }
         }
     }
@@ -559,8 +562,10 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private void Start(WorkerService service, WaitingRequest request)
     {
         var (connection, address, body, headers, call) = request;
-        var job = new WorkerJob(connection, address, service.Take(), call, body.Lent);
-        if (!_runner.TryRun(service.Handler, new CourierRequest(service.Name, body.Frames, headers), job, call, TraceHeaders.Parent(headers.Span)))
+        var handled = new CourierRequest(service.Name, body.Frames, headers);
+        var parent = TraceHeaders.Parent(headers.Span);
+        var job = new WorkerJob(connection, address, service.Take(), call, body.Lent); // the place last: nothing after it throws before the runner has it
+        if (!_runner.TryRun(service.Handler, handled, job, call, parent))
         {
             // Not reached while Admit keeps to the service's concurrency; answered all the same, never left hanging.
             job.Slot.Release();
