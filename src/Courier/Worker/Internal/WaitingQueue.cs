@@ -17,6 +17,9 @@ internal sealed class WaitingQueue(int room)
     private int _withdrawn;
     private int _countNow;
 
+    /// <summary>Requests that may wait here at once.</summary>
+    public int Room => room;
+
     /// <summary>Requests waiting, not counting withdrawn ones.</summary>
     public int Count => _queue.Count - _withdrawn;
 

@@ -76,7 +76,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     public void OnStopped()
     {
         _runner.OnLoopStopped();
-        foreach (var service in Services())
+        foreach (var service in _services)
         {
             while (service.Waiting.TryTake(out var waiting))
             {
@@ -129,7 +129,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _draining = true;
 
         // Requests waiting for a place never ran: answered 503 now, so that their callers may send them elsewhere at once.
-        foreach (var service in Services())
+        foreach (var service in _services)
         {
             while (service.Waiting.TryTake(out var waiting))
             {
@@ -342,6 +342,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         {
             service.Waiting.Drop(static waiting => waiting.Connection.Closed, Drop);
         }
+
         if (_draining)
         {
             return;
@@ -432,7 +433,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             if (call is WaitingCall { Queue: { } queue } waiting && queue.Withdraw(waiting))
             {
                 _calls.Remove(token);
-                if (!connection.Closed && ReferenceEquals(connection.Link.Connection, connection) && !_saidDisconnect)
+                if (CanAnswerOn(connection))
                 {
                     connection.Reply(new ReplyAddress(token, null), CourierStatus.DeadlineExceeded, [CancelledWhileWaiting]);
                 }
@@ -621,8 +622,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
     private void StartOrRefuse(WorkerService service, WaitingRequest waiting)
     {
-        var connection = waiting.Connection;
-        if (connection.Closed || !ReferenceEquals(connection.Link.Connection, connection) || _saidDisconnect)
+        if (!CanAnswerOn(waiting.Connection))
         {
             // Its connection is gone: the broker has taken it back (requeued, or answered its caller), and no reply can
             // reach it any more.
@@ -630,10 +630,10 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             return;
         }
 
-        if (waiting.Call is { } call && (call.Reason != CallCancel.None || call.Deadline <= _clock.GetTimestamp()))
+        // A caller's CANCEL withdrew its request already (OnCancel): only a deadline can have passed while it waited.
+        if (waiting.Call is { } call && call.Deadline <= _clock.GetTimestamp())
         {
-            // Its caller gave up while it waited: answered as a handler stopped by its token would be, without running.
-            Refuse(waiting, CourierStatus.DeadlineExceeded, call.Reason == CallCancel.Caller ? CancelledWhileWaiting : DeadlineWhileWaiting);
+            Refuse(waiting, CourierStatus.DeadlineExceeded, DeadlineWhileWaiting);
             return;
         }
 
@@ -644,7 +644,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     private void Refuse(WaitingRequest waiting, int status, byte[] message)
     {
         Forget(waiting);
-        if (!waiting.Connection.Closed && ReferenceEquals(waiting.Connection.Link.Connection, waiting.Connection) && !_saidDisconnect)
+        if (CanAnswerOn(waiting.Connection))
         {
             waiting.Connection.Reply(waiting.Address, status, [message]);
         }
@@ -667,7 +667,12 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
     }
 
-    private IReadOnlyList<WorkerService> Services() => _services;
+    /// <summary>
+    /// Whether an answer sent on <paramref name="connection"/> reaches the broker that gave the request: not on an earlier
+    /// connection (the broker has taken its requests back) nor after DISCONNECT (the broker has forgotten this worker).
+    /// </summary>
+    private bool CanAnswerOn(WorkerConnection connection)
+        => !connection.Closed && ReferenceEquals(connection.Link.Connection, connection) && !_saidDisconnect;
 
     private void Unexpected(int frameCount, string reason)
     {
@@ -685,9 +690,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             _calls.Remove(job.Address.Token);
         }
 
-        // A reply for a request from an earlier connection is dropped: the broker has given that request to another worker.
-        // After DISCONNECT nothing more is sent: the broker has forgotten this worker and requeued what it held.
-        if (!job.Connection.Closed && ReferenceEquals(job.Connection.Link.Connection, job.Connection) && !_saidDisconnect)
+        if (CanAnswerOn(job.Connection))
         {
             outcome = outcome.For(job.Slot.Service.Idempotent);
             job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);

@@ -23,7 +23,7 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
     /// Requests of this service that may wait for a place once <see cref="Concurrency"/> run: the worker's prefetch, but
     /// never more than the service's own concurrency (a service mapped to run one at a time holds one more, not 100).
     /// </summary>
-    public int Prefetch { get; } = Math.Min(prefetch, concurrency);
+    public int Prefetch => Waiting.Room;
 
     /// <summary>Its requests waiting for a place.</summary>
     public WaitingQueue Waiting { get; } = new(Math.Min(prefetch, concurrency));
@@ -68,4 +68,3 @@ internal sealed class WorkerService(string name, CourierHandler handler, int con
         }
     }
 }
-
