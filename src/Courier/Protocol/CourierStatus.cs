@@ -26,6 +26,14 @@ public static class CourierStatus
     /// <summary>The request was dropped after its workers failed repeatedly (a poison request).</summary>
     public const int PoisonRequest = 422;
 
+    /// <summary>
+    /// A worker already holds as many requests of the service as it declared it would (its handlers are still busy, with
+    /// requests of a connection to the broker it has since lost, say): the request never ran. A Courier broker gives it to
+    /// another worker, or back to this one once it answers another or sends a heartbeat; a caller sees it only from a
+    /// broker that does not know it.
+    /// </summary>
+    public const int TooManyRequests = 429;
+
     /// <summary>The handler failed while serving the request.</summary>
     public const int ServerError = 500;
 

@@ -88,6 +88,52 @@ public sealed class WorkerConcurrencyTests
         Assert.Contains(logs.Messages, m => m.Contains("than its concurrency of 10 and prefetch of 5", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_worker_still_running_handlers_of_a_lost_connection_answers_429_and_the_broker_serves_the_request_there_once_they_finish()
+    {
+        var first = await TestBroker.StartAsync();
+        var endpoint = first.Endpoint!;
+        using var gate = new SemaphoreSlim(0);
+        var bodies = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var started = 0;
+        var logs = new RecordingLoggerFactory();
+
+        // A handler that does not heed its token, as long-running ones often do: it outlives the connection it came on.
+        CourierHandler handler = async (request, _) =>
+        {
+            bodies.Enqueue(request.BodyText);
+            Interlocked.Increment(ref started);
+            await gate.WaitAsync(Wait, CancellationToken.None);
+            return request.Frames;
+        };
+        await using var worker = await TestBroker.StartWorkerAsync(
+            endpoint, "busy", service: "slow", concurrency: 1, configure: o => o with { LoggerFactory = logs }, handler: handler);
+        await using (var client = TestServer.Client(endpoint))
+        {
+            await TestBroker.WaitForWorkersAsync(client, "slow", 1);
+            _ = client.RequestAsync("slow", "lost");
+            await Poll.UntilAsync(() => Volatile.Read(ref started) == 1, what: "the first handler running");
+        }
+
+        // The broker restarts: the worker registers again, its one handler still busy with the first broker's request.
+        await first.DisposeAsync();
+        using var port = await PortReservation.RetakeAsync(endpoint);
+        await using var second = await TestBroker.StartAsync(o => o with { Endpoint = endpoint });
+        port.Dispose();
+        await using var caller = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(60) });
+        await TestBroker.WaitForWorkersAsync(caller, "slow", 1);
+
+        // The new broker counts room at the worker; the worker has none and says so (429, not 503: it is not stopping).
+        var next = caller.RequestAsync("slow", "next");
+        await Poll.UntilAsync(() => logs.Contains("prefetch of 0; answered 429"), Wait, "the worker refusing the request 429");
+        Assert.False(next.IsCompleted, $"the refused request was answered ({next.Status})");
+
+        // The old handler finishes (its reply has nowhere to go): the broker offers the request again and it runs there.
+        gate.Release(2);
+        Assert.Equal("next", (await next.WaitAsync(Wait)).BodyText);
+        Assert.Equal(["lost", "next"], bodies);
+    }
+
     /// <summary>What the fake broker received from the worker, by kind: a failure says all of it.</summary>
     private sealed class Seen
     {

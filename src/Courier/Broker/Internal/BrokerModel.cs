@@ -27,7 +27,13 @@ internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int c
 
     public long Served { get; set; }
 
-    public bool HasRoom => !Peer.Draining && !Peer.Backlogged && Outstanding.Count < Capacity;
+    /// <summary>
+    /// Answered 429 (it holds all it can of this service, whatever it declared: handlers of a connection it lost still
+    /// run): nothing more of this service until it answers another request of it or sends a heartbeat.
+    /// </summary>
+    public bool Full { get; set; }
+
+    public bool HasRoom => !Full && !Peer.Draining && !Peer.Backlogged && Outstanding.Count < Capacity;
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>

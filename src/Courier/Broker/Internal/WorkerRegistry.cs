@@ -68,6 +68,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                     // DISCONNECT, which tells the worker to reconnect and send READY again.
                     NotRegistered(identity, "HEARTBEAT");
                 }
+                else
+                {
+                    RetryFull(peer);
+                }
 
                 break;
             case MdpWorker.Disconnect:
@@ -475,6 +479,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         request.Holder = null;
+        worker.Full = status == CourierStatus.TooManyRequests;
         if (status == CourierStatus.Ok)
         {
             services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
@@ -487,6 +492,13 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             peer.Draining = true;
             ServiceTable.Requeue(request);
         }
+        else if (status == CourierStatus.TooManyRequests)
+        {
+            // The worker holds all it can of this service, though the broker counted room (handlers of a connection it
+            // lost still run): the request never ran. Another worker may take it; this one waits until it has room.
+            worker.Served--;
+            ServiceTable.Requeue(request);
+        }
         else
         {
             var message = body.Length > 0 ? System.Text.Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
@@ -494,6 +506,22 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         services.Dispatch(worker.Service);
+    }
+
+    /// <summary>
+    /// A worker that answered 429 is offered its services' requests again at its next heartbeat: its busy handlers may have
+    /// finished without a reply the broker could hear (they served a connection it lost). One more try a heartbeat.
+    /// </summary>
+    private void RetryFull(WorkerPeer peer)
+    {
+        foreach (var registration in peer.Registrations)
+        {
+            if (registration.Full)
+            {
+                registration.Full = false;
+                services.Dispatch(registration.Service);
+            }
+        }
     }
 
     // A flag, not a lookup: asked after every record of a reply batch.

@@ -493,7 +493,8 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
     /// <summary>
     /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
-    /// for a service the connection does not serve, 503 when the service already runs its <c>Concurrency</c> of handlers
+    /// for a service the connection does not serve, 429 (503 to a broker that does not speak Courier) when the service
+    /// already runs its <c>Concurrency</c> of handlers
     /// and holds its <c>Prefetch</c> of requests waiting (whatever the broker sends, a worker never runs or holds more: its
     /// body is not even copied).
     /// </summary>
@@ -515,14 +516,16 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
         if (!service.HasRoom)
         {
+            // To a Courier broker 429, not 503: the worker is not stopping, and the broker must not take it for stopping.
+            var status = connection.Negotiation.Mode == PeerMode.Courier ? CourierStatus.TooManyRequests : CourierStatus.Unavailable;
             if (_violations.Admit(ViolationKind.OverCapacity))
             {
-                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency, service.Prefetch);
+                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency, service.Prefetch, status);
             }
 
             connection.Reply(
                 address,
-                CourierStatus.Unavailable,
+                status,
                 [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}, and {service.Prefetch} more wait")]);
             return null;
         }

@@ -18,8 +18,8 @@ internal static partial class WorkerLog
     [LoggerMessage(4, LogLevel.Warning, "Worker {Name} ignored an unexpected message of {FrameCount} frame(s): {Reason}")]
     public static partial void Unexpected(ILogger logger, string name, int frameCount, string reason);
 
-    [LoggerMessage(6, LogLevel.Warning, "Worker {Name} was sent more requests of {Service} than its concurrency of {Concurrency} and prefetch of {Prefetch}; answered 503")]
-    public static partial void OverCapacity(ILogger logger, string name, string service, int concurrency, int prefetch);
+    [LoggerMessage(6, LogLevel.Warning, "Worker {Name} was sent more requests of {Service} than its concurrency of {Concurrency} and prefetch of {Prefetch}; answered {Status}")]
+    public static partial void OverCapacity(ILogger logger, string name, string service, int concurrency, int prefetch, int status);
 
     [LoggerMessage(5, LogLevel.Warning, "Worker {Name} still cannot reach the broker at {Endpoint} ({Reason}); retrying at its longest backoff")]
     public static partial void StillUnreachable(ILogger logger, string name, string endpoint, string reason);
