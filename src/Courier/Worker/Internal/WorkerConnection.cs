@@ -45,6 +45,15 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     public bool Closed { get; private set; }
 
+    /// <summary>Said DISCONNECT: the broker has forgotten this worker, and anything more sent here is a protocol violation.</summary>
+    public bool SaidDisconnect { get; private set; }
+
+    /// <summary>
+    /// Whether an answer sent here reaches the broker that gave the request: not on an earlier connection of the link (the
+    /// broker has taken its requests back) nor after DISCONNECT.
+    /// </summary>
+    public bool CanAnswer => !Closed && !SaidDisconnect && ReferenceEquals(Link.Connection, this);
+
     /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>
     public void SendProbe() => _socket.TrySend(Negotiation.ProbeFrames);
 
@@ -68,6 +77,14 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     }
 
     public void SendCommand(byte[] command) => _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, command]);
+
+    /// <summary>The replies packed this turn, then DISCONNECT: the last this connection sends.</summary>
+    public void SayDisconnect()
+    {
+        Flush();
+        SendCommand(MdpWorker.DisconnectFrame);
+        SaidDisconnect = true;
+    }
 
     /// <summary>Answers the request at <paramref name="address"/>: packed for a broker that takes batches, else at once.</summary>
     public void Reply(ReplyAddress address, int status, IReadOnlyList<ReadOnlyMemory<byte>> body, byte[]? headers = null)

@@ -4,8 +4,6 @@ using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
-using Courier.Server;
-using Courier.Serving.Internal;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
@@ -15,36 +13,26 @@ namespace Courier.Worker.Internal;
 /// <summary>
 /// A running worker's loop-side state: its links to the broker (<see cref="WorkerLink"/>: one connection for all its
 /// services with a courier/4 broker, one per service otherwise), each connection replaced on reconnect with backoff,
-/// registration after negotiation, heartbeats both ways, and the runner of its handlers. Loop thread only, except
-/// <see cref="InFlight"/>.
+/// registration after negotiation, heartbeats both ways; each request it receives goes to <see cref="WorkerRequests"/>,
+/// which runs it and answers it. Loop thread only, except <see cref="InFlight"/>.
 /// </summary>
-internal sealed class WorkerEngine : IGaugeSource, IDisposable
+internal sealed class WorkerEngine : IDisposable
 {
     private static readonly TimeSpan MinimumLinger = TimeSpan.FromSeconds(1);
-    private static readonly byte[] WorkerStopping = Encoding.UTF8.GetBytes("worker stopping");
-    private static readonly byte[] DeadlineWhileWaiting = Encoding.UTF8.GetBytes("the request's deadline passed while it waited for a handler");
-    private static readonly byte[] CancelledWhileWaiting = Encoding.UTF8.GetBytes("the request's caller cancelled it while it waited for a handler");
     private readonly CourierWorkerOptions _options;
     private readonly string _name;
     private readonly ILogger _logger;
     private readonly ITransportLoop _loop;
     private readonly TimeProvider _clock;
     private readonly TransportOptions _transport;
-    private readonly HandlerRunner<WorkerJob> _runner;
-    private readonly Dictionary<ulong, HandlerCall> _calls = [];
+    private readonly WorkerRequests _requests;
     private readonly ViolationLog _violations;
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
-    private readonly IDisposable _gauges;
-    private readonly IReadOnlyList<WorkerService> _services; // the links regroup these same instances; read off the loop by metrics
-    private readonly Queue<WorkerService> _freed = new();
-    private bool _startingWaiting;
     private bool _brokerAnswered;
-    private bool _draining;
     private bool _saidDisconnect;
 
     public WorkerEngine(CourierWorkerOptions options, IReadOnlyList<WorkerService> services, ITransportLoop loop, ILogger logger)
@@ -59,39 +47,21 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         _heartbeatTicks = Ticks(options.HeartbeatInterval);
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
-        _services = services;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
         _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
-        // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
-        // (OnRequest), since a broker may be a third party's, or hostile.
-        _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
-        {
-            OnIdle = OnIdle,
-            Abandon = static job => job.Lent.Dispose(),
-        };
-        _gauges = LiveGauges.Register(this);
+        _requests = new WorkerRequests(options, services, loop, _violations, logger, OnTurnEnd);
     }
 
-    /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back (<see cref="HandlerRunner{TContext}.OnLoopStopped"/>).</summary>
-    public void OnStopped()
-    {
-        _runner.OnLoopStopped();
-        foreach (var service in _services)
-        {
-            while (service.Waiting.TryTake(out var waiting))
-            {
-                waiting.Body.Lent.Dispose();
-            }
-        }
-    }
+    /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back.</summary>
+    public void OnStopped() => _requests.OnStopped();
 
-    public int InFlight => _runner.InFlight;
+    public int InFlight => _requests.InFlight;
 
     /// <summary>What the broker made this worker drop or refuse, counted and logged at a bounded rate.</summary>
     public ViolationLog Violations => _violations;
 
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
-    public Task Drained => _drained.Task;
+    public Task Drained => _requests.Drained;
 
     /// <summary>The first connection: one for all the services, until the broker's answer says otherwise.</summary>
     public void Connect() => Connect(_links[0], null);
@@ -114,7 +84,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        _runner.OnTick(now);
+        _requests.OnTick(now);
 
         // By index: a link that registers may split, adding links at the end (they start connected).
         for (var i = 0; i < _links.Count; i++)
@@ -124,59 +94,27 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     /// <summary>Graceful stop begins: no new work; <see cref="Drained"/> completes once the handlers are done.</summary>
-    public void BeginDrain()
-    {
-        _draining = true;
+    public void BeginDrain() => _requests.BeginDrain();
 
-        // Requests waiting for a place never ran: answered 503 now, so that their callers may send them elsewhere at once.
-        foreach (var service in _services)
-        {
-            while (service.Waiting.TryTake(out var waiting))
-            {
-                Refuse(waiting, CourierStatus.Unavailable, WorkerStopping);
-            }
-        }
-
-        if (_runner.Idle)
-        {
-            _drained.TrySetResult();
-        }
-    }
-
-    public Task CancelHandlersAsync() => _runner.CancelAsync();
+    public Task CancelHandlersAsync() => _requests.CancelHandlersAsync();
 
     /// <summary>The last replies, then DISCONNECT on every connection; nothing more goes out (a heartbeat now would be a protocol violation).</summary>
     public void SayDisconnect()
     {
         foreach (var link in _links)
         {
-            link.Connection?.Flush();
-            link.Connection?.SendCommand(MdpWorker.DisconnectFrame);
+            link.Connection?.SayDisconnect();
         }
 
         _saidDisconnect = true;
     }
 
-    public void Dispose()
-    {
-        _gauges.Dispose();
-        _runner.Dispose();
-    }
-
-    /// <summary>Handlers running: read off the loop by a metrics collection.</summary>
-    void IGaugeSource.Read(GaugeReadings readings)
-    {
-        readings.Add(Gauge.WorkerActive, _runner.InFlight);
-        foreach (var service in _services)
-        {
-            readings.Add(Gauge.WorkerQueued, service.Waiting.CountNow, service.Name);
-        }
-    }
+    public void Dispose() => _requests.Dispose();
 
     private void Connect(WorkerLink link, Negotiation? known)
     {
         link.ReconnectAt = long.MaxValue;
-        if (_draining)
+        if (_requests.Draining)
         {
             return;
         }
@@ -268,7 +206,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 var address = new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null);
                 if (Admit(connection, header[CourierWorkerFrame.RequestLength..], address, message.Count) is { } service)
                 {
-                    Run(connection, service, address, BodyFrom(message, 1));
+                    _requests.Run(connection, service, address, BodyFrom(message, 1));
                 }
 
                 return true;
@@ -278,7 +216,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 return true;
             case WorkerMessageKind.Cancel:
                 Heard(connection);
-                OnCancel(connection, BinaryPrimitives.ReadUInt64BigEndian(message[0][7..]));
+                _requests.OnCancel(connection, BinaryPrimitives.ReadUInt64BigEndian(message[0][7..]));
                 return true;
             case WorkerMessageKind.RequestBatch:
                 Heard(connection);
@@ -336,14 +274,8 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         link.Connection?.Dispose();
         link.Connection = null;
 
-        // What waited for a handler came by the closed connection: the broker takes it back, and its places go to
-        // the requests of the next connection.
-        foreach (var service in link.Services)
-        {
-            service.Waiting.Drop(static waiting => waiting.Connection.Closed, Drop);
-        }
-
-        if (_draining)
+        _requests.DropWaitingOf(link);
+        if (_requests.Draining)
         {
             return;
         }
@@ -380,7 +312,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
 
             Register(connection.Link, connection);
         }
-        else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _runner.InFlight == 0)
+        else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _requests.InFlight == 0)
         {
             Regroup("the broker turned out to speak Courier after the probe timed out");
         }
@@ -418,26 +350,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
         var address = new ReplyAddress(token, null);
         if (Admit(connection, serviceName, address, message.Count) is { } service)
         {
-            Run(connection, service, address, BodyFrom(message, 1), budgetMs, header.AsMemory(header.Length - headers.Length));
-        }
-    }
-
-    /// <summary>The broker cancelled a request it gave this worker: its caller gave up (courier/5); the handler's token fires.</summary>
-    private void OnCancel(WorkerConnection connection, ulong token)
-    {
-        if (_calls.TryGetValue(token, out var call) && connection.Negotiation.PeerDelivery)
-        {
-            call.Fire(CallCancel.Caller);
-
-            // Still waiting for a handler: answered now, so that the broker's place for it frees up at once; it never runs.
-            if (call is WaitingCall { Queue: { } queue } waiting && queue.Withdraw(waiting))
-            {
-                _calls.Remove(token);
-                if (CanAnswerOn(connection))
-                {
-                    connection.Reply(new ReplyAddress(token, null), CourierStatus.DeadlineExceeded, [CancelledWhileWaiting]);
-                }
-            }
+            _requests.Run(connection, service, address, BodyFrom(message, 1), budgetMs, header.AsMemory(header.Length - headers.Length));
         }
     }
 
@@ -455,7 +368,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
             if (Admit(connection, record.Tag, address, 1) is { } service)
             {
-                Run(connection, service, address, new LentBody([data.AsMemory(record.BodyOffset, record.Body.Length)], default), budgetMs, headers);
+                _requests.Run(connection, service, address, new LentBody([data.AsMemory(record.BodyOffset, record.Body.Length)], default), budgetMs, headers);
             }
         }
 
@@ -475,7 +388,7 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
                 var address = new ReplyAddress(0, message.ToArray(3));
                 if (Admit(connection, default, address, message.Count) is { } service)
                 {
-                    Run(connection, service, address, BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
+                    _requests.Run(connection, service, address, BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
                 }
 
                 break;
@@ -492,20 +405,11 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
     }
 
     /// <summary>
-    /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
-    /// for a service the connection does not serve, 429 (503 to a broker that does not speak Courier) when the service
-    /// already runs its <c>Concurrency</c> of handlers
-    /// and holds its <c>Prefetch</c> of requests waiting (whatever the broker sends, a worker never runs or holds more: its
-    /// body is not even copied).
+    /// The service a request may run for now; otherwise it is answered at once and null returned: 404 for a service the
+    /// connection does not serve, or what <see cref="WorkerRequests.Admit"/> answers.
     /// </summary>
     private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
     {
-        if (_draining && connection.Negotiation.Mode == PeerMode.Courier)
-        {
-            connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
-            return null;
-        }
-
         if (connection.Link.Find(serviceName) is not { } service)
         {
             var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
@@ -514,202 +418,14 @@ internal sealed class WorkerEngine : IGaugeSource, IDisposable
             return null;
         }
 
-        if (!service.HasRoom)
-        {
-            // To a Courier broker 429, not 503: the worker is not stopping, and the broker must not take it for stopping.
-            var status = connection.Negotiation.Mode == PeerMode.Courier ? CourierStatus.TooManyRequests : CourierStatus.Unavailable;
-            if (_violations.Admit(ViolationKind.OverCapacity))
-            {
-                WorkerLog.OverCapacity(_logger, _options.Name, service.Name, service.Concurrency, service.Prefetch, status);
-            }
-
-            connection.Reply(
-                address,
-                status,
-                [Encoding.UTF8.GetBytes($"worker {_name} already runs {service.Concurrency} requests of {service.Name}, and {service.Prefetch} more wait")]);
-            return null;
-        }
-
-        return service;
+        return _requests.Admit(connection, service, address) ? service : null;
     }
-
-    private void Run(
-        WorkerConnection connection, WorkerService service, ReplyAddress address, LentBody body, uint budgetMs = 0, ReadOnlyMemory<byte> headers = default)
-    {
-        if (HeaderBlock.Check(headers.Span) is { } problem)
-        {
-            // The broker checked them; a worker checks again rather than trust its peer.
-            body.Lent.Dispose();
-            connection.Reply(address, CourierStatus.BadRequest, [Encoding.UTF8.GetBytes(problem)]);
-            return;
-        }
-
-        // A courier/5 request's handler gets a token of its own: it fires at the deadline and on the broker's CANCEL.
-        HandlerCall? call = null;
-        if (connection.Negotiation.PeerDelivery && address.PlainAddress is null)
-        {
-            call = new WaitingCall(Delivery.DeadlineOf(budgetMs, _clock));
-            _calls[address.Token] = call;
-        }
-
-        var request = new WaitingRequest(connection, address, body, headers, call);
-        if (service.Running < service.Concurrency)
-        {
-            Start(service, request);
-        }
-        else
-        {
-            service.Waiting.Add(request); // Admit saw room for it
-        }
-    }
-
-    private void Start(WorkerService service, WaitingRequest request)
-    {
-        var (connection, address, body, headers, call) = request;
-        var handled = new CourierRequest(service.Name, body.Frames, headers);
-        var parent = TraceHeaders.Parent(headers.Span);
-        var job = new WorkerJob(connection, address, service.Take(), call, body.Lent); // the place last: nothing after it throws before the runner has it
-        if (!_runner.TryRun(service.Handler, handled, job, call, parent))
-        {
-            // Not reached while Admit keeps to the service's concurrency; answered all the same, never left hanging.
-            job.Slot.Release();
-            body.Lent.Dispose();
-            connection.Reply(address, CourierStatus.Unavailable, [Encoding.UTF8.GetBytes($"worker {_name} is busy")]);
-        }
-    }
-
-    /// <summary>
-    /// A handler of <paramref name="service"/> finished: the requests waiting for its place start, oldest first. Inline
-    /// handlers that finish at once come back here: they only queue their service, and the outermost call starts it, so
-    /// that a long queue never becomes a deep stack.
-    /// </summary>
-    private void StartWaiting(WorkerService service)
-    {
-        if (service.Waiting.Count == 0)
-        {
-            return;
-        }
-
-        _freed.Enqueue(service);
-        if (_startingWaiting)
-        {
-            return;
-        }
-
-        _startingWaiting = true;
-        try
-        {
-            while (_freed.TryDequeue(out var freed))
-            {
-                while (freed.Running < freed.Concurrency && freed.Waiting.TryTake(out var waiting))
-                {
-                    try
-                    {
-                        StartOrRefuse(freed, waiting);
-                    }
-#pragma warning disable CA1031 // This runs inside another request's completion: a fault here must not fail that one's answer.
-                    catch (Exception ex)
-#pragma warning restore CA1031
-                    {
-                        LoopGuard.Report(ex, _logger, "starting a waiting request");
-                        Drop(waiting);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            _startingWaiting = false;
-        }
-    }
-
-    private void StartOrRefuse(WorkerService service, WaitingRequest waiting)
-    {
-        if (!CanAnswerOn(waiting.Connection))
-        {
-            // Its connection is gone: the broker has taken it back (requeued, or answered its caller), and no reply can
-            // reach it any more.
-            Drop(waiting);
-            return;
-        }
-
-        // A caller's CANCEL withdrew its request already (OnCancel): only a deadline can have passed while it waited.
-        if (waiting.Call is { } call && call.Deadline <= _clock.GetTimestamp())
-        {
-            Refuse(waiting, CourierStatus.DeadlineExceeded, DeadlineWhileWaiting);
-            return;
-        }
-
-        Start(service, waiting);
-    }
-
-    /// <summary>Answers a waiting request that will not run, and lets it go.</summary>
-    private void Refuse(WaitingRequest waiting, int status, byte[] message)
-    {
-        Forget(waiting);
-        if (CanAnswerOn(waiting.Connection))
-        {
-            waiting.Connection.Reply(waiting.Address, status, [message]);
-        }
-
-        waiting.Body.Lent.Dispose();
-    }
-
-    /// <summary>Lets a waiting request go unanswered: nobody can receive its answer.</summary>
-    private void Drop(WaitingRequest waiting)
-    {
-        Forget(waiting);
-        waiting.Body.Lent.Dispose();
-    }
-
-    private void Forget(WaitingRequest waiting)
-    {
-        if (waiting.Call is { } call && _calls.TryGetValue(waiting.Address.Token, out var current) && ReferenceEquals(current, call))
-        {
-            _calls.Remove(waiting.Address.Token);
-        }
-    }
-
-    /// <summary>
-    /// Whether an answer sent on <paramref name="connection"/> reaches the broker that gave the request: not on an earlier
-    /// connection (the broker has taken its requests back) nor after DISCONNECT (the broker has forgotten this worker).
-    /// </summary>
-    private bool CanAnswerOn(WorkerConnection connection)
-        => !connection.Closed && ReferenceEquals(connection.Link.Connection, connection) && !_saidDisconnect;
 
     private void Unexpected(int frameCount, string reason)
     {
         if (_violations.Admit(ViolationKind.UnexpectedMessage))
         {
             WorkerLog.Unexpected(_logger, _options.Name, frameCount, reason);
-        }
-    }
-
-    private void Complete(WorkerJob job, HandlerOutcome outcome)
-    {
-        job.Slot.Release();
-        if (job.Call is { } call && _calls.TryGetValue(job.Address.Token, out var current) && ReferenceEquals(current, call))
-        {
-            _calls.Remove(job.Address.Token);
-        }
-
-        if (CanAnswerOn(job.Connection))
-        {
-            outcome = outcome.For(job.Slot.Service.Idempotent);
-            job.Connection.Reply(job.Address, outcome.Status, outcome.Body, outcome.Headers);
-        }
-
-        // After the reply: its body may be the request's, as an echo's is (sent on without a copy, libzmq holds it now).
-        job.Lent.Dispose();
-        StartWaiting(job.Slot.Service);
-    }
-
-    private void OnIdle()
-    {
-        if (_draining)
-        {
-            OnTurnEnd();
-            _drained.TrySetResult();
         }
     }
 
