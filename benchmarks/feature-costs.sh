@@ -16,6 +16,7 @@ variants=(
   "at-most-once (bench --at-most-once)|COURIER_BENCH_ARGS=--at-most-once|courier"
   "metrics: Prometheus exporter on the broker|COURIER_BROKER_ARGS=--metrics-port * --metrics-host 127.0.0.1|courier"
   "traces and metrics by OTLP from the broker (nobody listening)|COURIER_BROKER_ARGS=--otlp http://127.0.0.1:9|courier"
+  "the same, 1 % of traces (--trace-sample 0.01)|COURIER_BROKER_ARGS=--otlp http://127.0.0.1:9 --trace-sample 0.01|courier"
   "CURVE on every connection||courier-curve"
 )
 

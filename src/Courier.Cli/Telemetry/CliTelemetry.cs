@@ -29,15 +29,16 @@ internal sealed class CliTelemetry : IDisposable
     /// <summary>Where Prometheus scrapes, when served: <c>http://HOST:PORT/metrics</c>.</summary>
     public string? MetricsUrl { get; }
 
-    public sealed record Options(Option<int?> Port, Option<string> Host, Option<Uri?> Otlp)
+    public sealed record Options(Option<int?> Port, Option<string> Host, Option<Uri?> Otlp, Option<double> TraceSample)
     {
-        public static Options Create() => new(TelemetryOptions.MetricsPort(), TelemetryOptions.MetricsHost(), TelemetryOptions.Otlp());
+        public static Options Create() => new(TelemetryOptions.MetricsPort(), TelemetryOptions.MetricsHost(), TelemetryOptions.Otlp(), TelemetryOptions.TraceSample());
 
         public void AddTo(Command command)
         {
             command.Options.Add(Port);
             command.Options.Add(Host);
             command.Options.Add(Otlp);
+            command.Options.Add(TraceSample);
         }
     }
 
@@ -56,8 +57,11 @@ internal sealed class CliTelemetry : IDisposable
         TracerProvider? tracer = null;
         if (otlp is not null)
         {
+            // Parent-based: a trace the caller chose to record stays whole across the hops; the ratio decides the rest.
+            // Every request is a span at the broker and at its worker, so a busy process samples a share of them.
             tracer = Sdk.CreateTracerProviderBuilder()
                 .SetResourceBuilder(resource)
+                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(parse.GetValue(options.TraceSample))))
                 .AddSource(CourierDiagnostics.ActivitySourceName)
                 .AddOtlpExporter(o => Configure(o, otlp, "v1/traces"))
                 .Build();

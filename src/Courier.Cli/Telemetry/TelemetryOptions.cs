@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Courier.Cli.Telemetry;
 
 /// <summary>
-/// <c>--metrics-port</c>, <c>--metrics-host</c> and <c>--otlp</c>, shared by <c>server</c>, <c>broker</c> and <c>worker</c>:
+/// <c>--metrics-port</c>, <c>--metrics-host</c>, <c>--otlp</c> and <c>--trace-sample</c>, shared by <c>server</c>, <c>broker</c> and <c>worker</c>:
 /// how a running <c>courier</c> exposes the Courier meter and activity source (docs/observability.md).
 /// </summary>
 internal static class TelemetryOptions
@@ -66,6 +66,25 @@ internal static class TelemetryOptions
             }
 
             return uri;
+        },
+    };
+
+    public static Option<double> TraceSample() => new("--trace-sample")
+    {
+        Description = "Share of the traces this process starts that it records and sends by --otlp, 0 to 1 (default 1: all). "
+            + "A request that arrives with a sampled traceparent is recorded whatever this says.",
+        HelpName = "RATIO",
+        DefaultValueFactory = _ => 1.0,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value.Trim() : "";
+            if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var ratio) || ratio is < 0 or > 1)
+            {
+                result.AddError($"--trace-sample: '{text}' is not a ratio from 0 to 1, such as 0.01");
+                return 1.0;
+            }
+
+            return ratio;
         },
     };
 }
