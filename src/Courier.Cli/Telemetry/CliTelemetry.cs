@@ -39,6 +39,14 @@ internal sealed class CliTelemetry : IDisposable
             command.Options.Add(Host);
             command.Options.Add(Otlp);
             command.Options.Add(TraceSample);
+            command.Validators.Add(result =>
+            {
+                // A ratio with nothing to send its traces to would be silently ignored.
+                if (result.GetResult(TraceSample) is { Implicit: false } && result.GetResult(Otlp) is null)
+                {
+                    result.AddError("--trace-sample: traces are sent only by --otlp; give --otlp ENDPOINT too");
+                }
+            });
         }
     }
 

@@ -28,9 +28,9 @@ public static class CourierStatus
 
     /// <summary>
     /// A worker already holds as many requests of the service as it declared it would (its handlers are still busy, with
-    /// requests of a connection to the broker it has since lost, say): the request never ran. A Courier broker gives it to
-    /// another worker, or back to this one once it answers another or sends a heartbeat; a caller sees it only from a
-    /// broker that does not know it.
+    /// requests of a connection to the broker it has since lost, say): the request never ran. Sent only to a broker that
+    /// agreed on courier/6, which gives the request to another worker, or back to this one once it has room; never passed
+    /// on to a caller.
     /// </summary>
     public const int TooManyRequests = 429;
 

@@ -41,8 +41,8 @@ public sealed record CourierWorkerOptions
     /// Requests of each service handled at once, unless <see cref="CourierWorker.Map"/> says otherwise for a service. A
     /// Courier broker keeps up to this many of a service outstanding to the worker, plus <see cref="Prefetch"/>; a plain
     /// 7/MDP broker sends one at a time whatever this says. Whatever a broker sends, the worker runs no more: past this
-    /// plus its <see cref="Prefetch"/> it answers 429, which a Courier broker gives to another worker (503 to a plain
-    /// 7/MDP broker).
+    /// plus its <see cref="Prefetch"/> it answers 429, which its broker gives to another worker (503 to a broker before
+    /// courier/6).
     /// </summary>
     public int Concurrency { get; init; } = 100;
 

@@ -136,6 +136,7 @@ public sealed class DeliveryFrameTests
     [InlineData("courier/5 capacity=3 name=idempotent", 3, false, "idempotent")]
     [InlineData("courier/5 capacity=3", 3, false, null)]
     [InlineData("courier/4 capacity=3 idempotent", 0, false, null)] // only courier/5 declares it
+    [InlineData("courier/6 capacity=3 idempotent name=inv 1", 3, true, "inv 1")] // and every version after it
     public void A_courier_5_worker_declares_idempotent_services_in_its_capability(string frame, int capacity, bool idempotent, string? name)
     {
         var parsed = CourierWorkerFrame.ParseCapability(Encoding.UTF8.GetBytes(frame));
@@ -143,7 +144,7 @@ public sealed class DeliveryFrameTests
         Assert.Equal((capacity, idempotent, name), (parsed.Courier ? parsed.Capacity : 0, parsed.Idempotent, parsed.Name));
         if (capacity > 0)
         {
-            Assert.Equal(frame, Encoding.UTF8.GetString(CourierWorkerFrame.Capability(5, capacity, name, idempotent)));
+            Assert.Equal(frame, Encoding.UTF8.GetString(CourierWorkerFrame.Capability(frame[8] - '0', capacity, name, idempotent)));
         }
     }
 }

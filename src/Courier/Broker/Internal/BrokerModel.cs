@@ -28,12 +28,14 @@ internal sealed class BrokerWorker(WorkerPeer peer, BrokerService service, int c
     public long Served { get; set; }
 
     /// <summary>
-    /// Answered 429 (it holds all it can of this service, whatever it declared: handlers of a connection it lost still
-    /// run): nothing more of this service until it answers another request of it or sends a heartbeat.
+    /// Requests of this service it may hold now: its <see cref="Capacity"/>, but less once it answered 429 (it held all
+    /// it could, whatever it declared: handlers of a connection it lost still run), then as many as it held. It grows by
+    /// one at each of its answers and each broker tick while it is reached, back to the capacity: a worker that keeps
+    /// answering 429 is sent one request more per answer or tick, never its whole capacity again.
     /// </summary>
-    public bool Full { get; set; }
+    public int Room { get; set; } = capacity;
 
-    public bool HasRoom => !Full && !Peer.Draining && !Peer.Backlogged && Outstanding.Count < Capacity;
+    public bool HasRoom => !Peer.Draining && !Peer.Backlogged && Outstanding.Count < Room;
 }
 
 /// <summary>A named service: its queue of waiting requests and its workers.</summary>
@@ -55,7 +57,7 @@ internal sealed class BrokerService(string name, long noWorkersSince, QueueLedge
 
     public long Errors { get; set; }
 
-    /// <summary>Requests taken back from workers that died or stopped.</summary>
+    /// <summary>Requests taken back from workers that died, stopped or had no room (429).</summary>
     public long Requeued { get; set; }
 
     /// <summary>Recent arrival-to-answer times, recorded while measured (<see cref="ServiceTable"/>); made on the first.</summary>

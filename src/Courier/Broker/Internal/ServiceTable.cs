@@ -252,13 +252,18 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return false;
         }
 
+        var message = body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
         if (status == CourierStatus.Ok)
         {
             Reply(request, body, headers, remember: true);
         }
+        else if (status is CourierStatus.Unavailable or CourierStatus.TooManyRequests)
+        {
+            // The worker refused it (stopping, or no room): it never ran, and its caller may send it anywhere.
+            Fail(request, CourierStatus.Unavailable, message, ran: false);
+        }
         else
         {
-            var message = body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
             Fail(request, status is < 100 or > 599 ? CourierStatus.ServerError : status, message, ran: true);
         }
 
@@ -394,7 +399,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
     }
 
-    /// <summary>A request taken back from a worker that died or stopped: to the front of its queue.</summary>
+    /// <summary>A request taken back from a worker that died, stopped or had no room: to the front of its queue.</summary>
     public static void Requeue(BrokerRequest request)
     {
         request.Service.Requeued++;

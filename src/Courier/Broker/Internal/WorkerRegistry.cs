@@ -22,6 +22,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly long _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
+    private readonly List<(BrokerRequest Request, ulong Token)> _bounced = [];
     private readonly WorkerSender _sender = new(socket);
     private WorkerBacklog? _backlog;
     private Action<WorkerPeer>? _refused;
@@ -67,10 +68,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                     // 7/MDP: a heartbeat from a worker we do not know (after a broker restart, or once expired) gets
                     // DISCONNECT, which tells the worker to reconnect and send READY again.
                     NotRegistered(identity, "HEARTBEAT");
-                }
-                else
-                {
-                    RetryFull(peer);
                 }
 
                 break;
@@ -122,6 +119,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
         Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
         body.Clear(); // holds nothing of the receive buffer past this message
+        RequeueBounced();
     }
 
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
@@ -169,6 +167,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         body.Clear();
+        RequeueBounced();
         if (reader.Malformed && IsRegistered(peer))
         {
             Violation(peer.Identity, peer, "a batch with a malformed record");
@@ -215,11 +214,16 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     {
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
+        List<BrokerWorker>? full = null;
         foreach (var peer in _workers.Values)
         {
             if (now - peer.LastSeen > _livenessTicks)
             {
                 (expired ??= []).Add(peer);
+            }
+            else
+            {
+                FindFull(peer, ref full);
             }
         }
 
@@ -228,6 +232,16 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // Tell it, in case it is only slow: it will then re-register instead of replying into the void.
             _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
             Remove(peer, "silent past its heartbeat liveness", died: true, stalled: true);
+        }
+
+        // Not while walking the workers: a dispatch may remove one.
+        foreach (var registration in full ?? [])
+        {
+            if (!registration.Peer.Removed)
+            {
+                registration.Room++;
+                services.Dispatch(registration.Service);
+            }
         }
 
         // After the expiry: a worker about to be dropped for its silence is not sent a request first.
@@ -415,6 +429,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
         Settle(peer, token, status, CollectionsMarshal.AsSpan(body));
         body.Clear();
+        RequeueBounced();
     }
 
     private bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);
@@ -479,7 +494,15 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         request.Holder = null;
-        worker.Full = status == CourierStatus.TooManyRequests;
+        if (status == CourierStatus.TooManyRequests)
+        {
+            worker.Room = worker.Outstanding.Count;
+        }
+        else if (worker.Room < worker.Capacity)
+        {
+            worker.Room++;
+        }
+
         if (status == CourierStatus.Ok)
         {
             services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
@@ -495,9 +518,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         else if (status == CourierStatus.TooManyRequests)
         {
             // The worker holds all it can of this service, though the broker counted room (handlers of a connection it
-            // lost still run): the request never ran. Another worker may take it; this one waits until it has room.
+            // lost still run): the request never ran. Back to its queue once the whole message is read, in order.
             worker.Served--;
-            ServiceTable.Requeue(request);
+            _bounced.Add((request, token));
         }
         else
         {
@@ -509,17 +532,42 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     }
 
     /// <summary>
-    /// A worker that answered 429 is offered its services' requests again at its next heartbeat: its busy handlers may have
-    /// finished without a reply the broker could hear (they served a connection it lost). One more try a heartbeat.
+    /// The requests workers answered 429 in the message just read go back to the front of their queues in the order they
+    /// were given out (the oldest first in line), and are offered to the workers with room.
     /// </summary>
-    private void RetryFull(WorkerPeer peer)
+    private void RequeueBounced()
+    {
+        if (_bounced.Count == 0)
+        {
+            return;
+        }
+
+        _bounced.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
+        foreach (var (request, _) in _bounced)
+        {
+            ServiceTable.Requeue(request);
+        }
+
+        foreach (var (request, _) in _bounced)
+        {
+            services.Dispatch(request.Service);
+        }
+
+        _bounced.Clear();
+    }
+
+    /// <summary>
+    /// The registrations of <paramref name="peer"/> that answered 429 and hold as many as they may now: each is offered one
+    /// more request a tick, as its busy handlers may have finished without a reply the broker could hear (they served a
+    /// connection it lost).
+    /// </summary>
+    private static void FindFull(WorkerPeer peer, ref List<BrokerWorker>? full)
     {
         foreach (var registration in peer.Registrations)
         {
-            if (registration.Full)
+            if (registration.Room < registration.Capacity && registration.Outstanding.Count >= registration.Room)
             {
-                registration.Full = false;
-                services.Dispatch(registration.Service);
+                (full ??= []).Add(registration);
             }
         }
     }

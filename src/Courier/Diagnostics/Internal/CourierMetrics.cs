@@ -58,7 +58,7 @@ internal static class CourierMetrics
         "courier.broker.queue.wait", "s", "Time a request waited in its service's queue for a worker with room.", null, DurationBuckets);
 
     public static readonly Counter<long> BrokerRequeued = Meter.CreateCounter<long>(
-        "courier.broker.requeued", "{request}", "Requests taken back from a worker that died or stopped, queued again.");
+        "courier.broker.requeued", "{request}", "Requests taken back from a worker that died, stopped or had no room, queued again.");
 
     // Everyone
     public static readonly Counter<long> Violations = Meter.CreateCounter<long>(

@@ -13,6 +13,7 @@ internal static class CourierWorkerFrame
     // services on one connection and a name (courier/4). Newest first: the first prefix that matches is the version.
     private static readonly (int Version, byte[] Prefix)[] CapabilityPrefixes =
     [
+        (6, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability6)),
         (5, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability5)),
         (4, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability4)),
         (3, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability3)),

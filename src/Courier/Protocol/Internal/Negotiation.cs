@@ -64,6 +64,9 @@ internal sealed class Negotiation
     /// <summary>The peer answered courier/5 or later: requests carry identity, budget and headers; CANCEL (docs/protocol.md §8).</summary>
     public bool PeerDelivery => Version >= 5;
 
+    /// <summary>A broker that takes a worker's 429 for "no room now" and gives the request to another (courier/6).</summary>
+    public bool PeerRequeuesFull => Version >= 6;
+
     /// <summary>When an unanswered probe gives up; <see cref="long.MaxValue"/> when none is out.</summary>
     public long ProbeDeadline { get; private set; }
 

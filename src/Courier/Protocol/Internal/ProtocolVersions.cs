@@ -33,8 +33,15 @@ internal static class ProtocolVersions
     /// </summary>
     public static readonly byte[] Courier5 = "courier/5"u8.ToArray();
 
+    /// <summary>
+    /// <c>courier/6</c>: everything of courier/5, and a worker that holds all it can of a service answers a request
+    /// beyond that <c>429</c>, which its broker gives to another worker (docs/protocol.md §3); to a broker of an older
+    /// version it answers 503. Only workers offer it.
+    /// </summary>
+    public static readonly byte[] Courier6 = "courier/6"u8.ToArray();
+
     /// <summary>The newest version this build speaks.</summary>
-    public const int Newest = 5;
+    public const int Newest = 6;
 
     private const string Prefix = "courier/";
 
@@ -50,9 +57,12 @@ internal static class ProtocolVersions
     /// <summary>The same for a worker that speaks courier/5: <c> idempotent</c> may follow the capacity.</summary>
     public const string WorkerCapability5 = "courier/5 capacity=";
 
+    /// <summary>The same for a worker that speaks courier/6 (as courier/5's).</summary>
+    public const string WorkerCapability6 = "courier/6 capacity=";
+
     /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/5</c> to
-    /// an offer of courier/5 (or of any newer version), <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
+    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/6</c> to
+    /// an offer of courier/6 (or of any newer version), <c>courier/5</c> to courier/5, <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
     /// else, as Courier peers before batches probe with no body at all.
     /// </summary>
     public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => Bytes(Math.Min(Parse(offer), Newest));
@@ -63,7 +73,8 @@ internal static class ProtocolVersions
     /// <summary>The version string of <paramref name="version"/> (2 to <see cref="Newest"/>; anything lower is courier/2).</summary>
     public static byte[] Bytes(int version) => version switch
     {
-        >= 5 => Courier5,
+        >= 6 => Courier6,
+        5 => Courier5,
         4 => Courier4,
         3 => Courier3,
         _ => Courier2,

@@ -120,7 +120,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier5);
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier6);
         WorkerConnection connection;
         try
         {
@@ -405,11 +405,16 @@ internal sealed class WorkerEngine : IDisposable
     }
 
     /// <summary>
-    /// The service a request may run for now; otherwise it is answered at once and null returned: 404 for a service the
-    /// connection does not serve, or what <see cref="WorkerRequests.Admit"/> answers.
+    /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
+    /// for a service the connection does not serve, or what <see cref="WorkerRequests.Admit"/> answers.
     /// </summary>
     private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
     {
+        if (_requests.RefuseWhileStopping(connection, address))
+        {
+            return null;
+        }
+
         if (connection.Link.Find(serviceName) is not { } service)
         {
             var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);

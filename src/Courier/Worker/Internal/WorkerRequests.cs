@@ -102,27 +102,34 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         }
     }
 
-    /// <summary>
-    /// Whether a request for <paramref name="service"/> may run or wait now; otherwise it is answered at once: 503 while
-    /// stopping, 429 (503 to a broker that does not speak Courier) when the service already runs its <c>Concurrency</c> of
-    /// handlers and holds its <c>Prefetch</c> of requests waiting (whatever the broker sends, a worker never runs or holds
-    /// more: its body is not even copied).
-    /// </summary>
-    public bool Admit(WorkerConnection connection, WorkerService service, ReplyAddress address)
+    /// <summary>While stopping, a request from a Courier broker is answered 503 at once, before anything else is asked of it: true then.</summary>
+    public bool RefuseWhileStopping(WorkerConnection connection, ReplyAddress address)
     {
         if (Draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
             connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
-            return false;
+            return true;
         }
 
+        return false;
+    }
+
+    /// <summary>
+    /// Whether a request for <paramref name="service"/> may run or wait now; otherwise it is answered at once: 429 (503
+    /// to a broker before courier/6) when the service already runs its <c>Concurrency</c> of handlers and holds its
+    /// <c>Prefetch</c> of requests waiting (whatever the broker sends, a worker never runs or holds more: its body is not
+    /// even copied).
+    /// </summary>
+    public bool Admit(WorkerConnection connection, WorkerService service, ReplyAddress address)
+    {
         if (service.HasRoom)
         {
             return true;
         }
 
-        // To a Courier broker 429, not 503: the worker is not stopping, and the broker must not take it for stopping.
-        var status = connection.Negotiation.Mode == PeerMode.Courier ? CourierStatus.TooManyRequests : CourierStatus.Unavailable;
+        // 429 to a broker that knows it (courier/6): the worker is not stopping, and the broker must not take it for
+        // stopping. Older brokers know only 503, which they requeue.
+        var status = connection.Negotiation.PeerRequeuesFull ? CourierStatus.TooManyRequests : CourierStatus.Unavailable;
         if (_violations.Admit(ViolationKind.OverCapacity))
         {
             WorkerLog.OverCapacity(_logger, _displayName, service.Name, service.Concurrency, service.Prefetch, status);
