@@ -128,6 +128,16 @@ public sealed class WorkerConcurrencyTests
         await Poll.UntilAsync(() => logs.Contains("prefetch of 0; answered 429"), Wait, "the worker refusing the request 429");
         Assert.False(next.IsCompleted, $"the refused request was answered ({next.Status})");
 
+        // The broker takes the worker's room to be what it holds (nothing), and tries one more a tick.
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var json = System.Text.Json.JsonDocument.Parse((await caller.RequestAsync("mmi.workers", "slow")).Body);
+                return json.RootElement.GetProperty("slow")[0].GetProperty("room").GetInt32() == 0;
+            },
+            Wait,
+            "the worker's room at the broker down to what it holds");
+
         // The old handler finishes (its reply has nowhere to go): the broker offers the request again and it runs there.
         gate.Release(2);
         Assert.Equal("next", (await next.WaitAsync(Wait)).BodyText);

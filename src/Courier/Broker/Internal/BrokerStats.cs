@@ -16,7 +16,7 @@ internal static class BrokerStats
     public const string TruncatedKey = "mmi.truncated";
 
     /// <summary>
-    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"outstanding":3,"served":120,"courier":true}]}</c>, services with
+    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"room":16,"outstanding":3,"served":120,"courier":true}]}</c>, services with
     /// workers only (so at most <see cref="MaxEntries"/> of them). A worker serving
     /// several services on one connection appears under each, with the same id, and the capacity, outstanding and
     /// served of that service.
@@ -47,6 +47,7 @@ internal static class BrokerStats
                 writer.WriteString("id", worker.Peer.Id);
                 writer.WriteString("name", worker.Peer.Name);
                 writer.WriteNumber("capacity", worker.Capacity);
+                writer.WriteNumber("room", worker.Room);
                 writer.WriteNumber("outstanding", worker.Outstanding.Count);
                 writer.WriteNumber("served", worker.Served);
                 writer.WriteBoolean("courier", worker.Peer.Courier);
