@@ -8,12 +8,25 @@ namespace Courier.Server;
 /// </summary>
 public sealed class CourierServiceException : CourierException
 {
-    /// <summary>Creates the exception; <paramref name="statusCode"/> must be an error status, 400 to 599.</summary>
+    /// <summary>
+    /// Creates the exception; <paramref name="statusCode"/> must be an error status, 400 to 599, other than 429, 503,
+    /// 504 and 520: those say whether a request ran (a broker gives a request answered 429 or 503 to another worker, a
+    /// caller retries a 503 elsewhere), and only Courier answers them.
+    /// </summary>
     public CourierServiceException(int statusCode, string message)
         : base(message)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(statusCode, 400);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(statusCode, 599);
+        if (statusCode is Protocol.CourierStatus.TooManyRequests or Protocol.CourierStatus.Unavailable
+            or Protocol.CourierStatus.DeadlineExceeded or Protocol.CourierStatus.OutcomeUnknown)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(statusCode),
+                statusCode,
+                "429, 503, 504 and 520 say whether a request ran, and only Courier answers them: a handler that asserted one would have its request run again elsewhere. Answer another status, such as 500 or 422.");
+        }
+
         StatusCode = statusCode;
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Courier.Client;
+using Courier.Protocol.Internal;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Worker;
@@ -142,6 +143,67 @@ public sealed class WorkerConcurrencyTests
         gate.Release(2);
         Assert.Equal("next", (await next.WaitAsync(Wait)).BodyText);
         Assert.Equal(["lost", "next"], bodies);
+    }
+
+    [Theory]
+    [InlineData("courier/6", "429")]
+    [InlineData("courier/5", "503")] // a broker before courier/6 would pass a 429 to the caller: it gets what it knows
+    public async Task A_worker_over_capacity_answers_429_only_to_a_broker_that_agreed_on_courier_6(string version, string status)
+    {
+        using var broker = new RouterSocket();
+        broker.Options.Linger = TimeSpan.Zero;
+        var port = broker.BindRandomPort("tcp://127.0.0.1");
+        using var release = new SemaphoreSlim(0);
+        CourierHandler handler = async (request, cancellationToken) =>
+        {
+            await release.WaitAsync(cancellationToken);
+            return request.Frames;
+        };
+        var options = TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "full") with
+        {
+            Service = "echo",
+            Concurrency = 1,
+            HeartbeatInterval = Wait, // the fake broker never heartbeats: the worker must not give it up meanwhile
+        };
+        await using var worker = new CourierWorker(options, handler);
+        await worker.StartAsync();
+
+        // The probe, answered as a Courier broker of that version would; then READY in that version's form.
+        var frames = new List<byte[]>();
+        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no probe");
+        Assert.Equal(("mmi.courier", "courier/6"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
+        var identity = frames[0];
+        broker.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame(version);
+        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no READY");
+        Assert.StartsWith($"{version} capacity=1", Encoding.UTF8.GetString(frames[^1]), StringComparison.Ordinal);
+
+        // Two requests for its room of one: the second is refused at once, the first answered once released.
+        for (ulong token = 1; token <= 2; token++)
+        {
+            var header = new byte[CourierWorkerFrame.MaxRequestLength];
+            var length = CourierWorkerFrame.WriteRequest(header, token, "echo"u8);
+            broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame($"body {token}");
+        }
+
+        Assert.Equal((2ul, status), await ReplyAsync());
+        release.Release();
+        Assert.Equal((1ul, "200"), await ReplyAsync());
+
+        // A lone Courier REPLY: "CURW02"+0x03+token+status, body (heartbeats skipped).
+        async Task<(ulong Token, string Status)> ReplyAsync()
+        {
+            var until = DateTime.UtcNow + Wait;
+            while (true)
+            {
+                Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), "no reply");
+                if (frames.Count >= 2 && frames[1].Length == CourierWorkerFrame.ReplyLength)
+                {
+                    return (System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(7)), Encoding.ASCII.GetString(frames[1], 15, 3));
+                }
+
+                await Task.Yield();
+            }
+        }
     }
 
     /// <summary>What the fake broker received from the worker, by kind: a failure says all of it.</summary>

@@ -18,8 +18,8 @@ internal static class BrokerStats
     /// <summary>
     /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"room":16,"outstanding":3,"served":120,"courier":true}]}</c>, services with
     /// workers only (so at most <see cref="MaxEntries"/> of them). A worker serving
-    /// several services on one connection appears under each, with the same id, and the capacity, outstanding and
-    /// served of that service.
+    /// several services on one connection appears under each, with the same id, and the capacity, room (below the
+    /// capacity while it answers 429), outstanding and served of that service.
     /// </summary>
     public static byte[] WorkersJson(BrokerService[] services, int count) => Write(writer =>
     {

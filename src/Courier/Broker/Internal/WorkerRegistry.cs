@@ -117,9 +117,15 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
-        body.Clear(); // holds nothing of the receive buffer past this message
-        RequeueBounced();
+        try
+        {
+            Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
+        }
+        finally
+        {
+            body.Clear(); // holds nothing of the receive buffer past this message
+            RequeueBounced();
+        }
     }
 
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
@@ -155,19 +161,26 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         var frame = message.Memory(1);
         var reader = new BatchReader(frame.Span);
         var body = _replyBody;
-        while (reader.TryRead(out var record))
+        try
         {
-            body.Clear();
-            body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
-            Settle(peer, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
-            if (!IsRegistered(peer))
+            while (reader.TryRead(out var record))
             {
-                break; // removed for a violation: the rest of its batch is void
+                body.Clear();
+                body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
+                Settle(peer, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
+                if (!IsRegistered(peer))
+                {
+                    break; // removed for a violation: the rest of its batch is void
+                }
             }
         }
+        finally
+        {
+            // Whatever a record's settling threw, the requests the batch refused go back to their queues.
+            body.Clear();
+            RequeueBounced();
+        }
 
-        body.Clear();
-        RequeueBounced();
         if (reader.Malformed && IsRegistered(peer))
         {
             Violation(peer.Identity, peer, "a batch with a malformed record");
@@ -427,9 +440,15 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(frames[i]);
         }
 
-        Settle(peer, token, status, CollectionsMarshal.AsSpan(body));
-        body.Clear();
-        RequeueBounced();
+        try
+        {
+            Settle(peer, token, status, CollectionsMarshal.AsSpan(body));
+        }
+        finally
+        {
+            body.Clear();
+            RequeueBounced();
+        }
     }
 
     private bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);

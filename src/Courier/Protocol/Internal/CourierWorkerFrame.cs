@@ -70,7 +70,7 @@ internal static class CourierWorkerFrame
 
     /// <summary>
     /// The extra READY frame a Courier worker sends a Courier broker: <c>courier/V capacity=N</c>, where V is the version
-    /// negotiated (2, 3 or 4), and from courier/4 on <c> name=NAME</c> after it when the worker has a name. The broker then
+    /// negotiated (2 to 6), and from courier/4 on <c> name=NAME</c> after it when the worker has a name. The broker then
     /// keeps up to N requests of that service outstanding to it, and REQUEST and REPLY between them use the one-frame
     /// Courier header.
     /// </summary>

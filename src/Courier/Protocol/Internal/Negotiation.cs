@@ -17,7 +17,7 @@ internal enum PeerMode
 
 /// <summary>
 /// Protocol negotiation for one connection, used by the client and the worker alike: with <see cref="ClientProtocol.Auto"/>
-/// an 8/MMI probe (<c>mmi.courier</c>, offering the newest version its owner speaks: courier/3 for clients, courier/4
+/// an 8/MMI probe (<c>mmi.courier</c>, offering the newest version its owner speaks: courier/5 for clients, courier/6
 /// for workers) goes first and its answer decides; otherwise the mode is set without asking. Lives as long as its
 /// connection. Loop thread only.
 /// </summary>
