@@ -64,8 +64,8 @@ public sealed class CourierWorker : IAsyncDisposable
     /// <summary>
     /// Serves <paramref name="service"/> with <paramref name="handler"/>, replacing any earlier handler of that name. A
     /// Courier broker keeps up to <paramref name="concurrency"/> requests of this service outstanding to the worker
-    /// (default <see cref="CourierWorkerOptions.Concurrency"/>), plus <see cref="CourierWorkerOptions.Prefetch"/> waiting,
-    /// whatever its other services hold. Call before <see cref="StartAsync"/>.
+    /// (default <see cref="CourierWorkerOptions.Concurrency"/>), plus <paramref name="prefetch"/> waiting (default
+    /// <see cref="CourierWorkerOptions.Prefetch"/>), whatever its other services hold. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
     /// <param name="service">The service's name.</param>
@@ -75,15 +75,30 @@ public sealed class CourierWorker : IAsyncDisposable
     /// False (the default): a request runs at most once; if this worker dies or stalls holding it, a Courier broker
     /// answers its caller "outcome unknown" (520). True: the broker may give such requests to another worker (courier/5).
     /// </param>
-    public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null, bool idempotent = false)
+    /// <param name="prefetch">
+    /// Its requests that may wait in the worker for a handler, at most its concurrency (default
+    /// <see cref="CourierWorkerOptions.Prefetch"/>): 0 for a service whose handlers are slow or uneven, so that the broker
+    /// gives what they cannot start at once to a worker that frees up first.
+    /// </param>
+    public CourierWorker Map(string service, CourierHandler handler, int? concurrency = null, bool idempotent = false, int? prefetch = null)
     {
         Protocol.Internal.ServiceNames.ThrowIfNotHostable(service, nameof(service));
         ArgumentNullException.ThrowIfNull(handler);
 
-        if (concurrency is <= 0 || concurrency > CourierWorkerOptions.MaxOutstanding - _options.Prefetch)
+        var waiting = prefetch ?? _options.Prefetch;
+        if (prefetch is < 0 || prefetch > CourierWorkerOptions.MaxOutstanding)
+        {
+            throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, $"Prefetch must be 0 or more, and at most {CourierWorkerOptions.MaxOutstanding:N0}.");
+        }
+
+        // What the worker declares is the concurrency plus the prefetch, which is capped at the concurrency.
+        var running = concurrency ?? _options.Concurrency;
+        if (running <= 0 || running > CourierWorkerOptions.MaxOutstanding - Math.Min(waiting, running))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(concurrency), concurrency, $"Concurrency must be positive, and with Prefetch ({_options.Prefetch}) at most {CourierWorkerOptions.MaxOutstanding:N0}.");
+                concurrency is null ? nameof(prefetch) : nameof(concurrency),
+                concurrency ?? prefetch,
+                $"Concurrency ({running}) must be positive, and with Prefetch ({waiting}, at most the concurrency) at most {CourierWorkerOptions.MaxOutstanding:N0}.");
         }
 
         if (Volatile.Read(ref _state) != 0)
@@ -91,7 +106,7 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("Services must be mapped before the worker starts.");
         }
 
-        var mapped = new WorkerService(service, handler, concurrency ?? _options.Concurrency, idempotent, _options.Prefetch);
+        var mapped = new WorkerService(service, handler, running, idempotent, waiting);
         var index = _services.FindIndex(s => s.Name == service);
         if (index >= 0)
         {

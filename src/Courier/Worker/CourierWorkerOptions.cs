@@ -50,6 +50,7 @@ public sealed record CourierWorkerOptions
     /// Requests of each service a Courier broker may hand this worker beyond its <see cref="Concurrency"/>: they wait in
     /// the worker, in arrival order, for a handler's place. Default 100; 0 takes only what can start at once. A service
     /// holds at most as many waiting as it runs at once: one mapped with a concurrency of 4 holds 4 waiting, not 100.
+    /// <see cref="CourierWorker.Map"/> may set a service's own.
     /// </summary>
     /// <remarks>
     /// A broker counts a request outstanding from the moment it sends it until its reply is back, so without requests

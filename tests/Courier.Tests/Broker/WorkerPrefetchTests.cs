@@ -87,6 +87,35 @@ public sealed class WorkerPrefetchTests
         Assert.Equal(["running"], stage.Gated.Bodies);
     }
 
+    [Fact]
+    public async Task A_service_mapped_with_a_prefetch_of_its_own_declares_it_while_the_others_keep_the_workers()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        var slow = $"slow-{Guid.NewGuid():N}"[..16];
+        var fast = $"fast-{Guid.NewGuid():N}"[..16];
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions(broker.Endpoint!, "mixed") with { Prefetch = 5 })
+            .Map(slow, TestBroker.Tagged("slow"), concurrency: 2, prefetch: 0)
+            .Map(fast, TestBroker.Tagged("fast"), concurrency: 3);
+        await worker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, fast, 1);
+        await TestBroker.WaitForWorkersAsync(client, slow, 1);
+
+        // The slow one takes only what it can start; the other holds the worker's prefetch, capped at its concurrency.
+        Assert.Equal(2, Assert.Single(await TestBroker.WorkersAsync(client, slow)).Capacity);
+        Assert.Equal(6, Assert.Single(await TestBroker.WorkersAsync(client, fast)).Capacity);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1_000_001)]
+    public async Task A_negative_or_too_large_prefetch_is_refused_when_mapped(int prefetch)
+    {
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions("tcp://127.0.0.1:5555", "w"));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => worker.Map("echo", TestBroker.Tagged("x"), prefetch: prefetch));
+        Assert.Equal("prefetch", error.ParamName);
+    }
+
     /// <summary>A broker, a client, and one worker of <see cref="Service"/> whose handlers wait at <see cref="Gate"/>.</summary>
     private sealed class Stage : IAsyncDisposable
     {
