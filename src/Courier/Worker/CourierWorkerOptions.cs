@@ -57,8 +57,8 @@ public sealed record CourierWorkerOptions
     /// waiting here a worker whose handlers finish fast sits idle while its replies travel to the broker and new requests
     /// travel back (brokered 64 B at 4 × 100 in flight: 5–20 % fewer requests a second, docs/performance.md). The cost:
     /// a request waiting here is not given to another worker that frees up first, and a request that waited past its
-    /// deadline or was cancelled by its caller is not run: the worker answers it 504 at the caller's CANCEL, or when its
-    /// turn comes once its deadline passed, which frees its place at the broker. A graceful stop hands the waiting ones
+    /// deadline or was cancelled by its caller is not run: the worker answers it 504 at the caller's CANCEL, or at its
+    /// first tick past its deadline, which frees its place at the broker. A graceful stop hands the waiting ones
     /// back at once (503: the broker gives them to another worker). If the worker dies, the broker cannot tell them from
     /// the running ones: an at-most-once request among them fails with 520 like those (docs/guide.md §5).
     /// </remarks>

@@ -38,14 +38,16 @@ public sealed class WorkerPrefetchTests
     }
 
     [Fact]
-    public async Task A_request_whose_deadline_passed_while_it_waited_in_the_worker_is_never_run()
+    public async Task A_request_whose_deadline_passed_while_it_waited_in_the_worker_frees_its_place_and_is_never_run()
     {
         await using var stage = await Stage.StartAsync("slow", concurrency: 1, prefetch: 1);
         var first = await stage.RunningAsync("first");
         var late = stage.Client.RequestAsync("slow", "late", CourierRequestOptions.Default with { Deadline = TimeSpan.FromSeconds(2) });
         await stage.AtWorkerAsync(capacity: 2, outstanding: 2, "the late request waiting at the worker");
 
+        // Past its deadline the worker answers it (504) while the first still runs: the broker's place for it is free.
         await Assert.ThrowsAsync<CourierTimeoutException>(() => late).WaitAsync(TimeSpan.FromSeconds(30));
+        await stage.AtWorkerAsync(capacity: 2, outstanding: 1, "only the running request at the worker");
         await stage.ServedAfterAsync(first);
     }
 
