@@ -45,6 +45,29 @@ public sealed class WaitingQueueTests
     }
 
     [Fact]
+    public void The_earliest_deadline_is_known_without_a_walk_so_a_tick_walks_only_a_queue_with_one_due()
+    {
+        var queue = new WaitingQueue(room: 3);
+        Assert.Equal(long.MaxValue, queue.EarliestDeadline);
+        queue.Add(Request(0, new WaitingCall(50)));
+        queue.Add(Request(1, new WaitingCall(30)));
+        queue.Add(Request(2, null)); // from a peer before courier/5: no deadline
+        Assert.Equal(30, queue.EarliestDeadline);
+
+        // What the worker's tick does at 40: only the request due by then leaves, and the next deadline is the other's.
+        var expired = new List<ulong>();
+        queue.Drop(r => r.Call is { } call && call.Deadline <= 40, r => expired.Add(r.Address.Token));
+        Assert.Equal([1UL], expired);
+        Assert.Equal(50, queue.EarliestDeadline);
+
+        while (queue.TryTake(out _))
+        {
+        }
+
+        Assert.Equal(long.MaxValue, queue.EarliestDeadline);
+    }
+
+    [Fact]
     public void Dropping_takes_out_only_what_it_picks_and_keeps_the_order()
     {
         var queue = new WaitingQueue(room: 5);

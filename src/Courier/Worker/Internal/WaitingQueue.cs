@@ -16,6 +16,7 @@ internal sealed class WaitingQueue(int room)
     private readonly Queue<WaitingRequest> _queue = new();
     private int _withdrawn;
     private int _countNow;
+    private long _earliestDeadline = long.MaxValue;
 
     /// <summary>Requests that may wait here at once.</summary>
     public int Room => room;
@@ -29,12 +30,23 @@ internal sealed class WaitingQueue(int room)
     /// <summary>Entries held, withdrawn ones included: at most <c>2 × room + 1</c>.</summary>
     internal int Entries => _queue.Count;
 
+    /// <summary>
+    /// No request waiting here has a deadline before this (<see cref="long.MaxValue"/> when none has one). It may be
+    /// earlier than the earliest still waiting, as a request that starts is not taken out of it: one walk too many.
+    /// </summary>
+    public long EarliestDeadline => _earliestDeadline;
+
     public void Add(WaitingRequest request)
     {
         if (request.Call is WaitingCall call)
         {
             call.Queue = this;
             call.Lent = request.Body.Lent;
+        }
+
+        if (request.Call is { } withDeadline && withDeadline.Deadline < _earliestDeadline)
+        {
+            _earliestDeadline = withDeadline.Deadline;
         }
 
         _queue.Enqueue(request);
@@ -61,6 +73,7 @@ internal sealed class WaitingQueue(int room)
             return true;
         }
 
+        _earliestDeadline = long.MaxValue;
         Counted();
         return false;
     }
@@ -97,6 +110,7 @@ internal sealed class WaitingQueue(int room)
 
     private void Rebuild(Func<WaitingRequest, bool> gone, Action<WaitingRequest> drop)
     {
+        _earliestDeadline = long.MaxValue;
         for (var left = _queue.Count; left > 0; left--)
         {
             var request = _queue.Dequeue();
@@ -116,6 +130,10 @@ internal sealed class WaitingQueue(int room)
             else
             {
                 _queue.Enqueue(request);
+                if (request.Call is { } kept && kept.Deadline < _earliestDeadline)
+                {
+                    _earliestDeadline = kept.Deadline;
+                }
             }
         }
     }

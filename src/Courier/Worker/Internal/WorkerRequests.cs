@@ -34,6 +34,8 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action _flush;
     private readonly Action<WaitingRequest> _refuseExpired;
+    private readonly Func<WaitingRequest, bool> _expired;
+    private long _now;
     private readonly IDisposable _gauges;
     private bool _startingWaiting;
 
@@ -49,6 +51,7 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         _services = services;
         _flush = flush;
         _refuseExpired = waiting => Refuse(waiting, CourierStatus.DeadlineExceeded, DeadlineWhileWaiting);
+        _expired = waiting => waiting.Call is { } call && call.Deadline <= _now;
         // The broker bounds what it gives per service by the capacity declared in READY; the worker checks it too
         // (Admit), since a broker may be a third party's, or hostile.
         _runner = new HandlerRunner<WorkerJob>(TelemetryRole.Worker, loop, int.MaxValue, 0, options.RunHandlersInline, "worker stopped before the request finished", logger, Complete)
@@ -72,12 +75,14 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         _runner.OnTick(now);
 
         // A waiting request whose deadline passed is answered now rather than at its turn, so that its place at the
-        // broker frees up while the handlers ahead of it still run. A walk of at most twice the queue's room a tick.
+        // broker frees up while the handlers ahead of it still run. A queue is walked only when one of its deadlines
+        // may have passed.
+        _now = now;
         foreach (var service in _services)
         {
-            if (service.Waiting.Count > 0)
+            if (service.Waiting.Count > 0 && service.Waiting.EarliestDeadline <= now)
             {
-                service.Waiting.Drop(waiting => waiting.Call is { } call && call.Deadline <= now, _refuseExpired);
+                service.Waiting.Drop(_expired, _refuseExpired);
             }
         }
     }
