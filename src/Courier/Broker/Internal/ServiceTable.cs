@@ -252,7 +252,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return false;
         }
 
-        var message = body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
         if (status == CourierStatus.Ok)
         {
             Reply(request, body, headers, remember: true);
@@ -260,15 +259,19 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         else if (status is CourierStatus.Unavailable or CourierStatus.TooManyRequests)
         {
             // The worker refused it (stopping, or no room): it never ran, and its caller may send it anywhere.
-            Fail(request, CourierStatus.Unavailable, message, ran: false);
+            Fail(request, CourierStatus.Unavailable, ErrorMessage(body), ran: false);
         }
         else
         {
-            Fail(request, status is < 100 or > 599 ? CourierStatus.ServerError : status, message, ran: true);
+            Fail(request, status is < 100 or > 599 ? CourierStatus.ServerError : status, ErrorMessage(body), ran: true);
         }
 
         return true;
     }
+
+    /// <summary>What a worker's error reply says: its first frame as text.</summary>
+    public static string ErrorMessage(ReadOnlySpan<ReadOnlyMemory<byte>> body)
+        => body.Length > 0 ? Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
 
     /// <summary>Whether a request its worker lost may run again elsewhere: idempotent, or from a client that cannot be told otherwise.</summary>
     public static bool MayRunAgain(BrokerWorker worker, BrokerRequest request)

@@ -117,15 +117,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(message.Memory(i));
         }
 
-        try
-        {
-            Settle(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body), headers);
-        }
-        finally
-        {
-            body.Clear(); // holds nothing of the receive buffer past this message
-            RequeueBounced();
-        }
+        SettleAlone(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), headers);
     }
 
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
@@ -440,13 +432,22 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             body.Add(frames[i]);
         }
 
+        SettleAlone(peer, token, status);
+    }
+
+    /// <summary>
+    /// <see cref="Settle"/> for a message of one REPLY, whose body is in <see cref="_replyBody"/>: the body is let go and a
+    /// refused request goes back to its queue whatever settling threw.
+    /// </summary>
+    private void SettleAlone(WorkerPeer peer, ulong token, int status, ReadOnlySpan<byte> headers = default)
+    {
         try
         {
-            Settle(peer, token, status, CollectionsMarshal.AsSpan(body));
+            Settle(peer, token, status, CollectionsMarshal.AsSpan(_replyBody), headers);
         }
         finally
         {
-            body.Clear();
+            _replyBody.Clear(); // holds nothing of the receive buffer past this message
             RequeueBounced();
         }
     }
@@ -513,13 +514,9 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         request.Holder = null;
-        if (status == CourierStatus.TooManyRequests)
+        if (status != CourierStatus.TooManyRequests && worker.Room < worker.Capacity)
         {
-            worker.Room = worker.Outstanding.Count;
-        }
-        else if (worker.Room < worker.Capacity)
-        {
-            worker.Room++;
+            worker.Room++; // it answered: it may have room for one more than it was given since its 429
         }
 
         if (status == CourierStatus.Ok)
@@ -537,14 +534,15 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         else if (status == CourierStatus.TooManyRequests)
         {
             // The worker holds all it can of this service, though the broker counted room (handlers of a connection it
-            // lost still run): the request never ran. Back to its queue once the whole message is read, in order.
+            // lost still run): the request never ran. Back to its queue once the whole message is read, in order; its
+            // room is what it holds now.
             worker.Served--;
+            worker.Room = worker.Outstanding.Count;
             _bounced.Add((request, token));
         }
         else
         {
-            var message = body.Length > 0 ? System.Text.Encoding.UTF8.GetString(body[0].Span) : "worker reported an error";
-            services.Fail(request, status < 0 ? CourierStatus.ServerError : status, message, ran: !ServiceTable.MayRunAgain(worker, request));
+            services.Fail(request, status < 0 ? CourierStatus.ServerError : status, ServiceTable.ErrorMessage(body), ran: !ServiceTable.MayRunAgain(worker, request));
         }
 
         services.Dispatch(worker.Service);
