@@ -91,9 +91,10 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, $"Prefetch must be 0 or more, and at most {CourierWorkerOptions.MaxOutstanding:N0}.");
         }
 
-        // What the worker declares is the concurrency plus the prefetch, which is capped at the concurrency.
         var running = concurrency ?? _options.Concurrency;
-        if (running <= 0 || running > CourierWorkerOptions.MaxOutstanding - Math.Min(waiting, running))
+        // The service caps its prefetch at its concurrency: what it would declare decides.
+        var mapped = running is > 0 and <= CourierWorkerOptions.MaxOutstanding ? new WorkerService(service, handler, running, idempotent, waiting) : null;
+        if (mapped is null || mapped.Capacity > CourierWorkerOptions.MaxOutstanding)
         {
             throw new ArgumentOutOfRangeException(
                 concurrency is null ? nameof(prefetch) : nameof(concurrency),
@@ -106,7 +107,6 @@ public sealed class CourierWorker : IAsyncDisposable
             throw new InvalidOperationException("Services must be mapped before the worker starts.");
         }
 
-        var mapped = new WorkerService(service, handler, running, idempotent, waiting);
         var index = _services.FindIndex(s => s.Name == service);
         if (index >= 0)
         {

@@ -118,6 +118,19 @@ public sealed class WorkerPrefetchTests
         Assert.Equal("prefetch", error.ParamName);
     }
 
+    [Theory]
+    [InlineData(0, null)]
+    [InlineData(int.MaxValue, null)]
+    [InlineData(999_901, null)] // with the default prefetch of 100, one past the bound
+    [InlineData(600_000, 600_000)]
+    public async Task A_concurrency_that_would_declare_past_the_bound_is_refused_when_mapped(int concurrency, int? prefetch)
+    {
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions("tcp://127.0.0.1:5555", "w") with { Prefetch = 100 });
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => worker.Map("echo", TestBroker.Tagged("x"), concurrency, prefetch: prefetch));
+        Assert.Equal("concurrency", error.ParamName);
+        worker.Map("echo", TestBroker.Tagged("x"), 999_900); // at the bound: 999,900 running and 100 waiting
+    }
+
     /// <summary>A broker, a client, and one worker of <see cref="Service"/> whose handlers wait at <see cref="Gate"/>.</summary>
     private sealed class Stage : IAsyncDisposable
     {

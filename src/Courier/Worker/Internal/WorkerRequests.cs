@@ -323,21 +323,21 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         waiting.Body.Lent.Dispose();
     }
 
-    private void Forget(WaitingRequest waiting)
+    private void Forget(WaitingRequest waiting) => Forget(waiting.Address, waiting.Call);
+
+    /// <summary>A request's call leaves the table by its token, unless the token now names another (a broker may reuse one).</summary>
+    private void Forget(ReplyAddress address, HandlerCall? call)
     {
-        if (waiting.Call is { } call && _calls.TryGetValue(waiting.Address.Token, out var current) && ReferenceEquals(current, call))
+        if (call is not null && _calls.TryGetValue(address.Token, out var current) && ReferenceEquals(current, call))
         {
-            _calls.Remove(waiting.Address.Token);
+            _calls.Remove(address.Token);
         }
     }
 
     private void Complete(WorkerJob job, HandlerOutcome outcome)
     {
         job.Slot.Release();
-        if (job.Call is { } call && _calls.TryGetValue(job.Address.Token, out var current) && ReferenceEquals(current, call))
-        {
-            _calls.Remove(job.Address.Token);
-        }
+        Forget(job.Address, job.Call);
 
         if (job.Connection.CanAnswer)
         {
