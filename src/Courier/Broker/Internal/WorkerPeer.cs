@@ -29,6 +29,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>Registered under courier/4: may register more services, and its REQUESTs name their service.</summary>
     public bool MultiService { get; } = capability.MultiService;
 
+    /// <summary>Registered under courier/6: a DISCONNECT that ends "drained" means what it still holds never ran.</summary>
+    public bool SaysDrained { get; } = capability.SaysDrained;
+
     /// <summary>The services it registered, in the order it did.</summary>
     public List<BrokerWorker> Registrations { get; } = [];
 

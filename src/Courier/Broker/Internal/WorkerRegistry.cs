@@ -72,7 +72,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
                 break;
             case MdpWorker.Disconnect:
-                if (peer is not null)
+                if (peer is not null && peer.SaysDrained && frames.Count == 5 && frames[4].AsSpan().SequenceEqual(MdpWorker.DrainedFrame))
+                {
+                    // It answered all it took (docs/protocol.md §3): what it still holds crossed the DISCONNECT, never ran.
+                    Remove(peer, "it stopped, having answered all it took", died: false, expected: true, unrun: true);
+                }
+                else if (peer is not null)
                 {
                     Remove(peer, "it said DISCONNECT", died: false, expected: true);
                 }
@@ -277,7 +282,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <param name="died">It died (counts towards a request's <see cref="CourierBrokerOptions.MaxWorkerDeaths"/>).</param>
     /// <param name="expected">A goodbye or an already logged removal: logged as Information.</param>
     /// <param name="stalled">It may still be alive and answer late: requests that may not run again wait for that a while.</param>
-    public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false)
+    /// <param name="unrun">It said it answered all it took: what it still holds crossed its DISCONNECT and goes back to the queue, whatever its kind.</param>
+    public void Remove(WorkerPeer peer, string reason, bool died, bool expected = false, bool stalled = false, bool unrun = false)
     {
         // Only this very peer: a stale one's identity may belong to a newer connection by now, which stays.
         if (!_workers.TryGetValue(peer.Identity, out var known) || !ReferenceEquals(known, peer))
@@ -300,7 +306,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             foreach (var request in worker.Outstanding.Values.OrderByDescending(r => r.Token))
             {
                 request.Holder = null;
-                if (!ServiceTable.MayRunAgain(worker, request))
+                if (!unrun && !ServiceTable.MayRunAgain(worker, request))
                 {
                     // At most once: it may have run. A stalled worker may still answer; otherwise the outcome is unknown.
                     if (stalled)

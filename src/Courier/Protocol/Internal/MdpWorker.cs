@@ -15,4 +15,10 @@ internal static class MdpWorker
     public static readonly byte[] ReplyFrame = [Reply];
     public static readonly byte[] HeartbeatFrame = [Heartbeat];
     public static readonly byte[] DisconnectFrame = [Disconnect];
+
+    /// <summary>
+    /// A courier/6 worker's DISCONNECT may end with this frame: it answered every request it took on the connection, so
+    /// any the broker still counts as its crossed the DISCONNECT and never ran (docs/protocol.md §3).
+    /// </summary>
+    public static readonly byte[] DrainedFrame = "drained"u8.ToArray();
 }

@@ -67,6 +67,9 @@ internal sealed class Negotiation
     /// <summary>A broker that takes a worker's 429 for "no room now" and gives the request to another (courier/6).</summary>
     public bool PeerRequeuesFull => Version >= 6;
 
+    /// <summary>A broker that reads a worker's DISCONNECT "drained" as "what I still hold of yours never ran" (courier/6).</summary>
+    public bool PeerReadsDrained => Version >= 6;
+
     /// <summary>When an unanswered probe gives up; <see cref="long.MaxValue"/> when none is out.</summary>
     public long ProbeDeadline { get; private set; }
 

@@ -19,4 +19,7 @@ internal readonly record struct WorkerCapability(int Version, int Capacity, stri
 
     /// <summary>May register further services on the same connection; its REQUESTs name their service.</summary>
     public bool MultiService => Version >= 4;
+
+    /// <summary>Its DISCONNECT may say "drained": it answered all it took, so what it still holds never ran (courier/6).</summary>
+    public bool SaysDrained => Version >= 6;
 }

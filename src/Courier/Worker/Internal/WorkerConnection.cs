@@ -78,11 +78,23 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     public void SendCommand(byte[] command) => _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, command]);
 
-    /// <summary>The replies packed this turn, then DISCONNECT: the last this connection sends.</summary>
-    public void SayDisconnect()
+    /// <summary>
+    /// The replies packed this turn, then DISCONNECT: the last this connection sends. <paramref name="drained"/>: every
+    /// request it took is answered, which a courier/6 broker is told, so that it gives what crossed the DISCONNECT to
+    /// another worker rather than answer it "outcome unknown".
+    /// </summary>
+    public void SayDisconnect(bool drained)
     {
         Flush();
-        SendCommand(MdpWorker.DisconnectFrame);
+        if (drained && Negotiation.PeerReadsDrained)
+        {
+            _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]);
+        }
+        else
+        {
+            SendCommand(MdpWorker.DisconnectFrame);
+        }
+
         SaidDisconnect = true;
     }
 

@@ -101,9 +101,11 @@ internal sealed class WorkerEngine : IDisposable
     /// <summary>The last replies, then DISCONNECT on every connection; nothing more goes out (a heartbeat now would be a protocol violation).</summary>
     public void SayDisconnect()
     {
+        // Drained when no handler runs and nothing waits: every request taken was answered, on the loop, before this.
+        var drained = _requests.Idle;
         foreach (var link in _links)
         {
-            link.Connection?.SayDisconnect();
+            link.Connection?.SayDisconnect(drained);
         }
 
         _saidDisconnect = true;

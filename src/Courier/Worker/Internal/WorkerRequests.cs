@@ -64,6 +64,9 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
 
     public int InFlight => _runner.InFlight;
 
+    /// <summary>No handler runs and no request waits: every request taken was answered. Loop thread.</summary>
+    public bool Idle => _runner.Idle && _services.All(s => s.Waiting.Count == 0);
+
     /// <summary>A graceful stop began: new requests are refused 503.</summary>
     public bool Draining { get; private set; }
 

@@ -1,0 +1,136 @@
+using System.Text;
+using Courier.Protocol.Internal;
+using Courier.Client;
+using Courier.Server;
+using Courier.Worker;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>
+/// A request the broker sends a worker just as that worker says DISCONNECT crosses it: the worker never reads it, so it
+/// never ran. A courier/6 worker that answered all it took says so ("drained"), and the broker gives such requests to
+/// another worker instead of answering them 520 outcome unknown (docs/protocol.md §3). Each half is tested against a
+/// fake of the other, since the crossing itself cannot be timed from outside.
+/// </summary>
+public sealed class DrainedDisconnectTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData("courier/6", true, true)]
+    [InlineData("courier/6", false, false)] // a plain DISCONNECT: it may have run what it held
+    [InlineData("courier/5", true, false)] // the frame means nothing before courier/6
+    public async Task A_request_held_by_a_worker_that_said_it_drained_goes_to_another_worker(string version, bool saysDrained, bool servedElsewhere)
+    {
+        // Slow heartbeats: the fake worker sends none.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
+        using var fake = new DealerSocket();
+        fake.Options.Linger = TimeSpan.Zero;
+        fake.Connect(broker.Endpoint!);
+        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendMoreFrame("crossing")
+            .SendFrame($"{version} capacity=1 name=leaving");
+        await TestBroker.WaitForWorkersAsync(client, "crossing", 1);
+
+        // Not idempotent: only the worker's word lets the broker run it elsewhere.
+        var pending = client.RequestAsync("crossing", "once");
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + Wait;
+        while (!(frames.Count >= 2 && frames[0].AsSpan().StartsWith("CURW0"u8) && frames[0][6] == MdpWorker.Request))
+        {
+            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no request");
+        }
+
+        // The request is left unread, as one that crossed the DISCONNECT would be.
+        var disconnect = fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01");
+        if (saysDrained)
+        {
+            disconnect.SendMoreFrame([MdpWorker.Disconnect]).SendFrame("drained");
+        }
+        else
+        {
+            disconnect.SendFrame([MdpWorker.Disconnect]);
+        }
+
+        await TestBroker.WaitForWorkersAsync(client, "crossing", 0);
+        await using var staying = await TestBroker.StartWorkerAsync(broker.Endpoint!, "staying", service: "crossing");
+        if (servedElsewhere)
+        {
+            Assert.Equal("staying", (await pending.WaitAsync(Wait)).BodyText);
+        }
+        else
+        {
+            await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => pending.WaitAsync(Wait));
+        }
+    }
+
+    [Theory]
+    [InlineData("courier/6", false, true)]
+    [InlineData("courier/5", false, false)] // an older broker would not know the frame
+    [InlineData("courier/6", true, false)] // a handler outlived the drain: what it held may have run
+    public async Task A_stopping_worker_says_drained_only_to_a_courier_6_broker_and_only_when_it_answered_all_it_took(string version, bool stuckHandler, bool saysDrained)
+    {
+        using var broker = new RouterSocket();
+        broker.Options.Linger = TimeSpan.Zero;
+        var port = broker.BindRandomPort("tcp://127.0.0.1");
+        using var release = new SemaphoreSlim(0);
+        CourierHandler handler = async (request, cancellationToken) =>
+        {
+            // The stuck one ignores its token, as a handler blocked in a call without one would.
+            await release.WaitAsync(stuckHandler ? CancellationToken.None : cancellationToken);
+            return request.Frames;
+        };
+        var options = TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "leaving") with
+        {
+            Service = "echo",
+            HeartbeatInterval = Wait, // the fake broker never heartbeats
+            DrainTimeout = stuckHandler ? TimeSpan.FromMilliseconds(200) : Wait,
+        };
+        await using var worker = new CourierWorker(options, handler);
+        await worker.StartAsync();
+
+        var frames = new List<byte[]>();
+        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no probe");
+        var identity = frames[0];
+        broker.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame(version);
+        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no READY");
+
+        var header = new byte[CourierWorkerFrame.MaxRequestLength];
+        var length = CourierWorkerFrame.WriteRequest(header, 1, "echo"u8);
+        broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame("held");
+        await Poll.UntilAsync(() => worker.InFlight == 1);
+
+        var stopping = worker.StopAsync();
+        if (!stuckHandler)
+        {
+            release.Release();
+        }
+
+        await stopping.WaitAsync(Wait);
+        release.Release();
+
+        // What it sent, in order, up to its DISCONNECT (heartbeats skipped): the reply first unless its handler was stuck.
+        var sent = new List<string>();
+        var until = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), $"no DISCONNECT after [{string.Join(", ", sent)}]");
+            if (frames.Count >= 4 && frames[3].AsSpan().SequenceEqual([MdpWorker.Disconnect]))
+            {
+                sent.Add(string.Join(" ", frames.Skip(4).Select(f => Encoding.UTF8.GetString(f)).Prepend("DISCONNECT")));
+                break;
+            }
+
+            if (frames.Count >= 2 && frames[1].Length == CourierWorkerFrame.ReplyLength)
+            {
+                sent.Add("REPLY " + Encoding.ASCII.GetString(frames[1], 15, 3));
+            }
+        }
+
+        string[] expected = stuckHandler ? [] : ["REPLY 200"];
+        Assert.Equal([.. expected, saysDrained ? "DISCONNECT drained" : "DISCONNECT"], sent);
+    }
+}
