@@ -1,9 +1,9 @@
 using System.Text;
-using Courier.Protocol.Internal;
 using Courier.Client;
+using Courier.Protocol.Internal;
 using Courier.Server;
-using Courier.Worker;
 using Courier.Tests.Infrastructure;
+using Courier.Worker;
 using NetMQ;
 using NetMQ.Sockets;
 
