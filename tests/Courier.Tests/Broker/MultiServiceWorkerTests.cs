@@ -45,7 +45,7 @@ public sealed class MultiServiceWorkerTests
         await worker.StopAsync();
         await TestBroker.WaitForWorkersAsync(client, "inventory.get", 0);
         await TestBroker.WaitForWorkersAsync(client, "inventory.put", 0);
-        Assert.True(log.Contains("Worker inventory-1 of inventory.get, inventory.put left (it said DISCONNECT)"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
+        Assert.True(log.Contains("Worker inventory-1 of inventory.get, inventory.put left (it stopped, having answered all it took)"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
         Assert.Equal("", log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Warning));
     }
 
