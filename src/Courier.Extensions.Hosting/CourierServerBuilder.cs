@@ -58,51 +58,58 @@ public sealed class CourierServerBuilder
         return this;
     }
 
-    /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>.</summary>
-    public CourierServerBuilder Map(string service, CourierHandler handler)
+    // RS0026: each Map overload ends with the same optional idempotent; they are new together.
+#pragma warning disable RS0026
+
+    /// <summary>
+    /// Hosts <paramref name="handler"/> as <paramref name="service"/>; <paramref name="idempotent"/> declares the service
+    /// safe to run again (as <see cref="CourierServer.Map(string, CourierHandler, bool)"/>). The same holds for every Map below.
+    /// </summary>
+    public CourierServerBuilder Map(string service, CourierHandler handler, bool idempotent = false)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        Handlers.Add(service, _ => handler);
+        Handlers.Add(service, _ => handler, new(Idempotent: idempotent));
         return this;
     }
 
     /// <summary>Hosts the handler that <paramref name="create"/> makes from the host's services, once, when the server is built.</summary>
-    public CourierServerBuilder Map(string service, Func<IServiceProvider, CourierHandler> create)
+    public CourierServerBuilder Map(string service, Func<IServiceProvider, CourierHandler> create, bool idempotent = false)
     {
-        Handlers.Add(service, create);
+        Handlers.Add(service, create, new(Idempotent: idempotent));
         return this;
     }
 
     /// <summary>Hosts <typeparamref name="THandler"/> as <paramref name="service"/>: resolved from a new scope for each request (registered scoped unless already registered).</summary>
-    public CourierServerBuilder MapHandler<THandler>(string service)
+    public CourierServerBuilder MapHandler<THandler>(string service, bool idempotent = false)
         where THandler : class, ICourierHandler
     {
-        Handlers.AddClass<THandler>(service);
+        Handlers.AddClass<THandler>(service, new(Idempotent: idempotent));
         return this;
     }
 
     /// <summary>Hosts the typed <typeparamref name="THandler"/> as <paramref name="service"/>, one per request in its own scope, with source-generated JSON metadata.</summary>
-    public CourierServerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TReply> replyType)
+    public CourierServerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TReply> replyType, bool idempotent = false)
         where THandler : class, ICourierHandler<TRequest, TReply>
     {
-        Handlers.AddTyped<THandler, TRequest, TReply>(service, requestType, replyType);
+        Handlers.AddTyped<THandler, TRequest, TReply>(service, requestType, replyType, new(Idempotent: idempotent));
         return this;
     }
 
     /// <summary>Hosts the typed <typeparamref name="THandler"/> as <paramref name="service"/>, one per request in its own scope, with the JSON metadata <paramref name="context"/> generated.</summary>
     /// <exception cref="ArgumentException"><paramref name="context"/> has no metadata for <typeparamref name="TRequest"/> or <typeparamref name="TReply"/>.</exception>
-    public CourierServerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonSerializerContext context)
+    public CourierServerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonSerializerContext context, bool idempotent = false)
         where THandler : class, ICourierHandler<TRequest, TReply>
     {
-        Handlers.AddTyped<THandler, TRequest, TReply>(service, context);
+        Handlers.AddTyped<THandler, TRequest, TReply>(service, context, new(Idempotent: idempotent));
         return this;
     }
 
     /// <summary>Hosts a typed function as <paramref name="service"/> (see <see cref="CourierJson"/>).</summary>
-    public CourierServerBuilder Map<TRequest, TReply>(string service, Json.CourierHandler<TRequest, TReply> handler, JsonSerializerContext context)
+    public CourierServerBuilder Map<TRequest, TReply>(string service, Json.CourierHandler<TRequest, TReply> handler, JsonSerializerContext context, bool idempotent = false)
     {
         var mapped = CourierJson.Handler(handler, context);
-        Handlers.Add(service, _ => mapped);
+        Handlers.Add(service, _ => mapped, new(Idempotent: idempotent));
         return this;
     }
+#pragma warning restore RS0026
 }

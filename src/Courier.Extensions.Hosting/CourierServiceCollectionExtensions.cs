@@ -136,7 +136,7 @@ public static class CourierServiceCollectionExtensions
             var server = new CourierServer(OptionsRegistration<CourierServerOptions>.Resolve(provider, name));
             foreach (var entry in builder.Handlers.Entries)
             {
-                server.Map(entry.Service, entry.Create(provider));
+                server.Map(entry.Service, entry.Create(provider), entry.Mapping.Idempotent);
             }
 
             return server;
@@ -180,7 +180,7 @@ public static class CourierServiceCollectionExtensions
             var worker = new CourierWorker(OptionsRegistration<CourierWorkerOptions>.Resolve(provider, name));
             foreach (var entry in builder.Handlers.Entries)
             {
-                worker.Map(entry.Service, entry.Create(provider), entry.Concurrency);
+                worker.Map(entry.Service, entry.Create(provider), entry.Mapping.Concurrency, entry.Mapping.Idempotent, entry.Mapping.Prefetch);
             }
 
             return worker;

@@ -36,7 +36,7 @@ public sealed class CourierWorkerBuilder
 
     internal HandlerMap Handlers { get; }
 
-    // RS0026: each Map overload takes the service's concurrency last and optional; they are new together.
+    // RS0026: each Map overload ends with the same optional concurrency, idempotent and prefetch; they are new together.
 #pragma warning disable RS0026
 
     /// <summary>Binds the options from <paramref name="sectionPath"/> instead of <see cref="SectionPath"/>.</summary>
@@ -64,52 +64,54 @@ public sealed class CourierWorkerBuilder
 
     /// <summary>
     /// Serves <paramref name="handler"/> as <paramref name="service"/>, up to <paramref name="concurrency"/> requests at
-    /// once (default <see cref="CourierWorkerOptions.Concurrency"/>); the same holds for every Map below.
+    /// once (default <see cref="CourierWorkerOptions.Concurrency"/>) and <paramref name="prefetch"/> more waiting (default
+    /// <see cref="CourierWorkerOptions.Prefetch"/>); <paramref name="idempotent"/> declares the service safe to run again
+    /// (as <see cref="CourierWorker.Map"/>). The same holds for every Map below.
     /// </summary>
-    public CourierWorkerBuilder Map(string service, CourierHandler handler, int? concurrency = null)
+    public CourierWorkerBuilder Map(string service, CourierHandler handler, int? concurrency = null, bool idempotent = false, int? prefetch = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        Handlers.Add(service, _ => handler, concurrency);
+        Handlers.Add(service, _ => handler, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 
     /// <summary>Serves the handler that <paramref name="create"/> makes from the host's services, once, when the worker is built.</summary>
-    public CourierWorkerBuilder Map(string service, Func<IServiceProvider, CourierHandler> create, int? concurrency = null)
+    public CourierWorkerBuilder Map(string service, Func<IServiceProvider, CourierHandler> create, int? concurrency = null, bool idempotent = false, int? prefetch = null)
     {
-        Handlers.Add(service, create, concurrency);
+        Handlers.Add(service, create, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 
     /// <summary>Serves <typeparamref name="THandler"/> as <paramref name="service"/>: resolved from a new scope for each request (registered scoped unless already registered).</summary>
-    public CourierWorkerBuilder MapHandler<THandler>(string service, int? concurrency = null)
+    public CourierWorkerBuilder MapHandler<THandler>(string service, int? concurrency = null, bool idempotent = false, int? prefetch = null)
         where THandler : class, ICourierHandler
     {
-        Handlers.AddClass<THandler>(service, concurrency);
+        Handlers.AddClass<THandler>(service, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 
     /// <summary>Serves the typed <typeparamref name="THandler"/> as <paramref name="service"/>, one per request in its own scope, with source-generated JSON metadata.</summary>
-    public CourierWorkerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TReply> replyType, int? concurrency = null)
+    public CourierWorkerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TReply> replyType, int? concurrency = null, bool idempotent = false, int? prefetch = null)
         where THandler : class, ICourierHandler<TRequest, TReply>
     {
-        Handlers.AddTyped<THandler, TRequest, TReply>(service, requestType, replyType, concurrency);
+        Handlers.AddTyped<THandler, TRequest, TReply>(service, requestType, replyType, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 
     /// <summary>Serves the typed <typeparamref name="THandler"/> as <paramref name="service"/>, one per request in its own scope, with the JSON metadata <paramref name="context"/> generated.</summary>
     /// <exception cref="ArgumentException"><paramref name="context"/> has no metadata for <typeparamref name="TRequest"/> or <typeparamref name="TReply"/>.</exception>
-    public CourierWorkerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonSerializerContext context, int? concurrency = null)
+    public CourierWorkerBuilder MapHandler<THandler, TRequest, TReply>(string service, JsonSerializerContext context, int? concurrency = null, bool idempotent = false, int? prefetch = null)
         where THandler : class, ICourierHandler<TRequest, TReply>
     {
-        Handlers.AddTyped<THandler, TRequest, TReply>(service, context, concurrency);
+        Handlers.AddTyped<THandler, TRequest, TReply>(service, context, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 
     /// <summary>Serves a typed function as <paramref name="service"/> (see <see cref="CourierJson"/>).</summary>
-    public CourierWorkerBuilder Map<TRequest, TReply>(string service, Json.CourierHandler<TRequest, TReply> handler, JsonSerializerContext context, int? concurrency = null)
+    public CourierWorkerBuilder Map<TRequest, TReply>(string service, Json.CourierHandler<TRequest, TReply> handler, JsonSerializerContext context, int? concurrency = null, bool idempotent = false, int? prefetch = null)
     {
         var mapped = CourierJson.Handler(handler, context);
-        Handlers.Add(service, _ => mapped, concurrency);
+        Handlers.Add(service, _ => mapped, HandlerMap.Mapping.Of(concurrency, idempotent, prefetch));
         return this;
     }
 #pragma warning restore RS0026

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Courier.Broker;
 using Courier.Client;
 using Courier.Extensions.Hosting;
@@ -138,7 +139,44 @@ public sealed class HostingTests
     }
 
     [Fact]
-    public async Task Host_shutdown_timeout_ends_a_longer_drain_and_the_caller_of_the_request_in_flight_is_told_its_outcome_is_unknown()
+    public async Task A_hosted_workers_mappings_reach_the_broker_with_their_concurrency_prefetch_and_idempotence()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        var builder = Builder(new() { ["Courier:Worker:BrokerEndpoint"] = broker.Endpoint, ["Courier:Worker:Name"] = "mapped" });
+        builder.Services.AddCourierWorker(o => o with { HeartbeatInterval = TestBroker.Heartbeat, HeartbeatLiveness = TestBroker.Liveness })
+            .Map("ledger", TestBroker.Tagged("ledger"), concurrency: 2, idempotent: true, prefetch: 1)
+            .Map("plain", TestBroker.Tagged("plain"), concurrency: 3);
+        using var host = builder.Build();
+        await host.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, "ledger", 1);
+        await TestBroker.WaitForWorkersAsync(client, "plain", 1);
+
+        var workers = await client.RequestAsync("mmi.workers", "");
+        using var json = JsonDocument.Parse(workers.Body);
+        var ledger = json.RootElement.GetProperty("ledger")[0];
+        var plain = json.RootElement.GetProperty("plain")[0];
+
+        // Capacity is concurrency plus prefetch; the prefetch of "plain" is the options' default, capped at its concurrency.
+        Assert.Equal((3, true), (ledger.GetProperty("capacity").GetInt32(), ledger.GetProperty("idempotent").GetBoolean()));
+        Assert.Equal((6, false), (plain.GetProperty("capacity").GetInt32(), plain.GetProperty("idempotent").GetBoolean()));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public void A_hosted_mapping_with_a_negative_prefetch_is_refused_where_it_is_written()
+    {
+        var builder = Builder([]).Services.AddCourierWorker();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => builder.Map("ledger", TestBroker.Tagged("x"), prefetch: -1));
+
+        Assert.Equal("prefetch", error.ParamName);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Host_shutdown_timeout_ends_a_longer_drain_and_the_caller_of_the_request_in_flight_is_told_its_outcome_is_unknown_unless_idempotent(bool idempotent)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var builder = Builder(new() { ["Courier:Server:Endpoint"] = "tcp://127.0.0.1:*" });
@@ -149,21 +187,31 @@ public sealed class HostingTests
                 started.TrySetResult();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
                 return request.Frames;
-            });
+            }, idempotent);
         builder.Services.AddHealthChecks().AddCourierServerCheck();
         using var host = builder.Build();
         await host.StartAsync();
         var health = host.Services.GetRequiredService<HealthCheckService>();
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
-        await using var client = TestServer.Client(host.Services.GetRequiredService<CourierServer>().Endpoint!, o => o with { Timeout = TimeSpan.FromMinutes(1), Retries = 0 });
+        await using var client = TestServer.Client(host.Services.GetRequiredService<CourierServer>().Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(10), Retries = 0 });
         var pending = client.RequestAsync("hang", "x");
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        // Far less than the 10 minute drain: the host's 1 s shutdown timeout ends it.
+        // Far less than the 10 minute drain: the host's 1 s shutdown timeout ends it, well within the caller's 10 s.
         await host.StopAsync().WaitAsync(TimeSpan.FromMinutes(2));
 
-        // Its handler had started and is not idempotent: 520, not a 503 that would invite a retry.
-        await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => pending);
+        // Its handler had started: 520 unless the service is idempotent, which makes it a 503 that invites a retry.
+        // The retries find no server (this was the only one): once its attempt runs out, the caller gets that 503.
+        var error = await Record.ExceptionAsync(() => pending);
+        if (idempotent)
+        {
+            Assert.Equal(CourierStatus.Unavailable, Assert.IsType<CourierRemoteException>(error).StatusCode);
+        }
+        else
+        {
+            Assert.IsType<CourierOutcomeUnknownException>(error);
+        }
+
         Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Status);
     }
 

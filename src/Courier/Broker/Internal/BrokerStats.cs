@@ -16,7 +16,7 @@ internal static class BrokerStats
     public const string TruncatedKey = "mmi.truncated";
 
     /// <summary>
-    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"room":16,"outstanding":3,"served":120,"courier":true}]}</c>, services with
+    /// <c>{"echo":[{"id":"…","name":"…","capacity":16,"room":16,"outstanding":3,"served":120,"courier":true,"idempotent":false}]}</c>, services with
     /// workers only (so at most <see cref="MaxEntries"/> of them). A worker serving
     /// several services on one connection appears under each, with the same id, and the capacity, room (below the
     /// capacity while it answers 429), outstanding and served of that service.
@@ -51,6 +51,7 @@ internal static class BrokerStats
                 writer.WriteNumber("outstanding", worker.Outstanding.Count);
                 writer.WriteNumber("served", worker.Served);
                 writer.WriteBoolean("courier", worker.Peer.Courier);
+                writer.WriteBoolean("idempotent", worker.Idempotent);
                 writer.WriteEndObject();
             }
 
