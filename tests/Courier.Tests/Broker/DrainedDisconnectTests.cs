@@ -67,6 +67,49 @@ public sealed class DrainedDisconnectTests
         }
     }
 
+    [Fact]
+    public async Task A_request_its_caller_cancelled_is_not_given_to_another_worker_when_its_worker_says_it_drained()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
+        using var fake = new DealerSocket();
+        fake.Options.Linger = TimeSpan.Zero;
+        fake.Connect(broker.Endpoint!);
+        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendMoreFrame("crossing")
+            .SendFrame("courier/6 capacity=1 name=leaving");
+        await TestBroker.WaitForWorkersAsync(client, "crossing", 1);
+
+        using var cancel = new CancellationTokenSource();
+        var cancelled = client.RequestAsync("crossing", "cancelled", cancellationToken: cancel.Token);
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + Wait;
+        while (!(frames.Count >= 2 && frames[0].AsSpan().StartsWith("CURW0"u8) && frames[0][6] == MdpWorker.Request))
+        {
+            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no request");
+        }
+
+        // The caller gives up; the broker tells the worker (CANCEL), which then leaves having answered nothing.
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        while (!(frames.Count >= 1 && frames[0].Length > 6 && frames[0].AsSpan().StartsWith("CURW05"u8) && frames[0][6] == 0x06))
+        {
+            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no CANCEL");
+        }
+
+        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Disconnect]).SendFrame("drained");
+        await TestBroker.WaitForWorkersAsync(client, "crossing", 0);
+
+        // Nobody waits for the cancelled one: the next worker gets only the request after it.
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var staying = await TestBroker.StartWorkerAsync(broker.Endpoint!, "staying", service: "crossing", handler: (request, _) =>
+        {
+            seen.Enqueue(request.BodyText);
+            return ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(request.Frames);
+        });
+        Assert.Equal("after", (await client.RequestAsync("crossing", "after").WaitAsync(Wait)).BodyText);
+        Assert.Equal(["after"], seen);
+    }
+
     [Theory]
     [InlineData("courier/6", false, true)]
     [InlineData("courier/5", false, false)] // an older broker would not know the frame

@@ -63,6 +63,9 @@ internal sealed class BrokerRequest
     /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
     public long OrphanedUntil { get; set; }
 
+    /// <summary>Its caller cancelled it while a worker held it (CANCEL sent): never given to another worker.</summary>
+    public bool Cancelled { get; set; }
+
     /// <summary>Workers that died while holding this request.</summary>
     public int Deaths { get; set; }
 
@@ -126,6 +129,7 @@ internal sealed class BrokerRequest
         Holder = null;
         Key = default;
         OrphanedUntil = 0;
+        Cancelled = false;
     }
 
     /// <summary>Roughly what a waiting request holds: the objects that carry it, its envelope and its body.</summary>

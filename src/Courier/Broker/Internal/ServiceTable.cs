@@ -229,6 +229,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
         else if (request.Holder is { Peer.Delivery: true } holder)
         {
+            request.Cancelled = true;
             Workers.SendCancel(holder.Peer, request.Token);
         }
     }
@@ -402,9 +403,19 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
     }
 
-    /// <summary>A request taken back from a worker that died, stopped or had no room: to the front of its queue.</summary>
-    public static void Requeue(BrokerRequest request)
+    /// <summary>
+    /// A request taken back from a worker that died, stopped or had no room: to the front of its queue, unless its
+    /// caller cancelled it meanwhile (nobody waits for it: it is forgotten unanswered, as a cancelled queued one is).
+    /// </summary>
+    public void Requeue(BrokerRequest request)
     {
+        if (request.Cancelled)
+        {
+            FrontEnd.Release(request.Inbound);
+            Retire(request);
+            return;
+        }
+
         request.Service.Requeued++;
         BrokerTelemetry.Requeued(request);
         request.Service.Queue.AddFirst(request);

@@ -105,9 +105,9 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
     /// <summary>
     /// Puts the <see cref="WorkerSender.Unsent"/> requests that <paramref name="peer"/> still holds as they were refused
     /// back at the front of their queues, the oldest first in line, and adds their services to
-    /// <paramref name="services"/>. Returns how many went back.
+    /// <paramref name="touched"/>. Returns how many went back.
     /// </summary>
-    public int RequeueUnsent(WorkerPeer peer, HashSet<BrokerService>? services = null)
+    public int RequeueUnsent(WorkerPeer peer, HashSet<BrokerService>? touched = null)
     {
         var unsent = sender.Unsent;
         unsent.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
@@ -121,8 +121,8 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
             {
                 holder.Outstanding.Remove(token);
                 request.Holder = null;
-                ServiceTable.Requeue(request);
-                services?.Add(request.Service);
+                touched?.Add(request.Service); // first: a request its caller cancelled is retired, not requeued
+                services.Requeue(request);
                 requeued++;
             }
         }

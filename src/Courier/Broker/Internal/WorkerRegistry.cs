@@ -23,6 +23,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly List<byte[]> _received = [];
     private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
     private readonly List<(BrokerRequest Request, ulong Token)> _bounced = [];
+    private readonly HashSet<BrokerService> _bouncedServices = [];
     private readonly WorkerSender _sender = new(socket);
     private WorkerBacklog? _backlog;
     private Action<WorkerPeer>? _refused;
@@ -75,6 +76,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 if (peer is not null && peer.SaysDrained && frames.Count == 5 && frames[4].AsSpan().SequenceEqual(MdpWorker.DrainedFrame))
                 {
                     // It answered all it took (docs/protocol.md §3): what it still holds crossed the DISCONNECT, never ran.
+                    // Only this connection's: every connection is a peer of its own (a worker sets no routing id).
                     Remove(peer, "it stopped, having answered all it took", died: false, expected: true, unrun: true);
                 }
                 else if (peer is not null)
@@ -325,7 +327,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 }
                 else
                 {
-                    ServiceTable.Requeue(request);
+                    services.Requeue(request);
                     requeued++;
                 }
             }
@@ -535,7 +537,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             // to another worker, and none of its services new ones (a worker stops as a whole).
             worker.Served--;
             peer.Draining = true;
-            ServiceTable.Requeue(request);
+            services.Requeue(request);
         }
         else if (status == CourierStatus.TooManyRequests)
         {
@@ -566,14 +568,17 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         _bounced.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
+        // Their services first: a request its caller cancelled meanwhile is retired (and cleared), not requeued.
+        _bouncedServices.Clear();
         foreach (var (request, _) in _bounced)
         {
-            ServiceTable.Requeue(request);
+            _bouncedServices.Add(request.Service);
+            services.Requeue(request);
         }
 
-        foreach (var (request, _) in _bounced)
+        foreach (var service in _bouncedServices)
         {
-            services.Dispatch(request.Service);
+            services.Dispatch(service);
         }
 
         _bounced.Clear();

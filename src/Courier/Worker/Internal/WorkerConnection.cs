@@ -49,6 +49,12 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     public bool SaidDisconnect { get; private set; }
 
     /// <summary>
+    /// The socket refused a reply (its high-water mark): a request taken on this connection went unanswered, so its
+    /// DISCONNECT may not say "drained" (the broker would give a request that ran to another worker).
+    /// </summary>
+    public bool LostReply { get; private set; }
+
+    /// <summary>
     /// Whether an answer sent here reaches the broker that gave the request: not on an earlier connection of the link (the
     /// broker has taken its requests back) nor after DISCONNECT.
     /// </summary>
@@ -86,7 +92,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     public void SayDisconnect(bool drained)
     {
         Flush();
-        if (drained && Negotiation.PeerReadsDrained)
+        if (drained && !LostReply && Negotiation.PeerReadsDrained)
         {
             _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]);
         }
@@ -153,7 +159,13 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     }
 
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
-    public void Flush() => _batch.SendTo(_socket, [], _loneHeader ??= LoneReplyHeader);
+    public void Flush()
+    {
+        if (!_batch.SendTo(_socket, [], _loneHeader ??= LoneReplyHeader))
+        {
+            LostReply = true;
+        }
+    }
 
     private ReadOnlyMemory<byte> LoneReplyHeader(BatchRecord record)
     {
@@ -183,7 +195,11 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     private void Send()
     {
-        _socket.TrySend(CollectionsMarshal.AsSpan(_frames));
+        if (!_socket.TrySend(CollectionsMarshal.AsSpan(_frames)))
+        {
+            LostReply = true;
+        }
+
         _frames.Clear(); // holds no reply past its sending
     }
 }

@@ -130,7 +130,12 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
     {
         if (Draining && connection.Negotiation.Mode == PeerMode.Courier)
         {
-            connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
+            // After DISCONNECT nothing more may be sent: the request crossed it, and the broker gave it elsewhere.
+            if (!connection.SaidDisconnect)
+            {
+                connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
+            }
+
             return true;
         }
 
