@@ -64,13 +64,13 @@ internal sealed class BrokerEngine : ISocketHandler
         switch (BrokerInbound.Classify(message))
         {
             case BrokerMessageKind.WorkerCourierReply:
-                _workers.OnCourierReply(message);
+                _workers.Replies.OnCourierReply(message);
                 break;
             case BrokerMessageKind.WorkerCourier5Reply:
-                _workers.OnCourierReply(message, courier5: true);
+                _workers.Replies.OnCourierReply(message, courier5: true);
                 break;
             case BrokerMessageKind.WorkerReplyBatch:
-                _workers.OnReplyBatch(message);
+                _workers.Replies.OnReplyBatch(message);
                 break;
             case BrokerMessageKind.WorkerCommand:
                 _workers.OnCommand(message);

@@ -21,16 +21,17 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly long _livenessTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.HeartbeatLiveness * options.TimeProvider.TimestampFrequency);
     private readonly long _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
     private readonly List<byte[]> _received = [];
-    private readonly List<ReadOnlyMemory<byte>> _replyBody = [];
-    private readonly List<(BrokerRequest Request, ulong Token)> _bounced = [];
-    private readonly HashSet<BrokerService> _bouncedServices = [];
     private readonly WorkerSender _sender = new(socket);
     private WorkerBacklog? _backlog;
+    private WorkerReplies? _replies;
     private Action<WorkerPeer>? _refused;
     private long _nextHeartbeat = options.TimeProvider.GetTimestamp() + (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
 
     // Made on first use: a field initializer cannot pass it the sender.
     private WorkerBacklog Backlog => _backlog ??= new(_sender, services, _clock, _livenessTicks, logger);
+
+    /// <summary>The replies side: workers' answers settled against the requests they hold.</summary>
+    public WorkerReplies Replies => _replies ??= new(this, services, _clock);
 
     /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
     public ListenerSecurity? Security { get; init; }
@@ -61,7 +62,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 OnReady(identity, peer, frames, message.UserId);
                 break;
             case MdpWorker.Reply:
-                OnReply(identity, peer, frames);
+                Replies.OnReply(identity, peer, frames);
                 break;
             case MdpWorker.Heartbeat:
                 if (peer is null)
@@ -91,99 +92,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         frames.Clear();
-    }
-
-    /// <summary>
-    /// A Courier worker's REPLY: <c>id, "CURW02"+0x03+token+status, body…</c>. Read in place from the receive buffer
-    /// and forwarded from there: the broker's hottest path allocates nothing.
-    /// </summary>
-    public void OnCourierReply(MessageFrames message, bool courier5 = false)
-    {
-        var header = message[1];
-        if (Known(message, courierOnly: true, header[7..15]) is not { } peer)
-        {
-            return;
-        }
-
-        ReadOnlySpan<byte> headers = default;
-        if (courier5)
-        {
-            // "CURW05"+0x03+token+status+headers: the headers go to the client as they came, once checked.
-            headers = header[CourierWorkerFrame5.ReplyFixedLength..];
-            if (!peer.Delivery || HeaderBlock.Check(headers) is not null)
-            {
-                Violation(peer.Identity, peer, peer.Delivery ? "a REPLY with invalid headers" : "a courier/5 REPLY from a worker that registered before courier/5");
-                return;
-            }
-        }
-
-        var body = _replyBody;
-        body.Clear();
-        for (var i = 2; i < message.Count; i++)
-        {
-            body.Add(message.Memory(i));
-        }
-
-        SettleAlone(peer, BinaryPrimitives.ReadUInt64BigEndian(header[7..]), StatusFrames.Parse(header.Slice(15, 3)), headers);
-    }
-
-    /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
-    public void OnReplyBatch(MessageFrames message)
-    {
-        if (!IsKnown(message[0]))
-        {
-            // A stalled worker's late replies, after the broker gave it up: delivered to those still waiting for them.
-            var late = message.Memory(1);
-            var records = new BatchReader(late.Span);
-            var lateBody = _replyBody;
-            while (records.TryRead(out var record))
-            {
-                lateBody.Clear();
-                lateBody.Add(late.Slice(record.BodyOffset, record.Body.Length));
-                services.LateReply(record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(lateBody), default);
-            }
-
-            lateBody.Clear();
-        }
-
-        if (Known(message, courierOnly: false) is not { } peer)
-        {
-            return;
-        }
-
-        if (!peer.Batches)
-        {
-            Violation(peer.Identity, peer, "a batch from a worker that did not register for batches");
-            return;
-        }
-
-        var frame = message.Memory(1);
-        var reader = new BatchReader(frame.Span);
-        var body = _replyBody;
-        try
-        {
-            while (reader.TryRead(out var record))
-            {
-                body.Clear();
-                body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
-                Settle(peer, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
-                if (!IsRegistered(peer))
-                {
-                    break; // removed for a violation: the rest of its batch is void
-                }
-            }
-        }
-        finally
-        {
-            // Whatever a record's settling threw, the requests the batch refused go back to their queues.
-            body.Clear();
-            RequeueBounced();
-        }
-
-        if (reader.Malformed && IsRegistered(peer))
-        {
-            Violation(peer.Identity, peer, "a batch with a malformed record");
-        }
     }
 
     /// <summary>A peer's connection dropped: true when it was a worker (now removed, the requests of all its services requeued).</summary>
@@ -410,180 +318,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         services.Dispatch(service);
     }
 
-    private void OnReply(byte[] identity, WorkerPeer? peer, List<byte[]> frames)
-    {
-        if (peer is null)
-        {
-            if (frames.Count >= 7 && frames[4].Length == 8)
-            {
-                // A stalled Courier worker's late reply in 7/MDP form: delivered if its request still waits for it.
-                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), StatusFrames.Parse(frames[6]), [.. frames.Skip(7).Select(f => (ReadOnlyMemory<byte>)f)], default);
-            }
-
-            NotRegistered(identity, "a REPLY");
-            return;
-        }
-
-        if (frames.Count < 6 || frames[4].Length != 8 || frames[5].Length != 0)
-        {
-            Violation(identity, peer, "REPLY without an 8-byte request token and empty delimiter");
-            return;
-        }
-
-        var token = BinaryPrimitives.ReadUInt64BigEndian(frames[4]);
-        // A stock worker's body passes through as is; a Courier worker's starts with its status.
-        var status = !peer.Courier ? CourierStatus.Ok : frames.Count > 6 ? StatusFrames.Parse(frames[6]) : -1;
-        var body = _replyBody;
-        body.Clear();
-        for (var i = peer.Courier ? 7 : 6; i < frames.Count; i++)
-        {
-            body.Add(frames[i]);
-        }
-
-        SettleAlone(peer, token, status);
-    }
-
-    /// <summary>
-    /// <see cref="Settle"/> for a message of one REPLY, whose body is in <see cref="_replyBody"/>: the body is let go and a
-    /// refused request goes back to its queue whatever settling threw.
-    /// </summary>
-    private void SettleAlone(WorkerPeer peer, ulong token, int status, ReadOnlySpan<byte> headers = default)
-    {
-        try
-        {
-            Settle(peer, token, status, CollectionsMarshal.AsSpan(_replyBody), headers);
-        }
-        finally
-        {
-            _replyBody.Clear(); // holds nothing of the receive buffer past this message
-            RequeueBounced();
-        }
-    }
-
-    private bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);
-
-    /// <summary>
-    /// The registered worker that sent <paramref name="message"/>, or null after telling it to register again (and after
-    /// delivering its reply, when <paramref name="lateToken"/> names an orphaned request: a stalled worker answering late).
-    /// </summary>
-    private WorkerPeer? Known(MessageFrames message, bool courierOnly, ReadOnlySpan<byte> lateToken = default)
-    {
-        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer))
-        {
-            if (lateToken.Length == 8)
-            {
-                // A stalled worker's late reply, after the broker gave it up: delivered to the caller still waiting for it.
-                var header = message[1];
-                var headers = header.Length > CourierWorkerFrame.ReplyLength && CourierWorkerFrame5.Is(header, MdpWorker.Reply) ? header[CourierWorkerFrame5.ReplyFixedLength..] : default;
-                var body = _replyBody;
-                body.Clear();
-                for (var i = 2; i < message.Count; i++)
-                {
-                    body.Add(message.Memory(i));
-                }
-
-                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
-                    HeaderBlock.Check(headers) is null ? headers : default);
-                body.Clear();
-            }
-
-            NotRegistered(message.ToArray(0), "a REPLY");
-            return null;
-        }
-
-        peer.LastSeen = _clock.GetTimestamp();
-        if (courierOnly && !peer.Courier)
-        {
-            Violation(peer.Identity, peer, "Courier REPLY from a worker that registered as plain 7/MDP");
-            return null;
-        }
-
-        return peer;
-    }
-
-    /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
-    private void Settle(WorkerPeer peer, ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default)
-    {
-        if (!peer.TryTake(token, out var worker, out var request))
-        {
-            if (services.LateReply(token, status, body, headers))
-            {
-                return; // an orphan's late reply on a connection that re-registered
-            }
-
-            Violation(peer.Identity, peer, "REPLY for a request it does not hold");
-            return;
-        }
-
-        worker.Served++;
-        if (status is < 100 or > 599)
-        {
-            status = CourierStatus.ServerError; // not a status a client can read: the worker failed
-        }
-
-        request.Holder = null;
-        if (status != CourierStatus.TooManyRequests && worker.Room < worker.Capacity)
-        {
-            worker.Room++; // it answered: it may have room for one more than it was given since its 429
-        }
-
-        if (status == CourierStatus.Ok)
-        {
-            services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
-        }
-        else if (status == CourierStatus.Unavailable || (status == CourierStatus.OutcomeUnknown && ServiceTable.MayRunAgain(worker, request)))
-        {
-            // The worker is stopping: the request was not run (or was cut short by the stop, and may run again); give it
-            // to another worker, and none of its services new ones (a worker stops as a whole).
-            worker.Served--;
-            peer.Draining = true;
-            services.Requeue(request);
-        }
-        else if (status == CourierStatus.TooManyRequests)
-        {
-            // The worker holds all it can of this service, though the broker counted room (handlers of a connection it
-            // lost still run): the request never ran. Back to its queue once the whole message is read, in order; its
-            // room is what it holds now.
-            worker.Served--;
-            worker.Room = worker.Outstanding.Count;
-            _bounced.Add((request, token));
-        }
-        else
-        {
-            services.Fail(request, status < 0 ? CourierStatus.ServerError : status, ServiceTable.ErrorMessage(body), ran: !ServiceTable.MayRunAgain(worker, request));
-        }
-
-        services.Dispatch(worker.Service);
-    }
-
-    /// <summary>
-    /// The requests workers answered 429 in the message just read go back to the front of their queues in the order they
-    /// were given out (the oldest first in line), and are offered to the workers with room.
-    /// </summary>
-    private void RequeueBounced()
-    {
-        if (_bounced.Count == 0)
-        {
-            return;
-        }
-
-        _bounced.Sort(static (a, b) => b.Token.CompareTo(a.Token)); // AddFirst, newest first: the oldest ends in front
-        // Their services first: a request its caller cancelled meanwhile is retired (and cleared), not requeued.
-        _bouncedServices.Clear();
-        foreach (var (request, _) in _bounced)
-        {
-            _bouncedServices.Add(request.Service);
-            services.Requeue(request);
-        }
-
-        foreach (var service in _bouncedServices)
-        {
-            services.Dispatch(service);
-        }
-
-        _bounced.Clear();
-    }
-
     /// <summary>
     /// The registrations of <paramref name="peer"/> that answered 429 and hold as many as they may now: each is offered one
     /// more request a tick, as its busy handlers may have finished without a reply the broker could hear (they served a
@@ -600,10 +334,14 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
     }
 
-    // A flag, not a lookup: asked after every record of a reply batch.
-    private static bool IsRegistered(WorkerPeer peer) => !peer.Removed;
+    /// <summary>The registered worker with routing id <paramref name="identity"/>.</summary>
+    public bool TryFind(ReadOnlySpan<byte> identity, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WorkerPeer? peer)
+        => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(identity, out peer);
 
-    private void Violation(byte[] identity, WorkerPeer? peer, string reason)
+    public bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);
+
+    /// <summary>A worker broke the protocol: told DISCONNECT, forgotten, its requests requeued; a warning (rate-limited).</summary>
+    public void Violation(byte[] identity, WorkerPeer? peer, string reason)
     {
         if (violations.Admit(Courier.Internal.ViolationKind.ProtocolViolation))
         {
@@ -621,7 +359,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// A worker the broker does not know spoke as if registered: after a broker restart every worker does, and one the
     /// broker expired may. Not a violation: it is told DISCONNECT, so that it registers again.
     /// </summary>
-    private void NotRegistered(byte[] identity, string what)
+    public void NotRegistered(byte[] identity, string what)
     {
         if (violations.Admit(Courier.Internal.ViolationKind.UnregisteredWorker))
         {
