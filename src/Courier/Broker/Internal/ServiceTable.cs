@@ -407,18 +407,20 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// A request taken back from a worker that died, stopped or had no room: to the front of its queue, unless its
     /// caller cancelled it meanwhile (nobody waits for it: it is forgotten unanswered, as a cancelled queued one is).
     /// </summary>
-    public void Requeue(BrokerRequest request)
+    /// <returns>Whether it went back (false: retired).</returns>
+    public bool Requeue(BrokerRequest request)
     {
         if (request.Cancelled)
         {
             FrontEnd.Release(request.Inbound);
             Retire(request);
-            return;
+            return false;
         }
 
         request.Service.Requeued++;
         BrokerTelemetry.Requeued(request);
         request.Service.Queue.AddFirst(request);
+        return true;
     }
 
     /// <summary>

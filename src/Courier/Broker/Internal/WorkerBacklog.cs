@@ -122,8 +122,10 @@ internal sealed class WorkerBacklog(WorkerSender sender, ServiceTable services, 
                 holder.Outstanding.Remove(token);
                 request.Holder = null;
                 touched?.Add(request.Service); // first: a request its caller cancelled is retired, not requeued
-                services.Requeue(request);
-                requeued++;
+                if (services.Requeue(request))
+                {
+                    requeued++;
+                }
             }
         }
 

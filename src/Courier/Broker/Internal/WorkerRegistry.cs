@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -11,8 +9,9 @@ namespace Courier.Broker.Internal;
 
 /// <summary>
 /// The worker side of the broker: registration (7/MDP READY and Courier's capability; under courier/4 one READY per
-/// service on the same connection), requests out and replies in (one at a time, or batched for workers that take
-/// batches), heartbeats both ways, and dead workers, whose requests go back to the front of their queues. Loop thread only.
+/// service on the same connection), requests out (one at a time, or batched for workers that take batches; their
+/// replies are <see cref="WorkerReplies"/>'), heartbeats both ways, and dead workers, whose requests go back to the
+/// front of their queues. Loop thread only.
 /// </summary>
 internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSocket socket, ServiceTable services, ILogger logger, Courier.Internal.ViolationLog violations)
 {
@@ -235,8 +234,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 }
                 else
                 {
-                    services.Requeue(request);
-                    requeued++;
+                    if (services.Requeue(request))
+                    {
+                        requeued++;
+                    }
                 }
             }
 

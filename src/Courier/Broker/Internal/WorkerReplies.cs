@@ -91,7 +91,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
                 body.Clear();
                 body.Add(frame.Slice(record.BodyOffset, record.Body.Length));
                 Settle(peer, record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body));
-                if (!!peer.Removed)
+                if (peer.Removed)
                 {
                     break; // removed for a violation: the rest of its batch is void
                 }
