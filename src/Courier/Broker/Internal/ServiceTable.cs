@@ -20,7 +20,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly TimeProvider _clock = options.TimeProvider;
     private readonly long _started = options.TimeProvider.GetTimestamp();
     private readonly QueueLedger _ledger = new();
-    private readonly Dictionary<string, byte[]> _mmiCache = new(StringComparer.Ordinal);
     private readonly List<BrokerRequest> _scratch = [];
 
     // A service is forgotten only once a client asking for it would be answered 404 anyway.
@@ -30,6 +29,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly DeliveryLedger<BrokerRequest> _delivery = new(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
     private readonly Dictionary<ulong, BrokerRequest> _orphans = [];
     private readonly BrokerTelemetry _telemetry = new();
+    private BrokerMmi? _mmi;
     private ulong _nextToken;
     private long _dispatchSequence;
 
@@ -70,7 +70,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     public void OnTick()
     {
         _telemetry.OnTick(_services.Values);
-        _mmiCache.Clear(); // 8/MMI answers about every service are built at most once per tick
+        _mmi?.OnTick();
         var now = _clock.GetTimestamp();
         _delivery.Expire(now);
         ExpireQueued(now);
@@ -132,43 +132,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>What waits across all services.</summary>
     public QueueLedger Ledger => _ledger;
 
+    /// <summary>8/MMI and Courier's <c>mmi.*</c> services about this broker's services; null for a name that is none of them.</summary>
     public IReadOnlyList<ReadOnlyMemory<byte>>? AnswerMmi(string service, ReadOnlySpan<byte> argument)
-    {
-        var name = Encoding.UTF8.GetString(argument);
-        if (service == "mmi.service")
-        {
-            return [_services.TryGetValue(name, out var s) && s.Workers.Count > 0 ? Mmi.Found : Mmi.NotFound];
-        }
-
-        if (service is not ("mmi.workers" or "mmi.stats"))
-        {
-            return null;
-        }
-
-        if (service == "mmi.stats")
-        {
-            _telemetry.Watch(); // from now on latencies are recorded: the next answers have percentiles
-        }
-
-        var workers = service == "mmi.workers";
-        if (name.Length > 0)
-        {
-            // One service: a lookup, whatever the number of services.
-            BrokerService[] one = _services.TryGetValue(name, out var found) ? [found] : [];
-            return [workers ? BrokerStats.WorkersJson(one, one.Length) : BrokerStats.StatsJson(one, one.Length)];
-        }
-
-        // Every service: built at most once per tick however often it is asked for, and bounded in size.
-        if (!_mmiCache.TryGetValue(service, out var answer))
-        {
-            var sorted = _services.Values.ToArray();
-            Array.Sort(sorted, static (x, y) => string.CompareOrdinal(x.Name, y.Name));
-            answer = workers ? BrokerStats.WorkersJson(sorted, sorted.Length) : BrokerStats.StatsJson(sorted, sorted.Length);
-            _mmiCache[service] = answer;
-        }
-
-        return [answer];
-    }
+        => (_mmi ??= new(_services, _telemetry)).Answer(service, argument);
 
     public string? TryAccept(InboundRequest request)
     {
