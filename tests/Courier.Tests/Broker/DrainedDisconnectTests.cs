@@ -28,33 +28,14 @@ public sealed class DrainedDisconnectTests
         // Slow heartbeats: the fake worker sends none.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
-        using var fake = new DealerSocket();
-        fake.Options.Linger = TimeSpan.Zero;
-        fake.Connect(broker.Endpoint!);
-        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendMoreFrame("crossing")
-            .SendFrame($"{version} capacity=1 name=leaving");
-        await TestBroker.WaitForWorkersAsync(client, "crossing", 1);
+        using var fake = await RawWorker.RegisterAsync(broker.Endpoint!, client, "crossing", $"{version} capacity=1 name=leaving");
 
         // Not idempotent: only the worker's word lets the broker run it elsewhere.
         var pending = client.RequestAsync("crossing", "once");
-        var frames = new List<byte[]>();
-        var until = DateTime.UtcNow + Wait;
-        while (!(frames.Count >= 2 && frames[0].AsSpan().StartsWith("CURW0"u8) && frames[0][6] == MdpWorker.Request))
-        {
-            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no request");
-        }
+        fake.ReceiveRequest();
 
         // The request is left unread, as one that crossed the DISCONNECT would be.
-        var disconnect = fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01");
-        if (saysDrained)
-        {
-            disconnect.SendMoreFrame([MdpWorker.Disconnect]).SendFrame("drained");
-        }
-        else
-        {
-            disconnect.SendFrame([MdpWorker.Disconnect]);
-        }
-
+        fake.SayDisconnect(saysDrained);
         await TestBroker.WaitForWorkersAsync(client, "crossing", 0);
         await using var staying = await TestBroker.StartWorkerAsync(broker.Endpoint!, "staying", service: "crossing");
         if (servedElsewhere)
@@ -72,31 +53,17 @@ public sealed class DrainedDisconnectTests
     {
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
-        using var fake = new DealerSocket();
-        fake.Options.Linger = TimeSpan.Zero;
-        fake.Connect(broker.Endpoint!);
-        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendMoreFrame("crossing")
-            .SendFrame("courier/6 capacity=1 name=leaving");
-        await TestBroker.WaitForWorkersAsync(client, "crossing", 1);
+        using var fake = await RawWorker.RegisterAsync(broker.Endpoint!, client, "crossing", "courier/6 capacity=1 name=leaving");
 
         using var cancel = new CancellationTokenSource();
         var cancelled = client.RequestAsync("crossing", "cancelled", cancellationToken: cancel.Token);
-        var frames = new List<byte[]>();
-        var until = DateTime.UtcNow + Wait;
-        while (!(frames.Count >= 2 && frames[0].AsSpan().StartsWith("CURW0"u8) && frames[0][6] == MdpWorker.Request))
-        {
-            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no request");
-        }
+        fake.ReceiveRequest();
 
         // The caller gives up; the broker tells the worker (CANCEL), which then leaves having answered nothing.
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
-        while (!(frames.Count >= 1 && frames[0].Length > 6 && frames[0].AsSpan().StartsWith("CURW05"u8) && frames[0][6] == 0x06))
-        {
-            Assert.True(fake.TryReceiveMultipartBytesBefore(until, ref frames!), "the fake worker got no CANCEL");
-        }
-
-        fake.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Disconnect]).SendFrame("drained");
+        fake.Receive(f => f.Count >= 1 && f[0].Length > 6 && f[0].AsSpan().StartsWith("CURW05"u8) && f[0][6] == 0x06, "CANCEL");
+        fake.SayDisconnect(drained: true);
         await TestBroker.WaitForWorkersAsync(client, "crossing", 0);
 
         // Nobody waits for the cancelled one: the next worker gets only the request after it.
