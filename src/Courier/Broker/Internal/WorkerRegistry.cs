@@ -39,7 +39,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     public void OnCommand(MessageFrames message)
     {
         // A known worker's identity is its own array: heartbeats and replies copy no routing id.
-        _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(message[0], out var peer);
+        TryFind(message[0], out var peer);
         var identity = peer?.Identity ?? message.ToArray(0);
         var frames = _received;
         frames.Clear();
@@ -96,7 +96,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>A peer's connection dropped: true when it was a worker (now removed, the requests of all its services requeued).</summary>
     public bool OnDisconnected(ReadOnlySpan<byte> identity)
     {
-        if (!_workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(identity, out var peer))
+        if (!TryFind(identity, out var peer))
         {
             return false;
         }
@@ -338,8 +338,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>The registered worker with routing id <paramref name="identity"/>.</summary>
     public bool TryFind(ReadOnlySpan<byte> identity, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WorkerPeer? peer)
         => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(identity, out peer);
-
-    public bool IsKnown(ReadOnlySpan<byte> identity) => _workers.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(identity);
 
     /// <summary>A worker broke the protocol: told DISCONNECT, forgotten, its requests requeued; a warning (rate-limited).</summary>
     public void Violation(byte[] identity, WorkerPeer? peer, string reason)

@@ -54,23 +54,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
     /// <summary>A worker's batch of REPLYs (docs/protocol.md §6), read in place like <see cref="OnCourierReply"/>.</summary>
     public void OnReplyBatch(MessageFrames message)
     {
-        if (!registry.IsKnown(message[0]))
-        {
-            // A stalled worker's late replies, after the broker gave it up: delivered to those still waiting for them.
-            var late = message.Memory(1);
-            var records = new BatchReader(late.Span);
-            var lateBody = _replyBody;
-            while (records.TryRead(out var record))
-            {
-                lateBody.Clear();
-                lateBody.Add(late.Slice(record.BodyOffset, record.Body.Length));
-                services.LateReply(record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(lateBody), default);
-            }
-
-            lateBody.Clear();
-        }
-
-        if (Known(message, courierOnly: false) is not { } peer)
+        if (Known(message, courierOnly: false, batch: true) is not { } peer)
         {
             return;
         }
@@ -161,28 +145,21 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
     }
 
     /// <summary>
-    /// The registered worker that sent <paramref name="message"/>, or null after telling it to register again (and after
-    /// delivering its reply, when <paramref name="lateToken"/> names an orphaned request: a stalled worker answering late).
+    /// The registered worker that sent <paramref name="message"/>, or null after telling it to register again. A worker
+    /// the broker gave up (it stalled) may be answering late: its answers first go to the requests still waiting for
+    /// them, every record when <paramref name="batch"/>, else the one REPLY that <paramref name="lateToken"/> names.
     /// </summary>
-    private WorkerPeer? Known(MessageFrames message, bool courierOnly, ReadOnlySpan<byte> lateToken = default)
+    private WorkerPeer? Known(MessageFrames message, bool courierOnly, ReadOnlySpan<byte> lateToken = default, bool batch = false)
     {
         if (!registry.TryFind(message[0], out var peer))
         {
-            if (lateToken.Length == 8)
+            if (batch)
             {
-                // A stalled worker's late reply, after the broker gave it up: delivered to the caller still waiting for it.
-                var header = message[1];
-                var headers = header.Length > CourierWorkerFrame.ReplyLength && CourierWorkerFrame5.Is(header, MdpWorker.Reply) ? header[CourierWorkerFrame5.ReplyFixedLength..] : default;
-                var body = _replyBody;
-                body.Clear();
-                for (var i = 2; i < message.Count; i++)
-                {
-                    body.Add(message.Memory(i));
-                }
-
-                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
-                    HeaderBlock.Check(headers) is null ? headers : default);
-                body.Clear();
+                DeliverLateBatch(message);
+            }
+            else if (lateToken.Length == 8)
+            {
+                DeliverLateReply(message, lateToken);
             }
 
             registry.NotRegistered(message.ToArray(0), "a REPLY");
@@ -197,6 +174,37 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
         }
 
         return peer;
+    }
+
+    private void DeliverLateReply(MessageFrames message, ReadOnlySpan<byte> lateToken)
+    {
+        var header = message[1];
+        var headers = header.Length > CourierWorkerFrame.ReplyLength && CourierWorkerFrame5.Is(header, MdpWorker.Reply) ? header[CourierWorkerFrame5.ReplyFixedLength..] : default;
+        var body = _replyBody;
+        body.Clear();
+        for (var i = 2; i < message.Count; i++)
+        {
+            body.Add(message.Memory(i));
+        }
+
+        services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
+            HeaderBlock.Check(headers) is null ? headers : default);
+        body.Clear();
+    }
+
+    private void DeliverLateBatch(MessageFrames message)
+    {
+        var late = message.Memory(1);
+        var records = new BatchReader(late.Span);
+        var body = _replyBody;
+        while (records.TryRead(out var record))
+        {
+            body.Clear();
+            body.Add(late.Slice(record.BodyOffset, record.Body.Length));
+            services.LateReply(record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body), default);
+        }
+
+        body.Clear();
     }
 
     /// <summary>Hands a worker's answer to request <paramref name="token"/> on: its body, or the error it reports.</summary>
