@@ -190,8 +190,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         if (request.Lane?.Queue is { } queue)
         {
             queue.Remove(request);
-            FrontEnd.Release(request.Inbound);
-            Retire(request);
+            ForgetUnanswered(request);
         }
         else if (request.Holder is { Peer.Delivery: true } holder)
         {
@@ -378,8 +377,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         if (request.Cancelled)
         {
-            FrontEnd.Release(request.Inbound);
-            Retire(request);
+            ForgetUnanswered(request);
             return false;
         }
 
@@ -411,8 +409,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 var request = lane.First!;
                 queue.Remove(request);
                 BrokerTelemetry.Abandoned(request);
-                FrontEnd.Release(request.Inbound);
-                Retire(request);
+                ForgetUnanswered(request);
             }
         }
     }
@@ -535,6 +532,13 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
+    /// <summary>Nobody waits for it (its caller cancelled, or went away): it ends unanswered.</summary>
+    private void ForgetUnanswered(BrokerRequest request)
+    {
+        FrontEnd.Release(request.Inbound);
+        Retire(request);
+    }
+
     private void Retire(BrokerRequest request)
     {
         if (request.Tracked)
