@@ -40,8 +40,11 @@ internal sealed partial class ViolationLog
     public static ViolationLog ForListener(ILogger logger, Transport.TransportOptions options)
         => new(logger, "Listener", Diagnostics.Internal.TelemetryRole.Listener, options, TimeProvider.System);
 
-    /// <summary>Counts one of <paramref name="kind"/>; true when its own line may be logged (within this interval's burst).</summary>
-    public bool Admit(string kind)
+    /// <summary>
+    /// Counts <paramref name="count"/> of <paramref name="kind"/> (one event: a batch of replies dropped at once is one line);
+    /// true when its own line may be logged (within this interval's burst).
+    /// </summary>
+    public bool Admit(string kind, int count = 1)
     {
         RollIfDue();
         if (!_kinds.TryGetValue(kind, out var counter))
@@ -50,15 +53,15 @@ internal sealed partial class ViolationLog
             _kinds.Add(kind, counter);
         }
 
-        counter.Total++;
-        Diagnostics.Internal.CourierMetrics.CountViolation(_role, kind);
+        counter.Total += count;
+        Diagnostics.Internal.CourierMetrics.CountViolation(_role, kind, count);
         if (counter.LoggedInWindow < _burst)
         {
             counter.LoggedInWindow++;
             return true;
         }
 
-        counter.Suppressed++;
+        counter.Suppressed += count;
         return false;
     }
 
@@ -114,6 +117,7 @@ internal static class ViolationKind
     public const string DroppedMessage = "dropped messages";
     public const string RejectedRequest = "rejected requests";
     public const string DroppedReply = "dropped replies";
+    public const string HeldReply = "replies held for a broker that does not read";
     public const string UnreadReplies = "replies dropped for a client that does not read";
     public const string UnexpectedMessage = "unexpected messages";
     public const string ProtocolViolation = "protocol violations";

@@ -75,11 +75,11 @@ internal static class CourierMetrics
         LiveGauges.CreateInstruments(Meter);
     }
 
-    public static void CountViolation(string role, string kind)
+    public static void CountViolation(string role, string kind, int count = 1)
     {
         if (Violations.Enabled)
         {
-            Violations.Add(1, new KeyValuePair<string, object?>(RoleTag, role), new KeyValuePair<string, object?>(KindTag, kind));
+            Violations.Add(count, new KeyValuePair<string, object?>(RoleTag, role), new KeyValuePair<string, object?>(KindTag, kind));
         }
     }
 

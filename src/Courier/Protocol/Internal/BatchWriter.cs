@@ -90,6 +90,17 @@ internal sealed class BatchWriter
             return true;
         }
 
+        var sent = socket.TrySend(Message(prefix, loneHeader));
+        Reset();
+        return sent;
+    }
+
+    /// <summary>
+    /// The message of what is packed (at least one record), as <see cref="SendTo"/> would send it; valid until
+    /// <see cref="Reset"/>.
+    /// </summary>
+    public ReadOnlySpan<ReadOnlyMemory<byte>> Message(ReadOnlySpan<ReadOnlyMemory<byte>> prefix, LoneHeader loneHeader)
+    {
         var frames = _send;
         prefix.CopyTo(frames);
         var used = prefix.Length;
@@ -104,14 +115,12 @@ internal sealed class BatchWriter
             frames[used++] = Frame;
         }
 
-        var sent = socket.TrySend(frames.AsSpan(0, used));
-        Array.Clear(frames);
-        Reset();
-        return sent;
+        return frames.AsSpan(0, used);
     }
 
     public void Reset()
     {
+        Array.Clear(_send); // holds no peer's identity past its message
         _length = _recordsStart;
         Count = 0;
     }

@@ -14,6 +14,8 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 {
     private readonly ITransportSocket _socket;
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
+    private readonly Action<int, bool> _onRefusedReplies;
+    private readonly HeldReplies _held;
     private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
     private byte[]? _replyHeader5;
     private LoneHeader? _loneHeader;
@@ -21,17 +23,23 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     private readonly List<ReadOnlyMemory<byte>> _frames = [];
     private readonly BatchWriter _batch = new(Batch.WorkerReply);
 
-    /// <summary>Connects; with a <paramref name="negotiation"/> still probing, sends the probe.</summary>
+    /// <summary>
+    /// Connects; with a <paramref name="negotiation"/> still probing, sends the probe. <paramref name="onRefusedReplies"/>
+    /// is told how many replies the socket refused (its high-water mark) and were held, or were lost (held still when the
+    /// connection ended).
+    /// </summary>
     public WorkerConnection(
         ITransportLoop loop, string endpoint, Transport.TransportOptions transport, WorkerLink link, Negotiation negotiation,
-        Func<WorkerConnection, MessageFrames, bool> onMessage, long now)
+        Func<WorkerConnection, MessageFrames, bool> onMessage, Action<int, bool> onRefusedReplies, long now)
     {
         Link = link;
         Negotiation = negotiation;
         LastHeard = now;
         _onMessage = onMessage;
+        _onRefusedReplies = onRefusedReplies;
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing);
+        _held = new HeldReplies(_socket);
         ProbeWhileProbing();
     }
 
@@ -49,8 +57,8 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     public bool SaidDisconnect { get; private set; }
 
     /// <summary>
-    /// The socket refused a reply (its high-water mark): a request taken on this connection went unanswered, so its
-    /// DISCONNECT may not say "drained" (the broker would give a request that ran to another worker).
+    /// A reply the socket refused was still held when the connection ended: a request taken on this connection went
+    /// unanswered, so its DISCONNECT may not say "drained" (the broker would give a request that ran to another worker).
     /// </summary>
     public bool LostReply { get; private set; }
 
@@ -92,6 +100,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     public void SayDisconnect(bool drained)
     {
         Flush();
+        Lose();
         if (drained && !LostReply && Negotiation.PeerReadsDrained)
         {
             _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]);
@@ -161,9 +170,41 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
     public void Flush()
     {
-        if (!_batch.SendTo(_socket, [], _loneHeader ??= LoneReplyHeader))
+        if (_held.Count > 0)
+        {
+            _held.Retry(); // first: replies leave in the order they were made
+        }
+
+        if (_batch.Count == 0)
+        {
+            return;
+        }
+
+        var count = _batch.Count;
+        if (!_held.Send(_batch.Message([], _loneHeader ??= LoneReplyHeader), count))
+        {
+            _onRefusedReplies(count, false);
+        }
+
+        _batch.Reset();
+    }
+
+    /// <summary>Sends what the socket refused before, if it now takes it (the tick's retry; a turn's end retries too).</summary>
+    public void RetryHeld()
+    {
+        if (_held.Count > 0)
+        {
+            _held.Retry();
+        }
+    }
+
+    /// <summary>The connection ends: replies still held are lost.</summary>
+    private void Lose()
+    {
+        if (_held.Count > 0 && !_held.Retry())
         {
             LostReply = true;
+            _onRefusedReplies(_held.Discard(), true);
         }
     }
 
@@ -181,6 +222,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     public void Dispose()
     {
+        Lose();
         Closed = true;
         _socket.Dispose();
     }
@@ -195,9 +237,9 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     private void Send()
     {
-        if (!_socket.TrySend(CollectionsMarshal.AsSpan(_frames)))
+        if (!_held.Send(CollectionsMarshal.AsSpan(_frames), 1))
         {
-            LostReply = true;
+            _onRefusedReplies(1, false);
         }
 
         _frames.Clear(); // holds no reply past its sending

@@ -30,6 +30,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
+    private readonly Action<int, bool> _onRefusedReplies;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private bool _brokerAnswered;
@@ -47,6 +48,7 @@ internal sealed class WorkerEngine : IDisposable
         _heartbeatTicks = Ticks(options.HeartbeatInterval);
         _livenessTicks = Ticks(options.HeartbeatInterval * options.HeartbeatLiveness);
         _onMessage = OnMessage;
+        _onRefusedReplies = RefusedReplies;
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
         _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
         _requests = new WorkerRequests(options, services, loop, _violations, logger, OnTurnEnd);
@@ -126,7 +128,7 @@ internal sealed class WorkerEngine : IDisposable
         WorkerConnection connection;
         try
         {
-            connection = new WorkerConnection(_loop, _options.BrokerEndpoint, _transport, link, negotiation, _onMessage, now) { NextHeartbeat = now + _heartbeatTicks };
+            connection = new WorkerConnection(_loop, _options.BrokerEndpoint, _transport, link, negotiation, _onMessage, _onRefusedReplies, now) { NextHeartbeat = now + _heartbeatTicks };
         }
 #pragma warning disable CA1031 // The transport refused the address: try again later, as after any lost connection.
         catch (Exception ex)
@@ -162,6 +164,7 @@ internal sealed class WorkerEngine : IDisposable
             return;
         }
 
+        connection.RetryHeld();
         if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
         {
             if (_brokerAnswered && !link.OutageReported)
@@ -426,6 +429,26 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         return _requests.Admit(connection, service, address) ? service : null;
+    }
+
+    /// <summary>
+    /// The socket refused replies (the broker has not read what it was sent): held, to be sent again; or
+    /// <paramref name="lost"/>, held still when their connection ended, and their callers learn it from the broker (their
+    /// requests given to another worker, or answered 520). Counted and logged, at a bounded rate.
+    /// </summary>
+    private void RefusedReplies(int count, bool lost)
+    {
+        if (_violations.Admit(lost ? ViolationKind.DroppedReply : ViolationKind.HeldReply, count))
+        {
+            if (lost)
+            {
+                WorkerLog.RepliesDropped(_logger, _options.Name, count);
+            }
+            else
+            {
+                WorkerLog.RepliesHeld(_logger, _options.Name, count);
+            }
+        }
     }
 
     private void Unexpected(int frameCount, string reason)
