@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
@@ -25,8 +23,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private readonly ILogger _logger;
     private readonly RequestTable _table = new();
     private readonly ConnectionPool _pool;
-    private readonly List<byte[]> _received = [];
-    private readonly List<PendingRequest> _refused = [];
+    private readonly ClientReplies _replies;
+    private readonly RefusedRequests _refused = new();
     private readonly long _timeoutTicks;
     private readonly int _refusalsPerAttempt;
     private ulong _nextProbeId = ProbeIdBase;
@@ -41,6 +39,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _timeoutTicks = Ticks(options.Timeout);
         _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
         _pool = new ConnectionPool(options, loop, this, logger);
+        _replies = new ClientReplies(this, _table, options.LendLargeReplies, logger);
     }
 
     /// <summary>This client's identity under courier/5: the same on every connection, so that retries are known as such.</summary>
@@ -123,30 +122,15 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public bool OnMessage(ClientConnection connection, MessageFrames message)
     {
         connection.HeardFrom(); // any message proves the peer alive
-        switch (ClientInbound.Classify(message))
-        {
-            case ClientMessageKind.CourierReply:
-                OnCourierReply(connection, message);
-                break;
-            case ClientMessageKind.Courier5Reply:
-                OnCourier5Reply(connection, message);
-                break;
-            case ClientMessageKind.ReplyBatch:
-                OnReplyBatch(connection, message);
-                break;
-            case ClientMessageKind.MdpReply:
-                message.CopyTo(_received);
-                OnMdpReply(connection, _received);
-                break;
-            default:
-                ClientLog.Unexpected(_logger, message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
-                break;
-        }
+        _replies.OnMessage(connection, message);
 
         // No reply awaited: asking for more would cost a system call that the check before the loop next blocks makes
         // anyway (this socket was used), and that the next request's send would undo.
         return connection.SentCount > 0;
     }
+
+    /// <summary>A connection's probe was answered: requests waiting for it may go.</summary>
+    public void Negotiated() => SendWaiting(_clock.GetTimestamp());
 
     /// <summary>The loop's end of turn: the requests packed this turn leave.</summary>
     public void OnTurnEnd() => _pool.FlushAll();
@@ -264,7 +248,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         RequestTable.Detach(request);
         request.MayHaveRun = false;
         request.LastRefusal = error;
-        request.RetryAt = _clock.GetTimestamp() + RefusalBackoff(++request.Refusals);
+        request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
         _pool.Retire(connection);
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
         {
@@ -282,50 +266,10 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _refused.Add(request);
     }
 
-    /// <summary>
-    /// How long the <paramref name="refusals"/>-th refusal of a request waits before it is tried again: 50 ms, doubling
-    /// to at most 1 s, less up to a quarter at random. Behind nginx (`least_conn`) a fresh connection goes to the server
-    /// with the fewest, which is the stopping one its clients just left: retried at every tick, a request used up its
-    /// attempts on a server that took a second or two to stop (seen with the container tests on a loaded machine).
-    /// </summary>
-    private long RefusalBackoff(int refusals)
-    {
-        var ms = Math.Min(1000, 50 << Math.Min(refusals - 1, 5));
-        ms -= Random.Shared.Next(ms / 4 + 1);
-        return ms * _clock.TimestampFrequency / 1000;
-    }
-
     /// <summary>Gives the refused requests whose backoff is over to the connections that can take them now (without a new attempt).</summary>
     private void RetryRefused(long now)
     {
-        if (_refused.Count == 0)
-        {
-            return;
-        }
-
-        // Compacted in place: those still waiting out their backoff stay, every tick, without a copy of the list.
-        var kept = 0;
-        List<PendingRequest>? due = null;
-        for (var i = 0; i < _refused.Count; i++)
-        {
-            var request = _refused[i];
-            if (!_table.TryGet(request.Id, out var pending) || !ReferenceEquals(pending, request) || request.Connection is not null)
-            {
-                continue;
-            }
-
-            if (now < request.RetryAt)
-            {
-                _refused[kept++] = request;
-            }
-            else
-            {
-                (due ??= []).Add(request);
-            }
-        }
-
-        _refused.RemoveRange(kept, _refused.Count - kept);
-        foreach (var request in due ?? [])
+        foreach (var request in _refused.Due(_table, now) ?? [])
         {
             Place(request, avoid: null, now);
         }
@@ -371,104 +315,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
     }
 
-    /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
-    private void OnCourierReply(ClientConnection connection, MessageFrames message)
-    {
-        // "", "CURC02" + id + status, body…
-        var header = message[1];
-        var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
-        if (!_table.TryGet(id, out var request))
-        {
-            return; // a probe's answer, or a late reply to a request already answered or abandoned
-        }
-
-        var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
-        if (status == CourierStatus.Ok)
-        {
-            Complete(request, Reply(request, message, Protocol.CourierHeaders.Empty));
-        }
-        else
-        {
-            Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
-        }
-    }
-
-    /// <summary>A courier/5 reply with headers: <c>"", "CURC05"+0x02+id+status+headers, body…</c>.</summary>
-    private void OnCourier5Reply(ClientConnection connection, MessageFrames message)
-    {
-        var header = message[1];
-        var id = BinaryPrimitives.ReadUInt64BigEndian(header[7..]);
-        if (!_table.TryGet(id, out var request))
-        {
-            return; // a late reply to a request already answered or abandoned
-        }
-
-        var block = header[CourierFrame5.ReplyFixedLength..];
-        if (HeaderBlock.Check(block) is { } problem)
-        {
-            Fail(request, new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has invalid headers: {problem}."));
-            return;
-        }
-
-        var status = StatusFrames.Parse(header.Slice(15, 3));
-        if (status == CourierStatus.Ok)
-        {
-            Complete(request, Reply(request, message, CourierHeaders.Decode(block)));
-        }
-        else
-        {
-            Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
-        }
-    }
-
-    /// <summary>The body of a reply message (frames 2 on): copied out for its caller to keep, or its large frames lent.</summary>
-    private CourierReply Reply(PendingRequest request, MessageFrames message, CourierHeaders headers)
-    {
-        if (_options.LendLargeReplies)
-        {
-            var lent = LentFrames.BodyFrom(message, 2);
-            return new CourierReply(request.Service, lent, headers);
-        }
-
-        var body = new ReadOnlyMemory<byte>[message.Count - 2];
-        for (var f = 0; f < body.Length; f++)
-        {
-            body[f] = message.ToArray(f + 2);
-        }
-
-        return new CourierReply(request.Service, body, headers);
-    }
-
-    /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
-    private void OnReplyBatch(ClientConnection connection, MessageFrames message)
-    {
-        var reader = new BatchReader(message[1]);
-        while (reader.TryRead(out var record))
-        {
-            if (!_table.TryGet(record.Id, out var request))
-            {
-                continue; // a late reply to a request already answered or abandoned
-            }
-
-            var status = StatusFrames.Parse(record.Tag);
-            if (status == CourierStatus.Ok)
-            {
-                Complete(request, new CourierReply(request.Service, [record.Body.ToArray()]));
-            }
-            else
-            {
-                Failed(connection, request, status, Encoding.UTF8.GetString(record.Body));
-            }
-        }
-
-        if (reader.Malformed)
-        {
-            ClientLog.Unexpected(_logger, message.Count, connection.Endpoint, "a batch of replies with a malformed record");
-        }
-    }
-
     /// <summary>An error status: a refusal of the current attempt is retried elsewhere; anything else is the answer.</summary>
-    private void Failed(ClientConnection connection, PendingRequest request, int status, string message)
+    public void Failed(ClientConnection connection, PendingRequest request, int status, string message)
     {
         var error = Error(connection, request, status, message);
         if (status != CourierStatus.Unavailable)
@@ -481,27 +329,6 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
 
         // else: an earlier attempt's refusal; the current one, elsewhere, still counts
-    }
-
-    /// <summary>A 7/MDP reply: the probe's answer, or the answer to the one plain request outstanding.</summary>
-    private void OnMdpReply(ClientConnection connection, List<byte[]> frames)
-    {
-        if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
-        {
-            connection.Negotiation.Answered(frames); // an offer of courier/3 is never asked again
-            var courier = connection.Negotiation.Mode == PeerMode.Courier;
-            ClientLog.Negotiated(_logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
-            SendWaiting(_clock.GetTimestamp());
-            return;
-        }
-
-        if (connection.PlainOutstanding is not { } request || !frames[2].AsSpan().SequenceEqual(request.ServiceFrame))
-        {
-            ClientLog.Unexpected(_logger, frames.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
-            return;
-        }
-
-        Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
     }
 
     private Exception Error(ClientConnection connection, PendingRequest request, int status, string message) => status switch
@@ -537,7 +364,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private static CourierOutcomeUnknownException OutcomeUnknown(PendingRequest request, ClientConnection connection, string reason)
         => new(request.Service, $"the connection to {connection.Endpoint} was judged dead ({reason}) while it held the request, and it is not idempotent: it ran once or not at all");
 
-    private void Complete(PendingRequest request, CourierReply reply)
+    public void Complete(PendingRequest request, CourierReply reply)
     {
         try
         {
@@ -556,7 +383,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
     }
 
-    private void Fail(PendingRequest request, Exception error)
+    public void Fail(PendingRequest request, Exception error)
     {
         Remove(request);
         ClientTelemetry.Completed(request, _clock, error);

@@ -1,0 +1,158 @@
+using System.Buffers.Binary;
+using System.Text;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Client.Internal;
+
+/// <summary>
+/// Reads what a client's connections receive: each form of reply (Courier's one-frame header, courier/5's with headers, a
+/// batch, plain 7/MDP) is matched to its request in the <see cref="RequestTable"/> and handed to the
+/// <see cref="ClientEngine"/> as an answer or an error; anything else is logged. Loop thread only.
+/// </summary>
+internal sealed class ClientReplies(ClientEngine engine, RequestTable table, bool lendLargeReplies, ILogger logger)
+{
+    private readonly List<byte[]> _received = [];
+
+    public void OnMessage(ClientConnection connection, MessageFrames message)
+    {
+        switch (ClientInbound.Classify(message))
+        {
+            case ClientMessageKind.CourierReply:
+                OnCourierReply(connection, message);
+                break;
+            case ClientMessageKind.Courier5Reply:
+                OnCourier5Reply(connection, message);
+                break;
+            case ClientMessageKind.ReplyBatch:
+                OnReplyBatch(connection, message);
+                break;
+            case ClientMessageKind.MdpReply:
+                message.CopyTo(_received);
+                OnMdpReply(connection, _received);
+                break;
+            default:
+                ClientLog.Unexpected(logger, message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
+                break;
+        }
+    }
+
+    /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
+    private void OnCourierReply(ClientConnection connection, MessageFrames message)
+    {
+        // "", "CURC02" + id + status, body…
+        var header = message[1];
+        var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
+        if (!table.TryGet(id, out var request))
+        {
+            return; // a probe's answer, or a late reply to a request already answered or abandoned
+        }
+
+        var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
+        if (status == CourierStatus.Ok)
+        {
+            engine.Complete(request, Reply(request, message, Protocol.CourierHeaders.Empty));
+        }
+        else
+        {
+            engine.Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
+        }
+    }
+
+    /// <summary>A courier/5 reply with headers: <c>"", "CURC05"+0x02+id+status+headers, body…</c>.</summary>
+    private void OnCourier5Reply(ClientConnection connection, MessageFrames message)
+    {
+        var header = message[1];
+        var id = BinaryPrimitives.ReadUInt64BigEndian(header[7..]);
+        if (!table.TryGet(id, out var request))
+        {
+            return; // a late reply to a request already answered or abandoned
+        }
+
+        var block = header[CourierFrame5.ReplyFixedLength..];
+        if (HeaderBlock.Check(block) is { } problem)
+        {
+            engine.Fail(request, new CourierProtocolException($"Reply from {connection.Endpoint} to '{request.Service}' has invalid headers: {problem}."));
+            return;
+        }
+
+        var status = StatusFrames.Parse(header.Slice(15, 3));
+        if (status == CourierStatus.Ok)
+        {
+            engine.Complete(request, Reply(request, message, CourierHeaders.Decode(block)));
+        }
+        else
+        {
+            engine.Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
+        }
+    }
+
+    /// <summary>The body of a reply message (frames 2 on): copied out for its caller to keep, or its large frames lent.</summary>
+    private CourierReply Reply(PendingRequest request, MessageFrames message, CourierHeaders headers)
+    {
+        if (lendLargeReplies)
+        {
+            var lent = LentFrames.BodyFrom(message, 2);
+            return new CourierReply(request.Service, lent, headers);
+        }
+
+        var body = new ReadOnlyMemory<byte>[message.Count - 2];
+        for (var f = 0; f < body.Length; f++)
+        {
+            body[f] = message.ToArray(f + 2);
+        }
+
+        return new CourierReply(request.Service, body, headers);
+    }
+
+    /// <summary>A batch of replies (docs/protocol.md §6): each body is copied out for its caller to keep.</summary>
+    private void OnReplyBatch(ClientConnection connection, MessageFrames message)
+    {
+        var reader = new BatchReader(message[1]);
+        while (reader.TryRead(out var record))
+        {
+            if (!table.TryGet(record.Id, out var request))
+            {
+                continue; // a late reply to a request already answered or abandoned
+            }
+
+            var status = StatusFrames.Parse(record.Tag);
+            if (status == CourierStatus.Ok)
+            {
+                engine.Complete(request, new CourierReply(request.Service, [record.Body.ToArray()]));
+            }
+            else
+            {
+                engine.Failed(connection, request, status, Encoding.UTF8.GetString(record.Body));
+            }
+        }
+
+        if (reader.Malformed)
+        {
+            ClientLog.Unexpected(logger, message.Count, connection.Endpoint, "a batch of replies with a malformed record");
+        }
+    }
+
+    /// <summary>A 7/MDP reply: the probe's answer, or the answer to the one plain request outstanding.</summary>
+    private void OnMdpReply(ClientConnection connection, List<byte[]> frames)
+    {
+        if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
+        {
+            connection.Negotiation.Answered(frames); // an offer of courier/3 is never asked again
+            var courier = connection.Negotiation.Mode == PeerMode.Courier;
+            ClientLog.Negotiated(logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
+            engine.Negotiated();
+            return;
+        }
+
+        if (connection.PlainOutstanding is not { } request || !frames[2].AsSpan().SequenceEqual(request.ServiceFrame))
+        {
+            ClientLog.Unexpected(logger, frames.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
+            return;
+        }
+
+        engine.Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
+    }
+}
