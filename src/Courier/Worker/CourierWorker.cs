@@ -208,6 +208,11 @@ public sealed class CourierWorker : IAsyncDisposable
             engine.SayDisconnect();
             said.TrySetResult();
         });
-        await Task.WhenAny(said.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
+        if (await Task.WhenAny(said.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false) == said.Task)
+        {
+            // A DISCONNECT the socket refused (the broker had not read the last replies yet) is sent at the next ticks, for
+            // a second at most; past that the broker learns of the stop from the closed connection.
+            await Task.WhenAny(engine.Said, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+        }
     }
 }

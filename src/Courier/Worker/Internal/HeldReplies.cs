@@ -6,36 +6,56 @@ namespace Courier.Worker.Internal;
 /// The replies of one connection that its socket refused (its high-water mark: the broker has not read what it was sent),
 /// copied and kept in order, and sent again before anything new: at the end of every turn and at every tick. While the
 /// connection lives a reply is so late, never lost, and the broker never counts a request as held forever by a worker
-/// that answered it. What it holds is bounded by the worker's own concurrency and prefetch (the broker is answered
-/// <c>503</c> beyond them). Loop thread only.
+/// that answered it. A broker that sends requests and never reads could make it hold without end: past
+/// <paramref name="maxBytes"/> (each frame counted with <see cref="FrameOverhead"/> more, so that many small replies count
+/// too) it is <see cref="Overflowing"/>, and its owner ends the connection (the broker then settles what it gave this
+/// worker as for one gone). Loop thread only.
 /// </summary>
-internal sealed class HeldReplies(ITransportSocket socket)
+internal sealed class HeldReplies(ITransportSocket socket, long maxBytes)
 {
-    private readonly Queue<(ReadOnlyMemory<byte>[] Frames, int Replies)> _held = new();
+    /// <summary>What a held frame costs beyond its bytes (its array and its slot), roughly.</summary>
+    public const int FrameOverhead = 64;
+
+    private readonly Queue<(ReadOnlyMemory<byte>[] Frames, int Replies, long Bytes)> _held = new();
+    private long _bytes;
 
     /// <summary>How many replies wait (a held batch counts each of its records).</summary>
     public int Count { get; private set; }
 
+    /// <summary>Nothing waits: neither a reply nor a command queued behind replies.</summary>
+    public bool IsEmpty => _held.Count == 0;
+
+    /// <summary>Holds more than its bounds allow: the connection should end.</summary>
+    public bool Overflowing => _bytes > maxBytes;
+
     /// <summary>
-    /// Sends <paramref name="frames"/> (<paramref name="replies"/> replies) after those held, or holds a copy. True when the
-    /// socket took it now.
+    /// Sends <paramref name="frames"/> (<paramref name="replies"/> replies) after those held, or holds a copy; once
+    /// <see cref="Overflowing"/>, drops it instead (the connection is about to end).
     /// </summary>
-    public bool Send(ReadOnlySpan<ReadOnlyMemory<byte>> frames, int replies)
+    public Outcome Send(ReadOnlySpan<ReadOnlyMemory<byte>> frames, int replies)
     {
         if (_held.Count == 0 && socket.TrySend(frames))
         {
-            return true;
+            return Outcome.Sent;
+        }
+
+        if (Overflowing)
+        {
+            return Outcome.Dropped;
         }
 
         var copy = new ReadOnlyMemory<byte>[frames.Length];
+        long bytes = 0;
         for (var i = 0; i < frames.Length; i++)
         {
             copy[i] = frames[i].ToArray();
+            bytes += frames[i].Length + FrameOverhead;
         }
 
-        _held.Enqueue((copy, replies));
+        _held.Enqueue((copy, replies, bytes));
         Count += replies;
-        return false;
+        _bytes += bytes;
+        return Outcome.Held;
     }
 
     /// <summary>Sends what is held, in order, until the socket refuses again. True when nothing is left.</summary>
@@ -50,6 +70,7 @@ internal sealed class HeldReplies(ITransportSocket socket)
 
             _held.Dequeue();
             Count -= next.Replies;
+            _bytes -= next.Bytes;
         }
 
         return true;
@@ -61,6 +82,14 @@ internal sealed class HeldReplies(ITransportSocket socket)
         var lost = Count;
         _held.Clear();
         Count = 0;
+        _bytes = 0;
         return lost;
+    }
+
+    public enum Outcome
+    {
+        Sent,
+        Held,
+        Dropped,
     }
 }

@@ -14,7 +14,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 {
     private readonly ITransportSocket _socket;
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
-    private readonly Action<int, bool> _onRefusedReplies;
+    private readonly Action<int, int, bool> _onRefusedReplies;
     private readonly HeldReplies _held;
     private readonly byte[] _replyHeader = new byte[CourierWorkerFrame.ReplyLength];
     private byte[]? _replyHeader5;
@@ -25,12 +25,12 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     /// <summary>
     /// Connects; with a <paramref name="negotiation"/> still probing, sends the probe. <paramref name="onRefusedReplies"/>
-    /// is told how many replies the socket refused (its high-water mark) and were held, or were lost (held still when the
-    /// connection ended).
+    /// is told how many replies the socket refused (its high-water mark) and were held, with how many are held in all; or
+    /// how many were lost (held still when the connection ended).
     /// </summary>
     public WorkerConnection(
         ITransportLoop loop, string endpoint, Transport.TransportOptions transport, WorkerLink link, Negotiation negotiation,
-        Func<WorkerConnection, MessageFrames, bool> onMessage, Action<int, bool> onRefusedReplies, long now)
+        Func<WorkerConnection, MessageFrames, bool> onMessage, Action<int, int, bool> onRefusedReplies, long now)
     {
         Link = link;
         Negotiation = negotiation;
@@ -39,7 +39,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         _onRefusedReplies = onRefusedReplies;
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing);
-        _held = new HeldReplies(_socket);
+        _held = new HeldReplies(_socket, transport.MaxPendingBytesPerPeer);
         ProbeWhileProbing();
     }
 
@@ -101,15 +101,12 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     {
         Flush();
         Lose();
-        if (drained && !LostReply && Negotiation.PeerReadsDrained)
-        {
-            _socket.TrySend([Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]);
-        }
-        else
-        {
-            SendCommand(MdpWorker.DisconnectFrame);
-        }
-
+        // Behind any reply still held, and held itself if refused: the stop sends it at the ticks that follow, for a while.
+        _held.Send(
+            drained && !LostReply && Negotiation.PeerReadsDrained
+                ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]
+                : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame],
+            replies: 0);
         SaidDisconnect = true;
     }
 
@@ -170,7 +167,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
     public void Flush()
     {
-        if (_held.Count > 0)
+        if (!_held.IsEmpty)
         {
             _held.Retry(); // first: replies leave in the order they were made
         }
@@ -181,20 +178,35 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         }
 
         var count = _batch.Count;
-        if (!_held.Send(_batch.Message([], _loneHeader ??= LoneReplyHeader), count))
-        {
-            _onRefusedReplies(count, false);
-        }
-
+        Refused(_held.Send(_batch.Message([], _loneHeader ??= LoneReplyHeader), count), count);
         _batch.Reset();
     }
+
+    /// <summary>Replies the socket refused wait here to be sent again.</summary>
+    public bool HoldsReplies => !_held.IsEmpty;
+
+    /// <summary>It holds more refused replies than its bounds allow (the broker sends and does not read): end it.</summary>
+    public bool HoldsTooMuch => _held.Overflowing;
 
     /// <summary>Sends what the socket refused before, if it now takes it (the tick's retry; a turn's end retries too).</summary>
     public void RetryHeld()
     {
-        if (_held.Count > 0)
+        if (!_held.IsEmpty)
         {
             _held.Retry();
+        }
+    }
+
+    private void Refused(HeldReplies.Outcome outcome, int replies)
+    {
+        if (outcome == HeldReplies.Outcome.Held)
+        {
+            _onRefusedReplies(replies, _held.Count, false);
+        }
+        else if (outcome == HeldReplies.Outcome.Dropped)
+        {
+            LostReply = true;
+            _onRefusedReplies(replies, 0, true);
         }
     }
 
@@ -204,7 +216,8 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         if (_held.Count > 0 && !_held.Retry())
         {
             LostReply = true;
-            _onRefusedReplies(_held.Discard(), true);
+            var lost = _held.Discard();
+            _onRefusedReplies(lost, 0, true);
         }
     }
 
@@ -237,10 +250,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     private void Send()
     {
-        if (!_held.Send(CollectionsMarshal.AsSpan(_frames), 1))
-        {
-            _onRefusedReplies(1, false);
-        }
+        Refused(_held.Send(CollectionsMarshal.AsSpan(_frames), 1), 1);
 
         _frames.Clear(); // holds no reply past its sending
     }

@@ -30,7 +30,9 @@ internal sealed class WorkerEngine : IDisposable
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
     private readonly Func<WorkerConnection, MessageFrames, bool> _onMessage;
-    private readonly Action<int, bool> _onRefusedReplies;
+    private readonly Action<int, int, bool> _onRefusedReplies;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _said = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private bool _brokerAnswered;
@@ -63,7 +65,8 @@ internal sealed class WorkerEngine : IDisposable
     public ViolationLog Violations => _violations;
 
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
-    public Task Drained => _requests.Drained;
+    /// <summary>Draining, every handler done and every reply handed to the transport (none held for a broker that does not read).</summary>
+    public Task Drained => _drained.Task;
 
     /// <summary>The first connection: one for all the services, until the broker's answer says otherwise.</summary>
     public void Connect() => Connect(_links[0], null);
@@ -73,15 +76,65 @@ internal sealed class WorkerEngine : IDisposable
     {
         foreach (var link in _links)
         {
-            link.Connection?.Flush();
+            if (link.Connection is not { } connection)
+            {
+                continue;
+            }
+
+            connection.Flush();
+            if (connection.HoldsTooMuch)
+            {
+                Reconnect(link, "it holds more bytes of replies the broker has not read than TransportOptions.MaxPendingBytesPerPeer", LogLevel.Warning);
+            }
+        }
+
+        CheckDrained();
+    }
+
+    private void CheckDrained()
+    {
+        if (_requests.Drained.IsCompleted && !_drained.Task.IsCompleted && !HoldsReplies())
+        {
+            _drained.TrySetResult();
         }
     }
+
+    private void CheckSaid()
+    {
+        if (!HoldsReplies())
+        {
+            _said.TrySetResult();
+        }
+    }
+
+    private bool HoldsReplies()
+    {
+        foreach (var link in _links)
+        {
+            if (link.Connection is { HoldsReplies: true })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>After <see cref="SayDisconnect"/>: every connection's DISCONNECT, and what was held before it, handed to the transport.</summary>
+    public Task Said => _said.Task;
 
     public void OnTick()
     {
         _violations.OnTick();
         if (_saidDisconnect)
         {
+            // A DISCONNECT refused with the last replies (the broker had not read them yet) goes now, if it can.
+            foreach (var link in _links)
+            {
+                link.Connection?.RetryHeld();
+            }
+
+            CheckSaid();
             return;
         }
 
@@ -93,9 +146,11 @@ internal sealed class WorkerEngine : IDisposable
         {
             OnTick(_links[i], now);
         }
+
+        CheckDrained();
     }
 
-    /// <summary>Graceful stop begins: no new work; <see cref="Drained"/> completes once the handlers are done.</summary>
+    /// <summary>Graceful stop begins: no new work; <see cref="Drained"/> completes once the handlers are done and their replies sent.</summary>
     public void BeginDrain() => _requests.BeginDrain();
 
     public Task CancelHandlersAsync() => _requests.CancelHandlersAsync();
@@ -111,6 +166,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         _saidDisconnect = true;
+        CheckSaid();
     }
 
     public void Dispose() => _requests.Dispose();
@@ -317,7 +373,7 @@ internal sealed class WorkerEngine : IDisposable
 
             Register(connection.Link, connection);
         }
-        else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _requests.InFlight == 0)
+        else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _requests.InFlight == 0 && !HoldsReplies())
         {
             Regroup("the broker turned out to speak Courier after the probe timed out");
         }
@@ -436,7 +492,7 @@ internal sealed class WorkerEngine : IDisposable
     /// <paramref name="lost"/>, held still when their connection ended, and their callers learn it from the broker (their
     /// requests given to another worker, or answered 520). Counted and logged, at a bounded rate.
     /// </summary>
-    private void RefusedReplies(int count, bool lost)
+    private void RefusedReplies(int count, int held, bool lost)
     {
         if (_violations.Admit(lost ? ViolationKind.DroppedReply : ViolationKind.HeldReply, count))
         {
@@ -446,7 +502,7 @@ internal sealed class WorkerEngine : IDisposable
             }
             else
             {
-                WorkerLog.RepliesHeld(_logger, _options.Name, count);
+                WorkerLog.RepliesHeld(_logger, _options.Name, held, count);
             }
         }
     }

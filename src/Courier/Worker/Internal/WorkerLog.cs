@@ -21,8 +21,8 @@ internal static partial class WorkerLog
     [LoggerMessage(6, LogLevel.Warning, "Worker {Name} was sent more requests of {Service} than its concurrency of {Concurrency} and prefetch of {Prefetch}; answered {Status}")]
     public static partial void OverCapacity(ILogger logger, string name, string service, int concurrency, int prefetch, int status);
 
-    [LoggerMessage(7, LogLevel.Warning, "Worker {Name} holds {Count} reply(ies) the broker has not read yet (TransportOptions.SendHighWatermark); they are sent again at the end of each turn")]
-    public static partial void RepliesHeld(ILogger logger, string name, int count);
+    [LoggerMessage(7, LogLevel.Warning, "Worker {Name} holds {Held} reply(ies) the broker has not read yet ({Refused} just refused: TransportOptions.SendHighWatermark); they are sent again at the end of each turn")]
+    public static partial void RepliesHeld(ILogger logger, string name, int held, int refused);
 
     [LoggerMessage(8, LogLevel.Warning, "Worker {Name} lost {Count} reply(ies) it still held when its connection to the broker ended; the broker gives their requests to another worker or answers them 520")]
     public static partial void RepliesDropped(ILogger logger, string name, int count);
