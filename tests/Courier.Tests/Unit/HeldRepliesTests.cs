@@ -1,0 +1,123 @@
+using System.Text;
+using Courier.Transport.Internal;
+using Courier.Worker.Internal;
+
+namespace Courier.Tests.Unit;
+
+/// <summary>
+/// The replies a worker's socket refused: kept in order, sent before anything new, and bounded in bytes. Against a
+/// stand-in socket that refuses while told to (the refusal itself is tested on real sockets in WorkerHeldReplyTests).
+/// </summary>
+public sealed class HeldRepliesTests
+{
+    [Fact]
+    public void Refused_messages_leave_in_the_order_they_were_made_and_nothing_new_overtakes_them()
+    {
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024);
+
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("a"), 1));
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("b"), 3));
+        Assert.Equal(4, held.Count);
+        Assert.False(held.Retry());
+
+        socket.Refusing = false;
+        // Taken now, but behind "a" and "b": held, not sent past them.
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("c"), 1));
+        Assert.Empty(socket.Sent);
+
+        Assert.True(held.Retry());
+        Assert.Equal(["a", "b", "c"], socket.Sent);
+        Assert.Equal(0, held.Count);
+        Assert.True(held.IsEmpty);
+        Assert.Equal(HeldReplies.Outcome.Sent, held.Send(Frames("d"), 1));
+        Assert.Equal(["a", "b", "c", "d"], socket.Sent);
+    }
+
+    [Fact]
+    public void A_retry_stops_at_the_first_refusal_and_keeps_the_rest_in_order()
+    {
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024);
+        foreach (var body in new[] { "a", "b", "c" })
+        {
+            held.Send(Frames(body), 1);
+        }
+
+        socket.Refusing = false;
+        socket.AcceptOnly = 1;
+        Assert.False(held.Retry());
+        Assert.Equal(["a"], socket.Sent);
+        Assert.Equal(2, held.Count);
+
+        socket.AcceptOnly = int.MaxValue;
+        Assert.True(held.Retry());
+        Assert.Equal(["a", "b", "c"], socket.Sent);
+    }
+
+    [Fact]
+    public void Past_its_byte_bound_it_holds_no_more_and_says_so()
+    {
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 3000);
+        var body = new string('x', 1000);
+
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1));
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1));
+        Assert.False(held.Overflowing);
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1)); // 3 × (1,000 + 64) bytes: past 3,000
+        Assert.True(held.Overflowing);
+        Assert.Equal(HeldReplies.Outcome.Dropped, held.Send(Frames(body), 1));
+        Assert.Equal(3, held.Count);
+
+        Assert.Equal(3, held.Discard());
+        Assert.True(held.IsEmpty);
+        Assert.False(held.Overflowing);
+    }
+
+    [Fact]
+    public void What_it_holds_is_a_copy_not_the_callers_buffer()
+    {
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 1024);
+        var buffer = Encoding.ASCII.GetBytes("before");
+        held.Send([buffer], 1);
+        Encoding.ASCII.GetBytes("after!").CopyTo(buffer, 0); // the worker reuses its header and batch buffers
+
+        socket.Refusing = false;
+        held.Retry();
+        Assert.Equal(["before"], socket.Sent);
+    }
+
+    private static ReadOnlyMemory<byte>[] Frames(string body) => [Encoding.ASCII.GetBytes(body)];
+
+    /// <summary>Takes a message only while not refusing (and at most <see cref="AcceptOnly"/> more); records what it took.</summary>
+    private sealed class RefusingSocket : ITransportSocket
+    {
+        public bool Refusing { get; set; }
+
+        public int AcceptOnly { get; set; } = int.MaxValue;
+
+        public List<string> Sent { get; } = [];
+
+        public string Bind(string endpoint) => throw new NotSupportedException();
+
+        public void Connect(string endpoint) => throw new NotSupportedException();
+
+        public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
+        {
+            if (Refusing || AcceptOnly == 0)
+            {
+                return false;
+            }
+
+            AcceptOnly--;
+            Sent.Add(Encoding.ASCII.GetString(frames[^1].Span));
+            return true;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
