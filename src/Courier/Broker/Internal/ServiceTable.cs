@@ -531,7 +531,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         return best;
     }
 
-    /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
     /// <summary>Nobody waits for it (its caller cancelled, or went away): it ends unanswered.</summary>
     private void ForgetUnanswered(BrokerRequest request)
     {
@@ -539,6 +538,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         Retire(request);
     }
 
+    /// <summary>A request answered, failed or dropped: nothing refers to it any more.</summary>
     private void Retire(BrokerRequest request)
     {
         if (request.Tracked)

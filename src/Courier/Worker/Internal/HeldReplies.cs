@@ -34,7 +34,7 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes)
     /// </summary>
     public Outcome Send(ReadOnlySpan<ReadOnlyMemory<byte>> frames, int replies)
     {
-        if (_held.Count == 0 && socket.TrySend(frames))
+        if (IsEmpty && socket.TrySend(frames))
         {
             return Outcome.Sent;
         }

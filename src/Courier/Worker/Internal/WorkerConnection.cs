@@ -167,11 +167,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>Sends the replies packed this turn: one alone as an ordinary REPLY, more as one batch.</summary>
     public void Flush()
     {
-        if (!_held.IsEmpty)
-        {
-            _held.Retry(); // first: replies leave in the order they were made
-        }
-
+        RetryHeld(); // first: replies leave in the order they were made
         if (_batch.Count == 0)
         {
             return;

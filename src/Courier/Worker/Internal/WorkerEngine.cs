@@ -64,7 +64,6 @@ internal sealed class WorkerEngine : IDisposable
     /// <summary>What the broker made this worker drop or refuse, counted and logged at a bounded rate.</summary>
     public ViolationLog Violations => _violations;
 
-    /// <summary>Completes once a drain began and no handler runs any more.</summary>
     /// <summary>Draining, every handler done and every reply handed to the transport (none held for a broker that does not read).</summary>
     public Task Drained => _drained.Task;
 
