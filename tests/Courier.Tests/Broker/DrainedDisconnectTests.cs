@@ -102,15 +102,8 @@ public sealed class DrainedDisconnectTests
         await using var worker = new CourierWorker(options, handler);
         await worker.StartAsync();
 
-        var frames = new List<byte[]>();
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no probe");
-        var identity = frames[0];
-        broker.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame(version);
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no READY");
-
-        var header = new byte[CourierWorkerFrame.MaxRequestLength];
-        var length = CourierWorkerFrame.WriteRequest(header, 1, "echo"u8);
-        broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame("held");
+        var (identity, _, _) = RawBroker.Register(broker, version, Wait);
+        RawBroker.SendRequest(broker, identity, 1, "echo", "held"u8.ToArray());
         await Poll.UntilAsync(() => worker.InFlight == 1);
 
         var stopping = worker.StopAsync();
@@ -124,6 +117,7 @@ public sealed class DrainedDisconnectTests
 
         // What it sent, in order, up to its DISCONNECT (heartbeats skipped): the reply first unless its handler was stuck.
         var sent = new List<string>();
+        var frames = new List<byte[]>();
         var until = DateTime.UtcNow + Wait;
         while (true)
         {

@@ -169,21 +169,17 @@ public sealed class WorkerConcurrencyTests
         await worker.StartAsync();
 
         // The probe, answered as a Courier broker of that version would; then READY in that version's form.
-        var frames = new List<byte[]>();
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no probe");
-        Assert.Equal(("mmi.courier", "courier/6"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
-        var identity = frames[0];
-        broker.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame(version);
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no READY");
-        Assert.StartsWith($"{version} capacity=1", Encoding.UTF8.GetString(frames[^1]), StringComparison.Ordinal);
+        var (identity, probe, ready) = RawBroker.Register(broker, version, Wait);
+        Assert.Equal(("mmi.courier", "courier/6"), (Encoding.UTF8.GetString(probe[3]), Encoding.UTF8.GetString(probe[4])));
+        Assert.StartsWith($"{version} capacity=1", Encoding.UTF8.GetString(ready[^1]), StringComparison.Ordinal);
 
         // Two requests for its room of one: the second is refused at once, the first answered once released.
         for (ulong token = 1; token <= 2; token++)
         {
-            var header = new byte[CourierWorkerFrame.MaxRequestLength];
-            var length = CourierWorkerFrame.WriteRequest(header, token, "echo"u8);
-            broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame($"body {token}");
+            RawBroker.SendRequest(broker, identity, token, "echo", Encoding.UTF8.GetBytes($"body {token}"));
         }
+
+        var frames = new List<byte[]>();
 
         Assert.Equal((2ul, status), await ReplyAsync());
         release.Release();

@@ -147,23 +147,17 @@ public sealed partial class WorkerHeldReplyTests
         started.Worker = worker;
         await worker.StartAsync();
 
-        var frames = new List<byte[]>();
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no probe");
-        started.Identity = frames[0];
-        broker.SendMoreFrame(started.Identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame("courier/6");
-        Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), "no READY");
+        started.Identity = RawBroker.Register(broker, "courier/6", Wait).Identity;
         return started;
     }
 
     private static void SendRequests(RouterSocket broker, byte[] identity, int requests, int bodySize)
     {
-        var header = new byte[CourierWorkerFrame.MaxRequestLength];
         for (var i = 0; i < requests; i++)
         {
-            var length = CourierWorkerFrame.WriteRequest(header, (ulong)i + 1, "echo"u8);
             var body = new byte[bodySize];
             Encoding.ASCII.GetBytes($"{i:D4}").CopyTo(body, 0);
-            broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame(body);
+            RawBroker.SendRequest(broker, identity, (ulong)i + 1, "echo", body);
         }
     }
 
