@@ -149,7 +149,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             var entries = _entries;
             var due = _due;
             var anyDue = _selfPosted | CheckUnsettled(entries, due);
-            var timeoutMs = anyDue ? 0 : (int)Math.Clamp((nextTick - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency, 0, int.MaxValue);
+            var timeoutMs = anyDue ? 0 : PollTimeoutMs(nextTick - Stopwatch.GetTimestamp(), Stopwatch.Frequency);
             int ready;
             fixed (PollFd* items = fds)
             {
@@ -204,6 +204,14 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             }
         }
     }
+
+    /// <summary>
+    /// The poll timeout that lets the loop sleep until the tick is due: rounded up to whole milliseconds, never down.
+    /// Rounded down, poll returned up to a millisecond before the tick, and the loop spun on zero timeouts until it
+    /// came: a core busy for half a millisecond every tick on average, in every loop of every process, idle or not.
+    /// </summary>
+    internal static int PollTimeoutMs(long remainingTicks, long ticksPerSecond) =>
+        remainingTicks <= 0 ? 0 : (int)Math.Min((remainingTicks * 1000 + ticksPerSecond - 1) / ticksPerSecond, int.MaxValue);
 
     // A ZMQ_FD signals libzmq's commands, not messages, and any call on its socket may consume that signal: a socket
     // used since it last ran dry (a send, a handler that stopped early) is asked whether input waits before the loop
