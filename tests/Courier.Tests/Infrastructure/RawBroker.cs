@@ -1,5 +1,4 @@
 using Courier.Protocol.Internal;
-using NetMQ;
 using NetMQ.Sockets;
 
 namespace Courier.Tests.Infrastructure;
@@ -14,22 +13,28 @@ internal static class RawBroker
     /// Takes the worker's probe, answers it with <paramref name="version"/>, and takes its READY. Returns the worker's
     /// routing id, the probe and the READY as they came.
     /// </summary>
-    public static (byte[] Identity, List<byte[]> Probe, List<byte[]> Ready) Register(RouterSocket broker, string version, TimeSpan wait)
+    public static (byte[] Identity, List<byte[]> Probe, List<byte[]> Ready) Register(IRawRouter broker, string version, TimeSpan wait)
     {
-        var probe = new List<byte[]>();
-        Assert.True(broker.TryReceiveMultipartBytes(wait, ref probe!), "no probe");
+        Assert.True(broker.TryReceive(wait, out var probe), "no probe");
         var identity = probe[0];
-        broker.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendMoreFrame("200").SendFrame(version);
-        var ready = new List<byte[]>();
-        Assert.True(broker.TryReceiveMultipartBytes(wait, ref ready!), "no READY");
+        broker.Send(identity, [], Ascii("MDPC01"), Ascii("mmi.courier"), Ascii("200"), Ascii(version));
+        Assert.True(broker.TryReceive(wait, out var ready), "no READY");
         return (identity, probe, ready);
     }
 
+    public static (byte[] Identity, List<byte[]> Probe, List<byte[]> Ready) Register(RouterSocket broker, string version, TimeSpan wait)
+        => Register(new NetMqRawRouter(broker), version, wait);
+
     /// <summary>Sends the worker at <paramref name="identity"/> a Courier REQUEST for <paramref name="service"/>.</summary>
-    public static void SendRequest(RouterSocket broker, byte[] identity, ulong token, string service, byte[] body)
+    public static void SendRequest(IRawRouter broker, byte[] identity, ulong token, string service, byte[] body)
     {
         var header = new byte[CourierWorkerFrame.MaxRequestLength];
-        var length = CourierWorkerFrame.WriteRequest(header, token, System.Text.Encoding.ASCII.GetBytes(service));
-        broker.SendMoreFrame(identity).SendMoreFrame(header.AsSpan(0, length).ToArray()).SendFrame(body);
+        var length = CourierWorkerFrame.WriteRequest(header, token, Ascii(service));
+        broker.Send(identity, header.AsSpan(0, length).ToArray(), body);
     }
+
+    public static void SendRequest(RouterSocket broker, byte[] identity, ulong token, string service, byte[] body)
+        => SendRequest(new NetMqRawRouter(broker), identity, token, service, body);
+
+    private static byte[] Ascii(string text) => System.Text.Encoding.ASCII.GetBytes(text);
 }

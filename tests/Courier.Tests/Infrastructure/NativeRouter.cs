@@ -1,0 +1,105 @@
+using System.Text;
+using Courier.Transport.Internal.Native;
+
+namespace Courier.Tests.Infrastructure;
+
+/// <summary>
+/// A libzmq ROUTER bound to a free loopback port, for a test to play a peer with (a fake broker that stops reading, say),
+/// whatever transport the code under test uses. Not thread-safe: one test thread calls it.
+/// </summary>
+internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
+{
+    private const int OptSendBuffer = 11; // ZMQ_SNDBUF
+    private const int OptReceiveBuffer = 12; // ZMQ_RCVBUF
+    private static readonly Lazy<nint> Context = new(() => LibZmq.zmq_ctx_new());
+    private readonly nint _socket;
+    private bool _disposed;
+
+    public NativeRouter(int receiveHighWatermark = 1000, int receiveBuffer = 0)
+    {
+        _socket = LibZmq.zmq_socket(Context.Value, LibZmq.Router);
+        Set(LibZmq.OptLinger, 0);
+        Set(LibZmq.OptReceiveHwm, receiveHighWatermark);
+        Set(LibZmq.OptRouterMandatory, 1); // a send to a peer that is gone fails the test rather than vanishing
+        if (receiveBuffer > 0)
+        {
+            Set(OptReceiveBuffer, receiveBuffer);
+            Set(OptSendBuffer, receiveBuffer);
+        }
+
+        NativeTransport.Check(LibZmq.zmq_bind(_socket, "tcp://127.0.0.1:*"), "bind");
+        var buffer = stackalloc byte[256];
+        nuint length = 256;
+        NativeTransport.Check(LibZmq.zmq_getsockopt(_socket, LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
+        var endpoint = Encoding.ASCII.GetString(buffer, (int)length - 1);
+        Port = int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public int Port { get; }
+
+    public void Send(params byte[][] frames)
+    {
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
+            fixed (byte* data = frames[i])
+            {
+                Assert.True(LibZmq.zmq_send(_socket, data, (nuint)frames[i].Length, flags) >= 0, "zmq_send: " + LibZmq.LastError());
+            }
+        }
+    }
+
+    public bool TryReceive(TimeSpan wait, out List<byte[]> frames)
+    {
+        frames = [];
+        var until = DateTime.UtcNow + wait;
+        ZmqMsg message;
+        while (true)
+        {
+            _ = LibZmq.zmq_msg_init(&message);
+            if (LibZmq.zmq_msg_recv(&message, _socket, LibZmq.DontWait) >= 0)
+            {
+                break;
+            }
+
+            _ = LibZmq.zmq_msg_close(&message);
+            if (LibZmq.zmq_errno() != LibZmq.Eagain)
+            {
+                Assert.Fail("zmq_msg_recv: " + LibZmq.LastError());
+            }
+
+            if (DateTime.UtcNow >= until)
+            {
+                return false;
+            }
+
+            Thread.Sleep(1);
+        }
+
+        // The rest of a multipart message is there already: libzmq delivers it whole.
+        while (true)
+        {
+            frames.Add(new ReadOnlySpan<byte>(LibZmq.zmq_msg_data(&message), (int)LibZmq.zmq_msg_size(&message)).ToArray());
+            var more = LibZmq.zmq_msg_more(&message) != 0;
+            _ = LibZmq.zmq_msg_close(&message);
+            if (!more)
+            {
+                return true;
+            }
+
+            _ = LibZmq.zmq_msg_init(&message);
+            Assert.True(LibZmq.zmq_msg_recv(&message, _socket, LibZmq.DontWait) >= 0, "the rest of a message: " + LibZmq.LastError());
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _ = LibZmq.zmq_close(_socket);
+        }
+    }
+
+    private void Set(int option, int value) => NativeTransport.Check(LibZmq.zmq_setsockopt(_socket, option, &value, sizeof(int)), $"option {option}");
+}
