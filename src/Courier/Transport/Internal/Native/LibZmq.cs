@@ -97,6 +97,57 @@ internal static unsafe partial class LibZmq
         return 0;
     }
 
+    // libzmq processes its mailbox inside sends, receives and ZMQ_EVENTS, polling an eventfd, and poll(2) is never
+    // restarted after a signal handler: a signal landing there fails the call with EINTR. The runtime signals threads
+    // to suspend them for a collection, and an application may take signals of its own. EINTR is neither "refused" nor
+    // "nothing to read": taken for either, a message was dropped or a socket left unread (found under load: one request
+    // in a run answered only by its retry, 5 s later). libzmq fails before it takes the frame, so the same call again is
+    // right, for any frame of a message.
+
+    /// <summary>zmq_send, again while a signal interrupts it.</summary>
+    public static int zmq_send(nint socket, void* buffer, nuint length, int flags)
+    {
+        int result;
+        while ((result = zmq_send_once(socket, buffer, length, flags)) < 0 && zmq_errno() == Eintr)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>zmq_msg_send, again while a signal interrupts it (the frame is still the caller's when it fails).</summary>
+    public static int zmq_msg_send(ZmqMsg* message, nint socket, int flags)
+    {
+        int result;
+        while ((result = zmq_msg_send_once(message, socket, flags)) < 0 && zmq_errno() == Eintr)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>zmq_msg_recv, again while a signal interrupts it.</summary>
+    public static int zmq_msg_recv(ZmqMsg* message, nint socket, int flags)
+    {
+        int result;
+        while ((result = zmq_msg_recv_once(message, socket, flags)) < 0 && zmq_errno() == Eintr)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>zmq_getsockopt, again while a signal interrupts it (ZMQ_EVENTS processes the mailbox too).</summary>
+    public static int zmq_getsockopt(nint socket, int option, void* value, nuint* length)
+    {
+        int result;
+        while ((result = zmq_getsockopt_once(socket, option, value, length)) < 0 && zmq_errno() == Eintr)
+        {
+        }
+
+        return result;
+    }
+
     public static string LastError()
     {
         var code = zmq_errno();
@@ -129,8 +180,8 @@ internal static unsafe partial class LibZmq
     [LibraryImport(Library)]
     public static partial int zmq_setsockopt(nint socket, int option, void* value, nuint length);
 
-    [LibraryImport(Library)]
-    public static partial int zmq_getsockopt(nint socket, int option, void* value, nuint* length);
+    [LibraryImport(Library, EntryPoint = "zmq_getsockopt")]
+    private static partial int zmq_getsockopt_once(nint socket, int option, void* value, nuint* length);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int zmq_bind(nint socket, string endpoint);
@@ -143,9 +194,9 @@ internal static unsafe partial class LibZmq
 
     // Only ever called with ZMQ_DONTWAIT (send and receive below): they queue or take a message and return, never
     // wait, so they too skip the GC transition, which cost about as much as the call on the hot path.
-    [LibraryImport(Library)]
+    [LibraryImport(Library, EntryPoint = "zmq_send")]
     [SuppressGCTransition]
-    public static partial int zmq_send(nint socket, void* buffer, nuint length, int flags);
+    private static partial int zmq_send_once(nint socket, void* buffer, nuint length, int flags);
 
     [LibraryImport(Library)]
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
@@ -158,16 +209,16 @@ internal static unsafe partial class LibZmq
 
     // With the GC transition, unlike zmq_send: sending or closing a frame made by zmq_msg_init_data may call its free
     // callback, managed code, on this thread (libzmq drops the frame when its peer's pipe went away mid-message).
-    [LibraryImport(Library)]
-    public static partial int zmq_msg_send(ZmqMsg* message, nint socket, int flags);
+    [LibraryImport(Library, EntryPoint = "zmq_msg_send")]
+    private static partial int zmq_msg_send_once(ZmqMsg* message, nint socket, int flags);
 
     /// <summary>zmq_msg_close for a frame of ours with a free callback: with the GC transition, for the same reason.</summary>
     [LibraryImport(Library, EntryPoint = "zmq_msg_close")]
     public static partial int zmq_msg_close_tracked(ZmqMsg* message);
 
-    [LibraryImport(Library)]
+    [LibraryImport(Library, EntryPoint = "zmq_msg_recv")]
     [SuppressGCTransition]
-    public static partial int zmq_msg_recv(ZmqMsg* message, nint socket, int flags);
+    private static partial int zmq_msg_recv_once(ZmqMsg* message, nint socket, int flags);
 
     [LibraryImport(Library)]
     [SuppressGCTransition] // reads a field or frees: never blocks, and the transition cost as much as the call
