@@ -273,7 +273,10 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         {
             ulong value;
             _ = LibC.read(_wakeFd, &value, sizeof(ulong));
-            Volatile.Write(ref _wakePending, 0);
+            // A full fence, not a release: with a plain store, the queue below could be read before the cleared flag was
+            // seen, and a post landing in between found the flag still set, wrote no wake-up, and sat unrun until the
+            // next post (forever, for a caller waiting on it before posting more). Store then load needs the fence.
+            Interlocked.Exchange(ref _wakePending, 0);
         }
 
         _selfPosted = false;

@@ -34,7 +34,8 @@ internal sealed class NetMqLoop : ITransportLoop
             {
             }
 
-            Volatile.Write(ref _wakePending, 0);
+            // A full fence, not a release: the queue must be read after the flag is seen clear (see NativeLoop.DrainPosted).
+            Interlocked.Exchange(ref _wakePending, 0);
             WithoutPollerContext(RunPosted);
         };
         _poller.Add(_wake);
