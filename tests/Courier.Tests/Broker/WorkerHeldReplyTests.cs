@@ -117,7 +117,7 @@ public sealed partial class WorkerHeldReplyTests
     /// worker's transport: a NetMQ ROUTER in its place lost its TCP connection to the worker as it caught up after this
     /// backpressure (once in CI: 516 of 800 replies), so that part of the held replies never arrived.
     /// </summary>
-    private static NativeRouter UnreadBroker() => new(receiveHighWatermark: 1, receiveBuffer: 16 * 1024);
+    private static NativeRouter UnreadBroker() => new(receiveHighWatermark: 1, kernelBuffer: 16 * 1024);
 
     /// <summary>A courier/6 worker of "echo" whose socket queues one message at most, registered with the fake broker.</summary>
     private static async Task<StartedWorker> RegisteredWorkerAsync(

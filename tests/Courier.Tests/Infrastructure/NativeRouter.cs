@@ -15,24 +15,34 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
     private readonly nint _socket;
     private bool _disposed;
 
-    public NativeRouter(int receiveHighWatermark = 1000, int receiveBuffer = 0)
+    /// <param name="receiveHighWatermark">Messages queued before the ROUTER stops reading its connections.</param>
+    /// <param name="kernelBuffer">SO_RCVBUF and SO_SNDBUF of its connections; 0 for the system's.</param>
+    public NativeRouter(int receiveHighWatermark = 1000, int kernelBuffer = 0)
     {
         _socket = LibZmq.zmq_socket(Context.Value, LibZmq.Router);
-        Set(LibZmq.OptLinger, 0);
-        Set(LibZmq.OptReceiveHwm, receiveHighWatermark);
-        Set(LibZmq.OptRouterMandatory, 1); // a send to a peer that is gone fails the test rather than vanishing
-        if (receiveBuffer > 0)
+        try
         {
-            Set(OptReceiveBuffer, receiveBuffer);
-            Set(OptSendBuffer, receiveBuffer);
-        }
+            Set(LibZmq.OptLinger, 0);
+            Set(LibZmq.OptReceiveHwm, receiveHighWatermark);
+            Set(LibZmq.OptRouterMandatory, 1); // a send to a peer that is gone fails the test rather than vanishing
+            if (kernelBuffer > 0)
+            {
+                Set(OptReceiveBuffer, kernelBuffer);
+                Set(OptSendBuffer, kernelBuffer);
+            }
 
-        NativeTransport.Check(LibZmq.zmq_bind(_socket, "tcp://127.0.0.1:*"), "bind");
-        var buffer = stackalloc byte[256];
-        nuint length = 256;
-        NativeTransport.Check(LibZmq.zmq_getsockopt(_socket, LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
-        var endpoint = Encoding.ASCII.GetString(buffer, (int)length - 1);
-        Port = int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            NativeTransport.Check(LibZmq.zmq_bind(_socket, "tcp://127.0.0.1:*"), "bind");
+            var buffer = stackalloc byte[256];
+            nuint length = 256;
+            NativeTransport.Check(LibZmq.zmq_getsockopt(_socket, LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
+            var endpoint = Encoding.ASCII.GetString(buffer, (int)length - 1);
+            Port = int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch
+        {
+            _ = LibZmq.zmq_close(_socket);
+            throw;
+        }
     }
 
     public int Port { get; }
@@ -62,10 +72,11 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
                 break;
             }
 
+            var error = LibZmq.zmq_errno();
             _ = LibZmq.zmq_msg_close(&message);
-            if (LibZmq.zmq_errno() != LibZmq.Eagain)
+            if (error != LibZmq.Eagain)
             {
-                Assert.Fail("zmq_msg_recv: " + LibZmq.LastError());
+                Assert.Fail($"zmq_msg_recv: errno {error}");
             }
 
             if (DateTime.UtcNow >= until)

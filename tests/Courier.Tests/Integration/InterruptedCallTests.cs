@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Courier.Tests.Infrastructure;
+using Courier.Transport.Internal.Native;
 
 namespace Courier.Tests.Integration;
 
@@ -18,9 +19,10 @@ public sealed partial class InterruptedCallTests
     private const int Requests = 2_000;
     private const int InFlight = 200;
 
-    [Fact]
-    public async Task Every_request_is_answered_once_while_signals_interrupt_the_loops_calls_into_libzmq()
+    [SkippableFact]
+    public async Task Every_request_is_answered_while_signals_interrupt_the_loops_calls_into_libzmq()
     {
+        Skip.If(TestTransport.IsManaged, "libzmq's EINTR: the managed transport makes no libzmq calls");
         using var registration = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context => context.Cancel = true);
         var before = LoopThreads();
         await using var broker = await TestBroker.StartAsync();
@@ -50,27 +52,37 @@ public sealed partial class InterruptedCallTests
             }
         });
 
+        var interruptedBefore = LibZmq.Interrupted;
         var answered = 0;
-        var next = 0;
-        var running = new List<Task>();
-        while (answered < Requests)
+        try
         {
-            while (running.Count < InFlight && next < Requests)
+            // At least Requests, and on until some call was interrupted (a signal has to land inside one): the test
+            // proves nothing about EINTR otherwise.
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            var next = 0;
+            var running = new List<Task>();
+            while (answered < Requests || (LibZmq.Interrupted == interruptedBefore && DateTime.UtcNow < until) || running.Count > 0)
             {
-                var body = $"r{next++}";
-                running.Add(Check(client.RequestAsync("echo", body), body));
-            }
+                var more = answered < Requests || (LibZmq.Interrupted == interruptedBefore && DateTime.UtcNow < until);
+                while (more && running.Count < InFlight)
+                {
+                    var body = $"r{next++}";
+                    running.Add(Check(client.RequestAsync("echo", body), body));
+                }
 
-            var done = await Task.WhenAny(running);
-            await done;
-            running.Remove(done);
-            answered++;
+                var done = await Task.WhenAny(running);
+                await done;
+                running.Remove(done);
+                answered++;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await signaller;
         }
 
-        await stop.CancelAsync();
-        await signaller;
-        Assert.True(signals > Requests, $"only {signals} signals sent");
-
+        Assert.True(LibZmq.Interrupted > interruptedBefore, $"no libzmq call was interrupted in {answered} requests and {signals} signals");
     }
 
     private static async Task Check(Task<Courier.Client.CourierReply> pending, string body)

@@ -29,6 +29,6 @@ public sealed class LoopTimeoutTests
         Assert.Equal(0, NativeLoop.PollTimeoutMs(remainingNanoseconds, NanosecondTicks));
 
     [Fact]
-    public void A_remote_tick_does_not_overflow_the_timeout() =>
+    public void A_tick_beyond_any_poll_timeout_waits_the_longest() =>
         Assert.Equal(int.MaxValue, NativeLoop.PollTimeoutMs(long.MaxValue / 2000, 1));
 }

@@ -104,11 +104,28 @@ internal static unsafe partial class LibZmq
     // in a run answered only by its retry, 5 s later). libzmq fails before it takes the frame, so the same call again is
     // right, for any frame of a message.
 
+    private static long _interrupted;
+
+    /// <summary>Calls made again after a signal interrupted them, in this process (for tests).</summary>
+    public static long Interrupted => Volatile.Read(ref _interrupted);
+
+    /// <summary>Whether a call that failed was interrupted by a signal, and so is to be made again.</summary>
+    private static bool WasInterrupted()
+    {
+        if (zmq_errno() != Eintr)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _interrupted);
+        return true;
+    }
+
     /// <summary>zmq_send, again while a signal interrupts it.</summary>
     public static int zmq_send(nint socket, void* buffer, nuint length, int flags)
     {
         int result;
-        while ((result = zmq_send_once(socket, buffer, length, flags)) < 0 && zmq_errno() == Eintr)
+        while ((result = zmq_send_once(socket, buffer, length, flags)) < 0 && WasInterrupted())
         {
         }
 
@@ -119,7 +136,7 @@ internal static unsafe partial class LibZmq
     public static int zmq_msg_send(ZmqMsg* message, nint socket, int flags)
     {
         int result;
-        while ((result = zmq_msg_send_once(message, socket, flags)) < 0 && zmq_errno() == Eintr)
+        while ((result = zmq_msg_send_once(message, socket, flags)) < 0 && WasInterrupted())
         {
         }
 
@@ -130,7 +147,7 @@ internal static unsafe partial class LibZmq
     public static int zmq_msg_recv(ZmqMsg* message, nint socket, int flags)
     {
         int result;
-        while ((result = zmq_msg_recv_once(message, socket, flags)) < 0 && zmq_errno() == Eintr)
+        while ((result = zmq_msg_recv_once(message, socket, flags)) < 0 && WasInterrupted())
         {
         }
 
@@ -141,7 +158,7 @@ internal static unsafe partial class LibZmq
     public static int zmq_getsockopt(nint socket, int option, void* value, nuint* length)
     {
         int result;
-        while ((result = zmq_getsockopt_once(socket, option, value, length)) < 0 && zmq_errno() == Eintr)
+        while ((result = zmq_getsockopt_once(socket, option, value, length)) < 0 && WasInterrupted())
         {
         }
 
@@ -183,14 +200,47 @@ internal static unsafe partial class LibZmq
     [LibraryImport(Library, EntryPoint = "zmq_getsockopt")]
     private static partial int zmq_getsockopt_once(nint socket, int option, void* value, nuint* length);
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int zmq_bind(nint socket, string endpoint);
+    [LibraryImport(Library, EntryPoint = "zmq_bind", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int zmq_bind_once(nint socket, string endpoint);
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int zmq_connect(nint socket, string endpoint);
+    /// <summary>zmq_bind, again while a signal interrupts it (libzmq processes its mailbox first).</summary>
+    public static int zmq_bind(nint socket, string endpoint)
+    {
+        int result;
+        while ((result = zmq_bind_once(socket, endpoint)) < 0 && WasInterrupted())
+        {
+        }
 
-    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int zmq_socket_monitor(nint socket, string? endpoint, int events);
+        return result;
+    }
+
+    [LibraryImport(Library, EntryPoint = "zmq_connect", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int zmq_connect_once(nint socket, string endpoint);
+
+    /// <summary>zmq_connect, again while a signal interrupts it (libzmq processes its mailbox first).</summary>
+    public static int zmq_connect(nint socket, string endpoint)
+    {
+        int result;
+        while ((result = zmq_connect_once(socket, endpoint)) < 0 && WasInterrupted())
+        {
+        }
+
+        return result;
+    }
+
+    [LibraryImport(Library, EntryPoint = "zmq_socket_monitor", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int zmq_socket_monitor_once(nint socket, string? endpoint, int events);
+
+    /// <summary>zmq_socket_monitor, again while a signal interrupts it (libzmq processes its mailbox first).</summary>
+    public static int zmq_socket_monitor(nint socket, string? endpoint, int events)
+    {
+        int result;
+        while ((result = zmq_socket_monitor_once(socket, endpoint, events)) < 0 && WasInterrupted())
+        {
+        }
+
+        return result;
+    }
 
     // Only ever called with ZMQ_DONTWAIT (send and receive below): they queue or take a message and return, never
     // wait, so they too skip the GC transition, which cost about as much as the call on the hot path.
