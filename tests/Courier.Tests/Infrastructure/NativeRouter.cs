@@ -1,4 +1,3 @@
-using System.Text;
 using Courier.Transport.Internal.Native;
 
 namespace Courier.Tests.Infrastructure;
@@ -11,36 +10,31 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
 {
     private const int OptSendBuffer = 11; // ZMQ_SNDBUF
     private const int OptReceiveBuffer = 12; // ZMQ_RCVBUF
-    private static readonly Lazy<nint> Context = new(() => LibZmq.zmq_ctx_new());
-    private readonly nint _socket;
-    private bool _disposed;
+    private readonly ZmqSocketHandle _socket;
 
     /// <param name="receiveHighWatermark">Messages queued before the ROUTER stops reading its connections.</param>
     /// <param name="kernelBuffer">SO_RCVBUF and SO_SNDBUF of its connections; 0 for the system's.</param>
     public NativeRouter(int receiveHighWatermark = 1000, int kernelBuffer = 0)
     {
-        _socket = LibZmq.zmq_socket(Context.Value, LibZmq.Router);
+        _socket = NativeTransport.CreateRaw(LibZmq.Router);
         try
         {
-            Set(LibZmq.OptLinger, 0);
-            Set(LibZmq.OptReceiveHwm, receiveHighWatermark);
-            Set(LibZmq.OptRouterMandatory, 1); // a send to a peer that is gone fails the test rather than vanishing
+            NativeTransport.SetInt(_socket, LibZmq.OptLinger, 0);
+            NativeTransport.SetInt(_socket, LibZmq.OptReceiveHwm, receiveHighWatermark);
+            NativeTransport.SetInt(_socket, LibZmq.OptRouterMandatory, 1); // a send to a peer that is gone fails the test rather than vanishing
             if (kernelBuffer > 0)
             {
-                Set(OptReceiveBuffer, kernelBuffer);
-                Set(OptSendBuffer, kernelBuffer);
+                NativeTransport.SetInt(_socket, OptReceiveBuffer, kernelBuffer);
+                NativeTransport.SetInt(_socket, OptSendBuffer, kernelBuffer);
             }
 
-            NativeTransport.Check(LibZmq.zmq_bind(_socket, "tcp://127.0.0.1:*"), "bind");
-            var buffer = stackalloc byte[256];
-            nuint length = 256;
-            NativeTransport.Check(LibZmq.zmq_getsockopt(_socket, LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
-            var endpoint = Encoding.ASCII.GetString(buffer, (int)length - 1);
+            NativeTransport.Check(LibZmq.zmq_bind(_socket.DangerousGetHandle(), "tcp://127.0.0.1:*"), "bind");
+            var endpoint = NativeSocket.LastEndpoint(_socket);
             Port = int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         }
         catch
         {
-            _ = LibZmq.zmq_close(_socket);
+            _socket.Dispose();
             throw;
         }
     }
@@ -54,7 +48,7 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
             var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
             fixed (byte* data = frames[i])
             {
-                Assert.True(LibZmq.zmq_send(_socket, data, (nuint)frames[i].Length, flags) >= 0, "zmq_send: " + LibZmq.LastError());
+                Assert.True(LibZmq.zmq_send(_socket.DangerousGetHandle(), data, (nuint)frames[i].Length, flags) >= 0, "zmq_send: " + LibZmq.LastError());
             }
         }
     }
@@ -67,7 +61,7 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
         while (true)
         {
             _ = LibZmq.zmq_msg_init(&message);
-            if (LibZmq.zmq_msg_recv(&message, _socket, LibZmq.DontWait) >= 0)
+            if (LibZmq.zmq_msg_recv(&message, _socket.DangerousGetHandle(), LibZmq.DontWait) >= 0)
             {
                 break;
             }
@@ -99,18 +93,9 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
             }
 
             _ = LibZmq.zmq_msg_init(&message);
-            Assert.True(LibZmq.zmq_msg_recv(&message, _socket, LibZmq.DontWait) >= 0, "the rest of a message: " + LibZmq.LastError());
+            Assert.True(LibZmq.zmq_msg_recv(&message, _socket.DangerousGetHandle(), LibZmq.DontWait) >= 0, "the rest of a message: " + LibZmq.LastError());
         }
     }
 
-    public void Dispose()
-    {
-        if (!_disposed)
-        {
-            _disposed = true;
-            _ = LibZmq.zmq_close(_socket);
-        }
-    }
-
-    private void Set(int option, int value) => NativeTransport.Check(LibZmq.zmq_setsockopt(_socket, option, &value, sizeof(int)), $"option {option}");
+    public void Dispose() => _socket.Dispose();
 }

@@ -77,12 +77,18 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             return _endpoint = endpoint;
         }
 
-        var buffer = stackalloc byte[256];
-        nuint length = 256;
-        NativeTransport.Check(LibZmq.zmq_getsockopt(Handle.DangerousGetHandle(), LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
-        var bound = Encoding.UTF8.GetString(buffer, (int)length - 1);
+        var bound = LastEndpoint(Handle);
         // Keep the host as the caller wrote it (libzmq reports 0.0.0.0 as such anyway); take only the port.
         return _endpoint = $"{target[..^2]}:{bound[(bound.LastIndexOf(':') + 1)..]}";
+    }
+
+    /// <summary>The endpoint libzmq last bound <paramref name="socket"/> to (ZMQ_LAST_ENDPOINT), with the port it chose for <c>*</c>.</summary>
+    internal static string LastEndpoint(ZmqSocketHandle socket)
+    {
+        var buffer = stackalloc byte[256];
+        nuint length = 256;
+        NativeTransport.Check(LibZmq.zmq_getsockopt(socket.DangerousGetHandle(), LibZmq.OptLastEndpoint, buffer, &length), "ZMQ_LAST_ENDPOINT");
+        return Encoding.UTF8.GetString(buffer, (int)length - 1);
     }
 
     public void Connect(string endpoint)

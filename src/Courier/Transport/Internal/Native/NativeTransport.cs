@@ -98,7 +98,7 @@ internal sealed unsafe class NativeTransport : ITransport
 
     public ITransportLoop CreateLoop(string name, Microsoft.Extensions.Logging.ILogger logger) => new NativeLoop(name, logger);
 
-    private static ZmqSocketHandle CreateRaw(int type)
+    internal static ZmqSocketHandle CreateRaw(int type)
     {
         var raw = LibZmq.zmq_socket(SharedContext.Value, type);
         return raw != 0 ? new ZmqSocketHandle(raw) : throw new InvalidOperationException("zmq_socket failed: " + LibZmq.LastError());
@@ -137,7 +137,7 @@ internal sealed unsafe class NativeTransport : ITransport
 
     private static int Milliseconds(TimeSpan value) => (int)Math.Clamp(value.TotalMilliseconds, 0, int.MaxValue);
 
-    private static void SetInt(ZmqSocketHandle socket, int option, int value)
+    internal static void SetInt(ZmqSocketHandle socket, int option, int value)
         => Check(LibZmq.zmq_setsockopt(socket.DangerousGetHandle(), option, &value, sizeof(int)), $"zmq_setsockopt({option})");
 
     private static void SetLong(ZmqSocketHandle socket, int option, long value)
