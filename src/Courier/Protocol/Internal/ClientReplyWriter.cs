@@ -22,8 +22,8 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
     private LoneHeader? _loneReplyHeader;
 
-    /// <summary>Whether the last refused send was refused for its client's unread bytes (<see cref="Transport.TransportOptions.MaxPendingBytesPerPeer"/>).</summary>
-    public bool RefusedOverBudget => _socket.RefusedOverBudget;
+    /// <summary>Why the last refused reply was refused (<see cref="ITransportSocket.LastRefusal"/>).</summary>
+    public SendRefusal LastRefusal => _socket.LastRefusal;
 
     /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>.</summary>
     public long LargestPendingBytes => _socket.LargestPendingBytes;

@@ -50,7 +50,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         }
 
         Violations = new ViolationLog(logger, $"Server {options.Name}", TelemetryRole.Server, transport, options.TimeProvider);
-        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security, transport.MaxPendingBytesPerPeer);
+        _frontEnd = new ClientFrontEnd(TelemetryRole.Server, socket, this, options.DefaultService, options.MaxRequestSize, reuseArrays: false, logger, Violations, security, transport);
         _runner = new HandlerRunner<InboundRequest>(
             TelemetryRole.Server,
             loop, options.MaxConcurrency, options.MaxQueuedRequests, options.RunHandlersInline,

@@ -3,6 +3,7 @@ using Courier.Diagnostics.Internal;
 using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
+using Courier.Transport;
 using Courier.Transport.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,7 @@ internal sealed class ClientFrontEnd
     private readonly IRequestTarget _target;
     private readonly string _defaultService;
     private readonly long _maxRequestSize;
-    private readonly long _maxPendingBytes;
+    private readonly TransportOptions _transport;
     private readonly bool _reuseArrays;
     private readonly ILogger _logger;
     private readonly ViolationLog _violations;
@@ -36,9 +37,9 @@ internal sealed class ClientFrontEnd
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
     public ClientFrontEnd(
         string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
-        ViolationLog violations, Security.Internal.ListenerSecurity? security = null, long maxPendingBytes = 0)
+        ViolationLog violations, Security.Internal.ListenerSecurity? security = null, TransportOptions? transport = null)
     {
-        _maxPendingBytes = maxPendingBytes;
+        _transport = transport ?? TransportOptions.Default;
         _violations = violations;
         _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _security = security is { ChecksRights: true } ? security : null;
@@ -251,21 +252,36 @@ internal sealed class ClientFrontEnd
         }
     }
 
+    /// <summary>
+    /// A reply the transport refused, logged by why: a client that is there and does not read (its queue full, or its
+    /// unread bytes over the budget) is broken or hostile, a Warning; one that is gone is routine, and its own timeout
+    /// tells it.
+    /// </summary>
     private void ReplyDropped(string service)
     {
-        if (Replies.RefusedOverBudget)
+        switch (Replies.LastRefusal)
         {
-            if (_violations.Admit(ViolationKind.UnreadReplies))
-            {
-                FrontEndLog.ReplyOverBudget(_logger, service, _maxPendingBytes);
-            }
+            case SendRefusal.OverBudget:
+                if (_violations.Admit(ViolationKind.UnreadReplies))
+                {
+                    FrontEndLog.ReplyOverBudget(_logger, service, _transport.MaxPendingBytesPerPeer);
+                }
 
-            return;
-        }
+                break;
+            case SendRefusal.QueueFull:
+                if (_violations.Admit(ViolationKind.UnreadReplies))
+                {
+                    FrontEndLog.ReplyQueueFull(_logger, service, _transport.SendHighWatermark);
+                }
 
-        if (_violations.Admit(ViolationKind.DroppedReply))
-        {
-            FrontEndLog.ReplyDropped(_logger, service);
+                break;
+            default:
+                if (_violations.Admit(ViolationKind.DroppedReply))
+                {
+                    FrontEndLog.ReplyDropped(_logger, service);
+                }
+
+                break;
         }
     }
 

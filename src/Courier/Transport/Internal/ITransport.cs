@@ -7,6 +7,22 @@ internal enum SocketKind
     Dealer,
 }
 
+/// <summary>Why the last send a socket refused was refused (<see cref="ITransportSocket.LastRefusal"/>).</summary>
+internal enum SendRefusal
+{
+    /// <summary>Nothing refused, or the transport cannot tell.</summary>
+    None,
+
+    /// <summary>The peer's queue is at its high-water mark (<see cref="TransportOptions.SendHighWatermark"/>): it is there but does not read.</summary>
+    QueueFull,
+
+    /// <summary>No such peer (any more): its connection is gone (a ROUTER's mandatory routing says so).</summary>
+    PeerGone,
+
+    /// <summary>The peer already has <see cref="TransportOptions.MaxPendingBytesPerPeer"/> bytes handed over and not yet written: it does not read.</summary>
+    OverBudget,
+}
+
 /// <summary>
 /// The seam between Courier and a ZeroMQ implementation. Nothing outside this namespace names a type of an
 /// implementation, so the managed (NetMQ) and native (libzmq) transports, or a third, are interchangeable.
@@ -63,11 +79,8 @@ internal interface ITransportSocket : IDisposable
     /// </summary>
     bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames);
 
-    /// <summary>
-    /// Whether the last <see cref="TrySend"/> that returned false was refused because its peer already has
-    /// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> bytes handed over and not yet written (it never reads).
-    /// </summary>
-    bool RefusedOverBudget => false;
+    /// <summary>Why the last <see cref="TrySend"/> that returned false was refused; meaningless after one that returned true.</summary>
+    SendRefusal LastRefusal => SendRefusal.None;
 
     /// <summary>The most bytes any one peer has handed over and not yet written, where the transport counts them (else 0).</summary>
     long LargestPendingBytes => 0;

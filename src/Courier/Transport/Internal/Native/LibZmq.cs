@@ -47,6 +47,7 @@ internal static unsafe partial class LibZmq
     public const int EventDisconnected = 0x0200;
     public const int Eagain = 11;
     public const int Eintr = 4;
+    public const int Ehostunreach = 113;
 
     static LibZmq() => NativeLibrary.SetDllImportResolver(typeof(LibZmq).Assembly, Resolve);
 
@@ -164,6 +165,12 @@ internal static unsafe partial class LibZmq
 
         return result;
     }
+
+    /// <summary>
+    /// Why the send that just failed was refused, read from errno before any other libzmq call: EHOSTUNREACH (a ROUTER
+    /// with mandatory routing) names a peer that is gone; EAGAIN, the other failure of a non-blocking send, a full queue.
+    /// </summary>
+    public static SendRefusal Refusal() => zmq_errno() == Ehostunreach ? SendRefusal.PeerGone : SendRefusal.QueueFull;
 
     public static string LastError()
     {

@@ -36,7 +36,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return this;
     }
 
-    public bool RefusedOverBudget { get; private set; }
+    public SendRefusal LastRefusal { get; private set; }
 
     public long LargestPendingBytes => Backlog?.LargestPending() ?? 0;
 
@@ -119,13 +119,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     {
         var raw = Handle.DangerousGetHandle();
         Settled = false;
-        RefusedOverBudget = false;
         NativeFrame.ThrowIfAnyDisposed(frames);
         if (Backlog is { } backlog && frames.Length > 0 && PendingBytes.Counts(frames, out var total))
         {
             if (!backlog.TrySend(raw, frames, total))
             {
-                RefusedOverBudget = backlog.LastRefusedOverBudget;
+                LastRefusal = backlog.LastRefusal;
                 return false;
             }
 
@@ -139,7 +138,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             // A multipart message is queued atomically: only its first frame can be refused.
             if (!SendFrame(raw, frames[i], flags, last: i == frames.Length - 1))
             {
-                return false;
+                return false; // LastRefusal set by SendFrame
             }
         }
 
@@ -165,6 +164,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                     return true;
                 }
 
+                LastRefusal = LibZmq.Refusal(); // before the close, which may set errno
                 // Still ours: closing it gives the reference back.
                 _ = LibZmq.zmq_msg_close_tracked(&msg);
                 return false;
@@ -173,8 +173,14 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
         fixed (byte* data = frame.Span)
         {
-            return LibZmq.zmq_send(raw, data, (nuint)frame.Length, flags) >= 0;
+            if (LibZmq.zmq_send(raw, data, (nuint)frame.Length, flags) >= 0)
+            {
+                return true;
+            }
         }
+
+        LastRefusal = LibZmq.Refusal();
+        return false;
     }
 
     public Received TryReceive(MessageFrames message)

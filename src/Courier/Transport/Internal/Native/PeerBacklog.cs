@@ -26,8 +26,8 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     private readonly Dictionary<byte[], nint> _accounts = new(ByteArrayComparer.Instance);
     private int _pruneAt = MinimumPruneAt;
 
-    /// <summary>Whether the last refused send was refused for its peer's pending bytes (not at the HWM, nor a gone peer).</summary>
-    public bool LastRefusedOverBudget { get; private set; }
+    /// <summary>Why the last refused send was refused: the peer's pending bytes, its full queue, or its absence.</summary>
+    public SendRefusal LastRefusal { get; private set; }
 
     /// <summary>
     /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PendingBytes.TrackedMinimum"/>) to the peer named by
@@ -39,9 +39,9 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     {
         var account = AccountOf(frames[0].Span);
         var pending = Volatile.Read(ref account->Pending);
-        LastRefusedOverBudget = pending > 0 && pending + total > budget;
-        if (LastRefusedOverBudget)
+        if (pending > 0 && pending + total > budget)
         {
+            LastRefusal = SendRefusal.OverBudget;
             return false;
         }
 
@@ -56,6 +56,7 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
             // A multipart message is queued atomically: only its first frame can be refused.
             if (sent < 0)
             {
+                LastRefusal = LibZmq.Refusal();
                 return false;
             }
         }
@@ -90,6 +91,7 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
         if (LibZmq.zmq_msg_init_data(&msg, bytes, (nuint)length, &Release, block) != 0)
         {
             Free(block);
+            LastRefusal = SendRefusal.None;
             return false;
         }
 
@@ -97,6 +99,8 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
         {
             return true;
         }
+
+        LastRefusal = LibZmq.Refusal();
 
         // Still ours: closing it runs the callback, which takes the count back.
         _ = LibZmq.zmq_msg_close_tracked(&msg);

@@ -19,8 +19,8 @@ internal sealed class NetMqPeerBacklog(long budget)
     private readonly Dictionary<byte[], Account> _accounts = new(ByteArrayComparer.Instance);
     private int _pruneAt = MinimumPruneAt;
 
-    /// <summary>Whether the last refused send was refused for its peer's pending bytes (not at the HWM, nor a gone peer).</summary>
-    public bool LastRefusedOverBudget { get; private set; }
+    /// <summary>Why the last refused send was refused: the peer's pending bytes, its full queue, or its absence.</summary>
+    public SendRefusal LastRefusal { get; private set; }
 
     /// <summary>
     /// Sends one message of <paramref name="total"/> bytes (at least <see cref="PendingBytes.TrackedMinimum"/>, its last
@@ -33,16 +33,16 @@ internal sealed class NetMqPeerBacklog(long budget)
         var account = AccountOf(frames[0].Span);
         var pending = Volatile.Read(ref account.Pending);
         // Once another pool replaced ours, counts no longer come down: refusing by them would starve the peer.
-        LastRefusedOverBudget = pending > 0 && pending + total > budget && !_pool.Replaced;
-        if (LastRefusedOverBudget)
+        if (pending > 0 && pending + total > budget && !_pool.Replaced)
         {
+            LastRefusal = SendRefusal.OverBudget;
             return false;
         }
 
         for (var i = 0; i < frames.Length - 1; i++)
         {
             // A multipart message is queued atomically: only its first frame can be refused.
-            if (!NetMqSocket.SendFrame(socket, frames[i].Span, more: true))
+            if ((LastRefusal = NetMqSocket.SendFrame(socket, frames[i].Span, more: true)) != SendRefusal.None)
             {
                 return false;
             }
@@ -53,7 +53,7 @@ internal sealed class NetMqPeerBacklog(long budget)
         // Counted before NetMQ has it: its I/O thread may write it, and give the buffer back, before TrySend returns.
         _ = _pool.InitTracked(ref msg, last.Length, account, total);
         last.CopyTo(msg);
-        return NetMqSocket.Send(socket, ref msg, more: false);
+        return (LastRefusal = NetMqSocket.Send(socket, ref msg, more: false)) == SendRefusal.None;
     }
 
     /// <summary>

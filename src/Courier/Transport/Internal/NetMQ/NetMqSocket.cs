@@ -67,13 +67,12 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
     /// <summary>A listener's count of each peer's unwritten bytes (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>), or null.</summary>
     internal NetMqPeerBacklog? Backlog { get; init; }
 
-    public bool RefusedOverBudget { get; private set; }
+    public SendRefusal LastRefusal { get; private set; }
 
     public long LargestPendingBytes => Backlog?.LargestPending() ?? 0;
 
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
-        RefusedOverBudget = false;
         if (frames.Length == 0)
         {
             return true;
@@ -84,7 +83,7 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         {
             if (!backlog.TrySend(Socket, frames, total))
             {
-                RefusedOverBudget = backlog.LastRefusedOverBudget;
+                LastRefusal = backlog.LastRefusal;
                 return false;
             }
 
@@ -95,7 +94,7 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         for (var i = 0; i < frames.Length; i++)
         {
             // ZeroMQ queues a multipart message atomically: only the first frame can be refused.
-            if (!SendFrame(Socket, frames[i].Span, more: i < frames.Length - 1))
+            if ((LastRefusal = SendFrame(Socket, frames[i].Span, more: i < frames.Length - 1)) != SendRefusal.None)
             {
                 return false;
             }
@@ -105,8 +104,8 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         return true;
     }
 
-    /// <summary>One frame, copied into a message of NetMQ's pool; false when NetMQ refused it.</summary>
-    internal static bool SendFrame(NetMQSocket socket, ReadOnlySpan<byte> data, bool more)
+    /// <summary>One frame, copied into a message of NetMQ's pool; <see cref="SendRefusal.None"/> when NetMQ took it, else why it did not.</summary>
+    internal static SendRefusal SendFrame(NetMQSocket socket, ReadOnlySpan<byte> data, bool more)
     {
         var msg = default(Msg);
         if (data.IsEmpty)
@@ -122,16 +121,16 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         return Send(socket, ref msg, more);
     }
 
-    /// <summary>Sends <paramref name="msg"/>, which is closed here if NetMQ did not take it; false when NetMQ refused it.</summary>
-    internal static bool Send(NetMQSocket socket, ref Msg msg, bool more)
+    /// <summary>Sends <paramref name="msg"/>, which is closed here if NetMQ did not take it; <see cref="SendRefusal.None"/> when NetMQ took it.</summary>
+    internal static SendRefusal Send(NetMQSocket socket, ref Msg msg, bool more)
     {
         try
         {
-            return socket.TrySend(ref msg, TimeSpan.Zero, more);
+            return socket.TrySend(ref msg, TimeSpan.Zero, more) ? SendRefusal.None : SendRefusal.QueueFull;
         }
         catch (HostUnreachableException)
         {
-            return false; // ROUTER_MANDATORY: no such peer (any more)
+            return SendRefusal.PeerGone; // ROUTER_MANDATORY: no such peer (any more)
         }
         finally
         {
