@@ -57,6 +57,62 @@ public sealed class ClientBatchTests
         }
     }
 
+    /// <summary>
+    /// Courier peers from before courier/4 answer courier/3 only to an offer of exactly that, and courier/2 to anything
+    /// else (docs/protocol.md §2): the client, which offers courier/5, asks such a peer again, offering courier/3, and
+    /// then sends it batches. Before, it took the first answer for "plain 7/MDP", waited out its probe, and replaced the
+    /// connection by another that did the same: no request ever reached such a peer.
+    /// </summary>
+    [Fact]
+    public async Task Client_asks_a_courier3_peer_again_when_it_answers_courier2_to_the_newer_offer_and_batches_to_it()
+    {
+        using var peer = new RouterSocket();
+        peer.Options.Linger = TimeSpan.Zero;
+        var port = peer.BindRandomPort("tcp://127.0.0.1");
+        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with { Timeout = TimeSpan.FromSeconds(20) });
+
+        var tasks = Enumerable.Range(0, 10).Select(i => client.RequestAsync("upper", $"req {i}")).ToList();
+
+        var offers = new List<string>();
+        byte[] identity = [];
+        while (offers.Count < 2)
+        {
+            var probe = Receive(peer);
+            Assert.Equal("mmi.courier", Encoding.UTF8.GetString(probe[3]));
+            identity = probe[0];
+            var offer = Encoding.UTF8.GetString(probe[4]);
+            offers.Add(offer);
+            // As a courier/3 server answers: its own version only to exactly that offer.
+            Send(peer, identity, [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), Encoding.UTF8.GetBytes(offer == "courier/3" ? "courier/3" : "courier/2")]);
+        }
+
+        Assert.Equal(["courier/5", "courier/3"], offers);
+
+        var requests = new List<(ulong Id, string Service, string Body)>();
+        var batches = 0;
+        while (requests.Count < tasks.Count)
+        {
+            var frames = Receive(peer);
+            Assert.Equal("CUR", Encoding.ASCII.GetString(frames[2], 0, 3)); // courier/2 or /3 framing, never 7/MDP's
+            if (BatchFrames.Is(frames[2], 1))
+            {
+                batches++;
+                requests.AddRange(BatchFrames.Parse(frames[2]));
+            }
+            else
+            {
+                requests.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6)), Encoding.UTF8.GetString(frames[2], 14, frames[2].Length - 14), Encoding.UTF8.GetString(frames[3])));
+            }
+        }
+
+        Assert.True(batches > 0, "ten requests made at once went one by one: the client did not take courier/3");
+        Send(peer, identity, [[], BatchFrames.Build(2, [.. requests.Select(r => (r.Id, "200", r.Body.ToUpperInvariant()))])]);
+        for (var i = 0; i < tasks.Count; i++)
+        {
+            Assert.Equal($"REQ {i}", (await tasks[i]).BodyText);
+        }
+    }
+
     private static List<byte[]> Receive(RouterSocket socket)
     {
         var frames = new List<byte[]>();

@@ -49,7 +49,8 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         ProbeWhileProbing();
     }
 
-    private void ProbeWhileProbing()
+    /// <summary>Sends the protocol probe (<see cref="Negotiation.ProbeFrames"/>) while the peer's protocol is still unknown.</summary>
+    public void ProbeWhileProbing()
     {
         if (Negotiation.Mode == PeerMode.Probing)
         {

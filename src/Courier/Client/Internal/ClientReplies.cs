@@ -140,7 +140,15 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
     {
         if (connection.Negotiation.Mode == PeerMode.Probing && Negotiation.IsProbeAnswer(frames))
         {
-            connection.Negotiation.Answered(frames); // an offer of courier/3 is never asked again
+            if (!connection.Negotiation.Answered(frames))
+            {
+                // A Courier peer from before courier/4 answers courier/2 to the courier/5 offer: asked again, offering
+                // courier/3, so that batches are kept with it (left unasked, the connection stayed probing until its
+                // probe timed out, and was replaced by another that did the same).
+                connection.ProbeWhileProbing();
+                return;
+            }
+
             var courier = connection.Negotiation.Mode == PeerMode.Courier;
             ClientLog.Negotiated(logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
             engine.Negotiated();
