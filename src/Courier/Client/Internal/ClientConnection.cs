@@ -34,6 +34,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private BatchWriter? _batch5;
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
+    private int _refused;
 
     public ClientConnection(ITransportLoop loop, int slot, string endpoint, CourierClientOptions options, IClientConnectionOwner owner, long probeDeadline)
     {
@@ -172,8 +173,13 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
 
         frames.AddRange(request.Body);
 
-        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it.
-        _socket.TrySend(CollectionsMarshal.AsSpan(frames));
+        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
+        // says so (TakeRefused).
+        if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
+        {
+            _refused++;
+        }
+
         frames.Clear();
     }
 
@@ -204,7 +210,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Add(Mdp.Empty);
         frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, request.Headers)));
         frames.AddRange(request.Body);
-        _socket.TrySend(CollectionsMarshal.AsSpan(frames));
+        if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
+        {
+            _refused++;
+        }
+
         frames.Clear();
     }
 
@@ -234,9 +244,29 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public void Flush()
     {
-        // A refused send is lost like any other: the attempt timeout recovers it.
-        _batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader);
-        _batch5?.SendTo(_socket, [Mdp.Empty], _loneHeader5 ??= LoneRequestHeader5);
+        // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so (TakeRefused).
+        var packed = _batch.Count;
+        if (!_batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader))
+        {
+            _refused += packed;
+        }
+
+        if (_batch5 is { } batch5)
+        {
+            packed = batch5.Count;
+            if (!batch5.SendTo(_socket, [Mdp.Empty], _loneHeader5 ??= LoneRequestHeader5))
+            {
+                _refused += packed;
+            }
+        }
+    }
+
+    /// <summary>Requests whose message the transport refused (the connection's queue full) since the last call; the count restarts.</summary>
+    public int TakeRefused()
+    {
+        var refused = _refused;
+        _refused = 0;
+        return refused;
     }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record)

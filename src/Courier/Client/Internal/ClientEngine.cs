@@ -25,6 +25,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private readonly ConnectionPool _pool;
     private readonly ClientReplies _replies;
     private readonly RefusedRequests _refused = new();
+    private readonly RefusedSends _refusedSends;
     private readonly long _timeoutTicks;
     private readonly int _refusalsPerAttempt;
     private ulong _nextProbeId = ProbeIdBase;
@@ -40,6 +41,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
         _pool = new ConnectionPool(options, loop, this, logger);
         _replies = new ClientReplies(this, _table, options.LendLargeReplies, logger);
+        _refusedSends = new RefusedSends(logger, options.Transport.SendHighWatermark, _clock.TimestampFrequency);
     }
 
     /// <summary>This client's identity under courier/5: the same on every connection, so that retries are known as such.</summary>
@@ -142,6 +144,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public void OnTick()
     {
         var now = _clock.GetTimestamp();
+        _refusedSends.Report(_pool.All, now);
         while (_table.Deadlines.First is { } late && _table.Deadlines.DueOf(late) <= now)
         {
             Fail(late, TimedOut(late, now));

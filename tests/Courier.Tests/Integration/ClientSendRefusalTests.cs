@@ -1,0 +1,72 @@
+using System.Text;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Microsoft.Extensions.Logging;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// A client whose peer stops reading fills its connection's queue; the requests past it are refused by the transport
+/// and never leave. Each caller is still told (its attempt times out), and the client now says so in a Warning, where
+/// before the refusal was silent.
+/// </summary>
+public sealed class ClientSendRefusalTests
+{
+    private const string Refused = "could not queue";
+
+    [Fact]
+    public async Task Requests_refused_at_the_connections_high_water_mark_are_logged_and_their_callers_time_out()
+    {
+        using var peer = new RouterSocket();
+        peer.Options.Linger = TimeSpan.Zero;
+        peer.Options.ReceiveHighWatermark = 1;
+        peer.Options.ReceiveBuffer = 16 * 1024;
+        var port = peer.BindRandomPort("tcp://127.0.0.1");
+        var logs = new RecordingLoggerFactory();
+        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with
+        {
+            LoggerFactory = logs,
+            Timeout = TimeSpan.FromSeconds(3),
+            Retries = 0,
+            Transport = TransportOptions.Default with { SendHighWatermark = 10 },
+        });
+
+        var first = client.RequestAsync("echo", "probe me");
+
+        // The peer answers the protocol probe as a courier/2 server (no batches: each request is a message of its own),
+        // twice (a client that offered more asks again, offering courier/3), then reads nothing more.
+        for (var probe = 0; probe < 2; probe++)
+        {
+            var frames = new List<byte[]>();
+            Assert.True(peer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(30), ref frames!), "no probe from the client");
+            Assert.Equal("mmi.courier", Encoding.UTF8.GetString(frames[3]));
+            var answer = new NetMQMessage();
+            answer.Append(frames[0]);
+            answer.AppendEmptyFrame();
+            answer.Append("MDPC01"u8.ToArray());
+            answer.Append("mmi.courier"u8.ToArray());
+            answer.Append("200"u8.ToArray());
+            answer.Append("courier/2"u8.ToArray());
+            peer.SendMultipartMessage(answer);
+        }
+
+        // 300 × 64 KiB: the kernel's socket buffers take a few MiB, the connection's queue 10 messages, the rest is refused.
+        var body = new byte[64 * 1024];
+        var requests = Enumerable.Range(0, 300).Select(_ => client.RequestAsync("echo", body)).ToList();
+        requests.Add(first);
+
+        await Poll.UntilAsync(() => logs.Contains(Refused), TimeSpan.FromSeconds(30), "the refused requests logged");
+        var line = Assert.Single(logs.Entries, e => e.Message.Contains(Refused, StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains($"tcp://127.0.0.1:{port}", line.Message, StringComparison.Ordinal);
+        Assert.Contains("10 messages", line.Message, StringComparison.Ordinal);
+
+        // No caller is left waiting: each is told its request timed out (none was answered).
+        foreach (var request in requests)
+        {
+            await Assert.ThrowsAsync<CourierTimeoutException>(() => request.WaitAsync(TimeSpan.FromSeconds(60)));
+        }
+    }
+}
