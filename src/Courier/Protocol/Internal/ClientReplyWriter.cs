@@ -23,7 +23,7 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     private LoneHeader? _loneReplyHeader;
 
     /// <summary>Why the last refused reply was refused (<see cref="ITransportSocket.LastRefusal"/>).</summary>
-    public SendRefusal LastRefusal => _socket.LastRefusal;
+    public SendRefusal LastRefusal { get; private set; }
 
     /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>.</summary>
     public long LargestPendingBytes => _socket.LargestPendingBytes;
@@ -61,8 +61,12 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     public bool Error(in ReplyRoute route, int status, ReadOnlyMemory<byte> message)
         => Send(route, status, [message], error: true);
 
-    /// <summary>Sends every client's batch. False when a send was refused (the clients' timeouts recover it).</summary>
-    public bool Flush()
+    /// <summary>
+    /// Sends every client's batch. False when a send was refused (the clients' timeouts recover it); each refused batch
+    /// is also told to <paramref name="refused"/>, with why, since batches to several clients can be refused for
+    /// different reasons in one flush.
+    /// </summary>
+    public bool Flush(Action<SendRefusal>? refused = null)
     {
         var sent = true;
         if (_batches.Count == 0)
@@ -72,9 +76,10 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
 
         foreach (var (client, batch) in _batches)
         {
-            if (batch.Count > 0)
+            if (batch.Count > 0 && !SendBatch(client, batch))
             {
-                sent &= SendBatch(client, batch);
+                sent = false;
+                refused?.Invoke(LastRefusal);
             }
 
             if (_spare.Count < SpareBatches)
@@ -105,7 +110,13 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         return sent;
     }
 
-    private bool SendBatch(byte[] client, BatchWriter batch) => batch.SendTo(_socket, [client, Mdp.Empty], _loneReplyHeader ??= LoneReplyHeader);
+    private bool SendBatch(byte[] client, BatchWriter batch) => batch.SendTo(_socket, [client, Mdp.Empty], _loneReplyHeader ??= LoneReplyHeader) || Refused();
+
+    private bool Refused()
+    {
+        LastRefusal = _socket.LastRefusal;
+        return false;
+    }
 
     /// <summary>A packed success sent alone: the <c>"CURC02"</c> header with its request id and 200.</summary>
     private ReadOnlyMemory<byte> LoneReplyHeader(BatchRecord record)
@@ -169,7 +180,7 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
             outgoing.Add(Mdp.Empty);
         }
 
-        var sent = _socket.TrySend(CollectionsMarshal.AsSpan(outgoing));
+        var sent = _socket.TrySend(CollectionsMarshal.AsSpan(outgoing)) || Refused();
         outgoing.Clear(); // holds no reply past its sending
         return sent;
     }

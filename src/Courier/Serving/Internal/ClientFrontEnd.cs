@@ -33,6 +33,7 @@ internal sealed class ClientFrontEnd
     // A broker's requests (reused arrays: no handler borrows them) that hold large frames, given back at its stop.
     private readonly HashSet<InboundRequest>? _holders;
     private readonly Counter<long> _answered;
+    private Action<SendRefusal>? _batchRefused;
 
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
     public ClientFrontEnd(
@@ -137,7 +138,7 @@ internal sealed class ClientFrontEnd
             security.CallRefused(request.UserId, service);
             if (!Replies.Error(request.Route, CourierStatus.Forbidden, $"not allowed to call '{service}'"))
             {
-                ReplyDropped(service);
+                ReplyDropped(service, Replies.LastRefusal);
             }
 
             Release(request);
@@ -193,7 +194,7 @@ internal sealed class ClientFrontEnd
         var frames = answer as ReadOnlyMemory<byte>[] ?? [.. answer];
         if (!Replies.ReplyAlone(request.Route, frames))
         {
-            ReplyDropped(service);
+            ReplyDropped(service, Replies.LastRefusal);
         }
     }
 
@@ -203,7 +204,7 @@ internal sealed class ClientFrontEnd
         Count(request.Service, CourierStatus.Ok);
         if (!Replies.Reply(request.Route, body))
         {
-            ReplyDropped(request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?", Replies.LastRefusal);
         }
 
         Release(request);
@@ -218,7 +219,7 @@ internal sealed class ClientFrontEnd
             : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
         if (!sent)
         {
-            ReplyDropped(request.Service ?? "?");
+            ReplyDropped(request.Service ?? "?", Replies.LastRefusal);
         }
 
         Release(request);
@@ -240,7 +241,7 @@ internal sealed class ClientFrontEnd
 
         if (!sent)
         {
-            ReplyDropped(service);
+            ReplyDropped(service, Replies.LastRefusal);
         }
     }
 
@@ -257,9 +258,9 @@ internal sealed class ClientFrontEnd
     /// unread bytes over the budget) is broken or hostile, a Warning; one that is gone is routine, and its own timeout
     /// tells it.
     /// </summary>
-    private void ReplyDropped(string service)
+    private void ReplyDropped(string service, SendRefusal why)
     {
-        switch (Replies.LastRefusal)
+        switch (why)
         {
             case SendRefusal.OverBudget:
                 if (_violations.Admit(ViolationKind.UnreadReplies))
@@ -272,6 +273,13 @@ internal sealed class ClientFrontEnd
                 if (_violations.Admit(ViolationKind.UnreadReplies))
                 {
                     FrontEndLog.ReplyQueueFull(_logger, service, _transport.SendHighWatermark);
+                }
+
+                break;
+            case SendRefusal.PeerGone:
+                if (_violations.Admit(ViolationKind.DroppedReply))
+                {
+                    FrontEndLog.ReplyToGoneClient(_logger, service);
                 }
 
                 break;
@@ -298,10 +306,7 @@ internal sealed class ClientFrontEnd
     /// <summary>Sends what was packed this turn: the loop's end-of-turn hook calls it.</summary>
     public void Flush()
     {
-        if (!Replies.Flush())
-        {
-            ReplyDropped("(batched replies)");
-        }
+        Replies.Flush(_batchRefused ??= why => ReplyDropped("(batched replies)", why));
     }
 
     /// <summary><c>courier.server.requests</c> or <c>courier.broker.requests</c>: one request answered, by service and status.</summary>

@@ -13,6 +13,10 @@ internal static partial class FrontEndLog
     // Information: a client that goes before its reply (a closed probe socket, a restart) is routine, and the peer's
     // own timeout tells it; nothing here needs an operator.
     [LoggerMessage(103, LogLevel.Information, "Reply to a request for {Service} dropped: its client is gone")]
+    public static partial void ReplyToGoneClient(ILogger logger, string service);
+
+    // Information: the transport refused it for another reason (it is closing, say); counted with the above.
+    [LoggerMessage(106, LogLevel.Information, "Reply to a request for {Service} could not be queued; dropped")]
     public static partial void ReplyDropped(ILogger logger, string service);
 
     // Warning: a peer that leaves this many bytes unread is broken or hostile.

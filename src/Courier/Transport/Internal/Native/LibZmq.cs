@@ -47,7 +47,6 @@ internal static unsafe partial class LibZmq
     public const int EventDisconnected = 0x0200;
     public const int Eagain = 11;
     public const int Eintr = 4;
-    public const int Ehostunreach = 113;
 
     static LibZmq() => NativeLibrary.SetDllImportResolver(typeof(LibZmq).Assembly, Resolve);
 
@@ -166,11 +165,20 @@ internal static unsafe partial class LibZmq
         return result;
     }
 
+    // EHOSTUNREACH is 113 on Linux and 65 on the BSDs and macOS (where the resolver also finds libzmq.5.dylib).
+    private static readonly int Ehostunreach = OperatingSystem.IsLinux() ? 113 : 65;
+
     /// <summary>
-    /// Why the send that just failed was refused, read from errno before any other libzmq call: EHOSTUNREACH (a ROUTER
-    /// with mandatory routing) names a peer that is gone; EAGAIN, the other failure of a non-blocking send, a full queue.
+    /// Why the send that just failed was refused, read from errno before any other libzmq call: EAGAIN, a full queue
+    /// (a non-blocking send at the high-water mark); EHOSTUNREACH, a peer that is gone (a ROUTER with mandatory
+    /// routing); anything else (the socket closing) says nothing of the peer.
     /// </summary>
-    public static SendRefusal Refusal() => zmq_errno() == Ehostunreach ? SendRefusal.PeerGone : SendRefusal.QueueFull;
+    public static SendRefusal Refusal() => zmq_errno() switch
+    {
+        Eagain => SendRefusal.QueueFull,
+        var code when code == Ehostunreach => SendRefusal.PeerGone,
+        _ => SendRefusal.None,
+    };
 
     public static string LastError()
     {
