@@ -19,6 +19,7 @@ public sealed class ClientSendRefusalTests
     [Fact]
     public async Task Requests_refused_at_the_connections_high_water_mark_are_logged_and_their_callers_time_out()
     {
+        using var metrics = new MetricRecorder();
         using var peer = new RouterSocket();
         peer.Options.Linger = TimeSpan.Zero;
         peer.Options.ReceiveHighWatermark = 1;
@@ -52,16 +53,28 @@ public sealed class ClientSendRefusalTests
             peer.SendMultipartMessage(answer);
         }
 
-        // 300 × 64 KiB: the kernel's socket buffers take a few MiB, the connection's queue 10 messages, the rest is refused.
+        // 64 KiB requests, in rounds until the client says some were refused: the kernel's socket buffers take a few MiB
+        // (as much as the host's tcp_wmem lets them grow), the connection's queue 10 messages, and the rest is refused.
         var body = new byte[64 * 1024];
-        var requests = Enumerable.Range(0, 300).Select(_ => client.RequestAsync("echo", body)).ToList();
-        requests.Add(first);
+        var requests = new List<Task<Client.CourierReply>> { first };
+        await Poll.UntilAsync(
+            () =>
+            {
+                for (var i = 0; i < 50 && requests.Count < 2_000; i++)
+                {
+                    requests.Add(client.RequestAsync("echo", body));
+                }
 
-        await Poll.UntilAsync(() => logs.Contains(Refused), TimeSpan.FromSeconds(30), "the refused requests logged");
+                return logs.Contains(Refused);
+            },
+            TimeSpan.FromSeconds(60),
+            "the refused requests logged");
+
         var line = Assert.Single(logs.Entries, e => e.Message.Contains(Refused, StringComparison.Ordinal));
         Assert.Equal(LogLevel.Warning, line.Level);
         Assert.Contains($"tcp://127.0.0.1:{port}", line.Message, StringComparison.Ordinal);
         Assert.Contains("10 messages", line.Message, StringComparison.Ordinal);
+        Assert.True(metrics.Of("courier.client.refused").Sum(m => m.Value) > 0, "courier.client.refused did not count them");
 
         // No caller is left waiting: each is told its request timed out (none was answered).
         foreach (var request in requests)

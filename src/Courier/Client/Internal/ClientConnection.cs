@@ -12,6 +12,9 @@ internal interface IClientConnectionOwner
 
     /// <summary>The client's identity under courier/5, sent with every request on every connection.</summary>
     ClientIdentity Identity { get; }
+
+    /// <summary><paramref name="requests"/> request(s) whose message the transport refused (the connection's queue full); their attempt timeout recovers them.</summary>
+    void SendRefused(ClientConnection connection, int requests);
 }
 
 /// <summary>
@@ -34,7 +37,6 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private BatchWriter? _batch5;
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
-    private int _refused;
 
     public ClientConnection(ITransportLoop loop, int slot, string endpoint, CourierClientOptions options, IClientConnectionOwner owner, long probeDeadline)
     {
@@ -174,10 +176,10 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.AddRange(request.Body);
 
         // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
-        // says so (TakeRefused).
+        // says so.
         if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
-            _refused++;
+            _owner.SendRefused(this, 1);
         }
 
         frames.Clear();
@@ -212,7 +214,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.AddRange(request.Body);
         if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
-            _refused++;
+            _owner.SendRefused(this, 1);
         }
 
         frames.Clear();
@@ -244,11 +246,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public void Flush()
     {
-        // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so (TakeRefused).
+        // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so.
         var packed = _batch.Count;
         if (!_batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader))
         {
-            _refused += packed;
+            _owner.SendRefused(this, packed);
         }
 
         if (_batch5 is { } batch5)
@@ -256,18 +258,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
             packed = batch5.Count;
             if (!batch5.SendTo(_socket, [Mdp.Empty], _loneHeader5 ??= LoneRequestHeader5))
             {
-                _refused += packed;
+                _owner.SendRefused(this, packed);
             }
         }
     }
 
-    /// <summary>Requests whose message the transport refused (the connection's queue full) since the last call; the count restarts.</summary>
-    public int TakeRefused()
-    {
-        var refused = _refused;
-        _refused = 0;
-        return refused;
-    }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record)
         => _header.AsMemory(0, CourierFrame.WriteRequest(_header, record.Id, record.Tag));

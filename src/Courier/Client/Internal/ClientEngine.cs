@@ -121,6 +121,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _pool.Dispose();
     }
 
+    public void SendRefused(ClientConnection connection, int requests) => _refusedSends.Add(connection.Endpoint, requests);
+
     public bool OnMessage(ClientConnection connection, MessageFrames message)
     {
         connection.HeardFrom(); // any message proves the peer alive
@@ -144,7 +146,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public void OnTick()
     {
         var now = _clock.GetTimestamp();
-        _refusedSends.Report(_pool.All, now);
+        _refusedSends.Report(now);
         while (_table.Deadlines.First is { } late && _table.Deadlines.DueOf(late) <= now)
         {
             Fail(late, TimedOut(late, now));

@@ -19,6 +19,6 @@ internal static partial class ClientLog
     [LoggerMessage(5, LogLevel.Information, "Peer at {Endpoint} refused a request (stopping or full); its connection takes no more and closes after its {Held} request(s)")]
     public static partial void Retiring(ILogger logger, string endpoint, int held);
 
-    [LoggerMessage(6, LogLevel.Warning, "Connection to {Endpoint} could not queue {Count} request(s): its queue is full (TransportOptions.SendHighWatermark, {HighWatermark} messages: the peer does not read as fast as they are sent); each is sent again when its attempt times out (at most one such line every {Interval})")]
+    [LoggerMessage(6, LogLevel.Warning, "Connection to {Endpoint} could not queue {Count} request(s): its queue is full (TransportOptions.SendHighWatermark, {HighWatermark} messages: the peer does not read as fast as they are sent, or cannot be reached); each is sent again, or failed, when its attempt times out (at most one such line every {Interval})")]
     public static partial void SendsRefused(ILogger logger, string endpoint, int count, int highWatermark, TimeSpan interval);
 }

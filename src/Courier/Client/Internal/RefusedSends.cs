@@ -4,34 +4,38 @@ namespace Courier.Client.Internal;
 
 /// <summary>
 /// Says, at a bounded rate, that a client's requests could not even be queued (a connection's queue at its high-water
-/// mark): the caller learns it only from the attempt timeout, and an operator would not at all. Loop thread only.
+/// mark): the caller learns it only from the attempt timeout, and an operator would not at all. Counted per endpoint
+/// (a client has a few, from its options) as each refusal happens, so a connection closed before the next line loses
+/// nothing. Loop thread only.
 /// </summary>
 internal sealed class RefusedSends(ILogger logger, int highWatermark, long timestampFrequency)
 {
-    /// <summary>At most one line this often; what is refused in between is added to the next.</summary>
+    /// <summary>At most one line per endpoint this often; what is refused in between is added to the next.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
-    private int _unreported;
-    private string? _endpoint;
+    private readonly Dictionary<string, int> _unreported = [];
     private long _due;
 
-    /// <summary>Takes each connection's count of refused requests, and logs them when a line is due.</summary>
-    public void Report(IEnumerable<ClientConnection> connections, long now)
+    public void Add(string endpoint, int requests)
     {
-        foreach (var connection in connections)
+        _unreported[endpoint] = _unreported.GetValueOrDefault(endpoint) + requests;
+        Diagnostics.Internal.CourierMetrics.ClientRefused.Add(requests);
+    }
+
+    /// <summary>Logs what was refused since the last lines, when they are due (the loop's tick calls it).</summary>
+    public void Report(long now)
+    {
+        if (_unreported.Count == 0 || now < _due)
         {
-            if (connection.TakeRefused() is > 0 and var refused)
-            {
-                _unreported += refused;
-                _endpoint = connection.Endpoint;
-            }
+            return;
         }
 
-        if (_unreported > 0 && now >= _due)
+        foreach (var (endpoint, requests) in _unreported)
         {
-            ClientLog.SendsRefused(logger, _endpoint!, _unreported, highWatermark, Interval);
-            _unreported = 0;
-            _due = now + (long)(Interval.TotalSeconds * timestampFrequency);
+            ClientLog.SendsRefused(logger, endpoint, requests, highWatermark, Interval);
         }
+
+        _unreported.Clear();
+        _due = now + (long)(Interval.TotalSeconds * timestampFrequency);
     }
 }

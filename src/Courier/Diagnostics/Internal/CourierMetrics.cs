@@ -37,6 +37,9 @@ internal static class CourierMetrics
     public static readonly Counter<long> ClientConnections = Meter.CreateCounter<long>(
         "courier.client.connections", "{connection}", "Connections opened by clients: the first, and one per reconnect.");
 
+    public static readonly Counter<long> ClientRefused = Meter.CreateCounter<long>(
+        "courier.client.refused", "{request}", "Requests whose message a client connection could not queue (its high-water mark reached); their attempt timeout recovers them.");
+
     // Server and worker handlers
     public static readonly Histogram<double> HandlerDuration = Meter.CreateHistogram(
         "rpc.server.call.duration", "s", "A request handled by a server or worker: from its arrival at the handler runner to its outcome.", null, DurationBuckets);
