@@ -105,6 +105,35 @@ public sealed class TracingTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A span sampled out (a listener that asks only to propagate, as a ratio sampler answers for most requests) still
+    /// tells the worker its trace is not sampled, so that the worker does not start one of its own; but the broker keeps
+    /// nothing for it that nobody will read (before, its "dispatched" event: a clock read and a list node a request).
+    /// </summary>
+    [Fact]
+    public async Task A_broker_span_sampled_out_tells_the_worker_so_and_records_no_event()
+    {
+        using var spans = new SpanRecorder(ActivitySamplingResult.PropagationData);
+        var service = $"unsampled-{Guid.NewGuid():N}"[..20];
+        string? seenByWorker = null;
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "unsampled-worker", service: service, handler: (request, _) =>
+        {
+            seenByWorker = request.Headers["traceparent"];
+            return ValueTask.FromResult(CourierBody.Text("ok"));
+        });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(10) });
+
+        await client.RequestAsync(service, "x");
+
+        // The worker was told the broker's span: its id names which stopped span is the broker's.
+        await Poll.UntilAsync(() => seenByWorker is not null && spans.Of(service).Any(a => a.Id == seenByWorker), TimeSpan.FromSeconds(30), "the broker's span stopped");
+        var brokerSpan = spans.Of(service).Single(a => a.Id == seenByWorker);
+        Assert.False(brokerSpan.Recorded);
+        Assert.EndsWith("-00", seenByWorker, StringComparison.Ordinal); // not sampled, said downstream
+        Assert.Empty(brokerSpan.Events);
+    }
+
     [Fact]
     public async Task A_server_span_is_the_child_of_the_client_span_and_the_handler_sees_the_traceparent()
     {

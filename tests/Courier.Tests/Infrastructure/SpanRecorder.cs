@@ -10,12 +10,13 @@ public sealed class SpanRecorder : IDisposable
     private readonly ActivityListener _listener;
     private readonly ConcurrentQueue<Activity> _stopped = new();
 
-    public SpanRecorder()
+    /// <summary>Listens to Courier's source, giving every span <paramref name="sampling"/> (by default: recorded).</summary>
+    public SpanRecorder(ActivitySamplingResult sampling = ActivitySamplingResult.AllDataAndRecorded)
     {
         _listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == CourierDiagnostics.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => sampling,
             ActivityStopped = _stopped.Enqueue,
         };
         ActivitySource.AddActivityListener(_listener);

@@ -496,7 +496,11 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             request.BudgetMs = (uint)Math.Max(1, (request.Deadline - now) * 1000 / _clock.TimestampFrequency);
         }
 
-        request.Activity?.AddEvent(new ActivityEvent("dispatched"));
+        if (request.Activity is { IsAllDataRequested: true } activity)
+        {
+            // Only a recorded span: Activity keeps events (a clock read and a list node) whether or not it is recorded.
+            activity.AddEvent(new ActivityEvent("dispatched"));
+        }
         request.Holder = worker;
         worker.Outstanding.Add(request.Token, request);
         worker.LastDispatch = ++_dispatchSequence;
