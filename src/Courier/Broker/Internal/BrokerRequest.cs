@@ -63,6 +63,9 @@ internal sealed class BrokerRequest
     /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
     public long OrphanedUntil { get; set; }
 
+    /// <summary>Whether the worker it was orphaned by spoke Courier (<see cref="ServiceTable.Orphan"/>).</summary>
+    public bool OrphanOfCourier { get; set; }
+
     /// <summary>Its caller cancelled it while a worker held it (CANCEL sent): never given to another worker.</summary>
     public bool Cancelled { get; set; }
 
@@ -129,6 +132,7 @@ internal sealed class BrokerRequest
         Holder = null;
         Key = default;
         OrphanedUntil = 0;
+        OrphanOfCourier = false;
         Cancelled = false;
     }
 

@@ -177,8 +177,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         => _services.TryGetValue(name, out var service) ? service : _services.Count < options.MaxServices ? Add(name) : null;
 
     /// <summary>
-    /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a courier/5 worker holds is
-    /// cancelled there (its handler's token fires) and answered when the worker answers.
+    /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a worker holds is answered when
+    /// the worker answers, and never given to another worker, whatever brings it back (a courier/5 worker is told, and its
+    /// handler's token fires; an older one cannot be).
     /// </summary>
     public void Cancel(RequestKey key)
     {
@@ -192,22 +193,49 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             queue.Remove(request);
             ForgetUnanswered(request);
         }
-        else if (request.Holder is { Peer.Delivery: true } holder)
+        else if (request.Holder is { } holder)
         {
             request.Cancelled = true;
-            Workers.SendCancel(holder.Peer, request.Token);
+            if (holder.Peer.Delivery)
+            {
+                Workers.SendCancel(holder.Peer, request.Token);
+            }
         }
     }
 
     /// <summary>
     /// A request a stalled worker held, not idempotent: it may not go to another worker. It waits for that worker's late
-    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown).
+    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown). <paramref name="courierWorker"/>:
+    /// whether that worker spoke Courier, whose 7/MDP-form replies start with a status frame (a stock worker's do not).
     /// </summary>
-    public void Orphan(BrokerRequest request, long until)
+    public void Orphan(BrokerRequest request, long until, bool courierWorker)
     {
         request.Holder = null;
         request.OrphanedUntil = until;
+        request.OrphanOfCourier = courierWorker;
         _orphans[request.Token] = request;
+    }
+
+    /// <summary>
+    /// A late REPLY in 7/MDP form (<c>token, "", body…</c>) from a worker the broker no longer knows: delivered if it
+    /// answers an orphan, its body read as the worker that held it wrote it (a status frame first only from a Courier
+    /// worker).
+    /// </summary>
+    public void LateMdpReply(ulong token, IReadOnlyList<byte[]> body)
+    {
+        if (!_orphans.TryGetValue(token, out var request))
+        {
+            return;
+        }
+
+        if (!request.OrphanOfCourier)
+        {
+            LateReply(token, CourierStatus.Ok, [.. body.Select(f => (ReadOnlyMemory<byte>)f)], default);
+        }
+        else if (body.Count > 0)
+        {
+            LateReply(token, StatusFrames.Parse(body[0]), [.. body.Skip(1).Select(f => (ReadOnlyMemory<byte>)f)], default);
+        }
     }
 
     /// <summary>A reply from a worker the broker no longer knows: delivered if it answers an orphan. True when it did.</summary>

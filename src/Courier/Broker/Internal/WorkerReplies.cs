@@ -98,10 +98,10 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
     {
         if (peer is null)
         {
-            if (frames.Count >= 7 && frames[4].Length == 8)
+            if (frames.Count >= 6 && frames[4].Length == 8 && frames[5].Length == 0)
             {
-                // A stalled Courier worker's late reply in 7/MDP form: delivered if its request still waits for it.
-                services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), StatusFrames.Parse(frames[6]), [.. frames.Skip(7).Select(f => (ReadOnlyMemory<byte>)f)], default);
+                // A stalled worker's late reply in 7/MDP form: delivered if its request still waits for it.
+                services.LateMdpReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), frames[6..]);
             }
 
             registry.NotRegistered(identity, "a REPLY");

@@ -1,0 +1,82 @@
+using Courier.Protocol.Internal;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>
+/// What a courier/5 broker promises its callers holds with workers that speak less: a stock 7/MDP worker, a courier/3
+/// one. Both fakes are played frame by frame, as such workers write them.
+/// </summary>
+public sealed class OlderWorkerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// A courier/3 worker cannot be told of a CANCEL; the broker must still never give the request to another worker
+    /// when it comes back (docs/protocol.md §3). Before, only a courier/5 holder's request was marked, so a 503 from the
+    /// older worker put the cancelled request back in the queue, and another worker ran it.
+    /// </summary>
+    [Fact]
+    public async Task A_request_cancelled_while_a_courier3_worker_holds_it_never_goes_to_another_worker()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
+        using var old = await RawWorker.RegisterAsync(broker.Endpoint!, client, "held-old", "courier/3 capacity=1");
+        using var cancel = new CancellationTokenSource();
+        var given = client.RequestAsync("held-old", "given up", cancel.Token);
+        var token = old.ReceiveRequest();
+
+        // Another worker for the same service, there when the request comes back.
+        var ran = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var other = await TestBroker.StartWorkerAsync(broker.Endpoint!, "other", service: "held-old", handler: (request, _) =>
+        {
+            ran.Enqueue(request.BodyText);
+            return ValueTask.FromResult(request.Frames);
+        });
+        await TestBroker.WaitForWorkersAsync(client, "held-old", 2);
+
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => given);
+        // The broker reads one client's messages in order: once a later request is answered (by the other worker: the
+        // older one has no room), it has read the CANCEL.
+        Assert.Equal("after the cancel", (await client.RequestAsync("held-old", "after the cancel")).BodyText);
+
+        // The older worker gives it back, unrun (stopping): it must be forgotten, not queued again.
+        old.Reply(token, "503", "stopping");
+        Assert.Equal("sentinel", (await client.RequestAsync("held-old", "sentinel")).BodyText);
+        Assert.Equal(["after the cancel", "sentinel"], ran.ToArray());
+    }
+
+    /// <summary>
+    /// A stock 7/MDP worker that stalled past its liveness while holding a request may still answer it; its REPLY has no
+    /// status frame. Before, the broker read the first body frame as a status: "hello" reached the caller as a 500.
+    /// </summary>
+    [Fact]
+    public async Task A_late_reply_from_a_stock_7mdp_worker_given_up_reaches_its_caller_as_it_was_written()
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatLiveness = 3 });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
+        using var stock = new DealerSocket();
+        stock.Options.Linger = TimeSpan.Zero;
+        stock.Connect(broker.Endpoint!);
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("late-stock");
+        await TestBroker.WaitForWorkersAsync(client, "late-stock", 1);
+
+        var pending = client.RequestAsync("late-stock", "once");
+        var request = new List<byte[]>();
+        var until = DateTime.UtcNow + Wait;
+        do
+        {
+            Assert.True(stock.TryReceiveMultipartBytesBefore(until, ref request!), "the stock worker got no REQUEST");
+        }
+        while (!(request.Count >= 6 && request[2] is [MdpWorker.Request]));
+
+        var token = request[3];
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "late-stock")).Count == 0, Wait, "the silent worker given up");
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
+
+        Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
+    }
+}
