@@ -113,6 +113,44 @@ public sealed class ClientBatchTests
         }
     }
 
+    /// <summary>
+    /// The second probe to a courier/3 peer gets a deadline of its own. Before, both round trips had to fit in one
+    /// <c>Timeout</c> from the connection's start: against such a peer further away than half of it, the connection was
+    /// judged dead at every try and replaced by another that did the same. The client's clock is injected: the first
+    /// answer comes 50 minutes into a one-hour timeout, the second 50 minutes after that.
+    /// </summary>
+    [Fact]
+    public async Task The_second_probe_to_a_courier3_peer_gets_a_whole_timeout_of_its_own()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var peer = new RouterSocket();
+        peer.Options.Linger = TimeSpan.Zero;
+        var port = peer.BindRandomPort("tcp://127.0.0.1");
+        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with { Timeout = TimeSpan.FromHours(1), Retries = 5, TimeProvider = clock });
+
+        var pending = client.RequestAsync("upper", "slow peer");
+        var first = Receive(peer);
+        Assert.Equal("courier/5", Encoding.UTF8.GetString(first[4]));
+        clock.Advance(TimeSpan.FromMinutes(50));
+        Send(peer, first[0], [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/2"u8.ToArray()]);
+
+        var second = Receive(peer);
+        Assert.Equal(first[0], second[0]);
+        Assert.Equal("courier/3", Encoding.UTF8.GetString(second[4]));
+        // 100 minutes since the connection began: past the first probe's hour, within the second's. Real time passes too,
+        // three of the loop's 100 ms ticks, for a tick to judge the connection (it did, and dropped it, before).
+        clock.Advance(TimeSpan.FromMinutes(50));
+        await Task.Delay(300);
+        Send(peer, first[0], [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/3"u8.ToArray()]);
+
+        // The request comes on that same connection, not a probe on a new one.
+        var request = Receive(peer);
+        Assert.Equal(first[0], request[0]);
+        Assert.Equal("CURC02", Encoding.ASCII.GetString(request[2], 0, 6));
+        Send(peer, first[0], [[], [.. request[2].AsSpan(0, 14), .. "200"u8], "SLOW PEER"u8.ToArray()]);
+        Assert.Equal("SLOW PEER", (await pending.WaitAsync(Wait)).BodyText);
+    }
+
     private static List<byte[]> Receive(RouterSocket socket)
     {
         var frames = new List<byte[]>();

@@ -50,6 +50,9 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// <summary>The engine's clock, in its timestamp units.</summary>
     public long Now => _clock.GetTimestamp();
 
+    /// <summary>An attempt's time (<see cref="CourierClientOptions.Timeout"/>) in <see cref="Now"/>'s units; a probe gets as long.</summary>
+    public long TimeoutTicks => _timeoutTicks;
+
     /// <summary>Takes a request the caller made: sent now if a connection has room. <paramref name="now"/>: the loop's current timestamp.</summary>
     public void Submit(PendingRequest request, long now)
     {

@@ -145,6 +145,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
                 // A Courier peer from before courier/4 answers courier/2 to the courier/5 offer: asked again, offering
                 // courier/3, so that batches are kept with it (left unasked, the connection stayed probing until its
                 // probe timed out, and was replaced by another that did the same).
+                connection.Negotiation.ProbeAgain(engine.Now + engine.TimeoutTicks);
                 connection.ProbeWhileProbing();
                 return;
             }

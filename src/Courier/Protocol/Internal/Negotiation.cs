@@ -115,6 +115,12 @@ internal sealed class Negotiation
         return true;
     }
 
+    /// <summary>
+    /// The probe goes out again (<see cref="Answered"/> said so), with a deadline of its own: the second round trip gets
+    /// the time the first had, not what the first left of it.
+    /// </summary>
+    public void ProbeAgain(long deadline) => ProbeDeadline = deadline;
+
     /// <summary>Settles on <paramref name="mode"/> without (or without waiting for) an answer: a probe that timed out.</summary>
     public void Settle(PeerMode mode)
     {

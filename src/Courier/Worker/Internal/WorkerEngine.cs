@@ -366,7 +366,9 @@ internal sealed class WorkerEngine : IDisposable
         {
             if (!connection.Negotiation.Answered(frames))
             {
-                connection.SendProbe(); // a broker from before courier/4: asked again, offering courier/3
+                // A broker from before courier/4: asked again, offering courier/3, with as long to answer as the first.
+                connection.Negotiation.ProbeAgain(_clock.GetTimestamp() + _livenessTicks);
+                connection.SendProbe();
                 return;
             }
 
