@@ -21,7 +21,9 @@ public sealed class OlderWorkerTests
     [Fact]
     public async Task A_request_cancelled_while_a_courier3_worker_holds_it_never_goes_to_another_worker()
     {
-        await using var broker = await TestBroker.StartAsync();
+        // The fake sends no heartbeats: a long liveness keeps it registered however slow the machine, so that its 503
+        // comes back as a bounce, not as a late reply from a worker given up.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatLiveness = 200 });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
         using var old = await RawWorker.RegisterAsync(broker.Endpoint!, client, "held-old", "courier/3 capacity=1");
         using var cancel = new CancellationTokenSource();
@@ -43,8 +45,10 @@ public sealed class OlderWorkerTests
         // older one has no room), it has read the CANCEL.
         Assert.Equal("after the cancel", (await client.RequestAsync("held-old", "after the cancel")).BodyText);
 
-        // The older worker gives it back, unrun (stopping): it must be forgotten, not queued again.
+        // The older worker gives it back, unrun (stopping): it must be forgotten, not queued again. The broker has settled
+        // that once no worker holds anything (queued again, the other worker would have run it by then).
         old.Reply(token, "503", "stopping");
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "held-old")).Sum(w => w.Outstanding) == 0, Wait, "the 503 settled");
         Assert.Equal("sentinel", (await client.RequestAsync("held-old", "sentinel")).BodyText);
         Assert.Equal(["after the cancel", "sentinel"], ran.ToArray());
     }
@@ -56,7 +60,8 @@ public sealed class OlderWorkerTests
     [Fact]
     public async Task A_late_reply_from_a_stock_7mdp_worker_given_up_reaches_its_caller_as_it_was_written()
     {
-        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatLiveness = 3 });
+        // Given up 5 s after it last spoke; its request then waits 5 s more for a late reply.
+        await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatLiveness = 5 });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
         using var stock = new DealerSocket();
         stock.Options.Linger = TimeSpan.Zero;
@@ -69,7 +74,13 @@ public sealed class OlderWorkerTests
         var until = DateTime.UtcNow + Wait;
         do
         {
-            Assert.True(stock.TryReceiveMultipartBytesBefore(until, ref request!), "the stock worker got no REQUEST");
+            // Heartbeats while it waits, so that only the silence after the request gets it given up.
+            stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendFrame([MdpWorker.Heartbeat]);
+            Assert.True(DateTime.UtcNow < until, "the stock worker got no REQUEST");
+            if (!stock.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref request!))
+            {
+                request.Clear();
+            }
         }
         while (!(request.Count >= 6 && request[2] is [MdpWorker.Request]));
 

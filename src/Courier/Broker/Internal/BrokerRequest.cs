@@ -66,7 +66,7 @@ internal sealed class BrokerRequest
     /// <summary>Whether the worker it was orphaned by spoke Courier (<see cref="ServiceTable.Orphan"/>).</summary>
     public bool OrphanOfCourier { get; set; }
 
-    /// <summary>Its caller cancelled it while a worker held it (CANCEL sent): never given to another worker.</summary>
+    /// <summary>Its caller cancelled it while a worker held it (a courier/5 worker is told, an older one cannot be): never given to another worker.</summary>
     public bool Cancelled { get; set; }
 
     /// <summary>Workers that died while holding this request.</summary>

@@ -227,13 +227,14 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                         services.Fail(request, CourierStatus.OutcomeUnknown, $"its worker went away ({reason}) while holding it, and it is not idempotent: it ran once or not at all", ran: true);
                     }
                 }
-                else if (died && ++request.Deaths >= options.MaxWorkerDeaths)
+                else if (died && !request.Cancelled && ++request.Deaths >= options.MaxWorkerDeaths)
                 {
                     BrokerLog.Poison(logger, request.Service.Name, request.Deaths);
                     services.Fail(request, CourierStatus.PoisonRequest, $"request abandoned: {request.Deaths} workers died while handling it");
                 }
                 else
                 {
+                    // A cancelled one is forgotten here (nobody waits for it: no poison verdict either).
                     if (services.Requeue(request))
                     {
                         requeued++;
