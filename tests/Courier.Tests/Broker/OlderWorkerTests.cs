@@ -70,11 +70,67 @@ public sealed class OlderWorkerTests
         await TestBroker.WaitForWorkersAsync(client, "late-stock", 1);
 
         var pending = client.RequestAsync("late-stock", "once");
+        var request = ReceiveStockRequest(stock);
+        var token = request[3];
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "late-stock")).Count == 0, Wait, "the silent worker given up");
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
+
+        Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
+    }
+
+    /// <summary>
+    /// A request orphaned by a stalled worker takes a late reply from that worker's connection only. Its token counts
+    /// up, so any peer that can send a REPLY could otherwise answer it first: an unregistered one, or a worker of another
+    /// service. Before, both forgeries reached the caller.
+    /// </summary>
+    [Fact]
+    public async Task A_late_reply_forged_by_another_connection_does_not_answer_an_orphaned_request()
+    {
+        var logs = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with
+        {
+            HeartbeatInterval = TimeSpan.FromSeconds(1),
+            HeartbeatLiveness = 5,
+            LoggerFactory = logs,
+        });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
+        using var stock = new DealerSocket();
+        stock.Options.Linger = TimeSpan.Zero;
+        stock.Connect(broker.Endpoint!);
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("orphaned");
+        await TestBroker.WaitForWorkersAsync(client, "orphaned", 1);
+
+        var pending = client.RequestAsync("orphaned", "once");
+        var token = ReceiveStockRequest(stock)[3];
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "orphaned")).Count == 0, Wait, "the silent worker given up");
+
+        // An unregistered peer, and a registered worker of another service, each answer that token.
+        using (var stranger = new DealerSocket())
+        {
+            stranger.Options.Linger = TimeSpan.Zero;
+            stranger.Connect(broker.Endpoint!);
+            stranger.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("forged");
+            await Poll.UntilAsync(() => logs.Contains("sent a REPLY but is not registered"), Wait, "the stranger's REPLY read");
+        }
+
+        // Registered only now (it sends no heartbeats either): still registered when its REPLY is read.
+        using var otherWorker = await RawWorker.RegisterAsync(broker.Endpoint!, client, "elsewhere", "courier/3 capacity=1");
+        otherWorker.Reply(token, "200", "forged by a worker");
+        await Poll.UntilAsync(() => logs.Contains("REPLY for a request it does not hold"), Wait, "the other worker's REPLY read");
+        Assert.False(pending.IsCompleted, "a forged reply answered the caller");
+
+        // The worker that held it answers: that reply reaches the caller.
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
+        Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
+    }
+
+    /// <summary>A stock worker's wait for its REQUEST (<c>"", MDPW01, 0x02, token, "", body…</c>), heartbeating meanwhile.</summary>
+    private static List<byte[]> ReceiveStockRequest(DealerSocket stock)
+    {
         var request = new List<byte[]>();
         var until = DateTime.UtcNow + Wait;
         do
         {
-            // Heartbeats while it waits, so that only the silence after the request gets it given up.
             stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendFrame([MdpWorker.Heartbeat]);
             Assert.True(DateTime.UtcNow < until, "the stock worker got no REQUEST");
             if (!stock.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref request!))
@@ -84,10 +140,6 @@ public sealed class OlderWorkerTests
         }
         while (!(request.Count >= 6 && request[2] is [MdpWorker.Request]));
 
-        var token = request[3];
-        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "late-stock")).Count == 0, Wait, "the silent worker given up");
-        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
-
-        Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
+        return request;
     }
 }

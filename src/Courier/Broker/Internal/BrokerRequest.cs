@@ -66,6 +66,9 @@ internal sealed class BrokerRequest
     /// <summary>Whether the worker it was orphaned by spoke Courier (<see cref="ServiceTable.Orphan"/>).</summary>
     public bool OrphanOfCourier { get; set; }
 
+    /// <summary>The routing id of the worker connection it was orphaned by: the only one whose late reply it takes.</summary>
+    public byte[] OrphanOf { get; set; } = [];
+
     /// <summary>Its caller cancelled it while a worker held it (a courier/5 worker is told, an older one cannot be): never given to another worker.</summary>
     public bool Cancelled { get; set; }
 
@@ -133,6 +136,7 @@ internal sealed class BrokerRequest
         Key = default;
         OrphanedUntil = 0;
         OrphanOfCourier = false;
+        OrphanOf = [];
         Cancelled = false;
     }
 

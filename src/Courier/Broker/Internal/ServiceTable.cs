@@ -207,12 +207,15 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// A request a stalled worker held, not idempotent: it may not go to another worker. It waits for that worker's late
     /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown). <paramref name="courierWorker"/>:
     /// whether that worker spoke Courier, whose 7/MDP-form replies start with a status frame (a stock worker's do not).
+    /// Only that worker's connection (<paramref name="worker"/>, its routing id) may answer it: tokens count up, and a
+    /// reply for one from anyone else would be a forgery.
     /// </summary>
-    public void Orphan(BrokerRequest request, long until, bool courierWorker)
+    public void Orphan(BrokerRequest request, long until, bool courierWorker, byte[] worker)
     {
         request.Holder = null;
         request.OrphanedUntil = until;
         request.OrphanOfCourier = courierWorker;
+        request.OrphanOf = worker;
         _orphans[request.Token] = request;
     }
 
@@ -221,7 +224,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// answers an orphan, its body read as the worker that held it wrote it (a status frame first only from a Courier
     /// worker).
     /// </summary>
-    public void LateMdpReply(ulong token, IReadOnlyList<byte[]> body)
+    public void LateMdpReply(ulong token, ReadOnlySpan<byte> from, IReadOnlyList<byte[]> body)
     {
         if (!_orphans.TryGetValue(token, out var request))
         {
@@ -230,21 +233,26 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
         if (!request.OrphanOfCourier)
         {
-            LateReply(token, CourierStatus.Ok, [.. body.Select(f => (ReadOnlyMemory<byte>)f)], default);
+            LateReply(token, from, CourierStatus.Ok, [.. body.Select(f => (ReadOnlyMemory<byte>)f)], default);
         }
         else if (body.Count > 0)
         {
-            LateReply(token, StatusFrames.Parse(body[0]), [.. body.Skip(1).Select(f => (ReadOnlyMemory<byte>)f)], default);
+            LateReply(token, from, StatusFrames.Parse(body[0]), [.. body.Skip(1).Select(f => (ReadOnlyMemory<byte>)f)], default);
         }
     }
 
-    /// <summary>A reply from a worker the broker no longer knows: delivered if it answers an orphan. True when it did.</summary>
-    public bool LateReply(ulong token, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
+    /// <summary>
+    /// A reply, from the connection <paramref name="from"/>, for a request its worker no longer holds: delivered if it
+    /// answers an orphan of that same connection. True when it did.
+    /// </summary>
+    public bool LateReply(ulong token, ReadOnlySpan<byte> from, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
     {
-        if (!_orphans.Remove(token, out var request))
+        if (!_orphans.TryGetValue(token, out var request) || !from.SequenceEqual(request.OrphanOf))
         {
             return false;
         }
+
+        _orphans.Remove(token);
 
         if (status == CourierStatus.Ok)
         {

@@ -101,7 +101,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
             if (frames.Count >= 6 && frames[4].Length == 8 && frames[5].Length == 0)
             {
                 // A stalled worker's late reply in 7/MDP form: delivered if its request still waits for it.
-                services.LateMdpReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), frames[6..]);
+                services.LateMdpReply(BinaryPrimitives.ReadUInt64BigEndian(frames[4]), identity, frames[6..]);
             }
 
             registry.NotRegistered(identity, "a REPLY");
@@ -187,7 +187,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
             body.Add(message.Memory(i));
         }
 
-        services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
+        services.LateReply(BinaryPrimitives.ReadUInt64BigEndian(lateToken), message[0], StatusFrames.Parse(header.Slice(15, 3)), CollectionsMarshal.AsSpan(body),
             HeaderBlock.Check(headers) is null ? headers : default);
         body.Clear();
     }
@@ -201,7 +201,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
         {
             body.Clear();
             body.Add(late.Slice(record.BodyOffset, record.Body.Length));
-            services.LateReply(record.Id, StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body), default);
+            services.LateReply(record.Id, message[0], StatusFrames.Parse(record.Tag), CollectionsMarshal.AsSpan(body), default);
         }
 
         body.Clear();
@@ -212,7 +212,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
     {
         if (!peer.TryTake(token, out var worker, out var request))
         {
-            if (services.LateReply(token, status, body, headers))
+            if (services.LateReply(token, peer.Identity, status, body, headers))
             {
                 return; // an orphan's late reply on a connection that re-registered
             }
