@@ -63,11 +63,8 @@ internal sealed class BrokerRequest
     /// <summary>When an orphaned request (its worker stalled) is answered 520 if no late reply came; 0 when not orphaned.</summary>
     public long OrphanedUntil { get; set; }
 
-    /// <summary>Whether the worker it was orphaned by spoke Courier (<see cref="ServiceTable.Orphan"/>).</summary>
-    public bool OrphanOfCourier { get; set; }
-
-    /// <summary>The routing id of the worker connection it was orphaned by: the only one whose late reply it takes.</summary>
-    public byte[] OrphanOf { get; set; } = [];
+    /// <summary>The worker connection it was orphaned by (<see cref="ServiceTable.Orphan"/>): the only one whose late reply it takes.</summary>
+    public WorkerPeer? OrphanOf { get; set; }
 
     /// <summary>Its caller cancelled it while a worker held it (a courier/5 worker is told, an older one cannot be): never given to another worker.</summary>
     public bool Cancelled { get; set; }
@@ -135,8 +132,7 @@ internal sealed class BrokerRequest
         Holder = null;
         Key = default;
         OrphanedUntil = 0;
-        OrphanOfCourier = false;
-        OrphanOf = [];
+        OrphanOf = null;
         Cancelled = false;
     }
 

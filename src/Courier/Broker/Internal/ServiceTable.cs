@@ -205,24 +205,22 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     /// <summary>
     /// A request a stalled worker held, not idempotent: it may not go to another worker. It waits for that worker's late
-    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown). <paramref name="courierWorker"/>:
-    /// whether that worker spoke Courier, whose 7/MDP-form replies start with a status frame (a stock worker's do not).
-    /// Only that worker's connection (<paramref name="worker"/>, its routing id) may answer it: tokens count up, and a
-    /// reply for one from anyone else would be a forgery.
+    /// reply until <paramref name="until"/>, then is answered 520 (outcome unknown). Only that worker's connection
+    /// (<paramref name="worker"/>, its routing id) may answer it: tokens count up, and a reply for one from anyone else
+    /// would be a forgery.
     /// </summary>
-    public void Orphan(BrokerRequest request, long until, bool courierWorker, byte[] worker)
+    public void Orphan(BrokerRequest request, long until, WorkerPeer worker)
     {
         request.Holder = null;
         request.OrphanedUntil = until;
-        request.OrphanOfCourier = courierWorker;
         request.OrphanOf = worker;
         _orphans[request.Token] = request;
     }
 
     /// <summary>
     /// A late REPLY in 7/MDP form (<c>token, "", body…</c>) from a worker the broker no longer knows: delivered if it
-    /// answers an orphan, its body read as the worker that held it wrote it (a status frame first only from a Courier
-    /// worker).
+    /// answers an orphan, its body read as the worker that held it wrote it (a Courier worker's starts with a status
+    /// frame, a stock worker's does not).
     /// </summary>
     public void LateMdpReply(ulong token, ReadOnlySpan<byte> from, IReadOnlyList<byte[]> body)
     {
@@ -231,7 +229,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return;
         }
 
-        if (!request.OrphanOfCourier)
+        if (request.OrphanOf is { Courier: false })
         {
             LateReply(token, from, CourierStatus.Ok, [.. body.Select(f => (ReadOnlyMemory<byte>)f)], default);
         }
@@ -247,7 +245,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public bool LateReply(ulong token, ReadOnlySpan<byte> from, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
     {
-        if (!_orphans.TryGetValue(token, out var request) || !from.SequenceEqual(request.OrphanOf))
+        if (!_orphans.TryGetValue(token, out var request) || request.OrphanOf is not { } worker || !from.SequenceEqual(worker.Identity))
         {
             return false;
         }

@@ -220,7 +220,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                     // At most once: it may have run. A stalled worker may still answer; otherwise the outcome is unknown.
                     if (stalled)
                     {
-                        services.Orphan(request, _clock.GetTimestamp() + _livenessTicks, worker.Peer.Courier, worker.Peer.Identity);
+                        services.Orphan(request, _clock.GetTimestamp() + _livenessTicks, worker.Peer);
                     }
                     else
                     {

@@ -174,15 +174,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         }
 
         frames.AddRange(request.Body);
-
-        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
-        // says so.
-        if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
-        {
-            _owner.SendRefused(this, 1);
-        }
-
-        frames.Clear();
+        SendAlone(frames);
     }
 
     /// <summary>CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request.</summary>
@@ -212,6 +204,14 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Add(Mdp.Empty);
         frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, request.Headers)));
         frames.AddRange(request.Body);
+        SendAlone(frames);
+    }
+
+    /// <summary>One request's message, then <paramref name="frames"/> emptied.</summary>
+    private void SendAlone(List<ReadOnlyMemory<byte>> frames)
+    {
+        // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
+        // says so.
         if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
             _owner.SendRefused(this, 1);
@@ -246,23 +246,22 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public void Flush()
     {
-        // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so.
-        var packed = _batch.Count;
-        if (!_batch.SendTo(_socket, [Mdp.Empty], _loneHeader ??= LoneRequestHeader))
-        {
-            _owner.SendRefused(this, packed);
-        }
-
+        SendPacked(_batch, _loneHeader ??= LoneRequestHeader);
         if (_batch5 is { } batch5)
         {
-            packed = batch5.Count;
-            if (!batch5.SendTo(_socket, [Mdp.Empty], _loneHeader5 ??= LoneRequestHeader5))
-            {
-                _owner.SendRefused(this, packed);
-            }
+            SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5);
         }
     }
 
+    private void SendPacked(BatchWriter batch, LoneHeader loneHeader)
+    {
+        // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so.
+        var packed = batch.Count;
+        if (!batch.SendTo(_socket, [Mdp.Empty], loneHeader))
+        {
+            _owner.SendRefused(this, packed);
+        }
+    }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record)
         => _header.AsMemory(0, CourierFrame.WriteRequest(_header, record.Id, record.Tag));

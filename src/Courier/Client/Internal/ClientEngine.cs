@@ -26,7 +26,6 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private readonly ClientReplies _replies;
     private readonly RefusedRequests _refused = new();
     private readonly RefusedSends _refusedSends;
-    private readonly long _timeoutTicks;
     private readonly int _refusalsPerAttempt;
     private ulong _nextProbeId = ProbeIdBase;
     private bool _closed;
@@ -37,7 +36,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         _options = options;
         _clock = options.TimeProvider;
         _logger = logger;
-        _timeoutTicks = Ticks(options.Timeout);
+        TimeoutTicks = Ticks(options.Timeout);
         _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
         _pool = new ConnectionPool(options, loop, this, logger);
         _replies = new ClientReplies(this, _table, options.LendLargeReplies, logger);
@@ -51,7 +50,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public long Now => _clock.GetTimestamp();
 
     /// <summary>An attempt's time (<see cref="CourierClientOptions.Timeout"/>) in <see cref="Now"/>'s units; a probe gets as long.</summary>
-    public long TimeoutTicks => _timeoutTicks;
+    public long TimeoutTicks { get; }
 
     /// <summary>Takes a request the caller made: sent now if a connection has room. <paramref name="now"/>: the loop's current timestamp.</summary>
     public void Submit(PendingRequest request, long now)
@@ -207,7 +206,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             return;
         }
 
-        connection.Probe(_nextProbeId++, now + _timeoutTicks);
+        connection.Probe(_nextProbeId++, now + TimeoutTicks);
         if (request.Idempotent && _pool.HasOtherThan(connection))
         {
             RequestTable.Detach(request);
@@ -309,7 +308,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     private void Arm(PendingRequest request, long now)
     {
-        request.AttemptDeadline = now + _timeoutTicks;
+        request.AttemptDeadline = now + TimeoutTicks;
         request.BudgetMs = Budget(request, now);
         request.RefusalsThisAttempt = 0;
         _table.AttemptTimeouts.AddLast(request);
@@ -355,7 +354,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// </summary>
     private uint Budget(PendingRequest request, long now)
     {
-        var giveUp = now + (_timeoutTicks * Math.Max(1, _options.MaxAttempts - request.Attempts + 1));
+        var giveUp = now + (TimeoutTicks * Math.Max(1, _options.MaxAttempts - request.Attempts + 1));
         if (request.Deadline < giveUp)
         {
             giveUp = request.Deadline;

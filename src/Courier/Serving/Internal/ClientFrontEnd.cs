@@ -260,35 +260,25 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void ReplyDropped(string service, SendRefusal why)
     {
+        var unread = why is SendRefusal.OverBudget or SendRefusal.QueueFull;
+        if (!_violations.Admit(unread ? ViolationKind.UnreadReplies : ViolationKind.DroppedReply))
+        {
+            return;
+        }
+
         switch (why)
         {
             case SendRefusal.OverBudget:
-                if (_violations.Admit(ViolationKind.UnreadReplies))
-                {
-                    FrontEndLog.ReplyOverBudget(_logger, service, _transport.MaxPendingBytesPerPeer);
-                }
-
+                FrontEndLog.ReplyOverBudget(_logger, service, _transport.MaxPendingBytesPerPeer);
                 break;
             case SendRefusal.QueueFull:
-                if (_violations.Admit(ViolationKind.UnreadReplies))
-                {
-                    FrontEndLog.ReplyQueueFull(_logger, service, _transport.SendHighWatermark);
-                }
-
+                FrontEndLog.ReplyQueueFull(_logger, service, _transport.SendHighWatermark);
                 break;
             case SendRefusal.PeerGone:
-                if (_violations.Admit(ViolationKind.DroppedReply))
-                {
-                    FrontEndLog.ReplyToGoneClient(_logger, service);
-                }
-
+                FrontEndLog.ReplyToGoneClient(_logger, service);
                 break;
             default:
-                if (_violations.Admit(ViolationKind.DroppedReply))
-                {
-                    FrontEndLog.ReplyDropped(_logger, service);
-                }
-
+                FrontEndLog.ReplyDropped(_logger, service);
                 break;
         }
     }
