@@ -63,17 +63,13 @@ public sealed class OlderWorkerTests
         // Given up 5 s after it last spoke; its request then waits 5 s more for a late reply.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatLiveness = 5 });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
-        using var stock = new DealerSocket();
-        stock.Options.Linger = TimeSpan.Zero;
-        stock.Connect(broker.Endpoint!);
-        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("late-stock");
-        await TestBroker.WaitForWorkersAsync(client, "late-stock", 1);
+        using var stock = await StockWorkerAsync(broker.Endpoint!, client, "late-stock");
 
         var pending = client.RequestAsync("late-stock", "once");
         var request = ReceiveStockRequest(stock);
         var token = request[3];
         await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "late-stock")).Count == 0, Wait, "the silent worker given up");
-        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
+        StockReply(stock, token, "hello");
 
         Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
     }
@@ -94,22 +90,16 @@ public sealed class OlderWorkerTests
             LoggerFactory = logs,
         });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
-        using var stock = new DealerSocket();
-        stock.Options.Linger = TimeSpan.Zero;
-        stock.Connect(broker.Endpoint!);
-        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("orphaned");
-        await TestBroker.WaitForWorkersAsync(client, "orphaned", 1);
+        using var stock = await StockWorkerAsync(broker.Endpoint!, client, "orphaned");
 
         var pending = client.RequestAsync("orphaned", "once");
         var token = ReceiveStockRequest(stock)[3];
         await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "orphaned")).Count == 0, Wait, "the silent worker given up");
 
         // An unregistered peer, and a registered worker of another service, each answer that token.
-        using (var stranger = new DealerSocket())
+        using (var stranger = Connect(broker.Endpoint!))
         {
-            stranger.Options.Linger = TimeSpan.Zero;
-            stranger.Connect(broker.Endpoint!);
-            stranger.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("forged");
+            StockReply(stranger, token, "forged");
             await Poll.UntilAsync(() => logs.Contains("sent a REPLY but is not registered"), Wait, "the stranger's REPLY read");
         }
 
@@ -120,9 +110,30 @@ public sealed class OlderWorkerTests
         Assert.False(pending.IsCompleted, "a forged reply answered the caller");
 
         // The worker that held it answers: that reply reaches the caller.
-        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame("hello");
+        StockReply(stock, token, "hello");
         Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
     }
+
+    private static DealerSocket Connect(string endpoint)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        return socket;
+    }
+
+    /// <summary>A stock 7/MDP worker of <paramref name="service"/> (READY with no capability), once the broker lists it.</summary>
+    private static async Task<DealerSocket> StockWorkerAsync(string endpoint, Client.CourierClient client, string service)
+    {
+        var stock = Connect(endpoint);
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame(service);
+        await TestBroker.WaitForWorkersAsync(client, service, 1);
+        return stock;
+    }
+
+    /// <summary>A stock worker's REPLY (<c>"", MDPW01, 0x03, token, "", body</c>): no status frame.</summary>
+    private static void StockReply(DealerSocket socket, byte[] token, string body)
+        => socket.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Reply]).SendMoreFrame(token).SendMoreFrameEmpty().SendFrame(body);
 
     /// <summary>A stock worker's wait for its REQUEST (<c>"", MDPW01, 0x02, token, "", body…</c>), heartbeating meanwhile.</summary>
     private static List<byte[]> ReceiveStockRequest(DealerSocket stock)

@@ -13,17 +13,15 @@ public sealed class ClientBatchTests
     [Fact]
     public async Task Client_takes_replies_from_one_batch_each_to_its_own_request()
     {
-        using var broker = new RouterSocket();
-        broker.Options.Linger = TimeSpan.Zero;
-        var port = broker.BindRandomPort("tcp://127.0.0.1");
-        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with { Timeout = TimeSpan.FromSeconds(20) });
+        using var broker = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(20) });
 
         var tasks = Enumerable.Range(0, 10).Select(i => client.RequestAsync(i == 3 ? "missing" : "upper", $"req {i}")).ToList();
 
         var frames = Receive(broker);
         Assert.Equal(("mmi.courier", "courier/5"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
         var identity = frames[0];
-        Send(broker, identity, [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/3"u8.ToArray()]);
+        RawServer.AnswerProbe(broker, identity, "courier/3");
 
         // However the client packed them (batches, or single CURC02 requests), answer all in one batch.
         var requests = new List<(ulong Id, string Service, string Body)>();
@@ -66,10 +64,8 @@ public sealed class ClientBatchTests
     [Fact]
     public async Task Client_asks_a_courier3_peer_again_when_it_answers_courier2_to_the_newer_offer_and_batches_to_it()
     {
-        using var peer = new RouterSocket();
-        peer.Options.Linger = TimeSpan.Zero;
-        var port = peer.BindRandomPort("tcp://127.0.0.1");
-        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with { Timeout = TimeSpan.FromSeconds(20) });
+        using var peer = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(20) });
 
         var tasks = Enumerable.Range(0, 10).Select(i => client.RequestAsync("upper", $"req {i}")).ToList();
 
@@ -83,7 +79,7 @@ public sealed class ClientBatchTests
             var offer = Encoding.UTF8.GetString(probe[4]);
             offers.Add(offer);
             // As a courier/3 server answers: its own version only to exactly that offer.
-            Send(peer, identity, [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), Encoding.UTF8.GetBytes(offer == "courier/3" ? "courier/3" : "courier/2")]);
+            RawServer.AnswerProbe(peer, identity, offer == "courier/3" ? "courier/3" : "courier/2");
         }
 
         Assert.Equal(["courier/5", "courier/3"], offers);
@@ -123,16 +119,14 @@ public sealed class ClientBatchTests
     public async Task The_second_probe_to_a_courier3_peer_gets_a_whole_timeout_of_its_own()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        using var peer = new RouterSocket();
-        peer.Options.Linger = TimeSpan.Zero;
-        var port = peer.BindRandomPort("tcp://127.0.0.1");
-        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with { Timeout = TimeSpan.FromHours(1), Retries = 5, TimeProvider = clock });
+        using var peer = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromHours(1), Retries = 5, TimeProvider = clock });
 
         var pending = client.RequestAsync("upper", "slow peer");
         var first = Receive(peer);
         Assert.Equal("courier/5", Encoding.UTF8.GetString(first[4]));
         clock.Advance(TimeSpan.FromMinutes(50));
-        Send(peer, first[0], [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/2"u8.ToArray()]);
+        RawServer.AnswerProbe(peer, first[0], "courier/2");
 
         var second = Receive(peer);
         Assert.Equal(first[0], second[0]);
@@ -141,7 +135,7 @@ public sealed class ClientBatchTests
         // three of the loop's 100 ms ticks, for a tick to judge the connection (it did, and dropped it, before).
         clock.Advance(TimeSpan.FromMinutes(50));
         await Task.Delay(300);
-        Send(peer, first[0], [[], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), "courier/3"u8.ToArray()]);
+        RawServer.AnswerProbe(peer, first[0], "courier/3");
 
         // The request comes on that same connection, not a probe on a new one.
         var request = Receive(peer);

@@ -20,13 +20,13 @@ public sealed class ClientSendRefusalTests
     public async Task Requests_refused_at_the_connections_high_water_mark_are_logged_and_their_callers_time_out()
     {
         using var metrics = new MetricRecorder();
-        using var peer = new RouterSocket();
-        peer.Options.Linger = TimeSpan.Zero;
-        peer.Options.ReceiveHighWatermark = 1;
-        peer.Options.ReceiveBuffer = 16 * 1024;
-        var port = peer.BindRandomPort("tcp://127.0.0.1");
+        using var peer = RawServer.Bind(out var endpoint, options =>
+        {
+            options.ReceiveHighWatermark = 1;
+            options.ReceiveBuffer = 16 * 1024;
+        });
         var logs = new RecordingLoggerFactory();
-        await using var client = TestServer.Client($"tcp://127.0.0.1:{port}", o => o with
+        await using var client = TestServer.Client(endpoint, o => o with
         {
             LoggerFactory = logs,
             Timeout = TimeSpan.FromSeconds(3),
@@ -43,14 +43,7 @@ public sealed class ClientSendRefusalTests
             var frames = new List<byte[]>();
             Assert.True(peer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(30), ref frames!), "no probe from the client");
             Assert.Equal("mmi.courier", Encoding.UTF8.GetString(frames[3]));
-            var answer = new NetMQMessage();
-            answer.Append(frames[0]);
-            answer.AppendEmptyFrame();
-            answer.Append("MDPC01"u8.ToArray());
-            answer.Append("mmi.courier"u8.ToArray());
-            answer.Append("200"u8.ToArray());
-            answer.Append("courier/2"u8.ToArray());
-            peer.SendMultipartMessage(answer);
+            RawServer.AnswerProbe(peer, frames[0], "courier/2");
         }
 
         // 64 KiB requests, in rounds until the client says some were refused: the kernel's socket buffers take a few MiB
@@ -72,7 +65,7 @@ public sealed class ClientSendRefusalTests
 
         var line = Assert.Single(logs.Entries, e => e.Message.Contains(Refused, StringComparison.Ordinal));
         Assert.Equal(LogLevel.Warning, line.Level);
-        Assert.Contains($"tcp://127.0.0.1:{port}", line.Message, StringComparison.Ordinal);
+        Assert.Contains(endpoint, line.Message, StringComparison.Ordinal);
         Assert.Contains("10 messages", line.Message, StringComparison.Ordinal);
         Assert.True(metrics.Of("courier.client.refused").Sum(m => m.Value) > 0, "courier.client.refused did not count them");
 
