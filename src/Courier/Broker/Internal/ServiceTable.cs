@@ -13,24 +13,14 @@ namespace Courier.Broker.Internal;
 /// </summary>
 internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarget
 {
-    // Finished requests are kept for reuse, up to a bound: under load every request would otherwise be garbage.
-    private const int SpareRequests = 4096;
-    private readonly Dictionary<string, BrokerService> _services = new(StringComparer.Ordinal);
-    private readonly Stack<BrokerRequest> _spare = new();
+    private readonly RequestPool _pool = new();
     private readonly TimeProvider _clock = options.TimeProvider;
-    private readonly long _started = options.TimeProvider.GetTimestamp();
-    private readonly QueueLedger _ledger = new();
+    private readonly ServiceDirectory _services = new(options);
     private readonly List<BrokerRequest> _scratch = [];
-
-    // A service is forgotten only once a client asking for it would be answered 404 anyway.
-    private readonly TimeSpan _forgetAfter = options.ServiceGracePeriod == Timeout.InfiniteTimeSpan || options.ServiceGracePeriod < options.IdleServiceTimeout
-        ? options.IdleServiceTimeout
-        : options.ServiceGracePeriod;
     private readonly DeliveryLedger<BrokerRequest> _delivery = new(AtMostOnce.Window, AtMostOnce.Capacity, options.TimeProvider);
-    private readonly Dictionary<ulong, BrokerRequest> _orphans = [];
+    private readonly OrphanedRequests _orphans = new();
     private readonly BrokerTelemetry _telemetry = new();
     private BrokerMmi? _mmi;
-    private ulong _nextToken;
     private long _dispatchSequence;
 
     /// <summary>What the broker's gauges read off the loop: published on tick while a listener collects them.</summary>
@@ -46,22 +36,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// A Courier client's request for a service without a worker past the grace period is answered 404 at once (and no
     /// state is made for a name nobody serves); a stock 7/MDP client's waits for a worker, as 7/MDP specifies.
     /// </summary>
-    public string? NotServed(InboundRequest request)
-    {
-        if (!IsCourier(request) || options.ServiceGracePeriod == Timeout.InfiniteTimeSpan)
-        {
-            return null;
-        }
-
-        var name = request.Service!;
-        var known = _services.TryGetValue(name, out var service);
-        if (known && service!.Workers.Count > 0)
-        {
-            return null; // the common case: no clock read
-        }
-
-        return PastGrace(known ? service!.NoWorkersSince : _started, _clock.GetTimestamp()) ? NoWorker(name) : null;
-    }
+    public string? NotServed(InboundRequest request) => IsCourier(request) ? _services.NotServed(request.Service!) : null;
 
     /// <summary>
     /// Answers 404 to the queued Courier requests of services that have been without a worker past the grace period, and
@@ -69,54 +44,39 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public void OnTick()
     {
-        _telemetry.OnTick(_services.Values);
+        _telemetry.OnTick(_services.ByName.Values);
         _mmi?.OnTick();
         var now = _clock.GetTimestamp();
         _delivery.Expire(now);
         ExpireQueued(now);
-        EndOrphans(now);
-        var grace = options.ServiceGracePeriod != Timeout.InfiniteTimeSpan;
-        List<BrokerService>? idle = null;
-        foreach (var service in _services.Values)
+        foreach (var request in _orphans.TakeExpired(now))
         {
-            if (service.Workers.Count > 0)
-            {
-                continue;
-            }
+            Fail(request, CourierStatus.OutcomeUnknown, $"its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true);
+        }
 
-            if (grace && service.Queue.CourierCount > 0 && PastGrace(service.NoWorkersSince, now))
+        if (_services.HasGrace)
+        {
+            foreach (var service in _services.ByName.Values)
             {
-                var failing = _scratch;
-                service.Queue.Collect(static r => IsCourier(r.Inbound), failing);
-                foreach (var request in failing)
+                if (service.Workers.Count == 0 && service.Queue.CourierCount > 0 && _services.PastGrace(service.NoWorkersSince, now))
                 {
-                    service.Queue.Remove(request);
-                    Fail(request, CourierStatus.NotFound, NoWorker(service.Name));
+                    service.Queue.Collect(static r => IsCourier(r.Inbound), _scratch);
+                    foreach (var request in _scratch)
+                    {
+                        service.Queue.Remove(request);
+                        Fail(request, CourierStatus.NotFound, _services.NoWorker(service.Name));
+                    }
+
+                    _scratch.Clear();
                 }
-
-                failing.Clear();
-            }
-
-            if (service.IsIdle && _clock.GetElapsedTime(service.NoWorkersSince, now) >= _forgetAfter)
-            {
-                (idle ??= []).Add(service);
             }
         }
 
-        foreach (var service in idle ?? [])
-        {
-            _services.Remove(service.Name);
-        }
+        _services.ForgetIdle(now);
     }
 
     /// <summary>A service lost a worker: from its last one on, its grace period runs.</summary>
-    public void WorkerLeft(BrokerService service)
-    {
-        if (service.Workers.Count == 0)
-        {
-            service.NoWorkersSince = _clock.GetTimestamp();
-        }
-    }
+    public void WorkerLeft(BrokerService service) => _services.WorkerLeft(service);
 
     public string? Refusal => null;
 
@@ -130,23 +90,18 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     public int Count => _services.Count;
 
     /// <summary>What waits across all services.</summary>
-    public QueueLedger Ledger => _ledger;
+    public QueueLedger Ledger => _services.Ledger;
 
     /// <summary>8/MMI and Courier's <c>mmi.*</c> services about this broker's services; null for a name that is none of them.</summary>
     public IReadOnlyList<ReadOnlyMemory<byte>>? AnswerMmi(string service, ReadOnlySpan<byte> argument)
-        => (_mmi ??= new(_services, _telemetry)).Answer(service, argument);
+        => (_mmi ??= new(_services.ByName, _telemetry)).Answer(service, argument);
 
     public string? TryAccept(InboundRequest request)
     {
         var name = request.Service!;
-        if (!_services.TryGetValue(name, out var service))
+        if (_services.FindOrAdd(name) is not { } service)
         {
-            if (_services.Count >= options.MaxServices)
-            {
-                return $"too many services: the broker keeps {options.MaxServices} (MaxServices) and '{name}' would be one more";
-            }
-
-            service = Add(name);
+            return $"too many services: the broker keeps {options.MaxServices} (MaxServices) and '{name}' would be one more";
         }
 
         if (!request.Delivery.Client.IsNone && Repeated(request))
@@ -173,8 +128,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     }
 
     /// <summary>The service a worker registers for, made if new; null when the broker already keeps <see cref="CourierBrokerOptions.MaxServices"/>.</summary>
-    public BrokerService? ForWorker(string name)
-        => _services.TryGetValue(name, out var service) ? service : _services.Count < options.MaxServices ? Add(name) : null;
+    public BrokerService? ForWorker(string name) => _services.FindOrAdd(name);
 
     /// <summary>
     /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a worker holds is answered when
@@ -209,13 +163,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// (<paramref name="worker"/>, its routing id) may answer it: tokens count up, and a reply for one from anyone else
     /// would be a forgery.
     /// </summary>
-    public void Orphan(BrokerRequest request, long until, WorkerPeer worker)
-    {
-        request.Holder = null;
-        request.OrphanedUntil = until;
-        request.OrphanOf = worker;
-        _orphans[request.Token] = request;
-    }
+    public void Orphan(BrokerRequest request, long until, WorkerPeer worker) => _orphans.Add(request, until, worker);
 
     /// <summary>
     /// A late REPLY in 7/MDP form (<c>token, "", body…</c>) from a worker the broker no longer knows: delivered if it
@@ -224,7 +172,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public void LateMdpReply(ulong token, ReadOnlySpan<byte> from, IReadOnlyList<byte[]> body)
     {
-        if (!_orphans.TryGetValue(token, out var request))
+        if (_orphans.Find(token) is not { } request)
         {
             return;
         }
@@ -245,12 +193,10 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public bool LateReply(ulong token, ReadOnlySpan<byte> from, int status, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers)
     {
-        if (!_orphans.TryGetValue(token, out var request) || request.OrphanOf is not { } worker || !from.SequenceEqual(worker.Identity))
+        if (_orphans.Claim(token, from) is not { } request)
         {
             return false;
         }
-
-        _orphans.Remove(token);
 
         if (status == CourierStatus.Ok)
         {
@@ -277,20 +223,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     public static bool MayRunAgain(BrokerWorker worker, BrokerRequest request)
         => worker.Idempotent || request.Inbound.Delivery.Idempotent || !IsCourier(request.Inbound);
 
-    private void EndOrphans(long now)
-    {
-        if (_orphans.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var request in _orphans.Values.Where(r => r.OrphanedUntil <= now).ToArray())
-        {
-            _orphans.Remove(request.Token);
-            Fail(request, CourierStatus.OutcomeUnknown, $"its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true);
-        }
-    }
-
     /// <summary>Queued requests whose caller's budget ran out are answered 504 (courier/5): nobody waits for them.</summary>
     private void ExpireQueued(long now)
     {
@@ -299,7 +231,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return; // only courier/5 requests carry budgets, and every one of them is in the ledger
         }
 
-        foreach (var service in _services.Values)
+        foreach (var service in _services.ByName.Values)
         {
             service.Queue.Collect(r => r.Deadline <= now, _scratch);
             foreach (var request in _scratch)
@@ -429,7 +361,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// </summary>
     public void OnClientGone(ReadOnlySpan<byte> identity)
     {
-        if (_ledger.Find(identity) is not { } client)
+        if (Ledger.Find(identity) is not { } client)
         {
             return;
         }
@@ -451,14 +383,14 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>Why <paramref name="request"/> cannot wait for <paramref name="service"/>, or null: the 503 bounds, broadest first.</summary>
     private string? Refuse(InboundRequest request, BrokerService service)
     {
-        if (_ledger.Count >= options.MaxQueued)
+        if (Ledger.Count >= options.MaxQueued)
         {
-            return $"broker full: {_ledger.Count} requests wait in all (MaxQueued)";
+            return $"broker full: {Ledger.Count} requests wait in all (MaxQueued)";
         }
 
-        if (_ledger.Bytes + BrokerRequest.SizeOf(request) > options.MaxQueuedBytes)
+        if (Ledger.Bytes + BrokerRequest.SizeOf(request) > options.MaxQueuedBytes)
         {
-            return $"broker full: {_ledger.Bytes} bytes of requests wait in all (MaxQueuedBytes {options.MaxQueuedBytes})";
+            return $"broker full: {Ledger.Bytes} bytes of requests wait in all (MaxQueuedBytes {options.MaxQueuedBytes})";
         }
 
         if (service.Queue.Count >= options.MaxQueuedPerService)
@@ -475,17 +407,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         return null;
     }
 
-    private BrokerService Add(string name)
-    {
-        // A service counts as workerless since the broker started: its grace period may be long over.
-        var service = new BrokerService(name, _started, _ledger);
-        _services.Add(name, service);
-        return service;
-    }
-
     private BrokerRequest Hold(InboundRequest request, BrokerService service)
     {
-        var held = (_spare.TryPop(out var spare) ? spare : new BrokerRequest()).Set(++_nextToken, request, service);
+        var held = _pool.Rent(request, service);
         var delivery = request.Delivery;
         if (!delivery.Client.IsNone)
         {
@@ -548,11 +472,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private static bool IsCourier(InboundRequest request)
         => request.Route.Framing is ClientFraming.Courier or ClientFraming.CourierBatch;
 
-    private bool PastGrace(long since, long now)
-        => since != long.MaxValue && _clock.GetElapsedTime(since, now) >= options.ServiceGracePeriod;
-
-    private string NoWorker(string service) => $"no worker serves '{service}' (none for {options.ServiceGracePeriod.TotalSeconds:0.###} s)";
-
     private static BrokerWorker? LeastLoaded(BrokerService service)
     {
         BrokerWorker? best = null;
@@ -584,10 +503,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             _delivery.Forget(request.Key, request);
         }
 
-        request.Clear();
-        if (_spare.Count < SpareRequests)
-        {
-            _spare.Push(request);
-        }
+        _pool.Return(request);
     }
 }

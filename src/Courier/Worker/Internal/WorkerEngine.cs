@@ -26,6 +26,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly TimeProvider _clock;
     private readonly TransportOptions _transport;
     private readonly WorkerRequests _requests;
+    private readonly WorkerInbox _inbox;
     private readonly ViolationLog _violations;
     private readonly List<byte[]> _received = [];
     private readonly List<WorkerLink> _links = [];
@@ -54,6 +55,7 @@ internal sealed class WorkerEngine : IDisposable
         _links.Add(new WorkerLink(services, options.ReconnectDelay));
         _violations = new ViolationLog(logger, $"Worker {options.Name}", TelemetryRole.Worker, options.Transport, options.TimeProvider);
         _requests = new WorkerRequests(options, services, loop, _violations, logger, OnTurnEnd);
+        _inbox = new WorkerInbox(_requests, _violations, _name, options.Name, logger);
     }
 
     /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back.</summary>
@@ -261,18 +263,11 @@ internal sealed class WorkerEngine : IDisposable
                 return !connection.Closed;
             case WorkerMessageKind.CourierRequest:
                 Heard(connection);
-                // "CURW02"+0x02+token[+service], body…: answered by its token.
-                var header = message[0];
-                var address = new ReplyAddress(BinaryPrimitives.ReadUInt64BigEndian(header[7..]), null);
-                if (Admit(connection, header[CourierWorkerFrame.RequestLength..], address, message.Count) is { } service)
-                {
-                    _requests.Run(connection, service, address, BodyFrom(message, 1));
-                }
-
+                _inbox.OnCourierRequest(connection, message);
                 return true;
             case WorkerMessageKind.Courier5Request:
                 Heard(connection);
-                OnCourier5Request(connection, message);
+                _inbox.OnCourier5Request(connection, message);
                 return true;
             case WorkerMessageKind.Cancel:
                 Heard(connection);
@@ -280,14 +275,14 @@ internal sealed class WorkerEngine : IDisposable
                 return true;
             case WorkerMessageKind.RequestBatch:
                 Heard(connection);
-                OnRequestBatch(connection, message);
+                _inbox.OnRequestBatch(connection, message);
                 return true;
             case WorkerMessageKind.MdpCommand:
                 Heard(connection);
                 OnCommand(connection, message);
                 return !connection.Closed;
             default:
-                Unexpected(message.Count, "not a 7/MDP worker message");
+                _inbox.Unexpected(message.Count, "not a 7/MDP worker message");
                 return true;
         }
     }
@@ -399,60 +394,12 @@ internal sealed class WorkerEngine : IDisposable
         Reconnect(link, reason);
     }
 
-    /// <summary>A courier/5 REQUEST: <c>"CURW05"+0x02+token+budget+service length+service+headers, body…</c>.</summary>
-    private void OnCourier5Request(WorkerConnection connection, MessageFrames message)
-    {
-        var header = message.ToArray(0); // the handler keeps its headers: a copy of the header frame holds them
-        if (!CourierWorkerFrame5.TryReadRequest(header, out var token, out var budgetMs, out var serviceName, out var headers))
-        {
-            Unexpected(message.Count, "a courier/5 REQUEST cut short");
-            return;
-        }
-
-        var address = new ReplyAddress(token, null);
-        if (Admit(connection, serviceName, address, message.Count) is { } service)
-        {
-            _requests.Run(connection, service, address, BodyFrom(message, 1), budgetMs, header.AsMemory(header.Length - headers.Length));
-        }
-    }
-
-    /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
-    private void OnRequestBatch(WorkerConnection connection, MessageFrames message)
-    {
-        var data = message.ToArray(0);
-        var reader = new BatchReader(data);
-        var courier5 = data[6] == Batch.WorkerRequest5;
-        while (reader.TryRead(out var record))
-        {
-            // Under courier/4 the tag names the service; before it, it is empty. Under courier/5 the meta holds the budget, then the headers.
-            var address = new ReplyAddress(record.Id, null);
-            var budgetMs = courier5 && record.Meta.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(record.Meta) : 0;
-            var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
-            if (Admit(connection, record.Tag, address, 1) is { } service)
-            {
-                _requests.Run(connection, service, address, new LentBody([data.AsMemory(record.BodyOffset, record.Body.Length)], default), budgetMs, headers);
-            }
-        }
-
-        if (reader.Malformed)
-        {
-            Unexpected(1, "a batch with a malformed record");
-        }
-    }
-
     private void OnCommand(WorkerConnection connection, MessageFrames message)
     {
         switch (message[2][0])
         {
             case MdpWorker.Request when message.Count >= 5:
-                // ["", MDPW01, REQUEST, client address, "", body…]; the address is opaque and goes back unchanged. A
-                // plain 7/MDP connection carries one service.
-                var address = new ReplyAddress(0, message.ToArray(3));
-                if (Admit(connection, default, address, message.Count) is { } service)
-                {
-                    _requests.Run(connection, service, address, BodyFrom(message, message.Length(4) == 0 ? 5 : 4));
-                }
-
+                _inbox.OnMdpRequest(connection, message);
                 break;
             case MdpWorker.Heartbeat:
                 break;
@@ -461,31 +408,9 @@ internal sealed class WorkerEngine : IDisposable
                 Reconnect(connection.Link, "the broker said DISCONNECT");
                 break;
             default:
-                Unexpected(message.Count, "unknown or malformed command");
+                _inbox.Unexpected(message.Count, "unknown or malformed command");
                 break;
         }
-    }
-
-    /// <summary>
-    /// The service a request may run for now; otherwise it is answered at once and null returned: 503 while stopping, 404
-    /// for a service the connection does not serve, or what <see cref="WorkerRequests.Admit"/> answers.
-    /// </summary>
-    private WorkerService? Admit(WorkerConnection connection, ReadOnlySpan<byte> serviceName, ReplyAddress address, int frameCount)
-    {
-        if (_requests.RefuseWhileStopping(connection, address))
-        {
-            return null;
-        }
-
-        if (connection.Link.Find(serviceName) is not { } service)
-        {
-            var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
-            Unexpected(frameCount, $"a request for {name}, which this connection does not serve");
-            connection.Reply(address, CourierStatus.NotFound, [Encoding.UTF8.GetBytes($"no service '{name}' on worker {_name}")]);
-            return null;
-        }
-
-        return _requests.Admit(connection, service, address) ? service : null;
     }
 
     /// <summary>
@@ -507,20 +432,6 @@ internal sealed class WorkerEngine : IDisposable
             }
         }
     }
-
-    private void Unexpected(int frameCount, string reason)
-    {
-        if (_violations.Admit(ViolationKind.UnexpectedMessage))
-        {
-            WorkerLog.Unexpected(_logger, _options.Name, frameCount, reason);
-        }
-    }
-
-    /// <summary>
-    /// The frames from <paramref name="start"/> on for a handler: each an array of its own, but for large frames received
-    /// as they came, which the handler borrows until its reply is sent (<see cref="LentFrames"/>).
-    /// </summary>
-    private static LentBody BodyFrom(MessageFrames message, int start) => LentFrames.BodyFrom(message, start);
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
 }
