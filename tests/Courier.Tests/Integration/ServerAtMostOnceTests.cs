@@ -46,6 +46,54 @@ public sealed class ServerAtMostOnceTests
         Assert.Equal(idempotent ? secondRun + 1 : expectedRuns, Volatile.Read(ref runs));
     }
 
+    [Fact]
+    public async Task A_repeat_that_reaches_a_stopping_server_joins_its_run_and_is_not_refused()
+    {
+        // A 503 says "never ran", so the client would send the request elsewhere and run it twice: a repeat of a run in
+        // progress joins it, whatever the server's state.
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(
+            o => o with { DrainTimeout = TimeSpan.FromSeconds(30) },
+            s =>
+            {
+                s.Map("pay", async (request, _) =>
+                {
+                    var run = Interlocked.Increment(ref runs);
+                    await release.Task;
+                    return CourierBody.Text($"paid {request.BodyText} (run {run})");
+                });
+                s.Map("ping", (_, _) => ValueTask.FromResult(CourierBody.Text("pong")));
+            });
+
+        using var first = Connect(server.Endpoint!);
+        Send(first, 42, "10 EUR");
+        await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the first attempt running");
+
+        // Connected before the stop: a stopping server takes no new connections.
+        using var probe = Connect(server.Endpoint!);
+        using var again = Connect(server.Endpoint!);
+        var id = 100UL;
+        Send(probe, ++id, "?", "ping");
+        Assert.Equal("200", Receive(probe).Status);
+        Send(again, ++id, "?", "ping");
+        Assert.Equal("200", Receive(again).Status);
+
+        // Once new requests are refused, the server is draining.
+        var stopping = server.StopAsync();
+        await Poll.UntilAsync(() =>
+        {
+            Send(probe, ++id, "?", "ping");
+            return Receive(probe).Status == "503";
+        }, what: "the server refusing new requests");
+
+        Send(again, 42, "10 EUR");
+        release.SetResult();
+        Assert.Equal(("200", "paid 10 EUR (run 1)"), Receive(again));
+        Assert.Equal(1, Volatile.Read(ref runs));
+        await stopping;
+    }
+
     private static DealerSocket Connect(string endpoint)
     {
         var socket = new DealerSocket();
@@ -55,17 +103,17 @@ public sealed class ServerAtMostOnceTests
     }
 
     /// <summary>A courier/5 request of one fixed client identity, written from docs/protocol.md §8.</summary>
-    private static void Send(DealerSocket socket, ulong id, string body)
+    private static void Send(DealerSocket socket, ulong id, string body, string service = "pay")
     {
-        var frame = new byte[38 + 3];
+        var frame = new byte[38 + service.Length];
         "CURC05"u8.CopyTo(frame);
         frame[6] = 0x01;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
         frame.AsSpan(15, 16).Fill(0x77);
         frame[31] = 1;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
-        frame[37] = 3;
-        "pay"u8.CopyTo(frame.AsSpan(38));
+        frame[37] = (byte)service.Length;
+        Encoding.ASCII.GetBytes(service).CopyTo(frame.AsSpan(38));
         socket.SendMoreFrameEmpty().SendMoreFrame(frame).SendFrame(body);
     }
 

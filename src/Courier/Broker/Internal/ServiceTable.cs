@@ -104,11 +104,6 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             return $"too many services: the broker keeps {options.MaxServices} (MaxServices) and '{name}' would be one more";
         }
 
-        if (!request.Delivery.Client.IsNone && Repeated(request))
-        {
-            return null;
-        }
-
         // The common case: nothing waits and a worker has room, so the request goes straight out and holds no queue.
         if (service.Queue.Count == 0 && LeastLoaded(service) is { } idle)
         {
@@ -248,7 +243,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// At-most-once: a repeated attempt of a request in progress takes its place as the one to answer (its reply address
     /// is now the newest attempt's); one already answered gets the remembered reply. True when it was either.
     /// </summary>
-    private bool Repeated(InboundRequest request)
+    public bool JoinedRepeat(InboundRequest request)
     {
         var key = request.Key;
         if (_delivery.TryGetRunning(key, out var running))

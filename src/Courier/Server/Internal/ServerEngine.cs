@@ -104,6 +104,25 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             ? [_handlers.ContainsKey(System.Text.Encoding.UTF8.GetString(argument)) ? Mmi.Found : Mmi.NotFound]
             : null;
 
+    public bool JoinedRepeat(InboundRequest request)
+    {
+        var key = request.Key;
+        if (_ledger.TryGetRunning(key, out var running))
+        {
+            running.Inbound.TakeRouteOf(request);
+            _frontEnd.Release(request);
+            return true;
+        }
+
+        if (_ledger.TryGetAnswer(key, out var answer))
+        {
+            _frontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
+            return true;
+        }
+
+        return false;
+    }
+
     public string? TryAccept(InboundRequest request)
     {
         var service = request.Service!;
@@ -111,25 +130,10 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         ServerRun? run = null;
         if (!delivery.Client.IsNone)
         {
-            var key = request.Key;
-            if (_ledger.TryGetRunning(key, out var running))
-            {
-                // A repeated attempt joins the run in progress: its reply goes to the newest attempt.
-                running.Inbound.TakeRouteOf(request);
-                _frontEnd.Release(request);
-                return null;
-            }
-
-            if (_ledger.TryGetAnswer(key, out var answer))
-            {
-                _frontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
-                return null;
-            }
-
+            // Not a repeat (the front end asked JoinedRepeat first). In the ledger before it runs: an inline handler
+            // may complete within TryRun.
             run = new ServerRun(request, Delivery.DeadlineOf(delivery.BudgetMs, _clock));
-
-            // In the ledger before it runs: an inline handler may complete within TryRun.
-            _ledger.Start(key, run);
+            _ledger.Start(request.Key, run);
         }
 
         if (!_runner.TryRun(_handlers[service], new CourierRequest(service, request.BodyArray(), delivery.Headers), request, run, TraceHeaders.Parent(delivery.Headers.Span)))

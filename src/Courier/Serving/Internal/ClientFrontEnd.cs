@@ -152,6 +152,11 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (!request.Delivery.Client.IsNone && _target.JoinedRepeat(request))
+        {
+            return;
+        }
+
         if (_target.NotServed(request) is { } notServed)
         {
             Fail(request, CourierStatus.NotFound, notServed);

@@ -5,6 +5,13 @@ namespace Courier.Serving.Internal;
 /// <summary>What a <see cref="ClientFrontEnd"/> hands decoded, checked requests to: a server's handlers, a broker's queues.</summary>
 internal interface IRequestTarget
 {
+    /// <summary>
+    /// A courier/5 attempt of a request the target already took: joined to the run in progress (its reply goes to this
+    /// newest attempt), or given the answer the request had. True when it was either, and the front end is done with it.
+    /// Asked before any other check: a repeat must never be refused (404, 503) while its first attempt may run.
+    /// </summary>
+    bool JoinedRepeat(InboundRequest request);
+
     /// <summary>Why nothing here serves the request (answered 404), or null.</summary>
     string? NotServed(InboundRequest request);
 
