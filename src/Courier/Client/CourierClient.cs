@@ -146,6 +146,12 @@ public sealed class CourierClient : ICourierClient
             _loop.Post(_drainSubmissions);
         }
 
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            // Disposed meanwhile: the loop may be gone, and with it the drain just asked for.
+            FailUnsubmitted();
+        }
+
         return request.Task;
     }
 
@@ -201,5 +207,19 @@ public sealed class CourierClient : ICourierClient
         });
         await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         _loop.Dispose();
+        FailUnsubmitted();
+    }
+
+    /// <summary>
+    /// Ends the calls no drain took before the loop stopped. A call that passed the disposed check as disposal began
+    /// is failed here or by the caller's own check after it queued: whichever dequeues it.
+    /// </summary>
+    private void FailUnsubmitted()
+    {
+        while (_submissions.TryDequeue(out var request))
+        {
+            request.Cancellation.Dispose();
+            request.TrySetException(new CourierClosedException("The client was disposed."));
+        }
     }
 }
