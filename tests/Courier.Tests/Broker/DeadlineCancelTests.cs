@@ -180,6 +180,88 @@ public sealed class DeadlineCancelTests
     }
 
     /// <summary>A courier/5 request header frame (docs/protocol.md §8), written here independently of the library.</summary>
+    [Fact]
+    public async Task A_cancel_read_in_the_same_turn_as_its_batched_request_reaches_the_worker_after_it()
+    {
+        // The broker packs a batch's requests for the worker until its turn ends; a CANCEL read in that turn must not
+        // leave before them, or the worker finds nothing to cancel and the request runs with a token that never fires.
+        var started = 0;
+        var cancelled = 0;
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", service: "wait", concurrency: 50, handler: async (request, token) =>
+        {
+            Interlocked.Increment(ref started);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref cancelled);
+                throw;
+            }
+
+            return request.Frames;
+        });
+        await using (var client = TestServer.Client(broker.Endpoint!))
+        {
+            await TestBroker.WaitForWorkersAsync(client, "wait", 1);
+        }
+
+        using var dealer = new DealerSocket();
+        dealer.Options.Linger = TimeSpan.Zero;
+        dealer.Connect(broker.Endpoint!);
+        const int Requests = 20;
+        for (var id = 1UL; id <= Requests; id++)
+        {
+            // Each batch and its CANCEL back to back: the broker reads them in one turn most times.
+            dealer.SendMoreFrameEmpty().SendFrame(BatchOfOne(id, "wait"));
+            dealer.SendMoreFrameEmpty().SendFrame(Cancel(id));
+        }
+
+        // The broker reads a connection's messages in order: once it answered an 8/MMI query sent after them, it has read
+        // every batch and CANCEL.
+        dealer.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.service").SendFrame("wait");
+        var mmi = new List<byte[]>();
+        Assert.True(dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref mmi!));
+        Assert.Equal("mmi.service", Encoding.ASCII.GetString(mmi[2]));
+
+        // Every request ends: withdrawn before its handler ran, or its handler's token fired. None runs on.
+        await Poll.UntilAsync(() => broker.TrackedInProgress == 0, TimeSpan.FromSeconds(20),
+            "every cancelled request ended (the broker tracks none in progress)");
+        Assert.Equal(Volatile.Read(ref started), Volatile.Read(ref cancelled));
+    }
+
+    /// <summary>A courier/5 client batch (<c>CURB03</c> 0x05) of one record, a 60 s budget, written from docs/protocol.md §8.</summary>
+    private static byte[] BatchOfOne(ulong id, string service)
+    {
+        var frame = new byte[7 + 16 + 8 + 1 + service.Length + 2 + 6 + 4 + 1];
+        "CURB03"u8.CopyTo(frame);
+        frame[6] = 0x05;
+        frame.AsSpan(7, 16).Fill(0x5B);
+        var at = 23;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(at), id);
+        frame[at + 8] = (byte)service.Length;
+        Encoding.ASCII.GetBytes(service).CopyTo(frame, at + 9);
+        at += 9 + service.Length;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(at), 6);
+        frame[at + 2] = 1; // attempt; flags 0: at most once
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(at + 4), 60_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(at + 8), 1);
+        frame[at + 12] = (byte)'x';
+        return frame;
+    }
+
+    private static byte[] Cancel(ulong id)
+    {
+        var frame = new byte[31];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x03;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(0x5B);
+        return frame;
+    }
+
     private static byte[] Request(ulong id, string service, uint budgetMs)
     {
         var frame = new byte[38 + service.Length];

@@ -12,6 +12,7 @@ internal sealed class WorkerSender(ITransportSocket socket)
 {
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
     private readonly List<WorkerPeer> _workersToFlush = [];
+    private readonly List<(WorkerPeer Peer, ulong Token)> _cancelsAfterFlush = [];
 
     // Headers are written here rather than allocated per message: both transports copy a frame when it is sent.
     private readonly byte[] _requestHeader = new byte[CourierWorkerFrame5.MaxRequestLength];
@@ -117,6 +118,13 @@ internal sealed class WorkerSender(ITransportSocket socket)
                 refused(peer);
             }
         }
+
+        foreach (var (peer, token) in _cancelsAfterFlush)
+        {
+            socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
+        }
+
+        _cancelsAfterFlush.Clear();
     }
 
     /// <summary>
@@ -153,7 +161,20 @@ internal sealed class WorkerSender(ITransportSocket socket)
         : _requestHeader.AsMemory(0, CourierWorkerFrame.WriteRequest(_requestHeader, record.Id, record.Tag));
 
     /// <summary>Tells a courier/5 worker that the caller of request <paramref name="token"/> gave up: its handler's token fires.</summary>
-    public void SendCancel(WorkerPeer peer, ulong token) => socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
+    /// <remarks>
+    /// While requests are packed for the worker they have not left: a CANCEL sent now could overtake its own request,
+    /// find nothing to cancel, and the request would then run with a token that never fires. So it waits for the flush.
+    /// </remarks>
+    public void SendCancel(WorkerPeer peer, ulong token)
+    {
+        if (peer.PendingRequests.Count > 0)
+        {
+            _cancelsAfterFlush.Add((peer, token));
+            return;
+        }
+
+        socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
+    }
 
     public void SendCommand(byte[] identity, byte[] command) => socket.TrySend([identity, Mdp.Empty, Mdp.WorkerHeader, command]);
 }
