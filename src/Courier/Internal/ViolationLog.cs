@@ -122,6 +122,7 @@ internal static class ViolationKind
     public const string UnexpectedMessage = "unexpected messages";
     public const string ProtocolViolation = "protocol violations";
     public const string UnregisteredWorker = "messages from unregistered workers";
+    public const string ServeForbidden = "READYs for services the worker may not serve";
     public const string OverCapacity = "requests over the worker's concurrency";
     public const string ConnectionLimit = "connection limit reached";
     public const string HandshakeTimeout = "connections closed before their handshake";

@@ -13,9 +13,9 @@ public sealed class Canary : IAsyncDisposable
     private readonly List<string> _errors = [];
     private long _answered;
 
-    private Canary(string endpoint, string service, TimeSpan timeout)
+    private Canary(string endpoint, string service, TimeSpan timeout, Func<CourierClientOptions, CourierClientOptions>? configure)
     {
-        _loop = Task.Run(() => RunAsync(endpoint, service, timeout));
+        _loop = Task.Run(() => RunAsync(endpoint, service, timeout, configure));
     }
 
     /// <summary>Requests answered correctly so far.</summary>
@@ -35,11 +35,13 @@ public sealed class Canary : IAsyncDisposable
 
     /// <summary>
     /// Starts asking <paramref name="service"/> (an echo) at <paramref name="endpoint"/>, each request with
-    /// <paramref name="timeout"/> (default 20 s), and waits for its first answer.
+    /// <paramref name="timeout"/> (default 20 s), and waits for its first answer; <paramref name="configure"/> adds to
+    /// its client's options (its CURVE keys, say).
     /// </summary>
-    public static async Task<Canary> StartAsync(string endpoint, string service = "echo", TimeSpan? timeout = null)
+    public static async Task<Canary> StartAsync(
+        string endpoint, string service = "echo", TimeSpan? timeout = null, Func<CourierClientOptions, CourierClientOptions>? configure = null)
     {
-        var canary = new Canary(endpoint, service, timeout ?? TimeSpan.FromSeconds(20));
+        var canary = new Canary(endpoint, service, timeout ?? TimeSpan.FromSeconds(20), configure);
         await Poll.UntilAsync(() => canary.Answered > 0 || canary._loop.IsCompleted, TimeSpan.FromSeconds(30), "the canary's first answer");
         return canary;
     }
@@ -73,14 +75,15 @@ public sealed class Canary : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task RunAsync(string endpoint, string service, TimeSpan timeout)
+    private async Task RunAsync(string endpoint, string service, TimeSpan timeout, Func<CourierClientOptions, CourierClientOptions>? configure)
     {
-        await using var client = new CourierClient(CourierClientOptions.Default with
+        var options = CourierClientOptions.Default with
         {
             Endpoints = [endpoint],
             Timeout = timeout,
             Retries = 0,
-        });
+        };
+        await using var client = new CourierClient(configure?.Invoke(options) ?? options);
         for (var i = 0; !_stop.IsCancellationRequested; i++)
         {
             var body = $"canary {i}";

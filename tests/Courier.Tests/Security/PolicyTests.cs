@@ -1,5 +1,9 @@
 using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Security;
 using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
 
 namespace Courier.Tests.Security;
 
@@ -88,4 +92,40 @@ public sealed class PolicyTests : IDisposable
             }
         }, TimeSpan.FromSeconds(30), "bob refused under the new policy");
     }
+
+    [Fact]
+    public async Task Refused_READYs_are_logged_at_a_bounded_rate()
+    {
+        const int Readies = 3000;
+        using var logs = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { Security = _keys.Listener(policy: Policy()), LoggerFactory = logs });
+        await using var good = await TestBroker.StartWorkerAsync(broker.Endpoint!, "good",
+            configure: o => o with { Security = _keys.Connector("good-worker") }, handler: (request, _) => ValueTask.FromResult(request.Frames));
+        await using var alice = TestServer.Client(broker.Endpoint!, o => o with { Security = _keys.Connector("alice"), Timeout = TimeSpan.FromSeconds(20) });
+        await TestBroker.WaitForWorkersAsync(alice, "echo", 1);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, configure: o => o with { Security = _keys.Connector("alice") });
+
+        // A worker with an admitted key that ignores every DISCONNECT and asks again, on one connection.
+        using var rogue = new DealerSocket();
+        rogue.Options.Linger = TimeSpan.Zero;
+        rogue.Options.CurveServerKey = Z85Key(CurveCertificate.Load(_keys.Public("server")).PublicKey);
+        var own = CurveCertificate.Load(_keys.Secret("rogue-worker"));
+        rogue.Options.CurveCertificate = new NetMQCertificate(Z85Key(own.SecretKey!), Z85Key(own.PublicKey));
+        rogue.Connect(broker.Endpoint!);
+        for (var i = 0; i < Readies; i++)
+        {
+            rogue.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("payroll");
+        }
+
+        // One connection is read in order: once its last READY (for a service it may serve) registers, the broker read them all.
+        rogue.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("other.sentinel");
+        await TestBroker.WaitForWorkersAsync(alice, "other.sentinel", 1);
+
+        await canary.AssertUnharmedAsync();
+        var refusals = logs.Messages.Count(m => m.Contains("may not serve payroll", StringComparison.Ordinal));
+        Assert.InRange(refusals, 1, new Courier.Transport.TransportOptions().ViolationLogBurst);
+        Assert.True(logs.Messages.Count < 100, $"{logs.Messages.Count} log lines for {Readies} refused READYs");
+    }
+
+    private static byte[] Z85Key(string z85) => Courier.Security.Internal.Z85.TryDecode(z85, out _)!;
 }

@@ -273,7 +273,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         if (Security is { } security && !security.MayServe(userId, name))
         {
             // Never registered, so it never gets a request; DISCONNECT tells it so, and drops what else it serves here.
-            security.ServeRefused(userId, name);
+            // Rate-limited: a worker that ignores DISCONNECT can send READYs as fast as it likes.
+            if (violations.Admit(Courier.Internal.ViolationKind.ServeForbidden))
+            {
+                security.ServeRefused(userId, name);
+            }
+
             if (peer is not null)
             {
                 Remove(peer, $"it may not serve {name}", died: false, expected: false);

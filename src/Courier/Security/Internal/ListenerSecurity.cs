@@ -100,7 +100,7 @@ internal sealed class ListenerSecurity : IDisposable
         }
     }
 
-    /// <summary>Logs a worker refused a service (once per READY: each costs the worker a reconnect).</summary>
+    /// <summary>Logs a worker refused a service; the caller rate-limits it (a worker may ignore DISCONNECT and send READY again).</summary>
     public void ServeRefused(string? userId, string service) => SecurityLog.ServeForbidden(_logger, _listener, Describe(userId), service);
 
     /// <summary>The certificate name of an admitted key, or the key itself, for logs.</summary>
