@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -58,8 +59,46 @@ internal sealed class OptionsRegistration<T>
     private static T Bind(IServiceProvider provider, string sectionPath, OptionsKind<T> kind)
     {
         var section = provider.GetService<IConfiguration>()?.GetSection(sectionPath);
-        // A fresh instance, never the Default: the binder sets properties in place.
-        return section is not null && section.Exists() ? section.Get<T>() ?? kind.Default() : kind.Default();
+        if (section is null || !section.Exists())
+        {
+            return kind.Default();
+        }
+
+        try
+        {
+            // A fresh instance, never the Default: the binder sets properties in place. An unknown key is an error: a
+            // misspelt "Securty" or "CertFile" would otherwise leave security off without a word.
+            return section.Get<T>(binder => binder.ErrorOnUnknownConfiguration = true) ?? kind.Default();
+        }
+        catch (InvalidOperationException ex)
+        {
+            var key = FirstUnknown(section, typeof(T));
+            throw new OptionsValidationException(sectionPath, typeof(T), [key is null
+                ? $"{sectionPath}: {ex.Message}"
+                : $"{typeof(T).Name}: '{key}' in the configuration is not a setting (misspelt?); the host does not start with it"]);
+        }
+    }
+
+    /// <summary>The path of the first key under <paramref name="section"/> that names no property of <paramref name="type"/> (or of a nested options type).</summary>
+    private static string? FirstUnknown(IConfigurationSection section, Type type)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property is null)
+            {
+                return child.Path;
+            }
+
+            var nested = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (child.Value is null && nested.IsClass && nested != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(nested)
+                && FirstUnknown(child, nested) is { } deeper)
+            {
+                return deeper;
+            }
+        }
+
+        return null;
     }
 
     private sealed class Validator(string name, Action<T> validate) : IValidateOptions<OptionsBox<T>>

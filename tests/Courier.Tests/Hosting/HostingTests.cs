@@ -65,6 +65,38 @@ public sealed class HostingTests
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Courier:Server:Securty:CertificateFile", "'Courier:Server:Securty'")]
+    [InlineData("Courier:Server:Security:CertFile", "'Courier:Server:Security:CertFile'")]
+    [InlineData("Courier:Server:Security:AllowDir", "'Courier:Server:Security:AllowDir'")]
+    public async Task A_misspelt_security_key_fails_the_host_start_naming_the_key(string key, string named)
+    {
+        var builder = Builder(new() { ["Courier:Server:Endpoint"] = "tcp://127.0.0.1:*", [key] = "/etc/courier/server.key_secret" });
+        builder.Services.AddCourierServer();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains($"{named} in the configuration is not a setting", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Security_keys_spelt_right_still_bind()
+    {
+        var builder = Builder(new()
+        {
+            ["Courier:Server:Endpoint"] = "tcp://127.0.0.1:*",
+            ["Courier:Server:Security:CertificateFile"] = "/etc/courier/server.key_secret",
+            ["Courier:Server:Security:AllowDirectory"] = "/etc/courier/allow",
+        });
+        builder.Services.AddCourierServer();
+        using var host = builder.Build();
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<Courier.Extensions.Hosting.Internal.OptionsBox<CourierServerOptions>>>().CurrentValue.Value;
+
+        Assert.Equal(("/etc/courier/server.key_secret", "/etc/courier/allow"), (options.Security.CertificateFile, options.Security.AllowDirectory));
+    }
+
     [Fact]
     public async Task Configure_delegate_runs_after_configuration_and_is_validated_too()
     {
