@@ -93,7 +93,8 @@ internal static class SecurityFlags
                     result.AddError($"{name}: {path} holds no secret key: give the NAME.key_secret file");
                 }
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            // InvalidDataException: a file that is not a certificate is a bad flag too, not a crash.
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
             {
                 result.AddError($"{name}: {ex.Message}");
             }

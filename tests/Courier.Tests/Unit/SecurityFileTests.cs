@@ -82,8 +82,8 @@ public sealed class SecurityFileTests
 
     [Theory]
     [InlineData("curve\n    public-key = \"short\"\n", "f.key:2: 'public-key' is not a 40-character Z85 CURVE key")]
-    [InlineData("metadata\n    name\n", "f.key:2: expected 'name = \"value\"'")]
-    [InlineData("    public-key = \"x\"\n", "f.key:1: property 'public-key' outside any section")]
+    [InlineData("metadata\n    name\n", "f.key:2: expected a property, 'name = \"value\"'")]
+    [InlineData("    public-key = \"x\"\n", "f.key:1: a property outside any section")]
     [InlineData("metadata\n    name = \"unterminated\n", "f.key:2: a quoted value has no closing quote")]
     [InlineData("metadata\n    name = \"x\"\n", "f.key: no 'public-key' in a 'curve' section")]
     public void A_bad_certificate_file_is_refused_naming_the_file_and_line(string text, string expected)
@@ -91,6 +91,24 @@ public sealed class SecurityFileTests
         var error = Assert.Throws<InvalidDataException>(() => CertificateFile.Parse(text, "f.key"));
 
         Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("curve\n    public-key = \"{0}\"\n    secret-key: \"{1}\"\n", "f.key_secret:3: expected a property")]
+    [InlineData("curve\n    public-key = \"{0}\"\n    secret-key = \"{1}~\"\n", "f.key_secret:3: 'secret-key' is not a 40-character Z85 CURVE key")]
+    [InlineData("curve\n    public-key = \"{0}\"\n    {1}\n", "f.key_secret:3: expected a property")]
+    [InlineData("    {1} = \"x\"\n", "f.key_secret:1: a property outside any section")]
+    public void A_malformed_secret_key_line_is_refused_by_its_line_number_without_quoting_the_key(string template, string expected)
+    {
+        var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, template, Public, Secret);
+
+        var error = Assert.Throws<InvalidDataException>(() => CertificateFile.Parse(text, "f.key_secret"));
+
+        Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+        for (var i = 0; i + 4 <= Secret.Length; i++)
+        {
+            Assert.DoesNotContain(Secret.Substring(i, 4), error.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

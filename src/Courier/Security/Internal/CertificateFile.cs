@@ -36,7 +36,8 @@ internal static class CertificateFile
             var equals = content.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw Problem(path, n, $"expected 'name = \"value\"', found '{Shorten(content)}'");
+                // The line is not quoted: in a secret file it may be most of the secret key.
+                throw Problem(path, n, "expected a property, 'name = \"value\"'");
             }
 
             var name = content[..equals].Trim();
@@ -53,7 +54,8 @@ internal static class CertificateFile
                     secretKey = Key(value, path, n, name);
                     break;
                 case null:
-                    throw Problem(path, n, $"property '{name}' outside any section");
+                    // Not named either: before '=' on a garbled line may be part of a key.
+                    throw Problem(path, n, "a property outside any section (put it under 'metadata' or 'curve')");
                 default:
                     break; // other sections and properties are someone else's: kept out, not refused
             }
@@ -154,7 +156,9 @@ internal static class CertificateFile
         var bytes = Z85.TryDecode(value, out var problem);
         if (bytes is null || bytes.Length != 32)
         {
-            throw Problem(path, line, $"'{name}' is not a 40-character Z85 CURVE key ({problem ?? $"{bytes!.Length} bytes, not 32"})");
+            // What is wrong with a secret key is not said: Z85's complaint quotes the character it stopped at.
+            var why = name == "secret-key" ? $"{value.Length} characters" : problem ?? $"{bytes!.Length} bytes, not 32";
+            throw Problem(path, line, $"'{name}' is not a 40-character Z85 CURVE key ({why})");
         }
 
         return value;
@@ -177,8 +181,6 @@ internal static class CertificateFile
         var hash = value.IndexOf('#', StringComparison.Ordinal);
         return (hash >= 0 ? value[..hash] : value).Trim();
     }
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
     private static InvalidDataException Problem(string path, int line, string what) => new($"{path}:{line + 1}: {what}");
 }
