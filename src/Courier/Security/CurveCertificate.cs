@@ -69,23 +69,36 @@ public sealed class CurveCertificate
         }
 
         var secretPath = basePath + ".key_secret";
-        // Created with its final mode, so the secret is never readable by others, not even for a moment.
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        // A new file renamed over the old one, never the old one rewritten: a descriptor opened on the old file (while it
+        // was readable by others, say) must not see the new secret. Created with its final mode, so the secret is never
+        // readable by others, not even for a moment; in the same directory, so the rename is atomic.
+        var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(secretPath))!, $".{Path.GetFileName(secretPath)}.{Guid.NewGuid():N}.tmp");
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        using (var stream = new FileStream(secretPath, fileOptions))
-        using (var writer = new StreamWriter(stream))
+        try
         {
-            writer.Write(CertificateFile.Format(this, secret: true));
-        }
+            using (var stream = new FileStream(temporary, fileOptions))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.Write(CertificateFile.Format(this, secret: true));
+            }
 
-        if (!OperatingSystem.IsWindows())
+            if (!OperatingSystem.IsWindows())
+            {
+                // Exactly 0600 whatever the umask; only its owner can open it to this point.
+                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            File.Move(temporary, secretPath, overwrite: true);
+        }
+        catch
         {
-            // UnixCreateMode applies only to a new file; one being overwritten keeps its mode unless set.
-            File.SetUnixFileMode(secretPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.Delete(temporary);
+            throw;
         }
     }
 

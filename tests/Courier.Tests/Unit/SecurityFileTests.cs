@@ -112,6 +112,40 @@ public sealed class SecurityFileTests
     }
 
     [Fact]
+    public void Saving_over_a_pair_writes_a_new_secret_file_that_a_descriptor_open_on_the_old_one_cannot_read()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // Unix file modes
+        }
+
+        var dir = Directory.CreateTempSubdirectory("courier-keys-");
+        try
+        {
+            var basePath = Path.Combine(dir.FullName, "svc");
+            var old = CurveCertificate.Generate();
+            old.Save(basePath);
+            File.SetUnixFileMode(basePath + ".key_secret", (UnixFileMode)0b110_100_100); // 0644, as a careless copy leaves it
+            using var opened = new FileStream(basePath + ".key_secret", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+            var replacement = CurveCertificate.Generate();
+            replacement.Save(basePath);
+
+            using var reader = new StreamReader(opened);
+            var seen = reader.ReadToEnd();
+            Assert.Contains(old.SecretKey!, seen, StringComparison.Ordinal);
+            Assert.DoesNotContain(replacement.SecretKey!, seen, StringComparison.Ordinal);
+            Assert.Equal(replacement.SecretKey, CurveCertificate.Load(basePath + ".key_secret").SecretKey);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(basePath + ".key_secret"));
+            Assert.Equal(["svc.key", "svc.key_secret"], dir.GetFiles().Select(f => f.Name).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Policy_grants_by_certificate_name_key_or_anyone_and_by_name_prefix_or_any_service()
     {
         var policy = ServicePolicy.Parse($$"""
