@@ -84,7 +84,7 @@ internal sealed class AllowList
     {
         var files = new DirectoryInfo(_directory).GetFiles("*.key");
         Array.Sort(files, (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return string.Join('\n', files.Select(f => $"{f.Name}\t{f.LastWriteTimeUtc.Ticks}\t{f.Length}"));
+        return string.Join('\n', files.Select(f => $"{f.Name}\t{FileStamp.Of(f)}"));
     }
 
     private Snapshot Read(string signature)

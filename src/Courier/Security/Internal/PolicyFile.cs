@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Courier.Security.Internal;
 
 /// <summary>
-/// A policy file and the policy read from it, re-read when the file's time or size changes (checked at most every
+/// A policy file and the policy read from it, re-read when the file's time or size changes, or the file it links to (checked at most every
 /// <see cref="AllowList.CheckInterval"/>). A change that does not parse keeps the policy in force and is logged: a
 /// typo must not open anything, nor lock everyone out. Loop thread only.
 /// </summary>
@@ -12,7 +12,7 @@ internal sealed class PolicyFile
     private readonly string _path;
     private readonly ILogger _logger;
     private readonly string _listener;
-    private (DateTime Time, long Length) _stamp;
+    private string _stamp;
     private ServicePolicy _current;
     private long _nextCheck;
 
@@ -61,9 +61,9 @@ internal sealed class PolicyFile
         }
     }
 
-    private (DateTime, long) Stamp()
+    private string Stamp()
     {
         var file = new FileInfo(_path);
-        return file.Exists ? (file.LastWriteTimeUtc, file.Length) : throw new FileNotFoundException($"The policy file '{_path}' does not exist.", _path);
+        return file.Exists ? FileStamp.Of(file) : throw new FileNotFoundException($"The policy file '{_path}' does not exist.", _path);
     }
 }
