@@ -120,6 +120,22 @@ public sealed class CurveTests : IDisposable
     }
 
     [Fact]
+    public async Task Deleting_the_allow_list_directory_admits_no_one_until_it_is_back()
+    {
+        using var logs = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(o => o with { Security = _keys.Listener(), LoggerFactory = logs });
+        Assert.True(await ServedAsync(server.Endpoint!, "alice"));
+
+        Directory.Delete(_keys.AllowDirectory, recursive: true);
+        await Poll.UntilAsync(async () => !await ServedAsync(server.Endpoint!, "alice"), TimeSpan.FromSeconds(30), "alice refused once the allow-list is gone");
+        Assert.Single(logs.Entries, e => e.Message.Contains("allow-list unreadable", StringComparison.Ordinal));
+
+        Directory.CreateDirectory(_keys.AllowDirectory);
+        _keys.Allow("alice");
+        await Poll.UntilAsync(async () => await ServedAsync(server.Endpoint!, "alice"), TimeSpan.FromSeconds(30), "alice admitted once the allow-list is back");
+    }
+
+    [Fact]
     public async Task Client_and_worker_talk_through_a_curve_broker()
     {
         _keys.Generate("worker", allow: true);

@@ -10,14 +10,21 @@ internal sealed class AllowList
     internal static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly string _directory;
     private readonly Action<string>? _onBadFile;
+    private readonly Action<string>? _onUnreadable;
     private readonly Lock _gate = new();
     private volatile Snapshot _current;
     private long _nextCheck;
 
+    private static readonly Snapshot Unreadable = new("(unreadable)", []);
+
     private sealed record Snapshot(string Signature, Dictionary<string, string> NameByKey);
 
-    /// <summary>Reads the directory; throws <see cref="DirectoryNotFoundException"/> when it is not there.</summary>
-    public AllowList(string directory, Action<string>? onBadFile = null)
+    /// <summary>
+    /// Reads the directory; throws <see cref="DirectoryNotFoundException"/> when it is not there. Later, a file that
+    /// does not parse goes to <paramref name="onBadFile"/> (that file admits no one), and a directory gone or unreadable
+    /// to <paramref name="onUnreadable"/>, once until it is back (no one is admitted meanwhile).
+    /// </summary>
+    public AllowList(string directory, Action<string>? onBadFile = null, Action<string>? onUnreadable = null)
     {
         if (!Directory.Exists(directory))
         {
@@ -26,6 +33,7 @@ internal sealed class AllowList
 
         _directory = directory;
         _onBadFile = onBadFile;
+        _onUnreadable = onUnreadable;
         _current = Read(Signature());
         _nextCheck = Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds;
     }
@@ -66,14 +74,15 @@ internal sealed class AllowList
                     _current = Read(signature);
                 }
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // The directory is gone or unreadable for a moment: keep what was admitted, say so.
-                _onBadFile?.Invoke($"{_directory}: {ex.Message}");
-            }
-            catch (UnauthorizedAccessException ex)
-            {
-                _onBadFile?.Invoke($"{_directory}: {ex.Message}");
+                // The directory is gone or unreadable: admit no one until it is back (a deleted allow-list must not
+                // leave its keys in force), and say so once, not at every check.
+                if (!ReferenceEquals(_current, Unreadable))
+                {
+                    _current = Unreadable;
+                    _onUnreadable?.Invoke($"{_directory}: {ex.Message}");
+                }
             }
 
             Volatile.Write(ref _nextCheck, Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds);

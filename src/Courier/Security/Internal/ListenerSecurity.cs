@@ -33,7 +33,8 @@ internal sealed class ListenerSecurity : IDisposable
             throw new InvalidDataException($"{options.CertificateFile}: no 'secret-key': give the secret certificate (NAME.key_secret), not the public one");
         }
 
-        _allowList = options.AllowDirectory is { } directory ? new AllowList(directory, problem => SecurityLog.BadCertificate(logger, listener, problem)) : null;
+        _allowList = options.AllowDirectory is { } directory ? new AllowList(
+            directory, problem => SecurityLog.BadCertificate(logger, listener, problem), problem => SecurityLog.AllowListUnreadable(logger, listener, problem)) : null;
         _policy = options.PolicyFile is { } policy ? new PolicyFile(policy, logger, listener) : null;
         _domain = ZapHandler.Register(transport, this);
         Curve = new CurveSettings(Decode(certificate.PublicKey), Decode(certificate.SecretKey), ServerKey: null, _domain);

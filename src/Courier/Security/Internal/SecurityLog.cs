@@ -21,4 +21,7 @@ internal static partial class SecurityLog
 
     [LoggerMessage(906, LogLevel.Warning, "{Listener}: worker {Peer} may not serve {Service}: sent DISCONNECT")]
     public static partial void ServeForbidden(ILogger logger, string listener, string peer, string service);
+
+    [LoggerMessage(907, LogLevel.Warning, "{Listener}: allow-list unreadable, no one is admitted until it is back: {Problem}")]
+    public static partial void AllowListUnreadable(ILogger logger, string listener, string problem);
 }
