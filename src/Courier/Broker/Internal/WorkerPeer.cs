@@ -35,6 +35,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>The services it registered, in the order it did.</summary>
     public List<BrokerWorker> Registrations { get; } = [];
 
+    /// <summary>The CURVE key the connection was admitted with (ZAP User-Id), or null without security.</summary>
+    public string? UserId { get; init; }
+
     /// <summary>REQUESTs packed for it since the loop last sent; made on first use.</summary>
     public BatchWriter? Pending { get; set; }
 

@@ -163,6 +163,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             }
         }
 
+        RemoveWithoutRights();
+
         // After the expiry: a worker about to be dropped for its silence is not sent a request first.
         foreach (var peer in Backlog.RetryAll() ?? [])
         {
@@ -178,6 +180,44 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             {
                 _sender.SendCommand(peer.Identity, MdpWorker.HeartbeatFrame);
             }
+        }
+    }
+
+    /// <summary>
+    /// A policy or allow-list re-read may take a registered worker's right to a service away: it is then sent
+    /// DISCONNECT and forgotten, as if its READY came now, so that it gets no more requests (a leaked worker key would
+    /// otherwise keep receiving other clients' requests until it disconnected by itself). What it held is handled as a
+    /// departing worker's is: requests that may run again go back to their queues; the others are answered 520.
+    /// </summary>
+    private void RemoveWithoutRights()
+    {
+        if (Security is not { ChecksRights: true } security || _workers.Count == 0)
+        {
+            return;
+        }
+
+        List<(WorkerPeer Peer, string Service)>? revoked = null;
+        foreach (var peer in _workers.Values)
+        {
+            foreach (var worker in peer.Registrations)
+            {
+                if (!security.MayServe(peer.UserId, worker.Service.Name))
+                {
+                    (revoked ??= []).Add((peer, worker.Service.Name));
+                    break;
+                }
+            }
+        }
+
+        foreach (var (peer, service) in revoked ?? [])
+        {
+            if (violations.Admit(Courier.Internal.ViolationKind.ServeForbidden))
+            {
+                security.ServeRefused(peer.UserId, service);
+            }
+
+            _sender.SendCommand(peer.Identity, MdpWorker.DisconnectFrame);
+            Remove(peer, $"its right to serve {service} was withdrawn", died: false);
         }
     }
 
@@ -298,7 +338,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         var first = peer is null;
         if (peer is null)
         {
-            peer = new WorkerPeer(identity, capability, _clock.GetTimestamp());
+            peer = new WorkerPeer(identity, capability, _clock.GetTimestamp()) { UserId = userId };
             _workers.Add(identity, peer);
         }
         else if (!peer.MultiService || !capability.MultiService)
