@@ -25,12 +25,15 @@ internal static class WorkerCommand
         var heartbeat = CliOption.Duration(
             "--heartbeat", CourierWorkerOptions.Default.HeartbeatInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1), "Heartbeat interval with the broker.");
         var liveness = CliOption.Int("--liveness", CourierWorkerOptions.Default.HeartbeatLiveness, 1, 100, "Missed heartbeats before reconnecting.");
+        var drain = CliOption.Duration(
+            "--drain-timeout", CourierWorkerOptions.Default.DrainTimeout, TimeSpan.Zero, TimeSpan.FromHours(24),
+            "How long a stop waits for requests in flight; then their handlers are cancelled.");
         var protocol = CliOption.Enum("--protocol", ClientProtocol.Auto, "Auto (ask the broker), Courier or Mdp (plain 7/MDP).");
         var record = CliOption.Text(
             "--record", "Append each request's body as a line to this file when its handler starts: an effect, so the services are declared not idempotent (a broker never runs such a request twice).", "PATH");
         var command = new Command("worker", "Serve a service of any name for a 7/MDP broker, answering like echo or whoami.")
         {
-            connect, service, reply, name, delay, concurrency, prefetch, heartbeat, liveness, protocol, record,
+            connect, service, reply, name, delay, concurrency, prefetch, heartbeat, liveness, drain, protocol, record,
         };
         var telemetry = CliTelemetry.Options.Create();
         telemetry.AddTo(command);
@@ -50,6 +53,7 @@ internal static class WorkerCommand
                     Prefetch = parse.GetValue(prefetch),
                     HeartbeatInterval = parse.GetValue(heartbeat),
                     HeartbeatLiveness = parse.GetValue(liveness),
+                    DrainTimeout = parse.GetValue(drain),
                     Protocol = parse.GetValue(protocol),
                     // The built-in services never block: echo and whoami answer at once, --delay awaits a timer.
                     RunHandlersInline = true,

@@ -92,6 +92,7 @@ public sealed class CliSyntaxTests
     [InlineData("--concurrency: '0' is too small; at least 1", "server", "--bind", "tcp://127.0.0.1:*", "--concurrency", "0")]
     [InlineData("--heartbeat: '0' is too small; at least 10ms", "broker", "--bind", "tcp://127.0.0.1:*", "--heartbeat", "0")]
     [InlineData("--liveness: '0' is too small; at least 1", "worker", "--connect", Nobody, "--liveness", "0")]
+    [InlineData("--drain-timeout: '25h' is too large; at most 24h", "worker", "--connect", Nobody, "--drain-timeout", "25h")]
     [InlineData("--zmtp-heartbeat: '1us' is too small; at least 1ms, or 0", "server", "--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "1us")]
     public async Task A_bad_command_line_is_one_error_line_naming_the_flag_and_exit_2(string error, params string[] args)
     {

@@ -202,6 +202,35 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Worker_on_SIGTERM_cancels_a_running_request_when_its_drain_timeout_runs_out()
+    {
+        var (broker, endpoint) = await ChildProcess.StartBrokerAsync("--bind", "tcp://127.0.0.1:*");
+        await using var _ = broker;
+        var record = Path.GetTempFileName();
+        try
+        {
+            // --record makes the service at-most-once, so its cancelled caller is told 520 (outcome unknown).
+            await using var worker = ChildProcess.Start(
+                "worker", "--connect", endpoint, "--service", "slow", "--delay", "1h", "--drain-timeout", "0s", "--record", record);
+            await worker.WaitForOutputAsync("serving slow");
+            await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
+            await TestBroker.WaitForWorkersAsync(client, "slow", 1);
+            var request = client.RequestAsync("slow", "running");
+            await Poll.UntilAsync(() => File.ReadAllText(record).Contains("running", StringComparison.Ordinal), what: "the handler to start");
+
+            worker.Signal("TERM");
+
+            Assert.Equal(0, await worker.WaitForExitAsync(Bound));
+            Assert.Contains("stopped", worker.Stdout, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => request.WaitAsync(Bound));
+        }
+        finally
+        {
+            File.Delete(record);
+        }
+    }
+
+    [Fact]
     public async Task Worker_rejects_a_reply_it_does_not_have()
     {
         var (exit, _, stderr) = await ChildProcess.RunAsync(Bound, "worker", "--connect", "tcp://127.0.0.1:1", "--service", "anyname", "--reply", "nosuch");
