@@ -8,7 +8,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>
 /// Health checks for Courier parts in the host (<c>services.AddHealthChecks().AddCourierServerCheck()</c>), for a
 /// container's readiness probe: a server or broker is healthy while it runs (unhealthy before it starts and from the
-/// moment it starts draining); a worker while it runs and its broker has a worker for each of its services; a client
+/// moment it starts draining); a worker while it runs and each of its brokers has a worker for each of its services (degraded while only some do); a client
 /// while its peer answers that it serves a given service.
 /// </summary>
 public static class CourierHealthChecksBuilderExtensions
@@ -21,7 +21,11 @@ public static class CourierHealthChecksBuilderExtensions
         HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
         => AddPartCheck(builder, "server", serverName, name, failureStatus, tags);
 
-    /// <summary>Healthy while the worker registered by <c>AddCourierWorker(workerName)</c> runs and its broker answers that it serves each of its services.</summary>
+    /// <summary>
+    /// Healthy while the worker registered by <c>AddCourierWorker(workerName)</c> runs and each of its brokers answers
+    /// that it serves each of its services; degraded while only some of its brokers do. The queries go with the worker's
+    /// transport and CURVE keys.
+    /// </summary>
     public static IHealthChecksBuilder AddCourierWorkerCheck(this IHealthChecksBuilder builder, string? workerName = null, string name = "courier-worker",
         HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
         => AddPartCheck(builder, "worker", workerName, name, failureStatus, tags);

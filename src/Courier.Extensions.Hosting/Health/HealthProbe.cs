@@ -1,4 +1,5 @@
 using Courier.Client;
+using Courier.Security;
 using Courier.Worker;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -26,24 +27,58 @@ internal static class HealthProbe
         }
     }
 
-    /// <summary>A worker is healthy while its broker answers and has a worker for each of its services.</summary>
+    /// <summary>
+    /// A worker is healthy while each of its brokers answers and has a worker for each of its services; degraded while
+    /// only some do (it still serves through those), unhealthy when none does.
+    /// </summary>
     public static async Task<HealthCheckResult> BrokerServesAsync(CourierWorkerOptions options, IReadOnlyList<string> services, CancellationToken cancellationToken)
     {
-        // A short-lived plain 7/MDP client: one query per service, no retries, in the worker's transport.
+        IReadOnlyList<string> brokers = options.BrokerEndpoints.Count > 0 ? options.BrokerEndpoints : [options.BrokerEndpoint];
+        var failures = new List<HealthCheckResult>();
+        foreach (var broker in brokers)
+        {
+            var result = await OneBrokerServesAsync(options, broker, services, cancellationToken).ConfigureAwait(false);
+            if (result.Status != HealthStatus.Healthy)
+            {
+                failures.Add(result);
+            }
+        }
+
+        var served = string.Join(", ", services);
+        if (failures.Count == 0)
+        {
+            return HealthCheckResult.Healthy($"{(brokers.Count == 1 ? "broker" : "brokers")} {string.Join(", ", brokers)} serve {served}");
+        }
+
+        var why = string.Join("; ", failures.Select(f => f.Description));
+        return failures.Count < brokers.Count
+            ? HealthCheckResult.Degraded($"{brokers.Count - failures.Count} of {brokers.Count} brokers serve {served}; {why}", failures[0].Exception)
+            : HealthCheckResult.Unhealthy(why, failures[0].Exception);
+    }
+
+    private static async Task<HealthCheckResult> OneBrokerServesAsync(CourierWorkerOptions options, string broker, IReadOnlyList<string> services, CancellationToken cancellationToken)
+    {
+        // A short-lived plain 7/MDP client per broker (one of several endpoints would spread the queries over them): one
+        // query per service, no retries, in the worker's transport and with its keys, which a CURVE broker admits.
         var client = new CourierClient(CourierClientOptions.Default with
         {
-            Endpoints = [options.BrokerEndpoint],
+            Endpoints = [broker],
             Timeout = TimeSpan.FromSeconds(2),
             Retries = 0,
             Protocol = ClientProtocol.Mdp,
             Transport = options.Transport,
+            Security = CourierSecurityOptions.Default with
+            {
+                CertificateFile = options.Security.CertificateFile,
+                ServerCertificateFile = options.Security.ServerCertificateFile,
+            },
             LoggerFactory = options.LoggerFactory,
         });
         await using (client.ConfigureAwait(false))
         {
             foreach (var service in services)
             {
-                var result = await ServedAsync(client, service, $"broker {options.BrokerEndpoint}", cancellationToken).ConfigureAwait(false);
+                var result = await ServedAsync(client, service, $"broker {broker}", cancellationToken).ConfigureAwait(false);
                 if (result.Status != HealthStatus.Healthy)
                 {
                     return result;
@@ -51,6 +86,6 @@ internal static class HealthProbe
             }
         }
 
-        return HealthCheckResult.Healthy($"broker {options.BrokerEndpoint} serves {string.Join(", ", services)}");
+        return HealthCheckResult.Healthy($"broker {broker} serves {string.Join(", ", services)}");
     }
 }

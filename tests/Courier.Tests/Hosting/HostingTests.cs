@@ -171,6 +171,35 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task Hosted_worker_of_two_brokers_is_healthy_while_both_serve_it_and_degraded_when_one_stops()
+    {
+        await using var first = await TestBroker.StartAsync();
+        var second = await TestBroker.StartAsync();
+        await using var _ = second;
+        var builder = Builder(new()
+        {
+            ["Courier:Worker:BrokerEndpoints:0"] = first.Endpoint,
+            ["Courier:Worker:BrokerEndpoints:1"] = second.Endpoint,
+            ["Courier:Worker:Name"] = "both",
+        });
+        builder.Services.AddCourierWorker(o => o with { HeartbeatInterval = TestBroker.Heartbeat, HeartbeatLiveness = TestBroker.Liveness })
+            .Map("ledger", TestBroker.Tagged("ledger"));
+        builder.Services.AddHealthChecks().AddCourierWorkerCheck();
+        using var host = builder.Build();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        await host.StartAsync();
+
+        // Asked of each broker it serves, not of BrokerEndpoint (the default tcp://127.0.0.1:5555, which it does not use).
+        await Poll.UntilAsync(async () => (await health.CheckHealthAsync()).Status == HealthStatus.Healthy, TimeSpan.FromSeconds(30), "worker check healthy");
+        await second.StopAsync();
+        await Poll.UntilAsync(async () => (await health.CheckHealthAsync()).Status == HealthStatus.Degraded, TimeSpan.FromSeconds(30), "worker check degraded");
+
+        var entry = (await health.CheckHealthAsync()).Entries["courier-worker"];
+        Assert.Contains($"1 of 2 brokers serve ledger; no answer about service 'ledger' from broker {second.Endpoint}", entry.Description, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_hosted_workers_mappings_reach_the_broker_with_their_concurrency_prefetch_and_idempotence()
     {
         await using var broker = await TestBroker.StartAsync();
