@@ -40,4 +40,12 @@ public sealed class CourierBrokerBuilder
         _options.Configure((_, options) => configure(options));
         return this;
     }
+
+    /// <summary>Changes the options with services at hand.</summary>
+    public CourierBrokerBuilder Configure(Func<IServiceProvider, CourierBrokerOptions, CourierBrokerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _options.Configure(configure);
+        return this;
+    }
 }

@@ -171,6 +171,24 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task Hosted_broker_takes_its_options_from_a_configure_delegate_with_services_at_hand()
+    {
+        using var port = PortReservation.Any();
+        var builder = Builder([]);
+        builder.Services.AddSingleton(new BrokerPlace(port.Endpoint));
+        builder.Services.AddCourierBroker().Configure((services, o) => o with { Endpoint = services.GetRequiredService<BrokerPlace>().Endpoint });
+        using var host = builder.Build();
+
+        await host.StartAsync();
+
+        Assert.Equal(port.Endpoint, host.Services.GetRequiredService<CourierBroker>().Endpoint);
+        await host.StopAsync();
+    }
+
+    /// <summary>Where the broker binds, as a service: what a configure delegate reads from the container.</summary>
+    public sealed record BrokerPlace(string Endpoint);
+
+    [Fact]
     public async Task Hosted_worker_of_two_brokers_is_healthy_while_both_serve_it_and_degraded_when_one_stops()
     {
         await using var first = await TestBroker.StartAsync();
