@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using System.Text.Json;
 using Courier.Client;
 using Courier.Json;
 using Courier.Protocol;
@@ -52,6 +53,52 @@ public sealed class TypedRequestTests
         var level = await client.RequestAsync<StockQuery, StockLevel>("stock", new StockQuery("plum"), TypedJson.Default);
 
         Assert.Equal(new StockLevel("plum", 4), level);
+    }
+
+    [Fact]
+    public async Task Typed_worker_map_declares_idempotence_and_prefetch_to_the_broker()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions(broker.Endpoint!, "typed-idempotent"))
+            .Map("stock", Stock, TypedJson.Default, concurrency: 2, idempotent: true, prefetch: 1)
+            .Map("level", Stock, TypedJson.Default.StockQuery, TypedJson.Default.StockLevel, concurrency: 3, idempotent: true, prefetch: 2);
+        await worker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(client, "stock", 1);
+        await TestBroker.WaitForWorkersAsync(client, "level", 1);
+
+        using var workers = JsonDocument.Parse((await client.RequestAsync("mmi.workers", "")).Body);
+        var stock = workers.RootElement.GetProperty("stock")[0];
+        var level = workers.RootElement.GetProperty("level")[0];
+
+        // Capacity is concurrency plus prefetch.
+        Assert.Equal((3, true), (stock.GetProperty("capacity").GetInt32(), stock.GetProperty("idempotent").GetBoolean()));
+        Assert.Equal((5, true), (level.GetProperty("capacity").GetInt32(), level.GetProperty("idempotent").GetBoolean()));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Typed_server_map_declared_idempotent_answers_503_when_a_stop_cuts_its_handler_short(bool viaContext)
+    {
+        Courier.Json.CourierHandler<StockQuery, StockLevel> forever = async (query, ct) =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return new StockLevel(query.Sku, 0);
+        };
+        var server = await TestServer.StartAsync(o => o with { DrainTimeout = TimeSpan.FromMilliseconds(200) }, s => _ = viaContext
+            ? s.Map("stock", forever, TypedJson.Default, idempotent: true)
+            : s.Map("stock", forever, TypedJson.Default.StockQuery, TypedJson.Default.StockLevel, idempotent: true));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(5) });
+        var stuck = client.RequestAsync<StockQuery, StockLevel>("stock", new StockQuery("fig"), TypedJson.Default);
+        await Poll.UntilAsync(() => server.InFlight == 1);
+
+        await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // At most once (the default) this would be 520: the handler had started.
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => stuck);
+        Assert.Equal(CourierStatus.Unavailable, error.StatusCode);
+        await server.DisposeAsync();
     }
 
     [Theory]
