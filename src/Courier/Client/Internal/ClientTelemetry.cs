@@ -7,20 +7,7 @@ internal static class ClientTelemetry
 {
     public static void Completed(PendingRequest request, TimeProvider clock, Exception? error)
     {
-        var status = error switch
-        {
-            null => Protocol.CourierStatus.Ok,
-            CourierRemoteException remote => remote.StatusCode,
-            _ => 0,
-        };
-        var errorType = error switch
-        {
-            null or CourierRemoteException => null,
-            CourierTimeoutException => "timeout",
-            CourierUnreachableException => "unreachable",
-            CourierClosedException => "closed",
-            _ => error.GetType().FullName,
-        };
+        var (status, errorType) = Outcome(error);
         if (CourierMetrics.ClientDuration.Enabled && request.StartedAt != 0)
         {
             var tags = new System.Diagnostics.TagList
@@ -46,6 +33,23 @@ internal static class ClientTelemetry
             CourierTracing.Stop(activity, status, errorType);
         }
     }
+
+    /// <summary>
+    /// The status a request ended with (0: none) and its <c>error.type</c> when that is not the status. A short fixed set
+    /// of values: an exception's type name would make a series of its own.
+    /// </summary>
+    internal static (int Status, string? ErrorType) Outcome(Exception? error) => error switch
+    {
+        null => (Protocol.CourierStatus.Ok, null),
+        CourierRemoteException remote => (remote.StatusCode, null),
+        // 520 whether the peer answered it or the client judged it (a connection lost while the request may have run).
+        CourierOutcomeUnknownException => (Protocol.CourierStatus.OutcomeUnknown, null),
+        CourierTimeoutException => (0, "timeout"),
+        CourierUnreachableException => (0, "unreachable"),
+        CourierClosedException => (0, "closed"),
+        CourierProtocolException => (0, "protocol"),
+        _ => (0, "_OTHER"),
+    };
 
     /// <summary>The caller cancelled: its span ends, and no duration is recorded (the caller stopped waiting, not the peer).</summary>
     public static void Cancelled(PendingRequest request)
