@@ -70,6 +70,25 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task Names_a_broker_does_not_keep_fold_into_one_tag_value_however_many_a_client_asks_for()
+    {
+        using var metrics = new MetricRecorder();
+        var prefix = $"unkept-{Guid.NewGuid():N}"[..20];
+        // Two names fit (queued within the grace period, then answered 404); the rest find the broker full: 503.
+        await using var broker = await TestBroker.StartAsync(o => o with { MaxServices = 2, ServiceGracePeriod = TimeSpan.FromSeconds(3) });
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Record.ExceptionAsync(() => client.RequestAsync($"{prefix}-{i}", "x"))));
+
+        var statuses = answers.Select(e => Assert.IsType<CourierRemoteException>(e).StatusCode).ToHashSet();
+        Assert.Contains(CourierStatus.Unavailable, statuses);
+        string[] instruments = ["courier.broker.requests", "courier.broker.request.duration"];
+        var methods = instruments.SelectMany(i => metrics.Of(i)).Select(m => m.Tags["rpc.method"]!).ToArray();
+        Assert.DoesNotContain(methods, m => m.StartsWith(prefix, StringComparison.Ordinal));
+        Assert.Contains(metrics.Of("courier.broker.requests", "_OTHER"), m => m.Tags["rpc.response.status_code"] == "503");
+    }
+
+    [Fact]
     public async Task A_server_counts_its_answers_and_times_its_handlers_with_error_status()
     {
         using var metrics = new MetricRecorder();

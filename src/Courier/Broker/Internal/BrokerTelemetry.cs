@@ -62,7 +62,8 @@ internal sealed class BrokerTelemetry : IGaugeSource
             {
                 CourierMetrics.BrokerDuration.Record(
                     (double)elapsed / Stopwatch.Frequency,
-                    new KeyValuePair<string, object?>(CourierMetrics.MethodTag, request.Service.Name),
+                    // A 404 is for a name no worker registered, which any client picks: not a tag value (ClientFrontEnd.Count).
+                    new KeyValuePair<string, object?>(CourierMetrics.MethodTag, status == CourierStatus.NotFound ? "_OTHER" : request.Service.Name),
                     new KeyValuePair<string, object?>(CourierMetrics.StatusTag, StatusText.Of(status)));
             }
         }

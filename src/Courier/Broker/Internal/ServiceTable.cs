@@ -78,6 +78,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <summary>A service lost a worker: from its last one on, its grace period runs.</summary>
     public void WorkerLeft(BrokerService service) => _services.WorkerLeft(service);
 
+    public bool Keeps(string service) => _services.Find(service) is not null;
+
     public string? Refusal => null;
 
     /// <summary>courier/5 requests the at-most-once ledger holds as in progress (queued, with a worker, or orphaned).</summary>

@@ -97,6 +97,8 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
     public string? NotServed(InboundRequest request)
         => _handlers.ContainsKey(request.Service!) ? null : $"no service '{request.Service}' here";
 
+    public bool Keeps(string service) => _handlers.ContainsKey(service);
+
     public string? Refusal => _draining ? "server is shutting down" : null;
 
     public IReadOnlyList<ReadOnlyMemory<byte>>? AnswerMmi(string service, ReadOnlySpan<byte> argument)

@@ -309,9 +309,9 @@ internal sealed class ClientFrontEnd
     {
         if (_answered.Enabled)
         {
-            // A name nobody serves, or a malformed one, comes from the peer: as a tag value it would let any client
-            // make series without bound.
-            var method = status is CourierStatus.BadRequest or CourierStatus.NotFound ? "_OTHER" : service ?? "_OTHER";
+            // A name nobody serves or keeps (a 404, a broker's 503 at MaxServices, a 413 before a broker made it), or a
+            // malformed one, comes from the peer: as a tag value it would let any client make series without bound.
+            var method = status is CourierStatus.BadRequest or CourierStatus.NotFound || service is null || !_target.Keeps(service) ? "_OTHER" : service;
             _answered.Add(
                 1,
                 new KeyValuePair<string, object?>(CourierMetrics.MethodTag, method),

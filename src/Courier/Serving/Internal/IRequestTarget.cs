@@ -15,6 +15,12 @@ internal interface IRequestTarget
     /// <summary>Why nothing here serves the request (answered 404), or null.</summary>
     string? NotServed(InboundRequest request);
 
+    /// <summary>
+    /// Whether <paramref name="service"/> is one this target serves or keeps (a broker's known services): only such a
+    /// name may be a metric tag value, since any other comes from a peer and is unbounded.
+    /// </summary>
+    bool Keeps(string service);
+
     /// <summary>Why new work is refused right now (answered 503), or null.</summary>
     string? Refusal { get; }
 
