@@ -104,28 +104,6 @@ public sealed class CliSyntaxTests
     }
 
     [Fact]
-    public async Task A_malformed_curve_secret_file_is_one_error_line_and_exit_2_without_quoting_the_key()
-    {
-        var secret = Courier.Security.CurveCertificate.Generate();
-        var path = Path.Combine(Path.GetTempPath(), $"courier-bad-{Guid.NewGuid():N}.key_secret");
-        // A colon for the '=': the line is not a property, and must not be quoted back.
-        await File.WriteAllTextAsync(path, $"curve\n    public-key = \"{secret.PublicKey}\"\n    secret-key: \"{secret.SecretKey}\"\n");
-        try
-        {
-            var (exit, stdout, stderr) = await ChildProcess.RunAsync(Bound, "request", "--connect", Nobody, "--curve-secret", path);
-
-            Assert.True(exit == 2, $"exit {exit}: {stderr}");
-            Assert.StartsWith($"courier: error: --curve-secret: {path}:3: expected a property", stderr.Trim(), StringComparison.Ordinal);
-            Assert.DoesNotContain(secret.SecretKey![..8], stderr, StringComparison.Ordinal);
-            Assert.Empty(stdout.Trim());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
-    [Fact]
     public async Task A_payload_frame_that_begins_with_a_dash_goes_after_double_dash()
     {
         await using var server = await TestServer.StartAsync();
