@@ -32,6 +32,25 @@ public sealed class TimeoutListTests
     }
 
     [Fact]
+    public void Deadlines_of_their_own_come_out_soonest_first_and_equal_ones_in_the_order_added()
+    {
+        // A request's own Deadline (CourierRequestOptions.Deadline) may be shorter than those listed before it: listed
+        // behind them, it would fail only when they do.
+        var list = new TimeoutList(TimeoutKind.Deadline);
+        long[] deadlines = [60, 5, 30, 5, 90, 1];
+        var requests = deadlines.Select((deadline, i) => Request((ulong)i + 1)).ToArray();
+        for (var i = 0; i < requests.Length; i++)
+        {
+            requests[i].Deadline = deadlines[i];
+            list.AddInOrder(requests[i]);
+        }
+
+        list.Remove(requests[2]); // from the middle: the rest stay linked
+
+        Assert.Equal([6UL, 2, 4, 1, 5], Ids(list));
+    }
+
+    [Fact]
     public void Requests_come_out_in_the_order_they_were_added()
     {
         var (list, _) = Listed(3);

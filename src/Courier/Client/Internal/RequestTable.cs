@@ -21,7 +21,7 @@ internal sealed class RequestTable
         _pending.Add(request.Id, request);
         if (request.Deadline != long.MaxValue)
         {
-            Deadlines.AddLast(request);
+            Deadlines.AddInOrder(request);
         }
     }
 

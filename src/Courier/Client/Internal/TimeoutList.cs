@@ -9,8 +9,9 @@ internal struct TimeoutLinks
 }
 
 /// <summary>
-/// Outstanding requests in the order one kind of timeout falls due. Every attempt gets the same timeout and every
-/// request the same deadline, so appending keeps the list sorted and the tick only looks at its head. Unlike a
+/// Outstanding requests in the order one kind of timeout falls due, so the tick only looks at the head. Every attempt
+/// gets the same timeout, so appending keeps the list sorted; most requests share the client's deadline too, so a
+/// deadline is inserted from the tail, where it almost always belongs (a request's own shorter one walks back). Unlike a
 /// priority queue with lazy deletion, a request leaves the moment it completes: answered requests (and their
 /// replies) are not kept alive until their timeout would have passed, which under load filled the older GC
 /// generations and stalled the client for tens of milliseconds.
@@ -42,6 +43,41 @@ internal sealed class TimeoutList(TimeoutKind kind)
         }
 
         _last = request;
+    }
+
+    /// <summary>Inserts <paramref name="request"/> after every request due no later than it (walking from the tail).</summary>
+    public void AddInOrder(PendingRequest request)
+    {
+        Remove(request);
+        var due = DueOf(request);
+        var before = _last;
+        while (before is not null && DueOf(before) > due)
+        {
+            before = Links(before).Previous;
+        }
+
+        var after = before is null ? First : Links(before).Next;
+        ref var links = ref Links(request);
+        links.Previous = before;
+        links.Next = after;
+        links.Linked = true;
+        if (before is null)
+        {
+            First = request;
+        }
+        else
+        {
+            Links(before).Next = request;
+        }
+
+        if (after is null)
+        {
+            _last = request;
+        }
+        else
+        {
+            Links(after).Previous = request;
+        }
     }
 
     public void Remove(PendingRequest request)
