@@ -16,8 +16,11 @@ internal static class RawServer
         return socket;
     }
 
-    /// <summary>Answers the protocol probe of the client <paramref name="identity"/> (<c>"", MDPC01, mmi.courier, 200, version</c>).</summary>
-    public static void AnswerProbe(RouterSocket socket, byte[] identity, string version)
+    /// <summary>
+    /// Answers the protocol probe of the client <paramref name="identity"/> (<c>"", MDPC01, mmi.courier, 200, version</c>,
+    /// then <paramref name="incarnation"/> when given: 8 bytes naming this start of the peer).
+    /// </summary>
+    public static void AnswerProbe(RouterSocket socket, byte[] identity, string version, byte[]? incarnation = null)
     {
         var answer = new NetMQMessage();
         answer.Append(identity);
@@ -26,6 +29,11 @@ internal static class RawServer
         answer.Append("mmi.courier"u8.ToArray());
         answer.Append("200"u8.ToArray());
         answer.Append(System.Text.Encoding.ASCII.GetBytes(version));
+        if (incarnation is not null)
+        {
+            answer.Append(incarnation);
+        }
+
         socket.SendMultipartMessage(answer);
     }
 }

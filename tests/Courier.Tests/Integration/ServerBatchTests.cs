@@ -155,9 +155,10 @@ public sealed class ServerBatchTests
             }
 
             client.SendMultipartMessage(probe);
-            var frames = new List<string>();
-            Assert.True(client.TryReceiveMultipartStrings(Wait, ref frames!), $"no answer from {endpoint}");
-            Assert.Equal(["", "MDPC01", "mmi.courier", "200", answer], frames);
+            var frames = new List<byte[]>();
+            Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), $"no answer from {endpoint}");
+            Assert.Equal(["", "MDPC01", "mmi.courier", "200", answer], frames.Take(5).Select(System.Text.Encoding.ASCII.GetString));
+            Assert.Equal(8, Assert.Single(frames.Skip(5)).Length); // the peer's incarnation (docs/protocol.md §2)
         }
     }
 }

@@ -80,6 +80,33 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public bool Retiring { get; set; }
 
+    /// <summary>
+    /// The incarnation of the peer this connection reached, from its probe answer; null for a peer that sends none.
+    /// libzmq redials a dropped connection by itself, so a later probe answer naming another one means the requests
+    /// sent before went to a peer that is gone.
+    /// </summary>
+    public ulong? PeerIncarnation { get; set; }
+
+    /// <summary>At-most-once requests whose attempt expired, resent only once the probe's answer names the same peer.</summary>
+    public List<PendingRequest>? HeldForProbe { get; private set; }
+
+    public void HoldForProbe(PendingRequest request)
+    {
+        HeldForProbe ??= [];
+        if (!HeldForProbe.Contains(request))
+        {
+            HeldForProbe.Add(request);
+        }
+    }
+
+    /// <summary>The requests held for the probe's answer, taken (null when none).</summary>
+    public List<PendingRequest>? TakeHeld()
+    {
+        var held = HeldForProbe;
+        HeldForProbe = null;
+        return held;
+    }
+
     /// <summary>The id of the liveness probe out on this connection; 0 when none is.</summary>
     public ulong ProbeId { get; private set; }
 

@@ -214,9 +214,62 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
         else
         {
-            // The same peer: one that remembers the request joins this attempt to the one in progress.
+            // The same peer: one that remembers the request joins this attempt to the one in progress. If it may have
+            // restarted meanwhile (libzmq redials by itself), an at-most-once request waits for the probe's answer: a new
+            // incarnation would run it again.
             Arm(request, now);
-            connection.Send(request);
+            if (!request.Idempotent && connection.PeerIncarnation is not null)
+            {
+                connection.HoldForProbe(request);
+            }
+            else
+            {
+                connection.Send(request);
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="id"/> is a liveness probe's (the top bit set), not a request's.</summary>
+    public static bool IsProbeId(ulong id) => id >= ProbeIdBase;
+
+    /// <summary>
+    /// A liveness probe's answer, naming the peer's incarnation (null from a peer that names none). The same peer: what
+    /// waited for the answer is sent again. Another (it restarted, or the redialled connection reached another behind a
+    /// proxy): it has no memory of what was sent before, so each at-most-once request that may have run fails with
+    /// <see cref="CourierOutcomeUnknownException"/>, and the rest are sent again.
+    /// </summary>
+    public void ProbeAnswered(ClientConnection connection, ulong? incarnation)
+    {
+        var held = connection.TakeHeld();
+        // One that names none where one was named, or the reverse, is another peer too (an older or newer version).
+        if (incarnation != connection.PeerIncarnation)
+        {
+            connection.PeerIncarnation = incarnation;
+            var on = _table.On(connection);
+            ClientLog.PeerRestarted(_logger, connection.Endpoint, on.Length);
+            foreach (var request in on)
+            {
+                if (request.MayHaveRun && !request.Idempotent)
+                {
+                    RequestTable.Detach(request);
+                    Fail(request, OutcomeUnknown(request, connection, "the peer restarted (or the redialled connection reached another) while it held the request"));
+                }
+                else if (held?.Contains(request) == true)
+                {
+                    connection.Send(request);
+                }
+            }
+
+            return;
+        }
+
+        foreach (var request in held ?? [])
+        {
+            // Still this connection's, unanswered: not answered meanwhile, moved or given up.
+            if (ReferenceEquals(request.Connection, connection) && _table.TryGet(request.Id, out var pending) && ReferenceEquals(pending, request))
+            {
+                connection.Send(request);
+            }
         }
     }
 

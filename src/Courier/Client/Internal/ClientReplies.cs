@@ -47,7 +47,13 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
         if (!table.TryGet(id, out var request))
         {
-            return; // a probe's answer, or a late reply to a request already answered or abandoned
+            if (ClientEngine.IsProbeId(id))
+            {
+                // "", "CURC02"+id+status, version[, incarnation]
+                engine.ProbeAnswered(connection, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
+            }
+
+            return; // otherwise a late reply to a request already answered or abandoned
         }
 
         var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
@@ -151,6 +157,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
             }
 
             var courier = connection.Negotiation.Mode == PeerMode.Courier;
+            connection.PeerIncarnation = frames.Count > 5 ? ProtocolVersions.IncarnationOf(frames[5]) : null;
             ClientLog.Negotiated(logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
             engine.Negotiated();
             return;

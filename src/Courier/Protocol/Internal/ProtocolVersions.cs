@@ -60,6 +60,13 @@ internal static class ProtocolVersions
     /// <summary>The same for a worker that speaks courier/6 (as courier/5's).</summary>
     public const string WorkerCapability6 = "courier/6 capacity=";
 
+    /// <summary>The length of the incarnation frame after the version in a probe answer (docs/protocol.md §2, Negotiation).</summary>
+    public const int IncarnationLength = 8;
+
+    /// <summary>The incarnation a probe answer's frame names, or null for a frame that is none (a peer that sends none).</summary>
+    public static ulong? IncarnationOf(ReadOnlySpan<byte> frame)
+        => frame.Length == IncarnationLength ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frame) : null;
+
     /// <summary>
     /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/6</c> to
     /// an offer of courier/6 (or of any newer version), <c>courier/5</c> to courier/5, <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything

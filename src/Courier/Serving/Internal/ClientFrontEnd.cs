@@ -28,6 +28,10 @@ internal sealed class ClientFrontEnd
     private readonly ViolationLog _violations;
     private readonly Security.Internal.ListenerSecurity? _security;
     private readonly HashSet<byte[]> _peerIds = new(ByteArrayComparer.Instance);
+
+    // Drawn once per start and sent with every probe answer: a client whose connection redialled on its own can tell a
+    // peer that still remembers its requests from one that restarted (or another one behind a proxy), which does not.
+    private readonly byte[] _incarnation = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolVersions.IncarnationLength);
     private readonly Stack<InboundRequest> _spare = new();
 
     // A broker's requests (reused arrays: no handler borrows them) that hold large frames, given back at its stop.
@@ -189,7 +193,9 @@ internal sealed class ClientFrontEnd
         if (service == ProtocolVersions.ProbeService)
         {
             // A plain 7/MDP reply has no status frame, so the probe answer carries its own.
-            answer = request.Route.Framing == ClientFraming.Mdp ? [Mmi.Found, ProtocolVersions.AnswerTo(argument)] : [ProtocolVersions.AnswerTo(argument)];
+            answer = request.Route.Framing == ClientFraming.Mdp
+                ? [Mmi.Found, ProtocolVersions.AnswerTo(argument), _incarnation]
+                : [ProtocolVersions.AnswerTo(argument), _incarnation];
         }
         else
         {
