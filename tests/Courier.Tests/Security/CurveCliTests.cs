@@ -14,7 +14,13 @@ public sealed class CurveCliTests
     [Fact]
     public async Task A_malformed_curve_secret_file_is_one_error_line_and_exit_2_without_quoting_the_key()
     {
+        // Z85 has '=': a secret key with one would make the line a property after all (a misnamed one).
         var secret = Courier.Security.CurveCertificate.Generate();
+        while (secret.SecretKey!.Contains('=', StringComparison.Ordinal))
+        {
+            secret = Courier.Security.CurveCertificate.Generate();
+        }
+
         var path = Path.Combine(Path.GetTempPath(), $"courier-bad-{Guid.NewGuid():N}.key_secret");
         // A colon for the '=': the line is not a property, and must not be quoted back.
         await File.WriteAllTextAsync(path, $"curve\n    public-key = \"{secret.PublicKey}\"\n    secret-key: \"{secret.SecretKey}\"\n");
