@@ -232,6 +232,38 @@ public sealed class DeadlineCancelTests
         Assert.Equal(Volatile.Read(ref started), Volatile.Read(ref cancelled));
     }
 
+    [Fact]
+    public async Task A_request_whose_deadline_passes_while_it_waits_for_a_server_handler_never_runs()
+    {
+        var runs = new List<string>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(o => o with { MaxConcurrency = 1 }, s => s.Map("one", async (request, _) =>
+        {
+            lock (runs)
+            {
+                runs.Add(request.BodyText);
+            }
+
+            await release.Task;
+            return CourierBody.Text(request.BodyText);
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+
+        var first = client.RequestAsync("one", "first");
+        await Poll.UntilAsync(() => { lock (runs) { return runs.Count == 1; } }, what: "the first request holding the one handler");
+        var waiting = client.RequestAsync("one", "late", CourierRequestOptions.Default with { Deadline = TimeSpan.FromMilliseconds(300) });
+        await Assert.ThrowsAsync<CourierTimeoutException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        // The handler frees up only now: the request that waited past its deadline is answered, not run.
+        release.SetResult();
+        Assert.Equal("first", (await first.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+        Assert.Equal("next", (await client.RequestAsync("one", "next").WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+        lock (runs)
+        {
+            Assert.Equal(["first", "next"], runs);
+        }
+    }
+
     /// <summary>A courier/5 client batch (<c>CURB03</c> 0x05) of one record, a 60 s budget, written from docs/protocol.md §8.</summary>
     private static byte[] BatchOfOne(ulong id, string service)
     {

@@ -30,6 +30,8 @@ internal sealed class HandlerRunner<TContext>(
     private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome, HandlerCall? Call)> _completions = new();
     private static readonly byte[] DeadlineMessage = Encoding.UTF8.GetBytes("the request's deadline passed while its handler ran");
     private static readonly byte[] CancelledMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it");
+    private static readonly byte[] ExpiredWaitingMessage = Encoding.UTF8.GetBytes("the request's deadline passed while it waited for a handler: not run");
+    private static readonly byte[] CancelledWaitingMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it while it waited for a handler: not run");
     private readonly CancellationTokenSource _cancellation = new();
     private readonly byte[] _stoppedMessage = Encoding.UTF8.GetBytes(stoppedMessage);
     private Action? _drainCompletions;
@@ -342,6 +344,15 @@ internal sealed class HandlerRunner<TContext>(
         Interlocked.Decrement(ref _inFlight);
         while (_inFlight < maxConcurrency && _queue.TryDequeue(out var next))
         {
+            if (next.Call is { Reason: not CallCancel.None } call)
+            {
+                // Its deadline passed or its caller cancelled while it waited: nobody waits for it, and it never runs.
+                Done(next);
+                Measure(next, CourierStatus.DeadlineExceeded);
+                Complete(next.Context, new HandlerOutcome(CourierStatus.DeadlineExceeded, [call.Reason == CallCancel.Deadline ? ExpiredWaitingMessage : CancelledWaitingMessage]));
+                continue;
+            }
+
             Start(next);
         }
 
