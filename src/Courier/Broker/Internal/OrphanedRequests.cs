@@ -39,20 +39,21 @@ internal sealed class OrphanedRequests
         return request;
     }
 
-    /// <summary>The orphans whose wait ended by <paramref name="now"/>, taken out.</summary>
-    public BrokerRequest[] TakeExpired(long now)
+    /// <summary>
+    /// The orphans whose wait ended by <paramref name="now"/>, each taken out just before <paramref name="end"/> answers
+    /// it: should one answer throw, the others are still orphans, answered at a later tick.
+    /// </summary>
+    public void EndExpired(long now, Action<BrokerRequest> end)
     {
         if (_byToken.Count == 0)
         {
-            return [];
+            return;
         }
 
-        var expired = _byToken.Values.Where(r => r.OrphanedUntil <= now).ToArray();
-        foreach (var request in expired)
+        foreach (var request in _byToken.Values.Where(r => r.OrphanedUntil <= now).ToArray())
         {
             _byToken.Remove(request.Token);
+            end(request);
         }
-
-        return expired;
     }
 }

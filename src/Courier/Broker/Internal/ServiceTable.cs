@@ -21,6 +21,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     private readonly OrphanedRequests _orphans = new();
     private readonly BrokerTelemetry _telemetry = new();
     private BrokerMmi? _mmi;
+    private Action<BrokerRequest>? _endOrphan;
     private long _dispatchSequence;
 
     /// <summary>What the broker's gauges read off the loop: published on tick while a listener collects them.</summary>
@@ -49,10 +50,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         var now = _clock.GetTimestamp();
         _delivery.Expire(now);
         ExpireQueued(now);
-        foreach (var request in _orphans.TakeExpired(now))
-        {
-            Fail(request, CourierStatus.OutcomeUnknown, $"its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true);
-        }
+        _orphans.EndExpired(now, _endOrphan ??= request =>
+            Fail(request, CourierStatus.OutcomeUnknown, "its worker stalled while holding it, and it is not idempotent: it ran once or not at all", ran: true));
 
         if (_services.HasGrace)
         {

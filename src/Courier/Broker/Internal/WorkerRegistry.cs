@@ -131,6 +131,8 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>Expires silent workers, heartbeats the rest, and tries the workers that were behind again.</summary>
     public void OnTick()
     {
+        // First: a worker that lost its right is sent nothing more, not even what the room below would give it.
+        RemoveWithoutRights();
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
         List<BrokerWorker>? full = null;
@@ -162,8 +164,6 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                 services.Dispatch(registration.Service);
             }
         }
-
-        RemoveWithoutRights();
 
         // After the expiry: a worker about to be dropped for its silence is not sent a request first.
         foreach (var peer in Backlog.RetryAll() ?? [])
@@ -207,6 +207,13 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
                     break;
                 }
             }
+        }
+
+        // All marked before any is removed: what a removal requeues must not go to another of them (replicas that share
+        // one leaked key lose their rights together).
+        foreach (var (peer, _) in revoked ?? [])
+        {
+            peer.Draining = true;
         }
 
         foreach (var (peer, service) in revoked ?? [])

@@ -121,7 +121,10 @@ internal sealed class WorkerSender(ITransportSocket socket)
 
         foreach (var (peer, token) in _cancelsAfterFlush)
         {
-            socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
+            if (!peer.Removed)
+            {
+                socket.TrySend([peer.Identity, CourierWorkerFrame5.CancelFrame(token)]);
+            }
         }
 
         _cancelsAfterFlush.Clear();

@@ -90,19 +90,33 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary>At-most-once requests whose attempt expired, resent only once the probe's answer names the same peer.</summary>
     public List<PendingRequest>? HeldForProbe { get; private set; }
 
+    /// <summary>The probe whose answer (or a later one's) releases what is held: the one sent when the last was held.</summary>
+    public ulong HeldUntilProbe { get; private set; }
+
+    /// <summary>The last liveness probe sent on this connection (0: none yet); a request sent after it records it.</summary>
+    public ulong LastProbeSent { get; private set; }
+
     public void HoldForProbe(PendingRequest request)
     {
         HeldForProbe ??= [];
+        HeldUntilProbe = LastProbeSent;
         if (!HeldForProbe.Contains(request))
         {
             HeldForProbe.Add(request);
         }
     }
 
-    /// <summary>The requests held for the probe's answer, taken (null when none).</summary>
-    public List<PendingRequest>? TakeHeld()
+    /// <summary>
+    /// The requests held, taken if the answer to probe <paramref name="probeId"/> releases them (it was sent at or after
+    /// the last was held); otherwise null and they stay.
+    /// </summary>
+    public List<PendingRequest>? TakeHeld(ulong probeId)
     {
-        var held = HeldForProbe;
+        if (HeldForProbe is not { } held || probeId < HeldUntilProbe)
+        {
+            return null;
+        }
+
         HeldForProbe = null;
         return held;
     }
@@ -134,15 +148,20 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// draining or not), unless a probe is already out. Courier framing only: a plain 7/MDP connection has one request
     /// at a time and is judged by it.
     /// </summary>
-    public void Probe(ulong id, long deadline)
+    /// <summary>
+    /// Sends a liveness probe unless one is out already; <paramref name="fresh"/>: even then (a request is held for an
+    /// answer to a probe sent after it), the connection still judged dead by the first one's deadline.
+    /// </summary>
+    public void Probe(ulong id, long deadline, bool fresh = false)
     {
-        if (ProbeId != 0 || Negotiation.Mode != PeerMode.Courier)
+        if ((ProbeId != 0 && !fresh) || Negotiation.Mode != PeerMode.Courier)
         {
             return;
         }
 
         ProbeId = id;
-        ProbeDeadline = deadline;
+        ProbeDeadline = Math.Min(ProbeDeadline, deadline);
+        LastProbeSent = id;
         _frames.Clear();
         _frames.Add(Mdp.Empty);
         _frames.Add(_header.AsMemory(0, CourierFrame.WriteRequest(_header, id, ProtocolVersions.ProbeServiceBytes)));
@@ -169,6 +188,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
 
         request.MayHaveRun = true;
         request.LastRefusal = null;
+        request.SentAfterProbe = LastProbeSent;
         if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
         {
             Send5(request);

@@ -206,7 +206,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             return;
         }
 
-        connection.Probe(_nextProbeId++, now + TimeoutTicks);
+        var hold = !request.Idempotent && connection.PeerIncarnation is not null;
+        connection.Probe(_nextProbeId++, now + TimeoutTicks, fresh: hold);
         if (request.Idempotent && _pool.HasOtherThan(connection))
         {
             RequestTable.Detach(request);
@@ -218,7 +219,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             // restarted meanwhile (libzmq redials by itself), an at-most-once request waits for the probe's answer: a new
             // incarnation would run it again.
             Arm(request, now);
-            if (!request.Idempotent && connection.PeerIncarnation is not null)
+            if (hold)
             {
                 connection.HoldForProbe(request);
             }
@@ -233,37 +234,42 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public static bool IsProbeId(ulong id) => id >= ProbeIdBase;
 
     /// <summary>
-    /// A liveness probe's answer, naming the peer's incarnation (null from a peer that names none). The same peer: what
-    /// waited for the answer is sent again. Another (it restarted, or the redialled connection reached another behind a
-    /// proxy): it has no memory of what was sent before, so each at-most-once request that may have run fails with
-    /// <see cref="CourierOutcomeUnknownException"/>, and the rest are sent again.
+    /// The answer to liveness probe <paramref name="probeId"/>, naming the peer's incarnation (null from a peer that
+    /// names none). The same peer: what waited for a probe sent at or after it was held is sent again (an answer to an
+    /// older probe may have crossed a redial). Another (it restarted, or the redialled connection reached another behind
+    /// a proxy): it has no memory of what went out before that probe, so of those requests each at-most-once one that
+    /// may have run fails with <see cref="CourierOutcomeUnknownException"/> and each idempotent one is sent again; what
+    /// went out after the probe reached the new peer and is left to it. The connection is retired: it takes nothing new,
+    /// and a fresh one negotiates with whatever now answers.
     /// </summary>
-    public void ProbeAnswered(ClientConnection connection, ulong? incarnation)
+    public void ProbeAnswered(ClientConnection connection, ulong probeId, ulong? incarnation)
     {
-        var held = connection.TakeHeld();
+        var now = _clock.GetTimestamp();
         // One that names none where one was named, or the reverse, is another peer too (an older or newer version).
         if (incarnation != connection.PeerIncarnation)
         {
             connection.PeerIncarnation = incarnation;
-            var on = _table.On(connection);
-            ClientLog.PeerRestarted(_logger, connection.Endpoint, on.Length);
-            foreach (var request in on)
+            connection.TakeHeld(probeId: ulong.MaxValue);
+            var before = _table.On(connection).Where(r => r.SentAfterProbe < probeId).ToArray();
+            ClientLog.PeerRestarted(_logger, connection.Endpoint, before.Length);
+            _pool.Retire(connection);
+            foreach (var request in before)
             {
+                RequestTable.Detach(request);
                 if (request.MayHaveRun && !request.Idempotent)
                 {
-                    RequestTable.Detach(request);
                     Fail(request, OutcomeUnknown(request, connection, "the peer restarted (or the redialled connection reached another) while it held the request"));
                 }
-                else if (held?.Contains(request) == true)
+                else
                 {
-                    connection.Send(request);
+                    Dispatch(request, avoid: connection, now);
                 }
             }
 
             return;
         }
 
-        foreach (var request in held ?? [])
+        foreach (var request in connection.TakeHeld(probeId) ?? [])
         {
             // Still this connection's, unanswered: not answered meanwhile, moved or given up.
             if (ReferenceEquals(request.Connection, connection) && _table.TryGet(request.Id, out var pending) && ReferenceEquals(pending, request))

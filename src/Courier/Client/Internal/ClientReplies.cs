@@ -50,7 +50,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
             if (ClientEngine.IsProbeId(id))
             {
                 // "", "CURC02"+id+status, version[, incarnation]
-                engine.ProbeAnswered(connection, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
+                engine.ProbeAnswered(connection, id, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
             }
 
             return; // otherwise a late reply to a request already answered or abandoned

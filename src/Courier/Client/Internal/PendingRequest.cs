@@ -63,6 +63,9 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// </summary>
     public bool MayHaveRun { get; set; }
 
+    /// <summary>The last liveness probe its connection had sent when it was last sent (0: none): what reached the peer that answered a later probe.</summary>
+    public ulong SentAfterProbe { get; set; }
+
     public long StartedAt { get; set; }
 
     /// <summary>Timestamp at which the current attempt gives up.</summary>
