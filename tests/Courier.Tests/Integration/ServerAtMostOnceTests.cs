@@ -97,6 +97,48 @@ public sealed class ServerAtMostOnceTests
         await stopping;
     }
 
+    [Fact]
+    public async Task A_request_still_waiting_for_a_handler_when_a_stops_drain_runs_out_is_answered_503_and_never_runs()
+    {
+        var runs = new List<string>();
+        await using var server = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = 1, DrainTimeout = TimeSpan.FromMilliseconds(300) },
+            s => s.Map("pay", async (request, token) =>
+            {
+                lock (runs)
+                {
+                    runs.Add(request.BodyText);
+                }
+
+                await Task.Delay(Timeout.Infinite, token); // outlives the drain: cancelled by the stop
+                return CourierBody.Text("never");
+            }));
+
+        using var socket = Connect(server.Endpoint!);
+        Send(socket, 1, "running");
+        await Poll.UntilAsync(() => { lock (runs) { return runs.Count == 1; } }, what: "the first request holding the one handler");
+        Send(socket, 2, "waiting");
+        // A connection's messages are read in order: once an 8/MMI query sent after it is answered, it waits in the queue.
+        Send(socket, 3, "pay", "mmi.service");
+        Assert.Equal("200", Receive(socket).Status);
+        await server.StopAsync();
+
+        var statuses = new Dictionary<ulong, string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var frames = new List<byte[]>();
+            Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!));
+            statuses[System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(6))] = Encoding.ASCII.GetString(frames[1], 14, 3);
+        }
+
+        Assert.Equal("520", statuses[1]); // it ran, and was cut short: nobody can say what it did
+        Assert.Equal("503", statuses[2]); // it never ran: the client may send it anywhere
+        lock (runs)
+        {
+            Assert.Equal(["running"], runs);
+        }
+    }
+
     private static DealerSocket Connect(string endpoint)
     {
         var socket = new DealerSocket();

@@ -30,6 +30,7 @@ internal sealed class HandlerRunner<TContext>(
     private readonly ConcurrentQueue<(TContext Context, HandlerOutcome Outcome, HandlerCall? Call)> _completions = new();
     private static readonly byte[] DeadlineMessage = Encoding.UTF8.GetBytes("the request's deadline passed while its handler ran");
     private static readonly byte[] CancelledMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it");
+    private static readonly byte[] StoppedWaitingMessage = Encoding.UTF8.GetBytes("shutting down before a handler was free for it: not run");
     private static readonly byte[] ExpiredWaitingMessage = Encoding.UTF8.GetBytes("the request's deadline passed while it waited for a handler: not run");
     private static readonly byte[] CancelledWaitingMessage = Encoding.UTF8.GetBytes("the request's caller cancelled it while it waited for a handler: not run");
     private readonly CancellationTokenSource _cancellation = new();
@@ -344,6 +345,16 @@ internal sealed class HandlerRunner<TContext>(
         Interlocked.Decrement(ref _inFlight);
         while (_inFlight < maxConcurrency && _queue.TryDequeue(out var next))
         {
+            if (_cancellation.IsCancellationRequested)
+            {
+                // The stop's drain time ran out while it waited: it never ran, so 503 (the client sends it elsewhere),
+                // not the 520 of a handler started with a token already fired.
+                Done(next);
+                Measure(next, CourierStatus.Unavailable);
+                Complete(next.Context, new HandlerOutcome(CourierStatus.Unavailable, [StoppedWaitingMessage]));
+                continue;
+            }
+
             if (next.Call is { Reason: not CallCancel.None } call)
             {
                 // Its deadline passed or its caller cancelled while it waited: nobody waits for it, and it never runs.
