@@ -304,7 +304,10 @@ public sealed class RequestReplyTests
         await Poll.UntilAsync(() => first.InFlight == 1, what: "the held request running");
         var stopping = await held.BeginStopAsync();
 
-        var late = client.RequestAsync("echo", "late");
+        // Idempotent: an at-most-once request that reaches the stopping server just as it closes goes unanswered, and
+        // once the client hears the replacement's incarnation it fails 520 (it cannot tell that it never ran;
+        // docs/protocol.md, delivery guarantees). What this test asserts is the backoff.
+        var late = client.RequestAsync("echo", "late", Load.Idempotent);
         // Not a wait for a condition: the stop is held this long on purpose, twice what tick-paced retries lasted.
         await Task.Delay(TimeSpan.FromSeconds(4));
         Assert.False(late.IsCompleted, late.IsFaulted ? late.Exception!.InnerException!.Message : "answered by a stopping server");
