@@ -145,12 +145,9 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
 
     /// <summary>
     /// Asks the peer whether it is alive (a Courier <c>mmi.courier</c> request, answered by servers and brokers alike,
-    /// draining or not), unless a probe is already out. Courier framing only: a plain 7/MDP connection has one request
-    /// at a time and is judged by it.
-    /// </summary>
-    /// <summary>
-    /// Sends a liveness probe unless one is out already; <paramref name="fresh"/>: even then (a request is held for an
-    /// answer to a probe sent after it), the connection still judged dead by the first one's deadline.
+    /// draining or not), unless a probe is already out; <paramref name="fresh"/>: even then (a request is held for the
+    /// answer to a probe sent after it), the connection still judged dead by the first one's deadline. Courier framing
+    /// only: a plain 7/MDP connection has one request at a time and is judged by it.
     /// </summary>
     public void Probe(ulong id, long deadline, bool fresh = false)
     {
