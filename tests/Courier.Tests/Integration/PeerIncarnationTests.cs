@@ -9,7 +9,8 @@ namespace Courier.Tests.Integration;
 
 /// <summary>
 /// libzmq redials a dropped connection by itself, and the client may not notice: the peer it reaches then may be a
-/// restarted one (or another behind a proxy) that has no memory of what was sent before (docs/protocol.md §5, §9).
+/// restarted one (or another behind a proxy) that has no memory of what was sent before (docs/protocol.md §2, Negotiation;
+/// Delivery guarantees).
 /// </summary>
 public sealed class PeerIncarnationTests
 {
