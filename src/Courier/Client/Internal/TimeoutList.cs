@@ -29,20 +29,7 @@ internal sealed class TimeoutList(TimeoutKind kind)
     public void AddLast(PendingRequest request)
     {
         Remove(request);
-        ref var links = ref Links(request);
-        links.Previous = _last;
-        links.Next = null;
-        links.Linked = true;
-        if (_last is null)
-        {
-            First = request;
-        }
-        else
-        {
-            Links(_last).Next = request;
-        }
-
-        _last = request;
+        LinkAfter(_last, request);
     }
 
     /// <summary>Inserts <paramref name="request"/> after every request due no later than it (walking from the tail).</summary>
@@ -56,28 +43,7 @@ internal sealed class TimeoutList(TimeoutKind kind)
             before = Links(before).Previous;
         }
 
-        var after = before is null ? First : Links(before).Next;
-        ref var links = ref Links(request);
-        links.Previous = before;
-        links.Next = after;
-        links.Linked = true;
-        if (before is null)
-        {
-            First = request;
-        }
-        else
-        {
-            Links(before).Next = request;
-        }
-
-        if (after is null)
-        {
-            _last = request;
-        }
-        else
-        {
-            Links(after).Previous = request;
-        }
+        LinkAfter(before, request);
     }
 
     public void Remove(PendingRequest request)
@@ -114,6 +80,33 @@ internal sealed class TimeoutList(TimeoutKind kind)
         while (First is { } first)
         {
             Remove(first);
+        }
+    }
+
+    /// <summary>Links the unlisted <paramref name="request"/> in after <paramref name="before"/> (null: at the head).</summary>
+    private void LinkAfter(PendingRequest? before, PendingRequest request)
+    {
+        var after = before is null ? First : Links(before).Next;
+        ref var links = ref Links(request);
+        links.Previous = before;
+        links.Next = after;
+        links.Linked = true;
+        if (before is null)
+        {
+            First = request;
+        }
+        else
+        {
+            Links(before).Next = request;
+        }
+
+        if (after is null)
+        {
+            _last = request;
+        }
+        else
+        {
+            Links(after).Previous = request;
         }
     }
 
