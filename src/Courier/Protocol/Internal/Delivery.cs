@@ -35,6 +35,24 @@ internal readonly record struct ClientIdentity(ulong High, ulong Low)
         BinaryPrimitives.WriteUInt64BigEndian(span[8..], Low);
     }
 
+    /// <summary>
+    /// This identity as a CURVE-authenticated peer's own: a hash of it and <paramref name="userId"/> (the client's public
+    /// key, as the ZAP handler vouched). Identities are secret only while no one logs or leaks them; bound, a peer that
+    /// learned another client's identity still names requests of its own, and can neither join, cancel nor take the
+    /// remembered reply of the other's (docs/protocol.md §8).
+    /// </summary>
+    public ClientIdentity BoundTo(string userId)
+    {
+        var length = System.Text.Encoding.UTF8.GetMaxByteCount(userId.Length);
+        Span<byte> input = length <= 256 ? stackalloc byte[Length + length] : new byte[Length + length];
+        Write(input);
+        var used = System.Text.Encoding.UTF8.GetBytes(userId, input[Length..]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input[..(Length + used)], hash);
+        var bound = Read(hash);
+        return bound.IsNone ? new ClientIdentity(0, 1) : bound; // zero means "none": never the result
+    }
+
     public override string ToString() => $"{High:x16}{Low:x16}";
 }
 

@@ -156,6 +156,15 @@ internal sealed class InboundRequest(bool reuseArrays, HashSet<InboundRequest>? 
         return this;
     }
 
+    /// <summary>Binds the request's client identity to <see cref="UserId"/> (<see cref="ClientIdentity.BoundTo"/>), when CURVE vouched for one.</summary>
+    public void BindClientToUser()
+    {
+        if (UserId is { } userId && !Delivery.Client.IsNone)
+        {
+            Delivery = Delivery with { Client = Delivery.Client.BoundTo(userId) };
+        }
+    }
+
     /// <summary>Takes the route (and so the reply address) of <paramref name="attempt"/>, a later attempt of this same request.</summary>
     public void TakeRouteOf(InboundRequest attempt)
     {

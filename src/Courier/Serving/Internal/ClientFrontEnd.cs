@@ -71,7 +71,8 @@ internal sealed class ClientFrontEnd
         if (ClientRequestDecoder.IsCancel(message))
         {
             // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
-            _target.Cancel(CourierFrame5.ReadCancel(message[message.Count - 1]));
+            var key = CourierFrame5.ReadCancel(message[message.Count - 1]);
+            _target.Cancel(message.UserId is { } user ? key with { Client = key.Client.BoundTo(user) } : key);
             return;
         }
 
@@ -85,6 +86,7 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        request.BindClientToUser();
         Admit(request);
     }
 
@@ -104,7 +106,8 @@ internal sealed class ClientFrontEnd
         var (envelope, data) = Batch.TakeClientBatch(message);
         envelope[0] = PeerId(envelope[0]);
         var reader = new BatchReader(data);
-        var client = reader.Client;
+        // One CURVE peer per message: its identity is bound once for all the batch's records.
+        var client = userId is not null && !reader.Client.IsNone ? reader.Client.BoundTo(userId) : reader.Client;
         var courier5 = data[6] == Batch.ClientRequest5;
         while (reader.TryRead(out var record))
         {
