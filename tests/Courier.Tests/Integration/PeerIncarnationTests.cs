@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Courier.Client;
+using Courier.Server;
 using Courier.Tests.Infrastructure;
 using NetMQ;
 using NetMQ.Sockets;
@@ -104,12 +105,150 @@ public sealed class PeerIncarnationTests
         Assert.Empty(seen);
     }
 
+    [Fact]
+    public async Task An_at_most_once_resend_held_for_a_probe_names_the_incarnation_that_answered_it()
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 5 });
+        var call = client.RequestAsync("pay", "10 EUR");
+
+        var request = Receive(server);
+        while (IsNegotiation(request))
+        {
+            RawServer.AnswerProbe(server, request[0], "courier/5", Before);
+            request = Receive(server);
+        }
+
+        Assert.Null(ExpectedIncarnation(request[2])); // a first attempt names none
+
+        // Unanswered: at the attempt's timeout the client probes; the same incarnation answers, and the resend names it.
+        var next = Receive(server);
+        while (!IsProbe(next))
+        {
+            next = Receive(server);
+        }
+
+        var answer = new byte[17];
+        next[2].AsSpan(0, 14).CopyTo(answer);
+        "200"u8.CopyTo(answer.AsSpan(14));
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(next[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(Before)]));
+        var resend = Receive(server);
+        while (IsProbe(resend))
+        {
+            resend = Receive(server);
+        }
+
+        Assert.Equal(Convert.ToHexStringLower(Before), ExpectedIncarnation(resend[2]));
+        var reply = new byte[17];
+        "CURC02"u8.CopyTo(reply);
+        resend[2].AsSpan(7, 8).CopyTo(reply.AsSpan(6));
+        "200"u8.CopyTo(reply.AsSpan(14));
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(resend[0]), NetMQFrame.Empty, new NetMQFrame(reply), new NetMQFrame("paid"u8.ToArray())]));
+        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+    }
+
+    [Theory]
+    [InlineData("server")]
+    [InlineData("broker")]
+    public async Task A_resend_naming_another_incarnation_is_answered_520_and_never_runs(string topology)
+    {
+        var runs = 0;
+        CourierHandler pay = (_, _) =>
+        {
+            Interlocked.Increment(ref runs);
+            return ValueTask.FromResult(CourierBody.Text("paid"));
+        };
+        await using var server = topology == "server" ? await TestServer.StartAsync(map: s => s.Map("pay", pay)) : null;
+        await using var broker = topology == "broker" ? await TestBroker.StartAsync() : null;
+        await using var worker = broker is null ? null : await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", service: "pay", handler: pay);
+        using var dealer = new DealerSocket();
+        dealer.Options.Linger = TimeSpan.Zero;
+        dealer.Connect(server?.Endpoint ?? broker!.Endpoint!);
+
+        // Its own incarnation, as any client learns it: the 8/MMI version query's answer.
+        dealer.SendMultipartMessage(new NetMQMessage([NetMQFrame.Empty, new NetMQFrame("MDPC01"u8.ToArray()), new NetMQFrame("mmi.courier"u8.ToArray()), new NetMQFrame("courier/5"u8.ToArray())]));
+        var own = Receive(dealer)[^1];
+        Assert.Equal(8, own.Length);
+        var other = (byte[])own.Clone();
+        other[7] ^= 1;
+        if (worker is not null)
+        {
+            await Poll.UntilAsync(() =>
+            {
+                Send5(dealer, 1, attempt: 1, expected: null);
+                return Status(Receive(dealer)) == "200";
+            }, what: "the worker registered");
+        }
+
+        var before = Volatile.Read(ref runs);
+        Send5(dealer, 7, attempt: 2, expected: other);
+        var refused = Receive(dealer);
+        Assert.Equal("520", Status(refused));
+        Assert.Contains("another incarnation", Encoding.UTF8.GetString(refused[^1]), StringComparison.Ordinal);
+
+        Send5(dealer, 8, attempt: 2, expected: own);
+        Assert.Equal("200", Status(Receive(dealer)));
+        Assert.Equal(before + 1, Volatile.Read(ref runs)); // request 8 ran; request 7 never did
+    }
+
+    /// <summary>A courier/5 request for 'pay' (docs/protocol.md §8), at-most-once, naming <paramref name="expected"/> in <c>courier-incarnation</c>.</summary>
+    private static void Send5(DealerSocket dealer, ulong id, byte attempt, byte[]? expected)
+    {
+        var headers = expected is null ? [] : Header("courier-incarnation", Convert.ToHexStringLower(expected));
+        var frame = new byte[38 + 3 + headers.Length];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x01;
+        BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(0x42);
+        frame[31] = attempt;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
+        frame[37] = 3;
+        "pay"u8.CopyTo(frame.AsSpan(38));
+        headers.CopyTo(frame, 41);
+        dealer.SendMultipartMessage(new NetMQMessage([NetMQFrame.Empty, new NetMQFrame(frame), new NetMQFrame("10 EUR"u8.ToArray())]));
+    }
+
+    private static byte[] Header(string key, string value)
+    {
+        var entry = new byte[3 + key.Length + value.Length];
+        entry[0] = (byte)key.Length;
+        Encoding.ASCII.GetBytes(key).CopyTo(entry, 1);
+        BinaryPrimitives.WriteUInt16BigEndian(entry.AsSpan(1 + key.Length), (ushort)value.Length);
+        Encoding.ASCII.GetBytes(value).CopyTo(entry, 3 + key.Length);
+        return entry;
+    }
+
+    /// <summary>The status of a reply to a courier/5 request: after "CURC02" and the id, or "CURC05", 0x02 and the id.</summary>
+    private static string Status(List<byte[]> reply)
+        => Encoding.ASCII.GetString(reply[1], reply[1].AsSpan(0, 6).SequenceEqual("CURC05"u8) ? 15 : 14, 3);
+
+    /// <summary>The <c>courier-incarnation</c> value of a courier/5 request's header frame, or null.</summary>
+    private static string? ExpectedIncarnation(byte[] frame)
+    {
+        Assert.Equal("CURC05", Encoding.ASCII.GetString(frame, 0, 6));
+        var at = 38 + frame[37];
+        while (at < frame.Length)
+        {
+            var key = Encoding.ASCII.GetString(frame, at + 1, frame[at]);
+            var length = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at + 1 + frame[at]));
+            var value = Encoding.UTF8.GetString(frame, at + 3 + frame[at], length);
+            if (key == "courier-incarnation")
+            {
+                return value;
+            }
+
+            at += 3 + frame[at] + length;
+        }
+
+        return null;
+    }
+
     private static bool IsNegotiation(List<byte[]> frames) => frames.Count >= 3 && frames[2].AsSpan().SequenceEqual("MDPC01"u8);
 
     private static bool IsProbe(List<byte[]> frames)
         => frames.Count >= 3 && frames[2].Length >= 14 && BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6)) >= 1UL << 63;
 
-    private static List<byte[]> Receive(RouterSocket socket)
+    private static List<byte[]> Receive(NetMQSocket socket)
     {
         var frames = new List<byte[]>();
         Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!), "nothing received");

@@ -225,7 +225,15 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private void Send5(PendingRequest request)
     {
         var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
-        if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length) && request.Headers.Length <= Batch.MaxBodyLength)
+        var headers = request.Headers;
+        if (request.ExpectedIncarnation is { } expected)
+        {
+            // A resend held for a probe's answer: the peer checks that it is still the one that answered.
+            headers = IncarnationHeader.Append(headers, expected);
+            request.ExpectedIncarnation = null;
+        }
+
+        if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length) && headers.Length <= Batch.MaxBodyLength)
         {
             if (_batch5 is null)
             {
@@ -234,10 +242,10 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
             }
 
             Delivery.WriteFixed(_meta, attempt, request.Flags, request.BudgetMs);
-            if (!_batch5.TryAdd(request.Id, request.ServiceFrame, _meta, request.Headers, request.Body[0].Span))
+            if (!_batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span))
             {
                 Flush();
-                _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, request.Headers, request.Body[0].Span);
+                _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span);
             }
 
             return;
@@ -246,7 +254,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         var frames = _frames;
         frames.Clear();
         frames.Add(Mdp.Empty);
-        frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, request.Headers)));
+        frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, headers)));
         frames.AddRange(request.Body);
         SendAlone(frames);
     }

@@ -274,6 +274,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             // Still this connection's, unanswered: not answered meanwhile, moved or given up.
             if (ReferenceEquals(request.Connection, connection) && _table.TryGet(request.Id, out var pending) && ReferenceEquals(pending, request))
             {
+                request.ExpectedIncarnation = incarnation;
                 connection.Send(request);
             }
         }

@@ -39,6 +39,9 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// <summary>Attempts made so far (1 on the first); a resend, a refusal retried elsewhere or an expiry while waiting uses one.</summary>
     public int Attempts { get; set; }
 
+    /// <summary>The peer incarnation its next courier/5 send names (<see cref="Protocol.Internal.IncarnationHeader"/>): set for a resend that waited for a probe's answer.</summary>
+    public ulong? ExpectedIncarnation { get; set; }
+
     /// <summary>
     /// The refusal (503) of its last try, while it has not been sent anywhere since: what the caller gets if its
     /// attempts run out before another peer takes it.

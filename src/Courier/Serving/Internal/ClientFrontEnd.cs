@@ -164,6 +164,15 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (request.Delivery.Attempt > 1 && !request.Delivery.Headers.IsEmpty
+            && IncarnationHeader.Read(request.Delivery.Headers.Span) is { } expected && expected != ProtocolVersions.IncarnationOf(_incarnation))
+        {
+            // A resend meant for the incarnation before this one (a redial after the client's probe was answered): it may
+            // have run there, and this one has no memory of it.
+            Fail(request, CourierStatus.OutcomeUnknown, "the resend reached another incarnation of this peer: it may have run on the one before, and does not run here");
+            return;
+        }
+
         if (_target.NotServed(request) is { } notServed)
         {
             Fail(request, CourierStatus.NotFound, notServed);
