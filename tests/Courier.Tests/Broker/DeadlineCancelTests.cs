@@ -79,6 +79,48 @@ public sealed class DeadlineCancelTests
     }
 
     [Fact]
+    public async Task Cancelling_an_idempotent_request_moved_after_a_timeout_fires_the_token_of_every_run()
+    {
+        // Two servers; the first attempt's run goes on when the request moves to the other after its attempt timeout.
+        var tokens = new List<(string Server, Task Fired)>();
+        CourierHandler Waiting(string name) => async (_, token) =>
+        {
+            var fired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            token.Register(() => fired.TrySetResult());
+            lock (tokens)
+            {
+                tokens.Add((name, fired.Task));
+            }
+
+            await fired.Task;
+            return CourierBody.Text("never");
+        };
+        await using var a = await TestServer.StartAsync(map: s => s.Map("wait", Waiting("a")));
+        await using var b = await TestServer.StartAsync(map: s => s.Map("wait", Waiting("b")));
+        await using var client = new CourierClient(CourierClientOptions.Default with
+        {
+            Endpoints = [a.Endpoint!, b.Endpoint!],
+            Timeout = TimeSpan.FromSeconds(1),
+            Retries = 30,
+        });
+        using var cancellation = new CancellationTokenSource();
+
+        // A deadline far off: the budget that travels with each attempt fires no token within the test.
+        var request = client.RequestAsync("wait", "x", CourierRequestOptions.Default with { Idempotent = true, Deadline = TimeSpan.FromMinutes(5) }, cancellation.Token);
+        await Poll.UntilAsync(() => { lock (tokens) { return tokens.Select(t => t.Server).Distinct().Count() == 2; } }, what: "a run on each server");
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        Task[] fired;
+        lock (tokens)
+        {
+            fired = [.. tokens.Select(t => t.Fired)];
+        }
+
+        await Task.WhenAll(fired).WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task A_cancelled_request_still_queued_at_the_broker_is_dropped_and_never_runs()
     {
         await using var broker = await TestBroker.StartAsync(o => o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan });

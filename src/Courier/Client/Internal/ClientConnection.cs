@@ -275,7 +275,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary>Tells the peer (courier/5) that the caller of request <paramref name="id"/> gave up; nothing when it does not speak courier/5.</summary>
     public void SendCancel(ulong id)
     {
-        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
+        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier && !_socket.IsClosed)
         {
             Flush(); // the request itself may still be packed: it must leave first
             _socket.TrySend([Mdp.Empty, CourierFrame5.CancelFrame(id, _client)]);

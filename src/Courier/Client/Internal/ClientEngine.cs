@@ -97,7 +97,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     /// <summary>
     /// Tells the peer that holds <paramref name="request"/> (sent on <paramref name="connection"/>, by default its current
-    /// one) that its caller gave up (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the
+    /// one), and those of its earlier attempts that may still run it, that its caller gave up (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the
     /// worker, and the handler's token fires. Nothing is sent to a peer before courier/5, or for a request not sent.
     /// </summary>
     public static void SendCancel(PendingRequest request, ClientConnection? connection = null)
@@ -105,6 +105,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         if ((connection ?? request.Connection) is { } holder)
         {
             holder.SendCancel(request.Id);
+        }
+
+        foreach (var earlier in request.EarlierConnections ?? [])
+        {
+            if (!ReferenceEquals(earlier, connection ?? request.Connection))
+            {
+                earlier.SendCancel(request.Id);
+            }
         }
     }
 
@@ -210,6 +218,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         connection.Probe(_nextProbeId++, now + TimeoutTicks, fresh: hold);
         if (request.Idempotent && _pool.HasOtherThan(connection))
         {
+            // The first run may go on there: a cancel must reach it too.
+            (request.EarlierConnections ??= []).Add(connection);
             RequestTable.Detach(request);
             Dispatch(request, avoid: connection, now);
         }

@@ -39,6 +39,12 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// <summary>Attempts made so far (1 on the first); a resend, a refusal retried elsewhere or an expiry while waiting uses one.</summary>
     public int Attempts { get; set; }
 
+    /// <summary>
+    /// Connections of earlier attempts that may still be running it: an idempotent request moved to another connection
+    /// after a timeout. A cancel goes to them too, so that every run's token fires. Null until a move (rare).
+    /// </summary>
+    public List<ClientConnection>? EarlierConnections { get; set; }
+
     /// <summary>The peer incarnation its next courier/5 send names (<see cref="Protocol.Internal.IncarnationHeader"/>): set for a resend that waited for a probe's answer.</summary>
     public ulong? ExpectedIncarnation { get; set; }
 
