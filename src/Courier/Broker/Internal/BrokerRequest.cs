@@ -7,7 +7,7 @@ namespace Courier.Broker.Internal;
 /// broker adds (its token, its service, the workers that died holding it). Reused once finished, with its
 /// <see cref="InboundRequest"/>, so the forwarding path allocates none per request.
 /// </summary>
-internal sealed class BrokerRequest
+internal sealed class BrokerRequest : Serving.Internal.IRunningRequest
 {
     public ulong Token { get; private set; }
 

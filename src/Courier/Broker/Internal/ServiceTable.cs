@@ -244,24 +244,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// At-most-once: a repeated attempt of a request in progress takes its place as the one to answer (its reply address
     /// is now the newest attempt's); one already answered gets the remembered reply. True when it was either.
     /// </summary>
-    public bool JoinedRepeat(InboundRequest request)
-    {
-        var key = request.Key;
-        if (_delivery.TryGetRunning(key, out var running))
-        {
-            running.Inbound.TakeRouteOf(request);
-            FrontEnd.Release(request);
-            return true;
-        }
-
-        if (_delivery.TryGetAnswer(key, out var answer))
-        {
-            FrontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
-            return true;
-        }
-
-        return false;
-    }
+    public bool JoinedRepeat(InboundRequest request) => _delivery.Join(request, FrontEnd);
 
     /// <summary>Hands queued requests of <paramref name="service"/> to its least-loaded workers while any has room, one client at a time in turn.</summary>
     public void Dispatch(BrokerService service)

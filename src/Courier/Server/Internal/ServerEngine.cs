@@ -106,24 +106,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
             ? [_handlers.ContainsKey(System.Text.Encoding.UTF8.GetString(argument)) ? Mmi.Found : Mmi.NotFound]
             : null;
 
-    public bool JoinedRepeat(InboundRequest request)
-    {
-        var key = request.Key;
-        if (_ledger.TryGetRunning(key, out var running))
-        {
-            running.Inbound.TakeRouteOf(request);
-            _frontEnd.Release(request);
-            return true;
-        }
-
-        if (_ledger.TryGetAnswer(key, out var answer))
-        {
-            _frontEnd.Answer(request, answer.Status, answer.Body, answer.Headers);
-            return true;
-        }
-
-        return false;
-    }
+    public bool JoinedRepeat(InboundRequest request) => _ledger.Join(request, _frontEnd);
 
     public string? TryAccept(InboundRequest request)
     {
@@ -229,7 +212,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
 /// A courier/5 request a server is running: its handler's token, and the request to answer (whose route becomes the
 /// newest attempt's). One object, not a call and a record beside it: one allocation fewer per request.
 /// </summary>
-internal sealed class ServerRun(InboundRequest inbound, long deadline) : HandlerCall(deadline)
+internal sealed class ServerRun(InboundRequest inbound, long deadline) : HandlerCall(deadline), IRunningRequest
 {
     public InboundRequest Inbound { get; } = inbound;
 }
