@@ -117,11 +117,13 @@ public sealed class CourierClient : ICourierClient
         // A body a server or worker lent its handler (a large frame as received) is copied: this client sends it on its own
         // loop, maybe after that handler has returned and the frame was given back.
         frames = Transport.Internal.LentFrames.Owned(frames);
+        // courier-incarnation is the client's own (a handler passing on the headers it was given would send a stale one).
+        var callers = IncarnationHeader.Without(options.Headers);
         var request = new PendingRequest((ulong)Interlocked.Increment(ref _nextId), service, serviceFrame, frames, _options.RunContinuationsInline)
         {
             Activity = activity,
-            Headers = activity is not null ? TraceHeaders.ForRequest(options.Headers, activity)
-                : options.Headers is { Count: > 0 } headers ? headers.Encode() : [],
+            Headers = activity is not null ? TraceHeaders.ForRequest(callers, activity)
+                : callers is { Count: > 0 } headers ? headers.Encode() : [],
             Flags = options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None,
             DeadlineOverride = options.Deadline,
         };

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Courier.Client;
+using Courier.Protocol;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using NetMQ;
@@ -109,8 +110,9 @@ public sealed class PeerIncarnationTests
     public async Task An_at_most_once_resend_held_for_a_probe_names_the_incarnation_that_answered_it()
     {
         using var server = RawServer.Bind(out var endpoint);
-        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 5 });
-        var call = client.RequestAsync("pay", "10 EUR");
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(3), Retries = 5 });
+        // A caller's courier-incarnation (passed on from a request a handler got, say) is never sent: only the client's own.
+        var call = client.RequestAsync("pay", "10 EUR", CourierRequestOptions.Default with { Headers = new CourierHeaders().Add("courier-incarnation", "0123456789abcdef") });
 
         var request = Receive(server);
         while (IsNegotiation(request))
@@ -189,10 +191,18 @@ public sealed class PeerIncarnationTests
         Send5(dealer, 8, attempt: 2, expected: own);
         Assert.Equal("200", Status(Receive(dealer)));
         Assert.Equal(before + 1, Volatile.Read(ref runs)); // request 8 ran; request 7 never did
+
+        // What the peer remembers comes first: a repeat of request 8 naming another incarnation gets its reply, not 520.
+        Send5(dealer, 8, attempt: 3, expected: other);
+        Assert.Equal("200", Status(Receive(dealer)));
+        // An idempotent request may run again anywhere: not checked.
+        Send5(dealer, 9, attempt: 2, expected: other, idempotent: true);
+        Assert.Equal("200", Status(Receive(dealer)));
+        Assert.Equal(before + 2, Volatile.Read(ref runs));
     }
 
     /// <summary>A courier/5 request for 'pay' (docs/protocol.md §8), at-most-once, naming <paramref name="expected"/> in <c>courier-incarnation</c>.</summary>
-    private static void Send5(DealerSocket dealer, ulong id, byte attempt, byte[]? expected)
+    private static void Send5(DealerSocket dealer, ulong id, byte attempt, byte[]? expected, bool idempotent = false)
     {
         var headers = expected is null ? [] : Header("courier-incarnation", Convert.ToHexStringLower(expected));
         var frame = new byte[38 + 3 + headers.Length];
@@ -201,6 +211,7 @@ public sealed class PeerIncarnationTests
         BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
         frame.AsSpan(15, 16).Fill(0x42);
         frame[31] = attempt;
+        frame[32] = idempotent ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
         frame[37] = 3;
         "pay"u8.CopyTo(frame.AsSpan(38));

@@ -90,11 +90,19 @@ internal sealed class BrokerRequest : Serving.Internal.IRunningRequest
     /// <summary>
     /// Who a request counts against in fair queueing: a courier/5 client by its identity, the same on all its connections
     /// (a client that reconnects after a refusal is not a newcomer who may displace its own earlier requests); any other
-    /// by its routing id. The identity key is a zero byte and the 16 identity bytes: a peer cannot choose a routing id
-    /// that starts with zero (those are the transport's own), so no routing id can pose as an identity.
+    /// by its routing id. Under CURVE, by its key instead: one key could draw any number of identities. The identity key
+    /// is a zero byte and the 16 identity bytes, a CURVE key's two zero bytes and its Z85 text: a peer cannot choose a
+    /// routing id that starts with zero (those are the transport's own), so no routing id can pose as either.
     /// </summary>
     public static byte[] LaneKey(InboundRequest inbound)
     {
+        if (inbound.UserId is { } userId)
+        {
+            var keyed = new byte[2 + System.Text.Encoding.UTF8.GetByteCount(userId)];
+            System.Text.Encoding.UTF8.GetBytes(userId, keyed.AsSpan(2));
+            return keyed;
+        }
+
         if (inbound.Delivery.Client.IsNone)
         {
             return inbound.Route.ClientId;

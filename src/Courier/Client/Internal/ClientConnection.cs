@@ -186,9 +186,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         request.MayHaveRun = true;
         request.LastRefusal = null;
         request.SentAfterProbe = LastProbeSent;
+        var expected = request.ExpectedIncarnation;
+        request.ExpectedIncarnation = null; // for this send only
         if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
         {
-            Send5(request);
+            Send5(request, expected);
             return;
         }
 
@@ -221,17 +223,16 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         SendAlone(frames);
     }
 
-    /// <summary>CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request.</summary>
-    private void Send5(PendingRequest request)
+    /// <summary>
+    /// CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request, and
+    /// <paramref name="expected"/>, the peer incarnation a held resend names.
+    /// </summary>
+    private void Send5(PendingRequest request, ulong? expected)
     {
         var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
-        var headers = request.Headers;
-        if (request.ExpectedIncarnation is { } expected)
-        {
-            // A resend held for a probe's answer: the peer checks that it is still the one that answered.
-            headers = IncarnationHeader.Append(headers, expected);
-            request.ExpectedIncarnation = null;
-        }
+        // A resend held for a probe's answer: the peer checks that it is still the one that answered (the engine made
+        // sure the entry fits).
+        var headers = expected is { } incarnation ? IncarnationHeader.Append(request.Headers, incarnation) ?? request.Headers : request.Headers;
 
         if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length) && headers.Length <= Batch.MaxBodyLength)
         {
@@ -275,7 +276,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary>Tells the peer (courier/5) that the caller of request <paramref name="id"/> gave up; nothing when it does not speak courier/5.</summary>
     public void SendCancel(ulong id)
     {
-        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier && !_socket.IsClosed)
+        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier && !IsClosed)
         {
             Flush(); // the request itself may still be packed: it must leave first
             _socket.TrySend([Mdp.Empty, CourierFrame5.CancelFrame(id, _client)]);
@@ -326,5 +327,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     }
 
     /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
+    public bool IsClosed => _socket.IsClosed;
+
     public void Dispose() => _socket.Dispose();
 }

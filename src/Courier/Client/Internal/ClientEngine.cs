@@ -100,18 +100,18 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// one), and those of its earlier attempts that may still run it, that its caller gave up (courier/5 CANCEL, docs/protocol.md §8): a broker drops it from its queue or tells the
     /// worker, and the handler's token fires. Nothing is sent to a peer before courier/5, or for a request not sent.
     /// </summary>
-    public static void SendCancel(PendingRequest request, ClientConnection? connection = null)
+    public void SendCancel(PendingRequest request, ClientConnection? connection = null)
     {
-        if ((connection ?? request.Connection) is { } holder)
-        {
-            holder.SendCancel(request.Id);
-        }
-
+        var holder = connection ?? request.Connection;
+        holder?.SendCancel(request.Id);
         foreach (var earlier in request.EarlierConnections ?? [])
         {
-            if (!ReferenceEquals(earlier, connection ?? request.Connection))
+            // A CANCEL names the request by client identity and id, not by connection: one closed since goes by the
+            // connection now open to the same endpoint.
+            var to = earlier.IsClosed ? _pool.Current(earlier) : earlier;
+            if (to is not null && !ReferenceEquals(to, holder))
             {
-                earlier.SendCancel(request.Id);
+                to.SendCancel(request.Id);
             }
         }
     }
@@ -219,7 +219,12 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         if (request.Idempotent && _pool.HasOtherThan(connection))
         {
             // The first run may go on there: a cancel must reach it too.
-            (request.EarlierConnections ??= []).Add(connection);
+            request.EarlierConnections ??= [];
+            if (!request.EarlierConnections.Contains(connection))
+            {
+                request.EarlierConnections.Add(connection);
+            }
+
             RequestTable.Detach(request);
             Dispatch(request, avoid: connection, now);
         }
@@ -284,6 +289,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             // Still this connection's, unanswered: not answered meanwhile, moved or given up.
             if (ReferenceEquals(request.Connection, connection) && _table.TryGet(request.Id, out var pending) && ReferenceEquals(pending, request))
             {
+                if (incarnation is not null && connection.Negotiation.PeerDelivery && !IncarnationHeader.Fits(request.Headers))
+                {
+                    // Sent again without naming the incarnation, a redial meanwhile could run it twice: not sent unchecked.
+                    RequestTable.Detach(request);
+                    Fail(request, OutcomeUnknown(request, connection, "its headers leave no room to name the peer's incarnation, so it is not sent again unchecked"));
+                    continue;
+                }
+
                 request.ExpectedIncarnation = incarnation;
                 connection.Send(request);
             }

@@ -122,6 +122,9 @@ internal sealed class ConnectionPool : IDisposable
         ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
     }
 
+    /// <summary>The connection open now to the endpoint of <paramref name="old"/> (its slot), if any.</summary>
+    public ClientConnection? Current(ClientConnection old) => _slots[old.Slot] is { IsClosed: false } current ? current : null;
+
     /// <summary>Closes <paramref name="connection"/>; the caller moves or fails what it held.</summary>
     public void Close(ClientConnection connection)
     {

@@ -14,20 +14,15 @@ internal static class IncarnationHeader
     public const string Key = "courier-incarnation";
     private const int ValueLength = 16;
 
-    /// <summary><paramref name="block"/> with the entry added at its end; unchanged when that would pass the bounds.</summary>
-    public static byte[] Append(byte[] block, ulong incarnation)
+    /// <summary>
+    /// <paramref name="block"/> (which holds no such entry: the client drops a caller's, <see cref="Without"/>) with the
+    /// entry added at its end; null when that would pass the bounds.
+    /// </summary>
+    public static byte[]? Append(byte[] block, ulong incarnation)
     {
-        int count = 0, size = 0;
-        var reader = new HeaderBlock.Reader(block);
-        while (reader.TryRead(out var key, out var value))
+        if (!Fits(block))
         {
-            count++;
-            size += key.Length + value.Length;
-        }
-
-        if (count >= HeaderBlock.MaxCount || size + Key.Length + ValueLength > HeaderBlock.MaxSize)
-        {
-            return block;
+            return null;
         }
 
         var entry = 3 + Key.Length + ValueLength;
@@ -39,6 +34,40 @@ internal static class IncarnationHeader
         BinaryPrimitives.WriteUInt16BigEndian(appended.AsSpan(at + 1 + Key.Length), ValueLength);
         incarnation.TryFormat(appended.AsSpan(at + 3 + Key.Length), out _, "x16", CultureInfo.InvariantCulture);
         return appended;
+    }
+
+    /// <summary>Whether the entry fits beside <paramref name="block"/> within the bounds (<see cref="HeaderBlock.MaxCount"/>, <see cref="HeaderBlock.MaxSize"/>).</summary>
+    public static bool Fits(byte[] block)
+    {
+        int count = 0, size = 0;
+        var reader = new HeaderBlock.Reader(block);
+        while (reader.TryRead(out var key, out var value))
+        {
+            count++;
+            size += key.Length + value.Length;
+        }
+
+        return count < HeaderBlock.MaxCount && size + Key.Length + ValueLength <= HeaderBlock.MaxSize;
+    }
+
+    /// <summary>A caller's headers without <c>courier-incarnation</c>, which only the client itself sets; the same object when it has none.</summary>
+    public static CourierHeaders? Without(CourierHeaders? headers)
+    {
+        if (headers is not { Count: > 0 } || !headers.TryGetValue(Key, out _))
+        {
+            return headers;
+        }
+
+        var kept = new CourierHeaders();
+        foreach (var (key, value) in headers)
+        {
+            if (key != Key)
+            {
+                kept.Add(key, value);
+            }
+        }
+
+        return kept;
     }
 
     /// <summary>The incarnation a request's (already checked) header block expects; null when it names none or one that does not parse.</summary>

@@ -72,7 +72,7 @@ internal sealed class ClientFrontEnd
         {
             // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
             var key = CourierFrame5.ReadCancel(message[message.Count - 1]);
-            _target.Cancel(message.UserId is { } user ? key with { Client = key.Client.BoundTo(user) } : key);
+            _target.Cancel(message.UserId is { } user && !key.Client.IsNone ? key with { Client = key.Client.BoundTo(user) } : key);
             return;
         }
 
@@ -164,7 +164,7 @@ internal sealed class ClientFrontEnd
             return;
         }
 
-        if (request.Delivery.Attempt > 1 && !request.Delivery.Headers.IsEmpty
+        if (request.Delivery.Attempt > 1 && !request.Delivery.Headers.IsEmpty && (request.Delivery.Flags & DeliveryFlags.Idempotent) == 0
             && IncarnationHeader.Read(request.Delivery.Headers.Span) is { } expected && expected != ProtocolVersions.IncarnationOf(_incarnation))
         {
             // A resend meant for the incarnation before this one (a redial after the client's probe was answered): it may
