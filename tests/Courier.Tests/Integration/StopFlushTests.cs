@@ -1,0 +1,51 @@
+using Courier.Client;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>A graceful stop answers what it finished: the replies sent as its drain ends reach their callers.</summary>
+public sealed class StopFlushTests
+{
+    [Fact]
+    public async Task Replies_finished_as_a_stop_drains_all_reach_their_callers_though_the_socket_closes_right_after()
+    {
+        const int Requests = 300;
+        var body = new byte[64 * 1024];
+        var running = 0;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = Requests, DrainTimeout = TimeSpan.FromSeconds(30) },
+            s => s.Map("big", async (_, _) =>
+            {
+                Interlocked.Increment(ref running);
+                await gate.Task;
+                return [body];
+            }, idempotent: true));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
+
+        var calls = Enumerable.Range(0, Requests).Select(_ => client.RequestAsync("big", "x")).ToArray();
+        await Poll.UntilAsync(() => Volatile.Read(ref running) == Requests, TimeSpan.FromSeconds(30), "every request running");
+
+        // ~19 MiB of replies leave as the drain ends, and the socket closes at once after it: more than the kernel's
+        // buffers hold, so most are still in libzmq's queue then.
+        var stopping = server.DisposeAsync().AsTask();
+        gate.SetResult();
+        await stopping;
+
+        var answered = 0;
+        foreach (var call in calls)
+        {
+            try
+            {
+                Assert.Equal(body.Length, (await call.WaitAsync(TimeSpan.FromSeconds(60))).Body.Length);
+                answered++;
+            }
+            catch (CourierException)
+            {
+            }
+        }
+
+        Assert.Equal(Requests, answered);
+    }
+}
