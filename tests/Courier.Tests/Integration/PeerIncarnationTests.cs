@@ -149,6 +149,46 @@ public sealed class PeerIncarnationTests
         Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
     }
 
+    [Fact]
+    public async Task An_at_most_once_request_whose_headers_leave_no_room_for_the_incarnation_is_not_resent_unchecked()
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(3), Retries = 5 });
+        var full = new CourierHeaders();
+        for (var i = 0; i < CourierHeaders.MaxCount; i++)
+        {
+            full.Add("k" + i, "v");
+        }
+
+        var call = client.RequestAsync("pay", "10 EUR", CourierRequestOptions.Default with { Headers = full });
+        var request = Receive(server);
+        while (IsNegotiation(request))
+        {
+            RawServer.AnswerProbe(server, request[0], "courier/5", Before);
+            request = Receive(server);
+        }
+
+        // Unanswered; the probe at its timeout is answered by the same incarnation, but a 65th entry would pass the bound.
+        var next = Receive(server);
+        while (!IsProbe(next))
+        {
+            next = Receive(server);
+        }
+
+        var answer = new byte[17];
+        next[2].AsSpan(0, 14).CopyTo(answer);
+        "200"u8.CopyTo(answer.AsSpan(14));
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(next[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(Before)]));
+
+        var error = await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => call.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("no room", error.Message, StringComparison.Ordinal);
+        var frames = new List<byte[]>();
+        while (server.TryReceiveMultipartBytes(TimeSpan.FromSeconds(1), ref frames!))
+        {
+            Assert.True(IsProbe(frames) || IsNegotiation(frames), "a resend went out");
+        }
+    }
+
     [Theory]
     [InlineData("server")]
     [InlineData("broker")]

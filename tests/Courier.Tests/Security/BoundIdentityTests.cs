@@ -122,6 +122,34 @@ public sealed class BoundIdentityTests : IDisposable
         Assert.Equal(["mallory: 5 503", "mallory: 4 503"], output.Trim().Split('\n'));
     }
 
+    [SkippableFact]
+    public async Task Under_CURVE_a_plain_client_that_goes_still_takes_its_queued_requests_with_it()
+    {
+        Integration.StockClientTests.SkipUnlessPyzmq();
+        // Lanes per key are for courier/5 identities; a 7/MDP client keeps its connection's lane, by which its
+        // disconnect finds what it had queued.
+        await using var broker = await TestBroker.StartAsync(o => o with { Security = _keys.Listener() });
+        await using var observer = TestServer.Client(broker.Endpoint!, o => o with { Security = _keys.Connector("alice") });
+        var (exitCode, output) = await CurveTests.RunPythonAsync($$"""
+            import zmq, zmq.auth
+            ctx = zmq.Context.instance()
+            server, _ = zmq.auth.load_certificate("{{_keys.Public("server")}}")
+            pub, sec = zmq.auth.load_certificate("{{_keys.Root}}/mallory.key_secret")
+            s = ctx.socket(zmq.DEALER)
+            s.linger = 0
+            s.curve_publickey, s.curve_secretkey, s.curve_serverkey = pub, sec, server
+            s.connect("{{broker.Endpoint}}")
+            for i in range(5):
+                s.send_multipart([b"", b"MDPC01", b"later", b"x"])
+            s.send_multipart([b"", b"MDPC01", b"mmi.service", b"later"])
+            print("queued" if s.poll(30000) and s.recv_multipart() else "no answer")
+            s.close()
+            """);
+
+        Assert.True(exitCode == 0 && output.Trim() == "queued", output);
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "later")).Queued == 0, TimeSpan.FromSeconds(30), "the gone client's requests dropped");
+    }
+
     private async Task<Listener> StartAsync(string topology, CourierHandler slow, CourierHandler pay)
     {
         if (topology == "server")

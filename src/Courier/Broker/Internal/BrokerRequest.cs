@@ -90,13 +90,15 @@ internal sealed class BrokerRequest : Serving.Internal.IRunningRequest
     /// <summary>
     /// Who a request counts against in fair queueing: a courier/5 client by its identity, the same on all its connections
     /// (a client that reconnects after a refusal is not a newcomer who may displace its own earlier requests); any other
-    /// by its routing id. Under CURVE, by its key instead: one key could draw any number of identities. The identity key
+    /// by its routing id. Under CURVE a courier/5 client goes by its key instead: one key could draw any number of
+    /// identities. Others keep their routing id under CURVE too, by which a client's disconnect finds what it had queued
+    /// (<see cref="ServiceTable.OnClientGone"/>). The identity key
     /// is a zero byte and the 16 identity bytes, a CURVE key's two zero bytes and its Z85 text: a peer cannot choose a
     /// routing id that starts with zero (those are the transport's own), so no routing id can pose as either.
     /// </summary>
     public static byte[] LaneKey(InboundRequest inbound)
     {
-        if (inbound.UserId is { } userId)
+        if (inbound.UserId is { } userId && !inbound.Delivery.Client.IsNone)
         {
             var keyed = new byte[2 + System.Text.Encoding.UTF8.GetByteCount(userId)];
             System.Text.Encoding.UTF8.GetBytes(userId, keyed.AsSpan(2));

@@ -326,8 +326,8 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         return _header.AsMemory(0, CourierFrame5.WriteRequest(_header, record.Id, _client, meta[0], (DeliveryFlags)meta[1], budget, record.Tag, meta[Delivery.FixedLength..]));
     }
 
-    /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
     public bool IsClosed => _socket.IsClosed;
 
+    /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
     public void Dispose() => _socket.Dispose();
 }

@@ -104,13 +104,25 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         var holder = connection ?? request.Connection;
         holder?.SendCancel(request.Id);
-        foreach (var earlier in request.EarlierConnections ?? [])
+        if (request.EarlierConnections is not { } earlierOnes)
+        {
+            return;
+        }
+
+        var sent = new List<ClientConnection>(earlierOnes.Count + 1);
+        if (holder is not null)
+        {
+            sent.Add(holder);
+        }
+
+        foreach (var earlier in earlierOnes)
         {
             // A CANCEL names the request by client identity and id, not by connection: one closed since goes by the
-            // connection now open to the same endpoint.
+            // connection now open to the same endpoint, if it has negotiated courier/5 (otherwise nothing is sent).
             var to = earlier.IsClosed ? _pool.Current(earlier) : earlier;
-            if (to is not null && !ReferenceEquals(to, holder))
+            if (to is not null && !sent.Contains(to))
             {
+                sent.Add(to);
                 to.SendCancel(request.Id);
             }
         }
@@ -293,7 +305,9 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
                 {
                     // Sent again without naming the incarnation, a redial meanwhile could run it twice: not sent unchecked.
                     RequestTable.Detach(request);
-                    Fail(request, OutcomeUnknown(request, connection, "its headers leave no room to name the peer's incarnation, so it is not sent again unchecked"));
+                    Fail(request, new CourierOutcomeUnknownException(
+                        request.Service,
+                        $"its attempt on {connection.Endpoint} went unanswered, and its headers leave no room to name the peer's incarnation (courier-incarnation), so it is not sent again unchecked: it ran once or not at all"));
                     continue;
                 }
 
