@@ -4,7 +4,11 @@ using Courier.Tests.Infrastructure;
 
 namespace Courier.Tests.Integration;
 
-/// <summary>A graceful stop answers what it finished: the replies sent as its drain ends reach their callers.</summary>
+/// <summary>
+/// A graceful stop answers what it finished: the replies sent as its drain ends reach their callers. Before the stop
+/// waited for them to be written, the socket closed with a second's linger, and under load on the managed transport 266
+/// and 287 of 300 arrived.
+/// </summary>
 public sealed class StopFlushTests
 {
     [Fact]
