@@ -124,16 +124,7 @@ public sealed class PeerIncarnationTests
         Assert.Null(ExpectedIncarnation(request[2])); // a first attempt names none
 
         // Unanswered: at the attempt's timeout the client probes; the same incarnation answers, and the resend names it.
-        var next = Receive(server);
-        while (!IsProbe(next))
-        {
-            next = Receive(server);
-        }
-
-        var answer = new byte[17];
-        next[2].AsSpan(0, 14).CopyTo(answer);
-        "200"u8.CopyTo(answer.AsSpan(14));
-        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(next[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(Before)]));
+        AnswerNextProbe(server, Before);
         var resend = Receive(server);
         while (IsProbe(resend))
         {
@@ -169,16 +160,7 @@ public sealed class PeerIncarnationTests
         }
 
         // Unanswered; the probe at its timeout is answered by the same incarnation, but a 65th entry would pass the bound.
-        var next = Receive(server);
-        while (!IsProbe(next))
-        {
-            next = Receive(server);
-        }
-
-        var answer = new byte[17];
-        next[2].AsSpan(0, 14).CopyTo(answer);
-        "200"u8.CopyTo(answer.AsSpan(14));
-        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(next[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(Before)]));
+        AnswerNextProbe(server, Before);
 
         var error = await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => call.WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("no room", error.Message, StringComparison.Ordinal);
@@ -292,6 +274,21 @@ public sealed class PeerIncarnationTests
         }
 
         return null;
+    }
+
+    /// <summary>Skips what comes before the client's next liveness probe, and answers it as courier/5 of <paramref name="incarnation"/>.</summary>
+    private static void AnswerNextProbe(RouterSocket server, byte[] incarnation)
+    {
+        var probe = Receive(server);
+        while (!IsProbe(probe))
+        {
+            probe = Receive(server);
+        }
+
+        var answer = new byte[17];
+        probe[2].AsSpan(0, 14).CopyTo(answer);
+        "200"u8.CopyTo(answer.AsSpan(14));
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(incarnation)]));
     }
 
     private static bool IsNegotiation(List<byte[]> frames) => frames.Count >= 3 && frames[2].AsSpan().SequenceEqual("MDPC01"u8);
