@@ -156,33 +156,9 @@ public sealed class CourierServer : IAsyncDisposable
                 flushed.SetResult();
             });
             await Task.WhenAny(flushed.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            await UntilRepliesWrittenAsync(loop, engine).ConfigureAwait(false);
+            await UnwrittenReplies.WaitAsync(loop, () => engine.LargestPendingBytes, _options.DrainTimeout).ConfigureAwait(false);
             loop.Dispose();
             Volatile.Write(ref _state, 3);
-        }
-    }
-
-    /// <summary>
-    /// Waits, up to <see cref="CourierServerOptions.DrainTimeout"/>, until the transport has written the large replies
-    /// it was handed: the socket's linger keeps the rest only a second after it closes, and a client reading slowly (or
-    /// a slow machine) then lost replies that had been sent (34 of 300 replies of 64 KiB on the managed transport,
-    /// StopFlushTests). Replies under <see cref="Transport.Internal.PendingBytes.TrackedMinimum"/> are not counted.
-    /// </summary>
-    private async Task UntilRepliesWrittenAsync(ITransportLoop loop, ServerEngine engine)
-    {
-        // Real time, as the other waits of a stop: this is about the transport's I/O, not the server's logic.
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        while (System.Diagnostics.Stopwatch.GetElapsedTime(started) < _options.DrainTimeout)
-        {
-            var pending = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-            loop.Post(() => pending.TrySetResult(engine.LargestPendingBytes));
-            var read = await Task.WhenAny(pending.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            if (read != pending.Task || pending.Task.Result == 0)
-            {
-                return;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None).ConfigureAwait(false);
         }
     }
 

@@ -112,10 +112,8 @@ public sealed class DrainedDisconnectTests
             release.Release();
         }
 
-        await stopping.WaitAsync(Wait);
-        release.Release();
-
-        // What it sent, in order, up to its DISCONNECT (heartbeats skipped): the reply first unless its handler was stuck.
+        // What it sent, in order, up to its DISCONNECT (heartbeats skipped): the reply first unless its handler was stuck;
+        // then the probe that asks whether the broker read it all, which the worker waits for before it closes.
         var sent = new List<string>();
         var frames = new List<byte[]>();
         var until = DateTime.UtcNow + Wait;
@@ -133,6 +131,17 @@ public sealed class DrainedDisconnectTests
                 sent.Add("REPLY " + Encoding.ASCII.GetString(frames[1], 15, 3));
             }
         }
+
+        if (!stuckHandler)
+        {
+            // Its DrainTimeout, which bounds that wait, is long here: the worker is still waiting for the answer.
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            Assert.False(stopping.IsCompleted, "the stop did not wait for the broker to confirm it read the replies");
+        }
+
+        RawBroker.AnswerReadReceipt(new NetMqRawRouter(broker), version, Wait);
+        await stopping.WaitAsync(Wait);
+        release.Release();
 
         string[] expected = stuckHandler ? [] : ["REPLY 200"];
         Assert.Equal([.. expected, saysDrained ? "DISCONNECT drained" : "DISCONNECT"], sent);

@@ -184,8 +184,9 @@ public sealed class MultiServiceWorkerTests
         broker.Options.Linger = TimeSpan.Zero;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
         // This broker never heartbeats: at the test brokers' 500 ms the worker gave it up within seconds and probed again
-        // from new connections, and on a loaded machine the READYs this test waits for never came.
-        await using var worker = new CourierWorker(TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "split") with { HeartbeatInterval = TimeSpan.FromSeconds(30) })
+        // from new connections, and on a loaded machine the READYs this test waits for never came. Nor does it answer the
+        // probe a stop sends after DISCONNECT: the stop waits for it only a second.
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "split") with { HeartbeatInterval = TimeSpan.FromSeconds(30), DrainTimeout = TimeSpan.FromSeconds(1) })
             .Map("alpha", TestBroker.Tagged("alpha"), concurrency: 3)
             .Map("beta", TestBroker.Tagged("beta"), concurrency: 4);
         await worker.StartAsync();

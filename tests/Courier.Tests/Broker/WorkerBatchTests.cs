@@ -20,8 +20,9 @@ public sealed class WorkerBatchTests
         broker.Options.Linger = TimeSpan.Zero;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
         await using var worker = new CourierWorker(
-            // This broker never heartbeats: the worker keeps it for the whole test, not for 3 × 2.5 s.
-            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, Prefetch = 8, RunHandlersInline = inline, HeartbeatInterval = TimeSpan.FromSeconds(30) },
+            // This broker never heartbeats: the worker keeps it for the whole test, not for 3 × 2.5 s. Nor does it answer
+            // the probe a stop sends after DISCONNECT: the stop waits for it only a second.
+            CourierWorkerOptions.Default with { BrokerEndpoint = $"tcp://127.0.0.1:{port}", Service = "upper", Concurrency = 32, Prefetch = 8, RunHandlersInline = inline, HeartbeatInterval = TimeSpan.FromSeconds(30), DrainTimeout = TimeSpan.FromSeconds(1) },
             (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();

@@ -164,6 +164,7 @@ public sealed class WorkerConcurrencyTests
             Service = "echo",
             Concurrency = 1,
             HeartbeatInterval = Wait, // the fake broker never heartbeats: the worker must not give it up meanwhile
+            DrainTimeout = TimeSpan.FromSeconds(1), // nor answers the probe a stop sends after DISCONNECT
         };
         await using var worker = new CourierWorker(options, handler);
         await worker.StartAsync();

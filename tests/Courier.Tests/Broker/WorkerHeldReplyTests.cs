@@ -57,6 +57,7 @@ public sealed partial class WorkerHeldReplyTests
             disconnect = Disconnect(frames);
         }
 
+        RawBroker.AnswerReadReceipt(broker, "courier/6", Wait);
         await stopping.WaitAsync(Wait);
         Assert.Equal(Enumerable.Range(0, requests), replied.Order());
         Assert.Equal("DISCONNECT drained", disconnect);

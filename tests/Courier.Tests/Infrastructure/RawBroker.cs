@@ -25,6 +25,17 @@ internal static class RawBroker
     public static (byte[] Identity, List<byte[]> Probe, List<byte[]> Ready) Register(RouterSocket broker, string version, TimeSpan wait)
         => Register(new NetMqRawRouter(broker), version, wait);
 
+    /// <summary>
+    /// After a stopping worker's DISCONNECT: takes the probe by which it asks whether everything it sent was read (the
+    /// next message it sends, docs/protocol.md §3) and answers it, as a Courier broker does.
+    /// </summary>
+    public static void AnswerReadReceipt(IRawRouter broker, string version, TimeSpan wait)
+    {
+        Assert.True(broker.TryReceive(wait, out var probe), "no probe after DISCONNECT");
+        Assert.Equal("MDPC01 mmi.courier", $"{System.Text.Encoding.ASCII.GetString(probe[2])} {System.Text.Encoding.ASCII.GetString(probe[3])}");
+        broker.Send(probe[0], [], Ascii("MDPC01"), Ascii("mmi.courier"), Ascii("200"), Ascii(version));
+    }
+
     /// <summary>Sends the worker at <paramref name="identity"/> a Courier REQUEST for <paramref name="service"/>.</summary>
     public static void SendRequest(IRawRouter broker, byte[] identity, ulong token, string service, byte[] body)
     {

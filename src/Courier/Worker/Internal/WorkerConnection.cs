@@ -71,6 +71,22 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>
     public void SendProbe() => _socket.TrySend(Negotiation.ProbeFrames);
 
+    /// <summary>A probe sent after DISCONNECT (<see cref="SendReadReceipt"/>) is still unanswered.</summary>
+    public bool AwaitsReadReceipt { get; set; }
+
+    /// <summary>
+    /// After DISCONNECT went to a Courier broker: a probe, which a Courier broker answers from any peer. Its answer says
+    /// the broker has read everything sent before it on this connection, the last replies and the DISCONNECT among them,
+    /// so the socket may close. Not to a 7/MDP broker, to which anything after DISCONNECT is a protocol violation.
+    /// </summary>
+    public void SendReadReceipt()
+    {
+        if (SaidDisconnect && !Closed && _held.IsEmpty && Negotiation.Mode == PeerMode.Courier)
+        {
+            AwaitsReadReceipt = _socket.TrySend(Negotiation.ProbeFrames);
+        }
+    }
+
     private void ProbeWhileProbing()
     {
         if (Negotiation.Mode == PeerMode.Probing)
@@ -180,6 +196,9 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     /// <summary>Replies the socket refused wait here to be sent again.</summary>
     public bool HoldsReplies => !_held.IsEmpty;
+
+    /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>: the large messages the transport took and has not yet written.</summary>
+    public long LargestPendingBytes => _socket.LargestPendingBytes;
 
     /// <summary>It holds more refused replies than its bounds allow (the broker sends and does not read): end it.</summary>
     public bool HoldsTooMuch => _held.Overflowing;

@@ -34,6 +34,8 @@ internal sealed class WorkerEngine : IDisposable
     private readonly Action<int, int, bool> _onRefusedReplies;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _said = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _read = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _readDeadline;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private bool _brokerAnswered;
@@ -136,6 +138,7 @@ internal sealed class WorkerEngine : IDisposable
             }
 
             CheckSaid();
+            CheckRead();
             return;
         }
 
@@ -168,6 +171,52 @@ internal sealed class WorkerEngine : IDisposable
 
         _saidDisconnect = true;
         CheckSaid();
+    }
+
+    /// <summary>
+    /// After <see cref="Said"/>: asks each Courier broker to confirm it has read what this worker sent
+    /// (<see cref="WorkerConnection.SendReadReceipt"/>). Completes once each connection is done: its broker answered, or,
+    /// a 7/MDP broker, which cannot be asked, the transport has written the large replies it took; or once the brokers
+    /// still not done have been silent for the heartbeat liveness span, dead as anywhere else (one long silent is not
+    /// waited for at all). Closed before, a connection could drop the last replies it had not yet written, or be reset
+    /// under a broker that had not yet read them.
+    /// </summary>
+    public Task ConfirmRead()
+    {
+        var lastHeard = long.MinValue;
+        foreach (var link in _links)
+        {
+            if (link.Connection is { } connection)
+            {
+                connection.SendReadReceipt();
+                lastHeard = Math.Max(lastHeard, connection.LastHeard);
+            }
+        }
+
+        _readDeadline = lastHeard == long.MinValue ? 1 : lastHeard + _livenessTicks;
+        CheckRead();
+        return _read.Task;
+    }
+
+    private void CheckRead()
+    {
+        if (_readDeadline == 0 || _read.Task.IsCompleted)
+        {
+            return;
+        }
+
+        if (_clock.GetTimestamp() < _readDeadline)
+        {
+            foreach (var link in _links)
+            {
+                if (link.Connection is { Closed: false } connection && (connection.AwaitsReadReceipt || connection.LargestPendingBytes > 0))
+                {
+                    return;
+                }
+            }
+        }
+
+        _read.TrySetResult();
     }
 
     public void Dispose() => _requests.Dispose();
@@ -357,6 +406,13 @@ internal sealed class WorkerEngine : IDisposable
     private void OnProbeAnswer(WorkerConnection connection, List<byte[]> frames)
     {
         _brokerAnswered = true;
+        if (connection.AwaitsReadReceipt)
+        {
+            connection.AwaitsReadReceipt = false;
+            CheckRead();
+            return;
+        }
+
         if (connection.Negotiation.Mode == PeerMode.Probing)
         {
             if (!connection.Negotiation.Answered(frames))

@@ -26,13 +26,16 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
 
     internal ZmqSocketHandle Handle { get; } = socket;
 
-    /// <summary>A listener's count of each peer's unwritten bytes (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>), or null.</summary>
+    /// <summary>
+    /// The count of each peer's unwritten bytes: a listener's bounded by <see cref="TransportOptions.MaxPendingBytesPerPeer"/>,
+    /// a connecting socket's only watched (a graceful stop waits for it); null where not counted.
+    /// </summary>
     internal PeerBacklog? Backlog { get; private set; }
 
-    /// <summary>Counts large messages per peer against <paramref name="budget"/> bytes (a ROUTER's, before it binds).</summary>
-    internal NativeSocket WithBacklog(long budget)
+    /// <summary>Counts large messages per peer against <paramref name="budget"/> bytes (before it binds or connects).</summary>
+    internal NativeSocket WithBacklog(long budget, bool onePeer = false)
     {
-        Backlog = new PeerBacklog(budget);
+        Backlog = new PeerBacklog(budget, onePeer);
         return this;
     }
 

@@ -86,8 +86,9 @@ internal sealed unsafe class NativeTransport : ITransport
             }
 
             var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
-            // A listener's peers may be hostile: each one's unwritten bytes are bounded (a connecting socket has one peer).
-            return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer) : created;
+            // A listener's peers may be hostile: each one's unwritten bytes are bounded. A connecting socket has one peer,
+            // bounded by the high-water mark: its count is only watched (a graceful stop waits for it to reach zero).
+            return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer) : created.WithBacklog(long.MaxValue, onePeer: true);
         }
         catch
         {

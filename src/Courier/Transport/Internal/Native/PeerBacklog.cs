@@ -10,7 +10,9 @@ namespace Courier.Transport.Internal.Native;
 /// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of <see cref="PendingBytes.TrackedMinimum"/> bytes or more
 /// has its last frame handed over with <c>zmq_msg_init_data</c> and a free callback, which libzmq calls once the
 /// message is written or dropped; smaller ones are copied by libzmq as before, uncounted (the high-water mark bounds
-/// them). Loop thread only, but for the callback.
+/// them). Loop thread only, but for the callback. A DEALER's count (<paramref name="onePeer"/>) is one account, with no
+/// budget of its own: it has a single peer, whose first frame names nothing, and the high-water mark bounds it; it is
+/// kept so a graceful stop can wait for the last replies to be written (<see cref="ITransportSocket.LargestPendingBytes"/>).
 /// </summary>
 /// <remarks>
 /// Each peer's count lives in native memory (<see cref="Account"/>), reference-counted by the socket and by every
@@ -20,7 +22,7 @@ namespace Courier.Transport.Internal.Native;
 /// therefore called with the GC transition. Never used on a socket with an inproc endpoint: there the peer is a socket
 /// of this process, whose receive (without the GC transition) would run the callback.
 /// </remarks>
-internal sealed unsafe class PeerBacklog(long budget) : IDisposable
+internal sealed unsafe class PeerBacklog(long budget, bool onePeer = false) : IDisposable
 {
     private const int MinimumPruneAt = 64;
     private readonly Dictionary<byte[], nint> _accounts = new(ByteArrayComparer.Instance);
@@ -37,7 +39,7 @@ internal sealed unsafe class PeerBacklog(long budget) : IDisposable
     /// </summary>
     public bool TrySend(nint socket, ReadOnlySpan<ReadOnlyMemory<byte>> frames, long total)
     {
-        var account = AccountOf(frames[0].Span);
+        var account = AccountOf(onePeer ? default : frames[0].Span);
         var pending = Volatile.Read(ref account->Pending);
         if (pending > 0 && pending + total > budget)
         {

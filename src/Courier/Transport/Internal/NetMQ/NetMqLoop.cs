@@ -109,7 +109,7 @@ internal sealed class NetMqLoop : ITransportLoop
         {
             Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
             Guard = guard,
-            Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer) : null,
+            Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer) : new NetMqPeerBacklog(long.MaxValue, onePeer: true),
         };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
@@ -122,7 +122,10 @@ internal sealed class NetMqLoop : ITransportLoop
     /// <summary>A socket being disposed: polled no more.</summary>
     private void Forget(NetMqSocket socket)
     {
-        if (_handlers.Remove(socket, out var onReady) && Volatile.Read(ref _disposed) == 0)
+        // Until the poller itself is disposed, not merely until the loop is: a socket its thread disposes after another
+        // thread began Dispose, but before the poller saw the stop, was otherwise left in the poller, whose next select
+        // threw ObjectDisposedException on that thread and ended the process (seen once, a full managed test run).
+        if (_handlers.Remove(socket, out var onReady) && Volatile.Read(ref _cleanedUp) == 0)
         {
             socket.Socket.ReceiveReady -= onReady;
             _poller.Remove(socket.Socket);

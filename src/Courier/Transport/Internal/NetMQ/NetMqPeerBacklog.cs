@@ -10,9 +10,10 @@ namespace Courier.Transport.Internal.NetMQ;
 /// process hold no more than <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of
 /// <see cref="PendingBytes.TrackedMinimum"/> bytes or more is counted until NetMQ gives its last frame's pooled buffer
 /// back (<see cref="WrittenBytesPool"/>); smaller ones are not (the high-water mark bounds them). Loop thread only, but
-/// for the counts, which NetMQ's I/O thread lowers.
+/// for the counts, which NetMQ's I/O thread lowers. A DEALER's count (<paramref name="onePeer"/>) is one account, as
+/// <see cref="PeerBacklog"/>'s.
 /// </summary>
-internal sealed class NetMqPeerBacklog(long budget)
+internal sealed class NetMqPeerBacklog(long budget, bool onePeer = false)
 {
     private const int MinimumPruneAt = 64;
     private readonly WrittenBytesPool _pool = WrittenBytesPool.Installed;
@@ -30,7 +31,7 @@ internal sealed class NetMqPeerBacklog(long budget)
     /// </summary>
     public bool TrySend(NetMQSocket socket, ReadOnlySpan<ReadOnlyMemory<byte>> frames, long total)
     {
-        var account = AccountOf(frames[0].Span);
+        var account = AccountOf(onePeer ? default : frames[0].Span);
         var pending = Volatile.Read(ref account.Pending);
         // Once another pool replaced ours, counts no longer come down: refusing by them would starve the peer.
         if (pending > 0 && pending + total > budget && !_pool.Replaced)

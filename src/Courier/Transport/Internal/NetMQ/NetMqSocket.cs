@@ -64,7 +64,10 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
     /// <summary>Whose socket it is (<c>courier.role</c>), for the byte counters.</summary>
     public string Role { get; set; } = Diagnostics.Internal.TelemetryRole.Client;
 
-    /// <summary>A listener's count of each peer's unwritten bytes (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>), or null.</summary>
+    /// <summary>
+    /// The count of each peer's unwritten bytes: a listener's bounded by <see cref="TransportOptions.MaxPendingBytesPerPeer"/>,
+    /// a connecting socket's only watched (a graceful stop waits for it); null where not counted.
+    /// </summary>
     internal NetMqPeerBacklog? Backlog { get; init; }
 
     public SendRefusal LastRefusal { get; private set; }
