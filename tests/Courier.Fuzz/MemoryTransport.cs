@@ -43,7 +43,7 @@ internal sealed class MemoryLoop
     {
         public bool IsLoopThread => true;
 
-        public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
+        public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false)
         {
             var socket = new MemorySocket(handler);
             owner._sockets.Add(socket);

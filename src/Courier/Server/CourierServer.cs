@@ -156,7 +156,7 @@ public sealed class CourierServer : IAsyncDisposable
                 flushed.SetResult();
             });
             await Task.WhenAny(flushed.Task, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            await UnwrittenReplies.WaitAsync(loop, () => engine.LargestPendingBytes, _options.DrainTimeout).ConfigureAwait(false);
+            await UnwrittenReplies.WaitAsync(loop, () => engine.LargestPendingBytes, _options.DrainTimeout, cancellationToken).ConfigureAwait(false);
             loop.Dispose();
             Volatile.Write(ref _state, 3);
         }

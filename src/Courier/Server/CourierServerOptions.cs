@@ -43,7 +43,10 @@ public sealed record CourierServerOptions
     /// <summary>Largest request body (all body frames together) served; larger ones are answered 413.</summary>
     public int MaxRequestSize { get; init; } = 1024 * 1024;
 
-    /// <summary>How long a graceful stop waits for requests in flight before cancelling their handlers.</summary>
+    /// <summary>
+    /// How long a graceful stop waits for requests in flight before cancelling their handlers; then at most as long again
+    /// for the transport to write the large replies before the socket closes.
+    /// </summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

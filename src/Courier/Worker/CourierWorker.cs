@@ -154,7 +154,10 @@ public sealed class CourierWorker : IAsyncDisposable
 
     /// <summary>
     /// Graceful stop: takes no new work (a Courier broker gives it to other workers), finishes what it holds within
-    /// <see cref="CourierWorkerOptions.DrainTimeout"/>, sends DISCONNECT on every connection, closes.
+    /// <see cref="CourierWorkerOptions.DrainTimeout"/>, sends DISCONNECT on every connection, and closes once each broker
+    /// has read what it sent: a Courier broker confirms it (a probe after DISCONNECT, answered); for a 7/MDP broker, once
+    /// the transport has written the large replies. That wait ends too when a broker was silent for the heartbeat liveness
+    /// span, after <see cref="CourierWorkerOptions.DrainTimeout"/> again, or when <paramref name="cancellationToken"/> fires.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -181,7 +184,7 @@ public sealed class CourierWorker : IAsyncDisposable
         {
             await Task.WhenAll(brokers.Select(b => b.Engine.CancelHandlersAsync())).ConfigureAwait(false);
             await Task.WhenAll(brokers.Select(b => SayDisconnectAsync(b.Loop, b.Engine))).ConfigureAwait(false);
-            await Task.WhenAll(brokers.Select(b => ConfirmReadAsync(b.Loop, b.Engine))).ConfigureAwait(false);
+            await Task.WhenAll(brokers.Select(b => ConfirmReadAsync(b.Loop, b.Engine, cancellationToken))).ConfigureAwait(false);
             foreach (var (loop, _) in brokers)
             {
                 loop.Dispose();
@@ -202,15 +205,17 @@ public sealed class CourierWorker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits, within <see cref="CourierWorkerOptions.DrainTimeout"/>, until each broker has read the last replies, as far
-    /// as the worker can know (<see cref="WorkerEngine.ConfirmRead"/>): on the managed transport 30 of 300 replies of
-    /// 64 KiB finished as a drain ended were lost when the socket closed once they had been handed over, and 6 to 14 when
-    /// it closed once the transport had written them (StopFlushTests).
+    /// Waits until each broker has read the last replies, as far as the worker can know
+    /// (<see cref="WorkerEngine.ConfirmRead"/>), for <see cref="CourierWorkerOptions.DrainTimeout"/> at most (a second
+    /// one, after the drain's), or until the stop is cancelled: on the managed transport 30 of 300 replies of 64 KiB
+    /// finished as a drain ended were lost when the socket closed once they had been handed over, and 6 to 14 when it
+    /// closed once the transport had written them (StopFlushTests).
     /// </summary>
-    private async Task ConfirmReadAsync(ITransportLoop loop, WorkerEngine engine)
+    private async Task ConfirmReadAsync(ITransportLoop loop, WorkerEngine engine, CancellationToken cancellationToken)
     {
+        // Task.Delay takes no more than ~49 days; a DrainTimeout beyond that is as good as none.
+        var limit = Task.Delay(TimeSpan.FromMilliseconds(Math.Min(_options.DrainTimeout.TotalMilliseconds, int.MaxValue)), cancellationToken);
         var asked = loop.ReadAsync(engine.ConfirmRead);
-        var limit = Task.Delay(_options.DrainTimeout, CancellationToken.None);
         if (await Task.WhenAny(asked, limit).ConfigureAwait(false) == asked)
         {
             await Task.WhenAny(asked.Result, limit).ConfigureAwait(false);

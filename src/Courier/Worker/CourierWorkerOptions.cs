@@ -84,7 +84,10 @@ public sealed record CourierWorkerOptions
     /// </summary>
     public bool RunHandlersInline { get; init; }
 
-    /// <summary>How long a graceful stop waits for requests in flight.</summary>
+    /// <summary>
+    /// How long a graceful stop waits for requests in flight; then, after DISCONNECT, at most as long again for the broker
+    /// to confirm it read their replies (<see cref="CourierWorker.StopAsync"/>).
+    /// </summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary><see cref="ClientProtocol.Auto"/> asks the broker (8/MMI <c>mmi.courier</c>) and uses Courier's extensions only if it answers.</summary>

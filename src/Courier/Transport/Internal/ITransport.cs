@@ -98,9 +98,11 @@ internal interface ITransportLoop : IDisposable
     /// <summary>
     /// Creates a socket with every limit in <paramref name="options"/> applied, polled by this loop, whose messages go to
     /// <paramref name="handler"/>. With <paramref name="reportDisconnects"/> (ROUTER), dropped peers are reported too.
-    /// Call on the loop thread, or before <see cref="Start"/>.
+    /// A ROUTER counts each peer's unwritten large messages against its budget; a DEALER counts its one peer's only with
+    /// <paramref name="countUnwritten"/> (<see cref="ITransportSocket.LargestPendingBytes"/>, for an owner that waits for
+    /// them to be written before it closes). Call on the loop thread, or before <see cref="Start"/>.
     /// </summary>
-    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false);
+    ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false);
 
     /// <summary>Runs <paramref name="work"/> on the loop thread soon. Thread-safe; wakes the loop.</summary>
     void Post(Action work);
@@ -139,9 +141,9 @@ internal static class TransportLoopExtensions
     /// </summary>
     public static ITransportSocket CreateConnected(
         this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, Action? onLateConnect = null,
-        HostResolver? resolver = null)
+        HostResolver? resolver = null, bool countUnwritten = false)
     {
-        var socket = loop.CreateSocket(kind, options, handler);
+        var socket = loop.CreateSocket(kind, options, handler, countUnwritten: countUnwritten);
         try
         {
             var target = (resolver ?? HostResolver.Shared).ForConnect(endpoint, resolved => loop.Post(() =>

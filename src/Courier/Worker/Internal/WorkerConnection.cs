@@ -38,7 +38,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         _onMessage = onMessage;
         _onRefusedReplies = onRefusedReplies;
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
-        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing);
+        _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing, countUnwritten: true);
         _held = new HeldReplies(_socket, transport.MaxPendingBytesPerPeer);
         ProbeWhileProbing();
     }
@@ -71,20 +71,49 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>The 8/MMI probe (again, when the first answer asked for it).</summary>
     public void SendProbe() => _socket.TrySend(Negotiation.ProbeFrames);
 
-    /// <summary>A probe sent after DISCONNECT (<see cref="SendReadReceipt"/>) is still unanswered.</summary>
-    public bool AwaitsReadReceipt { get; set; }
+    /// <summary>A probe sent after DISCONNECT (<see cref="IsRead"/>) and not answered yet.</summary>
+    public bool AwaitsReadReceipt { get; private set; }
+
+    private bool _readReceipt;
+
+    /// <summary>The probe sent after DISCONNECT was answered: the broker read everything sent before it.</summary>
+    public void ReadReceiptCame()
+    {
+        AwaitsReadReceipt = false;
+        _readReceipt = true;
+    }
 
     /// <summary>
-    /// After DISCONNECT went to a Courier broker: a probe, which a Courier broker answers from any peer. Its answer says
-    /// the broker has read everything sent before it on this connection, the last replies and the DISCONNECT among them,
-    /// so the socket may close. Not to a 7/MDP broker, to which anything after DISCONNECT is a protocol violation.
+    /// Once DISCONNECT was said: whether the broker has read what was sent here, as far as this worker can know, so that
+    /// the socket may close. A Courier broker is asked: once DISCONNECT and every reply held before it have been handed to
+    /// the transport, a probe follows (sent again at later calls if the socket refuses it), which a Courier broker answers
+    /// from any peer, and its answer says the broker has read everything before it. A 7/MDP broker, to which anything after
+    /// DISCONNECT is a protocol violation, cannot be asked: then it is once the transport has written the large messages
+    /// it took (smaller ones are not counted). Closed: nothing more can be known.
     /// </summary>
-    public void SendReadReceipt()
+    public bool IsRead()
     {
-        if (SaidDisconnect && !Closed && _held.IsEmpty && Negotiation.Mode == PeerMode.Courier)
+        if (Closed || _readReceipt)
+        {
+            return true;
+        }
+
+        if (!_held.IsEmpty)
+        {
+            return false;
+        }
+
+        if (Negotiation.Mode != PeerMode.Courier)
+        {
+            return _socket.LargestPendingBytes == 0;
+        }
+
+        if (!AwaitsReadReceipt)
         {
             AwaitsReadReceipt = _socket.TrySend(Negotiation.ProbeFrames);
         }
+
+        return false;
     }
 
     private void ProbeWhileProbing()
@@ -196,9 +225,6 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     /// <summary>Replies the socket refused wait here to be sent again.</summary>
     public bool HoldsReplies => !_held.IsEmpty;
-
-    /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>: the large messages the transport took and has not yet written.</summary>
-    public long LargestPendingBytes => _socket.LargestPendingBytes;
 
     /// <summary>It holds more refused replies than its bounds allow (the broker sends and does not read): end it.</summary>
     public bool HoldsTooMuch => _held.Overflowing;

@@ -35,7 +35,7 @@ internal sealed class WorkerEngine : IDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _said = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _read = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _readDeadline;
+    private bool _confirmingRead;
     private readonly long _heartbeatTicks;
     private readonly long _livenessTicks;
     private bool _brokerAnswered;
@@ -174,45 +174,32 @@ internal sealed class WorkerEngine : IDisposable
     }
 
     /// <summary>
-    /// After <see cref="Said"/>: asks each Courier broker to confirm it has read what this worker sent
-    /// (<see cref="WorkerConnection.SendReadReceipt"/>). Completes once each connection is done: its broker answered, or,
-    /// a 7/MDP broker, which cannot be asked, the transport has written the large replies it took; or once the brokers
-    /// still not done have been silent for the heartbeat liveness span, dead as anywhere else (one long silent is not
-    /// waited for at all). Closed before, a connection could drop the last replies it had not yet written, or be reset
-    /// under a broker that had not yet read them.
+    /// After <see cref="SayDisconnect"/>: completes once every connection's broker has read what this worker sent, as far
+    /// as it can know (<see cref="WorkerConnection.IsRead"/>: a Courier broker is asked, after the DISCONNECT and what was
+    /// held before it), or has been silent for the heartbeat liveness span since it was last heard, dead as anywhere else.
+    /// Closed before, a connection could drop the last replies it had not yet written, or be reset under a broker that had
+    /// not yet read them. Checked again at every tick.
     /// </summary>
     public Task ConfirmRead()
     {
-        var lastHeard = long.MinValue;
-        foreach (var link in _links)
-        {
-            if (link.Connection is { } connection)
-            {
-                connection.SendReadReceipt();
-                lastHeard = Math.Max(lastHeard, connection.LastHeard);
-            }
-        }
-
-        _readDeadline = lastHeard == long.MinValue ? 1 : lastHeard + _livenessTicks;
+        _confirmingRead = true;
         CheckRead();
         return _read.Task;
     }
 
     private void CheckRead()
     {
-        if (_readDeadline == 0 || _read.Task.IsCompleted)
+        if (!_confirmingRead || _read.Task.IsCompleted)
         {
             return;
         }
 
-        if (_clock.GetTimestamp() < _readDeadline)
+        var now = _clock.GetTimestamp();
+        foreach (var link in _links)
         {
-            foreach (var link in _links)
+            if (link.Connection is { } connection && !connection.IsRead() && now - connection.LastHeard <= _livenessTicks)
             {
-                if (link.Connection is { Closed: false } connection && (connection.AwaitsReadReceipt || connection.LargestPendingBytes > 0))
-                {
-                    return;
-                }
+                return;
             }
         }
 
@@ -408,7 +395,7 @@ internal sealed class WorkerEngine : IDisposable
         _brokerAnswered = true;
         if (connection.AwaitsReadReceipt)
         {
-            connection.AwaitsReadReceipt = false;
+            connection.ReadReceiptCame();
             CheckRead();
             return;
         }

@@ -48,9 +48,9 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
-    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false)
     {
-        var socket = NativeTransport.CreateSocket(kind, options, handler, reportDisconnects, Forget, _logger);
+        var socket = NativeTransport.CreateSocket(kind, options, handler, reportDisconnects, Forget, _logger, countUnwritten);
         socket.Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name);
         _sockets.Add(socket);
         _itemsDirty = true;

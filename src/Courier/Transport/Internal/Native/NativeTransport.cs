@@ -17,7 +17,7 @@ internal sealed unsafe class NativeTransport : ITransport
     public string Name => "native";
 
     /// <summary>Creates a socket for a loop, every limit in <paramref name="options"/> applied.</summary>
-    internal static NativeSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects, Action<NativeSocket> onDispose, Microsoft.Extensions.Logging.ILogger logger)
+    internal static NativeSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects, Action<NativeSocket> onDispose, Microsoft.Extensions.Logging.ILogger logger, bool countUnwritten = false)
     {
         options.Validate();
         var type = kind switch
@@ -87,8 +87,9 @@ internal sealed unsafe class NativeTransport : ITransport
 
             var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
             // A listener's peers may be hostile: each one's unwritten bytes are bounded. A connecting socket has one peer,
-            // bounded by the high-water mark: its count is only watched (a graceful stop waits for it to reach zero).
-            return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer) : created.WithBacklog(long.MaxValue, onePeer: true);
+            // bounded by the high-water mark: its count, when asked for, is only watched (a worker's stop waits for it).
+            return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer)
+                : countUnwritten ? created.WithBacklog(long.MaxValue, onePeer: true) : created;
         }
         catch
         {

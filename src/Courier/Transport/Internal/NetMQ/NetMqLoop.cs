@@ -87,7 +87,7 @@ internal sealed class NetMqLoop : ITransportLoop
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
-    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false)
+    public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false)
     {
         var token = reportDisconnects ? DisconnectNotice.NewToken() : null;
         var netMqSocket = NetMqTransport.CreateSocket(kind, options, token);
@@ -109,7 +109,8 @@ internal sealed class NetMqLoop : ITransportLoop
         {
             Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
             Guard = guard,
-            Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer) : new NetMqPeerBacklog(long.MaxValue, onePeer: true),
+            Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer)
+                : countUnwritten ? new NetMqPeerBacklog(long.MaxValue, onePeer: true) : null,
         };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);

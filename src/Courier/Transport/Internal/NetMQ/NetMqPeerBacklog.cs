@@ -13,7 +13,7 @@ namespace Courier.Transport.Internal.NetMQ;
 /// for the counts, which NetMQ's I/O thread lowers. A DEALER's count (<paramref name="onePeer"/>) is one account, as
 /// <see cref="PeerBacklog"/>'s.
 /// </summary>
-internal sealed class NetMqPeerBacklog(long budget, bool onePeer = false)
+internal sealed class NetMqPeerBacklog(long budget, bool onePeer = false) : IDisposable
 {
     private const int MinimumPruneAt = 64;
     private readonly WrittenBytesPool _pool = WrittenBytesPool.Installed;
@@ -70,6 +70,20 @@ internal sealed class NetMqPeerBacklog(long budget, bool onePeer = false)
         {
             _pool.Unregister(account);
         }
+    }
+
+    /// <summary>
+    /// The socket closed: its accounts leave the process-wide pool (<see cref="WrittenBytesPool"/>), which held them for
+    /// the life of the process before. Buffers of theirs that come back later lower no count.
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var account in _accounts.Values)
+        {
+            _pool.Unregister(account);
+        }
+
+        _accounts.Clear();
     }
 
     /// <summary>The most bytes any one peer has pending now (for tests and diagnostics).</summary>

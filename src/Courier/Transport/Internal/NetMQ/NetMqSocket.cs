@@ -208,5 +208,6 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         // The listener first: its last monitor events go to a PAIR still open.
         Socket.Dispose();
         Guard?.Dispose();
+        Backlog?.Dispose();
     }
 }
