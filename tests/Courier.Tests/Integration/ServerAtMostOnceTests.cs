@@ -3,6 +3,7 @@ using Courier.Server;
 using Courier.Tests.Infrastructure;
 using NetMQ;
 using NetMQ.Sockets;
+using static Courier.Tests.Infrastructure.RawCourier5;
 
 namespace Courier.Tests.Integration;
 
@@ -141,35 +142,5 @@ public sealed class ServerAtMostOnceTests
         {
             Assert.Equal(["running"], runs);
         }
-    }
-
-    private static DealerSocket Connect(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
-    }
-
-    /// <summary>A courier/5 request of one fixed client identity, written from docs/protocol.md §8.</summary>
-    private static void Send(DealerSocket socket, ulong id, string body, string service = "pay")
-    {
-        var frame = new byte[38 + service.Length];
-        "CURC05"u8.CopyTo(frame);
-        frame[6] = 0x01;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
-        frame.AsSpan(15, 16).Fill(0x77);
-        frame[31] = 1;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
-        frame[37] = (byte)service.Length;
-        Encoding.ASCII.GetBytes(service).CopyTo(frame.AsSpan(38));
-        socket.SendMoreFrameEmpty().SendMoreFrame(frame).SendFrame(body);
-    }
-
-    private static (string Status, string Body) Receive(DealerSocket socket)
-    {
-        var frames = new List<byte[]>();
-        Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!));
-        return (Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2]));
     }
 }

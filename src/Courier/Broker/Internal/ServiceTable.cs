@@ -278,7 +278,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
                 copy[i] = body[i].ToArray();
             }
 
-            _delivery.Remember(request.Key, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()));
+            _delivery.Remember(request.Key, new RememberedReply(CourierStatus.Ok, copy, headers.ToArray()), request.Inbound.UserId);
         }
 
         try
@@ -299,7 +299,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         request.Service.Errors++;
         if (request.Tracked && ran)
         {
-            _delivery.Remember(request.Key, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []));
+            _delivery.Remember(request.Key, new RememberedReply(status, [Encoding.UTF8.GetBytes(message)], []), request.Inbound.UserId);
         }
 
         try

@@ -192,7 +192,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         {
             // A service that may not run twice remembers what it answered; an idempotent one may simply run again.
             // Copies of lent frames (an echo's reply is its request's body): the request, and they, go now.
-            _ledger.Remember(request.Key, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []));
+            _ledger.Remember(request.Key, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []), request.UserId);
         }
 
         _frontEnd.Answer(request, outcome.Status, body, outcome.Headers);

@@ -15,6 +15,12 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// (<see cref="Forgotten"/>). Entries in progress are bounded by what the owner admits (queues, concurrency). Loop
 /// thread only.
 /// </summary>
+/// <remarks>
+/// Fair share of the count: once it is full, an answer from a client holding more than its share (the count over the
+/// clients that hold answers) pushes out that client's own oldest, not the oldest of all. Without it, one client
+/// answering fast enough pushed every other client's answers out within the window, and their repeats ran again. A
+/// client is its identity, or under CURVE its key (one key can draw any number of identities).
+/// </remarks>
 /// <typeparam name="TRunning">What the owner holds for a request in progress.</typeparam>
 internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock, long maxBytes = AtMostOnce.MaxBytes)
     where TRunning : class
@@ -24,6 +30,9 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     // Every answer remembered, oldest first. A key answered again has two places here: the older one, reaching the
     // front, removes nothing (its answer has left).
     private readonly Queue<(RequestKey Key, Answer Answer, long At)> _order = new();
+
+    // Each client's answers, oldest first, while it holds any; an answer that left stays until it reaches the front.
+    private readonly Dictionary<ClientShare, Share> _shares = [];
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
@@ -80,7 +89,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     /// The request was answered: a repeat within the window gets <paramref name="reply"/>. Whoever ran it calls
     /// <see cref="Forget"/> as well, before or after.
     /// </summary>
-    public void Remember(RequestKey key, RememberedReply reply)
+    public void Remember(RequestKey key, RememberedReply reply, string? userId = null)
     {
         if (capacity == 0)
         {
@@ -93,21 +102,35 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         if (existed)
         {
             _bytes -= slot!.Bytes;
-            slot.Release(); // its places in the queues stay, holding nothing; the key's new place is the newest
+            Release(slot); // its places in the queues stay, holding nothing; the key's new place is the newest
         }
 
         slot = answer;
+        var share = ShareOf(new ClientShare(userId is null ? key.Client : default, userId));
+        answer.Share = share;
         _order.Enqueue((key, answer, clock.GetTimestamp()));
+        share.Add(key, answer);
         if (answer.Bytes > 0)
         {
             _bytes += answer.Bytes;
             _bodies.Enqueue(answer);
         }
 
-        while (_order.Count > capacity)
+        // Full: the newcomer's client gives up its own oldest if it holds more than its share, else the oldest of all go.
+        if (_answered.Count > capacity && share.Live > Math.Max(1, capacity / _shares.Count) && share.TryTakeOldest(out var ownKey, out var ownAnswer))
         {
-            var (oldKey, oldAnswer, _) = _order.Dequeue();
-            Remove(oldKey, oldAnswer);
+            Remove(ownKey, ownAnswer);
+        }
+
+        while (_answered.Count > capacity && _order.TryDequeue(out var oldest))
+        {
+            Remove(oldest.Key, oldest.Answer);
+        }
+
+        // Answers that left by their client's share still have their places here: dropped once they are half of it.
+        if (_order.Count > 2 * Math.Max(_answered.Count, 1024))
+        {
+            Compact();
         }
 
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
@@ -154,7 +177,40 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         {
             _answered.Remove(key);
             _bytes -= answer.Bytes;
-            answer.Release();
+            Release(answer);
+        }
+    }
+
+    /// <summary>The answer leaves; so does its client's share once it holds none.</summary>
+    private void Release(Answer answer)
+    {
+        if (answer.Release() is { Live: 0 } share)
+        {
+            _shares.Remove(share.Owner);
+        }
+    }
+
+    private Share ShareOf(ClientShare owner)
+    {
+        ref var share = ref CollectionsMarshal.GetValueRefOrAddDefault(_shares, owner, out _);
+        return share ??= new Share(owner);
+    }
+
+    private void Compact()
+    {
+        var kept = new Queue<(RequestKey Key, Answer Answer, long At)>(_answered.Count);
+        foreach (var entry in _order)
+        {
+            if (!entry.Answer.Left)
+            {
+                kept.Enqueue(entry);
+            }
+        }
+
+        _order.Clear();
+        foreach (var entry in kept)
+        {
+            _order.Enqueue(entry);
         }
     }
 
@@ -179,11 +235,65 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         /// <summary>Whether it left the ledger: a newer answer of the same request took its place, or it was removed.</summary>
         public bool Left => ReferenceEquals(Reply, Released);
 
-        /// <summary>Leaves the ledger: counts no bytes and holds no body from now on.</summary>
-        public void Release()
+        /// <summary>Whose answer it is, for the fair share; null once it left.</summary>
+        public Share? Share { get; set; }
+
+        /// <summary>Leaves the ledger: counts no bytes and holds no body from now on. Returns the share it left.</summary>
+        public Share? Release()
         {
             Bytes = 0;
             Reply = Released;
+            var share = Share;
+            share?.Left();
+            Share = null;
+            return share;
         }
+    }
+
+    /// <summary>Whose answers they are: a client identity, or under CURVE the key (its Z85 <c>User-Id</c>).</summary>
+    private readonly record struct ClientShare(ClientIdentity Client, string? UserId)
+    {
+        // Every bit, seeded, as RequestKey's: the client picks its identity, and the generated hash folds each ulong.
+        public override int GetHashCode() => HashCode.Combine(
+            (uint)Client.High, (uint)(Client.High >> 32), (uint)Client.Low, (uint)(Client.Low >> 32), UserId);
+    }
+
+    /// <summary>One client's answers in the ledger, oldest first, and how many of them have not left.</summary>
+    private sealed class Share(ClientShare owner)
+    {
+        private readonly Queue<(RequestKey Key, Answer Answer)> _answers = new();
+
+        public ClientShare Owner { get; } = owner;
+
+        public int Live { get; private set; }
+
+        public void Add(RequestKey key, Answer answer)
+        {
+            // The front first: answers that left by age or by a newer answer of theirs go, so the queue holds about Live.
+            while (_answers.TryPeek(out var front) && front.Answer.Left)
+            {
+                _answers.Dequeue();
+            }
+
+            _answers.Enqueue((key, answer));
+            Live++;
+        }
+
+        public bool TryTakeOldest(out RequestKey key, out Answer answer)
+        {
+            while (_answers.TryDequeue(out var front))
+            {
+                if (!front.Answer.Left)
+                {
+                    (key, answer) = front;
+                    return true;
+                }
+            }
+
+            (key, answer) = (default, null!);
+            return false;
+        }
+
+        public void Left() => Live--;
     }
 }

@@ -1,0 +1,43 @@
+using System.Text;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Infrastructure;
+
+/// <summary>
+/// courier/5 requests written by hand from docs/protocol.md §8, on a plain DEALER: a test chooses the client identity
+/// and the request id, so it can repeat a request exactly as a client that reconnected would.
+/// </summary>
+internal static class RawCourier5
+{
+    public static DealerSocket Connect(string endpoint)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        return socket;
+    }
+
+    /// <summary>A request of the client whose 16 identity bytes are all <paramref name="identity"/>.</summary>
+    public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77)
+    {
+        var frame = new byte[38 + service.Length];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x01;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(identity);
+        frame[31] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
+        frame[37] = (byte)service.Length;
+        Encoding.ASCII.GetBytes(service).CopyTo(frame.AsSpan(38));
+        socket.SendMoreFrameEmpty().SendMoreFrame(frame).SendFrame(body);
+    }
+
+    /// <summary>The next reply's status and body.</summary>
+    public static (string Status, string Body) Receive(DealerSocket socket)
+    {
+        var frames = new List<byte[]>();
+        Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!));
+        return (Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2]));
+    }
+}
