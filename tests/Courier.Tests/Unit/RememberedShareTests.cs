@@ -44,6 +44,42 @@ public sealed class RememberedShareTests
     }
 
     [Fact]
+    public void Once_a_flooder_filled_the_ledger_a_third_clients_answers_push_out_the_flooders_not_the_victims()
+    {
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), Capacity, new FakeTimeProvider());
+        var victim = ClientIdentity.NewRandom();
+        var flooder = ClientIdentity.NewRandom();
+        var third = ClientIdentity.NewRandom();
+        for (ulong id = 1; id <= 10; id++)
+        {
+            ledger.Remember(new RequestKey(victim, id), Reply());
+        }
+
+        for (ulong id = 1; id <= 10 * Capacity; id++)
+        {
+            ledger.Remember(new RequestKey(flooder, id), Reply());
+        }
+
+        // The third client stays under its share: what it adds must come out of the flooder's, the heaviest.
+        for (ulong id = 1; id <= 20; id++)
+        {
+            ledger.Remember(new RequestKey(third, id), Reply());
+        }
+
+        for (ulong id = 1; id <= 10; id++)
+        {
+            Assert.True(ledger.TryGetAnswer(new RequestKey(victim, id), out _), $"the victim's answer {id} was pushed out");
+        }
+
+        for (ulong id = 1; id <= 20; id++)
+        {
+            Assert.True(ledger.TryGetAnswer(new RequestKey(third, id), out _), $"the third client's answer {id} was pushed out");
+        }
+
+        Assert.Equal(Capacity, ledger.AnsweredCount);
+    }
+
+    [Fact]
     public void Under_CURVE_one_key_is_one_client_whatever_identities_it_draws()
     {
         var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), Capacity, new FakeTimeProvider());
@@ -85,6 +121,7 @@ public sealed class RememberedShareTests
         ledger.Expire(clock.GetTimestamp());
         Assert.Equal(0, ledger.AnsweredCount);
         Assert.Equal(0, ledger.RememberedBytes);
+        Assert.Equal(0, ledger.ShareCount);
 
         // And the ledger serves again afterwards, its shares gone with their answers.
         ledger.Remember(new RequestKey(client, 1), Reply());

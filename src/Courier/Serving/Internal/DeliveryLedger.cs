@@ -16,10 +16,11 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// thread only.
 /// </summary>
 /// <remarks>
-/// Fair share of the count: once it is full, an answer from a client holding more than its share (the count over the
-/// clients that hold answers) pushes out that client's own oldest, not the oldest of all. Without it, one client
-/// answering fast enough pushed every other client's answers out within the window, and their repeats ran again. A
-/// client is its identity, or under CURVE its key (one key can draw any number of identities).
+/// Shares of the count: once it is full, the client holding the most (known as of its last answer) gives up its own
+/// oldest while it holds more than its share (the count over the clients holding answers, at least
+/// <see cref="MinimumShare"/>); only then do the oldest of all go. Without it, one client answering fast enough pushed
+/// every other client's answers out within the window, and their repeats ran again. A client is its identity, or under
+/// CURVE its key (one key can draw any number of identities); one that can multiply itself is not held back.
 /// </remarks>
 /// <typeparam name="TRunning">What the owner holds for a request in progress.</typeparam>
 internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock, long maxBytes = AtMostOnce.MaxBytes)
@@ -33,6 +34,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
     // Each client's answers, oldest first, while it holds any; an answer that left stays until it reaches the front.
     private readonly Dictionary<ClientShare, Share> _shares = [];
+    private Share? _heaviest;
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
@@ -105,7 +107,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             Release(slot); // its places in the queues stay, holding nothing; the key's new place is the newest
         }
 
-        slot = answer;
+        slot = answer; // the ref is not used past here: Remove below changes _answered
         var share = ShareOf(new ClientShare(userId is null ? key.Client : default, userId));
         answer.Share = share;
         _order.Enqueue((key, answer, clock.GetTimestamp()));
@@ -116,8 +118,16 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             _bodies.Enqueue(answer);
         }
 
-        // Full: the newcomer's client gives up its own oldest if it holds more than its share, else the oldest of all go.
-        if (_answered.Count > capacity && share.Live > Math.Max(1, capacity / _shares.Count) && share.TryTakeOldest(out var ownKey, out var ownAnswer))
+        if (_heaviest is null || share.Live > _heaviest.Live)
+        {
+            _heaviest = share;
+        }
+
+        // Full: the client holding the most gives up its own oldest while it holds more than its share; else the oldest
+        // of all go. The heaviest is known as of its last answer: another that has grown since takes its place at its
+        // next one, so the heaviest few give up their answers by turns.
+        if (_answered.Count > capacity && _heaviest is { } heaviest && heaviest.Live > FairShare()
+            && heaviest.TryTakeOldest(out var ownKey, out var ownAnswer))
         {
             Remove(ownKey, ownAnswer);
         }
@@ -127,10 +137,16 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             Remove(oldest.Key, oldest.Answer);
         }
 
-        // Answers that left by their client's share still have their places here: dropped once they are half of it.
-        if (_order.Count > 2 * Math.Max(_answered.Count, 1024))
+        // Answers that left by their client's share keep their places in both queues: dropped once they are half of one.
+        var bound = 2 * Math.Max(_answered.Count, 1024);
+        if (_order.Count > bound)
         {
-            Compact();
+            CompactInPlace(_order, static entry => !entry.Answer.Left);
+        }
+
+        if (_bodies.Count > bound)
+        {
+            CompactInPlace(_bodies, static answer => answer.Bytes > 0);
         }
 
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
@@ -187,6 +203,10 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         if (answer.Release() is { Live: 0 } share)
         {
             _shares.Remove(share.Owner);
+            if (ReferenceEquals(_heaviest, share))
+            {
+                _heaviest = null;
+            }
         }
     }
 
@@ -196,23 +216,30 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         return share ??= new Share(owner);
     }
 
-    private void Compact()
+    /// <summary>Keeps, in order, the entries that still hold something: each dequeued once, the kept ones enqueued again.</summary>
+    private static void CompactInPlace<T>(Queue<T> queue, Func<T, bool> holds)
     {
-        var kept = new Queue<(RequestKey Key, Answer Answer, long At)>(_answered.Count);
-        foreach (var entry in _order)
+        for (var n = queue.Count; n > 0; n--)
         {
-            if (!entry.Answer.Left)
+            var entry = queue.Dequeue();
+            if (holds(entry))
             {
-                kept.Enqueue(entry);
+                queue.Enqueue(entry);
             }
         }
-
-        _order.Clear();
-        foreach (var entry in kept)
-        {
-            _order.Enqueue(entry);
-        }
     }
+
+    /// <summary>
+    /// A client's fair share of the count: the capacity over the clients holding answers, but never under
+    /// <see cref="MinimumShare"/>, so that a client with a few answers keeps them however many clients there are.
+    /// </summary>
+    private int FairShare() => Math.Max(MinimumShare, capacity / _shares.Count);
+
+    /// <summary>The share below which no client gives up its own answers for the others.</summary>
+    internal const int MinimumShare = 16;
+
+    /// <summary>The clients holding answers now (tests).</summary>
+    internal int ShareCount => _shares.Count;
 
     private static long SizeOf(RememberedReply reply)
     {
