@@ -37,20 +37,7 @@ public sealed class StopFlushTests
         gate.SetResult();
         await stopping;
 
-        var answered = 0;
-        foreach (var call in calls)
-        {
-            try
-            {
-                Assert.Equal(body.Length, (await call.WaitAsync(TimeSpan.FromSeconds(60))).Body.Length);
-                answered++;
-            }
-            catch (CourierException)
-            {
-            }
-        }
-
-        Assert.Equal(Requests, answered);
+        Assert.Equal(Requests, await AnsweredAsync(calls, body.Length));
     }
 
     [Fact]
@@ -81,12 +68,18 @@ public sealed class StopFlushTests
         gate.SetResult();
         await stopping;
 
+        Assert.Equal(Requests, await AnsweredAsync(calls, body.Length));
+    }
+
+    /// <summary>How many of <paramref name="calls"/> were answered with a body of <paramref name="length"/> bytes; the rest failed.</summary>
+    private static async Task<int> AnsweredAsync(Task<CourierReply>[] calls, int length)
+    {
         var answered = 0;
         foreach (var call in calls)
         {
             try
             {
-                Assert.Equal(body.Length, (await call.WaitAsync(TimeSpan.FromSeconds(60))).Body.Length);
+                Assert.Equal(length, (await call.WaitAsync(TimeSpan.FromSeconds(60))).Body.Length);
                 answered++;
             }
             catch (CourierException)
@@ -94,6 +87,6 @@ public sealed class StopFlushTests
             }
         }
 
-        Assert.Equal(Requests, answered);
+        return answered;
     }
 }
