@@ -10,8 +10,9 @@ internal static class AtMostOnce
     public const int Capacity = 100_000;
 
     /// <summary>
-    /// How many bytes of remembered reply bodies and headers are kept at most: 64 MiB. Past it the oldest bodies go,
-    /// their entries stay: a repeat is answered 520 instead of running again.
+    /// How many bytes of remembered reply bodies and headers are kept at most: 64 MiB. Past it the bodies of the client
+    /// holding the most go first, then the oldest of all; their entries stay: a repeat is answered 520 instead of
+    /// running again.
     /// </summary>
     public const long MaxBytes = 64L << 20;
 }

@@ -19,8 +19,11 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// Shares of the count: once it is full, the client holding the most (known as of its last answer) gives up its own
 /// oldest while it holds more than its share (the count over the clients holding answers, at least
 /// <see cref="MinimumShare"/>); only then do the oldest of all go. Without it, one client answering fast enough pushed
-/// every other client's answers out within the window, and their repeats ran again. A client is its identity, or under
-/// CURVE its key (one key can draw any number of identities); one that can multiply itself is not held back.
+/// every other client's answers out within the window, and their repeats ran again. The bytes are shared the same way:
+/// past them the client holding the most bytes drops its own oldest bodies while it holds more than its share of them
+/// (at least 1/<see cref="MinimumByteShares"/> of the bound), so that one client's large replies do not turn every
+/// other client's remembered replies into 520s. A client is its identity, or under CURVE its key (one key can draw any
+/// number of identities); one that can multiply itself is not held back.
 /// </remarks>
 /// <typeparam name="TRunning">What the owner holds for a request in progress.</typeparam>
 internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock, long maxBytes = AtMostOnce.MaxBytes)
@@ -35,6 +38,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     // Each client's answers, oldest first, while it holds any; an answer that left stays until it reaches the front.
     private readonly Dictionary<ClientShare, Share> _shares = [];
     private Share? _heaviest;
+    private Share? _heaviestBytes;
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
@@ -116,6 +120,11 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         {
             _bytes += answer.Bytes;
             _bodies.Enqueue(answer);
+            share.AddBody(answer);
+            if (_heaviestBytes is null || share.Bytes > _heaviestBytes.Bytes)
+            {
+                _heaviestBytes = share;
+            }
         }
 
         if (_heaviest is null || share.Live > _heaviest.Live)
@@ -149,18 +158,28 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             CompactInPlace(_bodies, static answer => answer.Bytes > 0);
         }
 
+        // Over the bytes: the client holding the most bytes drops its own oldest bodies while it holds more than its
+        // share of them; then the oldest bodies of all go.
+        while (_bytes > maxBytes && _heaviestBytes is { } heavy && heavy.Bytes > FairBytes()
+            && heavy.TryTakeOldestBody(out var own))
+        {
+            DropBody(own);
+        }
+
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
         {
-            if (oldest.Left)
+            if (oldest.Bytes > 0)
             {
-                continue; // nothing to drop, and a Forgotten reply would make it look present again
+                DropBody(oldest); // one that left, or lost its body to its client's share, has nothing to drop
             }
-
-            // The entry stays, without its body: a repeat is still never run again.
-            _bytes -= oldest.Bytes;
-            oldest.Reply = Forgotten(oldest.Bytes);
-            oldest.Bytes = 0;
         }
+    }
+
+    /// <summary>The entry stays, without its body: a repeat is still never run again, and is answered 520.</summary>
+    private void DropBody(Answer answer)
+    {
+        _bytes -= answer.Bytes;
+        answer.DropBody(Forgotten(answer.Bytes));
     }
 
     /// <summary>Drops answers older than the window.</summary>
@@ -207,6 +226,11 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             {
                 _heaviest = null;
             }
+
+            if (ReferenceEquals(_heaviestBytes, share))
+            {
+                _heaviestBytes = null;
+            }
         }
     }
 
@@ -238,6 +262,15 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     /// <summary>The share below which no client gives up its own answers for the others.</summary>
     internal const int MinimumShare = 16;
 
+    /// <summary>
+    /// A client's fair share of the bytes: the bound over the clients holding answers, but never under
+    /// 1/<see cref="MinimumByteShares"/> of it.
+    /// </summary>
+    private long FairBytes() => maxBytes / Math.Clamp(_shares.Count, 1, MinimumByteShares);
+
+    /// <summary>However many clients hold answers, each may keep this share of the bytes (1/64: 1 MiB of 64 MiB).</summary>
+    internal const int MinimumByteShares = 64;
+
     /// <summary>The clients holding answers now (tests).</summary>
     internal int ShareCount => _shares.Count;
 
@@ -268,12 +301,20 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         /// <summary>Leaves the ledger: counts no bytes and holds no body from now on. Returns the share it left.</summary>
         public Share? Release()
         {
+            var share = Share;
+            share?.Left(Bytes);
             Bytes = 0;
             Reply = Released;
-            var share = Share;
-            share?.Left();
             Share = null;
             return share;
+        }
+
+        /// <summary>Stays, answered <paramref name="forgotten"/> from now on, and counts no bytes.</summary>
+        public void DropBody(RememberedReply forgotten)
+        {
+            Share?.DroppedBody(Bytes);
+            Reply = forgotten;
+            Bytes = 0;
         }
     }
 
@@ -285,14 +326,20 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             (uint)Client.High, (uint)(Client.High >> 32), (uint)Client.Low, (uint)(Client.Low >> 32), UserId);
     }
 
-    /// <summary>One client's answers in the ledger, oldest first, and how many of them have not left.</summary>
+    /// <summary>One client's answers in the ledger, oldest first, how many of them have not left, and their bytes.</summary>
     private sealed class Share(ClientShare owner)
     {
         private readonly Queue<(RequestKey Key, Answer Answer)> _answers = new();
 
+        // Its answers that held a body when remembered, oldest first; one whose body went stays until it reaches the front.
+        private readonly Queue<Answer> _bodies = new();
+
         public ClientShare Owner { get; } = owner;
 
         public int Live { get; private set; }
+
+        /// <summary>The bytes of its answers' bodies and headers still kept.</summary>
+        public long Bytes { get; private set; }
 
         public void Add(RequestKey key, Answer answer)
         {
@@ -321,6 +368,43 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             return false;
         }
 
-        public void Left() => Live--;
+        public void AddBody(Answer answer)
+        {
+            while (_bodies.TryPeek(out var front) && front.Bytes == 0)
+            {
+                _bodies.Dequeue();
+            }
+
+            // Bodies that went out of order (a repeat's newer answer, the oldest of all) stay behind a kept one: dropped
+            // once they are half of the queue, as the ledger's own queues are.
+            if (_bodies.Count > 2 * Math.Max(Live, 512))
+            {
+                CompactInPlace(_bodies, static answer => answer.Bytes > 0);
+            }
+
+            _bodies.Enqueue(answer);
+            Bytes += answer.Bytes;
+        }
+
+        public bool TryTakeOldestBody(out Answer answer)
+        {
+            while (_bodies.TryDequeue(out answer!))
+            {
+                if (answer.Bytes > 0)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public void Left(long bytes)
+        {
+            Live--;
+            Bytes -= bytes;
+        }
+
+        public void DroppedBody(long bytes) => Bytes -= bytes;
     }
 }
