@@ -18,7 +18,7 @@ public sealed class RememberedByteShareTests
     private static DeliveryLedger<object> Ledger(TimeProvider? clock = null) =>
         new(TimeSpan.FromSeconds(60), capacity: 100_000, clock ?? new FakeTimeProvider(), MaxBytes);
 
-    private static RememberedReply Reply() => new(CourierStatus.Ok, [new byte[Size]], []);
+    private static RememberedReply Reply(int size = Size) => new(CourierStatus.Ok, [new byte[size]], []);
 
     private static void AssertKept(DeliveryLedger<object> ledger, RequestKey key, string who)
     {
@@ -84,6 +84,64 @@ public sealed class RememberedByteShareTests
         for (ulong id = 1; id <= 10; id++)
         {
             AssertKept(ledger, new RequestKey(third, id), $"the third client's answer {id}");
+        }
+
+        Assert.True(ledger.RememberedBytes <= MaxBytes, $"{ledger.RememberedBytes} bytes kept");
+    }
+
+    [Fact]
+    public void A_second_flooder_answered_one_reply_as_large_as_the_first_flooders_bodies_drops_its_own_not_the_victims()
+    {
+        var ledger = Ledger();
+        var victim = ClientIdentity.NewRandom();
+        var first = ClientIdentity.NewRandom();
+        var second = ClientIdentity.NewRandom();
+        ledger.Remember(new RequestKey(victim, 1), Reply());
+        for (ulong id = 1; id < MaxBytes / Size; id++)
+        {
+            ledger.Remember(new RequestKey(first, id), Reply());
+        }
+
+        // Not more than the first flooder holds, so the first stays the one known to hold the most.
+        ledger.Remember(new RequestKey(second, 1), Reply((int)MaxBytes - Size));
+
+        AssertKept(ledger, new RequestKey(victim, 1), "the victim's answer");
+        Assert.True(ledger.RememberedBytes <= MaxBytes, $"{ledger.RememberedBytes} bytes kept");
+    }
+
+    [Fact]
+    public void A_client_over_its_share_that_stops_answering_gives_up_its_bodies_before_an_older_victims()
+    {
+        var ledger = Ledger();
+        var victim = ClientIdentity.NewRandom();
+        var idle = ClientIdentity.NewRandom();
+        var busy = ClientIdentity.NewRandom();
+        for (ulong id = 1; id <= 10; id++)
+        {
+            ledger.Remember(new RequestKey(victim, id), Reply());
+        }
+
+        // 40 % of the bytes, then stops; 50 % from another, which is then the one known to hold the most.
+        for (ulong id = 1; id <= 4 * MaxBytes / (10 * Size); id++)
+        {
+            ledger.Remember(new RequestKey(idle, id), Reply());
+        }
+
+        for (ulong id = 1; id <= 5 * MaxBytes / (10 * Size); id++)
+        {
+            ledger.Remember(new RequestKey(busy, id), Reply());
+        }
+
+        // The victim goes on, within its share: once the busy client is down to its share, the idle one's bodies go
+        // before the victim's oldest.
+        for (ulong id = 11; id <= 30; id++)
+        {
+            ledger.Remember(new RequestKey(victim, id), Reply());
+        }
+
+        for (ulong id = 1; id <= 30; id++)
+        {
+            AssertKept(ledger, new RequestKey(victim, id), $"the victim's answer {id}");
         }
 
         Assert.True(ledger.RememberedBytes <= MaxBytes, $"{ledger.RememberedBytes} bytes kept");

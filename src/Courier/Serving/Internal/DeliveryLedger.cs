@@ -19,11 +19,13 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// Shares of the count: once it is full, the client holding the most (known as of its last answer) gives up its own
 /// oldest while it holds more than its share (the count over the clients holding answers, at least
 /// <see cref="MinimumShare"/>); only then do the oldest of all go. Without it, one client answering fast enough pushed
-/// every other client's answers out within the window, and their repeats ran again. The bytes are shared the same way:
-/// past them the client holding the most bytes drops its own oldest bodies while it holds more than its share of them
-/// (at least 1/<see cref="MinimumByteShares"/> of the bound), so that one client's large replies do not turn every
-/// other client's remembered replies into 520s. A client is its identity, or under CURVE its key (one key can draw any
-/// number of identities); one that can multiply itself is not held back.
+/// every other client's answers out within the window, and their repeats ran again. The bytes are shared too, so that
+/// one client's large replies do not turn every other client's remembered replies into 520s: past them the client just
+/// answered, then the one known to hold the most bytes, drop their own oldest bodies while over their share (the
+/// bound over the clients holding answers, at least 1/<see cref="MinimumByteShares"/> of it); then the oldest bodies
+/// of clients over their share go, and only then (past <see cref="MaxSkips"/> within their share) the oldest of all.
+/// A client is its identity, or under CURVE its key (one key can draw any number of identities); one that can
+/// multiply itself is not held back.
 /// </remarks>
 /// <typeparam name="TRunning">What the owner holds for a request in progress.</typeparam>
 internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, TimeProvider clock, long maxBytes = AtMostOnce.MaxBytes)
@@ -158,22 +160,57 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             CompactInPlace(_bodies, static answer => answer.Bytes > 0);
         }
 
-        // Over the bytes: the client holding the most bytes drops its own oldest bodies while it holds more than its
-        // share of them; then the oldest bodies of all go.
-        while (_bytes > maxBytes && _heaviestBytes is { } heavy && heavy.Bytes > FairBytes()
-            && heavy.TryTakeOldestBody(out var own))
+        if (_bytes > maxBytes)
+        {
+            TrimBytes(share);
+        }
+    }
+
+    /// <summary>
+    /// Over the bytes: the client just answered, then the one known to hold the most, drop their own oldest bodies
+    /// while over their share of the bytes; then the oldest bodies of clients over their share, then of all.
+    /// </summary>
+    private void TrimBytes(Share answered)
+    {
+        var fair = FairBytes();
+        TrimOwn(answered, fair);
+        if (_heaviestBytes is { } heavy)
+        {
+            TrimOwn(heavy, fair);
+        }
+
+        // The heaviest is known as of its last answer: another may hold more and not answer again. The oldest bodies
+        // of clients within their share go to the back instead, a bounded number per answer so that the cost stays in
+        // proportion, after which the oldest of all go.
+        var skips = MaxSkips;
+        while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
+        {
+            if (oldest.Bytes == 0)
+            {
+                continue; // it left, or lost its body to its client's share: nothing to drop
+            }
+
+            if (skips > 0 && oldest.Share is { } owner && owner.Bytes <= fair)
+            {
+                skips--;
+                _bodies.Enqueue(oldest);
+                continue;
+            }
+
+            DropBody(oldest);
+        }
+    }
+
+    private void TrimOwn(Share share, long fair)
+    {
+        while (_bytes > maxBytes && share.Bytes > fair && share.TryTakeOldestBody(out var own))
         {
             DropBody(own);
         }
-
-        while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
-        {
-            if (oldest.Bytes > 0)
-            {
-                DropBody(oldest); // one that left, or lost its body to its client's share, has nothing to drop
-            }
-        }
     }
+
+    /// <summary>How many bodies of clients within their share one answer may pass over before the oldest of all go.</summary>
+    private const int MaxSkips = 64;
 
     /// <summary>The entry stays, without its body: a repeat is still never run again, and is answered 520.</summary>
     private void DropBody(Answer answer)
@@ -343,10 +380,16 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
         public void Add(RequestKey key, Answer answer)
         {
-            // The front first: answers that left by age or by a newer answer of theirs go, so the queue holds about Live.
+            // The fronts first: answers that left by age or by a newer answer of theirs go, and bodies that went, so the
+            // queues hold about what is kept, whether or not this answer has a body.
             while (_answers.TryPeek(out var front) && front.Answer.Left)
             {
                 _answers.Dequeue();
+            }
+
+            while (_bodies.TryPeek(out var body) && body.Bytes == 0)
+            {
+                _bodies.Dequeue();
             }
 
             _answers.Enqueue((key, answer));
@@ -370,11 +413,6 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
         public void AddBody(Answer answer)
         {
-            while (_bodies.TryPeek(out var front) && front.Bytes == 0)
-            {
-                _bodies.Dequeue();
-            }
-
             // Bodies that went out of order (a repeat's newer answer, the oldest of all) stay behind a kept one: dropped
             // once they are half of the queue, as the ledger's own queues are.
             if (_bodies.Count > 2 * Math.Max(Live, 512))
