@@ -148,6 +148,47 @@ public sealed class RememberedByteShareTests
     }
 
     [Fact]
+    public void Many_small_bodies_ahead_of_a_victims_do_not_shield_a_client_over_its_share()
+    {
+        var ledger = Ledger();
+        var small = ClientIdentity.NewRandom();
+        var victim = ClientIdentity.NewRandom();
+        var idle = ClientIdentity.NewRandom();
+        var busy = ClientIdentity.NewRandom();
+        var other = ClientIdentity.NewRandom();
+        for (ulong id = 1; id <= 100; id++)
+        {
+            ledger.Remember(new RequestKey(small, id), Reply(1)); // older than the victim's, each within its share
+        }
+
+        ledger.Remember(new RequestKey(victim, 1), Reply());
+        for (ulong id = 1; id <= 40; id++)
+        {
+            ledger.Remember(new RequestKey(idle, id), Reply()); // 4,000 bytes, twice its share of five, then nothing
+        }
+
+        for (ulong id = 1; id <= 41; id++)
+        {
+            ledger.Remember(new RequestKey(busy, id), Reply());
+        }
+
+        // Two clients within their share of 2,000 bytes go on: the busy client trims itself to its share, then the
+        // idle one is over its share and must give up its bodies, not the victim its body behind the small ones.
+        for (ulong id = 1; id <= 20; id++)
+        {
+            ledger.Remember(new RequestKey(other, id), Reply());
+        }
+
+        for (ulong id = 101; id <= 119; id++)
+        {
+            ledger.Remember(new RequestKey(small, id), Reply());
+        }
+
+        AssertKept(ledger, new RequestKey(victim, 1), "the victim's answer");
+        Assert.True(ledger.RememberedBytes <= MaxBytes, $"{ledger.RememberedBytes} bytes kept");
+    }
+
+    [Fact]
     public void Under_CURVE_one_key_drawing_fresh_identities_drops_its_own_bodies()
     {
         var ledger = Ledger();

@@ -21,9 +21,9 @@ internal sealed record RememberedReply(int Status, ReadOnlyMemory<byte>[] Body, 
 /// <see cref="MinimumShare"/>); only then do the oldest of all go. Without it, one client answering fast enough pushed
 /// every other client's answers out within the window, and their repeats ran again. The bytes are shared too, so that
 /// one client's large replies do not turn every other client's remembered replies into 520s: past them the client just
-/// answered, then the one known to hold the most bytes, drop their own oldest bodies while over their share (the
-/// bound over the clients holding answers, at least 1/<see cref="MinimumByteShares"/> of it); then the oldest bodies
-/// of clients over their share go, and only then (past <see cref="MaxSkips"/> within their share) the oldest of all.
+/// answered, then the one holding the most bytes, then the next, drop their own oldest bodies while over their share
+/// (the bound over the clients holding answers, at least 1/<see cref="MinimumByteShares"/> of it); only when none is
+/// over its share do the oldest bodies of all go.
 /// A client is its identity, or under CURVE its key (one key can draw any number of identities); one that can
 /// multiply itself is not held back.
 /// </remarks>
@@ -32,22 +32,20 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     where TRunning : class
 {
     private readonly Dictionary<RequestKey, TRunning> _running = [];
-    private readonly Dictionary<RequestKey, Answer> _answered = [];
+    private readonly Dictionary<RequestKey, LedgerAnswer> _answered = [];
     // Every answer remembered, oldest first. A key answered again has two places here: the older one, reaching the
     // front, removes nothing (its answer has left).
-    private readonly Queue<(RequestKey Key, Answer Answer, long At)> _order = new();
+    private readonly Queue<(RequestKey Key, LedgerAnswer Answer, long At)> _order = new();
 
     // Each client's answers, oldest first, while it holds any; an answer that left stays until it reaches the front.
-    private readonly Dictionary<ClientShare, Share> _shares = [];
-    private Share? _heaviest;
-    private Share? _heaviestBytes;
+    private readonly Dictionary<ClientShare, LedgerShare> _shares = [];
+    private LedgerShare? _heaviest;
+    // The client holding the most bytes, found only when the bytes are over the bound.
+    private readonly HeaviestShares _heaviestBytes = new();
 
     // The answers that held a body when remembered, oldest first: whose body goes first when the bytes are over the
     // bound. An answer that has left (or lost its body) stays here, holding nothing, until it reaches the front.
-    private readonly Queue<Answer> _bodies = new();
-    // What an answer that left the ledger (replaced or removed) holds instead of its reply, and how it is known to have
-    // left: its places in the queues keep it until they reach the front, and no one reads it, so its body goes at once.
-    private static readonly RememberedReply Released = new(0, [], []);
+    private readonly Queue<LedgerAnswer> _bodies = new();
     private readonly long _windowTicks = (long)(window.TotalSeconds * clock.TimestampFrequency);
     private long _bytes;
 
@@ -105,7 +103,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         }
 
         var size = SizeOf(reply);
-        var answer = size > maxBytes ? new Answer(Forgotten(size), 0) : new Answer(reply, size);
+        var answer = size > maxBytes ? new LedgerAnswer(Forgotten(size), 0) : new LedgerAnswer(reply, size);
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_answered, key, out var existed);
         if (existed)
         {
@@ -123,9 +121,10 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
             _bytes += answer.Bytes;
             _bodies.Enqueue(answer);
             share.AddBody(answer);
-            if (_heaviestBytes is null || share.Bytes > _heaviestBytes.Bytes)
+            _heaviestBytes.Grew(share);
+            if (_heaviestBytes.Count > (2 * _shares.Count) + 64)
             {
-                _heaviestBytes = share;
+                _heaviestBytes.Rebuild(_shares.Values);
             }
         }
 
@@ -152,12 +151,12 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         var bound = 2 * Math.Max(_answered.Count, 1024);
         if (_order.Count > bound)
         {
-            CompactInPlace(_order, static entry => !entry.Answer.Left);
+            QueueCompaction.InPlace(_order, static entry => !entry.Answer.Left);
         }
 
         if (_bodies.Count > bound)
         {
-            CompactInPlace(_bodies, static answer => answer.Bytes > 0);
+            QueueCompaction.InPlace(_bodies, static answer => answer.Bytes > 0);
         }
 
         if (_bytes > maxBytes)
@@ -167,53 +166,46 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     }
 
     /// <summary>
-    /// Over the bytes: the client just answered, then the one known to hold the most, drop their own oldest bodies
-    /// while over their share of the bytes; then the oldest bodies of clients over their share, then of all.
+    /// Over the bytes: the client just answered, then the one holding the most, then the next, drop their own oldest
+    /// bodies while over their share; only when no client is over its share (more than 64 clients hold answers) do the
+    /// oldest bodies of all go.
     /// </summary>
-    private void TrimBytes(Share answered)
+    private void TrimBytes(LedgerShare answered)
     {
         var fair = FairBytes();
         TrimOwn(answered, fair);
-        if (_heaviestBytes is { } heavy)
+        while (_bytes > maxBytes && _heaviestBytes.Heaviest() is { } heavy && heavy.Bytes > fair)
         {
-            TrimOwn(heavy, fair);
+            if (!TrimOwn(heavy, fair))
+            {
+                break; // nothing of its own to drop: not expected, but the oldest of all still go
+            }
         }
 
-        // The heaviest is known as of its last answer: another may hold more and not answer again. The oldest bodies
-        // of clients within their share go to the back instead, a bounded number per answer so that the cost stays in
-        // proportion, after which the oldest of all go.
-        var skips = MaxSkips;
         while (_bytes > maxBytes && _bodies.TryDequeue(out var oldest))
         {
-            if (oldest.Bytes == 0)
+            if (oldest.Bytes > 0)
             {
-                continue; // it left, or lost its body to its client's share: nothing to drop
+                DropBody(oldest); // one that left, or lost its body to its client's share, has nothing to drop
             }
-
-            if (skips > 0 && oldest.Share is { } owner && owner.Bytes <= fair)
-            {
-                skips--;
-                _bodies.Enqueue(oldest);
-                continue;
-            }
-
-            DropBody(oldest);
         }
     }
 
-    private void TrimOwn(Share share, long fair)
+    /// <summary>Drops <paramref name="share"/>'s oldest bodies while the bytes are over the bound and it is over its share.</summary>
+    private bool TrimOwn(LedgerShare share, long fair)
     {
+        var dropped = false;
         while (_bytes > maxBytes && share.Bytes > fair && share.TryTakeOldestBody(out var own))
         {
             DropBody(own);
+            dropped = true;
         }
+
+        return dropped;
     }
 
-    /// <summary>How many bodies of clients within their share one answer may pass over before the oldest of all go.</summary>
-    private const int MaxSkips = 64;
-
     /// <summary>The entry stays, without its body: a repeat is still never run again, and is answered 520.</summary>
-    private void DropBody(Answer answer)
+    private void DropBody(LedgerAnswer answer)
     {
         _bytes -= answer.Bytes;
         answer.DropBody(Forgotten(answer.Bytes));
@@ -243,7 +235,7 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         [System.Text.Encoding.UTF8.GetBytes($"answered, but its reply ({size} bytes) is no longer kept for a repeat: not run again")],
         []);
 
-    private void Remove(RequestKey key, Answer answer)
+    private void Remove(RequestKey key, LedgerAnswer answer)
     {
         if (!answer.Left)
         {
@@ -254,40 +246,23 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
     }
 
     /// <summary>The answer leaves; so does its client's share once it holds none.</summary>
-    private void Release(Answer answer)
+    private void Release(LedgerAnswer answer)
     {
         if (answer.Release() is { Live: 0 } share)
         {
+            share.Clear(); // the heap may hold it until it is next asked or rebuilt: not its queues' arrays
             _shares.Remove(share.Owner);
             if (ReferenceEquals(_heaviest, share))
             {
                 _heaviest = null;
             }
-
-            if (ReferenceEquals(_heaviestBytes, share))
-            {
-                _heaviestBytes = null;
-            }
         }
     }
 
-    private Share ShareOf(ClientShare owner)
+    private LedgerShare ShareOf(ClientShare owner)
     {
         ref var share = ref CollectionsMarshal.GetValueRefOrAddDefault(_shares, owner, out _);
-        return share ??= new Share(owner);
-    }
-
-    /// <summary>Keeps, in order, the entries that still hold something: each dequeued once, the kept ones enqueued again.</summary>
-    private static void CompactInPlace<T>(Queue<T> queue, Func<T, bool> holds)
-    {
-        for (var n = queue.Count; n > 0; n--)
-        {
-            var entry = queue.Dequeue();
-            if (holds(entry))
-            {
-                queue.Enqueue(entry);
-            }
-        }
+        return share ??= new LedgerShare(owner);
     }
 
     /// <summary>
@@ -320,129 +295,5 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
         }
 
         return size;
-    }
-
-    /// <summary>An answered request's reply, and the bytes it counts (0 once its body is no longer kept).</summary>
-    private sealed class Answer(RememberedReply reply, long bytes)
-    {
-        public RememberedReply Reply { get; set; } = reply;
-
-        public long Bytes { get; set; } = bytes;
-
-        /// <summary>Whether it left the ledger: a newer answer of the same request took its place, or it was removed.</summary>
-        public bool Left => ReferenceEquals(Reply, Released);
-
-        /// <summary>Whose answer it is, for the fair share; null once it left.</summary>
-        public Share? Share { get; set; }
-
-        /// <summary>Leaves the ledger: counts no bytes and holds no body from now on. Returns the share it left.</summary>
-        public Share? Release()
-        {
-            var share = Share;
-            share?.Left(Bytes);
-            Bytes = 0;
-            Reply = Released;
-            Share = null;
-            return share;
-        }
-
-        /// <summary>Stays, answered <paramref name="forgotten"/> from now on, and counts no bytes.</summary>
-        public void DropBody(RememberedReply forgotten)
-        {
-            Share?.DroppedBody(Bytes);
-            Reply = forgotten;
-            Bytes = 0;
-        }
-    }
-
-    /// <summary>Whose answers they are: a client identity, or under CURVE the key (its Z85 <c>User-Id</c>).</summary>
-    private readonly record struct ClientShare(ClientIdentity Client, string? UserId)
-    {
-        // Every bit, seeded, as RequestKey's: the client picks its identity, and the generated hash folds each ulong.
-        public override int GetHashCode() => HashCode.Combine(
-            (uint)Client.High, (uint)(Client.High >> 32), (uint)Client.Low, (uint)(Client.Low >> 32), UserId);
-    }
-
-    /// <summary>One client's answers in the ledger, oldest first, how many of them have not left, and their bytes.</summary>
-    private sealed class Share(ClientShare owner)
-    {
-        private readonly Queue<(RequestKey Key, Answer Answer)> _answers = new();
-
-        // Its answers that held a body when remembered, oldest first; one whose body went stays until it reaches the front.
-        private readonly Queue<Answer> _bodies = new();
-
-        public ClientShare Owner { get; } = owner;
-
-        public int Live { get; private set; }
-
-        /// <summary>The bytes of its answers' bodies and headers still kept.</summary>
-        public long Bytes { get; private set; }
-
-        public void Add(RequestKey key, Answer answer)
-        {
-            // The fronts first: answers that left by age or by a newer answer of theirs go, and bodies that went, so the
-            // queues hold about what is kept, whether or not this answer has a body.
-            while (_answers.TryPeek(out var front) && front.Answer.Left)
-            {
-                _answers.Dequeue();
-            }
-
-            while (_bodies.TryPeek(out var body) && body.Bytes == 0)
-            {
-                _bodies.Dequeue();
-            }
-
-            _answers.Enqueue((key, answer));
-            Live++;
-        }
-
-        public bool TryTakeOldest(out RequestKey key, out Answer answer)
-        {
-            while (_answers.TryDequeue(out var front))
-            {
-                if (!front.Answer.Left)
-                {
-                    (key, answer) = front;
-                    return true;
-                }
-            }
-
-            (key, answer) = (default, null!);
-            return false;
-        }
-
-        public void AddBody(Answer answer)
-        {
-            // Bodies that went out of order (a repeat's newer answer, the oldest of all) stay behind a kept one: dropped
-            // once they are half of the queue, as the ledger's own queues are.
-            if (_bodies.Count > 2 * Math.Max(Live, 512))
-            {
-                CompactInPlace(_bodies, static answer => answer.Bytes > 0);
-            }
-
-            _bodies.Enqueue(answer);
-            Bytes += answer.Bytes;
-        }
-
-        public bool TryTakeOldestBody(out Answer answer)
-        {
-            while (_bodies.TryDequeue(out answer!))
-            {
-                if (answer.Bytes > 0)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        public void Left(long bytes)
-        {
-            Live--;
-            Bytes -= bytes;
-        }
-
-        public void DroppedBody(long bytes) => Bytes -= bytes;
     }
 }
