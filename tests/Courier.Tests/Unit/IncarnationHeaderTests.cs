@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Courier.Diagnostics.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 
@@ -54,4 +56,30 @@ public sealed class IncarnationHeaderTests
     [InlineData("0123456789abcdeg")]
     public void A_value_that_is_not_16_hex_digits_names_no_incarnation(string value)
         => Assert.Null(IncarnationHeader.Read(new CourierHeaders().Add("courier-incarnation", value).Encode()));
+
+    [Fact]
+    public void Trace_context_never_takes_the_room_an_at_most_once_resend_needs_for_the_incarnation()
+    {
+        using var activity = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start();
+        var oneShort = new CourierHeaders();
+        for (var i = 0; i < CourierHeaders.MaxCount - 1; i++)
+        {
+            oneShort.Add("k" + i, "v");
+        }
+
+        // Room for the incarnation but not beside traceparent as well: the request goes untraced, never unresendable.
+        var nearlyFull = new CourierHeaders().Add("big", new string('x', CourierHeaders.MaxSize - 3 - IncarnationHeader.Size - 10));
+        foreach (var callers in new[] { oneShort, nearlyFull })
+        {
+            Assert.True(IncarnationHeader.Fits(callers.Encode()));
+            var block = TraceHeaders.ForRequest(callers, activity);
+            Assert.True(IncarnationHeader.Fits(block), "the trace context took the incarnation's room");
+            Assert.False(CourierHeaders.Decode(block).TryGetValue("traceparent", out _));
+        }
+
+        // With room for both, both go.
+        var traced = TraceHeaders.ForRequest(new CourierHeaders().Add("k", "v"), activity);
+        Assert.Equal(activity.Id, CourierHeaders.Decode(traced)["traceparent"]);
+        Assert.True(IncarnationHeader.Fits(traced));
+    }
 }

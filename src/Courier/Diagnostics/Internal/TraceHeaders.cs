@@ -29,7 +29,8 @@ internal static class TraceHeaders
     /// <summary>
     /// The block a client sends: the caller's <paramref name="headers"/>, then <c>traceparent</c> (and <c>tracestate</c>)
     /// of <paramref name="activity"/>. A <c>traceparent</c> the caller set wins and nothing is added; nor is anything
-    /// added when it would pass the bounds (the request goes untraced rather than failing).
+    /// added when it would pass the bounds less the room of <c>courier-incarnation</c>, which an at-most-once resend
+    /// needs (the request goes untraced rather than failing, then or at its resend).
     /// </summary>
     public static byte[] ForRequest(CourierHeaders? headers, Activity activity)
     {
@@ -42,7 +43,7 @@ internal static class TraceHeaders
         var state = activity.TraceStateString is { Length: > 0 and <= MaxTraceStateLength } s && (own is null || !own.TryGetValue(TraceState, out _)) ? s : null;
         var count = (own?.Count ?? 0) + (state is null ? 1 : 2);
         var size = (own?.Size ?? 0) + TraceParent.Length + id.Length + (state is null ? 0 : TraceState.Length + Encoding.UTF8.GetByteCount(state));
-        if (count > HeaderBlock.MaxCount || size > HeaderBlock.MaxSize)
+        if (count + 1 > HeaderBlock.MaxCount || size + IncarnationHeader.Size > HeaderBlock.MaxSize)
         {
             return own?.Encode() ?? [];
         }

@@ -36,6 +36,9 @@ internal static class IncarnationHeader
         return appended;
     }
 
+    /// <summary>What the entry counts against <see cref="HeaderBlock.MaxSize"/>: its key and value.</summary>
+    public static int Size => Key.Length + ValueLength;
+
     /// <summary>Whether the entry fits beside <paramref name="block"/> within the bounds (<see cref="HeaderBlock.MaxCount"/>, <see cref="HeaderBlock.MaxSize"/>).</summary>
     public static bool Fits(byte[] block)
     {
@@ -47,7 +50,7 @@ internal static class IncarnationHeader
             size += key.Length + value.Length;
         }
 
-        return count < HeaderBlock.MaxCount && size + Key.Length + ValueLength <= HeaderBlock.MaxSize;
+        return count < HeaderBlock.MaxCount && size + Size <= HeaderBlock.MaxSize;
     }
 
     /// <summary>A caller's headers without <c>courier-incarnation</c>, which only the client itself sets; the same object when it has none.</summary>
