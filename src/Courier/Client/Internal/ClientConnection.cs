@@ -38,6 +38,13 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
 
+    // CANCELs that reached this connection while it negotiated (for attempts made on a connection to the same endpoint
+    // that has closed since): sent once it speaks courier/5, dropped otherwise. Bounded: a CANCEL only shortens a run.
+    private List<ulong>? _heldCancels;
+
+    /// <summary>How many CANCELs a negotiating connection holds at most; past it the newest are dropped.</summary>
+    internal const int MaxHeldCancels = 1024;
+
     public ClientConnection(ITransportLoop loop, int slot, string endpoint, CourierClientOptions options, IClientConnectionOwner owner, long probeDeadline)
     {
         Slot = slot;
@@ -273,13 +280,47 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Clear();
     }
 
-    /// <summary>Tells the peer (courier/5) that the caller of request <paramref name="id"/> gave up; nothing when it does not speak courier/5.</summary>
+    /// <summary>
+    /// Tells the peer (courier/5) that the caller of request <paramref name="id"/> gave up; nothing when it does not speak
+    /// courier/5. While negotiating it holds the CANCEL until the peer answers (<see cref="SendHeldCancels"/>).
+    /// </summary>
     public void SendCancel(ulong id)
     {
-        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier && !IsClosed)
+        if (IsClosed)
+        {
+            return;
+        }
+
+        if (Negotiation.Mode == PeerMode.Probing)
+        {
+            _heldCancels ??= [];
+            if (_heldCancels.Count < MaxHeldCancels)
+            {
+                _heldCancels.Add(id);
+            }
+
+            return;
+        }
+
+        if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
         {
             Flush(); // the request itself may still be packed: it must leave first
             _socket.TrySend([Mdp.Empty, CourierFrame5.CancelFrame(id, _client)]);
+        }
+    }
+
+    /// <summary>Negotiation ended: the CANCELs held meanwhile go now if the peer speaks courier/5.</summary>
+    public void SendHeldCancels()
+    {
+        if (_heldCancels is not { } held)
+        {
+            return;
+        }
+
+        _heldCancels = null;
+        foreach (var id in held)
+        {
+            SendCancel(id);
         }
     }
 
@@ -329,5 +370,9 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     public bool IsClosed => _socket.IsClosed;
 
     /// <summary>Closes the socket; whatever was queued or packed in it is dropped (its requests are moved or failed by the owner).</summary>
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _heldCancels = null; // its probe went unanswered: a replacement does not inherit them
+        _socket.Dispose();
+    }
 }

@@ -118,7 +118,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         foreach (var earlier in earlierOnes)
         {
             // A CANCEL names the request by client identity and id, not by connection: one closed since goes by the
-            // connection now open to the same endpoint, if it has negotiated courier/5 (otherwise nothing is sent).
+            // connection now open to the same endpoint, which holds it while it negotiates and sends it if the peer
+            // speaks courier/5 (otherwise nothing is sent).
             var to = earlier.IsClosed ? _pool.Current(earlier) : earlier;
             if (to is not null && !sent.Contains(to))
             {
