@@ -36,4 +36,49 @@ internal static class RawServer
 
         socket.SendMultipartMessage(answer);
     }
+
+    /// <summary>Whether <paramref name="frames"/> (as a ROUTER reads them) are a client's protocol probe (<c>mmi.courier</c> offering a version).</summary>
+    public static bool IsProtocolProbe(List<byte[]> frames) =>
+        frames.Count >= 5 && System.Text.Encoding.ASCII.GetString(frames[3]) == "mmi.courier"
+        && System.Text.Encoding.ASCII.GetString(frames[4]).StartsWith("courier/", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The next message on <paramref name="socket"/> that <paramref name="matches"/>, others read and dropped; if none comes
+    /// within <paramref name="within"/>, a failed assertion naming <paramref name="what"/>, or null when not
+    /// <paramref name="required"/>.
+    /// </summary>
+    public static List<byte[]>? Next(RouterSocket socket, Func<List<byte[]>, bool> matches, string what, TimeSpan within, bool required = true)
+    {
+        var deadline = DateTime.UtcNow + within;
+        var frames = new List<byte[]>();
+        while (DateTime.UtcNow < deadline)
+        {
+            if (socket.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames) && matches(frames))
+            {
+                return frames;
+            }
+        }
+
+        Assert.False(required, $"not seen within {within}: {what}");
+        return null;
+    }
+
+    /// <summary>The next message that <paramref name="matches"/> on any of <paramref name="sockets"/>, and which one it came to.</summary>
+    public static (RouterSocket Socket, List<byte[]> Frames) NextOfAny(RouterSocket[] sockets, Func<List<byte[]>, bool> matches, string what, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var socket in sockets)
+            {
+                if (Next(socket, matches, what, TimeSpan.FromMilliseconds(100), required: false) is { } frames)
+                {
+                    return (socket, frames);
+                }
+            }
+        }
+
+        Assert.Fail($"not seen within {within}: {what}");
+        return default;
+    }
 }

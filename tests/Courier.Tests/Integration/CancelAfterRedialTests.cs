@@ -37,11 +37,11 @@ public sealed class CancelAfterRedialTests
         var sockets = new[] { a, b };
         foreach (var socket in sockets)
         {
-            var probe = Next(socket, IsProtocolProbe, "a protocol probe")!;
+            var probe = Next(socket, RawServer.IsProtocolProbe, "a protocol probe")!;
             RawServer.AnswerProbe(socket, probe[0], "courier/5");
         }
 
-        var (first, firstAttempt) = NextOfAny(sockets, frames => IsRequest(frames, "first"), "the first attempt");
+        var (first, firstAttempt) = RawServer.NextOfAny(sockets, frames => IsRequest(frames, "first"), "the first attempt", Wait);
         var id = IdOf(firstAttempt);
         var second = ReferenceEquals(first, a) ? b : a;
 
@@ -54,7 +54,7 @@ public sealed class CancelAfterRedialTests
         {
             // Never answered: they fail as the client is disposed, observed here.
             others.Add(client.RequestAsync("wait", "other", idempotent).ContinueWith(static t => t.Exception, TaskScheduler.Default));
-            fresh = Next(first, frames => IsProtocolProbe(frames) && !frames[0].AsSpan().SequenceEqual(firstAttempt[0]), "a fresh connection's probe", TimeSpan.FromSeconds(1), required: false);
+            fresh = Next(first, frames => RawServer.IsProtocolProbe(frames) && !frames[0].AsSpan().SequenceEqual(firstAttempt[0]), "a fresh connection's probe", TimeSpan.FromSeconds(1), required: false);
         }
 
         Assert.NotNull(fresh);
@@ -69,9 +69,6 @@ public sealed class CancelAfterRedialTests
         Assert.NotNull(Next(first, frames => IsCancel(frames, id) && frames[0].AsSpan().SequenceEqual(fresh[0]), "the CANCEL at the first attempt's endpoint"));
     }
 
-    private static bool IsProtocolProbe(List<byte[]> frames) =>
-        frames.Count >= 5 && Encoding.ASCII.GetString(frames[3]) == "mmi.courier" && Encoding.ASCII.GetString(frames[4]).StartsWith("courier/", StringComparison.Ordinal);
-
     private static bool IsRequest(List<byte[]> frames, string body) =>
         frames.Count >= 4 && frames[2].AsSpan().StartsWith("CURC05"u8) && frames[2][6] == 0x01 && Encoding.UTF8.GetString(frames[^1]) == body;
 
@@ -80,38 +77,6 @@ public sealed class CancelAfterRedialTests
 
     private static ulong IdOf(List<byte[]> frames) => BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(7, 8));
 
-    /// <summary>The next message on <paramref name="socket"/> that <paramref name="matches"/>, others read and dropped.</summary>
     private static List<byte[]>? Next(RouterSocket socket, Func<List<byte[]>, bool> matches, string what, TimeSpan? within = null, bool required = true)
-    {
-        var deadline = DateTime.UtcNow + (within ?? Wait);
-        var frames = new List<byte[]>();
-        while (DateTime.UtcNow < deadline)
-        {
-            if (socket.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames) && matches(frames))
-            {
-                return frames;
-            }
-        }
-
-        Assert.False(required, $"not seen within {within ?? Wait}: {what}");
-        return null;
-    }
-
-    private static (RouterSocket Socket, List<byte[]> Frames) NextOfAny(RouterSocket[] sockets, Func<List<byte[]>, bool> matches, string what)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (DateTime.UtcNow < deadline)
-        {
-            foreach (var socket in sockets)
-            {
-                if (Next(socket, matches, what, TimeSpan.FromMilliseconds(100), required: false) is { } frames)
-                {
-                    return (socket, frames);
-                }
-            }
-        }
-
-        Assert.Fail($"not seen within {Wait}: {what}");
-        return default;
-    }
+        => RawServer.Next(socket, matches, what, within ?? Wait, required);
 }

@@ -376,6 +376,39 @@ public sealed class RequestReplyTests
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"{i}"), replies.Select(r => r.BodyText));
     }
 
+    [Fact]
+    public async Task A_plain_mdp_reply_that_comes_after_its_request_failed_never_answers_the_next_one()
+    {
+        // 7/MDP has no ids: the client matches a reply to the one request out on the connection. The first request's
+        // deadline passes while its handler runs; the second goes out; then the first's reply comes, before the second's.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(map: s => s.Map("held", async (r, ct) =>
+        {
+            if (r.BodyText == "two")
+            {
+                secondStarted.TrySetResult();
+                await release.Task.WaitAsync(ct);
+                await Task.Delay(300, ct); // the first's reply leaves well before this one
+            }
+            else
+            {
+                await release.Task.WaitAsync(ct);
+            }
+
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Protocol = ClientProtocol.Mdp, Retries = 0, Timeout = TimeSpan.FromSeconds(30) });
+
+        var first = client.RequestAsync("held", "one", CourierRequestOptions.Default with { Deadline = TimeSpan.FromMilliseconds(300) });
+        var second = client.RequestAsync("held", "two");
+        await Assert.ThrowsAsync<CourierTimeoutException>(() => first);
+        await secondStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        release.SetResult();
+
+        Assert.Equal("two", (await second.WaitAsync(TimeSpan.FromSeconds(30))).BodyText);
+    }
+
     /// <summary>
     /// A test server whose <c>work</c> requests wait for <see cref="Release"/>, and the log that tells when a stop's drain
     /// began (<see cref="BeginStopAsync"/>).

@@ -107,11 +107,16 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     {
         HeldForProbe ??= [];
         HeldUntilProbe = LastProbeSent;
-        if (!HeldForProbe.Contains(request))
+        if (!request.Held)
         {
+            request.Held = true;
             HeldForProbe.Add(request);
         }
     }
+
+    // Held requests that have left since (answered, failed, moved): dropped from the list once they are half of it, so
+    // that a peer keeping the connection alive without answering its probe cannot make it keep every request given up.
+    private int _heldLeft;
 
     /// <summary>
     /// The requests held, taken if the answer to probe <paramref name="probeId"/> releases them (it was sent at or after
@@ -125,7 +130,30 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         }
 
         HeldForProbe = null;
+        _heldLeft = 0;
+        foreach (var request in held)
+        {
+            request.Held = false;
+        }
+
         return held;
+    }
+
+    private ulong _lastProbeAnswered;
+
+    /// <summary>
+    /// Whether an answer naming <paramref name="probeId"/> answers a liveness probe sent here and not answered before:
+    /// taken once. Anything else a peer says with a probe's id is not an answer, and costs the client nothing.
+    /// </summary>
+    public bool TakeProbeAnswer(ulong probeId)
+    {
+        if (probeId > LastProbeSent || probeId <= _lastProbeAnswered)
+        {
+            return false;
+        }
+
+        _lastProbeAnswered = probeId;
+        return true;
     }
 
     /// <summary>The id of the liveness probe out on this connection; 0 when none is.</summary>
@@ -331,6 +359,16 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         if (ReferenceEquals(PlainOutstanding, request))
         {
             PlainOutstanding = null;
+        }
+
+        if (request.Held && HeldForProbe is { } held)
+        {
+            request.Held = false;
+            if (++_heldLeft * 2 > held.Count)
+            {
+                held.RemoveAll(static r => !r.Held);
+                _heldLeft = 0;
+            }
         }
     }
 

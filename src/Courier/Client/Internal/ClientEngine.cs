@@ -26,6 +26,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private readonly ClientReplies _replies;
     private readonly RefusedRequests _refused = new();
     private readonly RefusedSends _refusedSends;
+    private readonly Courier.Internal.ViolationLog _violations;
     private readonly int _refusalsPerAttempt;
     private ulong _nextProbeId = ProbeIdBase;
     private bool _closed;
@@ -39,7 +40,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         TimeoutTicks = Ticks(options.Timeout);
         _refusalsPerAttempt = options.ConnectEndpoints.Count + 2;
         _pool = new ConnectionPool(options, loop, this, logger);
-        _replies = new ClientReplies(this, _table, options.LendLargeReplies, logger);
+        _violations = new Courier.Internal.ViolationLog(logger, "Client", TelemetryRole.Client, options.Transport, _clock);
+        _replies = new ClientReplies(this, _table, options.LendLargeReplies, logger, _violations);
         _refusedSends = new RefusedSends(logger, options.Transport.SendHighWatermark, _clock.TimestampFrequency);
     }
 
@@ -170,6 +172,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         var now = _clock.GetTimestamp();
         _refusedSends.Report(now);
+        _violations.OnTick();
         while (_table.Deadlines.First is { } late && _table.Deadlines.DueOf(late) <= now)
         {
             Fail(late, TimedOut(late, now));
@@ -490,6 +493,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     public void Fail(PendingRequest request, Exception error)
     {
+        // Plain 7/MDP matches a reply to the one request out on its connection: a request that fails while out there
+        // leaves its reply to come, which would answer the next request sent on it. The connection goes with it.
+        if (request.Connection is { } connection && ReferenceEquals(connection.PlainOutstanding, request))
+        {
+            RequestTable.Detach(request);
+            _pool.Close(connection);
+        }
+
         Remove(request);
         ClientTelemetry.Completed(request, _clock, error);
         request.TrySetException(error);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Courier.Internal;
 using Courier.Protocol;
 using Courier.Protocol.Internal;
 using Courier.Transport.Internal;
@@ -12,7 +13,7 @@ namespace Courier.Client.Internal;
 /// batch, plain 7/MDP) is matched to its request in the <see cref="RequestTable"/> and handed to the
 /// <see cref="ClientEngine"/> as an answer or an error; anything else is logged. Loop thread only.
 /// </summary>
-internal sealed class ClientReplies(ClientEngine engine, RequestTable table, bool lendLargeReplies, ILogger logger)
+internal sealed class ClientReplies(ClientEngine engine, RequestTable table, bool lendLargeReplies, ILogger logger, ViolationLog violations)
 {
     private readonly List<byte[]> _received = [];
 
@@ -34,10 +35,26 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
                 OnMdpReply(connection, _received);
                 break;
             default:
-                ClientLog.Unexpected(logger, message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
+                Unexpected(message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
                 break;
         }
     }
+
+    /// <summary>A message dropped as unexpected: counted, and logged at a bounded rate (a peer's flood costs a few lines).</summary>
+    private void Unexpected(int frameCount, string endpoint, string reason)
+    {
+        if (violations.Admit(ViolationKind.UnexpectedMessage))
+        {
+            ClientLog.Unexpected(logger, frameCount, endpoint, reason);
+        }
+    }
+
+    /// <summary>
+    /// The request <paramref name="id"/> names, if it went out on <paramref name="connection"/>: another peer's answer is
+    /// not its reply (one endpoint of several must not answer for the others). Otherwise a late reply, or nobody's.
+    /// </summary>
+    private bool TryGetSentOn(ClientConnection connection, ulong id, out PendingRequest request)
+        => table.TryGet(id, out request) && request.WentOutOn(connection);
 
     /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
     private void OnCourierReply(ClientConnection connection, MessageFrames message)
@@ -45,9 +62,9 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         // "", "CURC02" + id + status, body…
         var header = message[1];
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
-        if (!table.TryGet(id, out var request))
+        if (!TryGetSentOn(connection, id, out var request))
         {
-            if (ClientEngine.IsProbeId(id))
+            if (ClientEngine.IsProbeId(id) && connection.TakeProbeAnswer(id))
             {
                 // "", "CURC02"+id+status, version[, incarnation]
                 engine.ProbeAnswered(connection, id, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
@@ -72,7 +89,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
     {
         var header = message[1];
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[7..]);
-        if (!table.TryGet(id, out var request))
+        if (!TryGetSentOn(connection, id, out var request))
         {
             return; // a late reply to a request already answered or abandoned
         }
@@ -119,7 +136,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         var reader = new BatchReader(message[1]);
         while (reader.TryRead(out var record))
         {
-            if (!table.TryGet(record.Id, out var request))
+            if (!TryGetSentOn(connection, record.Id, out var request))
             {
                 continue; // a late reply to a request already answered or abandoned
             }
@@ -137,7 +154,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
 
         if (reader.Malformed)
         {
-            ClientLog.Unexpected(logger, message.Count, connection.Endpoint, "a batch of replies with a malformed record");
+            Unexpected(message.Count, connection.Endpoint, "a batch of replies with a malformed record");
         }
     }
 
@@ -166,7 +183,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
 
         if (connection.PlainOutstanding is not { } request || !frames[2].AsSpan().SequenceEqual(request.ServiceFrame))
         {
-            ClientLog.Unexpected(logger, frames.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
+            Unexpected(frames.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
             return;
         }
 

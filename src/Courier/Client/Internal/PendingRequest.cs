@@ -45,6 +45,16 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// </summary>
     public List<ClientConnection>? EarlierConnections { get; set; }
 
+    /// <summary>
+    /// Whether a reply that came on <paramref name="connection"/> can be this request's: its current attempt, or an
+    /// earlier one that may still run, went out there. Ids count up, so any peer could name one sent elsewhere.
+    /// </summary>
+    public bool WentOutOn(ClientConnection connection)
+        => ReferenceEquals(Connection, connection) || (EarlierConnections?.Contains(connection) ?? false);
+
+    /// <summary>Whether its connection holds it for a probe's answer (<see cref="ClientConnection.HoldForProbe"/>).</summary>
+    public bool Held { get; set; }
+
     /// <summary>The peer incarnation its next courier/5 send names (<see cref="Protocol.Internal.IncarnationHeader"/>): set for a resend that waited for a probe's answer.</summary>
     public ulong? ExpectedIncarnation { get; set; }
 

@@ -1,0 +1,199 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Courier.Client;
+using Courier.Protocol.Internal;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// A client against servers played frame by frame on ROUTERs that answer what they should not: another endpoint's
+/// requests, probes never sent, junk. A reply counts only from where its request went; a probe's answer only once and
+/// only for a probe sent there; junk costs a few log lines; requests given up are not kept for a peer that stays alive
+/// without answering.
+/// </summary>
+public sealed class HostileServerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private static readonly byte[] Incarnation = [1, 2, 3, 4, 5, 6, 7, 8];
+
+    [Fact]
+    public async Task A_reply_from_an_endpoint_the_request_never_went_to_does_not_answer_it()
+    {
+        using var a = RawServer.Bind(out var endpointA);
+        using var b = RawServer.Bind(out var endpointB);
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpointA, endpointB], Timeout = TimeSpan.FromSeconds(30) });
+        var request = client.RequestAsync("secret", "question");
+
+        var sockets = new[] { a, b };
+        var identities = new Dictionary<RouterSocket, byte[]>();
+        foreach (var socket in sockets)
+        {
+            identities[socket] = RawServer.Next(socket, RawServer.IsProtocolProbe, "a protocol probe", Wait)![0];
+            RawServer.AnswerProbe(socket, identities[socket], "courier/5");
+        }
+
+        var (holder, attempt) = RawServer.NextOfAny(sockets, frames => IsRequest(frames, "question"), "the request", Wait);
+        var other = ReferenceEquals(holder, a) ? b : a;
+
+        // A second request goes to the other endpoint, the less loaded one. That endpoint answers the first with a
+        // forgery (ids count up from 1: it can name a request it never saw), then the second: once the second is
+        // answered, the client has read the forgery before it.
+        var second = client.RequestAsync("secret", "another");
+        var secondAttempt = RawServer.Next(other, frames => IsRequest(frames, "another"), "the second request", Wait)!;
+        Reply(other, identities[other], IdOf(attempt), "forged");
+        Reply(other, secondAttempt[0], IdOf(secondAttempt), "second");
+        Assert.Equal("second", (await second.WaitAsync(Wait)).BodyText);
+        Assert.False(request.IsCompleted, "the first request was answered by an endpoint it never went to");
+
+        Reply(holder, attempt[0], IdOf(attempt), "genuine");
+        Assert.Equal("genuine", (await request.WaitAsync(Wait)).BodyText);
+    }
+
+    [Fact]
+    public async Task Answers_to_probes_the_client_never_sent_change_nothing()
+    {
+        var logs = new RecordingLoggerFactory();
+        using var server = RawServer.Bind(out var endpoint);
+        // No attempt expires during the test: the client sends no liveness probe at all.
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(60), LoggerFactory = logs });
+        var request = client.RequestAsync("work", "held");
+
+        var probe = RawServer.Next(server, RawServer.IsProtocolProbe, "a protocol probe", Wait)!;
+        RawServer.AnswerProbe(server, probe[0], "courier/5", Incarnation);
+        var attempt = RawServer.Next(server, frames => IsRequest(frames, "held"), "the request", Wait)!;
+
+        // Answers naming probe ids (the top bit set) and, by turns, another incarnation and the first: each taken for a
+        // real answer was a restart (the request moved, the connection retired, a line logged) and a scan of the table.
+        for (var i = 0; i < 200; i++)
+        {
+            var header = new byte[CourierFrame.ReplyLength];
+            CourierFrame.WriteReply(header, (1UL << 63) + (ulong)i, 200);
+            byte[] incarnation = i % 2 == 0 ? [9, 9, 9, 9, 9, 9, 9, 9] : Incarnation;
+            server.SendMultipartBytes(attempt[0], [], header, "courier/5"u8.ToArray(), incarnation);
+        }
+
+        // The real reply after them, on the connection the request went out on: it still holds the request.
+        Reply(server, attempt[0], IdOf(attempt), "done");
+        Assert.Equal("done", (await request.WaitAsync(Wait)).BodyText);
+        Assert.DoesNotContain(logs.Messages, m => m.Contains("another incarnation", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Requests_given_up_are_not_kept_for_a_peer_that_answers_nothing_but_stays_alive()
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        // Two attempts: the first expires and the request waits, held, for the answer to a probe that never comes; the
+        // second expires and the request fails. The peer's junk keeps its connection judged alive.
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(2), Retries = 1 });
+        using var stop = new CancellationTokenSource();
+        byte[]? identity = null;
+        var livenessProbes = 0;
+        var peer = Task.Run(
+            () =>
+            {
+                var frames = new List<byte[]>();
+                while (!stop.IsCancellationRequested)
+                {
+                    if (server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(50), ref frames))
+                    {
+                        if (RawServer.IsProtocolProbe(frames))
+                        {
+                            identity = frames[0];
+                            RawServer.AnswerProbe(server, identity, "courier/5", Incarnation);
+                        }
+                        else if (frames.Count == 4 && frames[2].AsSpan().EndsWith("mmi.courier"u8))
+                        {
+                            Interlocked.Increment(ref livenessProbes); // never answered
+                        }
+                    }
+
+                    if (Volatile.Read(ref identity) is { } known)
+                    {
+                        server.SendMultipartBytes(known, [], "junk"u8.ToArray());
+                    }
+                }
+            },
+            CancellationToken.None);
+
+        var failed = await FailAtMostOnceRequestsAsync(client, count: 8);
+        try
+        {
+            Assert.True(Volatile.Read(ref livenessProbes) > 0, "no liveness probe: the requests were never held for one");
+            // What the client keeps of them once failed: nothing (before, each stayed held, with its body, until the peer
+            // answered a probe, which it never does).
+            await Poll.UntilAsync(
+                () =>
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    return failed.All(request => !request.TryGetTarget(out _));
+                },
+                Wait,
+                "the failed requests collected");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await peer;
+        }
+    }
+
+    [Fact]
+    public async Task A_flood_of_junk_from_a_server_is_logged_at_a_bounded_rate()
+    {
+        var logs = new RecordingLoggerFactory();
+        using var server = RawServer.Bind(out var endpoint);
+        var transport = TransportOptions.Default with { ViolationLogBurst = 5, ViolationLogInterval = TimeSpan.FromSeconds(1) };
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(60), LoggerFactory = logs, Transport = transport });
+        var request = client.RequestAsync("work", "held");
+
+        var probe = RawServer.Next(server, RawServer.IsProtocolProbe, "a protocol probe", Wait)!;
+        RawServer.AnswerProbe(server, probe[0], "courier/5");
+        var attempt = RawServer.Next(server, frames => IsRequest(frames, "held"), "the request", Wait)!;
+        for (var i = 0; i < 5_000; i++)
+        {
+            server.SendMultipartBytes(attempt[0], [], "junk"u8.ToArray());
+        }
+
+        Reply(server, attempt[0], IdOf(attempt), "done");
+        Assert.Equal("done", (await request.WaitAsync(Wait)).BodyText);
+        await Poll.UntilAsync(() => logs.Contains("not logged in the last"), Wait, "the summary of what was not logged");
+
+        var lines = logs.Messages.Count(m => m.Contains("unexpected message", StringComparison.Ordinal));
+        Assert.True(lines <= 10, $"{lines} lines for 5,000 junk messages:\n{string.Join('\n', logs.Messages.Take(20))}");
+        Assert.Contains(logs.Messages, m => m.Contains("not logged in the last", StringComparison.Ordinal) && m.Contains("unexpected messages", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Makes <paramref name="count"/> at-most-once requests, waits for each to fail, and keeps only weak references to
+    /// their tasks: a task stays reachable while the client keeps its request (the request completes it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference<Task>[]> FailAtMostOnceRequestsAsync(CourierClient client, int count)
+    {
+        var requests = Enumerable.Range(0, count).Select(_ => (Task)client.RequestAsync("work", new byte[64 * 1024])).ToArray();
+        foreach (var request in requests)
+        {
+            await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(Wait));
+        }
+
+        return [.. requests.Select(request => new WeakReference<Task>(request))];
+    }
+
+    private static void Reply(RouterSocket socket, byte[] identity, ulong id, string body)
+    {
+        var header = new byte[CourierFrame.ReplyLength];
+        CourierFrame.WriteReply(header, id, 200);
+        socket.SendMultipartBytes(identity, [], header, Encoding.UTF8.GetBytes(body));
+    }
+
+    private static bool IsRequest(List<byte[]> frames, string body) =>
+        frames.Count >= 4 && frames[2].AsSpan().StartsWith("CURC05"u8) && frames[2][6] == 0x01 && Encoding.UTF8.GetString(frames[^1]) == body;
+
+    private static ulong IdOf(List<byte[]> frames) => BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(7, 8));
+}
