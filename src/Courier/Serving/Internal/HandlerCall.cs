@@ -42,43 +42,40 @@ internal class HandlerCall(long deadline) : CancellationTokenSource
 }
 
 /// <summary>
-/// The calls of a runner in the order their deadlines fall due. Budgets are mostly alike, so a new call usually goes
-/// last; it is placed from the end. A finished call leaves at once. Loop thread only.
+/// The calls of a runner, in the order they came (each leaves at once when done), and the earliest deadline among those
+/// whose token has not fired: a tick before it costs nothing; one at or past it walks the list. Kept in deadline order,
+/// a batch of calls with falling budgets cost a walk of the list per call (11,000 calls, some 60 million steps in one
+/// loop turn); walked only when one falls due, the list costs a step per call per such tick. Loop thread only.
 /// </summary>
 internal sealed class HandlerCalls
 {
     private HandlerCall? _first;
     private HandlerCall? _last;
+    // No call whose token has not fired falls due before this; it may be earlier than any (a call that left since).
+    private long _earliest = long.MaxValue;
+
+    /// <summary>Calls visited by <see cref="FireDue"/> so far: what ticks cost (tests).</summary>
+    internal long Visits { get; private set; }
 
     public void Add(HandlerCall call)
     {
-        var after = _last;
-        while (after is not null && after.Deadline > call.Deadline)
-        {
-            after = after.Previous;
-        }
-
-        call.Previous = after;
-        call.Next = after is null ? _first : after.Next;
-        if (call.Next is null)
-        {
-            _last = call;
-        }
-        else
-        {
-            call.Next.Previous = call;
-        }
-
-        if (after is null)
+        call.Previous = _last;
+        call.Next = null;
+        if (_last is null)
         {
             _first = call;
         }
         else
         {
-            after.Next = call;
+            _last.Next = call;
         }
 
+        _last = call;
         call.Linked = true;
+        if (call.Deadline < _earliest)
+        {
+            _earliest = call.Deadline;
+        }
     }
 
     public void Remove(HandlerCall call)
@@ -113,10 +110,31 @@ internal sealed class HandlerCalls
     /// <summary>Fires the tokens of the calls whose deadline has come.</summary>
     public void FireDue(long now)
     {
-        for (var call = _first; call is not null && call.Deadline <= now; call = call.Next)
+        if (now < _earliest)
         {
-            call.Fire(CallCancel.Deadline);
+            return;
         }
+
+        var earliest = long.MaxValue;
+        for (var call = _first; call is not null; call = call.Next)
+        {
+            Visits++;
+            if (call.Reason != CallCancel.None || call.IsCancellationRequested)
+            {
+                continue; // fired already: it leaves when its handler returns
+            }
+
+            if (call.Deadline <= now)
+            {
+                call.Fire(CallCancel.Deadline);
+            }
+            else if (call.Deadline < earliest)
+            {
+                earliest = call.Deadline;
+            }
+        }
+
+        _earliest = earliest;
     }
 
     /// <summary>Fires every call's token: the owner stops.</summary>
