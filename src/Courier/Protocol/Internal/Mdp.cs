@@ -16,33 +16,27 @@ internal static class Mdp
     public static readonly byte[] Empty = [];
 
     /// <summary>
-    /// Decodes a service name: printable ASCII/UTF-8, 1-255 bytes, as 7/MDP leaves it to implementations.
-    /// Returns null when it is not a usable name.
+    /// Decodes a service name: printable UTF-8, 1-255 bytes, as 7/MDP leaves it to implementations: no control
+    /// characters (C0, DEL, C1) and no format characters (bidirectional overrides, zero-width joiners), which would
+    /// make one name print as another in logs. Returns null when it is not a usable name. Invalid UTF-8 is found
+    /// without an exception: a batch of bad names must cost what a batch of unknown ones does.
     /// </summary>
     public static string? DecodeServiceName(ReadOnlySpan<byte> frame)
     {
-        if (frame.IsEmpty || frame.Length > MaxServiceNameLength)
+        if (frame.IsEmpty || frame.Length > MaxServiceNameLength || !System.Text.Unicode.Utf8.IsValid(frame))
         {
             return null;
         }
 
-        foreach (var b in frame)
+        var name = Encoding.UTF8.GetString(frame);
+        foreach (var rune in name.EnumerateRunes())
         {
-            if (b < 0x20 || b == 0x7F)
+            if (Rune.IsControl(rune) || Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format)
             {
                 return null;
             }
         }
 
-        try
-        {
-            return StrictUtf8.GetString(frame);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
+        return name;
     }
-
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }
