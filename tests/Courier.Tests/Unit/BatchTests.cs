@@ -31,6 +31,34 @@ public sealed class BatchTests
     }
 
     [Fact]
+    public void A_writer_for_one_small_record_allocates_what_the_record_needs_and_grows_to_the_batch_bound()
+    {
+        // A server packs each client's replies in a writer of its own: a thousand clients sending batches of one record
+        // each cost a thousand writers in one turn, 64 KiB each before they grew as records came.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var writer = new BatchWriter(Batch.ClientReply);
+        Assert.True(writer.TryAdd(1, "200"u8, "pong"u8));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 * 1024, "a writer of one small record allocated 4 KiB or more");
+
+        var added = 0;
+        while (writer.TryAdd((ulong)added + 2, "200"u8, new byte[1000]))
+        {
+            added++;
+        }
+
+        Assert.InRange(writer.Frame.Length, Batch.MaxFrameLength - 1100, Batch.MaxFrameLength);
+        var reader = new BatchReader(writer.Frame.Span);
+        var read = 0;
+        while (reader.TryRead(out var record))
+        {
+            Assert.Equal((ulong)read + 1, record.Id);
+            read++;
+        }
+
+        Assert.Equal(added + 1, read);
+    }
+
+    [Fact]
     public void A_full_batch_refuses_a_record_and_takes_it_again_after_reset()
     {
         var writer = new BatchWriter(Batch.WorkerRequest);

@@ -8,11 +8,16 @@ internal delegate ReadOnlyMemory<byte> LoneHeader(BatchRecord record);
 /// <summary>Packs records into one reusable batch frame. Loop thread only.</summary>
 internal sealed class BatchWriter
 {
-    private readonly byte[] _buffer = new byte[Batch.MaxFrameLength];
+    // Grows as records come, up to a batch's bound: a writer made for one small record (a client sending batches of
+    // one, from a thousand connections in one turn) costs what that record needs, not 64 KiB each.
+    private byte[] _buffer = new byte[InitialLength];
     private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
     private readonly bool _meta;
     private readonly int _recordsStart;
     private int _length;
+
+    /// <summary>The buffer a writer starts with: a small batch's, and room for any records' prefix.</summary>
+    internal const int InitialLength = 1024;
 
     public BatchWriter(byte kind)
     {
@@ -42,9 +47,14 @@ internal sealed class BatchWriter
     {
         var metaLength = metaFixed.Length + metaRest.Length;
         var size = Batch.RecordOverhead + tag.Length + body.Length + (_meta ? Batch.MetaOverhead + metaLength : 0);
-        if (tag.Length > byte.MaxValue || metaLength > ushort.MaxValue || size > _buffer.Length - _length)
+        if (tag.Length > byte.MaxValue || metaLength > ushort.MaxValue || size > Batch.MaxFrameLength - _length)
         {
             return false;
+        }
+
+        if (size > _buffer.Length - _length)
+        {
+            Array.Resize(ref _buffer, (int)Math.Min(Batch.MaxFrameLength, Math.Max(2L * _buffer.Length, (long)_length + size)));
         }
 
         var span = _buffer.AsSpan(_length, size);
