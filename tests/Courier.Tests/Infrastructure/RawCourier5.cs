@@ -33,6 +33,17 @@ internal static class RawCourier5
         socket.SendMoreFrameEmpty().SendMoreFrame(frame).SendFrame(body);
     }
 
+    /// <summary>A CANCEL for request <paramref name="id"/> of the client whose 16 identity bytes are all <paramref name="identity"/>.</summary>
+    public static void SendCancel(DealerSocket socket, ulong id, byte identity = 0x77)
+    {
+        var frame = new byte[31];
+        "CURC05"u8.CopyTo(frame);
+        frame[6] = 0x03;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
+        frame.AsSpan(15, 16).Fill(identity);
+        socket.SendMoreFrameEmpty().SendFrame(frame);
+    }
+
     /// <summary>The next reply's status and body.</summary>
     public static (string Status, string Body) Receive(DealerSocket socket)
     {

@@ -48,6 +48,29 @@ public sealed class ServerAtMostOnceTests
     }
 
     [Fact]
+    public async Task A_request_whose_handler_ran_until_its_caller_cancelled_does_not_run_again_on_a_repeat()
+    {
+        var runs = 0;
+        await using var server = await TestServer.StartAsync(map: s => s.Map("pay", async (request, cancellationToken) =>
+        {
+            Interlocked.Increment(ref runs);
+            await Task.Delay(Timeout.Infinite, cancellationToken); // its effects happen, then it stops on the token
+            return CourierBody.Text("never");
+        }));
+
+        using var socket = Connect(server.Endpoint!);
+        Send(socket, 42, "10 EUR");
+        await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the handler running");
+        SendCancel(socket, 42);
+        Assert.Equal("504", Receive(socket).Status); // the answer that frees its place: nobody waits for it
+
+        // A resend that crossed the CANCEL: the 504 of the run that was, not a second run.
+        Send(socket, 42, "10 EUR");
+        Assert.Equal("504", Receive(socket).Status);
+        Assert.Equal(1, Volatile.Read(ref runs));
+    }
+
+    [Fact]
     public async Task A_repeat_that_reaches_a_stopping_server_joins_its_run_and_is_not_refused()
     {
         // A 503 says "never ran", so the client would send the request elsewhere and run it twice: a repeat of a run in

@@ -188,9 +188,11 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         outcome = outcome.For(serviceIdempotent || request.Delivery.Idempotent);
         var body = outcome.Body as ReadOnlyMemory<byte>[] ?? [.. outcome.Body];
         if (!request.Delivery.Client.IsNone && _ledger.Forget(request.Key, request, static (run, request) => ReferenceEquals(run.Inbound, request))
-            && !serviceIdempotent && outcome.Status is not (CourierStatus.Unavailable or CourierStatus.DeadlineExceeded))
+            && !serviceIdempotent && outcome.Status != CourierStatus.Unavailable && !outcome.NeverRan)
         {
-            // A service that may not run twice remembers what it answered; an idempotent one may simply run again.
+            // A service that may not run twice remembers what it answered; an idempotent one may simply run again. A 504
+            // from a handler that started (its token fired as it ran: its effects may have happened) is remembered too:
+            // a repeat (a CANCEL and a resend that crossed) gets it instead of a second run.
             // Copies of lent frames (an echo's reply is its request's body): the request, and they, go now.
             _ledger.Remember(request.Key, new RememberedReply(outcome.Status, LentFrames.Owned(body), outcome.Headers ?? []), request.UserId);
         }

@@ -360,7 +360,7 @@ internal sealed class HandlerRunner<TContext>(
                 // Its deadline passed or its caller cancelled while it waited: nobody waits for it, and it never runs.
                 Done(next);
                 Measure(next, CourierStatus.DeadlineExceeded);
-                Complete(next.Context, new HandlerOutcome(CourierStatus.DeadlineExceeded, [call.Reason == CallCancel.Deadline ? ExpiredWaitingMessage : CancelledWaitingMessage]));
+                Complete(next.Context, new HandlerOutcome(CourierStatus.DeadlineExceeded, [call.Reason == CallCancel.Deadline ? ExpiredWaitingMessage : CancelledWaitingMessage], NeverRan: true));
                 continue;
             }
 
