@@ -12,9 +12,9 @@ namespace Courier.Tests.Integration;
 
 /// <summary>
 /// A client against servers played frame by frame on ROUTERs that answer what they should not: another endpoint's
-/// requests, probes never sent, junk. A reply counts only from where its request went; a probe's answer only once and
-/// only for a probe sent there; junk costs a few log lines; requests given up are not kept for a peer that stays alive
-/// without answering.
+/// requests, probes never sent, junk. A reply counts only from where its request went (an earlier attempt's connection
+/// included); a probe's answer only once and only for a probe sent there; junk costs a few log lines; requests given up
+/// are not kept for a peer that stays alive without answering.
 /// </summary>
 public sealed class HostileServerTests
 {
@@ -24,9 +24,10 @@ public sealed class HostileServerTests
     [Fact]
     public async Task A_reply_from_an_endpoint_the_request_never_went_to_does_not_answer_it()
     {
+        var logs = new RecordingLoggerFactory();
         using var a = RawServer.Bind(out var endpointA);
         using var b = RawServer.Bind(out var endpointB);
-        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpointA, endpointB], Timeout = TimeSpan.FromSeconds(30) });
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpointA, endpointB], Timeout = TimeSpan.FromSeconds(30), LoggerFactory = logs });
         var request = client.RequestAsync("secret", "question");
 
         var sockets = new[] { a, b };
@@ -40,9 +41,10 @@ public sealed class HostileServerTests
         var (holder, attempt) = RawServer.NextOfAny(sockets, frames => IsRequest(frames, "question"), "the request", Wait);
         var other = ReferenceEquals(holder, a) ? b : a;
 
-        // A second request goes to the other endpoint, the less loaded one. That endpoint answers the first with a
-        // forgery (ids count up from 1: it can name a request it never saw), then the second: once the second is
-        // answered, the client has read the forgery before it.
+        // A second request goes to the other endpoint, the less loaded one, once both have negotiated. That endpoint
+        // answers the first with a forgery (ids count up from 1: it can name a request it never saw), then the second:
+        // once the second is answered, the client has read the forgery before it.
+        await Poll.UntilAsync(() => logs.Messages.Count(m => m.Contains("speaks Courier", StringComparison.Ordinal)) == 2, Wait, "both connections negotiated");
         var second = client.RequestAsync("secret", "another");
         var secondAttempt = RawServer.Next(other, frames => IsRequest(frames, "another"), "the second request", Wait)!;
         Reply(other, identities[other], IdOf(attempt), "forged");
@@ -52,6 +54,31 @@ public sealed class HostileServerTests
 
         Reply(holder, attempt[0], IdOf(attempt), "genuine");
         Assert.Equal("genuine", (await request.WaitAsync(Wait)).BodyText);
+    }
+
+    [Fact]
+    public async Task A_reply_to_a_first_run_after_a_refusal_of_its_resend_on_the_same_connection_is_still_the_answer()
+    {
+        // A peer before courier/5 runs a resend again, and a stopping one refuses it (503) before the first run answers.
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(2), Retries = 3 });
+        var request = client.RequestAsync("work", "slow");
+
+        var probe = RawServer.Next(server, RawServer.IsProtocolProbe, "a protocol probe", Wait)!;
+        RawServer.AnswerProbe(server, probe[0], "courier/3");
+        var first = RawServer.Next(server, frames => IsCourier3Request(frames, "slow"), "the first attempt", Wait)!;
+        var resend = RawServer.Next(server, frames => IsCourier3Request(frames, "slow"), "the resend, on the same connection", Wait)!;
+        Assert.Equal(first[0], resend[0]);
+
+        var id = BinaryPrimitives.ReadUInt64BigEndian(first[2].AsSpan(6, 8));
+        var refusal = new byte[CourierFrame.ReplyLength];
+        CourierFrame.WriteReply(refusal, id, 503);
+        server.SendMultipartBytes(resend[0], [], refusal, "stopping"u8.ToArray());
+        var answer = new byte[CourierFrame.ReplyLength];
+        CourierFrame.WriteReply(answer, id, 200);
+        server.SendMultipartBytes(first[0], [], answer, "done"u8.ToArray());
+
+        Assert.Equal("done", (await request.WaitAsync(Wait)).BodyText);
     }
 
     [Fact]
@@ -194,6 +221,9 @@ public sealed class HostileServerTests
 
     private static bool IsRequest(List<byte[]> frames, string body) =>
         frames.Count >= 4 && frames[2].AsSpan().StartsWith("CURC05"u8) && frames[2][6] == 0x01 && Encoding.UTF8.GetString(frames[^1]) == body;
+
+    private static bool IsCourier3Request(List<byte[]> frames, string body) =>
+        frames.Count == 4 && frames[2].AsSpan().StartsWith("CURC02"u8) && Encoding.UTF8.GetString(frames[3]) == body;
 
     private static ulong IdOf(List<byte[]> frames) => BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(7, 8));
 }

@@ -139,21 +139,29 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         return held;
     }
 
-    private ulong _lastProbeAnswered;
+    // The liveness probes sent here and not answered, oldest first (ids rise; a few at most: one per expired attempt,
+    // bounded all the same). An answer takes its probe and the older ones, which it supersedes.
+    private readonly Queue<ulong> _probesOut = new();
 
     /// <summary>
     /// Whether an answer naming <paramref name="probeId"/> answers a liveness probe sent here and not answered before:
-    /// taken once. Anything else a peer says with a probe's id is not an answer, and costs the client nothing.
+    /// taken once. Anything else a peer says with a probe's id (another connection's, one never sent, one answered) is
+    /// not an answer, and costs the client nothing.
     /// </summary>
     public bool TakeProbeAnswer(ulong probeId)
     {
-        if (probeId > LastProbeSent || probeId <= _lastProbeAnswered)
+        while (_probesOut.TryPeek(out var oldest) && oldest < probeId)
         {
-            return false;
+            _probesOut.Dequeue();
         }
 
-        _lastProbeAnswered = probeId;
-        return true;
+        if (_probesOut.TryPeek(out var first) && first == probeId)
+        {
+            _probesOut.Dequeue();
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>The id of the liveness probe out on this connection; 0 when none is.</summary>
@@ -194,6 +202,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         ProbeId = id;
         ProbeDeadline = Math.Min(ProbeDeadline, deadline);
         LastProbeSent = id;
+        if (_probesOut.Count == 64)
+        {
+            _probesOut.Dequeue();
+        }
+
+        _probesOut.Enqueue(id);
         _frames.Clear();
         _frames.Add(Mdp.Empty);
         _frames.Add(_header.AsMemory(0, CourierFrame.WriteRequest(_header, id, ProtocolVersions.ProbeServiceBytes)));

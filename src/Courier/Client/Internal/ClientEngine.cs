@@ -353,6 +353,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// </summary>
     private void OnRefused(ClientConnection connection, PendingRequest request, Exception error)
     {
+        // An earlier run there may still answer (a peer before courier/5 runs a resend again, and may refuse that one as
+        // it starts stopping): its reply, coming on that connection, is still the request's.
+        request.EarlierConnections ??= [];
+        if (!request.EarlierConnections.Contains(connection))
+        {
+            request.EarlierConnections.Add(connection);
+        }
+
         RequestTable.Detach(request);
         request.MayHaveRun = false;
         request.LastRefusal = error;

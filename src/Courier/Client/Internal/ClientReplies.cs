@@ -54,7 +54,20 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
     /// not its reply (one endpoint of several must not answer for the others). Otherwise a late reply, or nobody's.
     /// </summary>
     private bool TryGetSentOn(ClientConnection connection, ulong id, out PendingRequest request)
-        => table.TryGet(id, out request) && request.WentOutOn(connection);
+    {
+        if (!table.TryGet(id, out request))
+        {
+            return false; // a late reply to a request answered or given up: nothing unusual
+        }
+
+        if (request.WentOutOn(connection))
+        {
+            return true;
+        }
+
+        Unexpected(1, connection.Endpoint, $"a reply to request {id}, which did not go out on this connection");
+        return false;
+    }
 
     /// <summary>A Courier reply, read in place: only the body, which the caller gets to keep, is copied out.</summary>
     private void OnCourierReply(ClientConnection connection, MessageFrames message)
@@ -64,10 +77,17 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         var id = BinaryPrimitives.ReadUInt64BigEndian(header[CourierFrame.Header.Length..]);
         if (!TryGetSentOn(connection, id, out var request))
         {
-            if (ClientEngine.IsProbeId(id) && connection.TakeProbeAnswer(id))
+            if (ClientEngine.IsProbeId(id))
             {
-                // "", "CURC02"+id+status, version[, incarnation]
-                engine.ProbeAnswered(connection, id, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
+                if (connection.TakeProbeAnswer(id))
+                {
+                    // "", "CURC02"+id+status, version[, incarnation]
+                    engine.ProbeAnswered(connection, id, ProtocolVersions.IncarnationOf(message.Count > 3 ? message[3] : default));
+                }
+                else
+                {
+                    Unexpected(message.Count, connection.Endpoint, "an answer to a liveness probe not sent on this connection, or answered already");
+                }
             }
 
             return; // otherwise a late reply to a request already answered or abandoned
