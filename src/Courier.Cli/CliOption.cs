@@ -201,9 +201,9 @@ internal static class CliOption
             return $"is {bytes} bytes long; a service name is at most 255";
         }
 
-        if (service.Any(c => c < ' ' || c == '\x7F'))
+        if (!service.EnumerateRunes().All(Courier.Protocol.Internal.Mdp.IsPrintable))
         {
-            return "contains a control character";
+            return "contains a control or format character, or a line separator";
         }
 
         return !allowMmi && service.StartsWith("mmi.", StringComparison.Ordinal)

@@ -71,6 +71,9 @@ public sealed class CliSyntaxTests
     [InlineData("--protocol: '5' is not one of Auto, Courier, Mdp", "request", "--connect", Nobody, "--protocol", "5")]
     [InlineData("--service: must not be empty", "request", "--connect", Nobody, "--service", "")]
     [InlineData("--service: 'mmi.x': names starting with mmi. are reserved for the broker's 8/MMI queries", "worker", "--connect", Nobody, "--service", "mmi.x")]
+    // The library's rule for names, checked before anything starts: a zero-width space, a C1 control.
+    [InlineData("--service: contains a control or format character, or a line separator", "worker", "--connect", Nobody, "--service", "ord\u200Bers")]
+    [InlineData("--service: contains a control or format character, or a line separator", "request", "--connect", Nobody, "--service", "x\u009B31m")]
     [InlineData("--log-level: 'loud' is not one of Trace, Debug, Information, Warning, Error, Critical, None", "--log-level", "loud", "health")]
     // Endpoints are checked before anything connects: no stack trace, no exit 134.
     [InlineData("--connect: 'localhost:5999' has no scheme; write tcp://localhost:5999", "request", "--connect", "localhost:5999")]

@@ -21,6 +21,7 @@ public sealed class ServiceNameTests
     [InlineData("line\u0085break")] // C1: next line
     [InlineData("\u202Eevil")] // a right-to-left override: one name printed as another
     [InlineData("zero\u200Bwidth")]
+    [InlineData("one\u2028line")] // a line separator: the log line breaks
     public void Names_with_control_or_format_characters_are_not_names(string name) => Assert.Null(Mdp.DecodeServiceName(Encoding.UTF8.GetBytes(name)));
 
     [Theory]

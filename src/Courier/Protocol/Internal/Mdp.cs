@@ -17,8 +17,8 @@ internal static class Mdp
 
     /// <summary>
     /// Decodes a service name: printable UTF-8, 1-255 bytes, as 7/MDP leaves it to implementations: no control
-    /// characters (C0, DEL, C1) and no format characters (bidirectional overrides, zero-width joiners), which would
-    /// make one name print as another in logs. Returns null when it is not a usable name. Invalid UTF-8 is found
+    /// characters (C0, DEL, C1), no format characters (bidirectional overrides, zero-width ones, joiners included) and
+    /// no line or paragraph separators, which would make one name print as another in logs, or break a log line. Returns null when it is not a usable name. Invalid UTF-8 is found
     /// without an exception: a batch of bad names must cost what a batch of unknown ones does.
     /// </summary>
     public static string? DecodeServiceName(ReadOnlySpan<byte> frame)
@@ -28,15 +28,21 @@ internal static class Mdp
             return null;
         }
 
-        var name = Encoding.UTF8.GetString(frame);
-        foreach (var rune in name.EnumerateRunes())
+        for (var rest = frame; !rest.IsEmpty;)
         {
-            if (Rune.IsControl(rune) || Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format)
+            Rune.DecodeFromUtf8(rest, out var rune, out var consumed);
+            if (!IsPrintable(rune))
             {
                 return null;
             }
+
+            rest = rest[consumed..];
         }
 
-        return name;
+        return Encoding.UTF8.GetString(frame);
     }
+
+    /// <summary>Whether <paramref name="rune"/> may be part of a name that prints as itself on one line.</summary>
+    internal static bool IsPrintable(Rune rune) => !Rune.IsControl(rune) && Rune.GetUnicodeCategory(rune) is not (
+        System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator);
 }
