@@ -15,7 +15,7 @@ internal enum CallCancel
 /// <summary>
 /// One running handler of a courier/5 request: the token it was given, which fires at its deadline, when its caller
 /// cancels, or when the owner stops. Only such requests get one (a request before courier/5 shares the runner's stop
-/// token, as before). Linked by deadline in the runner's <see cref="HandlerCalls"/>. Token: any thread; the rest: loop thread.
+/// token, as before). Linked in the runner's <see cref="HandlerCalls"/>. Token: any thread; the rest: loop thread.
 /// </summary>
 internal class HandlerCall(long deadline) : CancellationTokenSource
 {
