@@ -61,6 +61,9 @@ public sealed class CourierWorker : IAsyncDisposable
     /// <summary>Requests being handled right now, over all services.</summary>
     public int InFlight => Volatile.Read(ref _brokers).Sum(b => b.Engine.InFlight);
 
+    /// <summary>The most services one worker maps: a Courier broker takes at most this many on one connection.</summary>
+    public const int MaxServices = 256;
+
     /// <summary>
     /// Serves <paramref name="service"/> with <paramref name="handler"/>, replacing any earlier handler of that name. A
     /// Courier broker keeps up to <paramref name="concurrency"/> requests of this service outstanding to the worker
@@ -68,6 +71,7 @@ public sealed class CourierWorker : IAsyncDisposable
     /// <see cref="CourierWorkerOptions.Prefetch"/>), whatever its other services hold. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not 1-255 bytes of printable UTF-8, or starts with <c>mmi.</c>.</exception>
+    /// <exception cref="InvalidOperationException">The worker has started, or maps <see cref="MaxServices"/> services already.</exception>
     /// <param name="service">The service's name.</param>
     /// <param name="handler">Serves its requests.</param>
     /// <param name="concurrency">Its requests handled at once (default <see cref="CourierWorkerOptions.Concurrency"/>).</param>
@@ -111,6 +115,10 @@ public sealed class CourierWorker : IAsyncDisposable
         if (index >= 0)
         {
             _services[index] = mapped;
+        }
+        else if (_services.Count >= MaxServices)
+        {
+            throw new InvalidOperationException($"A worker serves at most {MaxServices} services on its connection (a broker refuses more); map the rest on another worker.");
         }
         else
         {

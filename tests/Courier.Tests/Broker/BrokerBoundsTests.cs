@@ -3,6 +3,7 @@ using System.Text.Json;
 using Courier.Broker;
 using Courier.Client;
 using Courier.Protocol;
+using Courier.Protocol.Internal;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Worker;
@@ -217,13 +218,17 @@ public sealed class BrokerBoundsTests
             broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
-        // One courier/4 connection registering 600 services: 600 services, 601 workers with the canary's.
-        using var many = new DealerSocket();
-        many.Options.Linger = TimeSpan.Zero;
-        many.Connect(broker.Endpoint!);
-        for (var i = 0; i < 600; i++)
+        // Three courier/4 connections registering 200 services each (a connection registers at most 256): 600 services,
+        // 601 workers with the canary's.
+        var many = Enumerable.Range(0, 3).Select(_ => new DealerSocket()).ToArray();
+        for (var c = 0; c < many.Length; c++)
         {
-            many.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
+            many[c].Options.Linger = TimeSpan.Zero;
+            many[c].Connect(broker.Endpoint!);
+            for (var i = c * 200; i < (c + 1) * 200; i++)
+            {
+                many[c].SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
+            }
         }
 
         await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "svc-0599")).Workers == 1, Wait, "600 services registered");
@@ -241,6 +246,61 @@ public sealed class BrokerBoundsTests
         // Asked by name, a service is found whatever the size of the rest.
         Assert.Single(await TestBroker.WorkersAsync(observer, "svc-0599"));
         await canary.AssertUnharmedAsync();
+        foreach (var socket in many)
+        {
+            socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_connection_registering_more_services_than_a_connection_may_is_disconnected()
+    {
+        // Each REPLY's token is looked up in every registration of its connection: 10,000 of them made every reply cost
+        // 10,000 lookups. A connection registers at most 256.
+        await using var broker = await StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var canaryWorker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+
+        using var many = new DealerSocket();
+        many.Options.Linger = TimeSpan.Zero;
+        many.Connect(broker.Endpoint!);
+        for (var i = 0; i <= Courier.Broker.Internal.WorkerRegistry.MaxServicesPerWorker; i++)
+        {
+            many.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
+        }
+
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + Wait;
+        var disconnected = false;
+        while (!disconnected && many.TryReceiveMultipartBytesBefore(until, ref frames!))
+        {
+            disconnected = frames.Count >= 3 && frames[2].AsSpan().SequenceEqual([MdpWorker.Disconnect]);
+        }
+
+        Assert.True(disconnected, "no DISCONNECT for the READY past the bound");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "svc-0000")).Workers == 0, Wait, "its registrations gone with it");
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task A_repeat_with_another_body_than_its_queued_first_attempt_is_refused_and_the_first_runs_as_sent()
+    {
+        // Joining a queued request takes the repeat's frames, body and all: a 1-byte request counted in the queue's bytes
+        // could become one of several MiB, never checked against MaxRequestSize (1 KiB here) nor counted.
+        await using var broker = await StartAsync(o => o with { MaxRequestSize = 1024, ServiceGracePeriod = TimeSpan.FromSeconds(30) });
+        using var first = RawCourier5.Connect(broker.Endpoint!);
+        using var repeat = RawCourier5.Connect(broker.Endpoint!);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+
+        RawCourier5.Send(first, 7, "x", service: "sink");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "sink")).Queued == 1, Wait, "the first attempt queued");
+        RawCourier5.Send(repeat, 7, new string('y', 2 * 1024 * 1024), service: "sink");
+        Assert.Equal("400", RawCourier5.Receive(repeat).Status);
+
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "sink-worker", service: "sink", handler: Echo);
+        Assert.Equal(("200", "x"), RawCourier5.Receive(first));
     }
 
     /// <summary>Services the broker holds, by <c>mmi.stats</c> (its total when the answer is truncated).</summary>

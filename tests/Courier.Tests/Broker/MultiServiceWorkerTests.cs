@@ -16,6 +16,25 @@ public sealed class MultiServiceWorkerTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     [Fact]
+    public async Task A_worker_maps_no_more_services_than_a_broker_takes_on_one_connection()
+    {
+        CourierHandler echo = (request, _) => ValueTask.FromResult(request.Frames);
+        await using var worker = new CourierWorker(TestBroker.WorkerOptions("tcp://127.0.0.1:1", "many"), echo);
+        var mapped = 0;
+        var error = Assert.Throws<InvalidOperationException>(() =>
+        {
+            while (mapped <= CourierWorker.MaxServices)
+            {
+                worker.Map($"svc-{mapped:D4}", echo);
+                mapped++;
+            }
+        });
+
+        Assert.Contains($"at most {CourierWorker.MaxServices} services", error.Message, StringComparison.Ordinal);
+        Assert.Equal(CourierWorker.MaxServices - 1, mapped); // its options' own service is the first
+    }
+
+    [Fact]
     public async Task Worker_with_two_services_registers_both_on_one_connection_by_its_name_and_serves_both()
     {
         using var log = new RecordingLoggerFactory();

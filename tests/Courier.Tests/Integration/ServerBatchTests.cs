@@ -61,6 +61,25 @@ public sealed class ServerBatchTests
     }
 
     [Fact]
+    public async Task A_batch_frame_past_the_batch_bound_is_dropped_whole()
+    {
+        // Its records' bodies would be slices of one copy of the frame, held while any of them waits: one small record
+        // and 16 MiB of junk after it pinned 16 MiB per request that queues and counted as a few hundred bytes.
+        var logs = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs });
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
+
+        byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "x")]), .. Enumerable.Repeat((byte)0xFF, 100 * 1024)];
+        client.SendMoreFrameEmpty().SendFrame(frame);
+
+        await Poll.UntilAsync(() => logs.Contains("over the 65536 a batch may be"), Wait, "the batch dropped as too large");
+        var frames = new List<byte[]>();
+        Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref frames!), "a record of the oversize batch was answered");
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
     public async Task Requests_of_a_batch_past_the_servers_limits_are_answered_503_each_and_the_rest_are_served()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

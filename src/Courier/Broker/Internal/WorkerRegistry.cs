@@ -308,6 +308,12 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
     }
 
+    /// <summary>
+    /// The services one worker connection may register (docs/protocol.md §3): a REPLY's token is looked up in each of
+    /// its registrations, so their number is what every reply from it costs.
+    /// </summary>
+    public const int MaxServicesPerWorker = 256;
+
     private void OnReady(byte[] identity, WorkerPeer? peer, List<byte[]> frames, string? userId)
     {
         var name = frames.Count > 4 ? Mdp.DecodeServiceName(frames[4]) : null;
@@ -357,6 +363,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         else if (peer.For(service) is not null)
         {
             Violation(identity, peer, $"second READY for {name}");
+            return;
+        }
+        else if (peer.Registrations.Count >= MaxServicesPerWorker)
+        {
+            Violation(identity, peer, $"READY for more than {MaxServicesPerWorker} services on one connection");
             return;
         }
 

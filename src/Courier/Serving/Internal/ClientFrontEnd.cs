@@ -96,6 +96,15 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
+        // Every record's body is a slice of one copy of the frame, held while any of its requests waits: a frame past a
+        // batch's bound (what no Courier client sends) would pin its whole size behind each record's small count.
+        var length = message.Length(message.Count - 1);
+        if (length > Batch.MaxFrameLength)
+        {
+            Dropped(message.Count, $"a batch of {length} bytes, over the {Batch.MaxFrameLength} a batch may be");
+            return;
+        }
+
         if (ClientRequestDecoder.BatchEnvelopeProblem(message, Batch.CountRecords(message[message.Count - 1])) is { } problem)
         {
             Dropped(message.Count, "a batch with " + problem);
