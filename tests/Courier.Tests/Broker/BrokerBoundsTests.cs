@@ -220,16 +220,9 @@ public sealed class BrokerBoundsTests
 
         // Three courier/4 connections registering 200 services each (a connection registers at most 256): 600 services,
         // 601 workers with the canary's.
-        var many = Enumerable.Range(0, 3).Select(_ => new DealerSocket()).ToArray();
-        for (var c = 0; c < many.Length; c++)
-        {
-            many[c].Options.Linger = TimeSpan.Zero;
-            many[c].Connect(broker.Endpoint!);
-            for (var i = c * 200; i < (c + 1) * 200; i++)
-            {
-                many[c].SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
-            }
-        }
+        using var first = RegisterServices(broker.Endpoint!, 0, 200);
+        using var second = RegisterServices(broker.Endpoint!, 200, 400);
+        using var third = RegisterServices(broker.Endpoint!, 400, 600);
 
         await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "svc-0599")).Workers == 1, Wait, "600 services registered");
 
@@ -246,10 +239,6 @@ public sealed class BrokerBoundsTests
         // Asked by name, a service is found whatever the size of the rest.
         Assert.Single(await TestBroker.WorkersAsync(observer, "svc-0599"));
         await canary.AssertUnharmedAsync();
-        foreach (var socket in many)
-        {
-            socket.Dispose();
-        }
     }
 
     [Fact]
@@ -263,13 +252,7 @@ public sealed class BrokerBoundsTests
             broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
-        using var many = new DealerSocket();
-        many.Options.Linger = TimeSpan.Zero;
-        many.Connect(broker.Endpoint!);
-        for (var i = 0; i <= Courier.Broker.Internal.WorkerRegistry.MaxServicesPerWorker; i++)
-        {
-            many.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
-        }
+        using var many = RegisterServices(broker.Endpoint!, 0, Courier.Broker.Internal.WorkerRegistry.MaxServicesPerWorker + 1);
 
         var frames = new List<byte[]>();
         var until = DateTime.UtcNow + Wait;
@@ -301,6 +284,20 @@ public sealed class BrokerBoundsTests
 
         await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "sink-worker", service: "sink", handler: Echo);
         Assert.Equal(("200", "x"), RawCourier5.Receive(first));
+    }
+
+    /// <summary>A raw courier/4 worker connection sending READY for <c>svc-FROM</c> up to, not including, <c>svc-TO</c>.</summary>
+    private static DealerSocket RegisterServices(string endpoint, int from, int to)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        for (var i = from; i < to; i++)
+        {
+            socket.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");
+        }
+
+        return socket;
     }
 
     /// <summary>Services the broker holds, by <c>mmi.stats</c> (its total when the answer is truncated).</summary>
