@@ -50,11 +50,15 @@ public sealed class AtMostOnceTests : IDisposable
         var fileB = Path.Combine(_dir, "b.log");
         await using var a = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "a", "1500ms", record ? fileA : null));
         // Short attempts: the client resends all of them meanwhile, as a Lazy Pirate does; at-most-once must absorb that.
-        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(1), Retries = 20 });
-        await TestBroker.WaitForWorkersAsync(client, "echo", 1);
+        // Not shorter than 2 s: an attempt's expiry also sends a liveness probe, and a test process stalled past its
+        // deadline (starting a worker process on a loaded CI machine) would judge the live broker dead.
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 20 });
+        // The test's own questions go on a connection of their own, patient, so that they never share the callers' probes.
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await TestBroker.WaitForWorkersAsync(observer, "echo", 1);
 
         var requests = Enumerable.Range(0, 20).Select(i => client.RequestAsync("echo", $"job{i}")).ToArray();
-        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "echo")).InFlight == 20, what: "the worker holds 20 requests");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).InFlight == 20, what: "the worker holds 20 requests");
         if (record)
         {
             // Sent is not started: stopped before its handlers began, a worker would (rightly) run none of them later.
@@ -66,7 +70,7 @@ public sealed class AtMostOnceTests : IDisposable
         {
             await using var b = ChildProcess.Start(WorkerArgs(broker.Endpoint!, "b", "10ms", record ? fileB : null));
             await Poll.UntilAsync(
-                async () => (await TestBroker.WorkersAsync(client, "echo")) is [{ Name: "b" }], what: "the stopped worker expired, the other registered");
+                async () => (await TestBroker.WorkersAsync(observer, "echo")) is [{ Name: "b" }], what: "the stopped worker expired, the other registered");
 
             // Past the wait for late replies (one liveness period): what is left of a's requests is answered.
             await Poll.UntilAsync(() => requests.All(r => r.IsCompleted) || !record, TimeSpan.FromSeconds(30), "non-idempotent requests answered");
@@ -95,7 +99,7 @@ public sealed class AtMostOnceTests : IDisposable
         }
 
         // Nothing left with any worker: a second run of anything would have been recorded as it started.
-        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(client, "echo")).InFlight == 0, what: "no request left with a worker");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "echo")).InFlight == 0, what: "no request left with a worker");
         var executions = (File.Exists(fileA) ? File.ReadAllLines(fileA) : []).Concat(File.Exists(fileB) ? File.ReadAllLines(fileB) : [])
             .GroupBy(l => l).ToDictionary(g => g.Key, g => g.Count());
         if (record)

@@ -64,10 +64,14 @@ public static class TestBroker
         return (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([first, .. request.Frames]);
     }
 
+    // The 8/MMI queries read and change nothing: asked as idempotent, one caught on a connection judged dead (a stalled
+    // test process misses a probe's deadline) is asked again rather than failing with "outcome unknown".
+    private static readonly CourierRequestOptions ReadOnly = CourierRequestOptions.Default with { Idempotent = true };
+
     /// <summary><c>mmi.workers</c> for <paramref name="service"/>: each worker's id, name, capacity and requests outstanding.</summary>
     public static async Task<List<(string Id, string Name, int Capacity, int Outstanding)>> WorkersAsync(CourierClient client, string service)
     {
-        var reply = await client.RequestAsync("mmi.workers", service);
+        var reply = await client.RequestAsync("mmi.workers", service, ReadOnly);
         using var json = JsonDocument.Parse(reply.Body);
         return json.RootElement.TryGetProperty(service, out var workers)
             ? [.. workers.EnumerateArray().Select(w => (w.GetProperty("id").GetString()!, w.GetProperty("name").GetString()!,
@@ -83,7 +87,7 @@ public static class TestBroker
 
     public static async Task<(int Workers, int Queued, int InFlight, long Served, long Errors)> StatsAsync(CourierClient client, string service)
     {
-        var reply = await client.RequestAsync("mmi.stats", service);
+        var reply = await client.RequestAsync("mmi.stats", service, ReadOnly);
         using var json = JsonDocument.Parse(reply.Body);
         if (!json.RootElement.TryGetProperty(service, out var s))
         {
