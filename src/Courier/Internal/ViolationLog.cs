@@ -21,18 +21,27 @@ internal sealed partial class ViolationLog
     private readonly Dictionary<string, Counter> _kinds = new(StringComparer.Ordinal);
     private long _windowStart;
 
-    private readonly string _role;
+    private readonly string? _role;
 
     /// <summary>A log for <paramref name="owner"/>, whose counts also go to <c>courier.violations</c> under <paramref name="role"/>.</summary>
     public ViolationLog(ILogger logger, string owner, string role, Transport.TransportOptions options, TimeProvider clock)
+        : this(logger, owner, role, options.ViolationLogBurst, options.ViolationLogInterval, clock)
+    {
+    }
+
+    /// <summary>
+    /// A log of <paramref name="burst"/> lines of each kind per <paramref name="interval"/>; with a null
+    /// <paramref name="role"/> its kinds are ordinary events (a worker joining), not violations, and go to no metric.
+    /// </summary>
+    public ViolationLog(ILogger logger, string owner, string? role, int burst, TimeSpan interval, TimeProvider clock)
     {
         _role = role;
         _logger = logger;
         _owner = owner;
-        _burst = options.ViolationLogBurst;
-        _interval = options.ViolationLogInterval;
+        _burst = burst;
+        _interval = interval;
         _clock = clock;
-        _intervalTicks = (long)(options.ViolationLogInterval.TotalSeconds * clock.TimestampFrequency);
+        _intervalTicks = (long)(interval.TotalSeconds * clock.TimestampFrequency);
         _windowStart = clock.GetTimestamp();
     }
 
@@ -54,7 +63,11 @@ internal sealed partial class ViolationLog
         }
 
         counter.Total += count;
-        Diagnostics.Internal.CourierMetrics.CountViolation(_role, kind, count);
+        if (_role is not null)
+        {
+            Diagnostics.Internal.CourierMetrics.CountViolation(_role, kind, count);
+        }
+
         if (counter.LoggedInWindow < _burst)
         {
             counter.LoggedInWindow++;

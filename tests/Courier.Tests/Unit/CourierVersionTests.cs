@@ -97,6 +97,8 @@ public sealed class CourierVersionTests
         Assert.InRange(Encoding.UTF8.GetByteCount(name), WorkerName.MaxBytes - 1, WorkerName.MaxBytes);
         Assert.DoesNotContain('\uFFFD', name);
         Assert.Null(WorkerName.Decode("   "u8));
+        // Not controls, but they print as something else: a right-to-left override, a line break, a zero-width space.
+        Assert.Equal("a?b?c?d", WorkerName.Sanitize("a\u202Eb\u2028c\u200Bd"));
         Assert.Equal("bad?utf8", WorkerName.Decode([.. "bad"u8, 0xFF, .. "utf8"u8]));
     }
 

@@ -21,6 +21,17 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     private readonly long _heartbeatTicks = (long)(options.HeartbeatInterval.TotalSeconds * options.TimeProvider.TimestampFrequency);
     private readonly List<byte[]> _received = [];
     private readonly WorkerSender _sender = new(socket);
+
+    // Workers joining and leaving are logged, but at a bounded rate all the same: a peer cycling READY and DISCONNECT
+    // would otherwise write two lines per cycle. The burst is generous (a deployment's workers all start at once).
+    private readonly Courier.Internal.ViolationLog _churn = new(
+        logger, "Broker", role: null, Math.Max(ChurnBurst, options.Transport.ViolationLogBurst), options.Transport.ViolationLogInterval, options.TimeProvider);
+
+    /// <summary>Lines of workers registering, and of workers leaving, logged per <see cref="Transport.TransportOptions.ViolationLogInterval"/> at least.</summary>
+    public const int ChurnBurst = 100;
+
+    private const string Registrations = "worker registrations";
+    private const string Departures = "worker departures";
     private WorkerBacklog? _backlog;
     private WorkerReplies? _replies;
     private Action<WorkerPeer>? _refused;
@@ -86,7 +97,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
                 break;
             default:
-                Violation(identity, peer, $"unknown worker command 0x{Convert.ToHexString(frames[3])}");
+                Violation(identity, peer, $"unknown worker command {Courier.Internal.LogText.Hex(frames[3])}");
                 break;
         }
 
@@ -133,6 +144,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     {
         // First: a worker that lost its right is sent nothing more, not even what the room below would give it.
         RemoveWithoutRights();
+        _churn.OnTick();
         var now = _clock.GetTimestamp();
         List<WorkerPeer>? expired = null;
         List<BrokerWorker>? full = null;
@@ -293,13 +305,16 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         // Logged once the state is whole again.
-        if (expected)
+        if (_churn.Admit(Departures))
         {
-            BrokerLog.WorkerLeft(logger, peer.Name, peer.ServiceNames, reason, requeued);
-        }
-        else
-        {
-            BrokerLog.WorkerGone(logger, peer.Name, peer.ServiceNames, reason, requeued);
+            if (expected)
+            {
+                BrokerLog.WorkerLeft(logger, peer.Name, peer.ServiceNames, reason, requeued);
+            }
+            else
+            {
+                BrokerLog.WorkerGone(logger, peer.Name, peer.ServiceNames, reason, requeued);
+            }
         }
 
         foreach (var worker in peer.Registrations)
@@ -374,7 +389,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         var worker = new BrokerWorker(peer, service, capability.Capacity, capability.Idempotent);
         peer.Registrations.Add(worker);
         service.Workers.Add(worker);
-        BrokerLog.WorkerReady(logger, peer.Name, name, worker.Capacity, capability.Courier ? $"courier/{capability.Version}" : "7/MDP", peer.Id);
+        if (_churn.Admit(Registrations))
+        {
+            BrokerLog.WorkerReady(logger, peer.Name, name, worker.Capacity, capability.Courier ? $"courier/{capability.Version}" : "7/MDP", peer.Id);
+        }
         if (first)
         {
             _sender.SendCommand(identity, MdpWorker.HeartbeatFrame);

@@ -1,0 +1,82 @@
+using Courier.Broker.Internal;
+using Courier.Protocol.Internal;
+using Courier.Tests.Infrastructure;
+using Courier.Worker;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Broker;
+
+/// <summary>
+/// What a worker connection makes the broker write to its log stays in proportion to what it sent, whatever it sends:
+/// each test attacks with a raw worker connection while a canary client is served alongside.
+/// </summary>
+public sealed class BrokerLogBoundsTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private static Task<CourierWorker> StartCanaryWorkerAsync(string endpoint) => TestBroker.StartWorkerAsync(
+        endpoint, "canary-worker", service: "canary", handler: (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. request.Frames]));
+
+    [Fact]
+    public async Task A_worker_cycling_ready_and_disconnect_is_logged_at_a_bounded_rate_with_a_summary()
+    {
+        // Each registration and each departure was a line of its own: two lines per cycle, as fast as a peer can send.
+        using var log = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with
+        {
+            LoggerFactory = log,
+            Transport = o.Transport with { ViolationLogInterval = TimeSpan.FromSeconds(5) },
+        });
+        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+        await using var observer = TestServer.Client(broker.Endpoint!);
+
+        const int cycles = 500;
+        using var churn = new DealerSocket();
+        churn.Options.Linger = TimeSpan.Zero;
+        churn.Connect(broker.Endpoint!);
+        for (var i = 0; i < cycles; i++)
+        {
+            churn.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("cycle");
+            churn.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendFrame([MdpWorker.Disconnect]);
+        }
+
+        // One connection's messages are read in order: once this registration shows, every cycle before it was read.
+        churn.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("cycle-end");
+        await Poll.UntilAsync(async () => (await TestBroker.StatsAsync(observer, "cycle-end")).Workers == 1, Wait, "the last registration read");
+
+        // The attack takes well under one 5-second interval; two at most on a slow machine.
+        var registrations = log.Messages.Count(m => m.Contains("ready for cycle", StringComparison.Ordinal));
+        var departures = log.Messages.Count(m => m.Contains("of cycle ", StringComparison.Ordinal) && m.Contains("left", StringComparison.Ordinal));
+        Assert.InRange(registrations, 1, 2 * WorkerRegistry.ChurnBurst);
+        Assert.InRange(departures, 1, 2 * WorkerRegistry.ChurnBurst);
+        await Poll.UntilAsync(() => log.Contains("worker registrations: ") && log.Contains("worker departures: "), Wait, "a summary of the lines not logged");
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task An_unknown_worker_command_is_logged_by_its_first_bytes_not_whole()
+    {
+        // The command frame was hex-dumped whole into the warning: 1 MiB sent, a 2 MiB line (and 16 MiB, ~150 MiB allocated).
+        using var log = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { LoggerFactory = log });
+        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+
+        using var junk = new DealerSocket();
+        junk.Options.Linger = TimeSpan.Zero;
+        junk.Connect(broker.Endpoint!);
+        var command = new byte[1024 * 1024];
+        command.AsSpan().Fill(0xAB);
+        junk.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendFrame(command);
+
+        var frames = new List<byte[]>();
+        Assert.True(junk.TryReceiveMultipartBytes(Wait, ref frames!), "no answer to the unknown command");
+        Assert.Equal([MdpWorker.Disconnect], frames[2]);
+        var line = log.Messages.Single(m => m.Contains("unknown worker command", StringComparison.Ordinal));
+        Assert.Contains("0xABABABABABABABABABABABABABABABAB… (1048576 bytes)", line, StringComparison.Ordinal);
+        Assert.True(line.Length < 300, $"a line of {line.Length} characters");
+        await canary.AssertUnharmedAsync();
+    }
+}
