@@ -11,8 +11,11 @@ public sealed class RequestQueueTests
     public RequestQueueTests() => _service = new BrokerService("svc", 0, _ledger);
 
     /// <summary>A request of client <paramref name="client"/> (its routing id) with a body of <paramref name="size"/> bytes.</summary>
-    private BrokerRequest Request(ulong token, byte client = 1, int size = 0)
-        => new BrokerRequest().Set(token, new InboundRequest(reuseArrays: true).SetRecord([[client]], token, "svc", new byte[size], null), _service);
+    private BrokerRequest Request(ulong token, byte client = 1, int size = 0, int? clientId = null)
+        => new BrokerRequest().Set(
+            token,
+            new InboundRequest(reuseArrays: true).SetRecord([clientId is { } id ? BitConverter.GetBytes(id) : [client]], token, "svc", new byte[size], null),
+            _service);
 
     /// <summary>The order in which the queue hands its requests out (empties it).</summary>
     private static List<ulong> Drain(RequestQueue queue)
@@ -24,6 +27,30 @@ public sealed class RequestQueueTests
         }
 
         return tokens;
+    }
+
+    [Fact]
+    public void A_full_queue_of_many_clients_with_one_request_each_looks_for_its_heaviest_lane_once_per_round()
+    {
+        // Full, every lane one request: each arrival asks for a surplus (none: no lane has two more), and each dispatch
+        // empties a lane. The search for the heaviest is made again only once the lane it found is gone.
+        const int clients = 2_000;
+        var queue = _service.Queue;
+        ulong token = 0;
+        for (var i = 0; i < clients; i++)
+        {
+            queue.AddLast(Request(++token, clientId: i));
+        }
+
+        for (var i = 0; i < 4 * clients; i++)
+        {
+            Assert.NotNull(queue.TakeFirst());
+            queue.AddLast(Request(++token, clientId: clients + i));
+            Assert.Null(queue.Surplus([0xFF, 0xFF, 0xFF, 0xFF, 0xFF]));
+        }
+
+        Assert.Equal(clients, queue.Count);
+        Assert.InRange(queue.LaneVisits, clients, 10L * clients); // a walk per dispatch would be 4 × 2,000 × 2,000
     }
 
     [Fact]
