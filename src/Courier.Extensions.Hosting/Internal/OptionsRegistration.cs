@@ -64,6 +64,12 @@ internal sealed class OptionsRegistration<T>
             return kind.Default();
         }
 
+        if (FirstValueForSection(section, typeof(T)) is { } misplaced)
+        {
+            throw new OptionsValidationException(sectionPath, typeof(T), [
+                $"{typeof(T).Name}: '{misplaced}' in the configuration is a section of settings (or a list), not one value; the host does not start with it"]);
+        }
+
         try
         {
             // A fresh instance, never the Default: the binder sets properties in place. An unknown key is an error: a
@@ -77,6 +83,40 @@ internal sealed class OptionsRegistration<T>
                 ? $"{sectionPath}: {ex.Message}"
                 : $"{typeof(T).Name}: '{key}' in the configuration is not a setting (misspelt?); the host does not start with it"]);
         }
+    }
+
+    /// <summary>
+    /// The path of the first key under <paramref name="section"/> given one value where its property is a section of
+    /// settings or a list of a class type: the binder skips such a value without a word, so
+    /// <c>Courier__Server__Security=/keys/x</c> would leave security off.
+    /// </summary>
+    private static string? FirstValueForSection(IConfigurationSection section, Type type)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is not { } property)
+            {
+                continue; // unknown keys are the binder's error, named by FirstUnknown
+            }
+
+            var nested = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (!nested.IsClass || nested == typeof(string))
+            {
+                continue;
+            }
+
+            if (child.Value is not null)
+            {
+                return child.Path;
+            }
+
+            if (!typeof(System.Collections.IEnumerable).IsAssignableFrom(nested) && FirstValueForSection(child, nested) is { } deeper)
+            {
+                return deeper;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The path of the first key under <paramref name="section"/> that names no property of <paramref name="type"/> (or of a nested options type).</summary>

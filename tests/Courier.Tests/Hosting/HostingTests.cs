@@ -81,6 +81,31 @@ public sealed class HostingTests
         Assert.Contains($"{named} in the configuration is not a setting", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    // One value where a section belongs was skipped by the binder without a word: security off. (One where a list
+    // belongs, Endpoints=tcp://…, the binder refuses itself.)
+    [InlineData("server", "Courier:Server:Security", "/etc/courier/server.key_secret")]
+    [InlineData("server", "Courier:Server:Transport", "native")]
+    [InlineData("client", "Courier:Client:Security", "true")]
+    public async Task One_value_given_for_a_section_of_settings_fails_the_host_start_naming_the_key(string role, string key, string value)
+    {
+        var builder = Builder(new() { [key] = value });
+        if (role == "server")
+        {
+            builder.Services.AddCourierServer();
+        }
+        else
+        {
+            builder.Services.AddCourierClient();
+        }
+
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains($"'{key}' in the configuration is a section of settings (or a list), not one value", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Security_keys_spelt_right_still_bind()
     {
