@@ -99,6 +99,34 @@ public sealed class PolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_whose_certificate_leaves_the_allow_list_is_disconnected_without_a_policy()
+    {
+        // An allow-list alone: the worker's key admitted it at the handshake, and nothing checked it after. A leaked
+        // worker key whose certificate was removed went on receiving other clients' requests until it reconnected.
+        using var workerLogs = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { Security = _keys.Listener() });
+        var calls = 0;
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "good",
+            configure: o => o with { Security = _keys.Connector("good-worker"), LoggerFactory = workerLogs },
+            handler: (request, _) =>
+            {
+                Interlocked.Increment(ref calls);
+                return ValueTask.FromResult(request.Frames);
+            });
+        await using var alice = TestServer.Client(broker.Endpoint!, o => o with { Security = _keys.Connector("alice"), Timeout = TimeSpan.FromSeconds(20) });
+        await TestBroker.WaitForWorkersAsync(alice, "echo", 1);
+        Assert.Equal("x", (await alice.RequestAsync("echo", "x")).BodyText);
+
+        _keys.Disallow("good-worker");
+
+        await Poll.UntilAsync(() => workerLogs.Contains("the broker said DISCONNECT"), TimeSpan.FromSeconds(30), "the worker told DISCONNECT");
+        await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(alice, "echo")).Count == 0, TimeSpan.FromSeconds(30), "echo without workers");
+        var before = Volatile.Read(ref calls);
+        await Assert.ThrowsAnyAsync<CourierException>(() => alice.RequestAsync("echo", "secret", CourierRequestOptions.Default with { Deadline = TimeSpan.FromSeconds(2) }));
+        Assert.Equal(before, Volatile.Read(ref calls));
+    }
+
+    [Fact]
     public async Task A_changed_policy_file_takes_effect_without_a_restart()
     {
         var path = Policy();

@@ -80,12 +80,40 @@ public sealed class SecurityFileTests
         }
     }
 
+    [Fact]
+    public void A_client_given_the_servers_secret_certificate_as_the_server_certificate_is_refused()
+    {
+        // It would connect (the public key is in the file), and hide that the server's secret went to its clients.
+        var dir = Directory.CreateTempSubdirectory("courier-cert-");
+        try
+        {
+            CurveCertificate.Generate().Save(Path.Combine(dir.FullName, "server"));
+            CurveCertificate.Generate().Save(Path.Combine(dir.FullName, "client"));
+            var options = new CourierSecurityOptions
+            {
+                CertificateFile = Path.Combine(dir.FullName, "client.key_secret"),
+                ServerCertificateFile = Path.Combine(dir.FullName, "server.key_secret"),
+            };
+
+            var error = Assert.Throws<InvalidDataException>(() => ConnectorSecurity.Load(options));
+
+            Assert.EndsWith("server.key_secret: a secret certificate: give the server's public one (NAME.key); its secret stays with the server", error.Message, StringComparison.Ordinal);
+            Assert.NotNull(ConnectorSecurity.Load(options with { ServerCertificateFile = Path.Combine(dir.FullName, "server.key") }));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("curve\n    public-key = \"short\"\n", "f.key:2: 'public-key' is not a 40-character Z85 CURVE key")]
     [InlineData("metadata\n    name\n", "f.key:2: expected a property, 'name = \"value\"'")]
     [InlineData("    public-key = \"x\"\n", "f.key:1: a property outside any section")]
     [InlineData("metadata\n    name = \"unterminated\n", "f.key:2: a quoted value has no closing quote")]
     [InlineData("metadata\n    name = \"x\"\n", "f.key: no 'public-key' in a 'curve' section")]
+    [InlineData("curve\n    public-key = \"" + Public + "\"\n    public-key = \"" + Public + "\"\n", "f.key:3: a second 'public-key'")]
+    [InlineData("metadata\n    secret-key = \"x\"\ncurve\n    public-key = \"" + Public + "\"\n", "f.key:2: 'secret-key' is a key's name, not metadata")]
     public void A_bad_certificate_file_is_refused_naming_the_file_and_line(string text, string expected)
     {
         var error = Assert.Throws<InvalidDataException>(() => CertificateFile.Parse(text, "f.key"));
@@ -165,6 +193,17 @@ public sealed class SecurityFileTests
         Assert.False(policy.MayServe("k", "alice", "orders.put"));
     }
 
+    [Fact]
+    public void A_policy_may_name_a_key_holding_a_star_which_Z85_allows()
+    {
+        var starred = "rq:r*" + Public[5..];
+        Assert.NotNull(Z85.TryDecode(starred, out _));
+
+        var policy = ServicePolicy.Parse($$"""{ "clients": { "{{starred}}": ["echo"] } }""", "p.json");
+
+        Assert.True(policy.MayCall(starred, null, "echo"));
+    }
+
     [Theory]
     [InlineData("{ \"clients\": { \"a\": [\"echo\"] ", "p.json:1: not valid JSON")]
     [InlineData("{\n  \"client\": {}\n}", "p.json: client is not a section of a policy")]
@@ -172,6 +211,7 @@ public sealed class SecurityFileTests
     [InlineData("{ \"workers\": { \"w\": \"echo\" } }", "p.json: workers.w must be an array of service patterns")]
     [InlineData("{ \"clients\": { \"a\": [\"echo\", 7] } }", "p.json: clients.a[1] '7' is not a service pattern")]
     [InlineData("{ \"clients\": { \"a\": [\"ord*\"] } }", "p.json: clients.a[0] 'ord*' is not a service pattern")]
+    [InlineData("{ \"clients\": { \"web-*\": [\"echo\"] } }", "p.json: clients.web-* a peer is a certificate name, a Z85 public key or \"*\": '*' in a name is no wildcard")]
     public void A_bad_policy_is_refused_naming_the_file_and_the_line_or_field(string json, string expected)
     {
         var error = Assert.Throws<InvalidDataException>(() => ServicePolicy.Parse(json, "p.json"));

@@ -37,7 +37,7 @@ internal sealed class BrokerEngine : ISocketHandler
         // The broker's requests are never seen by user code: their arrays are reused from request to request.
         Violations = new ViolationLog(logger, "Broker", TelemetryRole.Broker, options.Transport, options.TimeProvider);
         _frontEnd = new ClientFrontEnd(TelemetryRole.Broker, socket, _services, options.DefaultService, options.MaxRequestSize, reuseArrays: true, logger, Violations, security, options.Transport);
-        _workers = new WorkerRegistry(options, socket, _services, logger, Violations) { Security = security is { ChecksRights: true } ? security : null };
+        _workers = new WorkerRegistry(options, socket, _services, logger, Violations) { Security = security is { ChecksWorkers: true } ? security : null };
         _services.FrontEnd = _frontEnd;
         _services.Workers = _workers;
     }

@@ -43,7 +43,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// <summary>The replies side: workers' answers settled against the requests they hold.</summary>
     public WorkerReplies Replies => _replies ??= new(this, services, _clock);
 
-    /// <summary>The listener's policy: which worker keys may serve which services; null when none is set.</summary>
+    /// <summary>The listener's allow-list and policy, which can withdraw a worker's registration; null when neither is set.</summary>
     public ListenerSecurity? Security { get; init; }
 
     /// <summary>A 7/MDP worker command: <c>id, "", "MDPW01", command, …</c>, copied into frames of its own.</summary>
@@ -203,7 +203,7 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
     /// </summary>
     private void RemoveWithoutRights()
     {
-        if (Security is not { ChecksRights: true } security || _workers.Count == 0)
+        if (Security is not { } security || _workers.Count == 0)
         {
             return;
         }

@@ -17,6 +17,12 @@ internal sealed class AllowList
 
     private static readonly Snapshot Unreadable = new("(unreadable)", []);
 
+    /// <summary>The largest certificate file read (czmq's are a few hundred bytes; metadata makes them longer).</summary>
+    internal const int MaxCertificateBytes = 64 * 1024;
+
+    // The stamps of the files reported bad at the last read: not reported again while they stay as they are.
+    private HashSet<string> _reported = new(StringComparer.Ordinal);
+
     private sealed record Snapshot(string Signature, Dictionary<string, string> NameByKey);
 
     /// <summary>
@@ -99,20 +105,55 @@ internal sealed class AllowList
     private Snapshot Read(string signature)
     {
         var nameByKey = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var path in Directory.GetFiles(_directory, "*.key"))
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        var paths = Directory.GetFiles(_directory, "*.key");
+        Array.Sort(paths, StringComparer.Ordinal); // the same names for the same files, whatever order the directory lists
+        foreach (var path in paths)
         {
+            var stamp = FileStamp.Of(new FileInfo(path));
             try
             {
-                var certificate = CertificateFile.Parse(File.ReadAllText(path), path);
-                nameByKey[certificate.PublicKey] = Path.GetFileNameWithoutExtension(path);
+                var certificate = CertificateFile.Parse(ReadBounded(path), path);
+                var name = Path.GetFileNameWithoutExtension(path);
+                if (!nameByKey.TryAdd(certificate.PublicKey, name))
+                {
+                    throw new InvalidDataException($"{path}: the same public key as {nameByKey[certificate.PublicKey]}.key, which names it");
+                }
             }
             catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
             {
-                // One bad file admits nobody, and keeps no one else out.
-                _onBadFile?.Invoke(ex.Message);
+                // One bad file admits nobody, and keeps no one else out; said once while it stays as it is, not at every
+                // re-read that another file's change makes.
+                reported.Add(stamp);
+                if (!_reported.Contains(stamp))
+                {
+                    _onBadFile?.Invoke(ex.Message);
+                }
             }
         }
 
+        _reported = reported;
         return new Snapshot(signature, nameByKey);
+    }
+
+    /// <summary>
+    /// A certificate's text, refused unread when it is empty (a named pipe or a device shows as empty too: reading one
+    /// could block, or never end) or longer than any certificate is; read no further than that however it grows meanwhile.
+    /// </summary>
+    private static string ReadBounded(string path)
+    {
+        var file = new FileInfo(path);
+        var length = (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length;
+        if (length is 0 or > MaxCertificateBytes)
+        {
+            throw new InvalidDataException($"{path}: {length} bytes: not a certificate (one is a few hundred bytes, at most {MaxCertificateBytes})");
+        }
+
+        using var reader = new StreamReader(path);
+        var buffer = new char[MaxCertificateBytes + 1];
+        var read = reader.ReadBlock(buffer, 0, buffer.Length);
+        return read <= MaxCertificateBytes
+            ? new string(buffer, 0, read)
+            : throw new InvalidDataException($"{path}: longer than {MaxCertificateBytes} bytes: not a certificate");
     }
 }

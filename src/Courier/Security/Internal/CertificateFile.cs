@@ -44,9 +44,15 @@ internal static class CertificateFile
             var value = Unquote(content[(equals + 1)..].Trim(), path, n);
             switch (section)
             {
+                case "metadata" when IsKeyName(name):
+                    // Saved again as metadata, a secret key would go into the public file.
+                    throw Problem(path, n, $"'{name}' is a key's name, not metadata (keys go under 'curve')");
                 case "metadata":
                     metadata[name] = value;
                     break;
+                case "curve" when IsKeyName(name) && (name == "public-key" ? publicKey : secretKey) is not null:
+                    // czmq reads the first, a last-wins reader the last: the file would admit different keys by tool.
+                    throw Problem(path, n, $"a second '{name}'");
                 case "curve" when name == "public-key":
                     publicKey = Key(value, path, n, name);
                     break;
@@ -109,17 +115,19 @@ internal static class CertificateFile
 
     private const string UnwritableValue = "a value on one line, without both kinds of quote unless it has no '#' and no surrounding spaces";
 
+    private static bool IsKeyName(string name) => name is "public-key" or "secret-key";
+
     /// <summary>
     /// Throws <see cref="ArgumentException"/> for metadata that a certificate file cannot hold so that it reads back
-    /// as itself: a ZPL name (no '=', no whitespace, not starting with '#') and a value <see cref="Quote"/> can write.
+    /// as itself: a ZPL name (no '=', no whitespace, not starting with '#', not a key's) and a value <see cref="Quote"/> can write.
     /// </summary>
     public static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, string paramName)
     {
         foreach (var (name, value) in metadata)
         {
-            if (name.Length == 0 || name[0] == '#' || name.Contains('=', StringComparison.Ordinal) || name.Any(char.IsWhiteSpace))
+            if (name.Length == 0 || name[0] == '#' || name.Contains('=', StringComparison.Ordinal) || name.Any(char.IsWhiteSpace) || IsKeyName(name))
             {
-                throw new ArgumentException($"metadata name '{name}' cannot be written to a certificate: a name is not empty, has no '=' or whitespace and does not start with '#'", paramName);
+                throw new ArgumentException($"metadata name '{name}' cannot be written to a certificate: a name is not empty, has no '=' or whitespace, does not start with '#' and is not a key's ('public-key', 'secret-key')", paramName);
             }
 
             if (Quote(value) is null)

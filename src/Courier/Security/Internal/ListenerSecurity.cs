@@ -49,6 +49,12 @@ internal sealed class ListenerSecurity : IDisposable
     /// <summary>Whether per-service rights are checked (a policy file is set).</summary>
     public bool ChecksRights => _policy is not null;
 
+    /// <summary>
+    /// Whether a worker's registration can lapse: a policy can withdraw a right, and an allow-list its key (a worker
+    /// holds other clients' requests: one whose certificate is removed is cut, not left until it reconnects).
+    /// </summary>
+    public bool ChecksWorkers => _policy is not null || _allowList is not null;
+
     /// <summary>The security of a listener, or null when its options leave it off.</summary>
     public static ListenerSecurity? Create(CourierSecurityOptions options, string listener, ITransport transport, ILogger logger)
         => options.Enabled ? new ListenerSecurity(options, listener, transport, logger) : null;
@@ -82,9 +88,15 @@ internal sealed class ListenerSecurity : IDisposable
     public bool MayCall(string? userId, string service)
         => _policy is null || (userId is not null && _policy.Current.MayCall(userId, _allowList?.NameOf(userId), service));
 
-    /// <summary>Whether the worker whose ZAP User-Id is <paramref name="userId"/> may serve <paramref name="service"/> (loop thread).</summary>
+    /// <summary>
+    /// Whether the worker whose ZAP User-Id is <paramref name="userId"/> may serve <paramref name="service"/>: its key
+    /// still in the allow-list, if one is set, and the right given by the policy, if one is set (loop thread).
+    /// </summary>
     public bool MayServe(string? userId, string service)
-        => _policy is null || (userId is not null && _policy.Current.MayServe(userId, _allowList?.NameOf(userId), service));
+    {
+        var name = _allowList?.NameOf(userId ?? "");
+        return (_allowList is null || name is not null) && (_policy is null || (userId is not null && _policy.Current.MayServe(userId, name, service)));
+    }
 
     /// <summary>Requests answered 403 so far.</summary>
     public long Forbidden => _forbidden;
@@ -109,7 +121,8 @@ internal sealed class ListenerSecurity : IDisposable
 
     public void Dispose() => ZapHandler.Unregister(_domain);
 
-    internal static byte[] Decode(string z85) => Z85.TryDecode(z85, out _) ?? throw new InvalidDataException($"'{z85}' is not a Z85 key");
+    // The text is not in the message: it may be a secret key.
+    internal static byte[] Decode(string z85) => Z85.TryDecode(z85, out _) ?? throw new InvalidDataException("a key that is not Z85");
 }
 
 /// <summary>A client's or worker's CURVE settings: its own key pair and the key of the server it connects to.</summary>
@@ -130,6 +143,12 @@ internal static class ConnectorSecurity
         }
 
         var server = CurveCertificate.Load(options.ServerCertificateFile!);
+        if (server.SecretKey is not null)
+        {
+            // It would work (its public key is in it), and hide that the server's secret has been handed to its clients.
+            throw new InvalidDataException($"{options.ServerCertificateFile}: a secret certificate: give the server's public one (NAME.key); its secret stays with the server");
+        }
+
         return new CurveSettings(ListenerSecurity.Decode(own.PublicKey), ListenerSecurity.Decode(own.SecretKey), ListenerSecurity.Decode(server.PublicKey), ZapDomain: null);
     }
 }

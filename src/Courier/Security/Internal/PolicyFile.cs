@@ -4,8 +4,9 @@ namespace Courier.Security.Internal;
 
 /// <summary>
 /// A policy file and the policy read from it, re-read when the file's time or size changes, or the file it links to (checked at most every
-/// <see cref="AllowList.CheckInterval"/>). A change that does not parse keeps the policy in force and is logged: a
-/// typo must not open anything, nor lock everyone out. Loop thread only.
+/// <see cref="AllowList.CheckInterval"/>). A change that does not parse, a file that cannot be read and a file deleted
+/// keep the policy in force and are logged, once each: a typo must not open anything, nor lock everyone out; the file
+/// is read again at each check until it is read whole. Loop thread only.
 /// </summary>
 internal sealed class PolicyFile
 {
@@ -13,6 +14,7 @@ internal sealed class PolicyFile
     private readonly ILogger _logger;
     private readonly string _listener;
     private string _stamp;
+    private string? _failed;
     private ServicePolicy _current;
     private long _nextCheck;
 
@@ -22,7 +24,12 @@ internal sealed class PolicyFile
         _path = path;
         _logger = logger;
         _listener = listener;
-        _stamp = Stamp();
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The policy file '{path}' does not exist.", path);
+        }
+
+        _stamp = FileStamp.Of(new FileInfo(path));
         _current = ServicePolicy.Parse(File.ReadAllText(path), path);
         _nextCheck = Environment.TickCount64 + (long)AllowList.CheckInterval.TotalMilliseconds;
     }
@@ -43,27 +50,29 @@ internal sealed class PolicyFile
     private void Refresh()
     {
         _nextCheck = Environment.TickCount64 + (long)AllowList.CheckInterval.TotalMilliseconds;
+        var stamp = FileStamp.Of(new FileInfo(_path));
+        if (stamp == _stamp)
+        {
+            return;
+        }
+
         try
         {
-            var stamp = Stamp();
-            if (stamp == _stamp)
-            {
-                return;
-            }
-
-            _stamp = stamp;
             _current = ServicePolicy.Parse(File.ReadAllText(_path), _path);
+            _stamp = stamp;
+            _failed = null;
             SecurityLog.PolicyReloaded(_logger, _listener, _path);
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
         {
-            SecurityLog.PolicyNotReloaded(_logger, _listener, ex.Message);
+            // Not taken as read: a file that could not be read is tried again at the next check (a chmod changes no
+            // stamp). Said once for each state of the file, not at every check.
+            var failure = stamp + "\n" + ex.Message;
+            if (failure != _failed)
+            {
+                _failed = failure;
+                SecurityLog.PolicyNotReloaded(_logger, _listener, ex.Message);
+            }
         }
-    }
-
-    private string Stamp()
-    {
-        var file = new FileInfo(_path);
-        return file.Exists ? FileStamp.Of(file) : throw new FileNotFoundException($"The policy file '{_path}' does not exist.", _path);
     }
 }

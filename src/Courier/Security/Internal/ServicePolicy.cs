@@ -95,6 +95,12 @@ internal sealed class ServicePolicy
                 throw Problem(path, at, "a peer is a certificate name, a Z85 public key or \"*\", without spaces");
             }
 
+            // "web-*" would look like a wildcard and name only a certificate called that. ('*' is a Z85 character: a key may hold one.)
+            if (entry.Name != "*" && entry.Name.Contains('*', StringComparison.Ordinal) && !(entry.Name.Length == 40 && Z85.TryDecode(entry.Name, out _) is not null))
+            {
+                throw Problem(path, at, "a peer is a certificate name, a Z85 public key or \"*\": '*' in a name is no wildcard");
+            }
+
             if (entry.Value.ValueKind != JsonValueKind.Array)
             {
                 throw Problem(path, at, "must be an array of service patterns");

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Courier.Security;
+using Courier.Security.Internal;
+using Courier.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace Courier.Tests.Unit;
+
+/// <summary>
+/// The allow-list and the policy re-read from files an operator edits: what a mistake on disk (a file that cannot be
+/// read, a duplicate, a pipe) does to what is admitted, and how often it is logged.
+/// </summary>
+public sealed class SecurityFileReloadTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("courier-reload-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string Write(string name, string text, DateTime? time = null)
+    {
+        var path = Path.Combine(_root, name);
+        File.WriteAllText(path, text);
+        File.SetLastWriteTimeUtc(path, time ?? DateTime.UtcNow);
+        return path;
+    }
+
+    private static string PublicCertificate(CurveCertificate certificate) => CertificateFile.Format(certificate.PublicOnly(), secret: false);
+
+    [Fact]
+    public async Task A_key_in_two_certificates_is_named_by_the_first_in_name_order_and_the_other_is_reported_once()
+    {
+        var key = CurveCertificate.Generate();
+        Write("zed.key", PublicCertificate(key));
+        Write("amy.key", PublicCertificate(key));
+        var reports = new List<string>();
+        var allowList = new AllowList(_root, reports.Add);
+
+        Assert.Equal("amy", allowList.NameOf(key.PublicKey));
+        Assert.Single(reports, r => r.Contains("zed.key: the same public key as amy.key", StringComparison.Ordinal));
+
+        // Another file's arrival makes the directory read again: the duplicate, unchanged, is not reported again.
+        var other = CurveCertificate.Generate();
+        Write("bob.key", PublicCertificate(other));
+        await Poll.UntilAsync(() => allowList.NameOf(other.PublicKey) == "bob", TimeSpan.FromSeconds(30), "bob admitted");
+        Assert.Equal("amy", allowList.NameOf(key.PublicKey));
+        Assert.Single(reports);
+    }
+
+    [Fact]
+    public async Task A_named_pipe_or_an_oversized_file_among_the_certificates_is_refused_unread_and_the_others_still_count()
+    {
+        var alice = CurveCertificate.Generate();
+        Write("alice.key", PublicCertificate(alice));
+        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_root, "pipe.key")))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        Write("huge.key", PublicCertificate(CurveCertificate.Generate()) + new string('#', AllowList.MaxCertificateBytes));
+        var reports = new List<string>();
+
+        // Read unbounded, the pipe blocked the reader (here the constructor; at a re-read, every handshake) for good.
+        var allowList = await Task.Run(() => new AllowList(_root, reports.Add)).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("alice", allowList.NameOf(alice.PublicKey));
+        Assert.Equal(1, allowList.Count);
+        Assert.Contains(reports, r => r.Contains("pipe.key: 0 bytes: not a certificate", StringComparison.Ordinal));
+        Assert.Contains(reports, r => r.Contains("huge.key", StringComparison.Ordinal) && r.Contains("not a certificate", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_policy_mended_in_place_with_its_broken_versions_time_and_size_takes_effect()
+    {
+        // A copy that keeps times (cp -p, rsync -t, an archive) can land the mended file with the broken one's stamp; so
+        // does a chmod, which changes neither. A failed read is not taken as read: the file is tried again.
+        var time = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        var path = Write("policy.json", """{ "clients": { "alice": ["echo"] } }""");
+        using var log = new RecordingLoggerFactory();
+        var policy = new PolicyFile(path, log.CreateLogger("test"), "test");
+
+        Write("policy.json", """{ "clients": { "bobby": ["echo"] }""", time); // a brace short
+        await Poll.UntilAsync(() => policy.Current is not null && log.Contains("not valid JSON"), TimeSpan.FromSeconds(30), "the broken version refused");
+        Assert.True(policy.Current.MayCall("k", "alice", "echo")); // the last good one stays in force
+        Write("policy.json", """{ "clients": { "bobby": ["echo"]}}""", time);
+
+        await Poll.UntilAsync(() => policy.Current.MayCall("k", "bobby", "echo"), TimeSpan.FromSeconds(30), "the mended policy in force");
+        Assert.False(policy.Current.MayCall("k", "alice", "echo"));
+    }
+
+    [Fact]
+    public async Task A_deleted_policy_keeps_the_last_in_force_and_is_logged_once_not_at_every_check()
+    {
+        var path = Write("policy.json", """{ "clients": { "alice": ["echo"] } }""");
+        using var log = new RecordingLoggerFactory();
+        var policy = new PolicyFile(path, log.CreateLogger("test"), "test");
+
+        File.Delete(path);
+        // Six checks' worth (one every 250 ms): the absence of more lines is what is asserted, so the time is waited out.
+        var until = DateTime.UtcNow + 6 * AllowList.CheckInterval;
+        while (DateTime.UtcNow < until)
+        {
+            Assert.True(policy.Current.MayCall("k", "alice", "echo"));
+            await Task.Delay(25);
+        }
+
+        Assert.Single(log.Entries, e => e.Level == LogLevel.Error);
+    }
+}
