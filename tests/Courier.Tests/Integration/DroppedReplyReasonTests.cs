@@ -34,18 +34,27 @@ public sealed class DroppedReplyReasonTests
             // only queues in the attacker's socket (no high-water mark), and a loaded machine's server reads them later.
             var body = new byte[512];
             var sent = 0;
-            await Poll.UntilAsync(
-                () =>
-                {
-                    for (var i = 0; i < 2_000 && sent < 200_000; i++)
+            try
+            {
+                await Poll.UntilAsync(
+                    () =>
                     {
-                        SendRequest(attacker, (ulong)++sent, "echo", body);
-                    }
+                        for (var i = 0; i < 2_000 && sent < 200_000; i++)
+                        {
+                            SendRequest(attacker, (ulong)++sent, "echo", body);
+                        }
 
-                    return Task.FromResult(logs.Contains(QueueFull));
-                },
-                TimeSpan.FromSeconds(90),
-                "a reply refused at the client's high-water mark");
+                        return Task.FromResult(logs.Contains(QueueFull));
+                    },
+                    TimeSpan.FromSeconds(90),
+                    "a reply refused at the client's high-water mark");
+            }
+            catch (TimeoutException)
+            {
+                // Seen once in a full run (native), never alone: say what the server did instead.
+                Assert.Fail($"no refusal at the high-water mark after {sent} requests sent; {server.InFlight} in flight; the server logged:\n"
+                    + string.Join('\n', logs.Entries.Take(30).Select(e => $"{e.Level}: {e.Message}")));
+            }
 
             var warnings = logs.Entries.Where(e => e.Message.Contains(QueueFull, StringComparison.Ordinal)).ToList();
             Assert.NotEmpty(warnings);
