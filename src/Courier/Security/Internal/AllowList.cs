@@ -2,18 +2,25 @@ namespace Courier.Security.Internal;
 
 /// <summary>
 /// The public certificates (<c>*.key</c>) in a directory: the CURVE keys a listener admits, each known by its file's
-/// name without <c>.key</c>. Re-read when the directory's files change (checked at most every <see cref="CheckInterval"/>),
-/// so adding or removing a certificate takes effect without a restart. Thread-safe: a lookup reads an immutable snapshot.
+/// name without <c>.key</c>. Re-read when the directory's files change (checked at most every <see cref="CheckInterval"/>,
+/// or less often when a check costs more), so adding or removing a certificate takes effect without a restart.
+/// Thread-safe: a lookup reads an immutable snapshot, and never waits for the directory while it is in use.
 /// </summary>
 internal sealed class AllowList
 {
-    internal static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
+    internal static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(CheckIntervalMs);
     private readonly string _directory;
     private readonly Action<string>? _onBadFile;
     private readonly Action<string>? _onUnreadable;
     private readonly Lock _gate = new();
     private volatile Snapshot _current;
-    private long _nextCheck;
+    private const long CheckIntervalMs = 250;
+
+    // When the snapshot in force was last checked against the directory, the time between checks (CheckInterval, more
+    // for a directory that costs more to check), and whether a check runs on a pool thread now.
+    private long _checkedAt;
+    private long _gapMs = CheckIntervalMs;
+    private int _refreshing;
 
     private static readonly Snapshot Unreadable = new("(unreadable)", []);
 
@@ -41,7 +48,7 @@ internal sealed class AllowList
         _onBadFile = onBadFile;
         _onUnreadable = onUnreadable;
         _current = Read(Signature());
-        _nextCheck = Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds;
+        _checkedAt = Environment.TickCount64;
     }
 
     /// <summary>How many keys are admitted now.</summary>
@@ -54,12 +61,45 @@ internal sealed class AllowList
     {
         get
         {
-            if (Environment.TickCount64 >= Volatile.Read(ref _nextCheck))
+            var age = Environment.TickCount64 - Volatile.Read(ref _checkedAt);
+            var gap = Volatile.Read(ref _gapMs);
+            if (age < gap)
             {
-                Refresh();
+                return _current;
             }
 
+            if (age < 2 * gap)
+            {
+                // In use and due: checked on a pool thread, and meanwhile the snapshot checked at most two gaps ago
+                // holds. A lookup never waits for the directory (a large one stalled a broker's loop, or the ZAP thread
+                // that admits every listener's handshakes, for each check).
+                if (Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static self => self.RefreshInBackground(), this, preferLocal: false);
+                }
+
+                return _current;
+            }
+
+            // Not looked at for two gaps (a quiet listener): checked now, so that a certificate removed meanwhile is never
+            // admitted by an old snapshot.
+            Refresh();
             return _current;
+        }
+    }
+
+    /// <summary>Runs before each read of the certificates, on the thread that reads them (tests hold a read with it).</summary>
+    internal Action? BeforeRead { get; set; }
+
+    private void RefreshInBackground()
+    {
+        try
+        {
+            Refresh();
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
         }
     }
 
@@ -67,11 +107,12 @@ internal sealed class AllowList
     {
         lock (_gate)
         {
-            if (Environment.TickCount64 < _nextCheck)
+            if (Environment.TickCount64 - _checkedAt < _gapMs)
             {
-                return;
+                return; // checked by another thread meanwhile
             }
 
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 var signature = Signature();
@@ -80,7 +121,9 @@ internal sealed class AllowList
                     _current = Read(signature);
                 }
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // on a pool thread, anything unforeseen would end the process: it admits no one instead, and is said
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
                 // The directory is gone or unreadable: admit no one until it is back (a deleted allow-list must not
                 // leave its keys in force), and say so once, not at every check.
@@ -91,11 +134,15 @@ internal sealed class AllowList
                 }
             }
 
-            Volatile.Write(ref _nextCheck, Environment.TickCount64 + (long)CheckInterval.TotalMilliseconds);
+            // A directory whose check costs more is checked less often: at most a twentieth of one core's time.
+            var cost = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Volatile.Write(ref _gapMs, Math.Max(CheckIntervalMs, (long)(cost * 20)));
+            Volatile.Write(ref _checkedAt, Environment.TickCount64);
         }
     }
 
-    private string Signature()
+    /// <summary>What a check costs: every certificate's name and <see cref="FileStamp"/>, in name order (internal for the benchmarks).</summary>
+    internal string Signature()
     {
         var files = new DirectoryInfo(_directory).GetFiles("*.key");
         Array.Sort(files, (a, b) => string.CompareOrdinal(a.Name, b.Name));
@@ -104,6 +151,7 @@ internal sealed class AllowList
 
     private Snapshot Read(string signature)
     {
+        BeforeRead?.Invoke();
         var nameByKey = new Dictionary<string, string>(StringComparer.Ordinal);
         var reported = new HashSet<string>(StringComparer.Ordinal);
         var paths = Directory.GetFiles(_directory, "*.key");
