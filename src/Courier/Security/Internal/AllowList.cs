@@ -197,11 +197,13 @@ internal sealed class AllowList
             throw new InvalidDataException($"{path}: {length} bytes: not a certificate (one is a few hundred bytes, at most {MaxCertificateBytes})");
         }
 
+        // As long as the file said it was (UTF-8 has no more characters than bytes), and one more: a file that grew
+        // meanwhile is refused, and read again at the next check (its stamp changed).
         using var reader = new StreamReader(path);
-        var buffer = new char[MaxCertificateBytes + 1];
+        var buffer = new char[length + 1];
         var read = reader.ReadBlock(buffer, 0, buffer.Length);
-        return read <= MaxCertificateBytes
+        return read < buffer.Length
             ? new string(buffer, 0, read)
-            : throw new InvalidDataException($"{path}: longer than {MaxCertificateBytes} bytes: not a certificate");
+            : throw new InvalidDataException($"{path}: grew while it was read");
     }
 }
