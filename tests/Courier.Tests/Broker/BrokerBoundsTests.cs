@@ -26,8 +26,6 @@ public sealed class BrokerBoundsTests
 
     private static CourierHandler Echo => (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. request.Frames]);
 
-    private static Task<CourierWorker> StartCanaryWorkerAsync(string endpoint, string service = "canary", TimeSpan delay = default, int concurrency = 10)
-        => TestBroker.StartWorkerAsync(endpoint, "canary-worker", delay, service, concurrency, handler: Echo);
 
     private static CourierClient Attacker(string endpoint)
         => TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0 });
@@ -36,7 +34,7 @@ public sealed class BrokerBoundsTests
     public async Task A_client_naming_thousands_of_services_is_refused_past_MaxServices_and_leaves_none_behind_when_it_goes()
     {
         await using var broker = await StartAsync(o => o with { MaxServices = 300, IdleServiceTimeout = TimeSpan.Zero });
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var observer = TestServer.Client(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
@@ -77,7 +75,7 @@ public sealed class BrokerBoundsTests
     {
         await using var broker = await StartAsync(o => o with { IdleServiceTimeout = TimeSpan.FromMilliseconds(300) });
         await using var observer = TestServer.Client(broker.Endpoint!);
-        var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "passing");
+        var worker = await Canary.StartWorkerAsync(broker.Endpoint!, "passing");
         Assert.Equal("x", (await observer.RequestAsync("passing", "x")).BodyText);
 
         await worker.DisposeAsync();
@@ -90,7 +88,7 @@ public sealed class BrokerBoundsTests
     public async Task Past_MaxQueued_requests_for_any_service_get_503_at_once_while_a_canary_is_served()
     {
         await using var broker = await StartAsync(o => o with { MaxQueued = 400 });
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
         await using var attacker = Attacker(broker.Endpoint!);
 
@@ -108,7 +106,7 @@ public sealed class BrokerBoundsTests
     public async Task Past_MaxQueuedBytes_large_requests_get_503_at_once_while_a_canary_is_served()
     {
         await using var broker = await StartAsync(o => o with { MaxQueuedBytes = 1024 * 1024 });
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
         await using var attacker = Attacker(broker.Endpoint!);
         await using var observer = TestServer.Client(broker.Endpoint!);
@@ -129,7 +127,7 @@ public sealed class BrokerBoundsTests
     {
         // One slow worker: 200 queued requests are 10 s of work, twice the canary's timeout, had it to wait behind them.
         await using var broker = await StartAsync(o => o with { MaxQueuedPerService = 200 });
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "shared", TimeSpan.FromMilliseconds(50), concurrency: 1);
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!, "shared", TimeSpan.FromMilliseconds(50), concurrency: 1);
         await using var flooder = Attacker(broker.Endpoint!);
         await using var observer = TestServer.Client(broker.Endpoint!);
 
@@ -171,7 +169,7 @@ public sealed class BrokerBoundsTests
         var mine = other.RequestAsync("later", "mine");
         await Poll.UntilAsync(() => flood.Any(t => t.IsCompleted), Wait, "the displaced request refused, resends included");
 
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "later");
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!, "later");
         Assert.Equal("mine", (await mine.WaitAsync(Wait)).BodyText);
         var displaced = Assert.Single(flood, t => t.IsFaulted);
         Assert.Equal(CourierStatus.Unavailable, ((CourierRemoteException)displaced.Exception!.InnerException!).StatusCode);
@@ -201,7 +199,7 @@ public sealed class BrokerBoundsTests
         }
 
         await Poll.UntilAsync(async () => await QueuedAsync(observer) == 30, Wait, "the leaving client's requests gone");
-        await using var worker = await StartCanaryWorkerAsync(broker.Endpoint!, "later-0");
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!, "later-0");
         await Poll.UntilAsync(() => waiting.Count(t => t.IsCompletedSuccessfully) == 10, Wait, "the staying client's later-0 requests served");
         await Poll.UntilAsync(async () => await QueuedAsync(observer) == 20, Wait, "the rest still queued"); // an answer about every service may be a tick old
     }
@@ -214,8 +212,7 @@ public sealed class BrokerBoundsTests
         await using var observer = TestServer.Client(broker.Endpoint!);
         // The canary's worker heartbeats as slowly: at the tests' 500 ms it reconnected whenever its requests paused for
         // its liveness (this broker heartbeats every 30 s), and counted 600 workers instead of 601 meanwhile.
-        await using var canaryWorker = await TestBroker.StartWorkerAsync(
-            broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
         // Three courier/4 connections registering 200 services each (a connection registers at most 256): 600 services,
@@ -248,8 +245,7 @@ public sealed class BrokerBoundsTests
         // 10,000 lookups. A connection registers at most 256.
         await using var broker = await StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var observer = TestServer.Client(broker.Endpoint!);
-        await using var canaryWorker = await TestBroker.StartWorkerAsync(
-            broker.Endpoint!, "canary-worker", service: "canary", concurrency: 10, handler: Echo, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!, configure: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
         using var many = RegisterServices(broker.Endpoint!, 0, Courier.Broker.Internal.WorkerRegistry.MaxServicesPerWorker + 1);

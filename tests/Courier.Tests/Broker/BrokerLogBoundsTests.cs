@@ -1,7 +1,6 @@
 using Courier.Broker.Internal;
 using Courier.Protocol.Internal;
 using Courier.Tests.Infrastructure;
-using Courier.Worker;
 using NetMQ;
 using NetMQ.Sockets;
 
@@ -15,9 +14,6 @@ public sealed class BrokerLogBoundsTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
-    private static Task<CourierWorker> StartCanaryWorkerAsync(string endpoint) => TestBroker.StartWorkerAsync(
-        endpoint, "canary-worker", service: "canary", handler: (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. request.Frames]));
-
     [Fact]
     public async Task A_worker_cycling_ready_and_disconnect_is_logged_at_a_bounded_rate_with_a_summary()
     {
@@ -28,7 +24,7 @@ public sealed class BrokerLogBoundsTests
             LoggerFactory = log,
             Transport = o.Transport with { ViolationLogInterval = TimeSpan.FromSeconds(5) },
         });
-        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
         await using var observer = TestServer.Client(broker.Endpoint!);
 
@@ -61,7 +57,7 @@ public sealed class BrokerLogBoundsTests
         // The command frame was hex-dumped whole into the warning: 1 MiB sent, a 2 MiB line (and 16 MiB, ~150 MiB allocated).
         using var log = new RecordingLoggerFactory();
         await using var broker = await TestBroker.StartAsync(o => o with { LoggerFactory = log });
-        await using var canaryWorker = await StartCanaryWorkerAsync(broker.Endpoint!);
+        await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
         using var junk = new DealerSocket();

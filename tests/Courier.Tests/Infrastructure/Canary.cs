@@ -1,4 +1,5 @@
 using Courier.Client;
+using Courier.Worker;
 
 namespace Courier.Tests.Infrastructure;
 
@@ -32,6 +33,15 @@ public sealed class Canary : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// A worker for a canary to ask: it echoes the request's frames (what the canary checks its replies by) after
+    /// <paramref name="delay"/>; <paramref name="configure"/> adds to its options (a slower heartbeat, say).
+    /// </summary>
+    public static Task<CourierWorker> StartWorkerAsync(
+        string endpoint, string service = "canary", TimeSpan delay = default, int concurrency = 10, Func<CourierWorkerOptions, CourierWorkerOptions>? configure = null)
+        => TestBroker.StartWorkerAsync(endpoint, "canary-worker", delay, service, concurrency, configure,
+            (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. request.Frames]));
 
     /// <summary>
     /// Starts asking <paramref name="service"/> (an echo) at <paramref name="endpoint"/>, each request with
