@@ -41,6 +41,24 @@ internal sealed unsafe class NativeRouter : IRawRouter, IDisposable
 
     public int Port { get; }
 
+    /// <summary>Sends, or returns false when the peer is gone (mandatory routing) or its queue is full.</summary>
+    public bool TrySend(params byte[][] frames)
+    {
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var flags = LibZmq.DontWait | (i < frames.Length - 1 ? LibZmq.SendMore : 0);
+            fixed (byte* data = frames[i])
+            {
+                if (LibZmq.zmq_send(_socket.DangerousGetHandle(), data, (nuint)frames[i].Length, flags) < 0)
+                {
+                    return false; // only the first frame of a message can be refused
+                }
+            }
+        }
+
+        return true;
+    }
+
     public void Send(params byte[][] frames)
     {
         for (var i = 0; i < frames.Length; i++)

@@ -14,6 +14,12 @@ internal static class ProtocolVersions
 
     public static readonly byte[] ProbeServiceBytes = Encoding.ASCII.GetBytes(ProbeService);
 
+    /// <summary>
+    /// The most bytes a probe's answer may hold, all frames together: a version, a few words of capabilities and an
+    /// incarnation take a small part of it. A larger "answer" is a peer's junk, dropped before it is copied.
+    /// </summary>
+    public const int MaxProbeAnswerLength = 4096;
+
     /// <summary><c>courier/2</c>: one-frame Courier headers, pipelining, a status in every reply.</summary>
     public static readonly byte[] Courier2 = "courier/2"u8.ToArray();
 

@@ -33,6 +33,21 @@ internal sealed class MessageFrames
 
     public int Length(int index) => _lengths[CheckIndex(index)];
 
+    /// <summary>The bytes of all its frames together.</summary>
+    public long TotalLength
+    {
+        get
+        {
+            long total = 0;
+            for (var i = 0; i < Count; i++)
+            {
+                total += _lengths[i];
+            }
+
+            return total;
+        }
+    }
+
     public ReadOnlyMemory<byte> Memory(int index) => _owned[CheckIndex(index)] is { } owned ? owned.Memory : _data.AsMemory(_starts[index], _lengths[index]);
 
     /// <summary>Whether frame <paramref name="index"/> is memory the transport handed over (<see cref="AppendOwned"/>).</summary>

@@ -292,10 +292,16 @@ internal sealed class WorkerEngine : IDisposable
     {
         switch (WorkerInbound.Classify(message))
         {
+            case WorkerMessageKind.ProbeAnswer when message.TotalLength > ProtocolVersions.MaxProbeAnswerLength:
+                _inbox.Unexpected(message.Count, "a probe's answer too large to be one");
+                return true;
             case WorkerMessageKind.ProbeAnswer:
-                Heard(connection);
+                // Heard, but no sign yet that the broker keeps this worker: a broker that answers and then says DISCONNECT
+                // must meet a growing backoff, not a reconnect (and its log lines) every tick.
+                connection.LastHeard = _clock.GetTimestamp();
                 message.CopyTo(_received);
                 OnProbeAnswer(connection, _received);
+                _received.Clear(); // nothing of a peer's message kept past it
                 return !connection.Closed;
             case WorkerMessageKind.CourierRequest:
                 Heard(connection);
@@ -314,7 +320,15 @@ internal sealed class WorkerEngine : IDisposable
                 _inbox.OnRequestBatch(connection, message);
                 return true;
             case WorkerMessageKind.MdpCommand:
-                Heard(connection);
+                if (message[2][0] == MdpWorker.Disconnect)
+                {
+                    connection.LastHeard = _clock.GetTimestamp(); // as a probe answer: not a sign of being kept
+                }
+                else
+                {
+                    Heard(connection);
+                }
+
                 OnCommand(connection, message);
                 return !connection.Closed;
             default:
@@ -382,6 +396,7 @@ internal sealed class WorkerEngine : IDisposable
         link.ReconnectDelay = TimeSpan.FromTicks(Math.Min(link.ReconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
     }
 
+    /// <summary>A heartbeat or work from the broker: it keeps this worker, so a later loss starts the backoff afresh.</summary>
     private void Heard(WorkerConnection connection)
     {
         connection.LastHeard = _clock.GetTimestamp();

@@ -47,6 +47,14 @@ internal sealed class WorkerInbox(WorkerRequests requests, ViolationLog violatio
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
     public void OnRequestBatch(WorkerConnection connection, MessageFrames message)
     {
+        // Each handler's body is a slice of one copy: a batch past its bound (what no Courier broker sends) would pin its
+        // whole size behind one small request for as long as that runs.
+        if (message.Length(0) > Batch.MaxFrameLength)
+        {
+            Unexpected(message.Count, $"a batch of {message.Length(0)} bytes, over the {Batch.MaxFrameLength} a batch may be");
+            return;
+        }
+
         var data = message.ToArray(0);
         var reader = new BatchReader(data);
         var courier5 = data[6] == Batch.WorkerRequest5;
@@ -103,7 +111,8 @@ internal sealed class WorkerInbox(WorkerRequests requests, ViolationLog violatio
 
         if (connection.Link.Find(serviceName) is not { } service)
         {
-            var name = serviceName.IsEmpty ? "(none)" : Encoding.UTF8.GetString(serviceName);
+            // The broker chose these bytes: a name that prints as itself on one line, else hex (no forged log lines).
+            var name = serviceName.IsEmpty ? "(none)" : Mdp.DecodeServiceName(serviceName) ?? LogText.Hex(serviceName);
             Unexpected(frameCount, $"a request for {name}, which this connection does not serve");
             connection.Reply(address, CourierStatus.NotFound, [Encoding.UTF8.GetBytes($"no service '{name}' on worker {sanitizedName}")]);
             return null;

@@ -70,6 +70,9 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
     /// <summary>A graceful stop began: new requests are refused 503.</summary>
     public bool Draining { get; private set; }
 
+    // Set by the stop (any thread) once the drain is over and the handlers' tokens fire.
+    private bool _handlersCancelled;
+
     /// <summary>Completes once a drain began and no handler runs any more.</summary>
     public Task Drained => _drained.Task;
 
@@ -110,7 +113,12 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         }
     }
 
-    public Task CancelHandlersAsync() => _runner.CancelAsync();
+    /// <summary>The drain is over: running handlers' tokens fire, and a 7/MDP broker's requests are dropped unrun from now on.</summary>
+    public Task CancelHandlersAsync()
+    {
+        Volatile.Write(ref _handlersCancelled, true);
+        return _runner.CancelAsync();
+    }
 
     /// <summary>The loop's stop hook: lent frames of requests that will not be answered now go back (<see cref="HandlerRunner{TContext}.OnLoopStopped"/>).</summary>
     public void OnStopped()
@@ -125,21 +133,33 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         }
     }
 
-    /// <summary>While stopping, a request from a Courier broker is answered 503 at once, before anything else is asked of it: true then.</summary>
+    /// <summary>
+    /// While stopping, a request from a Courier broker is answered 503 at once, before anything else is asked of it; one
+    /// that crossed the connection's DISCONNECT, from any broker, is dropped unrun and unanswered: true then.
+    /// </summary>
     public bool RefuseWhileStopping(WorkerConnection connection, ReplyAddress address)
     {
-        if (Draining && connection.Negotiation.Mode == PeerMode.Courier)
+        if (connection.SaidDisconnect)
         {
-            // After DISCONNECT nothing more may be sent: the request crossed it, and the broker gave it elsewhere.
-            if (!connection.SaidDisconnect)
-            {
-                connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
-            }
-
+            // The broker gave it elsewhere (or, for 7/MDP, may hear nothing more): running it would be a second run with
+            // a token already cancelled, and answering it a violation.
             return true;
         }
 
-        return false;
+        if (!Draining)
+        {
+            return false;
+        }
+
+        if (connection.Negotiation.Mode == PeerMode.Courier)
+        {
+            connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
+            return true;
+        }
+
+        // A 7/MDP broker can be told nothing: its requests run while the drain lasts (the client's retry would find the
+        // worker gone anyway); once the handlers are cancelled one would start with its token fired: dropped unrun.
+        return Volatile.Read(ref _handlersCancelled);
     }
 
     /// <summary>
