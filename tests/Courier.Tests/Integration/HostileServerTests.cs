@@ -82,6 +82,58 @@ public sealed class HostileServerTests
     }
 
     [Fact]
+    public async Task A_server_that_refuses_everything_is_connected_again_after_a_growing_backoff_not_once_per_refusal()
+    {
+        // Each 503 retires its connection (behind a proxy a fresh one may reach another server), and each fresh connection
+        // costs the client log lines and the server a socket: the refusing peer must not set their pace.
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(10), Retries = 0 });
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        var caller = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await client.RequestAsync("work", "x", stop.Token);
+                }
+                catch (Exception ex) when (ex is CourierException or OperationCanceledException)
+                {
+                }
+            }
+        });
+
+        var connections = new HashSet<string>();
+        var refused = 0;
+        var frames = new List<byte[]>();
+        while (!stop.IsCancellationRequested)
+        {
+            if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(50), ref frames))
+            {
+                continue;
+            }
+
+            connections.Add(Convert.ToHexString(frames[0]));
+            if (RawServer.IsProtocolProbe(frames))
+            {
+                RawServer.AnswerProbe(server, frames[0], "courier/3");
+            }
+            else if (IsCourier3Request(frames, "x"))
+            {
+                var refusal = new byte[CourierFrame.ReplyLength];
+                CourierFrame.WriteReply(refusal, BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6, 8)), 503);
+                server.SendMultipartBytes(frames[0], [], refusal, "busy"u8.ToArray());
+                refused++;
+            }
+        }
+
+        await caller.WaitAsync(Wait);
+        Assert.True(refused >= 4, $"{refused} refusals");
+        // From 50 ms doubling to 1 s: about 0, 0.05, 0.15, 0.35, 0.75, 1.55, 2.55, 3.55 s. Without it, one per refusal.
+        Assert.InRange(connections.Count, 2, 12);
+    }
+
+    [Fact]
     public async Task Answers_to_probes_the_client_never_sent_change_nothing()
     {
         var logs = new RecordingLoggerFactory();

@@ -365,7 +365,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         request.MayHaveRun = false;
         request.LastRefusal = error;
         request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
-        _pool.Retire(connection);
+        _pool.RetireRefused(connection, _clock.GetTimestamp());
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
         {
             if (request.Attempts >= _options.MaxAttempts)
@@ -482,6 +482,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
     public void Complete(PendingRequest request, CourierReply reply)
     {
+        if (request.Connection is { } connection)
+        {
+            _pool.Answered(connection);
+        }
+
         try
         {
             Remove(request);

@@ -30,15 +30,29 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
             case ClientMessageKind.ReplyBatch:
                 OnReplyBatch(connection, message);
                 break;
+            case ClientMessageKind.MdpReply when !WantsMdpReply(connection, message):
+                // Checked before anything is copied: a peer's frames in 7/MDP form must not become arrays first.
+                Unexpected(message.Count, connection.Endpoint, "a 7/MDP reply with no request outstanding for its service");
+                break;
             case ClientMessageKind.MdpReply:
                 message.CopyTo(_received);
                 OnMdpReply(connection, _received);
+                _received.Clear(); // what the reply kept is its own; the list holds nothing until the next one
                 break;
             default:
                 Unexpected(message.Count, connection.Endpoint, "neither a 7/MDP nor a Courier reply");
                 break;
         }
     }
+
+    /// <summary>
+    /// Whether a message in 7/MDP reply form may be one this connection waits for: the answer to its probe while it probes
+    /// (small, by its form), or the reply for the service of its one plain request outstanding.
+    /// </summary>
+    private static bool WantsMdpReply(ClientConnection connection, MessageFrames message)
+        => (connection.Negotiation.Mode == PeerMode.Probing
+                && message[2].SequenceEqual(ProtocolVersions.ProbeServiceBytes) && message.TotalLength <= ProtocolVersions.MaxProbeAnswerLength)
+            || (connection.PlainOutstanding is { } request && message[2].SequenceEqual(request.ServiceFrame));
 
     /// <summary>A message dropped as unexpected: counted, and logged at a bounded rate (a peer's flood costs a few lines).</summary>
     private void Unexpected(int frameCount, string endpoint, string reason)

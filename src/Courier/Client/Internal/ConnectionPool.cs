@@ -19,6 +19,12 @@ internal sealed class ConnectionPool : IDisposable
     private readonly ClientConnection?[] _slots;
     private readonly long[] _unreachableUntil;
     private readonly CourierUnreachableException?[] _unreachable;
+
+    // An endpoint whose connections refuse (503) is connected again after a backoff that grows with each refusal in a row
+    // (as the refused requests' own), not at once: a peer that refuses everything must not make the client open a
+    // connection, and log its lines, per refusal.
+    private readonly long[] _reopenAt;
+    private readonly int[] _refusedInRow;
     private readonly List<ClientConnection> _retiring = [];
     private readonly long _timeoutTicks;
     private int _next;
@@ -33,6 +39,8 @@ internal sealed class ConnectionPool : IDisposable
         _slots = new ClientConnection?[_endpoints.Count];
         _unreachableUntil = new long[_endpoints.Count];
         _unreachable = new CourierUnreachableException?[_endpoints.Count];
+        _reopenAt = new long[_endpoints.Count];
+        _refusedInRow = new int[_endpoints.Count];
         _timeoutTicks = (long)(options.Timeout.TotalSeconds * options.TimeProvider.TimestampFrequency);
     }
 
@@ -122,6 +130,24 @@ internal sealed class ConnectionPool : IDisposable
         ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
     }
 
+    /// <summary>
+    /// <see cref="Retire"/> for a refusal (503): the endpoint is connected again only after a backoff that grows with the
+    /// refusals in a row there, until a request is answered there again (<see cref="Answered"/>).
+    /// </summary>
+    public void RetireRefused(ClientConnection connection, long now)
+    {
+        if (connection.Retiring || !ReferenceEquals(_slots[connection.Slot], connection))
+        {
+            return;
+        }
+
+        _reopenAt[connection.Slot] = now + RefusedRequests.Backoff(++_refusedInRow[connection.Slot], _options.TimeProvider.TimestampFrequency);
+        Retire(connection);
+    }
+
+    /// <summary>A request answered (not refused) on <paramref name="connection"/>: its endpoint's refusals in a row are over.</summary>
+    public void Answered(ClientConnection connection) => _refusedInRow[connection.Slot] = 0;
+
     /// <summary>The connection open now to the endpoint of <paramref name="old"/> (its slot), if any.</summary>
     public ClientConnection? Current(ClientConnection old) => _slots[old.Slot] is { IsClosed: false } current ? current : null;
 
@@ -167,6 +193,11 @@ internal sealed class ConnectionPool : IDisposable
         {
             error ??= _unreachable[slot];
             return null;
+        }
+
+        if (now < _reopenAt[slot])
+        {
+            return null; // refused there just now: what waits is placed at a tick once the backoff is over
         }
 
         var endpoint = _endpoints[slot];
