@@ -20,6 +20,28 @@ state=${COURIER_STACK_DIR:-/tmp/courier-local-stack}
 
 die() { echo "local-stack: $*" >&2; exit 1; }
 
+# The state directory holds the keys, the courier it builds and the pids `down` signals: it must be this user's alone.
+# The default sits in /tmp, where another local user could make it first (with a key of theirs in the allow-list, or
+# links where this script writes).
+own_state() {
+    [ -e "$state" ] || [ -L "$state" ] || mkdir -p -m 0700 "$state" || die "cannot create $state"
+    [ -d "$state" ] && [ ! -L "$state" ] || die "$state is not a directory (a link is refused): remove it or set COURIER_STACK_DIR"
+    local owner mode
+    owner=$(stat -c %u "$state")
+    mode=$(stat -c %a "$state")
+    [ "$owner" = "$(id -u)" ] || die "$state belongs to uid $owner, not to you: remove it or set COURIER_STACK_DIR"
+    (((8#$mode & 8#022) == 0)) || die "$state is writable by others (mode $mode): chmod go-w it, or set COURIER_STACK_DIR"
+}
+
+# Whether a pid from the pids file is still the process `up` started: after a crash or a reboot the number may belong
+# to anything else. A server writes its output to this stack's log; nginx's master names this stack's config.
+ours() { # role pid
+    case $1 in
+        nginx) [[ $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) == *"$state/nginx.conf"* ]] ;;
+        *) [[ $(readlink "/proc/$2/fd/1" 2>/dev/null) == "$state/logs/"* ]] ;;
+    esac
+}
+
 courier_exe() {
     if [ -n "${COURIER:-}" ]; then
         [ -x "$COURIER" ] || die "COURIER=$COURIER is not executable"
@@ -60,6 +82,7 @@ up() {
     done
     [[ $servers =~ ^[1-9][0-9]*$ ]] || die "--servers takes a positive number"
     [[ $port =~ ^[0-9]+$ ]] && [ "$port" -le 65535 ] || die "--port takes a port number (0: pick one)"
+    own_state
     [ ! -e "$state/pids" ] || die "a stack is already up (state in $state); run: $0 down"
     local nginx load
     nginx=$(nginx_binary) || exit 1
@@ -71,6 +94,7 @@ up() {
     if $secure; then
         # CURVE (docs/security.md): one key pair for every replica (clients check one server key), one client pair in
         # the allow-list. nginx passes TCP and never holds a key: encryption runs end to end, client to server.
+        rm -rf "$state/keys/allow" # only the key generated now is admitted
         mkdir -p "$state/keys/allow"
         "$courier" keygen --out "$state/keys/server" --force >/dev/null || die "courier keygen failed"
         "$courier" keygen --out "$state/keys/client" --force >/dev/null || die "courier keygen failed"
@@ -124,23 +148,31 @@ CONF
 }
 
 down() {
+    own_state
     [ -e "$state/pids" ] || { echo "local-stack: nothing is up" >&2; return 0; }
     local role pid
+    local -a mine=()
     while read -r role pid; do
+        [[ $pid =~ ^[0-9]+$ ]] && ours "$role" "$pid" || { echo "local-stack: $role $pid is gone or not ours: left alone" >&2; continue; }
+        mine+=("$role $pid")
+    done <"$state/pids"
+    for entry in "${mine[@]}"; do
+        read -r role pid <<<"$entry"
         if [ "$role" = nginx ]; then
             # nginx's master takes its workers down with it.
             kill -QUIT "$pid" 2>/dev/null || true
         else
             kill -TERM "$pid" 2>/dev/null || true
         fi
-    done <"$state/pids"
+    done
     local deadline=$((SECONDS + 15))
-    while read -r role pid; do
+    for entry in "${mine[@]}"; do
+        read -r role pid <<<"$entry"
         while kill -0 "$pid" 2>/dev/null; do
             if [ $SECONDS -ge $deadline ]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
             sleep 0.1
         done
-    done <"$state/pids"
+    done
     rm -f "$state/pids" "$state/nginx.pid"
     echo "local-stack: down"
 }

@@ -81,7 +81,8 @@ public sealed partial class LocalStackProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string state, params string[] args)
+    /// <summary>Runs the script with <paramref name="state"/> as its state directory.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string state, params string[] args)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(Script);

@@ -132,6 +132,54 @@ public sealed class NginxStackTests
     }
 
     [SkippableFact]
+    public async Task Down_leaves_alone_a_process_the_pids_file_names_that_up_did_not_start()
+    {
+        LocalStackProcess.SkipUnlessNginx();
+        var stack = await LocalStackProcess.UpAsync(servers: 1);
+        // A stale or tampered pids file: the number may now belong to any process of the user.
+        using var stranger = System.Diagnostics.Process.Start("sleep", "300");
+        try
+        {
+            await File.AppendAllTextAsync(Path.Combine(stack.StateDir, "pids"), $"server {stranger.Id}\n");
+
+            var (exit, _, stderr) = await stack.DownAsync();
+
+            Assert.True(exit == 0, stderr);
+            await Poll.UntilAsync(
+                () => !LocalStackProcess.IsAlive(stack.Servers[0].Pid) && !LocalStackProcess.IsAlive(stack.NginxPid), TimeSpan.FromSeconds(20), "the stack's own processes gone");
+            Assert.True(LocalStackProcess.IsAlive(stranger.Id), "down signalled a process that up did not start");
+            Assert.Contains($"server {stranger.Id} is gone or not ours", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            stranger.Kill();
+            await stack.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Up_refuses_a_state_directory_that_other_users_can_write()
+    {
+        // Such as the default /tmp/courier-local-stack made first by another user, with a key of theirs in keys/allow.
+        var state = Directory.CreateTempSubdirectory("courier-stack-").FullName;
+        try
+        {
+            File.SetUnixFileMode(state, (UnixFileMode)0b111_111_111);
+
+            var (exit, _, stderr) = await LocalStackProcess.RunAsync(state, "up", "--servers", "1", "--port", "0", "--secure");
+
+            Assert.NotEqual(0, exit);
+            Assert.Contains("writable by others", stderr, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(state, "pids")));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public async Task Rendered_nginx_config_passes_nginx_t()
     {
         LocalStackProcess.SkipUnlessNginx();
