@@ -94,7 +94,7 @@ internal static class Cli
             Security = command switch
             {
                 "server" or "broker" => SecurityFlags.ForListener(parse, command),
-                "request" or "bench" or "health" or "worker" => SecurityFlags.ForConnector(parse, command),
+                "request" or "bench" or "health" or "worker" or "top" => SecurityFlags.ForConnector(parse, command),
                 _ => RefuseSecurity(parse, command),
             };
             return await body();

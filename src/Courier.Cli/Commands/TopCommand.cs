@@ -26,19 +26,24 @@ internal static class TopCommand
                 Timeout = TimeSpan.FromSeconds(2),
                 Retries = 1,
                 Transport = Cli.Transport,
+                Security = Cli.Security,
             });
             var screen = new TopScreen(endpoint, Console.Out, !Console.IsOutputRedirected);
             var limit = parse.GetValue(iterations);
+            Exception? failed = null;
             for (var round = 1; limit == 0 || round <= limit; round++)
             {
                 TopSnapshot snapshot;
                 try
                 {
                     snapshot = await TopSnapshot.ReadAsync(client, Cli.Shutdown);
+                    failed = null;
                 }
                 catch (Exception ex) when (ex is CourierTimeoutException or CourierRemoteException or CourierUnreachableException)
                 {
+                    // Drawn, and the view goes on; a bounded run whose last round failed exits with that failure's code.
                     snapshot = TopSnapshot.Failed(ex.Message);
+                    failed = ex;
                 }
 
                 screen.Draw(snapshot);
@@ -46,6 +51,11 @@ internal static class TopCommand
                 {
                     await Task.Delay(every, Cli.Shutdown);
                 }
+            }
+
+            if (failed is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
             }
 
             return 0;

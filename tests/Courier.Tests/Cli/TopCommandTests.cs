@@ -54,6 +54,16 @@ public sealed partial class TopCommandTests
         }
     }
 
+    [Fact]
+    public async Task Top_with_iterations_exits_3_when_nothing_answers()
+    {
+        var (exit, _, stderr) = await ChildProcess.RunAsync(
+            TimeSpan.FromSeconds(60), "top", "--connect", "tcp://127.0.0.1:1", "--iterations", "1");
+
+        Assert.True(exit == 3, $"exit {exit}: {stderr}");
+        Assert.StartsWith("courier: error:", stderr.Trim(), StringComparison.Ordinal);
+    }
+
     /// <summary>The SERVED column of <paramref name="service"/>'s row; 0 when the row is not on screen yet.</summary>
     private static long Served(string screen, string service)
     {

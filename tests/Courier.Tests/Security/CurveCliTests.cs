@@ -12,6 +12,37 @@ public sealed class CurveCliTests
     private const string Nobody = "tcp://127.0.0.1:1";
 
     [Fact]
+    public async Task Top_watches_a_CURVE_broker_with_a_clients_keys()
+    {
+        var keys = Directory.CreateTempSubdirectory("courier-top-keys-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(keys, "allow"));
+            foreach (var name in new[] { "server", "client" })
+            {
+                var (made, _, error) = await ChildProcess.RunAsync(Bound, "keygen", "--out", Path.Combine(keys, name));
+                Assert.True(made == 0, error);
+            }
+
+            File.Copy(Path.Combine(keys, "client.key"), Path.Combine(keys, "allow", "client.key"));
+            var (broker, endpoint) = await ChildProcess.StartBrokerAsync(
+                "--bind", "tcp://127.0.0.1:*", "--curve-secret", Path.Combine(keys, "server.key_secret"), "--curve-allow", Path.Combine(keys, "allow"));
+            await using var _ = broker;
+
+            var (exit, stdout, stderr) = await ChildProcess.RunAsync(
+                Bound, "top", "--connect", endpoint, "--iterations", "1",
+                "--curve-secret", Path.Combine(keys, "client.key_secret"), "--curve-server", Path.Combine(keys, "server.key"));
+
+            Assert.True(exit == 0, $"exit {exit}: {stderr}\n{stdout}");
+            Assert.Contains("SERVICE", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_malformed_curve_secret_file_is_one_error_line_and_exit_2_without_quoting_the_key()
     {
         // Z85 has '=': a secret key with one would make the line a property after all (a misnamed one).
