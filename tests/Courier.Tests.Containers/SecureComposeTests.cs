@@ -40,6 +40,39 @@ public sealed partial class SecureComposeTests
         }
     }
 
+    [Fact]
+    public void Each_role_mounts_only_the_key_volume_of_its_own_key_and_every_listener_enforces_the_policy()
+    {
+        var secure = Compose.Read(Path.Combine(Deploy, "docker-compose.secure.yml"));
+        Assert.True(File.Exists(Path.Combine(Deploy, "policy.secure.json")));
+
+        foreach (var (name, block) in secure.Services.Where(s => s.Key != "keygen"))
+        {
+            // What the service merges in (one anchor) counts as its own text.
+            var anchor = Regex.Match(block, @"<<: \*([\w-]+)").Groups[1].Value;
+            var text = block + (secure.Anchors.TryGetValue(anchor, out var merged) ? merged : "");
+            var volumes = Regex.Matches(text, @"- (courier-keys[\w-]*):").Select(m => m.Groups[1].Value).ToArray();
+            var command = FlowList(block, "command") ?? throw new Xunit.Sdk.XunitException($"{name} has no command");
+            var secret = command[command.IndexOf("--curve-secret") + 1];
+            var health = FlowList(text, "test");
+            if (command.Contains("--curve-allow"))
+            {
+                Assert.Equal(["courier-keys-listener"], volumes);
+                Assert.True(command.Contains("--policy"), $"{name} admits every allowed key to every service: {string.Join(' ', command)}");
+            }
+            else
+            {
+                // A client or worker: its own pair's volume, which holds no listener secret.
+                Assert.Equal([$"courier-keys-{Path.GetFileName(secret).Replace(".key_secret", "", StringComparison.Ordinal)}"], volumes);
+            }
+
+            if (health is not null)
+            {
+                Assert.Equal(secret, health[health.IndexOf("--curve-secret") + 1]);
+            }
+        }
+    }
+
     /// <summary>A YAML flow sequence of quoted strings (<c>key: ["a", "b"]</c>, over several lines): JSON as it is.</summary>
     private static List<string>? FlowList(string block, string key)
     {

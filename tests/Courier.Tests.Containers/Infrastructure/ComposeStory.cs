@@ -4,8 +4,8 @@ namespace Courier.Tests.Containers.Infrastructure;
 /// The compose file's stacks brought up once, with the README's commands, and put through everything the tests check:
 /// three servers behind nginx, the broker with three workers, and the second broker with its two workers, all up
 /// together; the read-only checks on them side by side; then the three benches one after another, each with its faults
-/// (a server SIGKILLed and another stopped gracefully behind nginx, a worker SIGKILLed, broker-b SIGKILLed); last,
-/// <c>down</c>. Each test asserts its part of what was seen: one stack up instead of one per test took a warm run
+/// (a server SIGKILLed and another stopped gracefully behind nginx, a worker SIGKILLed, broker-b SIGKILLed); then
+/// <c>down</c>, and the secure override's stack (<see cref="SecureStory"/>). Each test asserts its part of what was seen: one stack up instead of one per test took a warm run
 /// of the collection from 7 minutes to about 3½ on 2 cores (about 2 since, docs/deploy.md).
 /// </summary>
 public sealed class ComposeStory
@@ -47,6 +47,9 @@ public sealed class ComposeStory
 
     /// <summary>What the engine listed of the project before <c>down</c> (so that "nothing left" means something).</summary>
     public required (string[] Containers, string[] Networks) BeforeDown { get; init; }
+
+    /// <summary>The secure override's stack, brought up once the plain ones are down (<see cref="SecureStory"/>).</summary>
+    public required SecureStory Secure { get; init; }
 
     /// <summary>
     /// Brings the stacks up, then waits for <paramref name="quiet"/> (the Kubernetes story, which starts its pods beside
@@ -102,6 +105,7 @@ public sealed class ComposeStory
         await stack.ComposeOkAsync(Minutes, Commands.Down);
         var left = (await story.LeftAsync("ps", "-a"), await story.LeftAsync("network", "ls"), await story.LeftAsync("volume", "ls"));
         log.Line($"compose: down after {clock.Elapsed.TotalSeconds:F1} s");
+        var secure = await SecureStory.RunAsync(stack, log);
 
         return new ComposeStory
         {
@@ -113,6 +117,7 @@ public sealed class ComposeStory
             TwoBrokers = twoBrokers,
             BeforeDown = before,
             LeftAfterDown = left,
+            Secure = secure,
         };
     }
 
