@@ -103,6 +103,42 @@ public sealed partial class KubernetesManifestTests
     }
 
     [SkippableFact]
+    public async Task The_secure_overlay_runs_every_courier_role_with_curve_from_its_own_secret_and_the_listeners_with_the_policy()
+    {
+        var objects = (await RenderedAsync())[Path.Combine("deploy", "k8s", "overlays", "secure")];
+        Assert.Equal(
+            File.ReadAllText(Path.Combine(Repo.Root, "deploy", "policy.secure.json")),
+            Single(objects, "ConfigMap", "courier-policy").GetProperty("data").GetProperty("policy.json").GetString());
+
+        foreach (var (name, secret, listener) in new[] { ("courier-server", "courier-listener-keys", true), ("courier-broker", "courier-listener-keys", true), ("courier-worker", "courier-worker-keys", false) })
+        {
+            var pod = Single(objects, "Deployment", name).GetProperty("spec").GetProperty("template").GetProperty("spec");
+            var container = pod.GetProperty("containers")[0];
+            var args = Strings(container.GetProperty("args"));
+            Assert.Contains("--curve-secret", args);
+            Assert.Contains(listener ? "--curve-allow" : "--curve-server", args);
+            if (listener)
+            {
+                Assert.Contains("--policy", args);
+            }
+
+            // Every probe connects with a key: without one a CURVE listener never answers, and the pod is never ready.
+            foreach (var probe in container.EnumerateObject().Where(p => p.Name.EndsWith("Probe", StringComparison.Ordinal)))
+            {
+                Assert.Contains("--curve-secret", Strings(probe.Value.GetProperty("exec").GetProperty("command")));
+            }
+
+            // Its role's Secret only, readable by the image's user through the pod's group, by no one else.
+            var keys = pod.GetProperty("volumes").EnumerateArray().Where(v => v.TryGetProperty("secret", out _)).ToArray();
+            Assert.Equal(secret, Assert.Single(keys).GetProperty("secret").GetProperty("secretName").GetString());
+            Assert.Equal(Convert.ToInt32("440", 8), keys[0].GetProperty("secret").GetProperty("defaultMode").GetInt32());
+            Assert.Equal(1654, pod.GetProperty("securityContext").GetProperty("fsGroup").GetInt32());
+        }
+    }
+
+    private static List<string> Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
+
+    [SkippableFact]
     public async Task The_renderer_renders_what_kubectl_kustomize_does_when_kubectl_is_here()
     {
         var rendered = await RenderedAsync();
