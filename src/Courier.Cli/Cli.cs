@@ -21,8 +21,17 @@ internal static class Cli
         return done.Task;
     }
 
+    /// <summary>
+    /// The first SIGINT or SIGTERM stops gracefully (a server drains for up to its <c>--drain-timeout</c>); a second is
+    /// not held back and ends the process as the signal does by default: Ctrl-C twice never waits out a long drain.
+    /// </summary>
     public static void RequestShutdown(System.Runtime.InteropServices.PosixSignalContext context)
     {
+        if (ShutdownSource.IsCancellationRequested)
+        {
+            return;
+        }
+
         context.Cancel = true;
         ShutdownSource.Cancel();
     }
@@ -130,6 +139,30 @@ internal static class Cli
     {
         SecurityFlags.RefuseAll(parse, command);
         return Courier.Security.CourierSecurityOptions.Default;
+    }
+
+    /// <summary>
+    /// Prints where the metrics are served, and warns once on stderr when a CURVE listener serves them beyond loopback:
+    /// plain HTTP, no authentication, with the service names, queue depths and counters a policy may deny through
+    /// <c>mmi.stats</c>.
+    /// </summary>
+    public static void AnnounceMetrics(string? url, bool listener)
+    {
+        if (url is null)
+        {
+            return;
+        }
+
+        Console.WriteLine($"metrics on {url}");
+        var host = new Uri(url).Host;
+        var loopback = host == "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
+        if (listener && Security.Enabled && !loopback)
+        {
+            Console.Error.WriteLine(
+                $"courier: warning: metrics on {url} are plain HTTP without authentication, beside a CURVE listener: whoever reaches "
+                + "that port reads service names, queue depths and counters that --policy may deny through mmi.stats; give "
+                + "--metrics-host a private or loopback address");
+        }
     }
 
     public static int Fail(int code, string message)

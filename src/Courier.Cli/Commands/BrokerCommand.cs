@@ -48,10 +48,7 @@ internal static class BrokerCommand
             });
             await broker.StartAsync(cancellationToken);
             Console.WriteLine($"broker listening on {broker.Endpoint}");
-            if (exporters.MetricsUrl is { } url)
-            {
-                Console.WriteLine($"metrics on {url}");
-            }
+            Cli.AnnounceMetrics(exporters.MetricsUrl, listener: true);
             await Cli.WaitForShutdownAsync();
             await broker.StopAsync(CancellationToken.None);
             Console.WriteLine("broker stopped");

@@ -44,10 +44,7 @@ internal static class ServerCommand
                 .Map(CourierServices.WhoAmIName, CourierServices.WithDelay(CourierServices.WhoAmI(instance), wait), idempotent: true);
             await server.StartAsync(cancellationToken);
             Console.WriteLine($"server {instance} listening on {server.Endpoint}");
-            if (exporters.MetricsUrl is { } url)
-            {
-                Console.WriteLine($"metrics on {url}");
-            }
+            Cli.AnnounceMetrics(exporters.MetricsUrl, listener: true);
             await Cli.WaitForShutdownAsync();
 
             await server.StopAsync(CancellationToken.None);

@@ -77,10 +77,7 @@ internal static class WorkerCommand
 
             await worker.StartAsync(cancellationToken);
             Console.WriteLine($"worker {instance} serving {string.Join(", ", serving)} for {string.Join(", ", parse.GetValue(connect)!)}");
-            if (exporters.MetricsUrl is { } url)
-            {
-                Console.WriteLine($"metrics on {url}");
-            }
+            Cli.AnnounceMetrics(exporters.MetricsUrl, listener: false);
             await Cli.WaitForShutdownAsync();
             await worker.StopAsync(CancellationToken.None);
             Console.WriteLine($"worker {instance} stopped");

@@ -24,6 +24,39 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task A_second_SIGINT_ends_a_server_whose_drain_waits_for_a_long_handler()
+    {
+        var (server, endpoint) = await ChildProcess.StartServerAsync(
+            "--bind", "tcp://127.0.0.1:*", "--delay", "1h", "--drain-timeout", "1h", "--log-level", "Information",
+            "--metrics-port", "*", "--metrics-host", "127.0.0.1");
+        await using (server)
+        {
+            await server.WaitForOutputAsync("metrics on http://");
+            var metrics = System.Text.RegularExpressions.Regex.Match(server.Stdout, @"metrics on (http://\S+/metrics)").Groups[1].Value;
+            await using var client = new Courier.Client.CourierClient(Courier.Client.CourierClientOptions.Default with
+            {
+                Endpoints = [endpoint],
+                Timeout = TimeSpan.FromMinutes(5),
+                Retries = 0,
+            });
+            var held = client.RequestAsync("echo", "held");
+            using var http = new HttpClient();
+            await Poll.UntilAsync(
+                async () => System.Text.RegularExpressions.Regex.IsMatch(await http.GetStringAsync(metrics), @"(?m)^courier_server_active_requests(\{[^}]*\})? 1\b"),
+                Bound, "the request in its handler");
+
+            // The first: a graceful stop, which would wait an hour for that handler.
+            server.Signal("INT");
+            await Poll.UntilAsync(() => server.Stderr.Contains("stopping: 1 request(s) in flight", StringComparison.Ordinal), Bound, "the drain begun");
+            Assert.False(server.HasExited);
+
+            server.Signal("INT");
+            Assert.Equal(130, await server.WaitForExitAsync(Bound));
+            Assert.False(held.IsCompletedSuccessfully);
+        }
+    }
+
+    [Fact]
     public async Task Server_with_an_unbindable_endpoint_exits_2_with_one_line()
     {
         // Well formed, so the CLI lets it through; 192.0.2.1 (TEST-NET-1) is no address of this machine.

@@ -12,19 +12,54 @@ public sealed class CurveCliTests
     private const string Nobody = "tcp://127.0.0.1:1";
 
     [Fact]
-    public async Task Top_watches_a_CURVE_broker_with_a_clients_keys()
+    public async Task A_CURVE_broker_serving_its_metrics_beyond_loopback_warns_that_they_are_unauthenticated()
     {
-        var keys = Directory.CreateTempSubdirectory("courier-top-keys-").FullName;
+        var keys = await KeysAsync();
         try
         {
-            Directory.CreateDirectory(Path.Combine(keys, "allow"));
-            foreach (var name in new[] { "server", "client" })
+            var curve = new[] { "--curve-secret", Path.Combine(keys, "server.key_secret"), "--curve-allow", Path.Combine(keys, "allow") };
+            var (open, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", .. curve]);
+            await using (open)
             {
-                var (made, _, error) = await ChildProcess.RunAsync(Bound, "keygen", "--out", Path.Combine(keys, name));
-                Assert.True(made == 0, error);
+                await Poll.UntilAsync(() => open.Stderr.Contains("courier: warning: metrics on http://0.0.0.0:", StringComparison.Ordinal), Bound, "the warning");
             }
 
-            File.Copy(Path.Combine(keys, "client.key"), Path.Combine(keys, "allow", "client.key"));
+            var (local, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", "--metrics-host", "127.0.0.1", .. curve]);
+            await using (local)
+            {
+                await local.WaitForOutputAsync("metrics on http://127.0.0.1:");
+                local.Signal("TERM");
+                Assert.Equal(0, await local.WaitForExitAsync(Bound));
+                Assert.DoesNotContain("warning", local.Stderr, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    /// <summary>A server and a client pair made by `courier keygen`, the client's public key in allow/.</summary>
+    private static async Task<string> KeysAsync()
+    {
+        var keys = Directory.CreateTempSubdirectory("courier-cli-keys-").FullName;
+        Directory.CreateDirectory(Path.Combine(keys, "allow"));
+        foreach (var name in new[] { "server", "client" })
+        {
+            var (made, _, error) = await ChildProcess.RunAsync(Bound, "keygen", "--out", Path.Combine(keys, name));
+            Assert.True(made == 0, error);
+        }
+
+        File.Copy(Path.Combine(keys, "client.key"), Path.Combine(keys, "allow", "client.key"));
+        return keys;
+    }
+
+    [Fact]
+    public async Task Top_watches_a_CURVE_broker_with_a_clients_keys()
+    {
+        var keys = await KeysAsync();
+        try
+        {
             var (broker, endpoint) = await ChildProcess.StartBrokerAsync(
                 "--bind", "tcp://127.0.0.1:*", "--curve-secret", Path.Combine(keys, "server.key_secret"), "--curve-allow", Path.Combine(keys, "allow"));
             await using var _ = broker;
