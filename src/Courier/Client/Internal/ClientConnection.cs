@@ -88,6 +88,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     public bool Retiring { get; set; }
 
     /// <summary>
+    /// Its peer answered a request on it with anything but a refusal: a later 503 here is about that request or its
+    /// service (a full queue), not a peer that refuses everything, so its endpoint is connected again at once.
+    /// </summary>
+    public bool HasAnswered { get; set; }
+
+    /// <summary>
     /// The incarnation of the peer this connection reached, from its probe answer; null for a peer that sends none.
     /// libzmq redials a dropped connection by itself, so a later probe answer naming another one means the requests
     /// sent before went to a peer that is gone.

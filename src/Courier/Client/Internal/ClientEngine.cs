@@ -437,6 +437,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         var error = Error(connection, request, status, message);
         if (status != CourierStatus.Unavailable)
         {
+            connection.HasAnswered = true;
             Fail(request, error);
         }
         else if (ReferenceEquals(request.Connection, connection))
@@ -480,13 +481,10 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private static CourierOutcomeUnknownException OutcomeUnknown(PendingRequest request, ClientConnection connection, string reason)
         => new(request.Service, $"the connection to {connection.Endpoint} was judged dead ({reason}) while it held the request, and it is not idempotent: it ran once or not at all");
 
-    public void Complete(PendingRequest request, CourierReply reply)
+    /// <summary>The answer to <paramref name="request"/>, received on <paramref name="connection"/>.</summary>
+    public void Complete(ClientConnection connection, PendingRequest request, CourierReply reply)
     {
-        if (request.Connection is { } connection)
-        {
-            _pool.Answered(connection);
-        }
-
+        connection.HasAnswered = true;
         try
         {
             Remove(request);

@@ -110,7 +110,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         var status = StatusFrames.Parse(header[CourierFrame.PrefixLength..]);
         if (status == CourierStatus.Ok)
         {
-            engine.Complete(request, Reply(request, message, Protocol.CourierHeaders.Empty));
+            engine.Complete(connection, request, Reply(request, message, Protocol.CourierHeaders.Empty));
         }
         else
         {
@@ -138,7 +138,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         var status = StatusFrames.Parse(header.Slice(15, 3));
         if (status == CourierStatus.Ok)
         {
-            engine.Complete(request, Reply(request, message, CourierHeaders.Decode(block)));
+            engine.Complete(connection, request, Reply(request, message, CourierHeaders.Decode(block)));
         }
         else
         {
@@ -178,7 +178,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
             var status = StatusFrames.Parse(record.Tag);
             if (status == CourierStatus.Ok)
             {
-                engine.Complete(request, new CourierReply(request.Service, [record.Body.ToArray()]));
+                engine.Complete(connection, request, new CourierReply(request.Service, [record.Body.ToArray()]));
             }
             else
             {
@@ -221,6 +221,6 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
             return;
         }
 
-        engine.Complete(request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
+        engine.Complete(connection, request, new CourierReply(request.Service, [.. frames.Skip(3).Select(f => (ReadOnlyMemory<byte>)f)]));
     }
 }

@@ -20,9 +20,9 @@ internal sealed class ConnectionPool : IDisposable
     private readonly long[] _unreachableUntil;
     private readonly CourierUnreachableException?[] _unreachable;
 
-    // An endpoint whose connections refuse (503) is connected again after a backoff that grows with each refusal in a row
-    // (as the refused requests' own), not at once: a peer that refuses everything must not make the client open a
-    // connection, and log its lines, per refusal.
+    // An endpoint whose fresh connections refuse (503) before answering anything is connected again after a backoff that
+    // grows with each such connection in a row (as the refused requests' own), not at once: a peer that refuses
+    // everything must not make the client open a connection, and log its lines, per refusal.
     private readonly long[] _reopenAt;
     private readonly int[] _refusedInRow;
     private readonly List<ClientConnection> _retiring = [];
@@ -58,6 +58,7 @@ internal sealed class ConnectionPool : IDisposable
         error = null;
         ClientConnection? best = null;
         var open = 0;
+        var putOff = false;
         var start = _next;
         for (var i = 0; i < _slots.Length; i++)
         {
@@ -65,6 +66,8 @@ internal sealed class ConnectionPool : IDisposable
             var connection = _slots[slot] ?? Open(slot, now, ref error);
             if (connection is null)
             {
+                // Put off after refusals: a connection comes soon, so another endpoint's failure is not the answer.
+                putOff |= now < _reopenAt[slot];
                 continue;
             }
 
@@ -82,7 +85,7 @@ internal sealed class ConnectionPool : IDisposable
             }
         }
 
-        if (open > 0)
+        if (open > 0 || putOff)
         {
             error = null;
         }
@@ -131,8 +134,10 @@ internal sealed class ConnectionPool : IDisposable
     }
 
     /// <summary>
-    /// <see cref="Retire"/> for a refusal (503): the endpoint is connected again only after a backoff that grows with the
-    /// refusals in a row there, until a request is answered there again (<see cref="Answered"/>).
+    /// <see cref="Retire"/> for a refusal (503). A connection that answered something before is retired as any other (its
+    /// peer refused one request: a full queue, a service that is busy), and its endpoint connected again when next
+    /// needed; one that answered nothing but refusals puts its endpoint off for a backoff that grows with each such
+    /// connection in a row.
     /// </summary>
     public void RetireRefused(ClientConnection connection, long now)
     {
@@ -141,12 +146,18 @@ internal sealed class ConnectionPool : IDisposable
             return;
         }
 
-        _reopenAt[connection.Slot] = now + RefusedRequests.Backoff(++_refusedInRow[connection.Slot], _options.TimeProvider.TimestampFrequency);
+        var slot = connection.Slot;
+        if (connection.HasAnswered)
+        {
+            _refusedInRow[slot] = 0;
+        }
+        else
+        {
+            _reopenAt[slot] = now + RefusedRequests.Backoff(++_refusedInRow[slot], _options.TimeProvider.TimestampFrequency);
+        }
+
         Retire(connection);
     }
-
-    /// <summary>A request answered (not refused) on <paramref name="connection"/>: its endpoint's refusals in a row are over.</summary>
-    public void Answered(ClientConnection connection) => _refusedInRow[connection.Slot] = 0;
 
     /// <summary>The connection open now to the endpoint of <paramref name="old"/> (its slot), if any.</summary>
     public ClientConnection? Current(ClientConnection old) => _slots[old.Slot] is { IsClosed: false } current ? current : null;
