@@ -22,17 +22,19 @@ internal static class Cli
     }
 
     /// <summary>
-    /// The first SIGINT or SIGTERM stops gracefully (a server drains for up to its <c>--drain-timeout</c>); a second is
-    /// not held back and ends the process as the signal does by default: Ctrl-C twice never waits out a long drain.
+    /// The first SIGINT or SIGTERM stops gracefully (a server drains for up to its <c>--drain-timeout</c>); a second ends
+    /// the process at once, with the code the signal's own end would give (130, 143): Ctrl-C twice never waits out a long
+    /// drain. By exit, not by letting the signal through: as a container's first process (PID 1) the kernel would
+    /// ignore the signal's default action.
     /// </summary>
     public static void RequestShutdown(System.Runtime.InteropServices.PosixSignalContext context)
     {
+        context.Cancel = true;
         if (ShutdownSource.IsCancellationRequested)
         {
-            return;
+            Environment.Exit(context.Signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? 143 : 130);
         }
 
-        context.Cancel = true;
         ShutdownSource.Cancel();
     }
 
@@ -154,15 +156,37 @@ internal static class Cli
         }
 
         Console.WriteLine($"metrics on {url}");
-        var host = new Uri(url).Host;
-        var loopback = host == "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
-        if (listener && Security.Enabled && !loopback)
+        if (listener && Security.Enabled && !IsPrivate(new Uri(url).Host))
         {
             Console.Error.WriteLine(
                 $"courier: warning: metrics on {url} are plain HTTP without authentication, beside a CURVE listener: whoever reaches "
                 + "that port reads service names, queue depths and counters that --policy may deny through mmi.stats; give "
-                + "--metrics-host a private or loopback address");
+                + "--metrics-host a loopback or private address");
         }
+    }
+
+    /// <summary>Loopback, or an address of a private range (10/8, 172.16/12, 192.168/16, fc00::/7, fe80::/10): not 0.0.0.0, not a public one.</summary>
+    private static bool IsPrivate(string host)
+    {
+        if (host == "localhost")
+        {
+            return true;
+        }
+
+        if (!System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address))
+        {
+            return false;
+        }
+
+        if (System.Net.IPAddress.IsLoopback(address))
+        {
+            return true;
+        }
+
+        var bytes = (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).GetAddressBytes();
+        return bytes.Length == 4
+            ? bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xF0) == 16) || (bytes[0] == 192 && bytes[1] == 168)
+            : (bytes[0] & 0xFE) == 0xFC || (bytes[0] == 0xFE && (bytes[1] & 0xC0) == 0x80);
     }
 
     public static int Fail(int code, string message)
