@@ -14,67 +14,37 @@ public sealed class CurveCliTests
     [Fact]
     public async Task A_CURVE_broker_serving_its_metrics_beyond_loopback_warns_that_they_are_unauthenticated()
     {
-        var keys = await KeysAsync();
-        try
+        using var keys = new Keys();
+        var curve = new[] { "--curve-secret", keys.Secret("server"), "--curve-allow", keys.AllowDirectory };
+        var (open, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", .. curve]);
+        await using (open)
         {
-            var curve = new[] { "--curve-secret", Path.Combine(keys, "server.key_secret"), "--curve-allow", Path.Combine(keys, "allow") };
-            var (open, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", .. curve]);
-            await using (open)
-            {
-                await Poll.UntilAsync(() => open.Stderr.Contains("courier: warning: metrics on http://0.0.0.0:", StringComparison.Ordinal), Bound, "the warning");
-            }
-
-            var (local, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", "--metrics-host", "127.0.0.1", .. curve]);
-            await using (local)
-            {
-                await local.WaitForOutputAsync("metrics on http://127.0.0.1:");
-                local.Signal("TERM");
-                Assert.Equal(0, await local.WaitForExitAsync(Bound));
-                Assert.DoesNotContain("warning", local.Stderr, StringComparison.Ordinal);
-            }
-        }
-        finally
-        {
-            Directory.Delete(keys, recursive: true);
-        }
-    }
-
-    /// <summary>A server and a client pair made by `courier keygen`, the client's public key in allow/.</summary>
-    private static async Task<string> KeysAsync()
-    {
-        var keys = Directory.CreateTempSubdirectory("courier-cli-keys-").FullName;
-        Directory.CreateDirectory(Path.Combine(keys, "allow"));
-        foreach (var name in new[] { "server", "client" })
-        {
-            var (made, _, error) = await ChildProcess.RunAsync(Bound, "keygen", "--out", Path.Combine(keys, name));
-            Assert.True(made == 0, error);
+            await Poll.UntilAsync(() => open.Stderr.Contains("courier: warning: metrics on http://0.0.0.0:", StringComparison.Ordinal), Bound, "the warning");
         }
 
-        File.Copy(Path.Combine(keys, "client.key"), Path.Combine(keys, "allow", "client.key"));
-        return keys;
+        var (local, _) = await ChildProcess.StartBrokerAsync(["--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", "--metrics-host", "127.0.0.1", .. curve]);
+        await using (local)
+        {
+            await local.WaitForOutputAsync("metrics on http://127.0.0.1:");
+            local.Signal("TERM");
+            Assert.Equal(0, await local.WaitForExitAsync(Bound));
+            Assert.DoesNotContain("warning", local.Stderr, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
     public async Task Top_watches_a_CURVE_broker_with_a_clients_keys()
     {
-        var keys = await KeysAsync();
-        try
-        {
-            var (broker, endpoint) = await ChildProcess.StartBrokerAsync(
-                "--bind", "tcp://127.0.0.1:*", "--curve-secret", Path.Combine(keys, "server.key_secret"), "--curve-allow", Path.Combine(keys, "allow"));
-            await using var _ = broker;
+        using var keys = new Keys().Generate("client", allow: true);
+        var (broker, endpoint) = await ChildProcess.StartBrokerAsync(
+            "--bind", "tcp://127.0.0.1:*", "--curve-secret", keys.Secret("server"), "--curve-allow", keys.AllowDirectory);
+        await using var _ = broker;
 
-            var (exit, stdout, stderr) = await ChildProcess.RunAsync(
-                Bound, "top", "--connect", endpoint, "--iterations", "1",
-                "--curve-secret", Path.Combine(keys, "client.key_secret"), "--curve-server", Path.Combine(keys, "server.key"));
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(
+            Bound, "top", "--connect", endpoint, "--iterations", "1", "--curve-secret", keys.Secret("client"), "--curve-server", keys.Public("server"));
 
-            Assert.True(exit == 0, $"exit {exit}: {stderr}\n{stdout}");
-            Assert.Contains("SERVICE", stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(keys, recursive: true);
-        }
+        Assert.True(exit == 0, $"exit {exit}: {stderr}\n{stdout}");
+        Assert.Contains("SERVICE", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

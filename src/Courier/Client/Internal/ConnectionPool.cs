@@ -120,17 +120,21 @@ internal sealed class ConnectionPool : IDisposable
     /// Stops giving <paramref name="connection"/> new requests; its endpoint gets a fresh connection when next needed (a
     /// TCP proxy in front of several servers gives that one to another server).
     /// </summary>
-    public void Retire(ClientConnection connection)
+    public void Retire(ClientConnection connection) => _ = TryRetire(connection);
+
+    /// <summary><see cref="Retire"/>; false when <paramref name="connection"/> was no longer its endpoint's current one.</summary>
+    private bool TryRetire(ClientConnection connection)
     {
         if (connection.Retiring || !ReferenceEquals(_slots[connection.Slot], connection))
         {
-            return;
+            return false;
         }
 
         connection.Retiring = true;
         _slots[connection.Slot] = null;
         _retiring.Add(connection);
         ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
+        return true;
     }
 
     /// <summary>
@@ -141,7 +145,7 @@ internal sealed class ConnectionPool : IDisposable
     /// </summary>
     public void RetireRefused(ClientConnection connection, long now)
     {
-        if (connection.Retiring || !ReferenceEquals(_slots[connection.Slot], connection))
+        if (!TryRetire(connection))
         {
             return;
         }
@@ -155,8 +159,6 @@ internal sealed class ConnectionPool : IDisposable
         {
             _reopenAt[slot] = now + RefusedRequests.Backoff(++_refusedInRow[slot], _options.TimeProvider.TimestampFrequency);
         }
-
-        Retire(connection);
     }
 
     /// <summary>The connection open now to the endpoint of <paramref name="old"/> (its slot), if any.</summary>

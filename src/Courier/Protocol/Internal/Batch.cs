@@ -52,6 +52,13 @@ internal static class Batch
     /// <summary>A batch is sent before it grows past this, well below any frame limit a peer sets.</summary>
     public const int MaxFrameLength = 64 * 1024;
 
+    /// <summary>
+    /// Why a received batch frame of <paramref name="length"/> bytes is refused whole, or null: every record's body is a
+    /// slice of one copy of it, and one past the bound (what no Courier peer sends) would pin its whole size behind each
+    /// small record for as long as that one waits or runs.
+    /// </summary>
+    public static string? TooLarge(int length) => length > MaxFrameLength ? $"a batch of {length} bytes, over the {MaxFrameLength} a batch may be" : null;
+
     public static bool Is(ReadOnlySpan<byte> frame, byte kind)
         => frame.Length >= PrefixLength && frame[6] == kind && frame.StartsWith(Header);
 

@@ -96,12 +96,9 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
-        // Every record's body is a slice of one copy of the frame, held while any of its requests waits: a frame past a
-        // batch's bound (what no Courier client sends) would pin its whole size behind each record's small count.
-        var length = message.Length(message.Count - 1);
-        if (length > Batch.MaxFrameLength)
+        if (Batch.TooLarge(message.Length(message.Count - 1)) is { } tooLarge)
         {
-            Dropped(message.Count, $"a batch of {length} bytes, over the {Batch.MaxFrameLength} a batch may be");
+            Dropped(message.Count, tooLarge);
             return;
         }
 

@@ -28,12 +28,6 @@ internal static class TransportTelemetry
             return;
         }
 
-        long bytes = 0;
-        for (var f = 0; f < message.Count; f++)
-        {
-            bytes += message.Length(f);
-        }
-
-        CourierMetrics.ReceivedBytes.Add(bytes, new KeyValuePair<string, object?>(CourierMetrics.RoleTag, TelemetryRole.OfLoop(loop)));
+        CourierMetrics.ReceivedBytes.Add(message.TotalLength, new KeyValuePair<string, object?>(CourierMetrics.RoleTag, TelemetryRole.OfLoop(loop)));
     }
 }

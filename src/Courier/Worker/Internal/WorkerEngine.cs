@@ -296,9 +296,7 @@ internal sealed class WorkerEngine : IDisposable
                 _inbox.Unexpected(message.Count, "a probe's answer too large to be one");
                 return true;
             case WorkerMessageKind.ProbeAnswer:
-                // Heard, but no sign yet that the broker keeps this worker: a broker that answers and then says DISCONNECT
-                // must meet a growing backoff, not a reconnect (and its log lines) every tick.
-                connection.LastHeard = _clock.GetTimestamp();
+                Heard(connection, kept: false);
                 message.CopyTo(_received);
                 OnProbeAnswer(connection, _received);
                 _received.Clear(); // nothing of a peer's message kept past it
@@ -320,15 +318,7 @@ internal sealed class WorkerEngine : IDisposable
                 _inbox.OnRequestBatch(connection, message);
                 return true;
             case WorkerMessageKind.MdpCommand:
-                if (message[2][0] == MdpWorker.Disconnect)
-                {
-                    connection.LastHeard = _clock.GetTimestamp(); // as a probe answer: not a sign of being kept
-                }
-                else
-                {
-                    Heard(connection);
-                }
-
+                Heard(connection, kept: message[2][0] != MdpWorker.Disconnect);
                 OnCommand(connection, message);
                 return !connection.Closed;
             default:
@@ -396,10 +386,19 @@ internal sealed class WorkerEngine : IDisposable
         link.ReconnectDelay = TimeSpan.FromTicks(Math.Min(link.ReconnectDelay.Ticks * 2, _options.ReconnectDelayMax.Ticks));
     }
 
-    /// <summary>A heartbeat or work from the broker: it keeps this worker, so a later loss starts the backoff afresh.</summary>
-    private void Heard(WorkerConnection connection)
+    /// <summary>
+    /// Anything from the broker; <paramref name="kept"/> when it is a heartbeat or work, a sign that the broker keeps this
+    /// worker, so that a later loss starts the backoff afresh. A probe's answer or a DISCONNECT is no such sign: a broker
+    /// that answers and then says DISCONNECT meets a growing backoff, not a reconnect (and its log lines) every tick.
+    /// </summary>
+    private void Heard(WorkerConnection connection, bool kept = true)
     {
         connection.LastHeard = _clock.GetTimestamp();
+        if (!kept)
+        {
+            return;
+        }
+
         connection.Link.ReconnectDelay = _options.ReconnectDelay;
         connection.Link.FailedAttempts = 0;
         connection.Link.OutageReported = false;

@@ -47,11 +47,9 @@ internal sealed class WorkerInbox(WorkerRequests requests, ViolationLog violatio
     /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
     public void OnRequestBatch(WorkerConnection connection, MessageFrames message)
     {
-        // Each handler's body is a slice of one copy: a batch past its bound (what no Courier broker sends) would pin its
-        // whole size behind one small request for as long as that runs.
-        if (message.Length(0) > Batch.MaxFrameLength)
+        if (Batch.TooLarge(message.Length(0)) is { } tooLarge)
         {
-            Unexpected(message.Count, $"a batch of {message.Length(0)} bytes, over the {Batch.MaxFrameLength} a batch may be");
+            Unexpected(message.Count, tooLarge);
             return;
         }
 
