@@ -150,8 +150,10 @@ internal sealed class ConnectionPool : IDisposable
             return;
         }
 
+        // Still holding requests it took (a full queue behind a slow worker refuses the rest) is no peer refusing
+        // everything either.
         var slot = connection.Slot;
-        if (connection.HasAnswered)
+        if (connection.HasAnswered || connection.SentCount > 0)
         {
             _refusedInRow[slot] = 0;
         }
