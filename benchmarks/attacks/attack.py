@@ -136,8 +136,28 @@ def collide(endpoint, count, per_batch, service="echo"):
         answered += got
     print(f"{answered} of {count} answered in {time.time() - start:.2f}s")
 
+def unfinished(host, port, megabytes, seconds):
+    """Raw ZMTP 3.0: greets, waits for the listener's READY, then sends empty frames flagged "more" and never a last one."""
+    s = socket.create_connection((host, int(port)), timeout=10)
+    ready = b"\x05READY" + bytes([11]) + b"Socket-Type" + struct.pack(">I", 6) + b"DEALER"
+    s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32 + bytes([4, len(ready)]) + ready)
+    got = b""
+    while b"READY" not in got:  # libzmq drops a peer whose first frames come with its greeting
+        got += s.recv(4096)
+    chunk, sent, deadline = b"\x01\x00" * 50000, 0, time.time() + float(seconds)
+    try:
+        while sent < int(megabytes) * 1000000 and time.time() < deadline:
+            s.sendall(chunk)
+            sent += len(chunk)
+        outcome = "still open"
+    except OSError as e:
+        outcome = f"closed by the listener ({e.strerror})"
+    print(f"sent {sent} bytes of unfinished message; connection {outcome}", flush=True)
+
 if __name__ == "__main__":
     mode = sys.argv[1]
+    if mode == "unfinished":
+        unfinished(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     if mode == "envelope":
         envelope(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "echo")
     elif mode == "connections":

@@ -139,4 +139,5 @@ internal static class ViolationKind
     public const string OverCapacity = "requests over the worker's concurrency";
     public const string ConnectionLimit = "connection limit reached";
     public const string HandshakeTimeout = "connections closed before their handshake";
+    public const string UnfinishedMessage = "connections closed holding an unfinished message";
 }

@@ -97,6 +97,20 @@ public sealed record TransportOptions
     public long MaxPendingBytesPerPeer { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>
+    /// Native memory a listening process may hold, beyond 128 KiB a connection (what libzmq's buffers cost one anyway),
+    /// before a listener closes the connections holding the largest messages they never finished; counted as the resident
+    /// set, or malloc's count (glibc's mallinfo2) where smaller.
+    /// libzmq bounds frames (<see cref="MaxFrameSize"/>), never a multipart message, and keeps every frame until the last:
+    /// empty frames flagged "more" cost it 32 bytes of memory per byte sent. While the memory held is over half the limit,
+    /// a listener looks at its TCP connections once a second; over it, it closes those that have sent the most bytes
+    /// without finishing a message (at least 1 KiB) until that covers the excess (docs/guide.md, Limits against hostile
+    /// peers). Null, the default: a quarter of the memory the runtime sees as available to the process (a container's
+    /// limit, where there is one), between 64 MiB and 1 GiB. Native transport only (on the managed transport, unfinished
+    /// messages are not bounded).
+    /// </summary>
+    public long? NativeHeapBudget { get; init; }
+
+    /// <summary>
     /// Lines of each kind of violation or drop (a malformed message, a refused request, a dropped reply) logged per
     /// <see cref="ViolationLogInterval"/>; past it they are only counted, and one summary line per interval gives the
     /// counts. Default 10.
@@ -144,6 +158,7 @@ public sealed record TransportOptions
         Check(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
         Check(MaxConnections > 0, nameof(MaxConnections), "must be positive");
         Check(MaxPendingBytesPerPeer > 0, nameof(MaxPendingBytesPerPeer), "must be positive");
+        Check(NativeHeapBudget is null or > 0, nameof(NativeHeapBudget), "must be positive, or null for the default");
         Check(ViolationLogBurst >= 0, nameof(ViolationLogBurst), "must not be negative");
         Check(ViolationLogInterval > TimeSpan.Zero, nameof(ViolationLogInterval), "must be positive");
     }

@@ -29,6 +29,7 @@ public sealed class OptionsBindingTests
           "HandshakeTimeout": "00:00:04",
           "MaxConnections": 123,
           "MaxPendingBytesPerPeer": 1048576,
+          "NativeHeapBudget": 268435456,
           "ViolationLogBurst": 3,
           "ViolationLogInterval": "00:00:30"
         }
@@ -281,6 +282,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(TimeSpan.FromSeconds(4), transport.HandshakeTimeout);
         Assert.Equal(123, transport.MaxConnections);
         Assert.Equal(1024 * 1024, transport.MaxPendingBytesPerPeer);
+        Assert.Equal(256L << 20, transport.NativeHeapBudget);
         Assert.Equal(3, transport.ViolationLogBurst);
         Assert.Equal(TimeSpan.FromSeconds(30), transport.ViolationLogInterval);
         AssertEverySettingChanged(transport, TransportOptions.Default);

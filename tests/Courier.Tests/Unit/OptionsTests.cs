@@ -34,6 +34,16 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void Transport_rejects_a_heap_budget_that_is_not_positive_and_derives_one_when_none_is_given()
+    {
+        var error = Assert.Throws<ArgumentException>(() => (TransportOptions.Default with { NativeHeapBudget = 0 }).Validate());
+        Assert.Contains("NativeHeapBudget must be positive", error.Message, StringComparison.Ordinal);
+        Assert.Null(TransportOptions.Default.NativeHeapBudget);
+        Assert.InRange(Courier.Transport.Internal.Native.UnfinishedMessages.Effective(null), 64L << 20, 1L << 30);
+        Assert.Equal(5_000_000, Courier.Transport.Internal.Native.UnfinishedMessages.Effective(5_000_000));
+    }
+
+    [Fact]
     public void Client_takes_no_endpoints_for_the_default_one_and_rejects_a_null_list_with_a_clear_message()
     {
         var none = CourierClientOptions.Default with { Endpoints = [] };

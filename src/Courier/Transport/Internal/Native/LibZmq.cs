@@ -351,6 +351,13 @@ internal static unsafe partial class LibC
     public static partial int getrlimit(int resource, RLimit* limit);
 
     [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+    /// <summary>ioctl(2) with an int result: FIONREAD, the bytes waiting unread in a socket's receive queue.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, int* value);
+
+    [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeout);
 }
 

@@ -14,6 +14,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private readonly List<NativeSocket> _sockets = [];
     private readonly MessageFrames _message = new();
     private Action? _onTurnEnd;
+    private Action? _tickSockets;
     private Action? _onStopped;
     private readonly int _wakeFd;
     private PollFd[] _fds = [];
@@ -62,6 +63,14 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     {
         _sockets.Remove(socket);
         _itemsDirty = true;
+    }
+
+    private void TickSockets()
+    {
+        for (var i = 0; i < _sockets.Count; i++)
+        {
+            _sockets[i].OnTick();
+        }
     }
 
     private void Pump(NativeSocket socket) => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
@@ -195,6 +204,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             if (!_stopping && Stopwatch.GetTimestamp() >= nextTick)
             {
                 nextTick = Stopwatch.GetTimestamp() + tickTicks;
+                LoopGuard.Run(_tickSockets ??= TickSockets, _logger, _name);
                 LoopGuard.Run(onTick, _logger, _name);
             }
 

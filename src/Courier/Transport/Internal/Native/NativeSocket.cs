@@ -15,6 +15,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     private readonly Queue<(byte[] Peer, long Seen)> _pendingNotices = new();
     private readonly HashSet<byte[]> _closingPeers = new(ByteArrayComparer.Instance);
     private string _endpoint = "";
+    private Action? _collectDisconnects;
 
     // Set once an inproc endpoint is bound or connected: no frame is then lent to libzmq or kept as it came (see
     // StopCountingForInproc), since the other end is a socket of this process.
@@ -44,6 +45,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     public long LargestPendingBytes => Backlog?.LargestPending() ?? 0;
 
     internal ISocketHandler Handler { get; } = handler;
+
+    /// <summary>A listener's watch over the messages its peers leave unfinished (null: a connecting socket).</summary>
+    internal UnfinishedMessages? Unfinished { get; init; }
 
     /// <summary>A CURVE listener's: each message's <c>User-Id</c> (set by the ZAP handler) goes to <see cref="MessageFrames.UserId"/>.</summary>
     internal bool ReadsUserId { get; init; }
@@ -246,16 +250,24 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             try
             {
                 // The rest of a multipart message arrives with its first frame.
+                // What came on the wire, for the watch over unfinished messages: not the routing id a ROUTER (every
+                // watched socket) puts first.
+                var curve = ReadsUserId;
+                var wire = -UnfinishedMessages.WireBytes(size, curve);
                 while (LibZmq.zmq_msg_more(&msg) != 0)
                 {
+                    wire += UnfinishedMessages.WireBytes(size, curve);
                     Append(message, &msg, size);
                     size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
 
+                wire += UnfinishedMessages.WireBytes(size, curve);
+
                 // Read off the last frame before it is appended, which may move its content away: libzmq attaches the
                 // connection's metadata to each frame that came off the wire.
                 userId = ReadsUserId ? UserIdOf(&msg) : null;
-                sourceFd = reportDisconnects ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
+                sourceFd = reportDisconnects || Unfinished is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
+                Unfinished?.Finished(sourceFd, wire);
                 Append(message, &msg, size);
             }
             catch
@@ -366,6 +378,15 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                     Limit.Add(eventId, fd);
                 }
 
+                if (eventId == LibZmq.EventAccepted)
+                {
+                    Unfinished?.Accepted(fd);
+                }
+                else if (eventId == LibZmq.EventDisconnected)
+                {
+                    Unfinished?.Gone(fd);
+                }
+
                 if (eventId == LibZmq.EventDisconnected && _peerByFd.Remove(fd, out var peer) && _closingPeers.Add(peer))
                 {
                     _mappedPeers.Remove(peer);
@@ -379,6 +400,18 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         finally
         {
             _ = LibZmq.zmq_msg_close(&msg);
+        }
+    }
+
+    /// <summary>The loop's tick: the watch over unfinished messages looks at the connections when it is due.</summary>
+    internal void OnTick()
+    {
+        if (Unfinished is { } unfinished && !Handle.IsClosed && unfinished.IsDue())
+        {
+            // Connections accepted or gone first: a descriptor must not be looked at for a connection it no longer is.
+            MonitorSignalled = false;
+            CollectDisconnects();
+            unfinished.Look(_endpoint, _collectDisconnects ??= CollectDisconnects);
         }
     }
 

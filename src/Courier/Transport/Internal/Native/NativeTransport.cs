@@ -69,8 +69,9 @@ internal sealed unsafe class NativeTransport : ITransport
 
             ZmqSocketHandle? monitor = null;
             // Only ROUTERs listen (servers, brokers): their connections are counted against MaxConnections.
-            var limit = kind == SocketKind.Router
-                ? new ConnectionLimit(ConnectionLimit.Effective(options.MaxConnections), logger, Courier.Internal.ViolationLog.ForListener(logger, options))
+            var violations = kind == SocketKind.Router ? Courier.Internal.ViolationLog.ForListener(logger, options) : null;
+            var limit = violations is not null
+                ? new ConnectionLimit(ConnectionLimit.Effective(options.MaxConnections), logger, violations)
                 : null;
             if (reportDisconnects || limit is not null)
             {
@@ -85,7 +86,13 @@ internal sealed unsafe class NativeTransport : ITransport
                 Check(LibZmq.zmq_connect(monitor.DangerousGetHandle(), address), "zmq_connect monitor");
             }
 
-            var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit) { ReadsUserId = options.Curve is { IsServer: true } };
+            var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit)
+            {
+                ReadsUserId = options.Curve is { IsServer: true },
+                Unfinished = violations is not null
+                    ? new UnfinishedMessages(UnfinishedMessages.Effective(options.NativeHeapBudget), logger, violations)
+                    : null,
+            };
             // A listener's peers may be hostile: each one's unwritten bytes are bounded. A connecting socket has one peer,
             // bounded by the high-water mark: its count, when asked for, is only watched (a worker's stop waits for it).
             return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer)
