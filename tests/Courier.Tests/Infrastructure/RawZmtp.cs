@@ -100,6 +100,27 @@ public static class RawZmtp
         return received.ToArray();
     }
 
+    /// <summary>
+    /// A plain TCP connection that has sent a greeting and READY (ZMTP 3.<paramref name="minor"/>) and read the
+    /// listener's: libzmq 4.3 closes a connection whose first frames come in the same write as its greeting.
+    /// </summary>
+    public static async Task<TcpClient> GreetedAsync(int port, byte minor = 0)
+    {
+        var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port);
+            var received = await SendAndListenAsync(client, GreetingAndReady(minor), TimeSpan.FromSeconds(30), ContainsReady);
+            Assert.True(ContainsReady(received), "the listener should have greeted");
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Whether <paramref name="received"/> holds a ZMTP 3.1 PING command (name length 4, then "PING").</summary>
     public static bool ContainsPing(byte[] received) => received.AsSpan().IndexOf("\u0004PING"u8) >= 0;
 

@@ -38,13 +38,13 @@ public sealed class UnfinishedMessageBoundTests
         var port = Ports.Of(listener.Endpoint);
 
         // A slow but honest client: a 7/MDP request whose 8 KiB body comes 512 bytes at a time.
-        using var slow = await GreetedAsync(port);
+        using var slow = await RawZmtp.GreetedAsync(port);
         var (head, body) = SlowRequest();
         await slow.GetStream().WriteAsync(head);
         var trickle = TrickleAsync(slow, body);
 
         // The attacker: empty frames flagged "more", about 1 MB a second, until it is closed (or 30 s: ~1 GiB unbounded).
-        using var attacker = await GreetedAsync(port);
+        using var attacker = await RawZmtp.GreetedAsync(port);
         var (sent, closed) = await FloodAsync(attacker);
 
         Assert.True(closed, $"the attacker was not closed after {sent:N0} bytes (malloc holds {NativeHeap.InUse():N0}, budget {budget:N0}): {logs.AtLeast(LogLevel.Warning)}");
@@ -78,7 +78,7 @@ public sealed class UnfinishedMessageBoundTests
         var logs = new RecordingLoggerFactory();
         await using var listener = await Listener.StartAsync("server", TransportOptions.Default with { NativeHeapBudget = budget }, logs);
         await using var canary = await Canary.StartAsync(listener.Endpoint);
-        using var attacker = await GreetedAsync(Ports.Of(listener.Endpoint));
+        using var attacker = await RawZmtp.GreetedAsync(Ports.Of(listener.Endpoint));
 
         // A whole request first (what it sent before is accounted for, nothing after), then 8 MB of empty frames in the
         // same write (~256 MiB held: well over the budget, whatever else the test host frees meanwhile), then silence.
@@ -110,19 +110,6 @@ public sealed class UnfinishedMessageBoundTests
         await Poll.UntilAsync(() => NativeHeap.InUse() < budget, Wait, "malloc's count falls back under the budget");
         Assert.Contains(logs.Messages, m => m.Contains("without finishing a message", StringComparison.Ordinal));
         await canary.AssertUnharmedAsync();
-    }
-
-    /// <summary>
-    /// A connection that has greeted and been greeted: libzmq 4.3 drops one whose first message comes in the same
-    /// segment as its greeting.
-    /// </summary>
-    private static async Task<TcpClient> GreetedAsync(int port)
-    {
-        var client = new TcpClient();
-        await client.ConnectAsync("127.0.0.1", port);
-        var received = await RawZmtp.SendAndListenAsync(client, RawZmtp.GreetingAndReady(), Wait, RawZmtp.ContainsReady);
-        Assert.True(RawZmtp.ContainsReady(received), "the listener's READY");
-        return client;
     }
 
     private static (byte[] Head, byte[] Body) SlowRequest()

@@ -30,12 +30,8 @@ public sealed class ZmtpHeartbeatTests
         var (process, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--zmtp-heartbeat", "200ms");
         await using var _ = process;
 
-        using var connection = new System.Net.Sockets.TcpClient();
-        await connection.ConnectAsync("127.0.0.1", Ports.Of(endpoint));
         // The PING once the handshake is done: sent in the same write as the greeting, libzmq closed the connection.
-        var greeted = await RawZmtp.SendAndListenAsync(
-            connection, RawZmtp.GreetingAndReady(minor: 1), TimeSpan.FromSeconds(10), RawZmtp.ContainsReady);
-        Assert.True(RawZmtp.ContainsReady(greeted), "the server should have greeted");
+        using var connection = await RawZmtp.GreetedAsync(Ports.Of(endpoint), minor: 1);
         var received = await RawZmtp.SendAndListenAsync(connection, RawZmtp.Ping("ctx42"), TimeSpan.FromSeconds(10), RawZmtp.ContainsPong);
 
         Assert.True(RawZmtp.ContainsPong(received), $"no PONG in {received.Length} bytes");

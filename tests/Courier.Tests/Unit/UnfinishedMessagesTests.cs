@@ -1,5 +1,6 @@
 using Courier.Internal;
 using Courier.Transport;
+using Courier.Transport.Internal;
 using Courier.Transport.Internal.Native;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -7,6 +8,19 @@ namespace Courier.Tests.Unit;
 
 public sealed class UnfinishedMessagesTests
 {
+    private static readonly MessageFrames Message = MessageOf("routing-id"u8.ToArray(), "hi"u8.ToArray());
+
+    private static MessageFrames MessageOf(params byte[][] frames)
+    {
+        var message = new MessageFrames();
+        foreach (var frame in frames)
+        {
+            message.Append(frame);
+        }
+
+        return message;
+    }
+
     private static UnfinishedMessages Watch() =>
         new(64L << 20, NullLogger.Instance, ViolationLog.ForListener(NullLogger.Instance, TransportOptions.Default));
 
@@ -16,15 +30,15 @@ public sealed class UnfinishedMessagesTests
         var watch = Watch();
 
         // An inproc peer's messages carry no descriptor; a connection gone may still have messages queued.
-        watch.Finished(-1, 10);
-        watch.Finished(-1, 10);
-        watch.Finished(7, 10);
-        watch.Finished(7, 10);
+        watch.Finished(-1, Message, curve: false);
+        watch.Finished(-1, Message, curve: false);
+        watch.Finished(7, Message, curve: false);
+        watch.Finished(7, Message, curve: false);
         watch.Accepted(7);
-        watch.Finished(7, 10);
+        watch.Finished(7, Message, curve: false);
         watch.Gone(7);
-        watch.Finished(7, 10);
-        watch.Finished(-1, 10);
+        watch.Finished(7, Message, curve: false);
+        watch.Finished(-1, Message, curve: false);
     }
 
     [Theory]

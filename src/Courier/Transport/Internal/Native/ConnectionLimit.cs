@@ -12,7 +12,6 @@ namespace Courier.Transport.Internal.Native;
 /// </summary>
 internal sealed partial class ConnectionLimit(int max, ILogger logger, ViolationLog violations)
 {
-    private const int ShutReadWrite = 2;
     private readonly List<(int Event, int Fd)> _events = [];
 
     /// <summary>The limit in force.</summary>
@@ -79,7 +78,7 @@ internal sealed partial class ConnectionLimit(int max, ILogger logger, Violation
             }
 
             // The descriptor is still this connection's: libzmq closes it only after the DISCONNECTED not yet seen.
-            _ = LibC.shutdown(fd, ShutReadWrite);
+            _ = LibC.shutdown(fd, LibC.ShutReadWrite);
             if (violations.Admit(ViolationKind.ConnectionLimit))
             {
                 Refused(logger, endpoint, Max);

@@ -343,6 +343,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc")]
     public static partial int close(int fd);
 
+    /// <summary>shutdown(2)'s SHUT_RDWR.</summary>
+    public const int ShutReadWrite = 2;
+
     /// <summary>shutdown(2): ends a connection whose descriptor libzmq owns and closes itself once it sees the end.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int shutdown(int fd, int how);

@@ -18,8 +18,7 @@ internal static unsafe class NativeHeap
     public static bool IsAvailable => MallInfo2Function is not null;
 
     /// <summary>
-    /// The native memory held: the resident set, or malloc's count where that is smaller and
-    /// the former is at least
+    /// The native memory held: the resident set, or malloc's count where that is smaller and the resident set is at least
     /// <paramref name="worthCounting"/> (mallinfo2 walks malloc's free lists: milliseconds in a fragmented heap).
     /// </summary>
     public static long Held(long worthCounting)

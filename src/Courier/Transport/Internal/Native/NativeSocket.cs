@@ -250,25 +250,18 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             try
             {
                 // The rest of a multipart message arrives with its first frame.
-                // What came on the wire, for the watch over unfinished messages: not the routing id a ROUTER (every
-                // watched socket) puts first.
-                var curve = ReadsUserId;
-                var wire = -UnfinishedMessages.WireBytes(size, curve);
                 while (LibZmq.zmq_msg_more(&msg) != 0)
                 {
-                    wire += UnfinishedMessages.WireBytes(size, curve);
                     Append(message, &msg, size);
                     size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
-
-                wire += UnfinishedMessages.WireBytes(size, curve);
 
                 // Read off the last frame before it is appended, which may move its content away: libzmq attaches the
                 // connection's metadata to each frame that came off the wire.
                 userId = ReadsUserId ? UserIdOf(&msg) : null;
                 sourceFd = reportDisconnects || Unfinished is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
-                Unfinished?.Finished(sourceFd, wire);
                 Append(message, &msg, size);
+                Unfinished?.Finished(sourceFd, message, curve: ReadsUserId);
             }
             catch
             {

@@ -40,7 +40,6 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
     private const int TcpInfo = 11;
     private const int TcpInfoBytesReceived = 128; // tcpi_bytes_received (Linux 4.1 and later)
     private const nuint Fionread = 0x541B;
-    private const int ShutReadWrite = 2;
     private static readonly long Interval = Stopwatch.Frequency;
 
     private readonly Dictionary<int, Connection> _connections = [];
@@ -52,9 +51,6 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
 
     /// <summary>The budget in force, in bytes held beyond what the connections cost anyway.</summary>
     public long Budget { get; } = budget;
-
-    /// <summary>Whether the last look found the memory held over half the limit.</summary>
-    public bool Watching { get; private set; }
 
     /// <summary>
     /// The budget <paramref name="configured"/>, or, when null, a quarter of the memory the runtime sees as available to
@@ -77,8 +73,11 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
         Forget(fd);
     }
 
-    /// <summary>A whole message of <paramref name="wireBytes"/> came from the connection on <paramref name="fd"/>.</summary>
-    public void Finished(int fd, long wireBytes)
+    /// <summary>
+    /// <paramref name="message"/>, whole, came from the connection on <paramref name="fd"/>: the bytes its frames took on
+    /// the wire count for that connection (not its first frame, the routing id a ROUTER, every watched socket, puts there).
+    /// </summary>
+    public void Finished(int fd, MessageFrames message, bool curve)
     {
         if (fd != _lastFd || _last is null)
         {
@@ -92,7 +91,10 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
             _last = connection;
         }
 
-        _last.Accounted += wireBytes;
+        for (var i = 1; i < message.Count; i++)
+        {
+            _last.Accounted += WireBytes(message.Length(i), curve);
+        }
     }
 
     /// <summary>
@@ -136,8 +138,7 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
 
         var limit = Budget + (_connections.Count * PerConnection);
         var held = NativeHeap.Held(limit / 2);
-        Watching = held >= limit / 2;
-        if (!Watching)
+        if (held < limit / 2)
         {
             return;
         }
@@ -219,7 +220,7 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
                 continue;
             }
 
-            _ = LibC.shutdown(connection.Fd, ShutReadWrite);
+            _ = LibC.shutdown(connection.Fd, LibC.ShutReadWrite);
             _trimDue = true;
             excess -= connection.Unfinished * Amplification;
             if (violations.Admit(ViolationKind.UnfinishedMessage))
