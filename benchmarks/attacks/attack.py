@@ -108,6 +108,26 @@ def noread(endpoint, count, size, hold, pace=0.0):
     s.close()
     print("left", flush=True)
 
+def frames(endpoint, count, frames, hold):
+    """
+    Asks for COUNT echoes of bodies of FRAMES empty frames and never reads one: each costs 2 bytes a frame on the wire,
+    and 64 in libzmq's queue for as long as it is not written.
+    """
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.RCVHWM, 1)
+    s.setsockopt(zmq.RCVBUF, 16 * 1024)
+    s.setsockopt(zmq.SNDHWM, 0)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    body = [b""] * int(frames)
+    for i in range(int(count)):
+        s.send_multipart([b"", b"CURC02" + struct.pack(">Q", i + 1) + b"echo"] + body)
+    print(f"sent {count} requests of {frames} empty frames ({int(count) * int(frames) * 2 / 1e6:.1f} MB); holding {hold}s without reading", flush=True)
+    time.sleep(float(hold))
+    s.close()
+    print("left", flush=True)
+
 def collide(endpoint, count, per_batch, service="echo"):
     """
     COUNT at-most-once courier/5 requests, PER_BATCH to a batch, each waited for, whose request ids (k << 32) | k all
@@ -168,5 +188,7 @@ if __name__ == "__main__":
         broker(sys.argv[2], sys.argv[3])
     elif mode == "collide":
         collide(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "frames":
+        frames(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif mode == "noread":
         noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else 0.0)

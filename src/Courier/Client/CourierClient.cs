@@ -97,6 +97,12 @@ public sealed class CourierClient : ICourierClient
         options.Validate();
         var serviceFrame = ServiceFrame(service);
 
+        if (frames.Length > _options.Transport.MaxBodyFrames)
+        {
+            throw new ArgumentException(
+                $"A request body of {frames.Length} frames exceeds the {_options.Transport.MaxBodyFrames} a body may have (TransportOptions.MaxFramesPerMessage less {Transport.TransportOptions.ReservedFrames}).", nameof(frames));
+        }
+
         foreach (var frame in frames)
         {
             if (frame.Length > _options.Transport.MaxFrameSize)

@@ -140,4 +140,5 @@ internal static class ViolationKind
     public const string ConnectionLimit = "connection limit reached";
     public const string HandshakeTimeout = "connections closed before their handshake";
     public const string UnfinishedMessage = "connections closed holding an unfinished message";
+    public const string TooManyFrames = "messages of too many frames";
 }

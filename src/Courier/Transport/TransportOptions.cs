@@ -18,6 +18,23 @@ public sealed record TransportOptions
     /// <summary>Largest single frame accepted from a peer, in bytes (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected.</summary>
     public long MaxFrameSize { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Frames a message may have. libzmq bounds a frame's size (<see cref="MaxFrameSize"/>), never how many frames a message
+    /// has, and holds each frame in a 64-byte slot however small: a message of a million empty frames is 2 MB on the wire
+    /// and 64 MB in memory, and more again for every copy Courier would make of it. A longer message is read and dropped
+    /// whole (counted in <c>courier.violations</c>, logged at a bounded rate); its sender gets no answer. A request's or
+    /// reply's body may have <see cref="ReservedFrames"/> frames fewer, the rest being room for envelopes and protocol
+    /// frames: a client refuses a longer body (<see cref="ArgumentException"/>), a server or broker answers one
+    /// <c>413</c>, and a handler's longer reply is answered <c>500</c>. Default 1,024; at least 64.
+    /// </summary>
+    public int MaxFramesPerMessage { get; init; } = 1024;
+
+    /// <summary>Frames of <see cref="MaxFramesPerMessage"/> kept for envelopes (at most 16 frames) and protocol frames: a body may have the rest.</summary>
+    public const int ReservedFrames = 32;
+
+    /// <summary>Frames a request's or reply's body may have: <see cref="MaxFramesPerMessage"/> less <see cref="ReservedFrames"/>.</summary>
+    internal int MaxBodyFrames => MaxFramesPerMessage - ReservedFrames;
+
     /// <summary>Outgoing messages queued per peer before sends are refused (ZMQ_SNDHWM).</summary>
     public int SendHighWatermark { get; init; } = 10_000;
 
@@ -88,8 +105,9 @@ public sealed record TransportOptions
     /// queue: a worker sent large requests back to back is slowed, not dropped (one refused for a whole heartbeat
     /// liveness period is). <see cref="SendHighWatermark"/> alone
     /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
-    /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more (smaller ones are bounded by the
-    /// high-water mark: at most <see cref="SendHighWatermark"/> × 1 KiB); one message larger than the budget still goes
+    /// 10,000 × 1 MiB. Default 32 MiB. Counted per message of 1 KiB or more, each frame for 64 bytes besides its
+    /// own (libzmq's slot for it; smaller ones are bounded by the high-water mark: at most <see cref="SendHighWatermark"/>
+    /// × 1 KiB); one message larger than the budget still goes
     /// to a peer with nothing pending. Both transports: on the managed one (NetMQ), Courier learns that a message was
     /// written when NetMQ gives its buffer back to its process-wide pool, which Courier wraps (a pool an application sets
     /// later with <c>BufferPool.SetCustomBufferPool</c> turns the budget off there; docs/guide.md).
@@ -148,6 +166,7 @@ public sealed record TransportOptions
     {
         Check(Enum.IsDefined(Implementation), nameof(Implementation), "is not a known implementation");
         Check(MaxFrameSize > 0, nameof(MaxFrameSize), "must be positive");
+        Check(MaxFramesPerMessage >= 64, nameof(MaxFramesPerMessage), "must be at least 64 (32 of them are kept for envelopes and protocol frames)");
         Check(SendHighWatermark > 0, nameof(SendHighWatermark), "must be positive");
         Check(ReceiveHighWatermark > 0, nameof(ReceiveHighWatermark), "must be positive");
         Check(Linger >= TimeSpan.Zero, nameof(Linger), "must not be negative");

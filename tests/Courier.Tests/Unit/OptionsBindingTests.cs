@@ -19,6 +19,7 @@ public sealed class OptionsBindingTests
         "Transport": {
           "Implementation": "Managed",
           "MaxFrameSize": 65536,
+          "MaxFramesPerMessage": 200,
           "SendHighWatermark": 500,
           "ReceiveHighWatermark": 600,
           "Linger": "00:00:00.1",
@@ -272,6 +273,7 @@ public sealed class OptionsBindingTests
     {
         Assert.Equal(TransportImplementation.Managed, transport.Implementation);
         Assert.Equal(65536, transport.MaxFrameSize);
+        Assert.Equal(200, transport.MaxFramesPerMessage);
         Assert.Equal(500, transport.SendHighWatermark);
         Assert.Equal(600, transport.ReceiveHighWatermark);
         Assert.Equal(TimeSpan.FromMilliseconds(100), transport.Linger);

@@ -34,6 +34,15 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void Transport_rejects_a_frame_limit_without_room_for_envelopes_and_a_body()
+    {
+        var error = Assert.Throws<ArgumentException>(() => (TransportOptions.Default with { MaxFramesPerMessage = 63 }).Validate());
+        Assert.Contains("MaxFramesPerMessage must be at least 64", error.Message, StringComparison.Ordinal);
+        (TransportOptions.Default with { MaxFramesPerMessage = 64 }).Validate();
+        Assert.Equal(1024, TransportOptions.Default.MaxFramesPerMessage);
+    }
+
+    [Fact]
     public void Transport_rejects_a_heap_budget_that_is_not_positive_and_derives_one_when_none_is_given()
     {
         var error = Assert.Throws<ArgumentException>(() => (TransportOptions.Default with { NativeHeapBudget = 0 }).Validate());

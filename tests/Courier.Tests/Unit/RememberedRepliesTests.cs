@@ -17,6 +17,17 @@ public sealed class RememberedRepliesTests
     private static RememberedReply Reply(int bytes) => new(CourierStatus.Ok, [new byte[bytes]], []);
 
     [Fact]
+    public void A_body_of_many_empty_frames_counts_for_the_frames_it_holds()
+    {
+        var ledger = new DeliveryLedger<object>(TimeSpan.FromSeconds(60), capacity: 1000, TimeProvider.System, maxBytes: 1 << 20);
+        var frames = Enumerable.Repeat(ReadOnlyMemory<byte>.Empty, 900).ToArray();
+
+        ledger.Remember(new RequestKey(Client, 1), new RememberedReply(CourierStatus.Ok, frames, []));
+
+        Assert.Equal(899 * Courier.Internal.FrameCost.Managed, ledger.RememberedBytes);
+    }
+
+    [Fact]
     public void Past_the_byte_bound_the_oldest_bodies_go_and_their_repeats_are_answered_520_not_run_again()
     {
         var running = new object();

@@ -30,15 +30,15 @@ public sealed class UnfinishedMessagesTests
         var watch = Watch();
 
         // An inproc peer's messages carry no descriptor; a connection gone may still have messages queued.
-        watch.Finished(-1, Message, curve: false);
-        watch.Finished(-1, Message, curve: false);
-        watch.Finished(7, Message, curve: false);
-        watch.Finished(7, Message, curve: false);
+        watch.Finished(-1, UnfinishedMessages.WireBytes(Message, curve: false));
+        watch.Finished(-1, UnfinishedMessages.WireBytes(Message, curve: false));
+        watch.Finished(7, UnfinishedMessages.WireBytes(Message, curve: false));
+        watch.Finished(7, UnfinishedMessages.WireBytes(Message, curve: false));
         watch.Accepted(7);
-        watch.Finished(7, Message, curve: false);
+        watch.Finished(7, UnfinishedMessages.WireBytes(Message, curve: false));
         watch.Gone(7);
-        watch.Finished(7, Message, curve: false);
-        watch.Finished(-1, Message, curve: false);
+        watch.Finished(7, UnfinishedMessages.WireBytes(Message, curve: false));
+        watch.Finished(-1, UnfinishedMessages.WireBytes(Message, curve: false));
     }
 
     [Theory]

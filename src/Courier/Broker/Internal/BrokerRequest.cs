@@ -150,8 +150,8 @@ internal sealed class BrokerRequest : Serving.Internal.IRunningRequest
     public static long SizeOf(InboundRequest inbound)
     {
         const int Overhead = 256;
-        long size = Overhead + inbound.BodySize;
         var route = inbound.Route;
+        long size = Overhead + inbound.BodySize + (long)(inbound.BodyCount + route.EnvelopeLength) * Courier.Internal.FrameCost.Managed;
         for (var i = 0; i < route.EnvelopeLength; i++)
         {
             size += route.Envelope[i].Length;

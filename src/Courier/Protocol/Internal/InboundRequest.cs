@@ -236,7 +236,8 @@ internal sealed class InboundRequest(bool reuseArrays, HashSet<InboundRequest>? 
             return;
         }
 
-        var total = 0;
+        // The arrays count too: a request of many empty frames holds little in bytes and much in arrays.
+        var total = frames.Length * Courier.Internal.FrameCost.Managed;
         for (var f = 1; f < frames.Length; f++)
         {
             total += frames[f].Length;

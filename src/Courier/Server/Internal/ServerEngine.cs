@@ -58,6 +58,7 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
         {
             OnIdle = OnIdle,
             Abandon = static request => request.Clear(),
+            MaxReplyFrames = transport.MaxBodyFrames,
         };
         _gauges = LiveGauges.Register(this);
     }

@@ -12,7 +12,7 @@ namespace Courier.Serving.Internal;
 /// <summary>
 /// The edge where client requests come in, for the server and the broker alike. Every message (REQ, 7/MDP, Courier, a
 /// Courier batch) is decoded once into <see cref="InboundRequest"/>s, and the checks every request gets run here, once:
-/// 400 malformed, 8/MMI, 404 unknown service, 503 refusing (draining), 413 too large, then the target's own 503 (busy).
+/// 400 malformed, 8/MMI, 404 unknown service, 503 refusing (draining), 413 too large (bytes or frames), then the target's own 503 (busy).
 /// Replies leave through <see cref="Reply"/> and <see cref="Fail"/>, encoded by each request's route. Loop thread only.
 /// </summary>
 internal sealed class ClientFrontEnd
@@ -195,6 +195,13 @@ internal sealed class ClientFrontEnd
         if (size > _maxRequestSize)
         {
             Fail(request, CourierStatus.TooLarge, $"request body of {size} bytes exceeds the limit of {_maxRequestSize}");
+            return;
+        }
+
+        if (request.BodyCount > _transport.MaxBodyFrames)
+        {
+            // Room for envelopes: passed on with them (to a worker), it would be past what a message may have.
+            Fail(request, CourierStatus.TooLarge, $"request body of {request.BodyCount} frames exceeds the limit of {_transport.MaxBodyFrames}");
             return;
         }
 

@@ -288,7 +288,8 @@ internal sealed class DeliveryLedger<TRunning>(TimeSpan window, int capacity, Ti
 
     private static long SizeOf(RememberedReply reply)
     {
-        long size = reply.Headers.Length;
+        // Each frame past the first counts for its array too: a body of many empty frames holds more than its bytes.
+        long size = reply.Headers.Length + ((long)Math.Max(0, reply.Body.Length - 1) * Courier.Internal.FrameCost.Managed);
         foreach (var frame in reply.Body)
         {
             size += frame.Length;

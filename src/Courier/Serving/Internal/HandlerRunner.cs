@@ -53,6 +53,9 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Nothing running or waiting.</summary>
     public bool Idle => _inFlight == 0 && _queue.Count == 0;
 
+    /// <summary>Frames a reply's body may have (<see cref="Transport.TransportOptions.MaxFramesPerMessage"/> less those kept for envelopes): a longer one is answered 500.</summary>
+    public int MaxReplyFrames { get; init; } = int.MaxValue;
+
     /// <summary>Runs when the runner becomes idle (a drain waits for it). Loop thread.</summary>
     public Action? OnIdle { get; set; }
 
@@ -301,6 +304,14 @@ internal sealed class HandlerRunner<TContext>(
     {
         try
         {
+            if (outcome.Body.Count > MaxReplyFrames)
+            {
+                // Sent, it would be dropped on the way (past the frames a message may have): the caller would only time out.
+                outcome = Failed(
+                    new InvalidOperationException($"The handler's reply has {outcome.Body.Count} frames, more than the {MaxReplyFrames} a reply may have (TransportOptions.MaxFramesPerMessage less {Transport.TransportOptions.ReservedFrames})."),
+                    null, $"the reply of {outcome.Body.Count} frames exceeds the limit of {MaxReplyFrames}");
+            }
+
             complete(context, outcome);
         }
 #pragma warning disable CA1031 // The reply could not be built from what the handler returned: that is the handler's failure.

@@ -8,6 +8,9 @@ internal enum Received
 
     /// <summary>A peer's connection dropped; the message's first frame is its routing id.</summary>
     PeerGone,
+
+    /// <summary>A message the transport read and dropped whole (more frames than it may have): nothing to handle.</summary>
+    Dropped,
 }
 
 /// <summary>A socket as its loop reads it.</summary>
@@ -37,6 +40,11 @@ internal static class SocketPump
                 if (received == Received.Nothing)
                 {
                     return;
+                }
+
+                if (received == Received.Dropped)
+                {
+                    continue;
                 }
 
                 if (received == Received.Message && DisconnectNotice.IsStray(message))

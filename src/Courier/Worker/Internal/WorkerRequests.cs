@@ -58,6 +58,7 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         {
             OnIdle = OnIdle,
             Abandon = static job => job.Lent.Dispose(),
+            MaxReplyFrames = options.Transport.MaxBodyFrames,
         };
         _gauges = LiveGauges.Register(this);
     }

@@ -49,6 +49,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
     /// <summary>A listener's watch over the messages its peers leave unfinished (null: a connecting socket).</summary>
     internal UnfinishedMessages? Unfinished { get; init; }
 
+    /// <summary>The bound on a received message's frames (<see cref="TransportOptions.MaxFramesPerMessage"/>).</summary>
+    internal required FrameLimit Frames { get; init; }
+
     /// <summary>A CURVE listener's: each message's <c>User-Id</c> (set by the ZAP handler) goes to <see cref="MessageFrames.UserId"/>.</summary>
     internal bool ReadsUserId { get; init; }
 
@@ -195,7 +198,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         message.Clear();
         if (Monitor is null)
         {
-            return TryReceiveMessage(message) ? Received.Message : Received.Nothing;
+            return TryReceiveMessage(message);
         }
 
         if (MonitorSignalled)
@@ -204,9 +207,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             CollectDisconnects();
         }
 
-        if (TryReceiveMessage(message))
+        if (TryReceiveMessage(message) is var received and not Received.Nothing)
         {
-            return Received.Message;
+            return received;
         }
 
         if (!reportDisconnects || !_pendingNotices.TryPeek(out var oldest))
@@ -219,9 +222,9 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         if (settle > 0)
         {
             Thread.Sleep(TimeSpan.FromTicks(settle * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
-            if (TryReceiveMessage(message))
+            if (TryReceiveMessage(message) is var late and not Received.Nothing)
             {
-                return Received.Message;
+                return late;
             }
         }
 
@@ -231,7 +234,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
         return Received.PeerGone;
     }
 
-    private bool TryReceiveMessage(MessageFrames message)
+    private Received TryReceiveMessage(MessageFrames message)
     {
         var raw = Handle.DangerousGetHandle();
         ZmqMsg msg;
@@ -242,7 +245,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
             Settled = size < 0;
             if (size < 0)
             {
-                return false;
+                return Received.Nothing;
             }
 
             string? userId;
@@ -252,6 +255,12 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 // The rest of a multipart message arrives with its first frame.
                 while (LibZmq.zmq_msg_more(&msg) != 0)
                 {
+                    if (Frames.Exceeded(message.Count + 1))
+                    {
+                        Drop(message, &msg, raw, size);
+                        return Received.Dropped;
+                    }
+
                     Append(message, &msg, size);
                     size = LibZmq.zmq_msg_recv(&msg, raw, LibZmq.DontWait);
                 }
@@ -261,7 +270,7 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 userId = ReadsUserId ? UserIdOf(&msg) : null;
                 sourceFd = reportDisconnects || Unfinished is not null ? LibZmq.zmq_msg_get(&msg, LibZmq.MsgSourceFd) : -1;
                 Append(message, &msg, size);
-                Unfinished?.Finished(sourceFd, message, curve: ReadsUserId);
+                Unfinished?.Finished(sourceFd, UnfinishedMessages.WireBytes(message, curve: ReadsUserId));
             }
             catch
             {
@@ -281,12 +290,36 @@ internal sealed unsafe class NativeSocket(ZmqSocketHandle socket, ZmqSocketHandl
                 MapNewPeer(message.ToArray(0), sourceFd);
             }
 
-            return true;
+            return Received.Message;
         }
         finally
         {
             _ = LibZmq.zmq_msg_close(&msg);
         }
+    }
+
+    /// <summary>
+    /// A message past <see cref="Frames"/>' limit, its frames so far in <paramref name="message"/> and the next in
+    /// <paramref name="msg"/>: the rest is read and let go frame by frame, nothing kept, and the drop counted. Its bytes
+    /// still count as a whole message's for the watch over unfinished ones: the connection finished it.
+    /// </summary>
+    private void Drop(MessageFrames message, ZmqMsg* msg, nint raw, int size)
+    {
+        var frames = message.Count + 1;
+        var wire = UnfinishedMessages.WireBytes(message, ReadsUserId) + UnfinishedMessages.WireBytes(size, ReadsUserId);
+        message.Clear();
+        while (LibZmq.zmq_msg_more(msg) != 0 && (size = LibZmq.zmq_msg_recv(msg, raw, LibZmq.DontWait)) >= 0)
+        {
+            frames++;
+            wire += UnfinishedMessages.WireBytes(size, ReadsUserId);
+        }
+
+        if (Unfinished is { } unfinished)
+        {
+            unfinished.Finished(LibZmq.zmq_msg_get(msg, LibZmq.MsgSourceFd), wire);
+        }
+
+        Frames.Dropped(frames, Role);
     }
 
     /// <summary>

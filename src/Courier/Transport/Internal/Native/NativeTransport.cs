@@ -89,6 +89,7 @@ internal sealed unsafe class NativeTransport : ITransport
             var created = new NativeSocket(socket, monitor, handler, onDispose, reportDisconnects, limit)
             {
                 ReadsUserId = options.Curve is { IsServer: true },
+                Frames = new FrameLimit(options, logger),
                 Unfinished = violations is not null
                     ? new UnfinishedMessages(UnfinishedMessages.Effective(options.NativeHeapBudget), logger, violations)
                     : null,

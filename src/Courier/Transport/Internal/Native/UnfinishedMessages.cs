@@ -11,7 +11,7 @@ namespace Courier.Transport.Internal.Native;
 /// memory for each byte sent, in empty frames) for as long as its connection lasts. Nothing of an unfinished message
 /// reaches the application, which can neither see nor refuse it; so this watches from outside.
 /// <para>
-/// Each whole message the loop reads is counted, in the bytes its frames took on the wire (<see cref="WireBytes"/>),
+/// Each whole message the loop reads is counted, in the bytes its frames took on the wire (<see cref="WireBytes(int, bool)"/>),
 /// against the connection it came from (its last frame's ZMQ_SRCFD). What libzmq has read from a connection's socket
 /// beyond that (the kernel's TCP_INFO, less what still waits unread) is its greeting and handshake, its pings, and
 /// whatever it has sent of a message not finished. Once a second, while the native memory held (<see
@@ -74,10 +74,10 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
     }
 
     /// <summary>
-    /// <paramref name="message"/>, whole, came from the connection on <paramref name="fd"/>: the bytes its frames took on
-    /// the wire count for that connection (not its first frame, the routing id a ROUTER, every watched socket, puts there).
+    /// A whole message of <paramref name="wireBytes"/> (<see cref="WireBytes(MessageFrames, bool)"/>) came from the
+    /// connection on <paramref name="fd"/>: they count for that connection.
     /// </summary>
-    public void Finished(int fd, MessageFrames message, bool curve)
+    public void Finished(int fd, long wireBytes)
     {
         if (fd != _lastFd || _last is null)
         {
@@ -91,10 +91,22 @@ internal sealed partial class UnfinishedMessages(long budget, ILogger logger, Vi
             _last = connection;
         }
 
+        _last.Accounted += wireBytes;
+    }
+
+    /// <summary>
+    /// The bytes <paramref name="message"/>'s frames took on the wire, but for its first: the routing id a ROUTER, every
+    /// watched socket, puts there.
+    /// </summary>
+    public static long WireBytes(MessageFrames message, bool curve)
+    {
+        long total = 0;
         for (var i = 1; i < message.Count; i++)
         {
-            _last.Accounted += WireBytes(message.Length(i), curve);
+            total += WireBytes(message.Length(i), curve);
         }
+
+        return total;
     }
 
     /// <summary>

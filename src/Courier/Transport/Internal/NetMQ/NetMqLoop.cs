@@ -109,6 +109,7 @@ internal sealed class NetMqLoop : ITransportLoop
         {
             Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
             Guard = guard,
+            Frames = new FrameLimit(options, _logger),
             Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer)
                 : countUnwritten ? new NetMqPeerBacklog(long.MaxValue, onePeer: true) : null,
         };

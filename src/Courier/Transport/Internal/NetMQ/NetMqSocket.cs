@@ -15,6 +15,9 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
 
     internal ISocketHandler Handler { get; } = handler;
 
+    /// <summary>The bound on a received message's frames (<see cref="TransportOptions.MaxFramesPerMessage"/>).</summary>
+    internal required FrameLimit Frames { get; init; }
+
     /// <summary>A listener's bounds on its connections (ROUTERs only), disposed with the socket.</summary>
     internal NetMqListenerGuard? Guard { get; init; }
 
@@ -169,6 +172,12 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
                 message.Append(msg.Slice());
                 while (msg.HasMore)
                 {
+                    if (Frames.Exceeded(message.Count))
+                    {
+                        Drop(message, ref msg);
+                        return Received.Dropped;
+                    }
+
                     // The rest of a multipart message has already arrived with its first frame.
                     Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1));
                     message.Append(msg.Slice());
@@ -194,6 +203,19 @@ internal sealed class NetMqSocket(NetMQSocket socket, byte[]? disconnectToken, I
         {
             msg.Close();
         }
+    }
+
+    /// <summary>A message past <see cref="Frames"/>' limit: the rest is read and let go frame by frame, nothing kept.</summary>
+    private void Drop(MessageFrames message, ref Msg msg)
+    {
+        var frames = message.Count;
+        message.Clear();
+        while (msg.HasMore && Socket.TryReceive(ref msg, TimeSpan.FromSeconds(1)))
+        {
+            frames++;
+        }
+
+        Frames.Dropped(frames, Role);
     }
 
     public void Dispose()
