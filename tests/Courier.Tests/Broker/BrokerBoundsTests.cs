@@ -71,6 +71,39 @@ public sealed class BrokerBoundsTests
     }
 
     [Fact]
+    public async Task A_worker_registers_its_service_while_a_client_holds_every_place_with_services_nobody_serves()
+    {
+        await using var broker = await StartAsync(o => o with { MaxServices = 50 });
+        await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!);
+        await using var observer = TestServer.Client(broker.Endpoint!);
+        await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
+
+        // A stock 7/MDP client's requests wait for a worker without a deadline: 49 names fill the broker's places, and
+        // would keep them for as long as the client stays connected.
+        using var squatter = new DealerSocket();
+        squatter.Options.Linger = TimeSpan.Zero;
+        squatter.Connect(broker.Endpoint!);
+        for (var i = 0; i < 49; i++)
+        {
+            squatter.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame($"name-{i}").SendFrame("x");
+        }
+
+        await Poll.UntilAsync(async () => await ServiceCountAsync(observer) == 50, Wait, "every place taken");
+
+        // A worker for a service the broker does not know yet (a deployment, or a broker restarted) is taken, not sent
+        // DISCONNECT: the place that has gone without a worker the longest is given up, its waiting request answered.
+        await using var worker = await Canary.StartWorkerAsync(broker.Endpoint!, "orders");
+        Assert.Equal("x", (await observer.RequestAsync("orders", "x")).BodyText);
+
+        var frames = new List<byte[]>();
+        Assert.True(squatter.TryReceiveMultipartBytes(Wait, ref frames!), "the request whose service gave its place up was not answered");
+        Assert.Equal("404", Encoding.UTF8.GetString(frames[3]));
+        Assert.Contains("MaxServices", Encoding.UTF8.GetString(frames[4]), StringComparison.Ordinal);
+        Assert.Equal(50, await ServiceCountAsync(observer));
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
     public async Task A_service_a_worker_left_is_forgotten_after_the_idle_timeout_but_not_before()
     {
         await using var broker = await StartAsync(o => o with { IdleServiceTimeout = TimeSpan.FromMilliseconds(300) });

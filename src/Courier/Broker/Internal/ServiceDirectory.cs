@@ -49,6 +49,27 @@ internal sealed class ServiceDirectory(CourierBrokerOptions options)
         return service;
     }
 
+    /// <summary>
+    /// The service without a worker that has been so the longest (the first found among equals), whose place a service
+    /// a worker registers for may take; null when every service has a worker.
+    /// </summary>
+    public BrokerService? LongestWorkerless()
+    {
+        BrokerService? oldest = null;
+        foreach (var service in _byName.Values)
+        {
+            if (service.Workers.Count == 0 && (oldest is null || service.NoWorkersSince < oldest.NoWorkersSince))
+            {
+                oldest = service;
+            }
+        }
+
+        return oldest;
+    }
+
+    /// <summary>Forgets <paramref name="service"/>, which has no worker and nothing waiting any more.</summary>
+    public void Remove(BrokerService service) => _byName.Remove(service.Name);
+
     /// <summary>Why a Courier client's request for <paramref name="name"/> is answered 404 at once (no worker past the grace period), or null.</summary>
     public string? NotServed(string name)
     {

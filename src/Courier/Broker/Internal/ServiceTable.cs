@@ -123,8 +123,32 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         return null;
     }
 
-    /// <summary>The service a worker registers for, made if new; null when the broker already keeps <see cref="CourierBrokerOptions.MaxServices"/>.</summary>
-    public BrokerService? ForWorker(string name) => _services.FindOrAdd(name);
+    /// <summary>
+    /// The service a worker registers for, made if new. At <see cref="CourierBrokerOptions.MaxServices"/> a worker's
+    /// service comes first: the one that has gone without a worker the longest gives its place up, its waiting requests
+    /// answered 404, so that clients naming services nobody serves (any client may, and a stock 7/MDP client's requests
+    /// wait without a deadline) cannot keep workers out. Null only when every service the broker keeps has a worker.
+    /// </summary>
+    public BrokerService? ForWorker(string name)
+    {
+        if (_services.FindOrAdd(name) is { } service)
+        {
+            return service;
+        }
+
+        if (_services.LongestWorkerless() is not { } workerless)
+        {
+            return null;
+        }
+
+        while (workerless.Queue.TakeFirst() is { } request)
+        {
+            Fail(request, CourierStatus.NotFound, $"no worker serves '{workerless.Name}', and its place among the broker's {options.MaxServices} services (MaxServices) went to one a worker registered for");
+        }
+
+        _services.Remove(workerless);
+        return _services.FindOrAdd(name);
+    }
 
     /// <summary>
     /// A caller gave up (courier/5 CANCEL): a queued request is dropped unanswered; one a worker holds is answered when
