@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Courier.Internal;
 
 /// <summary>A peer's bytes as a log line shows them: a few, never all (a peer chooses how many it sends).</summary>
@@ -10,4 +12,39 @@ internal static class LogText
     public static string Hex(ReadOnlySpan<byte> bytes) => bytes.Length <= HexBytes
         ? "0x" + Convert.ToHexString(bytes)
         : $"0x{Convert.ToHexString(bytes[..HexBytes])}… ({bytes.Length} bytes)";
+
+    /// <summary>Bytes of UTF-8 of a peer's text that <see cref="Line"/> keeps.</summary>
+    public const int LineBytes = 256;
+
+    /// <summary>
+    /// A peer's text for one log line: what does not print as itself on one line (controls, format characters such as
+    /// bidi overrides, line separators) as <c>?</c>, cut to whole characters within <see cref="LineBytes"/>, and the
+    /// length of the whole when cut.
+    /// </summary>
+    public static string Line(string text)
+    {
+        var printable = Printable(text, LineBytes);
+        return printable.Length == text.Length && Encoding.UTF8.GetByteCount(text) <= LineBytes ? printable
+            : $"{printable}… ({text.Length} characters)";
+    }
+
+    /// <summary><paramref name="text"/> with what does not print as itself on one line as <c>?</c>, cut to whole characters within <paramref name="maxBytes"/> of UTF-8.</summary>
+    public static string Printable(string text, int maxBytes)
+    {
+        var builder = new StringBuilder(Math.Min(text.Length, maxBytes));
+        var bytes = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            var printable = !Protocol.Internal.Mdp.IsPrintable(rune) || rune == Rune.ReplacementChar ? new Rune('?') : rune;
+            bytes += printable.Utf8SequenceLength;
+            if (bytes > maxBytes)
+            {
+                break;
+            }
+
+            builder.Append(printable.ToString());
+        }
+
+        return builder.ToString();
+    }
 }

@@ -15,6 +15,29 @@ public sealed class BrokerLogBoundsTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task A_workers_error_text_reaches_the_brokers_log_on_one_line_cut_short_and_its_caller_whole()
+    {
+        // A worker's error reply is its own words (a typed service quotes a client's content-type in its 400, say): any
+        // characters, any length. The broker logged them as they came, 10 lines a minute of up to 16 MiB each.
+        using var log = new RecordingLoggerFactory();
+        await using var broker = await TestBroker.StartAsync(o => o with { LoggerFactory = log });
+        var words = "bad\r\u001b[2K\u202eforged line\n" + new string('a', 100_000);
+        await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "w1", service: "typed", handler: (_, _) => throw new Courier.Server.CourierServiceException(422, words));
+        await using var client = TestServer.Client(broker.Endpoint!);
+
+        var error = await Assert.ThrowsAsync<Courier.CourierRemoteException>(() => client.RequestAsync("typed", "x"));
+        Assert.Equal(422, error.StatusCode);
+        Assert.Contains(words, error.Message, StringComparison.Ordinal);
+
+        await Poll.UntilAsync(() => log.Contains("Rejected a request for typed"), Wait, "the broker's line for the error");
+        var line = log.Messages.Single(m => m.Contains("Rejected a request for typed", StringComparison.Ordinal));
+        Assert.DoesNotContain(line, c => char.IsControl(c) || c == '\u202e');
+        Assert.InRange(line.Length, 1, 400);
+        Assert.Contains("bad??", line, StringComparison.Ordinal);
+        Assert.Contains($"({words.Length} characters)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_worker_cycling_ready_and_disconnect_is_logged_at_a_bounded_rate_with_a_summary()
     {
         // Each registration and each departure was a line of its own: two lines per cycle, as fast as a peer can send.

@@ -12,24 +12,7 @@ internal static class WorkerName
     public const int MaxBytes = 64;
 
     /// <summary><paramref name="name"/> with what does not print as itself on one line (controls, format characters such as bidi overrides, line separators) as <c>?</c>, cut to whole characters within <see cref="MaxBytes"/>; empty stays empty.</summary>
-    public static string Sanitize(string name)
-    {
-        var builder = new StringBuilder(Math.Min(name.Length, MaxBytes));
-        var bytes = 0;
-        foreach (var rune in name.Trim().EnumerateRunes())
-        {
-            var printable = !Mdp.IsPrintable(rune) || rune == Rune.ReplacementChar ? new Rune('?') : rune;
-            bytes += printable.Utf8SequenceLength;
-            if (bytes > MaxBytes)
-            {
-                break;
-            }
-
-            builder.Append(printable.ToString());
-        }
-
-        return builder.ToString();
-    }
+    public static string Sanitize(string name) => Courier.Internal.LogText.Printable(name.Trim(), MaxBytes);
 
     /// <summary>A name as received: invalid UTF-8 becomes <c>?</c>, then as <see cref="Sanitize"/>; null when nothing is left.</summary>
     public static string? Decode(ReadOnlySpan<byte> bytes)

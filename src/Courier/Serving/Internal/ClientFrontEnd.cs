@@ -272,7 +272,8 @@ internal sealed class ClientFrontEnd
         // Logged once the request is answered and released: a failing logger leaves no request behind.
         if (_violations.Admit(ViolationKind.RejectedRequest))
         {
-            FrontEndLog.Rejected(_logger, service, status, reason);
+            // The reason may be a worker's words (its error reply), any length and any characters.
+            FrontEndLog.Rejected(_logger, service, status, LogText.Line(reason));
         }
 
         if (!sent)
