@@ -5,10 +5,14 @@ namespace Courier.Broker.Internal;
 
 /// <summary>
 /// The broker's answers about its services (<c>mmi.service</c>, <c>mmi.workers</c>, <c>mmi.stats</c>): those about
-/// every service are built at most once per tick however often they are asked for, and bounded in size. Loop thread only.
+/// every service, and large ones about one, are built at most once per tick however often they are asked for, and
+/// bounded in size. Loop thread only.
 /// </summary>
 internal sealed class BrokerMmi(Dictionary<string, BrokerService> services, BrokerTelemetry telemetry)
 {
+    // Answers about one service of this many bytes or more are kept for the tick, for as many services at most.
+    private const int LargeAnswer = 4096;
+    private const int MaxCached = 1024;
     private readonly Dictionary<string, byte[]> _cache = new(StringComparer.Ordinal);
 
     /// <summary>A tick: the answers about every service are built afresh when next asked for.</summary>
@@ -35,9 +39,32 @@ internal sealed class BrokerMmi(Dictionary<string, BrokerService> services, Brok
         var workers = service == "mmi.workers";
         if (name.Length > 0)
         {
-            // One service: a lookup, whatever the number of services.
-            BrokerService[] one = services.TryGetValue(name, out var found) ? [found] : [];
-            return [workers ? BrokerStats.WorkersJson(one, one.Length) : BrokerStats.StatsJson(one, one.Length)];
+            // One service: a lookup, whatever the number of services, answered fresh. A large answer (a service with
+            // hundreds of workers) is kept for the rest of the tick: its name costs the asker a few bytes.
+            if (!services.TryGetValue(name, out var found))
+            {
+                return [workers ? BrokerStats.WorkersJson([], 0) : BrokerStats.StatsJson([], 0)];
+            }
+
+            var key = service + "\n" + name;
+            if (_cache.TryGetValue(key, out var kept))
+            {
+                return [kept];
+            }
+
+            BrokerService[] one = [found];
+            var single = workers ? BrokerStats.WorkersJson(one, 1) : BrokerStats.StatsJson(one, 1);
+            if (single.Length >= LargeAnswer)
+            {
+                if (_cache.Count >= MaxCached)
+                {
+                    _cache.Clear();
+                }
+
+                _cache[key] = single;
+            }
+
+            return [single];
         }
 
         // Every service: built at most once per tick however often it is asked for, and bounded in size.
