@@ -52,9 +52,10 @@ public sealed record CourierBrokerOptions
 
     /// <summary>
     /// Services the broker keeps at once, named by a worker's READY or a client's request. A client request for a new
-    /// service beyond it is refused with 503. A worker's READY for one takes the place of the service that has gone
-    /// without a worker the longest (its waiting requests answered 404), so that clients naming services nobody serves
-    /// cannot keep workers out; only when every service has a worker is it refused (DISCONNECT). Default 10,000.
+    /// service beyond it is refused with 503. A worker's READY for one takes the place of a service without a worker (one
+    /// never served first, else the one whose last worker left the longest ago; its waiting requests answered 404), so
+    /// that clients naming services nobody serves cannot keep workers out; only when every service has a worker is it
+    /// refused (DISCONNECT). Default 10,000.
     /// </summary>
     public int MaxServices { get; init; } = 10_000;
 

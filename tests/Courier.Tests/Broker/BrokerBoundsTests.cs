@@ -100,6 +100,22 @@ public sealed class BrokerBoundsTests
         Assert.Equal("404", Encoding.UTF8.GetString(frames[3]));
         Assert.Contains("MaxServices", Encoding.UTF8.GetString(frames[4]), StringComparison.Ordinal);
         Assert.Equal(50, await ServiceCountAsync(observer));
+
+        // A stock worker's READY takes a place too; its second READY (7/MDP allows one) is refused, and takes none.
+        using var stock = new DealerSocket();
+        stock.Options.Linger = TimeSpan.Zero;
+        stock.Connect(broker.Endpoint!);
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("stock");
+        Assert.True(squatter.TryReceiveMultipartBytes(Wait, ref frames!), "the stock worker's READY took no place");
+        Assert.Equal("404", Encoding.UTF8.GetString(frames[3]));
+        stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("second");
+        Assert.True(stock.TryReceiveMultipartBytes(Wait, ref frames!), "the second READY was not answered");
+        while (frames[2].SequenceEqual(new[] { MdpWorker.Heartbeat }) && stock.TryReceiveMultipartBytes(Wait, ref frames!))
+        {
+        }
+
+        Assert.Equal(new[] { MdpWorker.Disconnect }, frames[2]);
+        Assert.False(squatter.TryReceiveMultipartBytes(TimeSpan.FromSeconds(1), ref frames!), "a refused READY took a place");
         await canary.AssertUnharmedAsync();
     }
 

@@ -65,4 +65,7 @@ internal sealed class BrokerService(string name, long noWorkersSince, QueueLedge
 
     /// <summary>No worker and nothing waiting: forgotten once that has lasted (<see cref="CourierBrokerOptions.IdleServiceTimeout"/>).</summary>
     public bool IsIdle => Queue.Count == 0 && Workers.Count == 0;
+
+    /// <summary>Its place in the broker's list of services without a worker (ServiceDirectory); null while it has one.</summary>
+    public LinkedListNode<BrokerService>? Workerless { get; set; }
 }

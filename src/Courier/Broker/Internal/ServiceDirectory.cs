@@ -7,6 +7,10 @@ namespace Courier.Broker.Internal;
 internal sealed class ServiceDirectory(CourierBrokerOptions options)
 {
     private readonly Dictionary<string, BrokerService> _byName = new(StringComparer.Ordinal);
+
+    // The services without a worker, in the order their places are given up to services workers register for: those
+    // never served at the front, then by when their last worker left. A READY at MaxServices so finds one at once.
+    private readonly LinkedList<BrokerService> _workerless = new();
     private readonly TimeProvider _clock = options.TimeProvider;
     private readonly long _started = options.TimeProvider.GetTimestamp();
 
@@ -46,29 +50,34 @@ internal sealed class ServiceDirectory(CourierBrokerOptions options)
         // A service counts as workerless since the broker started: its grace period may be long over.
         service = new BrokerService(name, _started, Ledger);
         _byName.Add(name, service);
+        service.Workerless = _workerless.AddFirst(service);
         return service;
     }
 
     /// <summary>
-    /// The service without a worker that has been so the longest (the first found among equals), whose place a service
-    /// a worker registers for may take; null when every service has a worker.
+    /// The service whose place a service a worker registers for may take, or null when every service has a worker: one
+    /// never served first (the most recently named of those), else the one whose last worker left the longest ago.
     /// </summary>
-    public BrokerService? LongestWorkerless()
-    {
-        BrokerService? oldest = null;
-        foreach (var service in _byName.Values)
-        {
-            if (service.Workers.Count == 0 && (oldest is null || service.NoWorkersSince < oldest.NoWorkersSince))
-            {
-                oldest = service;
-            }
-        }
-
-        return oldest;
-    }
+    public BrokerService? LongestWorkerless() => _workerless.First?.Value;
 
     /// <summary>Forgets <paramref name="service"/>, which has no worker and nothing waiting any more.</summary>
-    public void Remove(BrokerService service) => _byName.Remove(service.Name);
+    public void Remove(BrokerService service)
+    {
+        _byName.Remove(service.Name);
+        Unlist(service);
+    }
+
+    /// <summary>A service is about to get a worker: it leaves the list of those without one.</summary>
+    public void WorkerJoined(BrokerService service) => Unlist(service);
+
+    private void Unlist(BrokerService service)
+    {
+        if (service.Workerless is { } node)
+        {
+            _workerless.Remove(node);
+            service.Workerless = null;
+        }
+    }
 
     /// <summary>Why a Courier client's request for <paramref name="name"/> is answered 404 at once (no worker past the grace period), or null.</summary>
     public string? NotServed(string name)
@@ -100,6 +109,8 @@ internal sealed class ServiceDirectory(CourierBrokerOptions options)
         if (service.Workers.Count == 0)
         {
             service.NoWorkersSince = _clock.GetTimestamp();
+            Unlist(service);
+            service.Workerless = _workerless.AddLast(service);
         }
     }
 
@@ -117,7 +128,7 @@ internal sealed class ServiceDirectory(CourierBrokerOptions options)
 
         foreach (var service in idle ?? [])
         {
-            _byName.Remove(service.Name);
+            Remove(service);
         }
     }
 }

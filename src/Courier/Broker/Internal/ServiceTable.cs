@@ -79,6 +79,12 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     public bool Keeps(string service) => _services.Find(service) is not null;
 
+    /// <summary>The service named <paramref name="name"/>, or null when none is known by it.</summary>
+    public BrokerService? Find(string name) => _services.Find(name);
+
+    /// <summary>A service is about to get a worker: it has one from now on.</summary>
+    public void WorkerJoined(BrokerService service) => _services.WorkerJoined(service);
+
     public string? Refusal => null;
 
     /// <summary>courier/5 requests the at-most-once ledger holds as in progress (queued, with a worker, or orphaned).</summary>
@@ -125,8 +131,9 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
 
     /// <summary>
     /// The service a worker registers for, made if new. At <see cref="CourierBrokerOptions.MaxServices"/> a worker's
-    /// service comes first: the one that has gone without a worker the longest gives its place up, its waiting requests
-    /// answered 404, so that clients naming services nobody serves (any client may, and a stock 7/MDP client's requests
+    /// service comes first: a service without a worker gives its place up (one never served first, else the one whose
+    /// last worker left the longest ago; found at once, <see cref="ServiceDirectory.LongestWorkerless"/>), its waiting
+    /// requests answered 404, so that clients naming services nobody serves (any client may, and a stock 7/MDP client's requests
     /// wait without a deadline) cannot keep workers out. Null only when every service the broker keeps has a worker.
     /// </summary>
     public BrokerService? ForWorker(string name)

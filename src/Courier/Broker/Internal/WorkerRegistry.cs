@@ -357,6 +357,29 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         }
 
         var capability = frames.Count > 5 ? CourierWorkerFrame.ParseCapability(frames[5]) : WorkerCapability.None;
+        // The connection's own checks first: a READY refused for them must not take a service's place (ForWorker).
+        if (peer is not null)
+        {
+            if (!peer.MultiService || !capability.MultiService)
+            {
+                // Before courier/4 a connection carries one service: 7/MDP allows one READY.
+                Violation(identity, peer, "second READY");
+                return;
+            }
+
+            if (services.Find(name) is { } known && peer.For(known) is not null)
+            {
+                Violation(identity, peer, $"second READY for {name}");
+                return;
+            }
+
+            if (peer.Registrations.Count >= MaxServicesPerWorker)
+            {
+                Violation(identity, peer, $"READY for more than {MaxServicesPerWorker} services on one connection");
+                return;
+            }
+        }
+
         if (services.ForWorker(name) is not { } service)
         {
             Violation(identity, peer, $"READY for a new service '{name}' beyond the broker's {options.MaxServices} (MaxServices)");
@@ -369,25 +392,10 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
             peer = new WorkerPeer(identity, capability, _clock.GetTimestamp()) { UserId = userId };
             _workers.Add(identity, peer);
         }
-        else if (!peer.MultiService || !capability.MultiService)
-        {
-            // Before courier/4 a connection carries one service: 7/MDP allows one READY.
-            Violation(identity, peer, "second READY");
-            return;
-        }
-        else if (peer.For(service) is not null)
-        {
-            Violation(identity, peer, $"second READY for {name}");
-            return;
-        }
-        else if (peer.Registrations.Count >= MaxServicesPerWorker)
-        {
-            Violation(identity, peer, $"READY for more than {MaxServicesPerWorker} services on one connection");
-            return;
-        }
 
         var worker = new BrokerWorker(peer, service, capability.Capacity, capability.Idempotent);
         peer.Registrations.Add(worker);
+        services.WorkerJoined(service);
         service.Workers.Add(worker);
         if (_churn.Admit(Registrations))
         {
