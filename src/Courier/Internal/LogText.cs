@@ -19,26 +19,29 @@ internal static class LogText
     /// <summary>
     /// A peer's text for one log line: what does not print as itself on one line (controls, format characters such as
     /// bidi overrides, line separators) as <c>?</c>, cut to whole characters within <see cref="LineBytes"/>, and the
-    /// length of the whole when cut.
+    /// size of the whole in UTF-8 when cut.
     /// </summary>
     public static string Line(string text)
     {
-        var printable = Printable(text, LineBytes);
-        return printable.Length == text.Length && Encoding.UTF8.GetByteCount(text) <= LineBytes ? printable
-            : $"{printable}… ({text.Length} characters)";
+        var printable = Printable(text, LineBytes, out var cut);
+        return cut ? $"{printable}… ({Encoding.UTF8.GetByteCount(text)} bytes)" : printable;
     }
 
     /// <summary><paramref name="text"/> with what does not print as itself on one line as <c>?</c>, cut to whole characters within <paramref name="maxBytes"/> of UTF-8.</summary>
-    public static string Printable(string text, int maxBytes)
+    public static string Printable(string text, int maxBytes) => Printable(text, maxBytes, out _);
+
+    private static string Printable(string text, int maxBytes, out bool cut)
     {
         var builder = new StringBuilder(Math.Min(text.Length, maxBytes));
         var bytes = 0;
+        cut = false;
         foreach (var rune in text.EnumerateRunes())
         {
             var printable = !Protocol.Internal.Mdp.IsPrintable(rune) || rune == Rune.ReplacementChar ? new Rune('?') : rune;
             bytes += printable.Utf8SequenceLength;
             if (bytes > maxBytes)
             {
+                cut = true;
                 break;
             }
 

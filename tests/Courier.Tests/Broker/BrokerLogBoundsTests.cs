@@ -34,7 +34,7 @@ public sealed class BrokerLogBoundsTests
         Assert.DoesNotContain(line, c => char.IsControl(c) || c == '\u202e');
         Assert.InRange(line.Length, 1, 400);
         Assert.Contains("bad??", line, StringComparison.Ordinal);
-        Assert.Contains($"({words.Length} characters)", line, StringComparison.Ordinal);
+        Assert.Contains($"({System.Text.Encoding.UTF8.GetByteCount(words)} bytes)", line, StringComparison.Ordinal);
     }
 
     [Fact]

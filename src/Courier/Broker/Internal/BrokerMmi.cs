@@ -10,13 +10,18 @@ namespace Courier.Broker.Internal;
 /// </summary>
 internal sealed class BrokerMmi(Dictionary<string, BrokerService> services, BrokerTelemetry telemetry)
 {
-    // Answers about one service of this many bytes or more are kept for the tick, for as many services at most.
+    // Answers about one service of this many bytes or more are kept for the tick, this many bytes of them at most.
     private const int LargeAnswer = 4096;
-    private const int MaxCached = 1024;
+    private const int MaxCachedBytes = 4 << 20;
+    private int _cachedBytes;
     private readonly Dictionary<string, byte[]> _cache = new(StringComparer.Ordinal);
 
     /// <summary>A tick: the answers about every service are built afresh when next asked for.</summary>
-    public void OnTick() => _cache.Clear();
+    public void OnTick()
+    {
+        _cache.Clear();
+        _cachedBytes = 0;
+    }
 
     public IReadOnlyList<ReadOnlyMemory<byte>>? Answer(string service, ReadOnlySpan<byte> argument)
     {
@@ -54,14 +59,10 @@ internal sealed class BrokerMmi(Dictionary<string, BrokerService> services, Brok
 
             BrokerService[] one = [found];
             var single = workers ? BrokerStats.WorkersJson(one, 1) : BrokerStats.StatsJson(one, 1);
-            if (single.Length >= LargeAnswer)
+            if (single.Length >= LargeAnswer && _cachedBytes + single.Length <= MaxCachedBytes)
             {
-                if (_cache.Count >= MaxCached)
-                {
-                    _cache.Clear();
-                }
-
                 _cache[key] = single;
+                _cachedBytes += single.Length;
             }
 
             return [single];

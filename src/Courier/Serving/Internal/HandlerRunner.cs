@@ -171,8 +171,9 @@ internal sealed class HandlerRunner<TContext>(
         // Answered at once, on the loop: no hop. Whoever started it (an arrival, or Finished draining the queue) starts
         // the next, so inline handlers never recurse into the queue.
         Done(job);
-        Measure(job, CourierStatus.Ok);
-        Complete(job.Context, new HandlerOutcome(CourierStatus.Ok, pending.Result ?? [], job.Request.ReplyHeadersIfAny?.Encode()));
+        var answered = Answered(job, pending.Result);
+        Measure(job, answered.Status);
+        Complete(job.Context, answered);
         Interlocked.Decrement(ref _inFlight);
         if (Idle)
         {
@@ -240,7 +241,7 @@ internal sealed class HandlerRunner<TContext>(
         HandlerOutcome outcome;
         try
         {
-            outcome = new HandlerOutcome(CourierStatus.Ok, await pending.ConfigureAwait(false) ?? [], job.Request.ReplyHeadersIfAny?.Encode());
+            outcome = Answered(job, await pending.ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
@@ -304,14 +305,6 @@ internal sealed class HandlerRunner<TContext>(
     {
         try
         {
-            if (outcome.Body.Count > MaxReplyFrames)
-            {
-                // Sent, it would be dropped on the way (past the frames a message may have): the caller would only time out.
-                outcome = Failed(
-                    new InvalidOperationException($"The handler's reply has {outcome.Body.Count} frames, more than the {MaxReplyFrames} a reply may have (TransportOptions.MaxFramesPerMessage less {Transport.TransportOptions.ReservedFrames})."),
-                    null, $"the reply of {outcome.Body.Count} frames exceeds the limit of {MaxReplyFrames}");
-            }
-
             complete(context, outcome);
         }
 #pragma warning disable CA1031 // The reply could not be built from what the handler returned: that is the handler's failure.
@@ -329,6 +322,20 @@ internal sealed class HandlerRunner<TContext>(
                 LoopGuard.Report(again, logger, "handler reply");
             }
         }
+    }
+
+    /// <summary>
+    /// What a handler's reply comes to: 200 with it, or 500 for one of more frames than a reply may have, which sent
+    /// would be dropped on the way (past the frames a message may have): its caller would only time out.
+    /// </summary>
+    private HandlerOutcome Answered(Job job, IReadOnlyList<ReadOnlyMemory<byte>>? body)
+    {
+        body ??= [];
+        return body.Count <= MaxReplyFrames
+            ? new HandlerOutcome(CourierStatus.Ok, body, job.Request.ReplyHeadersIfAny?.Encode())
+            : Failed(
+                new InvalidOperationException($"The handler's reply has {body.Count} frames, more than the {MaxReplyFrames} a reply may have (TransportOptions.MaxFramesPerMessage less {Transport.TransportOptions.ReservedFrames})."),
+                job.Request.Service, $"the reply of {body.Count} frames exceeds the limit of {MaxReplyFrames}");
     }
 
     /// <summary>
