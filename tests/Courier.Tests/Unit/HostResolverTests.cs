@@ -126,6 +126,8 @@ public sealed class HostResolverTests
         var resolver = lookups.Resolver(firstWait: Wait);
         var slow = lookups.Hang();
         Assert.Null(resolver.ForConnect("tcp://broker:5555"));
+        // The lookup runs on another thread: counted once it started (the fresh-clone CI read 0 here once).
+        Assert.Equal(1, Eventually(() => lookups.Calls, 1));
 
         // Another loop's connect to the same name, on another port: no second lookup, no wait, connected on the answer.
         var connected = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
