@@ -91,6 +91,42 @@ public sealed class FrameCountBoundTests
     }
 
     [Fact]
+    public async Task A_stock_workers_reply_of_more_frames_than_a_reply_may_have_is_answered_500_by_the_broker()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
+        using var worker = new DealerSocket();
+        worker.Options.Linger = TimeSpan.Zero;
+        worker.Connect(broker.Endpoint!);
+        worker.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([Courier.Protocol.Internal.MdpWorker.Ready]).SendFrame("wide");
+        await TestBroker.WaitForWorkersAsync(client, "wide", 1);
+
+        var asked = client.RequestAsync("wide", "x");
+
+        // A 7/MDP worker of another make: it answers with 1,000 frames, which fit a message but not a reply's body.
+        var frames = new List<byte[]>();
+        do
+        {
+            Assert.True(worker.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!), "the worker got no request");
+        }
+        while (frames[2][0] != Courier.Protocol.Internal.MdpWorker.Request);
+
+        var delimiter = frames.FindIndex(3, f => f.Length == 0);
+        var reply = worker.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([Courier.Protocol.Internal.MdpWorker.Reply]);
+        foreach (var hop in frames.GetRange(3, delimiter - 3))
+        {
+            reply = reply.SendMoreFrame(hop);
+        }
+
+        reply.SendMoreFrameEmpty();
+        SendEmptyFrames(worker, 1000);
+
+        var error = await Assert.ThrowsAsync<CourierRemoteException>(() => asked);
+        Assert.Equal(CourierStatus.ServerError, error.StatusCode);
+        Assert.Contains($"the worker's reply has 1000 frames, more than the {Max - TransportOptions.ReservedFrames}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_handler_reply_of_more_frames_than_a_reply_may_have_is_answered_500_not_lost()
     {
         await using var server = await TestServer.StartAsync(map: s => s.Map("many", (_, _) =>

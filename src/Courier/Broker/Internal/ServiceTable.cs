@@ -299,6 +299,14 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     /// <param name="remember">Remember the reply for repeated attempts (a request that may not run again).</param>
     public void Reply(BrokerRequest request, ReadOnlySpan<ReadOnlyMemory<byte>> body, ReadOnlySpan<byte> headers = default, bool remember = false)
     {
+        if (body.Length > options.Transport.MaxBodyFrames)
+        {
+            // A worker of another make may send more than a Courier worker would: passed on with the client's envelope it
+            // could be past what the client's transport takes, and dropped there, its caller told nothing but a timeout.
+            Fail(request, CourierStatus.ServerError, $"the worker's reply has {body.Length} frames, more than the {options.Transport.MaxBodyFrames} a reply may have (TransportOptions.MaxFramesPerMessage less {Transport.TransportOptions.ReservedFrames})", ran: true);
+            return;
+        }
+
         request.Service.Served++;
         if (request.Tracked && remember)
         {
