@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
@@ -27,7 +26,7 @@ public sealed class DroppedReplyReasonTests
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs, Transport = transport });
         await using var canary = await Canary.StartAsync(server.Endpoint!);
 
-        using (var attacker = Attacker(server.Endpoint!))
+        using (var attacker = RawCourier2.NonReader(server.Endpoint!))
         {
             // 512-byte echoes until refusals show: the kernel's socket buffers (a few MiB on loopback) fill first,
             // then the server's queue for this client. Up to 200,000 of them (100 MB), then the wait goes on: a send
@@ -85,7 +84,7 @@ public sealed class DroppedReplyReasonTests
         // that is queued for the closing connection, not refused: each try waits longer before answering.
         for (var attempt = 0; attempt < 5 && !logs.Contains(Gone); attempt++)
         {
-            using (var client = Attacker(server.Endpoint!))
+            using (var client = RawCourier2.NonReader(server.Endpoint!))
             {
                 SendRequest(client, (ulong)attempt + 1, "held", "x"u8.ToArray());
                 Assert.True(await handlerStarted.WaitAsync(TimeSpan.FromSeconds(30)), "the handler never started");
@@ -106,25 +105,7 @@ public sealed class DroppedReplyReasonTests
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
     }
 
-    /// <summary>A raw DEALER that reads nothing: a one-message receive queue and a small kernel buffer.</summary>
-    private static DealerSocket Attacker(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.ReceiveHighWatermark = 1;
-        socket.Options.ReceiveBuffer = 16 * 1024;
-        socket.Options.SendHighWatermark = 0;
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
-    }
-
     /// <summary>A courier/2 request (docs/protocol.md): an empty delimiter, <c>CURC02</c> with the id and service, the body.</summary>
     private static void SendRequest(DealerSocket socket, ulong id, string service, byte[] body)
-    {
-        var header = new byte[14 + service.Length];
-        "CURC02"u8.CopyTo(header);
-        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(6), id);
-        System.Text.Encoding.ASCII.GetBytes(service, header.AsSpan(14));
-        socket.SendMoreFrameEmpty().SendMoreFrame(header).SendFrame(body);
-    }
+        => socket.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header(id, service)).SendFrame(body);
 }

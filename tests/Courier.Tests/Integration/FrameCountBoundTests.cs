@@ -49,10 +49,10 @@ public sealed class FrameCountBoundTests
     public async Task A_request_body_of_more_frames_than_a_body_may_have_is_answered_413()
     {
         await using var server = await TestServer.StartAsync();
-        using var attacker = Attacker(server.Endpoint!);
+        using var attacker = RawCourier2.NonReader(server.Endpoint!);
 
         // One frame under what a message may have, envelope and header included: the message is taken, the body is not.
-        attacker.SendMoreFrameEmpty().SendMoreFrame(Header(1));
+        attacker.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header(1));
         SendEmptyFrames(attacker, Max - 3);
 
         var reply = attacker.ReceiveMultipartMessage();
@@ -186,7 +186,7 @@ public sealed class FrameCountBoundTests
         // What may pass the budget: one message, whose frames count 64 bytes each.
         const long Bound = Budget + ((EchoFrames + 8) * 64) + 1024;
         long largest = 0;
-        using (var attacker = Attacker(endpoint))
+        using (var attacker = RawCourier2.NonReader(endpoint))
         {
             var sent = 0;
             await Poll.UntilAsync(
@@ -194,7 +194,7 @@ public sealed class FrameCountBoundTests
                 {
                     for (var i = 0; i < 500 && sent < MaxEchoes; i++)
                     {
-                        attacker.SendMoreFrameEmpty().SendMoreFrame(Header((ulong)++sent));
+                        attacker.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header((ulong)++sent));
                         SendEmptyFrames(attacker, EchoFrames);
                     }
 
@@ -215,15 +215,15 @@ public sealed class FrameCountBoundTests
 
     private static async Task SendTooManyFramesThenAskAsync(string endpoint, RecordingLoggerFactory logs)
     {
-        using var attacker = Attacker(endpoint);
+        using var attacker = RawCourier2.NonReader(endpoint);
         attacker.Options.ReceiveHighWatermark = 1000;
 
         // One frame past the limit: a body of Max - 2 frames, its delimiter and header, and the routing id the listener adds.
-        attacker.SendMoreFrameEmpty().SendMoreFrame(Header(1));
+        attacker.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header(1));
         SendEmptyFrames(attacker, Max - 2);
         // Then a proper one on the same connection: answered, so the dropped message left nothing behind (its frames
         // would otherwise have been read as the start of this one).
-        attacker.SendMoreFrameEmpty().SendMoreFrame(Header(2)).SendFrame("after"u8.ToArray());
+        attacker.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header(2)).SendFrame("after"u8.ToArray());
 
         NetMQMessage? reply = null;
         Assert.True(attacker.TryReceiveMultipartMessage(TimeSpan.FromSeconds(30), ref reply), "no answer to the request after the dropped one");
@@ -238,27 +238,6 @@ public sealed class FrameCountBoundTests
             () => Task.FromResult(logs.Messages.Any(m => m.Contains($"Dropped a message of {Max + 1} frames, more than the {Max}", StringComparison.Ordinal))),
             TimeSpan.FromSeconds(10),
             "the dropped message logged");
-    }
-
-    private static DealerSocket Attacker(string endpoint)
-    {
-        var attacker = new DealerSocket();
-        attacker.Options.ReceiveHighWatermark = 1;
-        attacker.Options.ReceiveBuffer = 16 * 1024;
-        attacker.Options.SendHighWatermark = 0;
-        attacker.Options.Linger = TimeSpan.Zero;
-        attacker.Connect(endpoint);
-        return attacker;
-    }
-
-    /// <summary>A courier/2 request header (docs/protocol.md): its id and the service, echo.</summary>
-    private static byte[] Header(ulong id)
-    {
-        var header = new byte[14 + 4];
-        "CURC02"u8.CopyTo(header);
-        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(6), id);
-        "echo"u8.CopyTo(header.AsSpan(14));
-        return header;
     }
 
     /// <summary>The reply's courier/2 header frame: after the delimiter, "CURC02", the id, the status in three ASCII digits.</summary>

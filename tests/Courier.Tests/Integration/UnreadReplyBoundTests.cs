@@ -1,11 +1,9 @@
-using System.Buffers.Binary;
 using Courier.Broker;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
 using Courier.Transport.Internal;
 using NetMQ;
-using NetMQ.Sockets;
 
 namespace Courier.Tests.Integration;
 
@@ -60,21 +58,12 @@ public sealed class UnreadReplyBoundTests
     private static async Task AttackAsync(string endpoint, RecordingLoggerFactory logs, Func<Task<long>> largestPending)
     {
         long largest = 0;
-        using (var attacker = new DealerSocket())
+        using (var attacker = RawCourier2.NonReader(endpoint))
         {
-            attacker.Options.ReceiveHighWatermark = 1;
-            attacker.Options.ReceiveBuffer = 16 * 1024;
-            attacker.Options.SendHighWatermark = 0;
-            attacker.Options.Linger = TimeSpan.Zero;
-            attacker.Connect(endpoint);
             var body = new byte[ReplySize];
             for (var i = 1; i <= Requests; i++)
             {
-                var header = new byte[14 + 4];
-                "CURC02"u8.CopyTo(header);
-                BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(6), (ulong)i);
-                "echo"u8.CopyTo(header.AsSpan(14));
-                attacker.SendMoreFrameEmpty().SendMoreFrame(header).SendFrame(body);
+                attacker.SendMoreFrameEmpty().SendMoreFrame(RawCourier2.Header((ulong)i)).SendFrame(body);
             }
 
             // Sampled until several replies were refused for the budget (the default burst logs 10 one by one), or
