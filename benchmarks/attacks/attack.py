@@ -86,18 +86,22 @@ def broker(bind, requests):
             break
     print(f"answered {answered}, refused {refused} in {time.time() - start:.2f}s")
 
-def noread(endpoint, count, size, hold, pace=0.0):
-    """
-    Asks for COUNT echoes of SIZE bytes and never reads one: a one-message receive queue, a 16 KiB kernel buffer.
-    PACE seconds between requests keep the server's inbound queue empty, so what it holds is what it sends.
-    """
-    ctx = zmq.Context()
-    s = ctx.socket(zmq.DEALER)
+def nonreader(endpoint):
+    """A DEALER that reads nothing: a one-message receive queue, a 16 KiB kernel buffer, no send limit."""
+    s = zmq.Context.instance().socket(zmq.DEALER)
     s.setsockopt(zmq.RCVHWM, 1)
     s.setsockopt(zmq.RCVBUF, 16 * 1024)
     s.setsockopt(zmq.SNDHWM, 0)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
+    return s
+
+def noread(endpoint, count, size, hold, pace=0.0):
+    """
+    Asks for COUNT echoes of SIZE bytes and never reads one: a one-message receive queue, a 16 KiB kernel buffer.
+    PACE seconds between requests keep the server's inbound queue empty, so what it holds is what it sends.
+    """
+    s = nonreader(endpoint)
     body = b"\x00" * int(size)
     for i in range(int(count)):
         s.send_multipart([b"", b"CURC02" + struct.pack(">Q", i + 1) + b"echo", body])
@@ -113,13 +117,7 @@ def frames(endpoint, count, frames, hold):
     Asks for COUNT echoes of bodies of FRAMES empty frames and never reads one: each costs 2 bytes a frame on the wire,
     and 64 in libzmq's queue for as long as it is not written.
     """
-    ctx = zmq.Context()
-    s = ctx.socket(zmq.DEALER)
-    s.setsockopt(zmq.RCVHWM, 1)
-    s.setsockopt(zmq.RCVBUF, 16 * 1024)
-    s.setsockopt(zmq.SNDHWM, 0)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect(endpoint)
+    s = nonreader(endpoint)
     body = [b""] * int(frames)
     for i in range(int(count)):
         s.send_multipart([b"", b"CURC02" + struct.pack(">Q", i + 1) + b"echo"] + body)

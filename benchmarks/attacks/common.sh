@@ -15,6 +15,26 @@ start() {
   endpoint=$(grep -o 'tcp://[0-9.]*:[0-9]*' "$log.out" | head -n 1)
 }
 
+# serve ROLE: a `courier server` or `courier broker` on a loopback port (with one worker for a broker), as start does.
+serve() {
+  start "$1" --bind "tcp://127.0.0.1:*"
+  if [ "$1" = broker ]; then
+    "$courier" worker --connect "$endpoint" >/dev/null 2>&1 & pids+=($!)
+    sleep 2
+  fi
+}
+
+# peak_rss PID WHILE: the largest resident set of PID, in MiB, sampled every 0.2 s while process WHILE runs.
+peak_rss() {
+  local peak=0 now
+  while kill -0 "$2" 2>/dev/null; do
+    now=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status" 2>/dev/null || echo 0)
+    (( now > peak )) && peak=$now
+    sleep 0.2
+  done
+  echo "$peak"
+}
+
 rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$1/status" 2>/dev/null || echo "dead"; }
 alive() { kill -0 "$1" 2>/dev/null && echo alive || echo "DEAD"; }
 

@@ -9,21 +9,12 @@ source "$(dirname "$0")/common.sh"
 count=${1:-10000}
 frames=${2:-990}
 for role in server broker; do
-  start "$role" --bind "tcp://127.0.0.1:*"
-  if [ "$role" = broker ]; then
-    "$courier" worker --connect "$endpoint" >/dev/null 2>&1 & pids+=($!)
-    sleep 2
-  fi
+  serve "$role"
   echo "== $role: RSS before $(rss "$pid")"
   canary "$endpoint" 20 & c=$!
   out=$(mktemp)
   "${attack[@]}" frames "$endpoint" "$count" "$frames" 10 >"$out" & a=$!
-  peak=0
-  while kill -0 "$a" 2>/dev/null; do
-    now=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    [ "$now" -gt "$peak" ] && peak=$now
-    sleep 0.2
-  done
+  peak=$(peak_rss "$pid" "$a")
   cat "$out"
   echo "   RSS peak while it sent and held on ${peak} MiB, $(alive "$pid")"
   wait "$c"

@@ -12,12 +12,7 @@ echo "== server: RSS before $(rss "$pid")"
 canary "$endpoint" "$((seconds / 2))" & c=$!
 port=${endpoint##*:}
 "${attack[@]}" unfinished 127.0.0.1 "$port" "$megabytes" "$seconds" & a=$!
-peak=0
-while kill -0 "$a" 2>/dev/null; do
-  now=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo 0)
-  (( now > peak )) && peak=$now
-  sleep 0.2
-done
+peak=$(peak_rss "$pid" "$a")
 wait "$c"
 sleep 2
 echo "   RSS peak ${peak} MiB, after $(rss "$pid"), $(alive "$pid"); $(grep -c 'without finishing a message' "$log" || true) connection(s) closed for it"

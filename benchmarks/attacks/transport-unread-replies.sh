@@ -10,11 +10,7 @@ count=${1:-500}
 size=${2:-1048576}
 pace=${3:-0.02}
 for role in server broker; do
-  start "$role" --bind "tcp://127.0.0.1:*"
-  if [ "$role" = broker ]; then
-    "$courier" worker --connect "$endpoint" >/dev/null 2>&1 & pids+=($!)
-    sleep 2
-  fi
+  serve "$role"
   echo "== $role: RSS before $(rss "$pid")"
   canary "$endpoint" 20 & c=$!
   out=$(mktemp)
