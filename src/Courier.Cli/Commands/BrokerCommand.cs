@@ -30,7 +30,7 @@ internal static class BrokerCommand
         {
             var cancellationToken = Cli.Shutdown;
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
-            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-broker", $"{Environment.MachineName}-{Environment.ProcessId}");
+            await using var exporters = await CliTelemetry.StartAsync(parse, telemetry, "courier-broker", $"{Environment.MachineName}-{Environment.ProcessId}", cancellationToken);
             await using var broker = new CourierBroker(CourierBrokerOptions.Default with
             {
                 Endpoint = parse.GetValue(bind)!,

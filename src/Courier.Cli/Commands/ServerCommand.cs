@@ -26,7 +26,7 @@ internal static class ServerCommand
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? Environment.MachineName;
             var wait = parse.GetValue(delay);
-            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-server", instance);
+            await using var exporters = await CliTelemetry.StartAsync(parse, telemetry, "courier-server", instance, cancellationToken);
             var options = CourierServerOptions.Default with
             {
                 Endpoint = parse.GetValue(bind)!,

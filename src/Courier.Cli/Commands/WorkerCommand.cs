@@ -43,7 +43,7 @@ internal static class WorkerCommand
             using var loggerFactory = Cli.CreateLoggerFactory(parse);
             var instance = parse.GetValue(name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";
             var serviceNames = parse.GetValue(service)!.Distinct(StringComparer.Ordinal).ToArray();
-            using var exporters = CliTelemetry.Start(parse, telemetry, "courier-worker", instance);
+            await using var exporters = await CliTelemetry.StartAsync(parse, telemetry, "courier-worker", instance, cancellationToken);
             await using var worker = new CourierWorker(
                 CourierWorkerOptions.Default with
                 {

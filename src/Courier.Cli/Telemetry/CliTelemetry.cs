@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net;
 using Courier.Diagnostics;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -13,21 +12,21 @@ namespace Courier.Cli.Telemetry;
 /// The OpenTelemetry SDK, set up for one <c>courier</c> process as its options ask: a Prometheus endpoint, an OTLP
 /// exporter, both or neither. The library publishes through System.Diagnostics only; this is where it is exported.
 /// </summary>
-internal sealed class CliTelemetry : IDisposable
+internal sealed class CliTelemetry : IAsyncDisposable
 {
-    private const int MaxPortTries = 50;
     private readonly MeterProvider? _meters;
     private readonly TracerProvider? _tracer;
+    private readonly MetricsEndpoint? _endpoint;
 
-    private CliTelemetry(MeterProvider? meters, TracerProvider? tracer, string? metricsUrl)
+    private CliTelemetry(MeterProvider? meters, TracerProvider? tracer, MetricsEndpoint? endpoint)
     {
         _meters = meters;
         _tracer = tracer;
-        MetricsUrl = metricsUrl;
+        _endpoint = endpoint;
     }
 
     /// <summary>Where Prometheus scrapes, when served: <c>http://HOST:PORT/metrics</c>.</summary>
-    public string? MetricsUrl { get; }
+    public string? MetricsUrl => _endpoint?.Url;
 
     public sealed record Options(Option<int?> Port, Option<string> Host, Option<Uri?> Otlp, Option<double> TraceSample)
     {
@@ -51,7 +50,7 @@ internal sealed class CliTelemetry : IDisposable
     }
 
     /// <summary>Starts what <paramref name="options"/> ask for; <paramref name="serviceName"/> names this process in the exported data.</summary>
-    public static CliTelemetry Start(ParseResult parse, Options options, string serviceName, string instance)
+    public static async Task<CliTelemetry> StartAsync(ParseResult parse, Options options, string serviceName, string instance, CancellationToken cancellationToken = default)
     {
         var port = parse.GetValue(options.Port);
         var host = parse.GetValue(options.Host)!;
@@ -75,42 +74,38 @@ internal sealed class CliTelemetry : IDisposable
                 .Build();
         }
 
+        var meters = Metrics(resource, otlp, prometheus: port is not null);
         if (port is not { } chosen)
         {
-            return new CliTelemetry(Metrics(resource, otlp, null), tracer, null);
+            return new CliTelemetry(meters, tracer, null);
         }
 
-        // * tries ports below the kernel's ephemeral range (where no outgoing connection or port-0 bind lands) until
-        // one is free: the listener cannot report a port the kernel picked.
-        var random = new Random();
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            var tryPort = chosen == TelemetryOptions.AnyPort ? random.Next(20_000, 32_000) : chosen;
-            var listen = host is "0.0.0.0" or "*" or "+" ? "*" : host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
-            try
-            {
-                var meters = Metrics(resource, otlp, (listen, tryPort));
-                var shown = listen == "*" ? "0.0.0.0" : listen;
-                return new CliTelemetry(meters, tracer, $"http://{shown}:{tryPort}/metrics");
-            }
-            catch (Exception ex) when (ex is HttpListenerException or System.Net.Sockets.SocketException || ex.InnerException is HttpListenerException)
-            {
-                if (chosen != TelemetryOptions.AnyPort || attempt >= MaxPortTries)
-                {
-                    tracer?.Dispose();
-                    throw new InvalidOperationException($"cannot serve metrics on {host}:{tryPort}: {ex.Message}", ex);
-                }
-            }
+            var endpoint = await MetricsEndpoint.StartAsync(meters, host, chosen == TelemetryOptions.AnyPort ? 0 : chosen, cancellationToken).ConfigureAwait(false);
+            return new CliTelemetry(meters, tracer, endpoint);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException || ex.InnerException is System.Net.Sockets.SocketException)
+        {
+            meters.Dispose();
+            tracer?.Dispose();
+            var shown = chosen == TelemetryOptions.AnyPort ? "*" : chosen.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new InvalidOperationException($"cannot serve metrics on {host}:{shown}: {ex.Message}", ex);
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
+        if (_endpoint is not null)
+        {
+            await _endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
         _meters?.Dispose();
         _tracer?.Dispose();
     }
 
-    private static MeterProvider Metrics(ResourceBuilder resource, Uri? otlp, (string Host, int Port)? prometheus)
+    private static MeterProvider Metrics(ResourceBuilder resource, Uri? otlp, bool prometheus)
     {
         var builder = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
@@ -118,24 +113,11 @@ internal sealed class CliTelemetry : IDisposable
             // The runtime's own meter (GC collections and pauses, bytes allocated, thread pool, lock contention): what
             // an operator reads beside Courier's counters to tell a slow handler from a process busy collecting.
             .AddMeter("System.Runtime");
-        if (prometheus is { } listen)
+        if (prometheus)
         {
-            builder.AddPrometheusHttpListener(o =>
-            {
-                // The exporter makes a URI of Host, which "*" (every interface, HttpListener's spelling) is not, and
-                // HttpListener refuses 0.0.0.0: for every interface the listener's prefix is replaced before it starts.
-                o.Host = listen.Host == "*" ? "localhost" : listen.Host;
-                o.Port = listen.Port;
-                o.ScrapeEndpointPath = "/metrics";
-                if (listen.Host == "*")
-                {
-                    o.ConfigureHttpListener = (_, listener) =>
-                    {
-                        listener.Prefixes.Clear();
-                        listener.Prefixes.Add($"http://*:{listen.Port}/metrics/");
-                    };
-                }
-            });
+            // Kestrel's own meter beside them: kestrel_rejected_connections_total counts the metrics endpoint's
+            // connections refused past its limit, which are not logged.
+            builder.AddMeter("Microsoft.AspNetCore.Server.Kestrel").AddPrometheusExporter();
         }
 
         if (otlp is not null)

@@ -9,7 +9,7 @@ namespace Courier.Cli.Telemetry;
 /// </summary>
 internal static class TelemetryOptions
 {
-    /// <summary>Port picked by <c>--metrics-port *</c>: try ports below the kernel's ephemeral range, as nginx's tests do.</summary>
+    /// <summary><c>--metrics-port *</c>: the kernel picks a free port, which the endpoint reports.</summary>
     public const int AnyPort = -1;
 
     public static Option<int?> MetricsPort() => new("--metrics-port")

@@ -41,8 +41,8 @@ public sealed partial class MetricsEndpointTests
     [Fact]
     public async Task A_metrics_port_without_a_host_serves_every_interface_as_a_container_needs()
     {
-        // The default host, 0.0.0.0: neither the exporter (it makes a URI of "*") nor HttpListener (it refuses 0.0.0.0)
-        // took it as it was, and the process exited at start.
+        // The default host, 0.0.0.0: OpenTelemetry's HttpListener exporter took it as it was neither (the exporter made
+        // a URI of "*") nor (HttpListener refused 0.0.0.0), and the process exited at start.
         var (server, _) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--metrics-port", "*");
         await using (server)
         {

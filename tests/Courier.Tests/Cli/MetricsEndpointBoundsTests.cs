@@ -1,0 +1,201 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Courier.Cli.Telemetry;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Cli;
+
+/// <summary>
+/// The metrics endpoint (<c>--metrics-port</c>) attacked as any peer that reaches it could: many connections that send a
+/// byte and then nothing, headers trickled in, headers without end. A <c>courier server</c> process keeps its
+/// descriptors bounded, closes what it refuses, and its canary client (over ZeroMQ) sees no error.
+/// </summary>
+public sealed partial class MetricsEndpointBoundsTests
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    [Fact]
+    public async Task Connections_past_the_metrics_limit_are_closed_at_once_and_silent_ones_after_the_header_timeout()
+    {
+        const int attackers = 200;
+        var (server, endpoint, metrics) = await StartServerAsync();
+        await using (server)
+        {
+            await using var canary = await Canary.StartAsync(endpoint);
+            var before = OpenDescriptors(server.Id);
+            var sockets = new List<Socket>();
+            var closed = new List<Task<bool>>();
+            try
+            {
+                for (var i = 0; i < attackers; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    sockets.Add(socket);
+                    await socket.ConnectAsync("127.0.0.1", metrics.Port);
+                    await socket.SendAsync("G"u8.ToArray());
+                    closed.Add(ClosedByPeerAsync(socket));
+                }
+
+                // Past the limit a connection is accepted and closed at once: while the attacker keeps all of its
+                // sockets open, the server holds descriptors for the limit's worth only.
+                await Poll.UntilAsync(
+                    () => closed.Count(t => t.IsCompleted) >= attackers - MetricsEndpoint.MaxConnections,
+                    TimeSpan.FromSeconds(30),
+                    $"{attackers - MetricsEndpoint.MaxConnections} connections past the limit closed");
+                var held = 0;
+                await Poll.UntilAsync(
+                    () => (held = OpenDescriptors(server.Id)) <= before + MetricsEndpoint.MaxConnections + 8,
+                    TimeSpan.FromSeconds(10),
+                    $"the server holds at most {MetricsEndpoint.MaxConnections} descriptors more than before the attack");
+                Assert.True(held <= before + MetricsEndpoint.MaxConnections + 8, $"{held} held, {before} before");
+
+                // The ones taken sent a byte and nothing more: closed when their headers are late.
+                await Poll.UntilAsync(() => closed.All(t => t.IsCompleted), MetricsEndpoint.HeadersTimeout * 6, "every silent connection closed");
+                Assert.All(closed, t => Assert.True(t.Result, "a connection ended otherwise than by the server closing it"));
+            }
+            finally
+            {
+                foreach (var socket in sockets)
+                {
+                    socket.Dispose();
+                }
+            }
+
+            // Served again, and the refusals counted (they are not logged).
+            var text = await Http.GetStringAsync(metrics);
+            var rejected = RejectedLine().Match(text);
+            Assert.True(rejected.Success, "kestrel_rejected_connections_total is not in the scrape");
+            Assert.True(double.Parse(rejected.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= attackers - MetricsEndpoint.MaxConnections, rejected.Value);
+            await canary.AssertUnharmedAsync();
+            Assert.False(server.HasExited);
+        }
+    }
+
+    [Fact]
+    public async Task Headers_trickled_in_are_cut_off_by_the_header_timeout()
+    {
+        var (server, endpoint, metrics) = await StartServerAsync();
+        await using (server)
+        {
+            await using var canary = await Canary.StartAsync(endpoint);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync("127.0.0.1", metrics.Port);
+            var closed = ClosedByPeerAsync(socket);
+            await socket.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+
+            // One short header line at a time, well within the size limit: only time ends it.
+            var sent = 0;
+            var deadline = DateTime.UtcNow + (MetricsEndpoint.HeadersTimeout * 6);
+            while (!closed.IsCompleted && DateTime.UtcNow < deadline)
+            {
+                try
+                {
+                    sent += await socket.SendAsync(Encoding.ASCII.GetBytes($"X-{sent}: a\r\n"));
+                }
+                catch (SocketException)
+                {
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+
+            Assert.True(closed.IsCompleted || await closed.WaitAsync(TimeSpan.FromSeconds(10)), $"still open after {sent} bytes of headers");
+            Assert.True(sent < MetricsEndpoint.MaxHeaderBytes, $"{sent} bytes of headers taken");
+            await canary.AssertUnharmedAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Headers_past_the_size_limit_are_refused_with_431_and_the_connection_closed()
+    {
+        var (server, endpoint, metrics) = await StartServerAsync();
+        await using (server)
+        {
+            await using var canary = await Canary.StartAsync(endpoint);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync("127.0.0.1", metrics.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+            var line = Encoding.ASCII.GetBytes($"X-Filler: {new string('a', 100)}\r\n");
+
+            // Twice the limit, all of which the socket buffers take: the server reads past its limit and answers.
+            for (var sent = 0; sent < 2 * MetricsEndpoint.MaxHeaderBytes; sent += line.Length)
+            {
+                await socket.SendAsync(line);
+            }
+
+            var answer = await ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(30));
+            Assert.StartsWith("HTTP/1.1 431", answer, StringComparison.Ordinal);
+            await canary.AssertUnharmedAsync();
+        }
+    }
+
+    private static async Task<(ChildProcess Server, string Endpoint, Uri Metrics)> StartServerAsync()
+    {
+        var (server, endpoint) = await ChildProcess.StartServerAsync("--bind", "tcp://127.0.0.1:*", "--metrics-port", "*", "--metrics-host", "127.0.0.1");
+        await server.WaitForOutputAsync("metrics on http://");
+        return (server, endpoint, new Uri(MetricsLine().Match(server.Stdout).Groups[1].Value));
+    }
+
+    /// <summary>True once the server closed (or reset) the connection; whatever it sent first is read and dropped.</summary>
+    private static async Task<bool> ClosedByPeerAsync(Socket socket)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<string> ReadUntilClosedAsync(Socket socket, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        try
+        {
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token)) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+        }
+        catch (SocketException)
+        {
+            // A reset after the answer: what came before it counts.
+        }
+
+        return Encoding.ASCII.GetString(received.ToArray());
+    }
+
+    private static int OpenDescriptors(int pid)
+    {
+        try
+        {
+            return Directory.GetFiles($"/proc/{pid}/fd").Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    [GeneratedRegex(@"metrics on (http://\S+)")]
+    private static partial Regex MetricsLine();
+
+    [GeneratedRegex(@"^kestrel_rejected_connections_total\{[^}]*\} (\S+)", RegexOptions.Multiline)]
+    private static partial Regex RejectedLine();
+}
