@@ -46,7 +46,7 @@ public sealed class CurveCertificate
     public static CurveCertificate Load(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var certificate = CertificateFile.Parse(File.ReadAllText(path), path);
+        var certificate = CertificateFile.Parse(BoundedFile.ReadText(path, AllowList.MaxCertificateBytes, $"a certificate (at most {AllowList.MaxCertificateBytes} bytes)"), path);
         if (certificate.SecretKey is { } secret && CurveKeys.TryDerivePublic(secret) is { } derived && derived != certificate.PublicKey)
         {
             throw new InvalidDataException($"{path}: 'public-key' is not the public key of 'secret-key'");

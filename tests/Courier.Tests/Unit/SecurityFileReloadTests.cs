@@ -163,4 +163,35 @@ public sealed class SecurityFileReloadTests : IDisposable
 
         Assert.Single(log.Entries, e => e.Level == LogLevel.Error);
     }
+
+    [Fact]
+    public async Task A_policy_replaced_by_a_named_pipe_or_an_oversized_file_is_refused_unread_and_the_last_stays_in_force()
+    {
+        var path = Write("policy.json", """{ "clients": { "alice": ["echo"] } }""");
+        using var log = new RecordingLoggerFactory();
+        var policy = new PolicyFile(path, log.CreateLogger("test"), "test");
+
+        // A pipe where the policy was: read unbounded, the check (on a broker's loop thread) waited for a writer for good.
+        var pipe = Path.Combine(_root, "pipe");
+        using (var mkfifo = Process.Start("mkfifo", pipe))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        File.Move(pipe, path, overwrite: true);
+        await Task.Run(async () =>
+        {
+            await Poll.UntilAsync(() => policy.Current.MayCall("k", "alice", "echo") && log.Entries.Any(e => e.Level == LogLevel.Error), TimeSpan.FromSeconds(10), "the pipe refused");
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(log.Entries, e => e.Message.Contains("0 bytes: not a policy file", StringComparison.Ordinal));
+
+        // Past the size limit (a policy parses on the loop thread): refused, not parsed.
+        File.Delete(path);
+        Write("policy.json", """{ "clients": { "bob": ["echo"] } }""" + new string(' ', PolicyFile.MaxPolicyBytes));
+        await Poll.UntilAsync(() => log.Entries.Count(e => e.Level == LogLevel.Error) >= 2 || policy.Current.MayCall("k", "bob", "echo"), TimeSpan.FromSeconds(10), "the large file refused");
+        Assert.True(policy.Current.MayCall("k", "alice", "echo"));
+        Assert.False(policy.Current.MayCall("k", "bob", "echo"));
+        Assert.Contains(log.Entries, e => e.Message.Contains($"policy.json: {new FileInfo(path).Length} bytes: not a policy file", StringComparison.Ordinal));
+    }
 }

@@ -12,6 +12,7 @@ internal sealed class AllowList
     private readonly string _directory;
     private readonly Action<string>? _onBadFile;
     private readonly Action<string>? _onUnreadable;
+    private readonly Action<string>? _onShortage;
     private readonly Lock _gate = new();
     private volatile Snapshot _current;
     private const long CheckIntervalMs = 250;
@@ -22,10 +23,15 @@ internal sealed class AllowList
     private long _gapMs = CheckIntervalMs;
     private int _refreshing;
 
+    // Whether the last check met a shortage of descriptors or memory (said once until a check succeeds).
+    private bool _short;
+
     private static readonly Snapshot Unreadable = new("(unreadable)", []);
 
     /// <summary>The largest certificate file read (czmq's are a few hundred bytes; metadata makes them longer).</summary>
     internal const int MaxCertificateBytes = 64 * 1024;
+
+    private static readonly string Refusal = $"a certificate (one is a few hundred bytes, at most {MaxCertificateBytes})";
 
     // The stamps of the files reported bad at the last read: not reported again while they stay as they are.
     private HashSet<string> _reported = new(StringComparer.Ordinal);
@@ -35,9 +41,11 @@ internal sealed class AllowList
     /// <summary>
     /// Reads the directory; throws <see cref="DirectoryNotFoundException"/> when it is not there. Later, a file that
     /// does not parse goes to <paramref name="onBadFile"/> (that file admits no one), and a directory gone or unreadable
-    /// to <paramref name="onUnreadable"/>, once until it is back (no one is admitted meanwhile).
+    /// to <paramref name="onUnreadable"/>, once until it is back (no one is admitted meanwhile). A check that finds the
+    /// process out of descriptors or memory goes to <paramref name="onShortage"/>, once until one succeeds, and keeps the
+    /// keys in force.
     /// </summary>
-    public AllowList(string directory, Action<string>? onBadFile = null, Action<string>? onUnreadable = null)
+    public AllowList(string directory, Action<string>? onBadFile = null, Action<string>? onUnreadable = null, Action<string>? onShortage = null)
     {
         if (!Directory.Exists(directory))
         {
@@ -47,6 +55,7 @@ internal sealed class AllowList
         _directory = directory;
         _onBadFile = onBadFile;
         _onUnreadable = onUnreadable;
+        _onShortage = onShortage;
         _current = Read(Signature());
         _checkedAt = Environment.TickCount64;
     }
@@ -120,6 +129,21 @@ internal sealed class AllowList
                 {
                     _current = Read(signature);
                 }
+
+                _short = false;
+            }
+            catch (Exception ex) when (ResourceShortage.Is(ex))
+            {
+                // Out of descriptors or memory: nothing is known of the directory, so the keys in force stay in force
+                // (admitting no one would cut every registered worker), and it is read again at the next check.
+                if (!_short)
+                {
+                    _short = true;
+                    _onShortage?.Invoke($"{_directory}: {ex.Message}");
+                }
+
+                Volatile.Write(ref _checkedAt, Environment.TickCount64);
+                return;
             }
 #pragma warning disable CA1031 // on a pool thread, anything unforeseen would end the process: it admits no one instead, and is said
             catch (Exception ex)
@@ -161,14 +185,14 @@ internal sealed class AllowList
             var stamp = FileStamp.Of(new FileInfo(path));
             try
             {
-                var certificate = CertificateFile.Parse(ReadBounded(path), path);
+                var certificate = CertificateFile.Parse(BoundedFile.ReadText(path, MaxCertificateBytes, Refusal), path);
                 var name = Path.GetFileNameWithoutExtension(path);
                 if (!nameByKey.TryAdd(certificate.PublicKey, name))
                 {
                     throw new InvalidDataException($"{path}: the same public key as {nameByKey[certificate.PublicKey]}.key, which names it");
                 }
             }
-            catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException && !ResourceShortage.Is(ex))
             {
                 // One bad file admits nobody, and keeps no one else out; said once while it stays as it is, not at every
                 // re-read that another file's change makes.
@@ -182,28 +206,5 @@ internal sealed class AllowList
 
         _reported = reported;
         return new Snapshot(signature, nameByKey);
-    }
-
-    /// <summary>
-    /// A certificate's text, refused unread when it is empty (a named pipe or a device shows as empty too: reading one
-    /// could block, or never end) or longer than any certificate is; read no further than that however it grows meanwhile.
-    /// </summary>
-    private static string ReadBounded(string path)
-    {
-        var file = new FileInfo(path);
-        var length = (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length;
-        if (length is 0 or > MaxCertificateBytes)
-        {
-            throw new InvalidDataException($"{path}: {length} bytes: not a certificate (one is a few hundred bytes, at most {MaxCertificateBytes})");
-        }
-
-        // As long as the file said it was (UTF-8 has no more characters than bytes), and one more: a file that grew
-        // meanwhile is refused, and read again at the next check (its stamp changed).
-        using var reader = new StreamReader(path);
-        var buffer = new char[length + 1];
-        var read = reader.ReadBlock(buffer, 0, buffer.Length);
-        return read < buffer.Length
-            ? new string(buffer, 0, read)
-            : throw new InvalidDataException($"{path}: grew while it was read");
     }
 }

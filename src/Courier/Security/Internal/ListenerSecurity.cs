@@ -34,7 +34,8 @@ internal sealed class ListenerSecurity : IDisposable
         }
 
         _allowList = options.AllowDirectory is { } directory ? new AllowList(
-            directory, problem => SecurityLog.BadCertificate(logger, listener, problem), problem => SecurityLog.AllowListUnreadable(logger, listener, problem)) : null;
+            directory, problem => SecurityLog.BadCertificate(logger, listener, problem), problem => SecurityLog.AllowListUnreadable(logger, listener, problem),
+            problem => SecurityLog.AllowListNotChecked(logger, listener, problem)) : null;
         _policy = options.PolicyFile is { } policy ? new PolicyFile(policy, logger, listener) : null;
         _domain = ZapHandler.Register(transport, this);
         Curve = new CurveSettings(Decode(certificate.PublicKey), Decode(certificate.SecretKey), ServerKey: null, _domain);

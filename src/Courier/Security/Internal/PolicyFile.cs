@@ -18,6 +18,11 @@ internal sealed class PolicyFile
     private ServicePolicy _current;
     private long _nextCheck;
 
+    /// <summary>The largest policy read: one is a few KB (a line for each key and its services); this one parses on the loop thread.</summary>
+    internal const int MaxPolicyBytes = 1024 * 1024;
+
+    private static readonly string Refusal = $"a policy file (one is a few KB, at most {MaxPolicyBytes} bytes)";
+
     /// <summary>Reads the policy; a missing or bad file throws, naming the file.</summary>
     public PolicyFile(string path, ILogger logger, string listener)
     {
@@ -30,7 +35,7 @@ internal sealed class PolicyFile
         }
 
         _stamp = FileStamp.Of(new FileInfo(path));
-        _current = ServicePolicy.Parse(File.ReadAllText(path), path);
+        _current = ServicePolicy.Parse(BoundedFile.ReadText(path, MaxPolicyBytes, Refusal), path);
         _nextCheck = Environment.TickCount64 + (long)AllowList.CheckInterval.TotalMilliseconds;
     }
 
@@ -58,7 +63,7 @@ internal sealed class PolicyFile
 
         try
         {
-            _current = ServicePolicy.Parse(File.ReadAllText(_path), _path);
+            _current = ServicePolicy.Parse(BoundedFile.ReadText(_path, MaxPolicyBytes, Refusal), _path);
             _stamp = stamp;
             _failed = null;
             SecurityLog.PolicyReloaded(_logger, _listener, _path);

@@ -24,4 +24,7 @@ internal static partial class SecurityLog
 
     [LoggerMessage(907, LogLevel.Warning, "{Listener}: allow-list unreadable, no one is admitted until it is back: {Problem}")]
     public static partial void AllowListUnreadable(ILogger logger, string listener, string problem);
+
+    [LoggerMessage(908, LogLevel.Error, "{Listener}: allow-list not checked, the keys in force stay in force until it can be: {Problem}")]
+    public static partial void AllowListNotChecked(ILogger logger, string listener, string problem);
 }
