@@ -112,6 +112,25 @@ def noread(endpoint, count, size, hold, pace=0.0):
     s.close()
     print("left", flush=True)
 
+def unreadbroker(bind, count, size, hold):
+    """
+    A 7/MDP broker that takes a worker's READY, sends it COUNT requests for echoes of SIZE bytes and never reads again:
+    a one-message receive queue, a 16 KiB kernel buffer.
+    """
+    r = zmq.Context.instance().socket(zmq.ROUTER)
+    r.setsockopt(zmq.SNDHWM, 0)
+    r.setsockopt(zmq.LINGER, 0)
+    r.bind(bind)
+    ident = r.recv_multipart()[0]
+    r.setsockopt(zmq.RCVHWM, 1)
+    body = b"\x00" * int(size)
+    for i in range(int(count)):
+        r.send_multipart([ident, b"", b"MDPW01", b"\x02", b"client-%d" % i, b"", body])
+    print(f"sent {count} requests of {size} bytes; holding {hold}s without reading", flush=True)
+    time.sleep(float(hold))
+    r.close()
+    print("left", flush=True)
+
 def frames(endpoint, count, frames, hold):
     """
     Asks for COUNT echoes of bodies of FRAMES empty frames and never reads one: each costs 2 bytes a frame on the wire,
@@ -188,5 +207,7 @@ if __name__ == "__main__":
         collide(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif mode == "frames":
         frames(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif mode == "unreadbroker":
+        unreadbroker(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif mode == "noread":
         noread(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else 0.0)

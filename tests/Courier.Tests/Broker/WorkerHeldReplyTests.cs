@@ -113,6 +113,29 @@ public sealed partial class WorkerHeldReplyTests
         Assert.True(Lost(logs) >= 1, "nothing it held was let go");
     }
 
+    [Fact]
+    public async Task A_broker_that_never_reads_cannot_fill_the_workers_queue_to_its_high_water_mark()
+    {
+        // The default high-water mark, 10,000 messages: the worker's socket queued every reply up to it, whatever its size
+        // (10,000 echoes of 1 MiB, 10 GiB), and never refused one. Now it refuses past the byte budget, the worker holds
+        // past that up to the budget again, and then connects anew.
+        var logs = new RecordingLoggerFactory();
+        using var broker = UnreadBroker();
+        const long bound = 4 * 1024 * 1024;
+        await using var worker = await RegisteredWorkerAsync(broker, logs, o => o with
+        {
+            Concurrency = Requests,
+            Transport = o.Transport with { SendHighWatermark = TransportOptions.Default.SendHighWatermark, MaxPendingBytesPerPeer = bound },
+            ReconnectDelay = TimeSpan.FromSeconds(30),
+            ReconnectDelayMax = TimeSpan.FromSeconds(30),
+        });
+
+        SendRequests(broker, worker.Identity, Requests, BodySize);
+        await Poll.UntilAsync(() => logs.Contains("holds more bytes of replies the broker has not read"), Wait, "the worker's socket took every reply:\n" + string.Join("\n", logs.Messages));
+        var held = logs.Messages.Select(m => HeldCount().Match(m)).Where(m => m.Success).Max(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.InRange(held, 1, (bound / BodySize) + 1);
+    }
+
     /// <summary>
     /// A fake broker that can stop reading: a one-message receive queue and a small kernel buffer. libzmq's, whatever the
     /// worker's transport: a NetMQ ROUTER in its place lost its TCP connection to the worker as it caught up after this

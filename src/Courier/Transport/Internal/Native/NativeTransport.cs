@@ -94,10 +94,11 @@ internal sealed unsafe class NativeTransport : ITransport
                     ? new UnfinishedMessages(UnfinishedMessages.Effective(options.NativeHeapBudget), logger, violations)
                     : null,
             };
-            // A listener's peers may be hostile: each one's unwritten bytes are bounded. A connecting socket has one peer,
-            // bounded by the high-water mark: its count, when asked for, is only watched (a worker's stop waits for it).
+            // A listener's peers may be hostile: each one's unwritten bytes are bounded. So is a worker's one peer, its
+            // broker (counted when asked for: a worker's stop also waits for the count): one that sends requests and never
+            // reads had the worker queue up to the high-water mark of replies, 10,000 of any size.
             return kind == SocketKind.Router ? created.WithBacklog(options.MaxPendingBytesPerPeer)
-                : countUnwritten ? created.WithBacklog(long.MaxValue, onePeer: true) : created;
+                : countUnwritten ? created.WithBacklog(options.MaxPendingBytesPerPeer, onePeer: true) : created;
         }
         catch
         {

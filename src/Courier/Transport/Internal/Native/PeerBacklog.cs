@@ -10,9 +10,9 @@ namespace Courier.Transport.Internal.Native;
 /// <see cref="TransportOptions.MaxPendingBytesPerPeer"/> for it. A message of <see cref="PendingBytes.TrackedMinimum"/> bytes or more
 /// has its last frame handed over with <c>zmq_msg_init_data</c> and a free callback, which libzmq calls once the
 /// message is written or dropped; smaller ones are copied by libzmq as before, uncounted (the high-water mark bounds
-/// them). Loop thread only, but for the callback. A DEALER's count (<paramref name="onePeer"/>) is one account, with no
-/// budget of its own: it has a single peer, whose first frame names nothing, and the high-water mark bounds it; it is
-/// kept so a graceful stop can wait for the last replies to be written (<see cref="ITransportSocket.LargestPendingBytes"/>).
+/// them). Loop thread only, but for the callback. A DEALER's count (<paramref name="onePeer"/>, a worker's) is one
+/// account: it has a single peer, whose first frame names nothing; its budget bounds what a broker that does not read
+/// makes the worker hold, and a graceful stop waits for the count to reach zero (<see cref="ITransportSocket.LargestPendingBytes"/>).
 /// </summary>
 /// <remarks>
 /// Each peer's count lives in native memory (<see cref="Account"/>), reference-counted by the socket and by every

@@ -111,7 +111,7 @@ internal sealed class NetMqLoop : ITransportLoop
             Guard = guard,
             Frames = new FrameLimit(options, _logger),
             Backlog = kind == SocketKind.Router ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer)
-                : countUnwritten ? new NetMqPeerBacklog(long.MaxValue, onePeer: true) : null,
+                : countUnwritten ? new NetMqPeerBacklog(options.MaxPendingBytesPerPeer, onePeer: true) : null,
         };
         Action pump = () => SocketPump.Drain(socket, socket.Handler, _message, _onTurnEnd, _logger, _name);
         EventHandler<NetMQSocketEventArgs> onReady = (_, _) => WithoutPollerContext(pump);
