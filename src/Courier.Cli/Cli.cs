@@ -197,9 +197,16 @@ internal static class Cli
         return bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xF0) == 16) || (bytes[0] == 192 && bytes[1] == 168);
     }
 
+    /// <summary>Bytes of an error line: a peer's error text is quoted in it (a remote error, an MMI answer), and a peer picks its length.</summary>
+    public const int ErrorLineBytes = 4096;
+
+    /// <summary>
+    /// Says what failed on one line of stderr and returns <paramref name="code"/>. The message may quote a peer: what does
+    /// not print as itself (escape sequences that would drive the terminal included) shows as <c>?</c>, and it is cut.
+    /// </summary>
     public static int Fail(int code, string message)
     {
-        Console.Error.WriteLine($"courier: error: {message}");
+        Console.Error.WriteLine($"courier: error: {Courier.Internal.LogText.Line(message, ErrorLineBytes)}");
         return code;
     }
 

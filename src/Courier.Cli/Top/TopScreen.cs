@@ -56,15 +56,16 @@ internal sealed class TopScreen(string endpoint, TextWriter output, bool ansi)
         };
         if (snapshot.Error is { } error)
         {
-            lines.Add($"no answer: {error}");
+            lines.Add($"no answer: {Shown(error, 1024)}");
             return lines;
         }
 
         var seconds = _previous is null ? 0 : Stopwatch.GetElapsedTime(_previous.At, snapshot.At).TotalSeconds;
+        var previous = _previous?.Services.DistinctBy(p => p.Name, StringComparer.Ordinal).ToDictionary(p => p.Name, StringComparer.Ordinal);
         lines.Add(Row("SERVICE", "WORKERS", "QUEUED", "INFLIGHT", "SERVED", "REQ/S", "ERRORS", "ERR/S", "REQUEUED", "P50 ms", "P90 ms", "P99 ms"));
-        foreach (var s in snapshot.Services)
+        foreach (var s in snapshot.Services.Take(MaxRows))
         {
-            var before = _previous?.Services.FirstOrDefault(p => p.Name == s.Name);
+            var before = previous?.GetValueOrDefault(s.Name);
             lines.Add(Row(
                 s.Name,
                 N(s.Workers),
@@ -80,15 +81,33 @@ internal sealed class TopScreen(string endpoint, TextWriter output, bool ansi)
                 Ms(s.P99)));
         }
 
+        More(lines, snapshot.Services.Count, "services");
         lines.Add("");
         lines.Add($"{"WORKER",-28} {"CAPACITY",9} {"OUTSTANDING",12} {"SERVED",12}  SERVICES");
-        foreach (var w in snapshot.Workers)
+        foreach (var w in snapshot.Workers.Take(MaxRows))
         {
-            lines.Add($"{Clip(w.Name, 28),-28} {N(w.Capacity),9} {N(w.Outstanding),12} {N(w.Served),12}  {string.Join(", ", w.Services)}");
+            var services = string.Join(", ", w.Services.Take(8).Select(name => Shown(name, 64)));
+            services += w.Services.Count > 8 ? $", … ({w.Services.Count} services)" : "";
+            lines.Add($"{Clip(w.Name, 28),-28} {N(w.Capacity),9} {N(w.Outstanding),12} {N(w.Served),12}  {services}");
         }
 
+        More(lines, snapshot.Workers.Count, "workers");
         return lines;
     }
+
+    /// <summary>Rows drawn of each table: a screen holds fewer, and a broker (perhaps a hostile one) may list 10,000.</summary>
+    internal const int MaxRows = 200;
+
+    private static void More(List<string> lines, int count, string what)
+    {
+        if (count > MaxRows)
+        {
+            lines.Add($"… and {count - MaxRows} more {what}");
+        }
+    }
+
+    /// <summary>A broker's text as the screen shows it: what would not print as itself (an escape sequence that drives the terminal) as ?.</summary>
+    private static string Shown(string text, int maxBytes) => Courier.Internal.LogText.Printable(text, maxBytes);
 
     private static string Row(string service, params string[] columns)
     {
@@ -108,5 +127,9 @@ internal sealed class TopScreen(string endpoint, TextWriter output, bool ansi)
 
     private static string Ms(double? value) => value is { } v ? v.ToString(v < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture) : "-";
 
-    private static string Clip(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "~";
+    private static string Clip(string text, int width)
+    {
+        text = Shown(text, width * 4);
+        return text.Length <= width ? text : text[..(width - 1)] + "~";
+    }
 }

@@ -14,13 +14,16 @@ internal sealed record TopSnapshot(long At, IReadOnlyList<ServiceRow> Services, 
         var stats = await client.RequestAsync("mmi.stats", "", cancellationToken);
         var workers = await client.RequestAsync("mmi.workers", "", cancellationToken);
         var at = Stopwatch.GetTimestamp();
-        if (stats.BodyText == "501")
-        {
-            return Failed("this peer has no mmi.stats (a server rather than a broker?)");
-        }
+        return stats.BodyText == "501"
+            ? Failed("this peer has no mmi.stats (a server rather than a broker?)")
+            : Parse(at, stats.Body, workers.Body);
+    }
 
+    /// <summary>A snapshot of the JSON of <c>mmi.stats</c> and <c>mmi.workers</c>.</summary>
+    internal static TopSnapshot Parse(long at, ReadOnlyMemory<byte> stats, ReadOnlyMemory<byte> workers)
+    {
         var services = new List<ServiceRow>();
-        using (var json = JsonDocument.Parse(stats.Body))
+        using (var json = JsonDocument.Parse(stats))
         {
             foreach (var service in json.RootElement.EnumerateObject())
             {
@@ -39,29 +42,31 @@ internal sealed record TopSnapshot(long At, IReadOnlyList<ServiceRow> Services, 
             }
         }
 
-        var rows = new Dictionary<string, WorkerRow>(StringComparer.Ordinal);
-        using (var json = JsonDocument.Parse(workers.Body))
+        // Summed per worker as they come; a row is made once per worker, so a worker listed under many services (a
+        // hostile broker picks how many) costs each listing once.
+        var sums = new Dictionary<string, WorkerSum>(StringComparer.Ordinal);
+        using (var json = JsonDocument.Parse(workers))
         {
             foreach (var service in json.RootElement.EnumerateObject())
             {
                 foreach (var w in service.Value.EnumerateArray())
                 {
                     var id = w.TryGetProperty("id", out var i) ? i.GetString() ?? "?" : "?";
-                    var name = w.TryGetProperty("name", out var n) ? n.GetString() ?? id : id;
-                    rows.TryGetValue(id, out var row);
-                    row ??= new WorkerRow(name, [], 0, 0, 0);
-                    rows[id] = row with
+                    if (!sums.TryGetValue(id, out var sum))
                     {
-                        Services = [.. row.Services, service.Name],
-                        Capacity = row.Capacity + Int(w, "capacity"),
-                        Outstanding = row.Outstanding + Int(w, "outstanding"),
-                        Served = row.Served + Long(w, "served"),
-                    };
+                        sums[id] = sum = new WorkerSum(w.TryGetProperty("name", out var n) ? n.GetString() ?? id : id);
+                    }
+
+                    sum.Services.Add(service.Name);
+                    sum.Capacity += Int(w, "capacity");
+                    sum.Outstanding += Int(w, "outstanding");
+                    sum.Served += Long(w, "served");
                 }
             }
         }
 
-        return new TopSnapshot(at, services, [.. rows.Values.OrderBy(r => r.Name, StringComparer.Ordinal)], null);
+        var rows = sums.Values.Select(s => new WorkerRow(s.Name, s.Services, s.Capacity, s.Outstanding, s.Served));
+        return new TopSnapshot(at, services, [.. rows.OrderBy(r => r.Name, StringComparer.Ordinal)], null);
     }
 
     private static int Int(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.TryGetInt32(out var i) ? i : 0;
@@ -72,5 +77,18 @@ internal sealed record TopSnapshot(long At, IReadOnlyList<ServiceRow> Services, 
 }
 
 internal sealed record ServiceRow(string Name, int Workers, int Queued, int InFlight, long Served, long Errors, long Requeued, double? P50, double? P90, double? P99);
+
+internal sealed class WorkerSum(string name)
+{
+    public string Name { get; } = name;
+
+    public List<string> Services { get; } = [];
+
+    public int Capacity { get; set; }
+
+    public int Outstanding { get; set; }
+
+    public long Served { get; set; }
+}
 
 internal sealed record WorkerRow(string Name, IReadOnlyList<string> Services, int Capacity, int Outstanding, long Served);

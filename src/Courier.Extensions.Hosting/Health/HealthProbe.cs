@@ -1,3 +1,4 @@
+using System.Globalization;
 using Courier.Client;
 using Courier.Security;
 using Courier.Worker;
@@ -19,12 +20,40 @@ internal static class HealthProbe
             var answer = reply.BodyText;
             return answer == "200"
                 ? HealthCheckResult.Healthy($"service '{service}' is served at {where}")
-                : HealthCheckResult.Unhealthy($"service '{service}' is not served at {where} (mmi.service answered {answer})");
+                : HealthCheckResult.Unhealthy($"service '{service}' is not served at {where} (mmi.service answered {Shown(answer)})");
         }
         catch (CourierException ex)
         {
-            return HealthCheckResult.Unhealthy($"no answer about service '{service}' from {where}: {ex.Message}", ex);
+            return HealthCheckResult.Unhealthy($"no answer about service '{service}' from {where}: {Shown(ex.Message)}", ex);
         }
+    }
+
+    /// <summary>Characters of a peer's text a description quotes.</summary>
+    internal const int MaxQuoted = 256;
+
+    /// <summary>
+    /// A peer's text (an MMI answer, a remote error) as a description quotes it: descriptions are logged and served by
+    /// health endpoints, and the peer picks the text: controls and format characters (bidi overrides, line breaks) as
+    /// <c>?</c>, at most <see cref="MaxQuoted"/> characters. (Courier's own LogText does the same for its logs; it is
+    /// internal to that package, and this one may run beside another version of it.)
+    /// </summary>
+    internal static string Shown(string text)
+    {
+        var shown = new System.Text.StringBuilder(Math.Min(text.Length, MaxQuoted));
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (shown.Length >= MaxQuoted)
+            {
+                return $"{shown}… ({text.Length} characters)";
+            }
+
+            var category = System.Text.Rune.GetUnicodeCategory(rune);
+            var printable = rune != System.Text.Rune.ReplacementChar && category is not (UnicodeCategory.Control or UnicodeCategory.Format
+                or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator);
+            shown.Append(printable ? rune.ToString() : "?");
+        }
+
+        return shown.ToString();
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ internal static class LogText
         ? "0x" + Convert.ToHexString(bytes)
         : $"0x{Convert.ToHexString(bytes[..HexBytes])}… ({bytes.Length} bytes)";
 
-    /// <summary>Bytes of UTF-8 of a peer's text that <see cref="Line"/> keeps.</summary>
+    /// <summary>Bytes of UTF-8 of a peer's text that <see cref="Line(string)"/> keeps.</summary>
     public const int LineBytes = 256;
 
     /// <summary>
@@ -21,9 +21,12 @@ internal static class LogText
     /// bidi overrides, line separators) as <c>?</c>, cut to whole characters within <see cref="LineBytes"/>, and the
     /// size of the whole in UTF-8 when cut.
     /// </summary>
-    public static string Line(string text)
+    public static string Line(string text) => Line(text, LineBytes);
+
+    /// <summary>As <see cref="Line(string)"/>, within <paramref name="maxBytes"/>.</summary>
+    public static string Line(string text, int maxBytes)
     {
-        var printable = Printable(text, LineBytes, out var cut);
+        var printable = Printable(text, maxBytes, out var cut);
         return cut ? $"{printable}… ({Encoding.UTF8.GetByteCount(text)} bytes)" : printable;
     }
 
