@@ -180,6 +180,58 @@ public sealed class NginxStackTests
     }
 
     [SkippableFact]
+    public async Task Connections_from_one_address_past_nginxs_limit_are_closed_at_once_and_other_clients_are_served()
+    {
+        // 1,100 silent connections from 127.0.0.2: nginx takes 1,024 (each also a connection to a server, which its
+        // handshake timeout, 10 s, ends later) and closes the rest at once. A canary from 127.0.0.1 sees no error.
+        const int attackers = 1100, limit = 1024;
+        LocalStackProcess.SkipUnlessNginx();
+        await using var stack = await LocalStackProcess.UpAsync(servers: 2);
+        await using var canary = await Canary.StartAsync(stack.Endpoint);
+        var port = Ports.Of(stack.Endpoint);
+        var sockets = new List<System.Net.Sockets.Socket>();
+        var closed = new List<Task>();
+        try
+        {
+            for (var i = 0; i < attackers; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                sockets.Add(socket);
+                socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                closed.Add(ClosedAsync(socket));
+            }
+
+            await Poll.UntilAsync(() => closed.Count(t => t.IsCompleted) >= attackers - limit, TimeSpan.FromSeconds(30), $"{attackers - limit} connections past the limit closed");
+            var log = await File.ReadAllTextAsync(Path.Combine(stack.StateDir, "logs", "nginx-error.log"));
+            Assert.Contains("limiting connections by zone \"courier_per_address\"", log, StringComparison.Ordinal);
+            await canary.AssertUnharmedAsync();
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+
+        static async Task ClosedAsync(System.Net.Sockets.Socket socket)
+        {
+            var buffer = new byte[256];
+            try
+            {
+                while (await socket.ReceiveAsync(buffer) > 0)
+                {
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // Reset, or disposed at the end of the test.
+            }
+        }
+    }
+
+    [SkippableFact]
     public async Task Rendered_nginx_config_passes_nginx_t()
     {
         LocalStackProcess.SkipUnlessNginx();
