@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Courier.Client;
+using Courier.Client.Internal;
 using Courier.Protocol.Internal;
 using Courier.Tests.Infrastructure;
 using Courier.Transport;
@@ -131,6 +132,82 @@ public sealed class HostileServerTests
         Assert.True(refused >= 4, $"{refused} refusals");
         // From 50 ms doubling to 1 s: about 0, 0.05, 0.15, 0.35, 0.75, 1.55, 2.55, 3.55 s. Without it, one per refusal.
         Assert.InRange(connections.Count, 2, 12);
+    }
+
+    [Fact]
+    public async Task A_server_that_keeps_what_it_is_sent_and_refuses_one_request_a_connection_cannot_make_the_client_hold_a_connection_for_each()
+    {
+        // Each connection: one request answered, the third refused (503: retired, and a fresh one opened at once, since it
+        // answered), the rest kept unanswered. Each retired connection waited for its requests' timeout, a descriptor and
+        // libzmq's buffers each: one per exchange the server chose.
+        var logs = new RecordingLoggerFactory();
+        using var server = RawServer.Bind(out var endpoint);
+        var port = Ports.Of(endpoint);
+        await using var client = new CourierClient(CourierClientOptions.Default with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(60), Retries = 0, LoggerFactory = logs });
+        using var stop = new CancellationTokenSource();
+        var requests = new List<Task>();
+        var caller = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                requests.Add(client.RequestAsync("work", "x"));
+                await Task.Delay(5);
+            }
+        });
+
+        var seen = new Dictionary<string, int>();
+        var cycles = 0;
+        var most = 0;
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (cycles < 3 * ConnectionPool.MaxRetiring && DateTime.UtcNow < until)
+        {
+            if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(50), ref frames))
+            {
+                continue;
+            }
+
+            if (RawServer.IsProtocolProbe(frames))
+            {
+                RawServer.AnswerProbe(server, frames[0], "courier/3");
+                continue;
+            }
+
+            if (!IsCourier3Request(frames, "x"))
+            {
+                continue;
+            }
+
+            var connection = Convert.ToHexString(frames[0]);
+            var count = seen[connection] = seen.GetValueOrDefault(connection) + 1;
+            var id = BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6, 8));
+            var header = new byte[CourierFrame.ReplyLength];
+            if (count is 1 or 3)
+            {
+                CourierFrame.WriteReply(header, id, count == 1 ? (ushort)200 : (ushort)503);
+                server.SendMultipartBytes(frames[0], [], header, "x"u8.ToArray());
+                cycles += count == 3 ? 1 : 0;
+                most = Math.Max(most, ConnectionsTo(port));
+            }
+        }
+
+        await stop.CancelAsync();
+        await caller.WaitAsync(Wait);
+        Assert.True(cycles >= 3 * ConnectionPool.MaxRetiring, $"{cycles} connections refused one request");
+        Assert.InRange(most, 1, ConnectionPool.MaxRetiring + 2);
+        Assert.Contains(logs.Messages, m => m.Contains($"more than {ConnectionPool.MaxRetiring} connections were retiring", StringComparison.Ordinal));
+
+        // What the connections given up held is not left to its timeout: sent, it may have run, and it is not idempotent.
+        await Poll.UntilAsync(() => requests.Any(t => t.Exception?.InnerException is CourierOutcomeUnknownException), Wait, "a request of a connection given up failed");
+    }
+
+    /// <summary>Established TCP connections of this network namespace whose far end is <paramref name="port"/>: the client's side.</summary>
+    private static int ConnectionsTo(int port)
+    {
+        var far = $":{port:X4} ";
+        return File.ReadLines("/proc/net/tcp").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Count(f => f.Length > 3 && (f[2] + " ").EndsWith(far, StringComparison.Ordinal) && f[3] == "01");
     }
 
     [Fact]

@@ -284,6 +284,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             var before = _table.On(connection).Where(r => r.SentAfterProbe < probeId).ToArray();
             ClientLog.PeerRestarted(_logger, connection.Endpoint, before.Length);
             _pool.Retire(connection);
+            BoundRetiring(now);
             foreach (var request in before)
             {
                 RequestTable.Detach(request);
@@ -345,6 +346,18 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     }
 
     /// <summary>
+    /// Past <see cref="ConnectionPool.MaxRetiring"/> retiring connections the oldest is given up as lost: what it holds
+    /// goes elsewhere, or fails when it may have run and is not idempotent, as for a connection that died.
+    /// </summary>
+    private void BoundRetiring(long now)
+    {
+        while (_pool.Retiring.Count > ConnectionPool.MaxRetiring)
+        {
+            Lost(_pool.Retiring[0], $"more than {ConnectionPool.MaxRetiring} connections were retiring, and this one is the oldest", now);
+        }
+    }
+
+    /// <summary>
     /// A 503 to the current attempt: the handler never ran, so the request may go anywhere. The connection that refused
     /// is retired (a stopping server refuses all it gets; behind a TCP proxy a fresh connection reaches another server),
     /// and the request goes elsewhere at the next tick. A few refusals (one per endpoint, and two more) fit in one
@@ -366,6 +379,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         request.LastRefusal = error;
         request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
         _pool.RetireRefused(connection, _clock.GetTimestamp());
+        BoundRetiring(_clock.GetTimestamp());
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
         {
             if (request.Attempts >= _options.MaxAttempts)

@@ -44,6 +44,16 @@ internal sealed class ConnectionPool : IDisposable
         _timeoutTicks = (long)(options.Timeout.TotalSeconds * options.TimeProvider.TimestampFrequency);
     }
 
+    /// <summary>
+    /// Retiring connections kept for their last answers, all endpoints together. Each holds a descriptor and libzmq's
+    /// buffers, and a peer that answers one request, refuses another and keeps the rest would otherwise make the client
+    /// hold one connection per such exchange until its requests time out.
+    /// </summary>
+    public const int MaxRetiring = 32;
+
+    /// <summary>The connections retiring, oldest first.</summary>
+    public IReadOnlyList<ClientConnection> Retiring => _retiring;
+
     /// <summary>The connection of each endpoint (null where none is open) and then those retiring.</summary>
     public IEnumerable<ClientConnection> All => _slots.OfType<ClientConnection>().Concat(_retiring);
 
