@@ -100,7 +100,8 @@ public sealed record TransportOptions
     /// <summary>
     /// Bytes a listening socket (server, broker) holds at most for one peer that does not read what it is sent: replies
     /// handed to ZeroMQ and not yet written to the peer's connection; and a worker for its broker (past it the worker
-    /// holds its replies, up to as many bytes again, then connects anew). Past it, a reply to that peer is dropped, counted
+    /// holds its replies, and connects anew once it holds as many bytes again and more replies than its capacity lets a
+    /// broker have requests out). Past it, a reply to that peer is dropped, counted
     /// and logged at a bounded rate (the client's timeout recovers it, if the client is real); a broker sends a worker
     /// over it (or at its high-water mark) nothing new until its next tick, and the refused request goes back to the
     /// queue: a worker sent large requests back to back is slowed, not dropped (one refused for a whole heartbeat

@@ -14,7 +14,7 @@ public sealed class HeldRepliesTests
     public void Refused_messages_leave_in_the_order_they_were_made_and_nothing_new_overtakes_them()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024 * 1024);
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0);
 
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("a"), 1));
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("b"), 3));
@@ -38,7 +38,7 @@ public sealed class HeldRepliesTests
     public void A_retry_stops_at_the_first_refusal_and_keeps_the_rest_in_order()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024 * 1024);
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0);
         foreach (var body in new[] { "a", "b", "c" })
         {
             held.Send(Frames(body), 1);
@@ -56,10 +56,10 @@ public sealed class HeldRepliesTests
     }
 
     [Fact]
-    public void Past_its_byte_bound_it_holds_no_more_and_says_so()
+    public void Past_its_byte_bound_and_more_replies_than_the_broker_may_leave_unread_it_holds_no_more_and_says_so()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 3000);
+        var held = new HeldReplies(socket, maxBytes: 3000, maxReplies: () => 2);
         var body = new string('x', 1000);
 
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1));
@@ -76,10 +76,29 @@ public sealed class HeldRepliesTests
     }
 
     [Fact]
+    public void Past_its_byte_bound_it_still_holds_as_many_replies_as_the_broker_may_leave_unread()
+    {
+        // A broker that honours the worker's capacity (4 here) has at most that many requests out: it may read slowly,
+        // and the worker waits for it however large the replies are, rather than end the connection and lose them.
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 1000, maxReplies: () => 4);
+        var body = new string('x', 1000);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1));
+            Assert.False(held.Overflowing);
+        }
+
+        Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1)); // a fifth: more than the broker may have out
+        Assert.True(held.Overflowing);
+        Assert.Equal(HeldReplies.Outcome.Dropped, held.Send(Frames(body), 1));
+    }
+
+    [Fact]
     public void What_it_holds_is_a_copy_not_the_callers_buffer()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024);
+        var held = new HeldReplies(socket, maxBytes: 1024, maxReplies: () => 0);
         var buffer = Encoding.ASCII.GetBytes("before");
         held.Send([buffer], 1);
         Encoding.ASCII.GetBytes("after!").CopyTo(buffer, 0); // the worker reuses its header and batch buffers

@@ -3,15 +3,17 @@ using Courier.Transport.Internal;
 namespace Courier.Worker.Internal;
 
 /// <summary>
-/// The replies of one connection that its socket refused (its high-water mark: the broker has not read what it was sent),
-/// copied and kept in order, and sent again before anything new: at the end of every turn and at every tick. While the
-/// connection lives a reply is so late, never lost, and the broker never counts a request as held forever by a worker
-/// that answered it. A broker that sends requests and never reads could make it hold without end: past
+/// The replies of one connection that its socket refused (its high-water mark, or its bytes not yet written past
+/// <c>MaxPendingBytesPerPeer</c>: the broker has not read what it was sent), copied and kept in order, and sent again
+/// before anything new: at the end of every turn and at every tick. While the connection lives a reply is so late, never
+/// lost, and the broker never counts a request as held forever by a worker that answered it. A broker may leave unread
+/// as many replies as the worker's capacity lets it have requests out (<paramref name="maxReplies"/>: it counts a request
+/// until its reply arrives); one that sends more and never reads could make it hold without end. Past both
 /// <paramref name="maxBytes"/> (each frame counted with <see cref="FrameOverhead"/> more, so that many small replies count
-/// too) it is <see cref="Overflowing"/>, and its owner ends the connection (the broker then settles what it gave this
-/// worker as for one gone). Loop thread only.
+/// too) and that many replies it is <see cref="Overflowing"/>, and its owner ends the connection (the broker then settles
+/// what it gave this worker as for one gone). Loop thread only.
 /// </summary>
-internal sealed class HeldReplies(ITransportSocket socket, long maxBytes)
+internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<int> maxReplies)
 {
     /// <summary>What a held frame costs beyond its bytes (its array and its slot), roughly.</summary>
     public const int FrameOverhead = 64;
@@ -26,7 +28,7 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes)
     public bool IsEmpty => _held.Count == 0;
 
     /// <summary>Holds more than its bounds allow: the connection should end.</summary>
-    public bool Overflowing => _bytes > maxBytes;
+    public bool Overflowing => _bytes > maxBytes && Count > maxReplies();
 
     /// <summary>
     /// Sends <paramref name="frames"/> (<paramref name="replies"/> replies) after those held, or holds a copy; once
