@@ -4,25 +4,30 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 
 namespace Courier.Cli.Telemetry;
 
 /// <summary>
 /// The Prometheus scrape endpoint, <c>GET /metrics</c>, on Kestrel with limits a hostile peer meets: at most
-/// <see cref="MaxConnections"/> connections (past it one is accepted and closed at once), the request's headers within
-/// <see cref="HeadersTimeout"/> and <see cref="MaxHeaderBytes"/> however slowly they come, an idle kept-alive connection
-/// closed after <see cref="IdleTimeout"/>, HTTP/1.1 only. OpenTelemetry's own listener (HttpListener) had none of
-/// these: a connection that sent a byte was kept for good and headers trickled in line by line grew without bound.
+/// <see cref="MaxConnections"/> connections (past it one is accepted and closed at once), a connection that sends
+/// nothing closed after <see cref="IdleTimeout"/>, the request's headers within <see cref="HeadersTimeout"/> and
+/// <see cref="MaxHeaderBytes"/> however slowly they come, HTTP/1.1 only. Each answer is made whole in memory before a
+/// byte of it is written, so a scraper that does not read holds its own connection only, not the exporter's collection
+/// (which every other scrape waits for). A host of its own, with no configuration source (no appsettings.json from the
+/// working directory, no ASPNETCORE_ variables), no log provider and no hold on the process's signals.
+/// OpenTelemetry's own listener (HttpListener) had none of these: a connection that sent a byte was kept for good, and
+/// headers trickled in line by line grew without bound.
 /// </summary>
 internal sealed class MetricsEndpoint : IAsyncDisposable
 {
-    /// <summary>Scrapers are one or two Prometheus servers, each with one connection kept alive; the rest is headroom.</summary>
-    public const int MaxConnections = 16;
+    /// <summary>Scrapers are one or two Prometheus servers, each with a connection; the rest is headroom.</summary>
+    public const int MaxConnections = 64;
 
     /// <summary>A scrape request is a few hundred bytes of headers.</summary>
     public const int MaxHeaderBytes = 8 * 1024;
@@ -30,8 +35,11 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
     /// <summary>A scraper sends its headers at once; a peer still sending them after this is closed.</summary>
     public static readonly TimeSpan HeadersTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longer than Prometheus' usual scrape interval (15 s), so a scraper's connection is reused.</summary>
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>A connection that sends nothing (a new one, or one kept alive between scrapes) is closed after this.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a stop waits for answers still being written.</summary>
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(2);
 
     private readonly WebApplication _app;
 
@@ -52,9 +60,12 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
     {
         var any = host is "0.0.0.0" or "*" or "+";
         var address = any ? null : await AddressOfAsync(host, cancellationToken).ConfigureAwait(false);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        // Kestrel logs each connection refused past the limit: not into the process's log, which an attacker would fill.
-        builder.Logging.ClearProviders();
+        // Empty: Kestrel alone, no configuration read from files or the environment (a Kestrel:Endpoints section in the
+        // working directory's appsettings.json would add listeners), no log provider (Kestrel logs each connection
+        // refused past the limit: not into the process's log, which an attacker would fill).
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddSingleton<IHostLifetime, UnboundLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -66,6 +77,7 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = 0;
             kestrel.Limits.RequestHeadersTimeout = HeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = IdleTimeout;
+            kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(5));
             void Http1(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
             if (address is null)
             {
@@ -78,6 +90,7 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
         });
         builder.Services.AddSingleton(meters);
         var app = builder.Build();
+        app.Use(Buffered);
         app.UseOpenTelemetryPrometheusScrapingEndpoint(meters, predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
         try
         {
@@ -96,8 +109,43 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        using (var stop = new CancellationTokenSource(StopTimeout))
+        {
+            await _app.StopAsync(stop.Token).ConfigureAwait(false);
+        }
+
         await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The exporter writes its answer while it holds the collection every scrape waits for: into memory here, and then
+    /// to the connection, so that a peer that reads slowly or not at all delays no other scrape.
+    /// </summary>
+    private static async Task Buffered(HttpContext context, RequestDelegate next)
+    {
+        var network = context.Response.Body;
+        using var answer = new MemoryStream();
+        context.Response.Body = answer;
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Response.Body = network;
+        }
+
+        context.Response.ContentLength = answer.Length;
+        answer.Position = 0;
+        await answer.CopyToAsync(network, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The endpoint's host neither stops on nor holds the process's signals: the command's own shutdown does.</summary>
+    private sealed class UnboundLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static async Task<IPAddress> AddressOfAsync(string host, CancellationToken cancellationToken)
