@@ -33,9 +33,11 @@ internal sealed class BenchErrors
             CourierUnreachableException => UnreachableKind,
             _ => error.GetType().Name,
         };
-        var sample = error is CourierRemoteException r ? r.RemoteMessage : error.Message;
-        var (count, first) = _kinds.GetValueOrDefault(kind, (0, sample));
-        _kinds[kind] = (count + 1, first);
+        // The first of each kind is kept to be printed for a person: a peer's words shown safe (no escape sequence
+        // reaches the terminal) and short.
+        _kinds[kind] = _kinds.TryGetValue(kind, out var seen)
+            ? (seen.Count + 1, seen.Sample)
+            : (1, Courier.Internal.LogText.Line(error is CourierRemoteException r ? r.RemoteMessage : error.Message));
         Count++;
         if (error is CourierRemoteException)
         {

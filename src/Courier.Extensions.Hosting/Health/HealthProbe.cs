@@ -24,7 +24,9 @@ internal static class HealthProbe
         }
         catch (CourierException ex)
         {
-            return HealthCheckResult.Unhealthy($"no answer about service '{service}' from {where}: {Shown(ex.Message)}", ex);
+            // Not the exception itself: the health service logs a result's exception, and its message is the peer's words
+            // as they came (a remote error's text); the description quotes them shown safe.
+            return HealthCheckResult.Unhealthy($"no answer about service '{service}' from {where}: {ex.GetType().Name}: {Shown(ex.Message)}");
         }
     }
 
@@ -81,8 +83,8 @@ internal static class HealthProbe
 
         var why = string.Join("; ", failures.Select(f => f.Description));
         return failures.Count < brokers.Count
-            ? HealthCheckResult.Degraded($"{brokers.Count - failures.Count} of {brokers.Count} brokers serve {served}; {why}", failures[0].Exception)
-            : HealthCheckResult.Unhealthy(why, failures[0].Exception);
+            ? HealthCheckResult.Degraded($"{brokers.Count - failures.Count} of {brokers.Count} brokers serve {served}; {why}")
+            : HealthCheckResult.Unhealthy(why);
     }
 
     private static async Task<HealthCheckResult> OneBrokerServesAsync(CourierWorkerOptions options, string broker, IReadOnlyList<string> services, CancellationToken cancellationToken)

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using NetMQ;
 
 namespace Courier.Tests.Cli;
 
@@ -63,6 +64,39 @@ public sealed class HostilePeerTextTests
     }
 
     [Fact]
+    public async Task A_client_health_check_quotes_a_hostile_servers_error_printable_and_attaches_no_raw_exception()
+    {
+        // The health service logs a result's exception at Error: a remote error's message is the peer's text as it came.
+        using var server = RawServer.Bind(out var endpoint);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddCourierClient(o => o with { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(10), Retries = 0 });
+        builder.Services.AddHealthChecks().AddCourierClientCheck("stock");
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var check = host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+            var probe = RawServer.Next(server, RawServer.IsProtocolProbe, "a protocol probe", TimeSpan.FromSeconds(30))!;
+            RawServer.AnswerProbe(server, probe[0], "courier/3");
+            var request = RawServer.Next(server, f => f.Count == 4 && f[2].AsSpan().StartsWith("CURC02"u8), "the mmi.service request", TimeSpan.FromSeconds(30))!;
+            var header = new byte[Courier.Protocol.Internal.CourierFrame.ReplyLength];
+            Courier.Protocol.Internal.CourierFrame.WriteReply(header, System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(request[2].AsSpan(6, 8)), 500);
+            server.SendMultipartBytes(request[0], [], header, Encoding.UTF8.GetBytes("\u001b[2J\u202eowned\n" + new string('x', AnswerBytes)));
+
+            var entry = (await check).Entries["courier-client"];
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Null(entry.Exception);
+            Assert.Contains("?[2J?owned?", entry.Description, StringComparison.Ordinal);
+            AssertPrintable(entry.Description!);
+            Assert.InRange(entry.Description!.Length, 100, 1024);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public void Top_draws_a_hostile_brokers_names_printable_and_at_most_its_rows_of_20000_services()
     {
         const int services = 20_000;
@@ -85,6 +119,19 @@ public sealed class HostilePeerTextTests
         Assert.InRange(lines.Length, 2 * TopScreen.MaxRows, 2 * ((TopScreen.MaxRows * 2) + 12));
         Assert.Contains(lines, l => l.Contains($"… and {services - TopScreen.MaxRows} more services", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("?[31mred?worker", StringComparison.Ordinal) && l.Contains($"({services} services)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Bench_prints_a_hostile_servers_error_text_printable_and_cut_short()
+    {
+        var errors = new Courier.Cli.Bench.BenchErrors();
+        errors.Add(new Courier.CourierRemoteException("echo", 500, "\u001b]0;owned\u0007\u202e" + new string('x', AnswerBytes)));
+        errors.Add(new Courier.CourierRemoteException("echo", 500, "second"));
+
+        var described = errors.Describe();
+        AssertPrintable(described);
+        Assert.StartsWith("2 answered 500 (\"?]0;owned??x", described, StringComparison.Ordinal);
+        Assert.InRange(described.Length, 100, 1024);
     }
 
     /// <summary>Nothing that a terminal or a log reader would take for anything but text: no controls, no format characters.</summary>

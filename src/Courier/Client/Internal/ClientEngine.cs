@@ -351,6 +351,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// </summary>
     private void BoundRetiring(long now)
     {
+        if (_pool.Retiring.Count > ConnectionPool.MaxRetiring)
+        {
+            _pool.CloseIdleRetiring(); // those that hold nothing any more go first, as at the next tick
+        }
+
         while (_pool.Retiring.Count > ConnectionPool.MaxRetiring)
         {
             Lost(_pool.Retiring[0], $"more than {ConnectionPool.MaxRetiring} connections were retiring, and this one is the oldest", now);
