@@ -96,13 +96,19 @@ internal sealed class CliTelemetry : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_endpoint is not null)
+        try
         {
-            await _endpoint.DisposeAsync().ConfigureAwait(false);
+            if (_endpoint is not null)
+            {
+                await _endpoint.DisposeAsync().ConfigureAwait(false);
+            }
         }
-
-        _meters?.Dispose();
-        _tracer?.Dispose();
+        finally
+        {
+            // The exporters' last flush (OTLP) whatever the endpoint's stop did.
+            _meters?.Dispose();
+            _tracer?.Dispose();
+        }
     }
 
     private static MeterProvider Metrics(ResourceBuilder resource, Uri? otlp, bool prometheus)

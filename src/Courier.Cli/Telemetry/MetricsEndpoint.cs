@@ -75,6 +75,8 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
             kestrel.Limits.MaxRequestLineSize = MaxHeaderBytes;
             kestrel.Limits.MaxRequestHeaderCount = 32;
             kestrel.Limits.MaxRequestBodySize = 0;
+            // What Kestrel reads ahead of the request it answers (requests pipelined by a peer that then stops reading).
+            kestrel.Limits.MaxRequestBufferSize = 16 * 1024;
             kestrel.Limits.RequestHeadersTimeout = HeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = IdleTimeout;
             kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(5));
@@ -109,12 +111,15 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        using (var stop = new CancellationTokenSource(StopTimeout))
+        try
         {
+            using var stop = new CancellationTokenSource(StopTimeout);
             await _app.StopAsync(stop.Token).ConfigureAwait(false);
         }
-
-        await _app.DisposeAsync().ConfigureAwait(false);
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>

@@ -39,9 +39,11 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         _onRefusedReplies = onRefusedReplies;
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(SocketKind.Dealer, transport, this, endpoint, onLateConnect: ProbeWhileProbing, countUnwritten: true);
-        // As many replies as the broker may have requests out here (the capacities this connection announced): a broker
-        // that reads slowly leaves at most that many unread, and is waited for, however large they are.
-        _held = new HeldReplies(_socket, transport.MaxPendingBytesPerPeer, () => Link.Services.Sum(s => s.Capacity));
+        // As many replies as the broker may have requests out here (the capacities this connection announced: a plain
+        // 7/MDP READY announces one): a broker that reads slowly leaves at most that many unread, and is waited for,
+        // however large they are.
+        _held = new HeldReplies(_socket, transport.MaxPendingBytesPerPeer,
+            () => Negotiation.Mode == PeerMode.Courier ? Link.Services.Sum(s => s.Capacity) : Link.Services.Count);
         ProbeWhileProbing();
     }
 
