@@ -124,7 +124,7 @@ public sealed partial class WorkerHeldReplyTests
 
         // It never held more than the bound and the capacity, and one reply; what it held went with the connection, and
         // what came after was dropped at once.
-        var held = logs.Messages.Select(m => HeldCount().Match(m)).Where(m => m.Success).Max(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var held = MostHeld(logs);
         Assert.InRange(held, Capacity, Capacity + 1); // past the bytes (4 replies), held until past the capacity
         Assert.True(Lost(logs) >= 1, "nothing it held was let go");
     }
@@ -150,7 +150,7 @@ public sealed partial class WorkerHeldReplyTests
 
         SendRequests(broker, worker.Identity, Requests, BodySize);
         await Poll.UntilAsync(() => logs.Contains("holds more bytes of replies the broker has not read"), Wait, "the worker's socket took every reply:\n" + string.Join("\n", logs.Messages));
-        var held = logs.Messages.Select(m => HeldCount().Match(m)).Where(m => m.Success).Max(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var held = MostHeld(logs);
         Assert.InRange(held, Capacity, Capacity + 1); // past the bytes (4 replies), held until past the capacity
     }
 
@@ -223,6 +223,10 @@ public sealed partial class WorkerHeldReplyTests
         => frames.Count >= 4 && frames[3].AsSpan().SequenceEqual([MdpWorker.Disconnect])
             ? string.Join(" ", frames.Skip(4).Select(f => Encoding.UTF8.GetString(f)).Prepend("DISCONNECT"))
             : null;
+
+    /// <summary>The most replies the worker said it held, in its (rate-limited) lines.</summary>
+    private static int MostHeld(RecordingLoggerFactory logs)
+        => logs.Messages.Select(m => HeldCount().Match(m)).Where(m => m.Success).Max(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
     private static int Lost(RecordingLoggerFactory logs)
         => logs.Messages.Select(m => LostCount().Match(m)).Where(m => m.Success).Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
