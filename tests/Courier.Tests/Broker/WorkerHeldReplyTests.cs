@@ -154,6 +154,38 @@ public sealed partial class WorkerHeldReplyTests
         Assert.InRange(held, Capacity, Capacity + 1); // past the bytes (4 replies), held until past the capacity
     }
 
+    [Fact]
+    public async Task A_broker_that_heartbeats_and_never_reads_has_the_worker_connect_anew_after_the_heartbeat_expiry()
+    {
+        // Within both bounds (the capacity's replies, more bytes than the budget) the worker holds what is refused and
+        // waits for the broker to read. One that keeps heartbeating and never reads had it hold them for good.
+        var logs = new RecordingLoggerFactory();
+        using var broker = UnreadBroker();
+        await using var worker = await RegisteredWorkerAsync(broker, logs, o => o with
+        {
+            Concurrency = Capacity,
+            RunHandlersInline = true,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(200), // expiry: 3 × 200 ms
+            Transport = o.Transport with { MaxPendingBytesPerPeer = 4 * 1024 * 1024 },
+            ReconnectDelay = TimeSpan.FromSeconds(30),
+            ReconnectDelayMax = TimeSpan.FromSeconds(30),
+        });
+
+        SendRequests(broker, worker.Identity, Capacity, BodySize);
+        var until = DateTime.UtcNow + Wait;
+        while (!logs.Contains("has read none of its replies"))
+        {
+            Assert.True(DateTime.UtcNow < until, "the worker kept holding:\n" + string.Join("\n", logs.Messages));
+            broker.Send(worker.Identity, [], Mdp.WorkerHeader, MdpWorker.HeartbeatFrame); // alive, as far as a heartbeat says
+            await Task.Delay(50);
+        }
+
+        Assert.InRange(MostHeld(logs), 1, Capacity); // within the bounds: not the overflow's cut
+        Assert.False(logs.Contains("holds more bytes of replies"), string.Join("\n", logs.Messages));
+        Assert.False(logs.Contains("no heartbeat from the broker"), string.Join("\n", logs.Messages));
+        Assert.True(Lost(logs) >= 1, "nothing it held was let go");
+    }
+
     /// <summary>
     /// A fake broker that can stop reading: a one-message receive queue and a small kernel buffer. libzmq's, whatever the
     /// worker's transport: a NetMQ ROUTER in its place lost its TCP connection to the worker as it caught up after this

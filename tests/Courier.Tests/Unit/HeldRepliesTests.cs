@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Text;
 using Courier.Transport.Internal;
 using Courier.Worker.Internal;
@@ -14,7 +15,7 @@ public sealed class HeldRepliesTests
     public void Refused_messages_leave_in_the_order_they_were_made_and_nothing_new_overtakes_them()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0);
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0, TimeProvider.System);
 
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("a"), 1));
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames("b"), 3));
@@ -38,7 +39,7 @@ public sealed class HeldRepliesTests
     public void A_retry_stops_at_the_first_refusal_and_keeps_the_rest_in_order()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0);
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0, TimeProvider.System);
         foreach (var body in new[] { "a", "b", "c" })
         {
             held.Send(Frames(body), 1);
@@ -59,7 +60,7 @@ public sealed class HeldRepliesTests
     public void Past_its_byte_bound_and_more_replies_than_the_broker_may_leave_unread_it_holds_no_more_and_says_so()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 3000, maxReplies: () => 2);
+        var held = new HeldReplies(socket, maxBytes: 3000, maxReplies: () => 2, TimeProvider.System);
         var body = new string('x', 1000);
 
         Assert.Equal(HeldReplies.Outcome.Held, held.Send(Frames(body), 1));
@@ -81,7 +82,7 @@ public sealed class HeldRepliesTests
         // A broker that honours the worker's capacity (4 here) has at most that many requests out: it may read slowly,
         // and the worker waits for it however large the replies are, rather than end the connection and lose them.
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1000, maxReplies: () => 4);
+        var held = new HeldReplies(socket, maxBytes: 1000, maxReplies: () => 4, TimeProvider.System);
         var body = new string('x', 1000);
         for (var i = 0; i < 4; i++)
         {
@@ -95,10 +96,37 @@ public sealed class HeldRepliesTests
     }
 
     [Fact]
+    public void How_long_it_has_held_without_anything_leaving_starts_at_the_first_refusal_and_restarts_when_one_leaves()
+    {
+        var clock = new FakeTimeProvider();
+        var socket = new RefusingSocket { Refusing = true };
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0, clock);
+        Assert.Equal(TimeSpan.Zero, Stalled(held, clock));
+
+        held.Send(Frames("a"), 1);
+        clock.Advance(TimeSpan.FromSeconds(3));
+        held.Send(Frames("b"), 1); // more held is no progress
+        Assert.False(held.Retry());
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(5), Stalled(held, clock));
+
+        socket.Refusing = false;
+        socket.AcceptOnly = 1; // "a" leaves, "b" stays
+        Assert.False(held.Retry());
+        Assert.Equal(TimeSpan.Zero, Stalled(held, clock));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), Stalled(held, clock));
+
+        socket.AcceptOnly = int.MaxValue;
+        Assert.True(held.Retry());
+        Assert.Equal(TimeSpan.Zero, Stalled(held, clock));
+    }
+
+    [Fact]
     public void What_it_holds_is_a_copy_not_the_callers_buffer()
     {
         var socket = new RefusingSocket { Refusing = true };
-        var held = new HeldReplies(socket, maxBytes: 1024, maxReplies: () => 0);
+        var held = new HeldReplies(socket, maxBytes: 1024, maxReplies: () => 0, TimeProvider.System);
         var buffer = Encoding.ASCII.GetBytes("before");
         held.Send([buffer], 1);
         Encoding.ASCII.GetBytes("after!").CopyTo(buffer, 0); // the worker reuses its header and batch buffers
@@ -107,6 +135,9 @@ public sealed class HeldRepliesTests
         held.Retry();
         Assert.Equal(["before"], socket.Sent);
     }
+
+    private static TimeSpan Stalled(HeldReplies held, FakeTimeProvider clock)
+        => TimeSpan.FromSeconds(held.StalledFor(clock.GetTimestamp()) / (double)clock.TimestampFrequency);
 
     private static ReadOnlyMemory<byte>[] Frames(string body) => [Encoding.ASCII.GetBytes(body)];
 

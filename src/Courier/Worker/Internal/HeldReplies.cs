@@ -11,15 +11,18 @@ namespace Courier.Worker.Internal;
 /// until its reply arrives); one that sends more and never reads could make it hold without end. Past both
 /// <paramref name="maxBytes"/> (each frame counted with <see cref="FrameOverhead"/> more, so that many small replies count
 /// too) and that many replies it is <see cref="Overflowing"/>, and its owner ends the connection (the broker then settles
-/// what it gave this worker as for one gone). Loop thread only.
+/// what it gave this worker as for one gone). Within both, a broker that keeps heartbeating and never reads would have it
+/// hold them for good: <see cref="StalledFor"/> says how long none has left, and its owner ends the connection past the
+/// heartbeat expiry, as it does a broker that went silent. Loop thread only.
 /// </summary>
-internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<int> maxReplies)
+internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<int> maxReplies, TimeProvider clock)
 {
     /// <summary>What a held frame costs beyond its bytes (its array and its slot), roughly.</summary>
     public const int FrameOverhead = 64;
 
     private readonly Queue<(ReadOnlyMemory<byte>[] Frames, int Replies, long Bytes)> _held = new();
     private long _bytes;
+    private long _movedAt;
 
     /// <summary>How many replies wait (a held batch counts each of its records).</summary>
     public int Count { get; private set; }
@@ -29,6 +32,12 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
 
     /// <summary>Holds more than its bounds allow: the connection should end.</summary>
     public bool Overflowing => _bytes > maxBytes && Count > maxReplies();
+
+    /// <summary>
+    /// How long (in <see cref="TimeProvider"/> ticks, at <paramref name="now"/>) something has been held and none of it
+    /// has left: zero when nothing is held.
+    /// </summary>
+    public long StalledFor(long now) => IsEmpty ? 0 : now - _movedAt;
 
     /// <summary>
     /// Sends <paramref name="frames"/> (<paramref name="replies"/> replies) after those held, or holds a copy; once
@@ -54,6 +63,11 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
             bytes += frames[i].Length + FrameOverhead;
         }
 
+        if (IsEmpty)
+        {
+            _movedAt = clock.GetTimestamp();
+        }
+
         _held.Enqueue((copy, replies, bytes));
         Count += replies;
         _bytes += bytes;
@@ -63,13 +77,20 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
     /// <summary>Sends what is held, in order, until the socket refuses again. True when nothing is left.</summary>
     public bool Retry()
     {
+        var moved = false;
         while (_held.TryPeek(out var next))
         {
             if (!socket.TrySend(next.Frames))
             {
+                if (moved)
+                {
+                    _movedAt = clock.GetTimestamp();
+                }
+
                 return false;
             }
 
+            moved = true;
             _held.Dequeue();
             Count -= next.Replies;
             _bytes -= next.Bytes;

@@ -30,7 +30,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// </summary>
     public WorkerConnection(
         ITransportLoop loop, string endpoint, Transport.TransportOptions transport, WorkerLink link, Negotiation negotiation,
-        Func<WorkerConnection, MessageFrames, bool> onMessage, Action<int, int, bool> onRefusedReplies, long now)
+        Func<WorkerConnection, MessageFrames, bool> onMessage, Action<int, int, bool> onRefusedReplies, TimeProvider clock, long now)
     {
         Link = link;
         Negotiation = negotiation;
@@ -43,7 +43,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
         // 7/MDP READY announces one): a broker that reads slowly leaves at most that many unread, and is waited for,
         // however large they are.
         _held = new HeldReplies(_socket, transport.MaxPendingBytesPerPeer,
-            () => Negotiation.Mode == PeerMode.Courier ? Link.Services.Sum(s => s.Capacity) : Link.Services.Count);
+            () => Negotiation.Mode == PeerMode.Courier ? Link.Services.Sum(s => s.Capacity) : Link.Services.Count, clock);
         ProbeWhileProbing();
     }
 
@@ -232,6 +232,9 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
 
     /// <summary>It holds more refused replies than its bounds allow (the broker sends and does not read): end it.</summary>
     public bool HoldsTooMuch => _held.Overflowing;
+
+    /// <summary>How long replies have been held with none leaving (ticks at <paramref name="now"/>); zero when none is held.</summary>
+    public long HeldStalledFor(long now) => _held.StalledFor(now);
 
     /// <summary>Sends what the socket refused before, if it now takes it (the tick's retry; a turn's end retries too).</summary>
     public void RetryHeld()

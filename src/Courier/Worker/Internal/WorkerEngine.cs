@@ -176,7 +176,8 @@ internal sealed class WorkerEngine : IDisposable
     /// <summary>
     /// After <see cref="SayDisconnect"/>: completes once every connection's broker has read what this worker sent, as far
     /// as it can know (<see cref="WorkerConnection.IsRead"/>: a Courier broker is asked, after the DISCONNECT and what was
-    /// held before it), or has been silent for the heartbeat liveness span since it was last heard, dead as anywhere else.
+    /// held before it), or has been silent for the heartbeat liveness span since it was last heard, or has read none of
+    /// what is held for as long: dead as anywhere else.
     /// Closed before, a connection could drop the last replies it had not yet written, or be reset under a broker that had
     /// not yet read them. Checked again at every tick.
     /// </summary>
@@ -197,7 +198,8 @@ internal sealed class WorkerEngine : IDisposable
         var now = _clock.GetTimestamp();
         foreach (var link in _links)
         {
-            if (link.Connection is { } connection && !connection.IsRead() && now - connection.LastHeard <= _livenessTicks)
+            if (link.Connection is { } connection && !connection.IsRead() && now - connection.LastHeard <= _livenessTicks
+                && connection.HeldStalledFor(now) <= _livenessTicks)
             {
                 return;
             }
@@ -221,7 +223,7 @@ internal sealed class WorkerEngine : IDisposable
         WorkerConnection connection;
         try
         {
-            connection = new WorkerConnection(_loop, _options.BrokerEndpoint, _transport, link, negotiation, _onMessage, _onRefusedReplies, now) { NextHeartbeat = now + _heartbeatTicks };
+            connection = new WorkerConnection(_loop, _options.BrokerEndpoint, _transport, link, negotiation, _onMessage, _onRefusedReplies, _clock, now) { NextHeartbeat = now + _heartbeatTicks };
         }
 #pragma warning disable CA1031 // The transport refused the address: try again later, as after any lost connection.
         catch (Exception ex)
@@ -258,6 +260,13 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         connection.RetryHeld();
+        if (connection.HeldStalledFor(now) > _livenessTicks)
+        {
+            // It heartbeats and reads nothing: as good as gone, and what is held would be held for as long as it does so.
+            Reconnect(link, "the broker has read none of its replies for the heartbeat expiry", LogLevel.Warning);
+            return;
+        }
+
         if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
         {
             if (_brokerAnswered && !link.OutageReported)
