@@ -1,7 +1,7 @@
-using Microsoft.Extensions.Time.Testing;
 using System.Text;
 using Courier.Transport.Internal;
 using Courier.Worker.Internal;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Courier.Tests.Unit;
 
