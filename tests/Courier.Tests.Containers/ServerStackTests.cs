@@ -46,4 +46,20 @@ public sealed class ServerStackTests(ComposeFixture stack, ITestOutputHelper out
         Assert.All(story.Uids, u => Assert.True(u.Uid != 0, $"{u.Service} {u.Id} runs as root"));
         Assert.All(story.Uids.Where(u => u.Service == "nginx"), u => Assert.Equal(101, u.Uid));
     }
+
+    [SkippableFact]
+    public async Task Every_container_has_the_memory_limit_its_kubernetes_manifest_gives()
+    {
+        var story = await stack.StoryAsync(output);
+
+        // deploy/k8s/base: 256 Mi for a server or worker, 512 Mi for a broker, 128 Mi for nginx. Without a limit a peer
+        // that finds a way to make one hold memory takes the host's, and Courier sizes its native-memory budget from it.
+        var expected = new Dictionary<string, long>
+        {
+            ["server"] = 256L << 20, ["worker"] = 256L << 20, ["ha-worker"] = 256L << 20,
+            ["broker"] = 512L << 20, ["broker-b"] = 512L << 20, ["nginx"] = 128L << 20,
+        };
+        Assert.Equal(expected.Keys.Order(), story.MemoryLimits.Select(m => m.Service).Distinct().Order());
+        Assert.All(story.MemoryLimits, m => Assert.True(expected[m.Service] == m.Bytes, $"{m.Service} {m.Id}: {m.Bytes} bytes"));
+    }
 }

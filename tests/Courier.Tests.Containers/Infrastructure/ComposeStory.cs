@@ -33,6 +33,9 @@ public sealed class ComposeStory
     /// <summary>The first process's uid in each container, by service and container id; <c>client</c> for `run`'s.</summary>
     public required IReadOnlyList<(string Service, string Id, int Uid)> Uids { get; init; }
 
+    /// <summary>Each long-running container's memory limit as its cgroup says, in bytes (a number past any machine's: none).</summary>
+    public required IReadOnlyList<(string Service, string Id, long Bytes)> MemoryLimits { get; init; }
+
     /// <summary>The bench through nginx, during which one server was SIGKILLed and another stopped gracefully.</summary>
     public required FaultedBench Nginx { get; init; }
 
@@ -81,7 +84,8 @@ public sealed class ComposeStory
         log.Line($"compose: every service up and healthy after {clock.Elapsed.TotalSeconds:F1} s");
 
         var uids = story.UidsAsync();
-        await Task.WhenAll(replicas, uids);
+        var memory = story.MemoryLimitsAsync();
+        await Task.WhenAll(replicas, uids, memory);
         log.Line($"compose: replicas seen through nginx: {string.Join(", ", replicas.Result.Replicas)} ({clock.Elapsed.TotalSeconds:F1} s)");
 
         // The three loads one after another, each with its faults placed inside it. Side by side they took about as
@@ -112,6 +116,7 @@ public sealed class ComposeStory
             ReplicasSeen = replicas.Result.Replicas,
             ManagedAnswer = replicas.Result.Managed,
             Uids = [.. uids.Result, ("client", "run", replicas.Result.ClientUid)],
+            MemoryLimits = memory.Result,
             Nginx = nginx,
             Broker = broker,
             TwoBrokers = twoBrokers,
@@ -132,6 +137,9 @@ public sealed class ComposeStory
     /// <summary>The steps, on the fixture's engine, each telling the log what it saw.</summary>
     private sealed class Runner(ComposeFixture stack, StoryLog log)
     {
+        /// <summary>The services that stay up (the clients run once and leave).</summary>
+        private static readonly string[] LongRunning = ["server", "nginx", "broker", "worker", "broker-b", "ha-worker"];
+
         private readonly ComposeFixture _stack = stack;
         private readonly StoryLog _log = log;
 
@@ -167,9 +175,20 @@ public sealed class ComposeStory
 
         public async Task<IReadOnlyList<(string, string, int)>> UidsAsync()
         {
-            var services = new[] { "server", "nginx", "broker", "worker", "broker-b", "ha-worker" };
-            var ids = await Task.WhenAll(services.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
+            var ids = await Task.WhenAll(LongRunning.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
             return await Task.WhenAll(ids.SelectMany(x => x).Select(async x => (x.s, x.id, await ProcessUidAsync(_stack, x.id))));
+        }
+
+        public async Task<IReadOnlyList<(string, string, long)>> MemoryLimitsAsync()
+        {
+            var ids = await Task.WhenAll(LongRunning.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
+            return await Task.WhenAll(ids.SelectMany(x => x).Select(async x =>
+            {
+                // cgroup v1 (this machine) or v2.
+                var limit = await _stack.EngineOkAsync(Minutes, "exec", x.id, "sh", "-c",
+                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max");
+                return (x.s, x.id, limit.Trim() == "max" ? long.MaxValue : long.Parse(limit.Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            }));
         }
 
         public async Task<FaultedBench> BenchAsync(string name, string[] command, string service, params Fault[] faults)
