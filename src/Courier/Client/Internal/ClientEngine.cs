@@ -383,8 +383,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         request.MayHaveRun = false;
         request.LastRefusal = error;
         request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
-        _pool.RetireRefused(connection, _clock.GetTimestamp());
-        BoundRetiring(_clock.GetTimestamp());
+        // Retired for the chance of another server behind a proxy; with as many retiring as are kept, it stays instead:
+        // giving up the oldest would fail (or run twice) what a live server took on it, for a refusal that only said the
+        // server is busy (a steady overload retires a connection a refusal, each holding what the server queued on it).
+        if (_pool.HasRoomToRetire())
+        {
+            _pool.RetireRefused(connection, _clock.GetTimestamp());
+        }
+
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
         {
             if (request.Attempts >= _options.MaxAttempts)

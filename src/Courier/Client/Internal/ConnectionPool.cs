@@ -47,7 +47,8 @@ internal sealed class ConnectionPool : IDisposable
     /// <summary>
     /// Retiring connections kept for their last answers, all endpoints together. Each holds a descriptor and libzmq's
     /// buffers, and a peer that answers one request, refuses another and keeps the rest would otherwise make the client
-    /// hold one connection per such exchange until its requests time out.
+    /// hold one connection per such exchange until its requests time out. A refusal past them leaves its connection
+    /// current; a peer found restarted past them has the oldest given up (<c>ClientEngine.BoundRetiring</c>).
     /// </summary>
     public const int MaxRetiring = 32;
 
@@ -186,6 +187,17 @@ internal sealed class ConnectionPool : IDisposable
 
         _retiring.Remove(connection);
         connection.Dispose();
+    }
+
+    /// <summary>Fewer than <see cref="MaxRetiring"/> are retiring once those that hold nothing any more are closed.</summary>
+    public bool HasRoomToRetire()
+    {
+        if (_retiring.Count >= MaxRetiring)
+        {
+            CloseIdleRetiring();
+        }
+
+        return _retiring.Count < MaxRetiring;
     }
 
     /// <summary>Closes the retiring connections that hold nothing any more.</summary>

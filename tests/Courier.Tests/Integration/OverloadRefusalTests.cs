@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using Courier.Client;
+using Courier.Client.Internal;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// A live server with a full queue refuses (503) what it cannot take and runs what it took. The client retires a
+/// connection that refused, so that behind a proxy a fresh one may reach another server; the retired one is kept for
+/// the answers it still holds. Under a steady overload every refusal retires the connection of the moment, each holding
+/// what the server took on it.
+/// </summary>
+public sealed class OverloadRefusalTests
+{
+    [Fact]
+    public async Task A_steady_overload_refuses_requests_but_never_gives_up_one_the_server_took()
+    {
+        // One request at a time, 20 ms each, 64 more queued: ~1.3 s of work taken, each piece on the connection of the
+        // moment it came. Past 32 retiring connections the client gave the oldest up as lost, and its requests failed
+        // "outcome unknown" (not idempotent) though the server was alive and ran them.
+        var logs = new RecordingLoggerFactory();
+        var ran = new ConcurrentDictionary<string, int>();
+        await using var server = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = 1, MaxQueuedRequests = 64 },
+            s => s.Map("slow", async (request, cancellationToken) =>
+            {
+                ran.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
+                await Task.Delay(20, cancellationToken);
+                return request.Frames;
+            }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(60), Retries = 0, LoggerFactory = logs });
+
+        var calls = new List<Task<(string Body, Exception? Error)>>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(6);
+        for (var i = 0; DateTime.UtcNow < until; i++)
+        {
+            var body = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            calls.Add(Outcome(body, client.RequestAsync("slow", body)));
+            await Task.Delay(2);
+        }
+
+        var outcomes = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(120));
+
+        var unknown = outcomes.Where(o => o.Error is CourierOutcomeUnknownException).ToArray();
+        Assert.True(unknown.Length == 0, $"{unknown.Length} of {outcomes.Length} given up: {unknown.FirstOrDefault().Error?.Message}");
+        Assert.All(outcomes.Where(o => o.Error is not null), o => Assert.Equal(503, Assert.IsType<CourierRemoteException>(o.Error).StatusCode));
+        Assert.All(ran, r => Assert.Equal(1, r.Value));
+        var answered = outcomes.Where(o => o.Error is null).Select(o => o.Body).ToHashSet();
+        Assert.True(answered.Count > ConnectionPool.MaxRetiring, $"{answered.Count} answered");
+        Assert.Equal(ran.Keys.Order(), answered.Order()); // each one the server ran was answered
+    }
+
+    private static async Task<(string Body, Exception? Error)> Outcome(string body, Task<CourierReply> call)
+    {
+        try
+        {
+            await call;
+            return (body, null);
+        }
+        catch (CourierException ex)
+        {
+            return (body, ex);
+        }
+    }
+}
