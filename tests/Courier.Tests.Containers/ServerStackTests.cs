@@ -56,8 +56,12 @@ public sealed class ServerStackTests(ComposeFixture stack, ITestOutputHelper out
         // that finds a way to make one hold memory takes the host's, and Courier sizes its native-memory budget from it.
         var expected = new Dictionary<string, long>
         {
-            ["server"] = 256L << 20, ["worker"] = 256L << 20, ["ha-worker"] = 256L << 20,
-            ["broker"] = 512L << 20, ["broker-b"] = 512L << 20, ["nginx"] = 128L << 20,
+            ["server"] = 256L << 20,
+            ["worker"] = 256L << 20,
+            ["ha-worker"] = 256L << 20,
+            ["broker"] = 512L << 20,
+            ["broker-b"] = 512L << 20,
+            ["nginx"] = 128L << 20,
         };
         Assert.Equal(expected.Keys.Order(), story.MemoryLimits.Select(m => m.Service).Distinct().Order());
         Assert.All(story.MemoryLimits, m => Assert.True(expected[m.Service] == m.Bytes, $"{m.Service} {m.Id}: {m.Bytes} bytes"));
