@@ -123,6 +123,24 @@ public sealed class HeldRepliesTests
     }
 
     [Fact]
+    public void A_message_written_from_those_unwritten_in_the_socket_is_progress_though_nothing_held_left()
+    {
+        var clock = new FakeTimeProvider();
+        var socket = new RefusingSocket { Pending = 3000, Refusing = true }; // sent, not yet written
+        var held = new HeldReplies(socket, maxBytes: 1024 * 1024, maxReplies: () => 0, clock);
+        Assert.Equal(TimeSpan.Zero, Stalled(held, clock)); // nothing held: unwritten bytes alone are within the budget
+
+        held.Send(Frames("a"), 1); // too large to fit beside them, say
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(2), Stalled(held, clock));
+
+        socket.Pending = 2000; // one of them written
+        Assert.Equal(TimeSpan.Zero, Stalled(held, clock)); // though "a" is still held
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(1), Stalled(held, clock));
+    }
+
+    [Fact]
     public void What_it_holds_is_a_copy_not_the_callers_buffer()
     {
         var socket = new RefusingSocket { Refusing = true };
@@ -147,6 +165,10 @@ public sealed class HeldRepliesTests
         public bool Refusing { get; set; }
 
         public int AcceptOnly { get; set; } = int.MaxValue;
+
+        public long Pending { get; set; }
+
+        public long LargestPendingBytes => Pending;
 
         public List<string> Sent { get; } = [];
 

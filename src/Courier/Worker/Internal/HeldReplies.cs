@@ -12,8 +12,8 @@ namespace Courier.Worker.Internal;
 /// <paramref name="maxBytes"/> (each frame counted with <see cref="FrameOverhead"/> more, so that many small replies count
 /// too) and that many replies it is <see cref="Overflowing"/>, and its owner ends the connection (the broker then settles
 /// what it gave this worker as for one gone). Within both, a broker that keeps heartbeating and never reads would have it
-/// hold them for good: <see cref="StalledFor"/> says how long none has left, and its owner ends the connection past the
-/// heartbeat expiry, as it does a broker that went silent. Loop thread only.
+/// hold them for good: <see cref="StalledFor"/> says for how long, and its owner ends the connection past the
+/// heartbeat expiry with nothing written meanwhile, as it does a broker that went silent. Loop thread only.
 /// </summary>
 internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<int> maxReplies, TimeProvider clock)
 {
@@ -22,7 +22,8 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
 
     private readonly Queue<(ReadOnlyMemory<byte>[] Frames, int Replies, long Bytes)> _held = new();
     private long _bytes;
-    private long _movedAt;
+    private long _movedAt = clock.GetTimestamp();
+    private long _pending;
 
     /// <summary>How many replies wait (a held batch counts each of its records).</summary>
     public int Count { get; private set; }
@@ -34,10 +35,22 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
     public bool Overflowing => _bytes > maxBytes && Count > maxReplies();
 
     /// <summary>
-    /// How long (in <see cref="TimeProvider"/> ticks, at <paramref name="now"/>) something has been held and none of it
-    /// has left: zero when nothing is held.
+    /// How long (in <see cref="TimeProvider"/> ticks, at <paramref name="now"/>) something has been held with nothing
+    /// written meanwhile: no held reply leaving, and no message counted unwritten in the socket
+    /// (<see cref="ITransportSocket.LargestPendingBytes"/>) written, which lets a held reply too large to fit beside them
+    /// wait for them. Zero when nothing is held. Its owner asks at every tick.
     /// </summary>
-    public long StalledFor(long now) => IsEmpty ? 0 : now - _movedAt;
+    public long StalledFor(long now)
+    {
+        var pending = socket.LargestPendingBytes;
+        if (IsEmpty || pending < _pending)
+        {
+            _movedAt = now;
+        }
+
+        _pending = pending;
+        return IsEmpty ? 0 : now - _movedAt;
+    }
 
     /// <summary>
     /// Sends <paramref name="frames"/> (<paramref name="replies"/> replies) after those held, or holds a copy; once

@@ -233,7 +233,7 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>It holds more refused replies than its bounds allow (the broker sends and does not read): end it.</summary>
     public bool HoldsTooMuch => _held.Overflowing;
 
-    /// <summary>How long replies have been held with none leaving (ticks at <paramref name="now"/>); zero when none is held.</summary>
+    /// <summary>How long replies have been held with nothing written meanwhile (ticks at <paramref name="now"/>); zero when none is held.</summary>
     public long HeldStalledFor(long now) => _held.StalledFor(now);
 
     /// <summary>Sends what the socket refused before, if it now takes it (the tick's retry; a turn's end retries too).</summary>

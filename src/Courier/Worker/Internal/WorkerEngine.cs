@@ -176,8 +176,8 @@ internal sealed class WorkerEngine : IDisposable
     /// <summary>
     /// After <see cref="SayDisconnect"/>: completes once every connection's broker has read what this worker sent, as far
     /// as it can know (<see cref="WorkerConnection.IsRead"/>: a Courier broker is asked, after the DISCONNECT and what was
-    /// held before it), or has been silent for the heartbeat liveness span since it was last heard, or has read none of
-    /// what is held for as long: dead as anywhere else.
+    /// held before it), or has been silent for the heartbeat liveness span since it was last heard, or has read nothing
+    /// of what is held for as long: dead as anywhere else.
     /// Closed before, a connection could drop the last replies it had not yet written, or be reset under a broker that had
     /// not yet read them. Checked again at every tick.
     /// </summary>
@@ -260,13 +260,6 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         connection.RetryHeld();
-        if (connection.HeldStalledFor(now) > _livenessTicks)
-        {
-            // It heartbeats and reads nothing: as good as gone, and what is held would be held for as long as it does so.
-            Reconnect(link, "the broker has read none of its replies for the heartbeat expiry", LogLevel.Warning);
-            return;
-        }
-
         if (connection.Negotiation.Mode == PeerMode.Probing && now >= connection.Negotiation.ProbeDeadline)
         {
             if (_brokerAnswered && !link.OutageReported)
@@ -286,6 +279,13 @@ internal sealed class WorkerEngine : IDisposable
         if (now - connection.LastHeard > _livenessTicks)
         {
             Reconnect(link, "no heartbeat from the broker");
+            return;
+        }
+
+        if (connection.HeldStalledFor(now) > _livenessTicks)
+        {
+            // It heartbeats and reads nothing: as good as gone, and what is held would be held for as long as it does so.
+            Reconnect(link, "the broker has read nothing of what this worker sent for the heartbeat expiry", LogLevel.Warning);
             return;
         }
 
