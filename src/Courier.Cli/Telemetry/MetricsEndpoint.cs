@@ -17,7 +17,7 @@ namespace Courier.Cli.Telemetry;
 /// The Prometheus scrape endpoint, <c>GET /metrics</c>, on Kestrel with limits a hostile peer meets: at most
 /// <see cref="MaxConnections"/> connections (past it one is accepted and closed at once), a connection that sends
 /// nothing closed after <see cref="IdleTimeout"/>, the request's headers within <see cref="HeadersTimeout"/> and
-/// <see cref="MaxHeaderBytes"/> however slowly they come, HTTP/1.1 only. Each answer is made whole in memory before a
+/// <see cref="MaxHeaderBytes"/> however slowly they come, <see cref="MaxConnectionsPerAddress"/> from one address, HTTP/1.1 only. Each answer is made whole in memory before a
 /// byte of it is written, so a scraper that does not read holds its own connection only, not the exporter's collection
 /// (which every other scrape waits for). A host of its own, with no configuration source (no appsettings.json from the
 /// working directory, no ASPNETCORE_ variables), no log provider and no hold on the process's signals.
@@ -28,6 +28,12 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
 {
     /// <summary>Scrapers are one or two Prometheus servers, each with a connection; the rest is headroom.</summary>
     public const int MaxConnections = 64;
+
+    /// <summary>
+    /// A scraper keeps one connection alive; more from one address (an IPv6 /64) are closed at once, so that no one
+    /// peer can hold the endpoint's every connection and shut the scrapers out.
+    /// </summary>
+    public const int MaxConnectionsPerAddress = 8;
 
     /// <summary>A scrape request is a few hundred bytes of headers.</summary>
     public const int MaxHeaderBytes = 8 * 1024;
@@ -80,7 +86,13 @@ internal sealed class MetricsEndpoint : IAsyncDisposable
             kestrel.Limits.RequestHeadersTimeout = HeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = IdleTimeout;
             kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(5));
-            void Http1(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            var share = new AddressShare(MaxConnectionsPerAddress);
+            void Http1(ListenOptions listen)
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(share.Limit);
+            }
+
             if (address is null)
             {
                 kestrel.ListenAnyIP(port, Http1);

@@ -30,7 +30,8 @@ public sealed partial class MetricsEndpointBoundsTests
             {
                 for (var i = 0; i < attackers; i++)
                 {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    // From as many addresses as it takes to pass the limit within each address's share.
+                    var socket = From(10 + (i / MetricsEndpoint.MaxConnectionsPerAddress));
                     sockets.Add(socket);
                     await socket.ConnectAsync("127.0.0.1", metrics.Port);
                     await socket.SendAsync("G"u8.ToArray());
@@ -69,6 +70,55 @@ public sealed partial class MetricsEndpointBoundsTests
             Assert.True(double.Parse(rejected.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= attackers - MetricsEndpoint.MaxConnections, rejected.Value);
             await canary.AssertUnharmedAsync();
             Assert.False(server.HasExited);
+        }
+    }
+
+    [Fact]
+    public async Task One_address_holds_at_most_its_share_of_the_connections_and_a_scraper_from_another_is_answered()
+    {
+        // One peer holding every connection the endpoint takes (each kept alive by a request now and then) shut the
+        // scrapers out for as long as it liked.
+        var (server, endpoint, metrics) = await StartServerAsync();
+        await using (server)
+        {
+            await using var canary = await Canary.StartAsync(endpoint);
+            var sockets = new List<Socket>();
+            var closed = new List<Task<bool>>();
+            try
+            {
+                for (var i = 0; i < MetricsEndpoint.MaxConnections; i++)
+                {
+                    var socket = From(2);
+                    sockets.Add(socket);
+                    await socket.ConnectAsync("127.0.0.1", metrics.Port);
+                    await socket.SendAsync("G"u8.ToArray());
+                    closed.Add(ClosedByPeerAsync(socket));
+                }
+
+                // While that address holds its share (its silent connections are closed only at the header timeout,
+                // 10 s), a scraper from another is answered.
+                using var scraper = From(3);
+                await scraper.ConnectAsync("127.0.0.1", metrics.Port);
+                await scraper.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+                var answer = await ReadUntilClosedAsync(scraper, TimeSpan.FromSeconds(30));
+                Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+                Assert.Contains("# TYPE", answer, StringComparison.Ordinal);
+
+                // Those past its share were closed at once (the rest by the header timeout, later).
+                await Poll.UntilAsync(
+                    () => closed.Count(t => t.IsCompleted) >= MetricsEndpoint.MaxConnections - MetricsEndpoint.MaxConnectionsPerAddress,
+                    TimeSpan.FromSeconds(30),
+                    $"{MetricsEndpoint.MaxConnections - MetricsEndpoint.MaxConnectionsPerAddress} connections past one address's share closed");
+            }
+            finally
+            {
+                foreach (var socket in sockets)
+                {
+                    socket.Dispose();
+                }
+            }
+
+            await canary.AssertUnharmedAsync();
         }
     }
 
@@ -203,6 +253,14 @@ public sealed partial class MetricsEndpointBoundsTests
         }
 
         return Encoding.ASCII.GetString(received.ToArray());
+    }
+
+    /// <summary>A TCP socket whose connections come from 127.0.0.<paramref name="host"/> (all of 127/8 is this host's).</summary>
+    private static Socket From(int host)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse($"127.0.0.{host}"), 0));
+        return socket;
     }
 
     private static int OpenDescriptors(int pid)
