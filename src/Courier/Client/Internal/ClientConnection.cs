@@ -78,6 +78,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary>Requests sent on this connection and not yet answered, moved or given up.</summary>
     public int SentCount { get; private set; }
 
+    /// <summary>
+    /// Kept current after a refusal though it should have retired (its endpoint had as many retiring as are kept): until
+    /// then (a timestamp), requests go to any other connection that can take them.
+    /// </summary>
+    public long RefusedUntil { get; set; }
+
     /// <summary>In plain 7/MDP, the one request awaiting its reply.</summary>
     public PendingRequest? PlainOutstanding { get; set; }
 

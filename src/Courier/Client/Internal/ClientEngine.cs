@@ -284,7 +284,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             var before = _table.On(connection).Where(r => r.SentAfterProbe < probeId).ToArray();
             ClientLog.PeerRestarted(_logger, connection.Endpoint, before.Length);
             _pool.Retire(connection);
-            BoundRetiring(now);
+            BoundRetiring(connection, now);
             foreach (var request in before)
             {
                 RequestTable.Detach(request);
@@ -346,19 +346,20 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     }
 
     /// <summary>
-    /// Past <see cref="ConnectionPool.MaxRetiring"/> retiring connections the oldest is given up as lost: what it holds
-    /// goes elsewhere, or fails when it may have run and is not idempotent, as for a connection that died.
+    /// Past <see cref="ConnectionPool.MaxRetiring"/> retiring connections of <paramref name="retired"/>'s endpoint, its
+    /// oldest is given up as lost: what it holds goes elsewhere, or fails when it may have run and is not idempotent, as
+    /// for a connection that died.
     /// </summary>
-    private void BoundRetiring(long now)
+    private void BoundRetiring(ClientConnection retired, long now)
     {
-        if (_pool.Retiring.Count > ConnectionPool.MaxRetiring)
+        if (_pool.RetiringOf(retired.Slot) > ConnectionPool.MaxRetiring)
         {
             _pool.CloseIdleRetiring(); // those that hold nothing any more go first, as at the next tick
         }
 
-        while (_pool.Retiring.Count > ConnectionPool.MaxRetiring)
+        while (_pool.RetiringOf(retired.Slot) > ConnectionPool.MaxRetiring && _pool.OldestRetiringOf(retired.Slot) is { } oldest)
         {
-            Lost(_pool.Retiring[0], $"more than {ConnectionPool.MaxRetiring} connections were retiring, and this one is the oldest", now);
+            Lost(oldest, $"more than {ConnectionPool.MaxRetiring} connections to its endpoint were retiring, and this one is the oldest", now);
         }
     }
 
@@ -383,12 +384,17 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         request.MayHaveRun = false;
         request.LastRefusal = error;
         request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
-        // Retired for the chance of another server behind a proxy; with as many retiring as are kept, it stays instead:
-        // giving up the oldest would fail (or run twice) what a live server took on it, for a refusal that only said the
-        // server is busy (a steady overload retires a connection a refusal, each holding what the server queued on it).
-        if (_pool.HasRoomToRetire())
+        // Retired for the chance of another server behind a proxy; with as many of its endpoint's retiring as are kept, it
+        // stays current instead, put aside for the request's backoff: giving up the oldest would fail (or run twice) what
+        // a live server took on it, for a refusal that only said the server is busy (a steady overload retires a
+        // connection a refusal, each holding what the server queued on it).
+        if (_pool.HasRoomToRetire(connection))
         {
             _pool.RetireRefused(connection, _clock.GetTimestamp());
+        }
+        else
+        {
+            connection.RefusedUntil = request.RetryAt;
         }
 
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
@@ -412,7 +418,8 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         foreach (var request in _refused.Due(_table, now) ?? [])
         {
-            Place(request, avoid: null, now);
+            // Elsewhere than where it was last refused, if any other connection can take it.
+            Place(request, avoid: request.EarlierConnections is [.., var refusedBy] ? refusedBy : null, now);
         }
     }
 

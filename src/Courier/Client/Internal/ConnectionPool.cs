@@ -45,10 +45,11 @@ internal sealed class ConnectionPool : IDisposable
     }
 
     /// <summary>
-    /// Retiring connections kept for their last answers, all endpoints together. Each holds a descriptor and libzmq's
-    /// buffers, and a peer that answers one request, refuses another and keeps the rest would otherwise make the client
-    /// hold one connection per such exchange until its requests time out. A refusal past them leaves its connection
-    /// current; a peer found restarted past them has the oldest given up (<c>ClientEngine.BoundRetiring</c>).
+    /// Retiring connections kept for their last answers, per endpoint. Each holds a descriptor and libzmq's buffers, and a
+    /// peer that answers one request, refuses another and keeps the rest would otherwise make the client hold one
+    /// connection per such exchange until its requests time out. Per endpoint, so that one endpoint's peer cannot use up
+    /// another's. A refusal past them leaves its connection current (put aside while another can take requests); a peer
+    /// found restarted past them has its endpoint's oldest given up (<c>ClientEngine.BoundRetiring</c>).
     /// </summary>
     public const int MaxRetiring = 32;
 
@@ -68,6 +69,7 @@ internal sealed class ConnectionPool : IDisposable
     {
         error = null;
         ClientConnection? best = null;
+        var bestAvoided = false;
         var open = 0;
         var putOff = false;
         var start = _next;
@@ -88,11 +90,14 @@ internal sealed class ConnectionPool : IDisposable
                 continue;
             }
 
+            // Avoided: the one named, or one kept after a refusal (its endpoint had no room to retire it) until its backoff ends.
+            var avoided = ReferenceEquals(connection, avoid) || now < connection.RefusedUntil;
             if (best is null
-                || (ReferenceEquals(best, avoid) && !ReferenceEquals(connection, avoid))
-                || (!ReferenceEquals(connection, avoid) && connection.SentCount < best.SentCount))
+                || (bestAvoided && !avoided)
+                || (avoided == bestAvoided && connection.SentCount < best.SentCount))
             {
                 best = connection;
+                bestAvoided = avoided;
             }
         }
 
@@ -189,16 +194,36 @@ internal sealed class ConnectionPool : IDisposable
         connection.Dispose();
     }
 
-    /// <summary>Fewer than <see cref="MaxRetiring"/> are retiring once those that hold nothing any more are closed.</summary>
-    public bool HasRoomToRetire()
+    /// <summary>
+    /// Whether <paramref name="connection"/> may retire: its endpoint has fewer than <see cref="MaxRetiring"/> retiring
+    /// once those that hold nothing any more are closed, or it holds nothing itself (closed at the next tick, unless an
+    /// earlier run's answer it may still bring comes first).
+    /// </summary>
+    public bool HasRoomToRetire(ClientConnection connection)
     {
-        if (_retiring.Count >= MaxRetiring)
+        if (connection.SentCount == 0 || RetiringOf(connection.Slot) < MaxRetiring)
         {
-            CloseIdleRetiring();
+            return true;
         }
 
-        return _retiring.Count < MaxRetiring;
+        CloseIdleRetiring();
+        return RetiringOf(connection.Slot) < MaxRetiring;
     }
+
+    /// <summary>How many of <paramref name="slot"/>'s connections are retiring.</summary>
+    public int RetiringOf(int slot)
+    {
+        var count = 0;
+        foreach (var connection in _retiring)
+        {
+            count += connection.Slot == slot ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>The oldest retiring connection of <paramref name="slot"/>, if any.</summary>
+    public ClientConnection? OldestRetiringOf(int slot) => _retiring.Find(c => c.Slot == slot);
 
     /// <summary>Closes the retiring connections that hold nothing any more.</summary>
     public void CloseIdleRetiring()
