@@ -383,6 +383,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         RequestTable.Detach(request);
         request.MayHaveRun = false;
         request.LastRefusal = error;
+        request.RefusedBy = connection;
         request.RetryAt = _clock.GetTimestamp() + RefusedRequests.Backoff(++request.Refusals, _clock.TimestampFrequency);
         // Retired for the chance of another server behind a proxy; with as many of its endpoint's retiring as are kept, it
         // stays current instead, put aside for the request's backoff: giving up the oldest would fail (or run twice) what
@@ -394,7 +395,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
         else
         {
-            connection.RefusedUntil = request.RetryAt;
+            connection.RefusedUntil = Math.Max(connection.RefusedUntil, request.RetryAt);
         }
 
         if (++request.RefusalsThisAttempt > _refusalsPerAttempt)
@@ -419,7 +420,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         foreach (var request in _refused.Due(_table, now) ?? [])
         {
             // Elsewhere than where it was last refused, if any other connection can take it.
-            Place(request, avoid: request.EarlierConnections is [.., var refusedBy] ? refusedBy : null, now);
+            Place(request, avoid: request.RefusedBy, now);
         }
     }
 

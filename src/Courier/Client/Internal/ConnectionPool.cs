@@ -196,18 +196,20 @@ internal sealed class ConnectionPool : IDisposable
 
     /// <summary>
     /// Whether <paramref name="connection"/> may retire: its endpoint has fewer than <see cref="MaxRetiring"/> retiring
-    /// once those that hold nothing any more are closed, or it holds nothing itself (closed at the next tick, unless an
-    /// earlier run's answer it may still bring comes first).
+    /// once those that hold nothing any more are closed (at the bound, at once), or it holds nothing itself (closed at the
+    /// next tick, unless an earlier run's answer it may still bring comes first).
     /// </summary>
     public bool HasRoomToRetire(ClientConnection connection)
     {
-        if (connection.SentCount == 0 || RetiringOf(connection.Slot) < MaxRetiring)
+        if (RetiringOf(connection.Slot) < MaxRetiring)
         {
             return true;
         }
 
+        // Closed now rather than at the tick: a peer that answers each fresh connection once and refuses the rest would
+        // otherwise pile up idle ones past the bound within a tick.
         CloseIdleRetiring();
-        return RetiringOf(connection.Slot) < MaxRetiring;
+        return connection.SentCount == 0 || RetiringOf(connection.Slot) < MaxRetiring;
     }
 
     /// <summary>How many of <paramref name="slot"/>'s connections are retiring.</summary>

@@ -64,6 +64,9 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// </summary>
     public Exception? LastRefusal { get; set; }
 
+    /// <summary>The connection of the last refusal, which its retry avoids while another can take it.</summary>
+    public ClientConnection? RefusedBy { get; set; }
+
     /// <summary>Refusals during its current attempt (a few are retried within it; more use it up).</summary>
     public int RefusalsThisAttempt { get; set; }
 
