@@ -5,9 +5,9 @@
 #   COURIER=/path/to/courier benchmarks/attacks/server-envelope-amplification.sh
 source "$(dirname "$0")/common.sh"
 for role in server broker; do
-  start "$role" --bind "tcp://127.0.0.1:*"
+  serve "$role" # a broker gets an echo worker: the canary's requests need one
   echo "== $role: RSS before $(rss "$pid")"
-  service=echo; [ "$role" = broker ] && service=$'bad\x01name'   # the broker answers invalid names itself: no worker needed
+  service=echo; [ "$role" = broker ] && service=$'bad\x01name'   # the broker answers invalid names itself: the attack needs no worker
   canary "$endpoint" 12 & c=$!
   "${attack[@]}" envelope "$endpoint" $((1024 * 1024)) 1000 "$service"
   wait "$c"
