@@ -138,6 +138,10 @@ public sealed class HeldRepliesTests
         Assert.Equal(TimeSpan.Zero, Stalled(held, clock)); // though "a" is still held
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(TimeSpan.FromSeconds(1), Stalled(held, clock));
+
+        socket.Pending = 5000; // more handed over (a command sent past the held replies) is no progress
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(2), Stalled(held, clock));
     }
 
     [Fact]
