@@ -97,20 +97,14 @@ public sealed partial class MetricsEndpointBoundsTests
 
                 // While that address holds its share (its silent connections are closed only at the header timeout,
                 // 10 s), a scraper from another is answered.
-                using var scraper = From(3);
-                await scraper.ConnectAsync("127.0.0.1", metrics.Port);
-                await scraper.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-                var answer = await ReadUntilClosedAsync(scraper, TimeSpan.FromSeconds(30));
+                var answer = await ScrapeFromAsync(3, metrics);
                 Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
                 Assert.Contains("# TYPE", answer, StringComparison.Ordinal);
 
                 // Those past its share were closed at once, the rest by the header timeout; then the address has its
                 // share again (what it held was given back, not leaked).
                 await Poll.UntilAsync(() => closed.All(t => t.IsCompleted), MetricsEndpoint.HeadersTimeout * 6, "every silent connection closed");
-                using var again = From(2);
-                await again.ConnectAsync("127.0.0.1", metrics.Port);
-                await again.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-                Assert.StartsWith("HTTP/1.1 200", await ReadUntilClosedAsync(again, TimeSpan.FromSeconds(30)), StringComparison.Ordinal);
+                Assert.StartsWith("HTTP/1.1 200", await ScrapeFromAsync(2, metrics), StringComparison.Ordinal);
             }
             finally
             {
@@ -255,6 +249,15 @@ public sealed partial class MetricsEndpointBoundsTests
         }
 
         return Encoding.ASCII.GetString(received.ToArray());
+    }
+
+    /// <summary>One scrape on a connection of its own from 127.0.0.<paramref name="host"/>: what came back before it closed.</summary>
+    private static async Task<string> ScrapeFromAsync(int host, Uri metrics)
+    {
+        using var socket = From(host);
+        await socket.ConnectAsync("127.0.0.1", metrics.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        return await ReadUntilClosedAsync(socket, TimeSpan.FromSeconds(30));
     }
 
     /// <summary>A TCP socket whose connections come from 127.0.0.<paramref name="host"/> (all of 127/8 is this host's).</summary>

@@ -53,9 +53,6 @@ internal sealed class ConnectionPool : IDisposable
     /// </summary>
     public const int MaxRetiring = 32;
 
-    /// <summary>The connections retiring, oldest first.</summary>
-    public IReadOnlyList<ClientConnection> Retiring => _retiring;
-
     /// <summary>The connection of each endpoint (null where none is open) and then those retiring.</summary>
     public IEnumerable<ClientConnection> All => _slots.OfType<ClientConnection>().Concat(_retiring);
 

@@ -22,7 +22,7 @@ internal sealed class HeldReplies(ITransportSocket socket, long maxBytes, Func<i
 
     private readonly Queue<(ReadOnlyMemory<byte>[] Frames, int Replies, long Bytes)> _held = new();
     private long _bytes;
-    private long _movedAt = clock.GetTimestamp();
+    private long _movedAt;
     private long _pending;
 
     /// <summary>How many replies wait (a held batch counts each of its records).</summary>
