@@ -83,8 +83,9 @@ public sealed class ComposeStory
             stack.WaitHealthyAsync("worker", 3), stack.WaitHealthyAsync("broker-b", 1), stack.WaitHealthyAsync("ha-worker", 2));
         log.Line($"compose: every service up and healthy after {clock.Elapsed.TotalSeconds:F1} s");
 
-        var uids = story.UidsAsync();
-        var memory = story.MemoryLimitsAsync();
+        var containers = story.LongRunningContainersAsync();
+        var uids = story.UidsAsync(containers);
+        var memory = story.MemoryLimitsAsync(containers);
         await Task.WhenAll(replicas, uids, memory);
         log.Line($"compose: replicas seen through nginx: {string.Join(", ", replicas.Result.Replicas)} ({clock.Elapsed.TotalSeconds:F1} s)");
 
@@ -173,23 +174,24 @@ public sealed class ComposeStory
             return (lines.Where(l => l != uid && l != managed).ToHashSet(), int.Parse(uid[4..], System.Globalization.CultureInfo.InvariantCulture), managed["managed ".Length..]);
         }
 
-        public async Task<IReadOnlyList<(string, string, int)>> UidsAsync()
+        /// <summary>Each long-running container, by service.</summary>
+        public async Task<(string Service, string Id)[]> LongRunningContainersAsync()
         {
             var ids = await Task.WhenAll(LongRunning.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
-            return await Task.WhenAll(ids.SelectMany(x => x).Select(async x => (x.s, x.id, await ProcessUidAsync(_stack, x.id))));
+            return [.. ids.SelectMany(x => x)];
         }
 
-        public async Task<IReadOnlyList<(string, string, long)>> MemoryLimitsAsync()
-        {
-            var ids = await Task.WhenAll(LongRunning.Select(async s => (await _stack.ContainersAsync(s)).Select(id => (s, id))));
-            return await Task.WhenAll(ids.SelectMany(x => x).Select(async x =>
+        public async Task<IReadOnlyList<(string, string, int)>> UidsAsync(Task<(string Service, string Id)[]> containers)
+            => await Task.WhenAll((await containers).Select(async x => (x.Service, x.Id, await ProcessUidAsync(_stack, x.Id))));
+
+        public async Task<IReadOnlyList<(string, string, long)>> MemoryLimitsAsync(Task<(string Service, string Id)[]> containers)
+            => await Task.WhenAll((await containers).Select(async x =>
             {
                 // cgroup v1 (this machine) or v2.
-                var limit = await _stack.EngineOkAsync(Minutes, "exec", x.id, "sh", "-c",
+                var limit = await _stack.EngineOkAsync(Minutes, "exec", x.Id, "sh", "-c",
                     "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max");
-                return (x.s, x.id, limit.Trim() == "max" ? long.MaxValue : long.Parse(limit.Trim(), System.Globalization.CultureInfo.InvariantCulture));
+                return (x.Service, x.Id, limit.Trim() == "max" ? long.MaxValue : long.Parse(limit.Trim(), System.Globalization.CultureInfo.InvariantCulture));
             }));
-        }
 
         public async Task<FaultedBench> BenchAsync(string name, string[] command, string service, params Fault[] faults)
         {
