@@ -26,33 +26,47 @@ public sealed class DroppedReplyReasonTests
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs, Transport = transport });
         await using var canary = await Canary.StartAsync(server.Endpoint!);
 
-        using (var attacker = RawCourier2.NonReader(server.Endpoint!))
+        // A raw ZMTP peer (the test writes its bytes): a NetMQ socket here would share the test process's one NetMQ I/O
+        // thread with the server under test (on the managed transport) and with every other test running meanwhile.
+        using (var attacker = await RawZmtp.GreetedAsync(Ports.Of(server.Endpoint!)))
         {
-            // 512-byte echoes until refusals show: the kernel's socket buffers (a few MiB on loopback) fill first,
-            // then the server's queue for this client. Up to 200,000 of them (100 MB), then the wait goes on: a send
-            // only queues in the attacker's socket (no high-water mark), and a loaded machine's server reads them later.
-            var body = new byte[512];
+            attacker.Client.ReceiveBufferSize = 16 * 1024;
+            using var stop = new CancellationTokenSource();
+            var stream = attacker.GetStream();
+            // 512-byte echoes until refusals show: the kernel's socket buffers (a few MiB on loopback) fill first, then
+            // the server's queue for this client. Up to 200,000 of them (100 MB); a write waits while the server does
+            // not read, and a loaded machine's server reads them later.
             var sent = 0;
+            var writing = Task.Run(async () =>
+            {
+                var body = new byte[512];
+                var batch = new MemoryStream();
+                while (sent < 200_000)
+                {
+                    batch.SetLength(0);
+                    for (var i = 0; i < 1_000; i++)
+                    {
+                        WriteRequest(batch, (ulong)++sent, "echo", body);
+                    }
+
+                    await stream.WriteAsync(batch.GetBuffer().AsMemory(0, (int)batch.Length), stop.Token);
+                }
+            });
             try
             {
-                await Poll.UntilAsync(
-                    () =>
-                    {
-                        for (var i = 0; i < 2_000 && sent < 200_000; i++)
-                        {
-                            SendRequest(attacker, (ulong)++sent, "echo", body);
-                        }
-
-                        return Task.FromResult(logs.Contains(QueueFull));
-                    },
-                    TimeSpan.FromSeconds(90),
-                    "a reply refused at the client's high-water mark");
+                await Poll.UntilAsync(() => logs.Contains(QueueFull), TimeSpan.FromSeconds(90), "a reply refused at the client's high-water mark");
             }
             catch (TimeoutException)
             {
-                // Seen once in a full run (native), never alone: say what the server did instead.
-                Assert.Fail($"no refusal at the high-water mark after {sent} requests sent; {server.InFlight} in flight; the server logged:\n"
+                // Seen once in a full run of each transport, never alone: say what the server did instead.
+                Assert.Fail($"no refusal at the high-water mark after {Volatile.Read(ref sent)} requests written ({writing.Status}); {server.InFlight} in flight; the server logged:\n"
                     + string.Join('\n', logs.Entries.Take(30).Select(e => $"{e.Level}: {e.Message}")));
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                // Cancelled mid-write, failed, or done: either way the attacker writes nothing more.
+                await writing.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30));
             }
 
             var warnings = logs.Entries.Where(e => e.Message.Contains(QueueFull, StringComparison.Ordinal)).ToList();
@@ -103,6 +117,20 @@ public sealed class DroppedReplyReasonTests
         Assert.All(entries, e => Assert.Equal(LogLevel.Information, e.Level));
         Assert.Contains("held", entries[0].Message, StringComparison.Ordinal);
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    /// <summary>The same request as ZMTP 3.0 frames on the wire: two short frames with MORE, then the body (long if over 255 bytes).</summary>
+    private static void WriteRequest(Stream stream, ulong id, string service, byte[] body)
+    {
+        var header = RawCourier2.Header(id, service);
+        stream.Write([0x01, 0x00]);
+        stream.Write([0x01, (byte)header.Length]);
+        stream.Write(header);
+        Span<byte> size = stackalloc byte[9];
+        size[0] = 0x02;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(size[1..], (ulong)body.Length);
+        stream.Write(size);
+        stream.Write(body);
     }
 
     /// <summary>A courier/2 request (docs/protocol.md): an empty delimiter, <c>CURC02</c> with the id and service, the body.</summary>
