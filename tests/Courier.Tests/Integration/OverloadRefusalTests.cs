@@ -52,6 +52,61 @@ public sealed class OverloadRefusalTests
         Assert.Equal(ran.Keys.Order(), answered.Order()); // each one the server ran was answered
     }
 
+    [Fact]
+    public async Task A_request_refused_by_a_busy_endpoint_is_retried_at_another_endpoint_that_can_take_it()
+    {
+        // A takes one request and refuses the rest (503); B takes them all and holds them, so it always has more out than
+        // A's connections, and the least loaded pick prefers A for every new request. Each request A refuses is run at B,
+        // once, and no caller sees the 503 (Retries = 0: only the refusals an attempt allows, one per endpoint and two).
+        const int Requests = 40;
+        using var releaseA = new SemaphoreSlim(0);
+        using var releaseB = new SemaphoreSlim(0);
+        var ranA = new ConcurrentDictionary<string, int>();
+        var ranB = new ConcurrentDictionary<string, int>();
+        await using var a = await TestServer.StartAsync(
+            o => o with { MaxConcurrency = 1, MaxQueuedRequests = 0 },
+            s => s.Map("held", async (request, cancellationToken) =>
+            {
+                ranA.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
+                await releaseA.WaitAsync(cancellationToken);
+                return request.Frames;
+            }));
+        await using var b = await TestServer.StartAsync(
+            map: s => s.Map("held", async (request, cancellationToken) =>
+            {
+                ranB.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
+                await releaseB.WaitAsync(cancellationToken);
+                return request.Frames;
+            }));
+        await using var client = TestServer.Client(a.Endpoint!, o => o with
+        {
+            Endpoints = [a.Endpoint!, b.Endpoint!],
+            Timeout = TimeSpan.FromSeconds(60),
+            Retries = 0,
+        });
+
+        var calls = new List<Task<(string Body, Exception? Error)>>();
+        for (var i = 0; i < Requests; i++)
+        {
+            var body = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            calls.Add(Outcome(body, client.RequestAsync("held", body)));
+            await Task.Delay(5);
+        }
+
+        // Every request placed (one at A, the rest at B), or one given up: the 503 of a retry that went back to A.
+        await Poll.UntilAsync(() => ranA.Count + ranB.Count == Requests || calls.Any(c => c.IsCompleted), TimeSpan.FromSeconds(60), "every request placed");
+        releaseA.Release(Requests);
+        releaseB.Release(Requests);
+        var outcomes = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var failed = outcomes.Where(o => o.Error is not null).ToArray();
+        Assert.True(failed.Length == 0, $"{failed.Length} of {Requests} failed: {failed.FirstOrDefault().Error?.Message}");
+        Assert.Single(ranA);
+        Assert.Equal(Requests - 1, ranB.Count);
+        Assert.All(ranA.Concat(ranB), r => Assert.Equal(1, r.Value));
+        Assert.Empty(ranA.Keys.Intersect(ranB.Keys));
+    }
+
     private static async Task<(string Body, Exception? Error)> Outcome(string body, Task<CourierReply> call)
     {
         try
