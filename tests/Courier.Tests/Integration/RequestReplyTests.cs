@@ -345,7 +345,13 @@ public sealed class RequestReplyTests
         var error = await Assert.ThrowsAnyAsync<CourierException>(() => stuck);
         if (idempotent)
         {
-            Assert.Equal(CourierStatus.Unavailable, Assert.IsType<CourierRemoteException>(error).StatusCode);
+            // A refusal is retried within its attempt: on a loaded machine the retry can reach the server while it still
+            // closes (a fresh connection negotiated with it), and then nothing answers it: the attempt's timeout, never a
+            // reply, and never "outcome unknown" for a request that may run twice.
+            if (error is not CourierTimeoutException)
+            {
+                Assert.Equal(CourierStatus.Unavailable, Assert.IsType<CourierRemoteException>(error).StatusCode);
+            }
         }
         else
         {
