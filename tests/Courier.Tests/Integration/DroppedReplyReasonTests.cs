@@ -119,7 +119,7 @@ public sealed class DroppedReplyReasonTests
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
     }
 
-    /// <summary>The same request as ZMTP 3.0 frames on the wire: two short frames with MORE, then the body (long if over 255 bytes).</summary>
+    /// <summary>The same request as ZMTP 3.0 frames on the wire: two short frames with MORE, then the body as a long frame.</summary>
     private static void WriteRequest(Stream stream, ulong id, string service, byte[] body)
     {
         var header = RawCourier2.Header(id, service);

@@ -56,8 +56,10 @@ public sealed class OverloadRefusalTests
     public async Task A_request_refused_by_a_busy_endpoint_is_retried_at_another_endpoint_that_can_take_it()
     {
         // A takes one request and refuses the rest (503); B takes them all and holds them, so it always has more out than
-        // A's connections, and the least loaded pick prefers A for every new request. Each request A refuses is run at B,
-        // once, and no caller sees the 503 (Retries = 0: only the refusals an attempt allows, one per endpoint and two).
+        // A's connections, and the least loaded pick prefers A for every new request. A refused request's retry prefers
+        // another endpoint than the one that refused: each request A refuses is run at B, once, and no caller sees the
+        // 503 (Retries = 0: only the refusals an attempt allows, one per endpoint and two). Before, a retry avoided only
+        // the connection that refused, and A's next connection could refuse it again until the attempt's were used up.
         const int Requests = 40;
         using var releaseA = new SemaphoreSlim(0);
         using var releaseB = new SemaphoreSlim(0);

@@ -326,8 +326,11 @@ public sealed class RequestReplyTests
     [InlineData(true)]
     public async Task Drain_timeout_cancels_handlers_that_do_not_finish_and_tells_their_callers_whether_they_may_have_run(bool idempotent)
     {
+        // Its own service name: the recorder hears every test's servers.
+        var service = idempotent ? "forever-drained-idempotent" : "forever-drained";
+        using var metrics = new MetricRecorder();
         var server = await TestServer.StartAsync(o => o with { DrainTimeout = TimeSpan.FromMilliseconds(200) }, s => s.Map(
-            "forever",
+            service,
             async (r, ct) =>
             {
                 await Task.Delay(Timeout.Infinite, ct);
@@ -335,7 +338,7 @@ public sealed class RequestReplyTests
             },
             idempotent));
         await using var client = TestServer.Client(server.Endpoint!, o => o with { Retries = 0, Timeout = TimeSpan.FromSeconds(5) });
-        var stuck = client.RequestAsync("forever", "x");
+        var stuck = client.RequestAsync(service, "x");
         await Poll.UntilAsync(() => server.InFlight == 1);
 
         await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -345,9 +348,12 @@ public sealed class RequestReplyTests
         var error = await Assert.ThrowsAnyAsync<CourierException>(() => stuck);
         if (idempotent)
         {
-            // A refusal is retried within its attempt: on a loaded machine the retry can reach the server while it still
-            // closes (a fresh connection negotiated with it), and then nothing answers it: the attempt's timeout, never a
-            // reply, and never "outcome unknown" for a request that may run twice.
+            // The server answered 503. A refusal is retried within its attempt: on a loaded machine the retry can reach
+            // the server while it still closes (a fresh connection negotiated with it), and nothing answers it then: the
+            // caller gets the attempt's timeout, never a reply, and never "outcome unknown".
+            Assert.Contains(
+                metrics.Of("courier.server.requests", service),
+                m => m.Tags.GetValueOrDefault(Courier.Diagnostics.Internal.CourierMetrics.StatusTag) == "503");
             if (error is not CourierTimeoutException)
             {
                 Assert.Equal(CourierStatus.Unavailable, Assert.IsType<CourierRemoteException>(error).StatusCode);

@@ -58,9 +58,9 @@ internal sealed class ConnectionPool : IDisposable
 
     /// <summary>
     /// The connection that should take the next request: the live one with the fewest requests out (the endpoints taken in
-    /// turn among equals), preferring any other than <paramref name="avoid"/>. Opens missing connections on the way. Null
-    /// when none can take it now (negotiating, full), with <paramref name="error"/> set only when no endpoint could even be
-    /// connected.
+    /// turn among equals), preferring one to any endpoint other than <paramref name="avoid"/>'s. Opens missing connections
+    /// on the way. Null when none can take it now (negotiating, full), with <paramref name="error"/> set only when no
+    /// endpoint could even be connected.
     /// </summary>
     public ClientConnection? Pick(ClientConnection? avoid, long now, out CourierUnreachableException? error)
     {
@@ -87,8 +87,10 @@ internal sealed class ConnectionPool : IDisposable
                 continue;
             }
 
-            // Avoided: the one named, or one kept after a refusal (its endpoint had no room to retire it) until its backoff ends.
-            var avoided = ReferenceEquals(connection, avoid) || now < connection.RefusedUntil;
+            // Avoided: one to the endpoint of the one named (a fresh connection to an endpoint that just refused is the
+            // same busy server, unless a proxy is between: then it is the only endpoint, and still taken), or one kept
+            // after a refusal (its endpoint had no room to retire it) until its backoff ends.
+            var avoided = (avoid is not null && connection.Slot == avoid.Slot) || now < connection.RefusedUntil;
             if (best is null
                 || (bestAvoided && !avoided)
                 || (avoided == bestAvoided && connection.SentCount < best.SentCount))

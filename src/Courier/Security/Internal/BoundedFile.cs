@@ -17,7 +17,7 @@ internal static partial class BoundedFile
     public static string ReadText(string path, int maxBytes, string description)
     {
         using var stream = Open(path);
-        var length = stream.CanSeek ? stream.Length : 0;
+        var length = stream is { CanSeek: true } ? stream.Length : 0;
         if (length is 0 || length > maxBytes)
         {
             throw new InvalidDataException($"{path}: {length} bytes: not {description}");
@@ -25,7 +25,7 @@ internal static partial class BoundedFile
 
         // As long as the file said it was (UTF-8 has no more characters than bytes), and one more: a file that grew
         // meanwhile is refused, and read again at the next check (its stamp changed).
-        using var reader = new StreamReader(stream);
+        using var reader = new StreamReader(stream!);
         var buffer = new char[length + 1];
         var read = reader.ReadBlock(buffer, 0, buffer.Length);
         return read < buffer.Length
@@ -33,15 +33,21 @@ internal static partial class BoundedFile
             : throw new InvalidDataException($"{path}: grew while it was read");
     }
 
-    private static FileStream Open(string path)
+    /// <summary>The file opened for reading; null where it was judged empty before it was opened.</summary>
+    private static FileStream? Open(string path)
     {
-        // The flags below are Linux's (x64 and arm64 alike); elsewhere the path is opened as before.
+        // The flags below are Linux's (x64 and arm64 alike). Elsewhere the path's size is checked before it is opened,
+        // as before (a pipe shows as empty, and opening one would wait for a writer); the race stays there.
         if (!OperatingSystem.IsLinux())
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            var file = new FileInfo(path);
+            return (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length is 0
+                ? null
+                : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
         }
 
-        var fd = open(path, ReadOnly | NonBlocking | CloseOnExec);
+        // No controlling terminal taken from a terminal's path: a daemon without one would make it its own.
+        var fd = open(path, ReadOnly | NonBlocking | CloseOnExec | NoControllingTerminal);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -58,6 +64,12 @@ internal static partial class BoundedFile
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
+            // open(2) takes a directory for reading; a path that names one is no file (as when .NET opens it by path).
+            if ((File.GetAttributes(handle) & FileAttributes.Directory) != 0)
+            {
+                throw new FileNotFoundException($"{path}: a directory, not a file", path);
+            }
+
             return new FileStream(handle, FileAccess.Read, bufferSize: 1);
         }
         catch
@@ -70,6 +82,7 @@ internal static partial class BoundedFile
     private const int ReadOnly = 0;
     private const int NonBlocking = 0x800;
     private const int CloseOnExec = 0x80000;
+    private const int NoControllingTerminal = 0x100;
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
