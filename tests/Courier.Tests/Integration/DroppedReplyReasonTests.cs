@@ -126,10 +126,7 @@ public sealed class DroppedReplyReasonTests
         stream.Write([0x01, 0x00]);
         stream.Write([0x01, (byte)header.Length]);
         stream.Write(header);
-        Span<byte> size = stackalloc byte[9];
-        size[0] = 0x02;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(size[1..], (ulong)body.Length);
-        stream.Write(size);
+        stream.Write(RawZmtp.LongFrameHeader(body.Length));
         stream.Write(body);
     }
 

@@ -65,21 +65,17 @@ public sealed class OverloadRefusalTests
         using var releaseB = new SemaphoreSlim(0);
         var ranA = new ConcurrentDictionary<string, int>();
         var ranB = new ConcurrentDictionary<string, int>();
-        await using var a = await TestServer.StartAsync(
-            o => o with { MaxConcurrency = 1, MaxQueuedRequests = 0 },
-            s => s.Map("held", async (request, cancellationToken) =>
+        // "held": counts each body it runs in ran, and answers it once release lets it.
+        static Action<CourierServer> Held(ConcurrentDictionary<string, int> ran, SemaphoreSlim release)
+            => s => s.Map("held", async (request, cancellationToken) =>
             {
-                ranA.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
-                await releaseA.WaitAsync(cancellationToken);
+                ran.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
+                await release.WaitAsync(cancellationToken);
                 return request.Frames;
-            }));
-        await using var b = await TestServer.StartAsync(
-            map: s => s.Map("held", async (request, cancellationToken) =>
-            {
-                ranB.AddOrUpdate(request.BodyText, 1, (_, n) => n + 1);
-                await releaseB.WaitAsync(cancellationToken);
-                return request.Frames;
-            }));
+            });
+
+        await using var a = await TestServer.StartAsync(o => o with { MaxConcurrency = 1, MaxQueuedRequests = 0 }, Held(ranA, releaseA));
+        await using var b = await TestServer.StartAsync(map: Held(ranB, releaseB));
         await using var client = TestServer.Client(a.Endpoint!, o => o with
         {
             Endpoints = [a.Endpoint!, b.Endpoint!],

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -122,10 +121,7 @@ public sealed class UnfinishedMessageBoundTests
         var body = new byte[8192];
         body.AsSpan().Fill((byte)'Z');
         "slow-but-alive"u8.CopyTo(body.AsSpan(body.Length - 14));
-        var header = new byte[9];
-        header[0] = 0x02; // long, last
-        BinaryPrimitives.WriteInt64BigEndian(header.AsSpan(1), body.Length);
-        frames.AddRange(header);
+        frames.AddRange(RawZmtp.LongFrameHeader(body.Length)); // long, last
         return ([.. frames], body);
     }
 

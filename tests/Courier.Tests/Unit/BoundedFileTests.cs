@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Courier.Security.Internal;
+using Courier.Tests.Infrastructure;
 
 namespace Courier.Tests.Unit;
 
@@ -32,11 +32,7 @@ public sealed class BoundedFileTests : IDisposable
         var pipe = Path.Combine(_root, "pipe.json");
         var path = Path.Combine(_root, "policy.json");
         File.WriteAllText(file, "{\"a\": 1}");
-        using (var mkfifo = Process.Start("mkfifo", pipe))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        await NamedPipe.CreateAsync(pipe);
 
         File.CreateSymbolicLink(path, file);
         using var stop = new CancellationTokenSource();

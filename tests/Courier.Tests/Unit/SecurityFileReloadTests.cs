@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Courier.Security;
 using Courier.Security.Internal;
 using Courier.Tests.Infrastructure;
@@ -51,11 +50,7 @@ public sealed class SecurityFileReloadTests : IDisposable
     {
         var alice = CurveCertificate.Generate();
         Write("alice.key", PublicCertificate(alice));
-        using (var mkfifo = Process.Start("mkfifo", Path.Combine(_root, "pipe.key")))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        await NamedPipe.CreateAsync(Path.Combine(_root, "pipe.key"));
 
         Write("huge.key", PublicCertificate(CurveCertificate.Generate()) + new string('#', AllowList.MaxCertificateBytes));
         var reports = new List<string>();
@@ -173,11 +168,7 @@ public sealed class SecurityFileReloadTests : IDisposable
 
         // A pipe where the policy was: read unbounded, the check (on a broker's loop thread) waited for a writer for good.
         var pipe = Path.Combine(_root, "pipe");
-        using (var mkfifo = Process.Start("mkfifo", pipe))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        await NamedPipe.CreateAsync(pipe);
 
         File.Move(pipe, path, overwrite: true);
         await Task.Run(async () =>
