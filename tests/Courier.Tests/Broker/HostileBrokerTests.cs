@@ -147,7 +147,7 @@ public sealed class HostileBrokerTests
         broker.Send(identity, BatchFrames.Build(Batch.WorkerRequest, [(200, "echo", "y"), (201, "echo", "z")]));
 
         await Poll.UntilAsync(() => Volatile.Read(ref ran) == 2, Wait, "the small batch ran");
-        Assert.True(logs.Contains($"over the {Batch.MaxFrameLength} a batch may be"), string.Join("\n", logs.Messages));
+        Assert.True(logs.Contains($"over the {Batch.LargeMaxFrameLength} a batch may be"), string.Join("\n", logs.Messages));
         Assert.Equal(2, Volatile.Read(ref ran));
     }
 

@@ -57,7 +57,7 @@ public sealed class MultiServiceWorkerTests
         Assert.Equal(get.Id, put.Id); // one connection: one routing id under both services
         Assert.Equal(("inventory-1", 16), (get.Name, get.Capacity));
         Assert.Equal(("inventory-1", CourierWorkerOptions.Default.Concurrency), (put.Name, put.Capacity));
-        Assert.True(log.Contains("Worker inventory-1 ready for inventory.get (capacity 16, courier/6"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
+        Assert.True(log.Contains("Worker inventory-1 ready for inventory.get (capacity 16, courier/7"), log.AtLeast(Microsoft.Extensions.Logging.LogLevel.Information));
         Assert.True(log.Contains("Worker inventory-1 ready for inventory.put"));
 
         // One DISCONNECT ends both registrations: a goodbye, not a warning.
@@ -198,7 +198,7 @@ public sealed class MultiServiceWorkerTests
     [Fact]
     public async Task Worker_with_two_services_opens_a_connection_each_to_a_Courier_broker_from_before_courier_4()
     {
-        // The broker is a raw ROUTER socket answering as a courier/3 broker does: courier/2 to an offer of courier/6.
+        // The broker is a raw ROUTER socket answering as a courier/3 broker does: courier/2 to an offer of courier/7.
         using var broker = new RouterSocket();
         broker.Options.Linger = TimeSpan.Zero;
         var port = broker.BindRandomPort("tcp://127.0.0.1");
@@ -211,7 +211,7 @@ public sealed class MultiServiceWorkerTests
         await worker.StartAsync();
 
         var probe = Receive(broker, m => m.Count == 5 && Text(m[3]) == "mmi.courier");
-        Assert.Equal("courier/6", Text(probe[4]));
+        Assert.Equal("courier/7", Text(probe[4]));
         Send(broker, probe[0], "", "MDPC01", "mmi.courier", "200", "courier/2");
         probe = Receive(broker, m => m.Count == 5 && Text(m[3]) == "mmi.courier");
         Assert.Equal("courier/3", Text(probe[4]));

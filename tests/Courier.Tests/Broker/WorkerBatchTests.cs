@@ -27,8 +27,8 @@ public sealed class WorkerBatchTests
                 request.BodyText == "fail" ? throw new InvalidOperationException("asked to") : [Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())]));
         await worker.StartAsync();
 
-        // A broker from before courier/4 answers courier/2 to an offer it does not know (courier/6); the worker asks again, offering courier/3.
-        var probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/6");
+        // A broker from before courier/4 answers courier/2 to an offer it does not know (courier/7); the worker asks again, offering courier/3.
+        var probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/7");
         broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/2"));
         probe = Receive(broker, m => m.Count == 5 && m[3] == "mmi.courier" && m[4] == "courier/3");
         broker.SendMultipartMessage(Message(probe.Identity, "", "MDPC01", "mmi.courier", "200", "courier/3"));

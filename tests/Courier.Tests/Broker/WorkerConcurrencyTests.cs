@@ -171,7 +171,7 @@ public sealed class WorkerConcurrencyTests
 
         // The probe, answered as a Courier broker of that version would; then READY in that version's form.
         var (identity, probe, ready) = RawBroker.Register(broker, version, Wait);
-        Assert.Equal(("mmi.courier", "courier/6"), (Encoding.UTF8.GetString(probe[3]), Encoding.UTF8.GetString(probe[4])));
+        Assert.Equal(("mmi.courier", "courier/7"), (Encoding.UTF8.GetString(probe[3]), Encoding.UTF8.GetString(probe[4])));
         Assert.StartsWith($"{version} capacity=1", Encoding.UTF8.GetString(ready[^1]), StringComparison.Ordinal);
 
         // Two requests for its room of one: the second is refused at once, the first answered once released.

@@ -19,7 +19,7 @@ public sealed class ClientBatchTests
         var tasks = Enumerable.Range(0, 10).Select(i => client.RequestAsync(i == 3 ? "missing" : "upper", $"req {i}")).ToList();
 
         var frames = Receive(broker);
-        Assert.Equal(("mmi.courier", "courier/5"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
+        Assert.Equal(("mmi.courier", "courier/7"), (Encoding.UTF8.GetString(frames[3]), Encoding.UTF8.GetString(frames[4])));
         var identity = frames[0];
         RawServer.AnswerProbe(broker, identity, "courier/3");
 
@@ -57,7 +57,7 @@ public sealed class ClientBatchTests
 
     /// <summary>
     /// Courier peers from before courier/4 answer courier/3 only to an offer of exactly that, and courier/2 to anything
-    /// else (docs/protocol.md §2): the client, which offers courier/5, asks such a peer again, offering courier/3, and
+    /// else (docs/protocol.md §2): the client, which offers courier/7, asks such a peer again, offering courier/3, and
     /// then sends it batches. Before, it took the first answer for "plain 7/MDP", waited out its probe, and replaced the
     /// connection by another that did the same: no request ever reached such a peer.
     /// </summary>
@@ -82,7 +82,7 @@ public sealed class ClientBatchTests
             RawServer.AnswerProbe(peer, identity, offer == "courier/3" ? "courier/3" : "courier/2");
         }
 
-        Assert.Equal(["courier/5", "courier/3"], offers);
+        Assert.Equal(["courier/7", "courier/3"], offers);
 
         var requests = new List<(ulong Id, string Service, string Body)>();
         var batches = 0;
@@ -124,7 +124,7 @@ public sealed class ClientBatchTests
 
         var pending = client.RequestAsync("upper", "slow peer");
         var first = Receive(peer);
-        Assert.Equal("courier/5", Encoding.UTF8.GetString(first[4]));
+        Assert.Equal("courier/7", Encoding.UTF8.GetString(first[4]));
         clock.Advance(TimeSpan.FromMinutes(50));
         RawServer.AnswerProbe(peer, first[0], "courier/2");
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Courier.Protocol.Internal;
 using Courier.Server;
 using Courier.Tests.Infrastructure;
 using NetMQ;
@@ -70,10 +71,10 @@ public sealed class ServerBatchTests
         await using var canary = await Canary.StartAsync(server.Endpoint!);
         using var client = Dealer(server.Endpoint!);
 
-        byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "x")]), .. Enumerable.Repeat((byte)0xFF, 100 * 1024)];
+        byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "x")]), .. Enumerable.Repeat((byte)0xFF, Batch.LargeMaxFrameLength)];
         client.SendMoreFrameEmpty().SendFrame(frame);
 
-        await Poll.UntilAsync(() => logs.Contains("over the 65536 a batch may be"), Wait, "the batch dropped as too large");
+        await Poll.UntilAsync(() => logs.Contains($"over the {Batch.LargeMaxFrameLength} a batch may be"), Wait, "the batch dropped as too large");
         var frames = new List<byte[]>();
         Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref frames!), "a record of the oversize batch was answered");
         await canary.AssertUnharmedAsync();

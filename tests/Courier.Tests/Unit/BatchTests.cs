@@ -112,12 +112,41 @@ public sealed class BatchTests
         Assert.True(reader.Malformed);
     }
 
-    [Fact]
-    public void Only_one_small_frame_may_go_into_a_batch()
+    [Theory]
+    [InlineData(false, 8 * 1024)]
+    [InlineData(true, 32 * 1024)] // courier/7
+    public void Only_one_frame_up_to_the_peers_body_bound_may_go_into_a_batch(bool large, int bound)
     {
-        Assert.True(Batch.Fits(1, Batch.MaxBodyLength));
-        Assert.False(Batch.Fits(1, Batch.MaxBodyLength + 1));
-        Assert.False(Batch.Fits(2, 10));
-        Assert.False(Batch.Fits(0, 0));
+        Assert.True(Batch.Fits(1, bound, large));
+        Assert.False(Batch.Fits(1, bound + 1, large));
+        Assert.False(Batch.Fits(2, 10, large));
+        Assert.False(Batch.Fits(0, 0, large));
+    }
+
+    [Fact]
+    public void A_writer_for_a_courier7_peer_packs_16_KiB_bodies_up_to_its_larger_bound()
+    {
+        var writer = new BatchWriter(Batch.WorkerReply, Batch.FrameBound(large: true));
+        var body = new byte[16 * 1024];
+        var added = 0;
+        while (writer.TryAdd((ulong)added, "200"u8, body))
+        {
+            added++;
+        }
+
+        Assert.Equal((Batch.LargeMaxFrameLength - Batch.PrefixLength) / (Batch.RecordOverhead + 3 + body.Length), added);
+        Assert.Null(Batch.TooLarge(writer.Frame.Length));
+
+        // Emptied and given to a peer before courier/7, the same writer keeps to that peer's bound.
+        writer.Reset();
+        writer.MaxLength = Batch.FrameBound(large: false);
+        added = 0;
+        while (writer.TryAdd((ulong)added, "200"u8, body))
+        {
+            added++;
+        }
+
+        Assert.Equal(3, added);
+        Assert.True(writer.Frame.Length <= Batch.MaxFrameLength);
     }
 }

@@ -13,7 +13,8 @@ public sealed class CourierVersionTests
     [InlineData("courier/2", "courier/2")]
     [InlineData("courier/5", "courier/5")]
     [InlineData("courier/6", "courier/6")]
-    [InlineData("courier/9", "courier/6")] // a newer peer gets the newest both speak
+    [InlineData("courier/7", "courier/7")]
+    [InlineData("courier/9", "courier/7")] // a newer peer gets the newest both speak
     [InlineData("", "courier/2")] // Courier peers before batches offer nothing
     [InlineData("courier/", "courier/2")]
     [InlineData("courier/4x", "courier/2")]
@@ -77,7 +78,7 @@ public sealed class CourierVersionTests
     [InlineData("courier/4 capacity= name=x")]
     [InlineData("courier/3 capacity=5 name=x")] // names only from courier/4 on
     [InlineData("courier/4 capacity=-1")]
-    [InlineData("courier/7 capacity=5")] // a version this build does not know
+    [InlineData("courier/8 capacity=5")] // a version this build does not know
     [InlineData("capacity=5")]
     [InlineData("")]
     public void A_frame_that_is_not_a_capability_makes_a_stock_worker(string frame)

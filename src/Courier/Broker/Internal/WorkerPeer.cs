@@ -23,6 +23,9 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
     /// <summary>Takes REQUEST batches and may send REPLY batches (docs/protocol.md §6).</summary>
     public bool Batches { get; } = capability.Batches;
 
+    /// <summary>Registered under courier/7: its batches may be as large as <see cref="Protocol.Internal.Batch.LargeMaxFrameLength"/>.</summary>
+    public bool LargeBatches { get; } = capability.LargeBatches;
+
     /// <summary>Registered under courier/5: REQUESTs carry budget and headers, REPLYs may carry headers, CANCEL.</summary>
     public bool Delivery { get; } = capability.Delivery;
 

@@ -36,10 +36,10 @@ internal sealed class WorkerSender(ITransportSocket socket)
         // worker may serve several on this connection. Before it, the worker knows its one service.
         var service = peer.MultiService ? worker.Service.NameFrame : [];
         // Only what came in a client's batch is packed for the worker: a lone request goes alone.
-        if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length))
+        if (peer.Batches && inbound.Route.Framing == ClientFraming.CourierBatch && Batch.Fits(1, inbound.Body(0).Length, peer.LargeBatches))
         {
             // Packed with whatever else this worker gets before the turn ends (Flush).
-            var batch = peer.Pending ??= new BatchWriter(peer.Delivery ? Batch.WorkerRequest5 : Batch.WorkerRequest);
+            var batch = peer.Pending ??= new BatchWriter(peer.Delivery ? Batch.WorkerRequest5 : Batch.WorkerRequest, Batch.FrameBound(peer.LargeBatches));
             if (batch.Count == 0)
             {
                 _workersToFlush.Add(peer);

@@ -53,7 +53,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         _maxInFlight = options.MaxInFlight;
         _client = owner.Identity;
         // Clients offer courier/5 (a courier/4 peer answers courier/4, which for a client is courier/3: batches).
-        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier5);
+        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier7);
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeWhileProbing);
         ProbeWhileProbing();
@@ -255,7 +255,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
             return;
         }
 
-        if (Negotiation.PeerBatches && Negotiation.Mode == PeerMode.Courier && request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length))
+        if (Negotiation.PeerBatches && Negotiation.Mode == PeerMode.Courier && request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length, large: false))
         {
             if (!_batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span))
             {
@@ -295,11 +295,15 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         // sure the entry fits).
         var headers = expected is { } incarnation ? IncarnationHeader.Append(request.Headers, incarnation) ?? request.Headers : request.Headers;
 
-        if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length) && headers.Length <= Batch.MaxBodyLength)
+        var large = Negotiation.PeerLargeBatches;
+        if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length, large) && headers.Length <= Batch.MaxBodyLength)
         {
-            if (_batch5 is null)
+            // courier/7 marks its batches (0x09): the peer then answers in batches as large as the client's own.
+            var kind = large ? Batch.ClientRequest7 : Batch.ClientRequest5;
+            if (_batch5?.Kind != kind)
             {
-                _batch5 = new BatchWriter(Batch.ClientRequest5);
+                Flush();
+                _batch5 = new BatchWriter(kind, Batch.FrameBound(large));
                 _batch5.SetClient(_client);
             }
 

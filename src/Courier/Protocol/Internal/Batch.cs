@@ -31,6 +31,12 @@ internal static class Batch
     /// <summary>Broker → courier/5 worker: each record's tag is its service, its meta the budget and headers.</summary>
     public const byte WorkerRequest5 = 0x07;
 
+    /// <summary>
+    /// Client → server/broker under courier/7: laid out as <see cref="ClientRequest5"/>; it also says that the client
+    /// takes reply batches up to <see cref="LargeMaxFrameLength"/> (docs/protocol.md §6).
+    /// </summary>
+    public const byte ClientRequest7 = 0x09;
+
     /// <summary>Header and kind.</summary>
     public const int PrefixLength = 7;
 
@@ -41,23 +47,53 @@ internal static class Batch
     public const int MetaOverhead = 2;
 
     /// <summary>Records of this kind carry meta (<c>meta length (2) ‖ meta</c> between tag and body).</summary>
-    public static bool HasMeta(byte kind) => kind is ClientRequest5 or WorkerRequest5;
+    public static bool HasMeta(byte kind) => kind is ClientRequest5 or ClientRequest7 or WorkerRequest5;
 
-    /// <summary>Where the records of a batch of this kind start: after the client identity for <see cref="ClientRequest5"/>.</summary>
-    public static int RecordsStart(byte kind) => kind == ClientRequest5 ? PrefixLength + ClientIdentity.Length : PrefixLength;
+    /// <summary>A client's courier/5 batch: the client identity follows the kind, once.</summary>
+    public static bool HasClient(byte kind) => kind is ClientRequest5 or ClientRequest7;
 
-    /// <summary>Bodies larger than this travel in messages of their own: copying them buys nothing.</summary>
+    /// <summary>Where the records of a batch of this kind start: after the client identity for a courier/5 client's.</summary>
+    public static int RecordsStart(byte kind) => HasClient(kind) ? PrefixLength + ClientIdentity.Length : PrefixLength;
+
+    /// <summary>Bodies larger than this go to a peer before courier/7 in messages of their own.</summary>
     public const int MaxBodyLength = 8 * 1024;
 
-    /// <summary>A batch is sent before it grows past this, well below any frame limit a peer sets.</summary>
+    /// <summary>
+    /// A batch to a peer before courier/7 is sent before it grows past this (such peers refuse larger ones). A batch
+    /// received up to this size is copied once and its records' parts are slices of the copy.
+    /// </summary>
     public const int MaxFrameLength = 64 * 1024;
 
     /// <summary>
-    /// Why a received batch frame of <paramref name="length"/> bytes is refused whole, or null: every record's body is a
-    /// slice of one copy of it, and one past the bound (what no Courier peer sends) would pin its whole size behind each
-    /// small record for as long as that one waits or runs.
+    /// Bodies up to this go into batches to courier/7 peers: a 16 KiB body alone wakes every loop on its way, which cost
+    /// a third of brokered 16 KiB throughput (docs/performance.md, "Larger batches").
     /// </summary>
-    public static string? TooLarge(int length) => length > MaxFrameLength ? $"a batch of {length} bytes, over the {MaxFrameLength} a batch may be" : null;
+    public const int LargeMaxBodyLength = 32 * 1024;
+
+    /// <summary>A batch to a courier/7 peer is sent before it grows past this; no Courier peer sends a larger one.</summary>
+    public const int LargeMaxFrameLength = 256 * 1024;
+
+    /// <summary>The bound on a batch frame to a peer that agreed on <paramref name="large"/> batches (courier/7) or not.</summary>
+    public static int FrameBound(bool large) => large ? LargeMaxFrameLength : MaxFrameLength;
+
+    /// <summary>
+    /// Why a received batch frame of <paramref name="length"/> bytes is refused whole, or null. A frame over
+    /// <see cref="MaxFrameLength"/> is read in place and each record's parts are copied on their own (<see cref="Keep"/>),
+    /// so that no record pins more than itself; the bound keeps one message's records to what a loop turn handles.
+    /// </summary>
+    public static string? TooLarge(int length) => length > LargeMaxFrameLength ? $"a batch of {length} bytes, over the {LargeMaxFrameLength} a batch may be" : null;
+
+    /// <summary>
+    /// The copy of a received batch frame that its records' parts are slices of, or null for a frame over
+    /// <see cref="MaxFrameLength"/>, whose parts are copied each on its own (<see cref="Keep"/>): one small record that
+    /// waits must not hold a quarter of a megabyte that its neighbours were counted for.
+    /// </summary>
+    public static byte[]? SharedCopy(Transport.Internal.MessageFrames message, int index)
+        => message.Length(index) <= MaxFrameLength ? message.ToArray(index) : null;
+
+    /// <summary>A record's part to keep: a slice of <paramref name="shared"/> (<see cref="SharedCopy"/>), or a copy of its own.</summary>
+    public static ReadOnlyMemory<byte> Keep(byte[]? shared, int offset, ReadOnlySpan<byte> part)
+        => shared is null ? part.ToArray() : shared.AsMemory(offset, part.Length);
 
     public static bool Is(ReadOnlySpan<byte> frame, byte kind)
         => frame.Length >= PrefixLength && frame[6] == kind && frame.StartsWith(Header);
@@ -65,11 +101,8 @@ internal static class Batch
     /// <summary>What a record with an unusable service name is answered (400).</summary>
     public const string InvalidServiceName = "invalid service name (1-255 bytes of printable UTF-8)";
 
-    /// <summary>
-    /// A client's batch message (<c>envelope…, "", batch</c>) taken apart: the envelope, to address replies, and one
-    /// copy of the batch frame, which the requests' bodies are slices of.
-    /// </summary>
-    public static (byte[][] Envelope, byte[] Data) TakeClientBatch(Transport.Internal.MessageFrames message)
+    /// <summary>A client's batch message (<c>envelope…, "", batch</c>): a copy of the envelope, to address replies.</summary>
+    public static byte[][] ClientEnvelope(Transport.Internal.MessageFrames message)
     {
         var envelope = new byte[message.Count - 2][];
         for (var i = 0; i < envelope.Length; i++)
@@ -77,7 +110,7 @@ internal static class Batch
             envelope[i] = message.ToArray(i);
         }
 
-        return (envelope, message.ToArray(message.Count - 1));
+        return envelope;
     }
 
     /// <summary>The well-formed records of a batch frame (those before any malformed one).</summary>
@@ -93,6 +126,6 @@ internal static class Batch
         return count;
     }
 
-    /// <summary>True when a body of one frame of <paramref name="length"/> bytes may go into a batch.</summary>
-    public static bool Fits(int frames, int length) => frames == 1 && length <= MaxBodyLength;
+    /// <summary>True when a body of <paramref name="frames"/> frames, <paramref name="length"/> bytes, may go into a batch to a peer that agreed on <paramref name="large"/> batches or not.</summary>
+    public static bool Fits(int frames, int length, bool large) => frames == 1 && length <= (large ? LargeMaxBodyLength : MaxBodyLength);
 }

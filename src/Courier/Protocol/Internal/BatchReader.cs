@@ -37,8 +37,8 @@ internal ref struct BatchReader
         Malformed = _position < Batch.RecordsStart(kind);
     }
 
-    /// <summary>The client identity of a <see cref="Batch.ClientRequest5"/> batch.</summary>
-    public readonly ClientIdentity Client => _frame.Length >= Batch.PrefixLength + ClientIdentity.Length && _frame[6] == Batch.ClientRequest5
+    /// <summary>The client identity of a courier/5 client's batch (<see cref="Batch.HasClient"/>).</summary>
+    public readonly ClientIdentity Client => _frame.Length >= Batch.PrefixLength + ClientIdentity.Length && Batch.HasClient(_frame[6])
         ? ClientIdentity.Read(_frame[Batch.PrefixLength..])
         : default;
 

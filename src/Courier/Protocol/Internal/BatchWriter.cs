@@ -13,14 +13,17 @@ internal sealed class BatchWriter
     private byte[] _buffer = new byte[InitialLength];
     private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
     private readonly bool _meta;
+    private int _maxLength;
     private readonly int _recordsStart;
     private int _length;
 
     /// <summary>The buffer a writer starts with: a small batch's, and room for any records' prefix.</summary>
     internal const int InitialLength = 1024;
 
-    public BatchWriter(byte kind)
+    /// <summary>A writer of <paramref name="kind"/> batches of at most <paramref name="maxLength"/> bytes (<see cref="Batch.FrameBound"/>).</summary>
+    public BatchWriter(byte kind, int maxLength = Batch.MaxFrameLength)
     {
+        _maxLength = maxLength;
         Batch.Header.CopyTo(_buffer, 0);
         _buffer[6] = kind;
         _meta = Batch.HasMeta(kind);
@@ -28,10 +31,30 @@ internal sealed class BatchWriter
         _length = _recordsStart;
     }
 
-    /// <summary>The client identity a <see cref="Batch.ClientRequest5"/> batch carries once, before its records.</summary>
+    /// <summary>The client identity a courier/5 client's batch carries once, before its records.</summary>
     public void SetClient(ClientIdentity client) => client.Write(_buffer.AsSpan(Batch.PrefixLength));
 
     public int Count { get; private set; }
+
+    /// <summary>The kind of batch written.</summary>
+    public byte Kind => _buffer[6];
+
+    /// <summary>
+    /// The most bytes a batch of this writer holds (<see cref="Batch.FrameBound"/>); set only while it is empty, as a
+    /// reused writer is given to another peer.
+    /// </summary>
+    public int MaxLength
+    {
+        get => _maxLength;
+        set
+        {
+            System.Diagnostics.Debug.Assert(Count == 0, "a writer's bound changes only while it is empty");
+            _maxLength = value;
+        }
+    }
+
+    /// <summary>The bytes the writer's buffer holds on to, whatever is packed.</summary>
+    public int Capacity => _buffer.Length;
 
     /// <summary>The frame so far; valid until the next change.</summary>
     public ReadOnlyMemory<byte> Frame => _buffer.AsMemory(0, _length);
@@ -47,14 +70,14 @@ internal sealed class BatchWriter
     {
         var metaLength = metaFixed.Length + metaRest.Length;
         var size = Batch.RecordOverhead + tag.Length + body.Length + (_meta ? Batch.MetaOverhead + metaLength : 0);
-        if (tag.Length > byte.MaxValue || metaLength > ushort.MaxValue || size > Batch.MaxFrameLength - _length)
+        if (tag.Length > byte.MaxValue || metaLength > ushort.MaxValue || size > _maxLength - _length)
         {
             return false;
         }
 
         if (size > _buffer.Length - _length)
         {
-            Array.Resize(ref _buffer, (int)Math.Min(Batch.MaxFrameLength, Math.Max(2L * _buffer.Length, (long)_length + size)));
+            Array.Resize(ref _buffer, (int)Math.Min(_maxLength, Math.Max(2L * _buffer.Length, (long)_length + size)));
         }
 
         var span = _buffer.AsSpan(_length, size);

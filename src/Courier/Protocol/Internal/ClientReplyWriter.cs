@@ -13,10 +13,15 @@ namespace Courier.Protocol.Internal;
 internal sealed class ClientReplyWriter(ITransportSocket socket)
 {
     private const int SpareBatches = 64;
+
+    // Spare writers whose buffers grew past a courier/3 batch's bound: at most this many are kept (4 MiB), so that a
+    // turn that answered many courier/7 clients at once does not keep 16 MiB for good.
+    private const int SpareLargeBatches = 16;
     private static readonly byte[] StatusOk = StatusFrames.Of(CourierStatus.Ok);
     private readonly ITransportSocket _socket = socket;
     private readonly Dictionary<byte[], BatchWriter> _batches = new(ByteArrayComparer.Instance);
     private readonly Stack<BatchWriter> _spare = new();
+    private int _spareLarge;
     private readonly byte[] _header = new byte[CourierFrame.ReplyLength];
     private byte[]? _header5;
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
@@ -42,9 +47,9 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
             return Send(route, CourierStatus.Ok, body, error: false, headers);
         }
 
-        if (route.Framing == ClientFraming.CourierBatch && route.EnvelopeLength == 1 && Batch.Fits(body.Length, body.Length == 1 ? body[0].Length : 0))
+        if (route.Framing == ClientFraming.CourierBatch && route.EnvelopeLength == 1 && Batch.Fits(body.Length, body.Length == 1 ? body[0].Length : 0, route.LargeBatches))
         {
-            return AddToBatch(route.ClientId, route.RequestId, body[0].Span);
+            return AddToBatch(route.ClientId, route.RequestId, body[0].Span, route.LargeBatches);
         }
 
         return Send(route, CourierStatus.Ok, body, error: false);
@@ -82,9 +87,11 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
                 refused?.Invoke(LastRefusal);
             }
 
-            if (_spare.Count < SpareBatches)
+            var large = batch.Capacity > Batch.MaxFrameLength;
+            if (_spare.Count < SpareBatches && (!large || _spareLarge < SpareLargeBatches))
             {
                 _spare.Push(batch);
+                _spareLarge += large ? 1 : 0;
             }
         }
 
@@ -92,11 +99,22 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         return sent;
     }
 
-    private bool AddToBatch(byte[] client, ulong id, ReadOnlySpan<byte> body)
+    private bool AddToBatch(byte[] client, ulong id, ReadOnlySpan<byte> body, bool large)
     {
         if (!_batches.TryGetValue(client, out var batch))
         {
-            batch = _spare.TryPop(out var spare) ? spare : new BatchWriter(Batch.ClientReply);
+            if (_spare.TryPop(out var spare))
+            {
+                batch = spare;
+                _spareLarge -= spare.Capacity > Batch.MaxFrameLength ? 1 : 0;
+            }
+            else
+            {
+                batch = new BatchWriter(Batch.ClientReply);
+            }
+
+            // The bound of the client's first reply in the turn: one client's requests all come in one kind of batch.
+            batch.MaxLength = Batch.FrameBound(large);
             _batches.Add(client, batch);
         }
 

@@ -30,7 +30,8 @@ internal static class ClientRequestDecoder
     /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
     public static bool IsBatch(Transport.Internal.MessageFrames message)
         => message.Count >= 3 && message.Length(message.Count - 2) == 0
-            && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5));
+            && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5)
+                || Batch.Is(message[message.Count - 1], Batch.ClientRequest7));
 
     /// <summary>True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>.</summary>
     public static bool IsCancel(Transport.Internal.MessageFrames message)

@@ -13,6 +13,7 @@ internal static class CourierWorkerFrame
     // services on one connection and a name (courier/4). Newest first: the first prefix that matches is the version.
     private static readonly (int Version, byte[] Prefix)[] CapabilityPrefixes =
     [
+        (7, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability7)),
         (6, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability6)),
         (5, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability5)),
         (4, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability4)),
@@ -70,7 +71,7 @@ internal static class CourierWorkerFrame
 
     /// <summary>
     /// The extra READY frame a Courier worker sends a Courier broker: <c>courier/V capacity=N</c>, where V is the version
-    /// negotiated (2 to 6), and from courier/4 on <c> name=NAME</c> after it when the worker has a name. The broker then
+    /// negotiated (2 to 7), and from courier/4 on <c> name=NAME</c> after it when the worker has a name. The broker then
     /// keeps up to N requests of that service outstanding to it, and REQUEST and REPLY between them use the one-frame
     /// Courier header.
     /// </summary>

@@ -17,8 +17,7 @@ internal enum PeerMode
 
 /// <summary>
 /// Protocol negotiation for one connection, used by the client and the worker alike: with <see cref="ClientProtocol.Auto"/>
-/// an 8/MMI probe (<c>mmi.courier</c>, offering the newest version its owner speaks: courier/5 for clients, courier/6
-/// for workers) goes first and its answer decides; otherwise the mode is set without asking. Lives as long as its
+/// an 8/MMI probe (<c>mmi.courier</c>, offering the newest version its owner speaks, courier/7) goes first and its answer decides; otherwise the mode is set without asking. Lives as long as its
 /// connection. Loop thread only.
 /// </summary>
 internal sealed class Negotiation
@@ -69,6 +68,9 @@ internal sealed class Negotiation
 
     /// <summary>A broker that reads a worker's DISCONNECT "drained" as "what I still hold of yours never ran" (courier/6).</summary>
     public bool PeerReadsDrained => Version >= 6;
+
+    /// <summary>The peer answered courier/7: batches either way may be as large as <see cref="Batch.LargeMaxFrameLength"/>.</summary>
+    public bool PeerLargeBatches => Version >= 7;
 
     /// <summary>When an unanswered probe gives up; <see cref="long.MaxValue"/> when none is out.</summary>
     public long ProbeDeadline { get; private set; }

@@ -46,8 +46,15 @@ internal static class ProtocolVersions
     /// </summary>
     public static readonly byte[] Courier6 = "courier/6"u8.ToArray();
 
+    /// <summary>
+    /// <c>courier/7</c>: everything of courier/6, and larger batches (docs/protocol.md §6): bodies up to 32 KiB are packed
+    /// and a batch may reach 256 KiB, in both directions. A client marks its request batches (kind <c>0x09</c>) so that
+    /// its server or broker knows it takes reply batches that large. Clients and workers offer it.
+    /// </summary>
+    public static readonly byte[] Courier7 = "courier/7"u8.ToArray();
+
     /// <summary>The newest version this build speaks.</summary>
-    public const int Newest = 6;
+    public const int Newest = 7;
 
     private const string Prefix = "courier/";
 
@@ -66,6 +73,9 @@ internal static class ProtocolVersions
     /// <summary>The same for a worker that speaks courier/6 (as courier/5's).</summary>
     public const string WorkerCapability6 = "courier/6 capacity=";
 
+    /// <summary>The same for a worker that speaks courier/7 (as courier/5's).</summary>
+    public const string WorkerCapability7 = "courier/7 capacity=";
+
     /// <summary>The length of the incarnation frame after the version in a probe answer (docs/protocol.md §2, Negotiation).</summary>
     public const int IncarnationLength = 8;
 
@@ -74,8 +84,8 @@ internal static class ProtocolVersions
         => frame.Length == IncarnationLength ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frame) : null;
 
     /// <summary>
-    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/6</c> to
-    /// an offer of courier/6 (or of any newer version), <c>courier/5</c> to courier/5, <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
+    /// The answer to a probe whose body is <paramref name="offer"/>: the newest version both speak, so <c>courier/7</c> to
+    /// an offer of courier/7 (or of any newer version), <c>courier/6</c> to courier/6, <c>courier/5</c> to courier/5, <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
     /// else, as Courier peers before batches probe with no body at all.
     /// </summary>
     public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => Bytes(Math.Min(Parse(offer), Newest));
@@ -86,7 +96,8 @@ internal static class ProtocolVersions
     /// <summary>The version string of <paramref name="version"/> (2 to <see cref="Newest"/>; anything lower is courier/2).</summary>
     public static byte[] Bytes(int version) => version switch
     {
-        >= 6 => Courier6,
+        >= 7 => Courier7,
+        6 => Courier6,
         5 => Courier5,
         4 => Courier4,
         3 => Courier3,

@@ -4,8 +4,11 @@ namespace Courier.Protocol.Internal;
 /// Where and how the reply to one client request goes: the envelope to address it (routing id first), the framing the
 /// client used, its request id, and for 7/MDP the service frame to echo. <see cref="ClientReplyWriter"/> encodes by it.
 /// </summary>
-internal readonly struct ReplyRoute(byte[][] envelope, int envelopeLength, ClientFraming framing, ulong requestId, byte[]? serviceFrame, bool takesHeaders = false)
+internal readonly struct ReplyRoute(byte[][] envelope, int envelopeLength, ClientFraming framing, ulong requestId, byte[]? serviceFrame, bool takesHeaders = false, bool largeBatches = false)
 {
+    /// <summary>The request came in a courier/7 batch: its reply may go in a batch up to <see cref="Batch.LargeMaxFrameLength"/> (docs/protocol.md §6).</summary>
+    public bool LargeBatches { get; } = largeBatches;
+
     /// <summary>The client spoke courier/5: a reply may carry headers (<c>"CURC05"</c>, docs/protocol.md §8).</summary>
     public bool TakesHeaders { get; } = takesHeaders;
 

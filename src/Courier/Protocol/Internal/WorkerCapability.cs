@@ -22,4 +22,7 @@ internal readonly record struct WorkerCapability(int Version, int Capacity, stri
 
     /// <summary>Its DISCONNECT may say "drained": it answered all it took, so what it still holds never ran (courier/6).</summary>
     public bool SaysDrained => Version >= 6;
+
+    /// <summary>Takes and sends batches of up to <see cref="Batch.LargeMaxFrameLength"/> (courier/7).</summary>
+    public bool LargeBatches => Version >= 7;
 }

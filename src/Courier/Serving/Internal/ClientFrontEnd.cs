@@ -91,8 +91,9 @@ internal sealed class ClientFrontEnd
     }
 
     /// <summary>
-    /// <c>envelope…, "", "CURB03"+0x01+records</c>: each record is a request like a <c>"CURC02"</c> one. The frame is copied
-    /// once and every request's body is a slice of that copy.
+    /// <c>envelope…, "", "CURB03"+0x01+records</c>: each record is a request like a <c>"CURC02"</c> one. A frame up to
+    /// 64 KiB is copied once and every request's body is a slice of that copy; a larger one's (courier/7) are copied
+    /// each on its own (<see cref="Batch.SharedCopy"/>).
     /// </summary>
     private void OnBatch(MessageFrames message)
     {
@@ -109,21 +110,24 @@ internal sealed class ClientFrontEnd
         }
 
         var userId = message.UserId;
-        var (envelope, data) = Batch.TakeClientBatch(message);
+        var envelope = Batch.ClientEnvelope(message);
         envelope[0] = PeerId(envelope[0]);
-        var reader = new BatchReader(data);
+        var shared = Batch.SharedCopy(message, message.Count - 1);
+        var reader = new BatchReader(shared ?? message[message.Count - 1]);
         // One CURVE peer per message: its identity is bound once for all the batch's records.
         var client = userId is not null && !reader.Client.IsNone ? reader.Client.BoundTo(userId) : reader.Client;
-        var courier5 = data[6] == Batch.ClientRequest5;
+        var kind = message[message.Count - 1][6];
+        var courier5 = Batch.HasClient(kind);
+        var largeReplies = kind == Batch.ClientRequest7;
         while (reader.TryRead(out var record))
         {
             var service = ClientRequestDecoder.ServiceName(record.Tag);
-            var body = data.AsMemory(record.BodyOffset, record.Body.Length);
+            var body = Batch.Keep(shared, record.BodyOffset, record.Body);
             Delivery delivery = default;
             var error = service is null ? Batch.InvalidServiceName
-                : courier5 ? ClientRequestDecoder.DecodeMeta(data.AsMemory(record.MetaOffset, record.Meta.Length), client, out delivery)
+                : courier5 ? ClientRequestDecoder.DecodeMeta(Batch.Keep(shared, record.MetaOffset, record.Meta), client, out delivery)
                 : null;
-            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery);
+            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery, largeReplies);
             request.UserId = userId;
             Admit(request);
         }

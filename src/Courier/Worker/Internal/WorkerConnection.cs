@@ -175,8 +175,13 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
                 return;
             }
 
-            if (Negotiation.PeerBatches && Batch.Fits(body.Count, body.Count == 1 ? body[0].Length : 0))
+            if (Negotiation.PeerBatches && Batch.Fits(body.Count, body.Count == 1 ? body[0].Length : 0, Negotiation.PeerLargeBatches))
             {
+                if (_batch.Count == 0)
+                {
+                    _batch.MaxLength = Batch.FrameBound(Negotiation.PeerLargeBatches);
+                }
+
                 StatusFrames.Of(status).CopyTo(_status, 0);
                 if (!_batch.TryAdd(address.Token, _status, body[0].Span))
                 {

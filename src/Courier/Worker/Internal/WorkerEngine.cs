@@ -219,7 +219,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier6);
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Courier7);
         WorkerConnection connection;
         try
         {

@@ -44,7 +44,10 @@ internal sealed class WorkerInbox(WorkerRequests requests, ViolationLog violatio
         }
     }
 
-    /// <summary>A batch of REQUESTs (docs/protocol.md §6): copied once; each handler's body is a slice of that copy.</summary>
+    /// <summary>
+    /// A batch of REQUESTs (docs/protocol.md §6): up to 64 KiB copied once, each handler's body a slice of that copy; a
+    /// larger one's (courier/7) copied each on its own (<see cref="Batch.SharedCopy"/>).
+    /// </summary>
     public void OnRequestBatch(WorkerConnection connection, MessageFrames message)
     {
         if (Batch.TooLarge(message.Length(0)) is { } tooLarge)
@@ -53,18 +56,18 @@ internal sealed class WorkerInbox(WorkerRequests requests, ViolationLog violatio
             return;
         }
 
-        var data = message.ToArray(0);
-        var reader = new BatchReader(data);
-        var courier5 = data[6] == Batch.WorkerRequest5;
+        var shared = Batch.SharedCopy(message, 0);
+        var reader = new BatchReader(shared ?? message[0]);
+        var courier5 = message[0][6] == Batch.WorkerRequest5;
         while (reader.TryRead(out var record))
         {
             // Under courier/4 the tag names the service; before it, it is empty. Under courier/5 the meta holds the budget, then the headers.
             var address = new ReplyAddress(record.Id, null);
             var budgetMs = courier5 && record.Meta.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(record.Meta) : 0;
-            var headers = courier5 && record.Meta.Length >= 4 ? data.AsMemory(record.MetaOffset + 4, record.Meta.Length - 4) : default;
+            var headers = courier5 && record.Meta.Length >= 4 ? Batch.Keep(shared, record.MetaOffset + 4, record.Meta[4..]) : default;
             if (Admit(connection, record.Tag, address, 1) is { } service)
             {
-                requests.Run(connection, service, address, new LentBody([data.AsMemory(record.BodyOffset, record.Body.Length)], default), budgetMs, headers);
+                requests.Run(connection, service, address, new LentBody([Batch.Keep(shared, record.BodyOffset, record.Body)], default), budgetMs, headers);
             }
         }
 
