@@ -25,6 +25,53 @@ public static class BatchFrames
         return [.. bytes];
     }
 
+    /// <summary>
+    /// A client's courier/5 batch (kind 0x05, or 0x09 under courier/7): a client identity once, then records whose meta
+    /// is attempt 1, no flags, no budget and no headers.
+    /// </summary>
+    public static byte[] BuildClient5(byte kind, IEnumerable<(ulong Id, string Tag, string Body)> records)
+    {
+        var bytes = new List<byte>(Encoding.ASCII.GetBytes("CURB03")) { kind };
+        bytes.AddRange(Enumerable.Range(1, 16).Select(i => (byte)i)); // the client identity: any but all zeros
+        var buffer = new byte[8];
+        foreach (var (id, tag, body) in records)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(buffer, id);
+            bytes.AddRange(buffer);
+            bytes.Add((byte)Encoding.UTF8.GetByteCount(tag));
+            bytes.AddRange(Encoding.UTF8.GetBytes(tag));
+            bytes.AddRange([0, 6, 1, 0, 0, 0, 0, 0]); // meta length 6: attempt 1, flags 0, budget 0
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(buffer, Encoding.UTF8.GetByteCount(body));
+            bytes.AddRange(buffer.AsSpan(0, 4).ToArray());
+            bytes.AddRange(Encoding.UTF8.GetBytes(body));
+        }
+
+        return [.. bytes];
+    }
+
+    /// <summary>True for a batch frame of any kind.</summary>
+    public static bool IsAny(byte[] frame) => frame.Length >= 7 && Encoding.ASCII.GetString(frame, 0, 6) == "CURB03";
+
+    /// <summary>How many records a batch frame of any kind holds: 0x05 and 0x09 carry a client identity, they and 0x07 a meta per record.</summary>
+    public static int CountRecords(byte[] frame)
+    {
+        var kind = frame[6];
+        var meta = kind is 0x05 or 0x07 or 0x09;
+        var count = 0;
+        for (var at = kind is 0x05 or 0x09 ? 7 + 16 : 7; at < frame.Length; count++)
+        {
+            at += 9 + frame[at + 8];
+            if (meta)
+            {
+                at += 2 + System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at));
+            }
+
+            at += 4 + System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(at));
+        }
+
+        return count;
+    }
+
     public static bool Is(byte[] frame, byte kind) => frame.Length >= 7 && Encoding.ASCII.GetString(frame, 0, 6) == "CURB03" && frame[6] == kind;
 
     public static List<(ulong Id, string Tag, string Body)> Parse(byte[] frame)

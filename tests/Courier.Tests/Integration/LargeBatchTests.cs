@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text;
+using Courier.Protocol.Internal;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Courier.Worker;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// courier/7's larger batches (docs/protocol.md §6), each side seen from a raw peer: a batch over 64 KiB holds no record
+/// behind another, and only a peer that agreed on courier/7 is sent one.
+/// </summary>
+public sealed class LargeBatchTests
+{
+    private const int Large = 16 * 1024;
+    private const int Records = 12; // 12 × 16 KiB: past courier/3's 64 KiB, within courier/7's 256 KiB
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData(Batch.ClientRequest7, true)]
+    [InlineData(Batch.ClientRequest5, false)]
+    public async Task A_server_holds_each_body_of_a_batch_over_64_KiB_alone_and_answers_in_batches_as_large_only_as_the_client_takes(byte kind, bool largeReplies)
+    {
+        var held = new ConcurrentBag<(int Offset, int Length)>();
+        await using var server = await TestServer.StartAsync(
+            o => o with { RunHandlersInline = true }, // all answered in one turn: one flush packs them all
+            s => s.Map("echo", (request, _) =>
+            {
+                held.Add(ArrayOf(request.Frames[0]));
+                return ValueTask.FromResult(request.Frames);
+            }));
+        using var client = new DealerSocket();
+        client.Options.Linger = TimeSpan.Zero;
+        client.Connect(server.Endpoint!);
+
+        var bodies = Enumerable.Range(1, Records).ToDictionary(i => (ulong)i, i => new string((char)('a' + i), Large));
+        client.SendMoreFrameEmpty().SendFrame(BatchFrames.BuildClient5(kind, bodies.Select(p => (p.Key, "echo", p.Value))));
+
+        var (replies, largest) = await Task.Run(() => ReceiveClientReplies(client, Records));
+        Assert.Equal(bodies.Select(p => (p.Key, "200", p.Value)).Order(), replies.Order());
+        // Each body is an array of its own: none of them keeps the 200 KB frame alive while it runs.
+        Assert.Equal(Enumerable.Repeat((0, Large), Records), held);
+        if (largeReplies)
+        {
+            Assert.InRange(largest, Batch.MaxFrameLength + 1, Batch.LargeMaxFrameLength);
+        }
+        else
+        {
+            Assert.InRange(largest, 0, Batch.MaxFrameLength); // 16 KiB replies go alone to a client before courier/7
+        }
+    }
+
+    [Theory]
+    [InlineData("courier/7", true)]
+    [InlineData("courier/6", false)]
+    public async Task A_worker_holds_each_body_of_a_batch_over_64_KiB_alone_and_replies_in_batches_as_large_only_to_a_courier7_broker(string version, bool largeReplies)
+    {
+        using var broker = new RouterSocket();
+        broker.Options.Linger = TimeSpan.Zero;
+        var port = broker.BindRandomPort("tcp://127.0.0.1");
+        var held = new ConcurrentBag<(int Offset, int Length)>();
+        var options = TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "large") with
+        {
+            Service = "echo",
+            Concurrency = Records,
+            RunHandlersInline = true,
+            HeartbeatInterval = Wait, // the raw broker never heartbeats
+            Transport = new TransportOptions { HeartbeatInterval = TimeSpan.Zero },
+        };
+        await using var worker = new CourierWorker(options, (request, _) =>
+        {
+            held.Add(ArrayOf(request.Frames[0]));
+            return ValueTask.FromResult(request.Frames);
+        });
+        await worker.StartAsync();
+        var (identity, _, ready) = RawBroker.Register(broker, version, Wait);
+        Assert.StartsWith($"{version} capacity=", Encoding.ASCII.GetString(ready[^1]), StringComparison.Ordinal);
+
+        var bodies = Enumerable.Range(1, Records).ToDictionary(i => (ulong)i, i => new string((char)('a' + i), Large));
+        broker.SendMoreFrame(identity).SendFrame(BatchFrames.Build(Batch.WorkerRequest, bodies.Select(p => (p.Key, "echo", p.Value))));
+
+        var replies = new List<(ulong, string, string)>();
+        var largest = 0;
+        var frames = new List<byte[]>();
+        while (replies.Count < Records)
+        {
+            Assert.True(broker.TryReceiveMultipartBytes(Wait, ref frames!), $"only {replies.Count} replies");
+            if (BatchFrames.Is(frames[1], Batch.WorkerReply))
+            {
+                largest = Math.Max(largest, frames[1].Length);
+                replies.AddRange(BatchFrames.Parse(frames[1]));
+            }
+            else if (CourierWorkerFrame.Is(frames[1], MdpWorker.Reply, CourierWorkerFrame.ReplyLength))
+            {
+                replies.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(7)), Encoding.ASCII.GetString(frames[1], 15, 3), Encoding.UTF8.GetString(frames[2])));
+            }
+        }
+
+        Assert.Equal(bodies.Select(p => (p.Key, "200", p.Value)).Order(), replies.Order());
+        Assert.Equal(Enumerable.Repeat((0, Large), Records), held);
+        Assert.InRange(largest, largeReplies ? Batch.MaxFrameLength + 1 : 0, largeReplies ? Batch.LargeMaxFrameLength : Batch.MaxFrameLength);
+    }
+
+    [Theory]
+    [InlineData("courier/7", Batch.ClientRequest7, true)]
+    [InlineData("courier/6", Batch.ClientRequest5, false)]
+    public async Task A_client_sends_batches_over_64_KiB_only_to_a_peer_that_agreed_on_courier7(string version, byte kind, bool large)
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromMinutes(1), Retries = 0 });
+        var first = client.RequestAsync("echo", "first");
+        var probe = RawServer.Next(server, RawServer.IsProtocolProbe, "the probe", Wait)!;
+        RawServer.AnswerProbe(server, probe[0], version);
+
+        // 6 KiB bodies: packed for either version, 40 of them past 64 KiB. How many the client's loop finds waiting in
+        // one turn is up to the scheduler, so rounds go out until one batch could have been over 64 KiB.
+        var kinds = new HashSet<byte>();
+        var largest = 0;
+        var pending = new List<Task>();
+        var frames = new List<byte[]>();
+        for (var round = 0; round < 20 && (large ? largest <= Batch.MaxFrameLength : round < 3); round++)
+        {
+            pending.AddRange(Enumerable.Range(0, 40).Select(_ => client.RequestAsync("echo", new string('x', 6 * 1024))));
+            var seen = 0;
+            while (seen < 40)
+            {
+                Assert.True(server.TryReceiveMultipartBytes(Wait, ref frames!), $"round {round}: only {seen} of 40 requests");
+                if (frames.Count == 3 && BatchFrames.IsAny(frames[2]))
+                {
+                    kinds.Add(frames[2][6]);
+                    largest = Math.Max(largest, frames[2].Length);
+                    seen += BatchFrames.CountRecords(frames[2]);
+                }
+                else if (frames.Count == 4 && frames[2].AsSpan().StartsWith("CURC0"u8))
+                {
+                    seen++;
+                }
+            }
+        }
+
+        Assert.Equal([kind], kinds);
+        Assert.InRange(largest, large ? Batch.MaxFrameLength + 1 : 1, large ? Batch.LargeMaxFrameLength : Batch.MaxFrameLength);
+        await client.DisposeAsync();
+        await Task.WhenAll([first, .. pending]).ContinueWith(_ => { }, TaskScheduler.Default); // unanswered: ended by the dispose
+    }
+
+    [Theory]
+    [InlineData("courier/7", true)]
+    [InlineData("courier/6", false)]
+    public async Task A_broker_sends_a_worker_batches_over_64_KiB_only_when_it_registered_with_courier7(string version, bool large)
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var mmi = TestServer.Client(broker.Endpoint!);
+        using var worker = await RawWorker.RegisterAsync(broker.Endpoint!, mmi, "echo", $"{version} capacity=100");
+        using var client = new DealerSocket();
+        client.Options.Linger = TimeSpan.Zero;
+        client.Connect(broker.Endpoint!);
+
+        var bodies = Enumerable.Range(1, Records).ToDictionary(i => (ulong)i, i => new string((char)('a' + i), Large));
+        client.SendMoreFrameEmpty().SendFrame(BatchFrames.BuildClient5(Batch.ClientRequest7, bodies.Select(p => (p.Key, "echo", p.Value))));
+
+        var largest = 0;
+        var seen = 0;
+        while (seen < Records)
+        {
+            var frames = worker.Receive(f => BatchFrames.IsAny(f[0]) || (f[0].AsSpan().StartsWith("CURW0"u8) && f[0][6] == MdpWorker.Request), $"request {seen + 1} of {Records}");
+            if (BatchFrames.IsAny(frames[0]))
+            {
+                largest = Math.Max(largest, frames[0].Length);
+                seen += BatchFrames.CountRecords(frames[0]);
+            }
+            else
+            {
+                seen++;
+            }
+        }
+
+        Assert.InRange(largest, large ? Batch.MaxFrameLength + 1 : 0, large ? Batch.LargeMaxFrameLength : Batch.MaxFrameLength);
+    }
+
+    /// <summary>Where a body sits in the array behind it, and that array's length.</summary>
+    private static (int Offset, int Length) ArrayOf(ReadOnlyMemory<byte> body)
+    {
+        Assert.True(MemoryMarshal.TryGetArray(body, out var segment), "a body not backed by an array");
+        return (segment.Offset, segment.Array!.Length);
+    }
+
+    /// <summary><paramref name="count"/> replies as (id, status, body), batched or alone, and the largest batch frame among them.</summary>
+    private static (List<(ulong, string, string)> Replies, int Largest) ReceiveClientReplies(DealerSocket client, int count)
+    {
+        var replies = new List<(ulong, string, string)>();
+        var largest = 0;
+        var frames = new List<byte[]>();
+        while (replies.Count < count)
+        {
+            Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), $"only {replies.Count} of {count} replies");
+            if (BatchFrames.Is(frames[1], Batch.ClientReply))
+            {
+                largest = Math.Max(largest, frames[1].Length);
+                replies.AddRange(BatchFrames.Parse(frames[1]));
+            }
+            else
+            {
+                replies.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(6)), Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2])));
+            }
+        }
+
+        return (replies, largest);
+    }
+}
