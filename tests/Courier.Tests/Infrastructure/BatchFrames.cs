@@ -26,12 +26,12 @@ public static class BatchFrames
     }
 
     /// <summary>
-    /// A client's courier/5 batch (kind 0x05, or 0x09 under courier/7): a client identity once, then records whose meta
-    /// is attempt 1, no flags, no budget and no headers.
+    /// A client's courier/5 batch (kind 0x05): a client identity once, then records whose meta is attempt 1,
+    /// <paramref name="flags"/> (0x02: courier/7's large replies), no budget and no headers.
     /// </summary>
-    public static byte[] BuildClient5(byte kind, IEnumerable<(ulong Id, string Tag, string Body)> records)
+    public static byte[] BuildClient5(byte flags, IEnumerable<(ulong Id, string Tag, string Body)> records)
     {
-        var bytes = new List<byte>(Encoding.ASCII.GetBytes("CURB03")) { kind };
+        var bytes = new List<byte>(Encoding.ASCII.GetBytes("CURB03")) { 0x05 };
         bytes.AddRange(Enumerable.Range(1, 16).Select(i => (byte)i)); // the client identity: any but all zeros
         var buffer = new byte[8];
         foreach (var (id, tag, body) in records)
@@ -40,7 +40,7 @@ public static class BatchFrames
             bytes.AddRange(buffer);
             bytes.Add((byte)Encoding.UTF8.GetByteCount(tag));
             bytes.AddRange(Encoding.UTF8.GetBytes(tag));
-            bytes.AddRange([0, 6, 1, 0, 0, 0, 0, 0]); // meta length 6: attempt 1, flags 0, budget 0
+            bytes.AddRange([0, 6, 1, flags, 0, 0, 0, 0]); // meta length 6: attempt 1, the flags, budget 0
             System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(buffer, Encoding.UTF8.GetByteCount(body));
             bytes.AddRange(buffer.AsSpan(0, 4).ToArray());
             bytes.AddRange(Encoding.UTF8.GetBytes(body));
@@ -52,24 +52,31 @@ public static class BatchFrames
     /// <summary>True for a batch frame of any kind.</summary>
     public static bool IsAny(byte[] frame) => frame.Length >= 7 && Encoding.ASCII.GetString(frame, 0, 6) == "CURB03";
 
-    /// <summary>How many records a batch frame of any kind holds: 0x05 and 0x09 carry a client identity, they and 0x07 a meta per record.</summary>
-    public static int CountRecords(byte[] frame)
+    /// <summary>
+    /// The records of a batch frame of any kind, as their meta (empty for kinds without one): 0x05 carries a client
+    /// identity, it and 0x07 a meta per record (under 0x05 attempt, flags, budget, headers).
+    /// </summary>
+    public static List<byte[]> RecordMetas(byte[] frame)
     {
         var kind = frame[6];
-        var meta = kind is 0x05 or 0x07 or 0x09;
-        var count = 0;
-        for (var at = kind is 0x05 or 0x09 ? 7 + 16 : 7; at < frame.Length; count++)
+        var hasMeta = kind is 0x05 or 0x07;
+        var metas = new List<byte[]>();
+        for (var at = kind == 0x05 ? 7 + 16 : 7; at < frame.Length;)
         {
             at += 9 + frame[at + 8];
-            if (meta)
+            var meta = Array.Empty<byte>();
+            if (hasMeta)
             {
-                at += 2 + System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at));
+                var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at));
+                meta = frame.AsSpan(at + 2, length).ToArray();
+                at += 2 + length;
             }
 
             at += 4 + System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(at));
+            metas.Add(meta);
         }
 
-        return count;
+        return metas;
     }
 
     public static bool Is(byte[] frame, byte kind) => frame.Length >= 7 && Encoding.ASCII.GetString(frame, 0, 6) == "CURB03" && frame[6] == kind;

@@ -81,6 +81,32 @@ public sealed class ServerBatchTests
     }
 
     [Fact]
+    public async Task A_batch_of_a_kind_no_client_sends_is_dropped_not_served_as_a_plain_requests_body()
+    {
+        // A newer kind reaching this build (a client that reconnected to an older instance) must not run the default
+        // service with the batch as its body.
+        var logs = new RecordingLoggerFactory();
+        var ran = 0;
+        await using var server = await TestServer.StartAsync(
+            o => o with { LoggerFactory = logs, DefaultService = "plain" },
+            s => s.Map("plain", (request, _) =>
+            {
+                Interlocked.Increment(ref ran);
+                return ValueTask.FromResult(request.Frames);
+            }));
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
+
+        client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(0x0B, [(7UL, "plain", "x")]));
+
+        await Poll.UntilAsync(() => logs.Contains("a batch of unknown kind 0x0B"), Wait, "the batch dropped");
+        var frames = new List<byte[]>();
+        Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref frames!), "the unknown batch was answered");
+        Assert.Equal(0, Volatile.Read(ref ran));
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
     public async Task Requests_of_a_batch_past_the_servers_limits_are_answered_503_each_and_the_rest_are_served()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

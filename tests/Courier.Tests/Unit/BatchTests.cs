@@ -136,6 +136,7 @@ public sealed class BatchTests
 
         Assert.Equal((Batch.LargeMaxFrameLength - Batch.PrefixLength) / (Batch.RecordOverhead + 3 + body.Length), added);
         Assert.Null(Batch.TooLarge(writer.Frame.Length));
+        Assert.True(writer.Renting); // past 64 KiB the buffer is rented for this batch only
 
         // Emptied and given to a peer before courier/7, the same writer keeps to that peer's bound.
         writer.Reset();
@@ -148,5 +149,30 @@ public sealed class BatchTests
 
         Assert.Equal(3, added);
         Assert.True(writer.Frame.Length <= Batch.MaxFrameLength);
+        Assert.False(writer.Renting);
+    }
+
+    [Fact]
+    public void A_client_writer_gives_back_its_rented_buffer_and_keeps_its_prefix_for_the_next_batch()
+    {
+        var client = new ClientIdentity(0x0102030405060708, 0x090A0B0C0D0E0F10);
+        var writer = new BatchWriter(Batch.ClientRequest5, Batch.FrameBound(large: true));
+        writer.SetClient(client);
+        byte[] meta = [1, 0, 0, 0, 0, 0];
+        for (ulong id = 0; writer.TryAdd(id, "echo"u8, meta, default, new byte[30 * 1024]); id++)
+        {
+        }
+
+        Assert.True(writer.Renting);
+        Assert.Equal(client, new BatchReader(writer.Frame.Span).Client);
+        writer.Reset();
+        Assert.False(writer.Renting);
+
+        Assert.True(writer.TryAdd(42, "echo"u8, meta, default, "small"u8));
+        var reader = new BatchReader(writer.Frame.Span);
+        Assert.Equal(client, reader.Client);
+        Assert.True(reader.TryRead(out var record));
+        Assert.Equal((42UL, "small"), (record.Id, System.Text.Encoding.ASCII.GetString(record.Body)));
+        Assert.True(writer.Frame.Length < 1024);
     }
 }

@@ -298,16 +298,15 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         var large = Negotiation.PeerLargeBatches;
         if (request.Body.Length == 1 && Batch.Fits(1, request.Body[0].Length, large) && headers.Length <= Batch.MaxBodyLength)
         {
-            // courier/7 marks its batches (0x09): the peer then answers in batches as large as the client's own.
-            var kind = large ? Batch.ClientRequest7 : Batch.ClientRequest5;
-            if (_batch5?.Kind != kind)
+            if (_batch5 is null)
             {
-                Flush();
-                _batch5 = new BatchWriter(kind, Batch.FrameBound(large));
+                // The negotiation is settled before anything is packed, and stays so for the connection's life.
+                _batch5 = new BatchWriter(Batch.ClientRequest5, Batch.FrameBound(large));
                 _batch5.SetClient(_client);
             }
 
-            Delivery.WriteFixed(_meta, attempt, request.Flags, request.BudgetMs);
+            // courier/7: each record says that its reply may come in a batch as large as the client's own.
+            Delivery.WriteFixed(_meta, attempt, large ? request.Flags | DeliveryFlags.LargeReplies : request.Flags, request.BudgetMs);
             if (!_batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span))
             {
                 Flush();

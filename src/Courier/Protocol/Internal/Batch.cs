@@ -31,12 +31,6 @@ internal static class Batch
     /// <summary>Broker → courier/5 worker: each record's tag is its service, its meta the budget and headers.</summary>
     public const byte WorkerRequest5 = 0x07;
 
-    /// <summary>
-    /// Client → server/broker under courier/7: laid out as <see cref="ClientRequest5"/>; it also says that the client
-    /// takes reply batches up to <see cref="LargeMaxFrameLength"/> (docs/protocol.md §6).
-    /// </summary>
-    public const byte ClientRequest7 = 0x09;
-
     /// <summary>Header and kind.</summary>
     public const int PrefixLength = 7;
 
@@ -47,10 +41,10 @@ internal static class Batch
     public const int MetaOverhead = 2;
 
     /// <summary>Records of this kind carry meta (<c>meta length (2) ‖ meta</c> between tag and body).</summary>
-    public static bool HasMeta(byte kind) => kind is ClientRequest5 or ClientRequest7 or WorkerRequest5;
+    public static bool HasMeta(byte kind) => kind is ClientRequest5 or WorkerRequest5;
 
     /// <summary>A client's courier/5 batch: the client identity follows the kind, once.</summary>
-    public static bool HasClient(byte kind) => kind is ClientRequest5 or ClientRequest7;
+    public static bool HasClient(byte kind) => kind == ClientRequest5;
 
     /// <summary>Where the records of a batch of this kind start: after the client identity for a courier/5 client's.</summary>
     public static int RecordsStart(byte kind) => HasClient(kind) ? PrefixLength + ClientIdentity.Length : PrefixLength;

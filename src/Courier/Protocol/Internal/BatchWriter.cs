@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Courier.Protocol.Internal;
@@ -11,6 +12,11 @@ internal sealed class BatchWriter
     // Grows as records come, up to a batch's bound: a writer made for one small record (a client sending batches of
     // one, from a thousand connections in one turn) costs what that record needs, not 64 KiB each.
     private byte[] _buffer = new byte[InitialLength];
+
+    // Past a courier/3 batch's 64 KiB the buffer is rented, and given back when the batch is sent or dropped: a writer
+    // kept for a connection or a worker holds at most 64 KiB between batches, and no large batch allocates on the
+    // large-object heap. This is the writer's own buffer while it is so.
+    private byte[]? _owned;
     private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
     private readonly bool _meta;
     private int _maxLength;
@@ -36,9 +42,6 @@ internal sealed class BatchWriter
 
     public int Count { get; private set; }
 
-    /// <summary>The kind of batch written.</summary>
-    public byte Kind => _buffer[6];
-
     /// <summary>
     /// The most bytes a batch of this writer holds (<see cref="Batch.FrameBound"/>); set only while it is empty, as a
     /// reused writer is given to another peer.
@@ -53,8 +56,8 @@ internal sealed class BatchWriter
         }
     }
 
-    /// <summary>The bytes the writer's buffer holds on to, whatever is packed.</summary>
-    public int Capacity => _buffer.Length;
+    /// <summary>True while the writer's buffer is rented (a batch past 64 KiB is packed).</summary>
+    internal bool Renting => _owned is not null;
 
     /// <summary>The frame so far; valid until the next change.</summary>
     public ReadOnlyMemory<byte> Frame => _buffer.AsMemory(0, _length);
@@ -77,7 +80,19 @@ internal sealed class BatchWriter
 
         if (size > _buffer.Length - _length)
         {
-            Array.Resize(ref _buffer, (int)Math.Min(_maxLength, Math.Max(2L * _buffer.Length, (long)_length + size)));
+            var wanted = (int)Math.Min(_maxLength, Math.Max(2L * _buffer.Length, (long)_length + size));
+            if (wanted <= Batch.MaxFrameLength)
+            {
+                Array.Resize(ref _buffer, wanted);
+            }
+            else
+            {
+                // At least the bound: rented once per batch, never grown again.
+                var rented = ArrayPool<byte>.Shared.Rent(_maxLength);
+                _buffer.AsSpan(0, _length).CopyTo(rented);
+                _owned = _buffer;
+                _buffer = rented;
+            }
         }
 
         var span = _buffer.AsSpan(_length, size);
@@ -156,5 +171,12 @@ internal sealed class BatchWriter
         Array.Clear(_send); // holds no peer's identity past its message
         _length = _recordsStart;
         Count = 0;
+        if (_owned is { } owned)
+        {
+            // The transports copied what was sent; nothing refers to the rented buffer past this point.
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = owned;
+            _owned = null;
+        }
     }
 }

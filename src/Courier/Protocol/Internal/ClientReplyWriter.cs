@@ -13,15 +13,10 @@ namespace Courier.Protocol.Internal;
 internal sealed class ClientReplyWriter(ITransportSocket socket)
 {
     private const int SpareBatches = 64;
-
-    // Spare writers whose buffers grew past a courier/3 batch's bound: at most this many are kept (4 MiB), so that a
-    // turn that answered many courier/7 clients at once does not keep 16 MiB for good.
-    private const int SpareLargeBatches = 16;
     private static readonly byte[] StatusOk = StatusFrames.Of(CourierStatus.Ok);
     private readonly ITransportSocket _socket = socket;
     private readonly Dictionary<byte[], BatchWriter> _batches = new(ByteArrayComparer.Instance);
     private readonly Stack<BatchWriter> _spare = new();
-    private int _spareLarge;
     private readonly byte[] _header = new byte[CourierFrame.ReplyLength];
     private byte[]? _header5;
     private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
@@ -87,11 +82,9 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
                 refused?.Invoke(LastRefusal);
             }
 
-            var large = batch.Capacity > Batch.MaxFrameLength;
-            if (_spare.Count < SpareBatches && (!large || _spareLarge < SpareLargeBatches))
+            if (_spare.Count < SpareBatches)
             {
                 _spare.Push(batch);
-                _spareLarge += large ? 1 : 0;
             }
         }
 
@@ -103,15 +96,7 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     {
         if (!_batches.TryGetValue(client, out var batch))
         {
-            if (_spare.TryPop(out var spare))
-            {
-                batch = spare;
-                _spareLarge -= spare.Capacity > Batch.MaxFrameLength ? 1 : 0;
-            }
-            else
-            {
-                batch = new BatchWriter(Batch.ClientReply);
-            }
+            batch = _spare.TryPop(out var spare) ? spare : new BatchWriter(Batch.ClientReply);
 
             // The bound of the client's first reply in the turn: one client's requests all come in one kind of batch.
             batch.MaxLength = Batch.FrameBound(large);

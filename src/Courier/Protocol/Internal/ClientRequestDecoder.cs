@@ -30,8 +30,15 @@ internal static class ClientRequestDecoder
     /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
     public static bool IsBatch(Transport.Internal.MessageFrames message)
         => message.Count >= 3 && message.Length(message.Count - 2) == 0
-            && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5)
-                || Batch.Is(message[message.Count - 1], Batch.ClientRequest7));
+            && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5));
+
+    /// <summary>
+    /// The kind of a client's message that is a batch frame of a kind no client sends (<see cref="IsBatch"/> is false), or
+    /// null: dropped rather than read as a plain request's body, so that a newer kind never runs the default service.
+    /// </summary>
+    public static byte? UnknownBatchKind(Transport.Internal.MessageFrames message)
+        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && message[message.Count - 1] is { Length: >= Batch.PrefixLength } frame
+            && frame.StartsWith(Batch.Header) ? frame[6] : null;
 
     /// <summary>True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>.</summary>
     public static bool IsCancel(Transport.Internal.MessageFrames message)

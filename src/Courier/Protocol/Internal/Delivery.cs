@@ -76,6 +76,14 @@ internal enum DeliveryFlags : byte
 
     /// <summary>The caller declared the request idempotent: it may run again (on another worker, after a stall).</summary>
     Idempotent = 0x01,
+
+    /// <summary>
+    /// The client speaks courier/7: its reply may go back in a batch of up to <see cref="Batch.LargeMaxFrameLength"/>.
+    /// A flag rather than a batch kind of its own, so that a server before courier/7 (which ignores flags it does not
+    /// know) still reads the batch: after a silent reconnect to an older instance, the client's batches are served, or
+    /// over 64 KiB dropped whole, never read as something else.
+    /// </summary>
+    LargeReplies = 0x02,
 }
 
 /// <summary>

@@ -144,12 +144,12 @@ internal sealed class InboundRequest(bool reuseArrays, HashSet<InboundRequest>? 
     }
 
     /// <summary>A record of a batch: the batch's shared envelope, the record's id, service and body slice.</summary>
-    public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error, in Delivery delivery = default, bool largeReplies = false)
+    public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error, in Delivery delivery = default)
     {
         _frames = [];
         _slice = body;
         _sliced = true;
-        Route = new ReplyRoute(envelope, envelope.Length, ClientFraming.CourierBatch, requestId, null, takesHeaders: !delivery.Client.IsNone, largeReplies);
+        Route = new ReplyRoute(envelope, envelope.Length, ClientFraming.CourierBatch, requestId, null, takesHeaders: !delivery.Client.IsNone, (delivery.Flags & DeliveryFlags.LargeReplies) != 0);
         Service = service;
         Error = error;
         Delivery = delivery;

@@ -48,8 +48,8 @@ internal static class ProtocolVersions
 
     /// <summary>
     /// <c>courier/7</c>: everything of courier/6, and larger batches (docs/protocol.md §6): bodies up to 32 KiB are packed
-    /// and a batch may reach 256 KiB, in both directions. A client marks its request batches (kind <c>0x09</c>) so that
-    /// its server or broker knows it takes reply batches that large. Clients and workers offer it.
+    /// and a batch may reach 256 KiB, in both directions. A client flags each batched request (<c>LargeReplies</c>) so
+    /// that its server or broker knows it takes reply batches that large. Clients and workers offer it.
     /// </summary>
     public static readonly byte[] Courier7 = "courier/7"u8.ToArray();
 

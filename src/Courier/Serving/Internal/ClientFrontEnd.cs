@@ -68,6 +68,12 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (ClientRequestDecoder.UnknownBatchKind(message) is { } kind)
+        {
+            Dropped(message.Count, $"a batch of unknown kind 0x{kind:X2}");
+            return;
+        }
+
         if (ClientRequestDecoder.IsCancel(message))
         {
             // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
@@ -116,9 +122,7 @@ internal sealed class ClientFrontEnd
         var reader = new BatchReader(shared ?? message[message.Count - 1]);
         // One CURVE peer per message: its identity is bound once for all the batch's records.
         var client = userId is not null && !reader.Client.IsNone ? reader.Client.BoundTo(userId) : reader.Client;
-        var kind = message[message.Count - 1][6];
-        var courier5 = Batch.HasClient(kind);
-        var largeReplies = kind == Batch.ClientRequest7;
+        var courier5 = Batch.HasClient(message[message.Count - 1][6]);
         while (reader.TryRead(out var record))
         {
             var service = ClientRequestDecoder.ServiceName(record.Tag);
@@ -127,7 +131,7 @@ internal sealed class ClientFrontEnd
             var error = service is null ? Batch.InvalidServiceName
                 : courier5 ? ClientRequestDecoder.DecodeMeta(Batch.Keep(shared, record.MetaOffset, record.Meta), client, out delivery)
                 : null;
-            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery, largeReplies);
+            var request = Rent().SetRecord(envelope, record.Id, error is null ? service : null, body, error, delivery);
             request.UserId = userId;
             Admit(request);
         }

@@ -11,7 +11,9 @@ internal sealed class MessageFrames
 {
     // A buffer grown by one large message is dropped at the next receive rather than held for good.
     private const int InitialCapacity = 1024;
-    private const int RetainedCapacity = 256 * 1024;
+    // Above a courier/7 batch (256 KiB) with its envelope, which the buffer grows to by doubling: such batches come
+    // back to back under load, and a buffer dropped after each would be a large-object allocation per message.
+    private const int RetainedCapacity = 512 * 1024;
 
     private byte[] _data = new byte[InitialCapacity];
     private int _used;
