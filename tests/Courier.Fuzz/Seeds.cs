@@ -66,9 +66,23 @@ internal static class Seeds
         return writer.Frame.ToArray();
     }
 
+    /// <summary>A courier/5 client's batch whose records ask for courier/7's large replies; past 64 KiB with large bodies.</summary>
+    private static byte[] ClientBatch7(params (ulong Id, string Service, string Body)[] records)
+    {
+        var writer = new BatchWriter(Batch.ClientRequest5, Batch.LargeMaxFrameLength);
+        writer.SetClient(new ClientIdentity(7, 7));
+        byte[] meta = [1, (byte)DeliveryFlags.LargeReplies, 0, 0, 0, 0];
+        foreach (var (id, service, body) in records)
+        {
+            writer.TryAdd(id, B(service), meta, default, B(body));
+        }
+
+        return writer.Frame.ToArray();
+    }
+
     private static byte[] WorkerBatch(params (ulong Token, string Service, string Body)[] records)
     {
-        var writer = new BatchWriter(Batch.WorkerRequest);
+        var writer = new BatchWriter(Batch.WorkerRequest, Batch.LargeMaxFrameLength);
         foreach (var (token, service, body) in records)
         {
             writer.TryAdd(token, B(service), B(body));
@@ -101,6 +115,8 @@ internal static class Seeds
         yield return ("courier-fail", [Message(3, Empty, CourierFrame.Request(7, B("fail")), B("x")), Message(3, Empty, CourierFrame.Request(8, B("nope")), B("x"))]);
         yield return ("courier-batch", [Message(0, Empty, ClientBatch((1, "echo", "a"), (2, "whoami", ""), (3, "fail", "b"), (4, "nope", "c")))]);
         yield return ("enveloped", [Message(1, B("hop"), B("hop2"), Empty, CourierFrame.Request(1, B("echo")), B("body")), Message(1, B("hop"), Empty, ClientBatch((5, "echo", "e")))]);
+        var large = new string('L', 16 * 1024);
+        yield return ("courier7-batch", [Message(0, Empty, ClientBatch7((1, "echo", large), (2, "nope", large), (3, "echo", large), (4, "fail", large), (5, "echo", "a")))]);
         yield return ("client-gone", [Message(0, Empty, CourierFrame.Request(1, B("echo")), B("b")), Gone(0), Tick(2)]);
     }
 
@@ -148,6 +164,13 @@ internal static class Seeds
             Message(0, WorkerRequestHeader(1, "echo"), B("hello")),
             Message(0, WorkerRequestHeader(2, "fail"), B("x")),
             Message(0, WorkerBatch((3, "echo", "a"), (4, "nope", "b"))),
+            Tick(0),
+        ]);
+        var large = new string('L', 16 * 1024);
+        yield return ("courier7-batch",
+        [
+            Message(0, Empty, Mdp.ClientHeader, ProtocolVersions.ProbeServiceBytes, ProtocolVersions.Courier7),
+            Message(0, WorkerBatch((1, "echo", large), (2, "nope", large), (3, "echo", large), (4, "echo", large), (5, "fail", "x"))),
             Tick(0),
         ]);
         yield return ("mdp-requests",
