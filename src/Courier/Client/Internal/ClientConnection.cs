@@ -52,7 +52,8 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         _owner = owner;
         _maxInFlight = options.MaxInFlight;
         _client = owner.Identity;
-        // Clients offer courier/5 (a courier/4 peer answers courier/4, which for a client is courier/3: batches).
+        // Clients offer courier/7 (a courier/4 peer answers courier/4, which for a client is courier/3: batches; a
+        // courier/6 peer courier/6, which for a client is courier/5).
         Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Courier7);
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeWhileProbing);

@@ -10,7 +10,8 @@ namespace Courier.Protocol.Internal;
 internal static class CourierWorkerFrame
 {
     // The version of its READY frame says what a worker takes: batches (courier/3, docs/protocol.md §6), several
-    // services on one connection and a name (courier/4). Newest first: the first prefix that matches is the version.
+    // services on one connection and a name (courier/4), delivery (courier/5), 429 and "drained" (courier/6), larger
+    // batches (courier/7). Newest first: the first prefix that matches is the version.
     private static readonly (int Version, byte[] Prefix)[] CapabilityPrefixes =
     [
         (7, Encoding.ASCII.GetBytes(ProtocolVersions.WorkerCapability7)),

@@ -28,21 +28,21 @@ internal static class ProtocolVersions
 
     /// <summary>
     /// <c>courier/4</c>: everything of courier/3, and workers that register several services on one connection and
-    /// say their name (docs/protocol.md §3). Only workers offer it; clients have nothing to gain from it.
+    /// say their name (docs/protocol.md §3). Only workers gain from it; a client that hears it treats it as courier/3.
     /// </summary>
     public static readonly byte[] Courier4 = "courier/4"u8.ToArray();
 
     /// <summary>
     /// <c>courier/5</c>: everything of courier/4, and delivery (docs/protocol.md §8): requests carry the client's
     /// identity, the attempt, a deadline budget, an idempotent flag and headers; replies carry headers; CANCEL; workers
-    /// declare idempotent services. Clients and workers offer it.
+    /// declare idempotent services.
     /// </summary>
     public static readonly byte[] Courier5 = "courier/5"u8.ToArray();
 
     /// <summary>
     /// <c>courier/6</c>: everything of courier/5, and a worker that holds all it can of a service answers a request
     /// beyond that <c>429</c>, which its broker gives to another worker (docs/protocol.md §3); to a broker of an older
-    /// version it answers 503. Only workers offer it.
+    /// version it answers 503. Only workers gain from it; a client that hears it treats it as courier/5.
     /// </summary>
     public static readonly byte[] Courier6 = "courier/6"u8.ToArray();
 
