@@ -69,7 +69,11 @@ public sealed class LentReplyTests
             for (var i = 0; i < requests.Length; i++)
             {
                 Assert.True(requests[i].AsSpan().SequenceEqual(replies[i].Body.Span), $"reply {i} ({requests[i].Length} bytes) came back changed");
-                Assert.Equal(TransportResolver.AutoMeans == TransportImplementation.Native, Lent(replies[i].Body));
+                if (requests[i].Length > Protocol.Internal.Batch.LargeMaxBodyLength)
+                {
+                    // Never batched: lent where libzmq received it. Smaller ones may come in a courier/7 batch, copied out.
+                    Assert.Equal(TransportResolver.AutoMeans == TransportImplementation.Native, Lent(replies[i].Body));
+                }
             }
         }
         finally
