@@ -81,9 +81,9 @@ internal sealed class BatchWriter
         if (size > _buffer.Length - _length)
         {
             var wanted = (int)Math.Min(_maxLength, Math.Max(2L * _buffer.Length, (long)_length + size));
-            if (wanted <= Batch.MaxFrameLength)
+            if (_length + size <= Batch.MaxFrameLength)
             {
-                Array.Resize(ref _buffer, wanted);
+                Array.Resize(ref _buffer, Math.Min(wanted, Batch.MaxFrameLength));
             }
             else
             {
@@ -138,9 +138,14 @@ internal sealed class BatchWriter
             return true;
         }
 
-        var sent = socket.TrySend(Message(prefix, loneHeader));
-        Reset();
-        return sent;
+        try
+        {
+            return socket.TrySend(Message(prefix, loneHeader));
+        }
+        finally
+        {
+            Reset(); // also when the send threw (a socket disposed under it): nothing is sent twice, the rented buffer goes back
+        }
     }
 
     /// <summary>
@@ -169,11 +174,14 @@ internal sealed class BatchWriter
     public void Reset()
     {
         Array.Clear(_send); // holds no peer's identity past its message
+        var used = _length;
         _length = _recordsStart;
         Count = 0;
         if (_owned is { } owned)
         {
-            // The transports copied what was sent; nothing refers to the rented buffer past this point.
+            // The transports copied what was sent; nothing refers to the rented buffer past this point. The pool is
+            // the process's: it gets no peer's bytes back.
+            _buffer.AsSpan(0, used).Clear();
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = owned;
             _owned = null;

@@ -97,10 +97,17 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
         if (!_batches.TryGetValue(client, out var batch))
         {
             batch = _spare.TryPop(out var spare) ? spare : new BatchWriter(Batch.ClientReply);
-
-            // The bound of the client's first reply in the turn: one client's requests all come in one kind of batch.
             batch.MaxLength = Batch.FrameBound(large);
             _batches.Add(client, batch);
+        }
+        else if (!large && batch.MaxLength > Batch.MaxFrameLength)
+        {
+            // A reply of the same client to a request that did not ask for large batches (no Courier client mixes
+            // them): what is packed goes now, and the rest of the turn keeps to the smaller bound.
+            var flushed = batch.Count == 0 || SendBatch(client, batch);
+            batch.MaxLength = Batch.MaxFrameLength;
+            batch.TryAdd(id, StatusOk, body);
+            return flushed;
         }
 
         if (batch.TryAdd(id, StatusOk, body))

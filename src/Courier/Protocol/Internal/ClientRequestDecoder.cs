@@ -29,7 +29,7 @@ internal static class ClientRequestDecoder
 
     /// <summary>True for a client's batch of requests: <c>envelope…, "", "CURB03"+0x01+records</c>.</summary>
     public static bool IsBatch(Transport.Internal.MessageFrames message)
-        => message.Count >= 3 && message.Length(message.Count - 2) == 0
+        => DelimiterBeforeLast(message)
             && (Batch.Is(message[message.Count - 1], Batch.ClientRequest) || Batch.Is(message[message.Count - 1], Batch.ClientRequest5));
 
     /// <summary>
@@ -37,8 +37,31 @@ internal static class ClientRequestDecoder
     /// null: dropped rather than read as a plain request's body, so that a newer kind never runs the default service.
     /// </summary>
     public static byte? UnknownBatchKind(Transport.Internal.MessageFrames message)
-        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && message[message.Count - 1] is { Length: >= Batch.PrefixLength } frame
+        => DelimiterBeforeLast(message) && message[message.Count - 1] is { Length: >= Batch.PrefixLength } frame
             && frame.StartsWith(Batch.Header) ? frame[6] : null;
+
+    /// <summary>
+    /// True when the envelope's delimiter (its first empty frame after the routing id) is the second-to-last frame, so
+    /// that the last is all there is after it: a 7/MDP request or a plain body whose own frames end in an empty one
+    /// and a "CURB03…" frame is not a batch.
+    /// </summary>
+    private static bool DelimiterBeforeLast(Transport.Internal.MessageFrames message)
+    {
+        if (message.Count < 3 || message.Length(message.Count - 2) != 0)
+        {
+            return false;
+        }
+
+        for (var i = 1; i < message.Count - 2; i++)
+        {
+            if (message.Length(i) == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>.</summary>
     public static bool IsCancel(Transport.Internal.MessageFrames message)

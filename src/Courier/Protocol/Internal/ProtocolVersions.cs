@@ -88,7 +88,17 @@ internal static class ProtocolVersions
     /// an offer of courier/7 (or of any newer version), <c>courier/6</c> to courier/6, <c>courier/5</c> to courier/5, <c>courier/4</c> to courier/4, <c>courier/3</c> to courier/3, and <c>courier/2</c> to anything
     /// else, as Courier peers before batches probe with no body at all.
     /// </summary>
-    public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => Bytes(Math.Min(Parse(offer), Newest));
+    public static byte[] AnswerTo(ReadOnlySpan<byte> offer) => AnswerTo(offer, Newest);
+
+    /// <summary>The answer to <paramref name="offer"/> from a peer that speaks up to <paramref name="newest"/> (<see cref="NewestFor"/>).</summary>
+    public static byte[] AnswerTo(ReadOnlySpan<byte> offer, int newest) => Bytes(Math.Min(Parse(offer), newest));
+
+    /// <summary>
+    /// The newest version a peer whose frames may be at most <paramref name="maxFrameSize"/> bytes
+    /// (<c>TransportOptions.MaxFrameSize</c>) may agree on: courier/6 below a courier/7 batch, which libzmq would otherwise
+    /// take for an oversized message and drop the connection over.
+    /// </summary>
+    public static int NewestFor(long maxFrameSize) => maxFrameSize >= Batch.LargeMaxFrameLength ? Newest : 6;
 
     /// <summary>Which version an answer body names: 2 to <see cref="Newest"/>, or 0 when it names none (the peer does not speak Courier).</summary>
     public static int Of(ReadOnlySpan<byte> answer) => Parse(answer) is var version and >= 2 and <= Newest ? version : 0;

@@ -39,12 +39,16 @@ internal sealed class ClientFrontEnd
     private readonly Counter<long> _answered;
     private Action<SendRefusal>? _batchRefused;
 
+    // The newest version this edge agrees on: courier/6 when its frames may not reach a courier/7 batch's size.
+    private readonly int _newest;
+
     /// <summary>The edge of a server or broker (<paramref name="role"/>, <see cref="TelemetryRole.Server"/> or <see cref="TelemetryRole.Broker"/>, names its metrics).</summary>
     public ClientFrontEnd(
         string role, ITransportSocket socket, IRequestTarget target, string defaultService, long maxRequestSize, bool reuseArrays, ILogger logger,
         ViolationLog violations, Security.Internal.ListenerSecurity? security = null, TransportOptions? transport = null)
     {
         _transport = transport ?? TransportOptions.Default;
+        _newest = ProtocolVersions.NewestFor(_transport.MaxFrameSize);
         _violations = violations;
         _answered = role == TelemetryRole.Broker ? CourierMetrics.BrokerRequests : CourierMetrics.ServerRequests;
         _security = security is { ChecksRights: true } ? security : null;
@@ -227,8 +231,8 @@ internal sealed class ClientFrontEnd
         {
             // A plain 7/MDP reply has no status frame, so the probe answer carries its own.
             answer = request.Route.Framing == ClientFraming.Mdp
-                ? [Mmi.Found, ProtocolVersions.AnswerTo(argument), _incarnation]
-                : [ProtocolVersions.AnswerTo(argument), _incarnation];
+                ? [Mmi.Found, ProtocolVersions.AnswerTo(argument, _newest), _incarnation]
+                : [ProtocolVersions.AnswerTo(argument, _newest), _incarnation];
         }
         else
         {
