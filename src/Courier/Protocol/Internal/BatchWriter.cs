@@ -17,6 +17,10 @@ internal sealed class BatchWriter
     // kept for a connection or a worker holds at most 64 KiB between batches, and no large batch allocates on the
     // large-object heap. This is the writer's own buffer while it is so.
     private byte[]? _owned;
+
+    // Courier's own pool, not the process's shared one: its buffers hold peers' bytes, which no other code may rent, and
+    // every writer writes before it reads, so nothing need be cleared. At most 16 are kept (4 MiB).
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(Batch.LargeMaxFrameLength, 16);
     private readonly ReadOnlyMemory<byte>[] _send = new ReadOnlyMemory<byte>[4]; // at most 2 prefix frames, header, body
     private readonly bool _meta;
     private int _maxLength;
@@ -88,7 +92,7 @@ internal sealed class BatchWriter
             else
             {
                 // At least the bound: rented once per batch, never grown again.
-                var rented = ArrayPool<byte>.Shared.Rent(_maxLength);
+                var rented = Pool.Rent(_maxLength);
                 _buffer.AsSpan(0, _length).CopyTo(rented);
                 _owned = _buffer;
                 _buffer = rented;
@@ -174,15 +178,12 @@ internal sealed class BatchWriter
     public void Reset()
     {
         Array.Clear(_send); // holds no peer's identity past its message
-        var used = _length;
         _length = _recordsStart;
         Count = 0;
         if (_owned is { } owned)
         {
-            // The transports copied what was sent; nothing refers to the rented buffer past this point. The pool is
-            // the process's: it gets no peer's bytes back.
-            _buffer.AsSpan(0, used).Clear();
-            ArrayPool<byte>.Shared.Return(_buffer);
+            // The transports copied what was sent; nothing refers to the rented buffer past this point.
+            Pool.Return(_buffer);
             _buffer = owned;
             _owned = null;
         }
