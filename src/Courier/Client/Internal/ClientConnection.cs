@@ -54,7 +54,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         _client = owner.Identity;
         // Clients offer courier/7 (a courier/4 peer answers courier/4, which for a client is courier/3: batches; a
         // courier/6 peer courier/6, which for a client is courier/5).
-        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.Bytes(ProtocolVersions.NewestFor(options.Transport.MaxFrameSize)));
+        Negotiation = new Negotiation(options.Protocol, probeDeadline, ProtocolVersions.OfferFor(options.Transport.MaxFrameSize));
         // A name looked up too slowly is connected late: the probe, sent into nothing, goes again then.
         _socket = loop.CreateConnected(Transport.Internal.SocketKind.Dealer, options.Transport, this, endpoint, onLateConnect: ProbeWhileProbing);
         ProbeWhileProbing();

@@ -100,6 +100,9 @@ internal static class ProtocolVersions
     /// </summary>
     public static int NewestFor(long maxFrameSize) => maxFrameSize >= Batch.LargeMaxFrameLength ? Newest : 6;
 
+    /// <summary>What a client or worker whose frames may be at most <paramref name="maxFrameSize"/> bytes offers in its probe (<see cref="NewestFor"/>).</summary>
+    public static byte[] OfferFor(long maxFrameSize) => Bytes(NewestFor(maxFrameSize));
+
     /// <summary>Which version an answer body names: 2 to <see cref="Newest"/>, or 0 when it names none (the peer does not speak Courier).</summary>
     public static int Of(ReadOnlySpan<byte> answer) => Parse(answer) is var version and >= 2 and <= Newest ? version : 0;
 

@@ -219,7 +219,7 @@ internal sealed class WorkerEngine : IDisposable
         }
 
         var now = _clock.GetTimestamp();
-        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.Bytes(ProtocolVersions.NewestFor(_options.Transport.MaxFrameSize)));
+        var negotiation = known ?? new Negotiation(_options.Protocol, now + _livenessTicks, ProtocolVersions.OfferFor(_options.Transport.MaxFrameSize));
         WorkerConnection connection;
         try
         {
