@@ -188,7 +188,7 @@ public sealed class HostileServerTests
                 CourierFrame.WriteReply(header, id, count == 1 ? (ushort)200 : (ushort)503);
                 server.SendMultipartBytes(frames[0], [], header, "x"u8.ToArray());
                 cycles += count >= 3 ? 1 : 0;
-                most = Math.Max(most, ConnectionsTo(port));
+                most = Math.Max(most, Ports.ConnectionsTo(port));
             }
         }
 
@@ -197,15 +197,6 @@ public sealed class HostileServerTests
         Assert.True(cycles >= 3 * ConnectionPool.MaxRetiring, $"{cycles} requests refused");
         Assert.InRange(seen.Count, ConnectionPool.MaxRetiring + 1, ConnectionPool.MaxRetiring + 2); // retired up to the bound, then kept
         Assert.InRange(most, 1, ConnectionPool.MaxRetiring + 2);
-    }
-
-    /// <summary>Established TCP connections of this network namespace whose far end is <paramref name="port"/>: the client's side.</summary>
-    private static int ConnectionsTo(int port)
-    {
-        var far = $":{port:X4} ";
-        return File.ReadLines("/proc/net/tcp").Skip(1)
-            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Count(f => f.Length > 3 && (f[2] + " ").EndsWith(far, StringComparison.Ordinal) && f[3] == "01");
     }
 
     [Fact]

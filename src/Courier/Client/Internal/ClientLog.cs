@@ -22,6 +22,6 @@ internal static partial class ClientLog
     [LoggerMessage(6, LogLevel.Warning, "Connection to {Endpoint} could not queue {Count} request(s): its queue is full (TransportOptions.SendHighWatermark, {HighWatermark} messages: the peer does not read as fast as they are sent, or cannot be reached); each is sent again, or failed, when its attempt times out (at most one such line every {Interval})")]
     public static partial void SendsRefused(ILogger logger, string endpoint, int count, int highWatermark, TimeSpan interval);
 
-    [LoggerMessage(7, LogLevel.Information, "Peer at {Endpoint} answered as another incarnation: it restarted, or the redialled connection reached another; of the {Held} request(s) it held, those that may have run and are not idempotent fail as outcome unknown, the rest are sent again")]
+    [LoggerMessage(7, LogLevel.Information, "Peer at {Endpoint} answered as another incarnation: it restarted, or the redialled connection reached another; of the {Held} request(s) it held, those that may have run and are not idempotent fail as outcome unknown, the rest are sent again; its connection takes no new requests and closes once it holds none")]
     public static partial void PeerRestarted(ILogger logger, string endpoint, int held);
 }

@@ -148,7 +148,6 @@ internal sealed class ConnectionPool : IDisposable
         connection.Retiring = true;
         _slots[connection.Slot] = null;
         _retiring.Add(connection);
-        ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
         return true;
     }
 
@@ -164,6 +163,8 @@ internal sealed class ConnectionPool : IDisposable
         {
             return;
         }
+
+        ClientLog.Retiring(_logger, connection.Endpoint, connection.SentCount);
 
         // Still holding requests it took (a full queue behind a slow worker refuses the rest) is no peer refusing
         // everything either.
