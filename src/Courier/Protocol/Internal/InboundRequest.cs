@@ -143,6 +143,9 @@ internal sealed class InboundRequest(bool reuseArrays, HashSet<InboundRequest>? 
         return this;
     }
 
+    /// <summary>Marks a decoded request as one that cannot be served as sent: it is answered 400 with <paramref name="error"/>.</summary>
+    public void Reject(string error) => Error = error;
+
     /// <summary>A record of a batch: the batch's shared envelope, the record's id, service and body slice.</summary>
     public InboundRequest SetRecord(byte[][] envelope, ulong requestId, string? service, ReadOnlyMemory<byte> body, string? error, in Delivery delivery = default)
     {

@@ -74,7 +74,7 @@ internal sealed class ClientFrontEnd
 
         if (ClientRequestDecoder.UnknownBatchKind(message) is { } kind)
         {
-            Dropped(message.Count, $"a batch of unknown kind 0x{kind:X2}");
+            OnUnknownBatch(message, kind);
             return;
         }
 
@@ -97,6 +97,27 @@ internal sealed class ClientFrontEnd
         }
 
         request.BindClientToUser();
+        Admit(request);
+    }
+
+    /// <summary>
+    /// A batch frame of a kind no client sends: never served (a newer kind must not run the default service with the
+    /// batch as its body), but answered 400 as a stock REQ request is, so that a REQ client whose body happens to start
+    /// so is told rather than left waiting.
+    /// </summary>
+    private void OnUnknownBatch(MessageFrames message, byte kind)
+    {
+        var request = Rent();
+        request.UserId = message.UserId;
+        var frames = request.TakeFrames(message, PeerId(message[0]));
+        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
+        {
+            Dropped(frames.Length, dropReason!);
+            Release(request);
+            return;
+        }
+
+        request.Reject($"a batch of unknown kind 0x{kind:X2} (clients send 0x01 and 0x05)");
         Admit(request);
     }
 
