@@ -20,9 +20,12 @@ internal static class BrokerCommand
         var services = CliOption.Int("--max-services", CourierBrokerOptions.Default.MaxServices, 1, 10_000_000, "Services kept at once; a new one beyond is refused.");
         var idle = CliOption.Duration(
             "--idle-service-timeout", CourierBrokerOptions.Default.IdleServiceTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), "How long a service with no worker and nothing queued is kept.", allowZero: true);
+        var affinity = CliOption.Int(
+            "--dispatch-affinity", CourierBrokerOptions.Default.DispatchAffinity, 0, 1_000_000,
+            "Requests of a service handled in one turn stay with one worker while it holds fewer than this many more than the least loaded (0: each to the least loaded).");
         var command = new Command("broker", "Run a Majordomo (7/MDP) broker that balances requests over workers.")
         {
-            bind, heartbeat, liveness, deaths, queue, total, mebibytes, services, idle,
+            bind, heartbeat, liveness, deaths, queue, total, mebibytes, services, idle, affinity,
         };
         var telemetry = CliTelemetry.Options.Create();
         telemetry.AddTo(command);
@@ -42,6 +45,7 @@ internal static class BrokerCommand
                 MaxQueuedBytes = (long)parse.GetValue(mebibytes) << 20,
                 MaxServices = parse.GetValue(services),
                 IdleServiceTimeout = parse.GetValue(idle),
+                DispatchAffinity = parse.GetValue(affinity),
                 LoggerFactory = loggerFactory,
                 Transport = Cli.Transport,
                 Security = Cli.Security,

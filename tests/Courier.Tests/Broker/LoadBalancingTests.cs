@@ -1,4 +1,8 @@
+using System.Buffers.Binary;
+using System.Text;
 using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
 
 namespace Courier.Tests.Broker;
 
@@ -51,6 +55,52 @@ public sealed class LoadBalancingTests
         // Least recently used among equally idle workers: strict alternation.
         Assert.Equal(5, names.Count(n => n == "a"));
         Assert.All(names.Zip(names.Skip(1)), pair => Assert.NotEqual(pair.First, pair.Second));
+    }
+
+    [Theory]
+    [InlineData(64, 20, 0)] // the default: one worker takes the whole batch, well within the affinity
+    [InlineData(8, 12, 8)] // runs of at most 8 more than the other worker: 8 to one, then the rest to the other
+    [InlineData(0, 10, 10)] // none: dealt out one by one, least loaded (then least recently used) each time
+    public async Task Requests_that_arrive_in_one_batch_stay_with_one_worker_while_it_is_within_the_dispatch_affinity(int affinity, int most, int least)
+    {
+        await using var broker = await TestBroker.StartAsync(o => o with { DispatchAffinity = affinity });
+        // Room for the whole batch at either, and each reply is the worker's name alone.
+        await using var a = await TestBroker.StartWorkerAsync(broker.Endpoint!, "a", concurrency: 50, handler: TestBroker.Named("a"));
+        await using var b = await TestBroker.StartWorkerAsync(broker.Endpoint!, "b", concurrency: 50, handler: TestBroker.Named("b"));
+        await using (var client = TestServer.Client(broker.Endpoint!))
+        {
+            await TestBroker.WaitForWorkersAsync(client, "echo", 2);
+        }
+
+        // One message of 20 records from one client: the broker handles it in one turn.
+        using var dealer = new DealerSocket();
+        dealer.Options.Linger = TimeSpan.Zero;
+        dealer.Connect(broker.Endpoint!);
+        dealer.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 20).Select(i => ((ulong)i, "echo", $"r{i}"))));
+
+        var served = new Dictionary<ulong, string>();
+        var frames = new List<byte[]>();
+        while (served.Count < 20)
+        {
+            Assert.True(dealer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(15), ref frames!), $"only {served.Count} of 20 replies");
+            if (BatchFrames.Is(frames[1], 2))
+            {
+                foreach (var reply in BatchFrames.Parse(frames[1]))
+                {
+                    Assert.Equal("200", reply.Tag);
+                    served.Add(reply.Id, reply.Body);
+                }
+            }
+            else
+            {
+                Assert.Equal("200", Encoding.ASCII.GetString(frames[1], 14, 3));
+                served.Add(BinaryPrimitives.ReadUInt64BigEndian(frames[1].AsSpan(6)), Encoding.UTF8.GetString(frames[2]));
+            }
+        }
+
+        var counts = served.Values.GroupBy(name => name).Select(g => g.Count()).ToList();
+        Assert.Equal(most, counts.Max());
+        Assert.Equal(least, counts.Count == 2 ? counts.Min() : 0);
     }
 
     private static async Task<Dictionary<string, int>> CountRepliesAsync(Courier.Client.CourierClient client, int total, int inFlight)

@@ -57,6 +57,13 @@ public static class TestBroker
         ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
     };
 
+    /// <summary>A handler answering with <paramref name="name"/> alone: a one-frame reply, which a worker may batch.</summary>
+    public static CourierHandler Named(string name)
+    {
+        IReadOnlyList<ReadOnlyMemory<byte>> reply = [System.Text.Encoding.UTF8.GetBytes(name)];
+        return (_, _) => ValueTask.FromResult(reply);
+    }
+
     /// <summary>A handler answering with <paramref name="tag"/>, then the request's frames.</summary>
     public static CourierHandler Tagged(string tag)
     {

@@ -194,6 +194,7 @@ public sealed class OptionsBindingTests
               "MaxWorkerDeaths": 2,
               "MaxQueuedPerService": 50,
               "MaxQueued": 500,
+              "DispatchAffinity": 16,
               "MaxQueuedBytes": 65536,
               "MaxServices": 20,
               "IdleServiceTimeout": "00:02:00",
@@ -211,6 +212,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(2, options.MaxWorkerDeaths);
         Assert.Equal(50, options.MaxQueuedPerService);
         Assert.Equal(500, options.MaxQueued);
+        Assert.Equal(16, options.DispatchAffinity);
         Assert.Equal(65536, options.MaxQueuedBytes);
         Assert.Equal(20, options.MaxServices);
         Assert.Equal(TimeSpan.FromMinutes(2), options.IdleServiceTimeout);

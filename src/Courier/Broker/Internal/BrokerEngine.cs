@@ -110,6 +110,7 @@ internal sealed class BrokerEngine : ISocketHandler
     /// </summary>
     public void OnTurnEnd()
     {
+        _services.EndTurn();
         _workers.Flush();
         _frontEnd.Flush();
     }

@@ -53,6 +53,12 @@ internal sealed class BrokerService(string name, long noWorkersSince, QueueLedge
 
     public List<BrokerWorker> Workers { get; } = [];
 
+    /// <summary>The worker given its last request (null once that worker left), for <see cref="CourierBrokerOptions.DispatchAffinity"/>.</summary>
+    public BrokerWorker? LastAssigned { get; set; }
+
+    /// <summary>The broker loop's turn in which <see cref="LastAssigned"/> was given it.</summary>
+    public long LastAssignedTurn { get; set; } = -1;
+
     public long Served { get; set; }
 
     public long Errors { get; set; }

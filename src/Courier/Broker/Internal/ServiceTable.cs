@@ -112,7 +112,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
 
         // The common case: nothing waits and a worker has room, so the request goes straight out and holds no queue.
-        if (service.Queue.Count == 0 && LeastLoaded(service) is { } idle)
+        if (service.Queue.Count == 0 && LeastLoaded(service, CameInBatch(request)) is { } idle)
         {
             Assign(idle, Hold(request, service));
             return null;
@@ -282,7 +282,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
     {
         while (service.Queue.First is not null)
         {
-            var worker = LeastLoaded(service);
+            // Requests that waited go to whichever worker has room first, the least loaded: workers are what is short.
+            var worker = LeastLoaded(service, batched: false);
             if (worker is null)
             {
                 return;
@@ -478,6 +479,8 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             activity.AddEvent(new ActivityEvent("dispatched"));
         }
         request.Holder = worker;
+        request.Service.LastAssigned = worker;
+        request.Service.LastAssignedTurn = _turn;
         worker.Outstanding.Add(request.Token, request);
         worker.LastDispatch = ++_dispatchSequence;
         if (!Workers.Send(worker, request))
@@ -487,10 +490,26 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
         }
     }
 
+    /// <summary>Whether it came in a client's batch: only such requests are packed for a worker (<see cref="WorkerSender"/>).</summary>
+    private static bool CameInBatch(InboundRequest request) => request.Route.Framing == ClientFraming.CourierBatch;
+
     private static bool IsCourier(InboundRequest request)
         => request.Route.Framing is ClientFraming.Courier or ClientFraming.CourierBatch;
 
-    private static BrokerWorker? LeastLoaded(BrokerService service)
+    // The broker loop's turns, counted so that dispatch can tell a request handled in the same turn as the one before it.
+    private long _turn;
+
+    /// <summary>The loop's turn ends: what is dispatched next starts a fresh choice of worker.</summary>
+    public void EndTurn() => _turn++;
+
+    /// <summary>
+    /// The least-loaded worker of <paramref name="service"/> with room (least recently given a request among equals); for
+    /// a request that <paramref name="batched"/> (came in a client's batch, so packed for its worker with the others of
+    /// the turn) and waits for none, the worker given the service's last request in this turn while that one has room and
+    /// holds fewer than <see cref="CourierBrokerOptions.DispatchAffinity"/> more than the least loaded. Null when none
+    /// has room. Requests that travel alone gain nothing from going together, and go to the least loaded.
+    /// </summary>
+    private BrokerWorker? LeastLoaded(BrokerService service, bool batched)
     {
         BrokerWorker? best = null;
         foreach (var worker in service.Workers)
@@ -501,6 +520,12 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             {
                 best = worker;
             }
+        }
+
+        if (batched && best is not null && service.LastAssignedTurn == _turn && service.LastAssigned is { HasRoom: true } last
+            && last.Outstanding.Count - best.Outstanding.Count < options.DispatchAffinity)
+        {
+            return last;
         }
 
         return best;

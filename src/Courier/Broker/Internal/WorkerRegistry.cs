@@ -268,6 +268,11 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
         foreach (var worker in peer.Registrations)
         {
             worker.Service.Workers.Remove(worker);
+            if (ReferenceEquals(worker.Service.LastAssigned, worker))
+            {
+                worker.Service.LastAssigned = null;
+            }
+
             services.WorkerLeft(worker.Service);
 
             // Newest first, so that AddFirst leaves the oldest at the very front.
