@@ -22,7 +22,7 @@ internal static class BrokerCommand
             "--idle-service-timeout", CourierBrokerOptions.Default.IdleServiceTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), "How long a service with no worker and nothing queued is kept.", allowZero: true);
         var affinity = CliOption.Int(
             "--dispatch-affinity", CourierBrokerOptions.Default.DispatchAffinity, 0, 1_000_000,
-            "Requests of a service handled in one turn stay with one worker while it holds fewer than this many more than the least loaded (0: each to the least loaded).");
+            "Requests that came in a client's batch stay with the worker of the request before them (the same service, the same turn) while it holds fewer than this many more than the least loaded (0: each to the least loaded).");
         var command = new Command("broker", "Run a Majordomo (7/MDP) broker that balances requests over workers.")
         {
             bind, heartbeat, liveness, deaths, queue, total, mebibytes, services, idle, affinity,

@@ -12,11 +12,19 @@ namespace Courier.Tests.Integration;
 /// a fresh one. Each retiring connection holds a descriptor and libzmq's buffers, so an endpoint keeps at most
 /// <see cref="ConnectionPool.MaxRetiring"/> of them: past that its oldest is given up as lost.
 /// </summary>
+[Collection(Name)]
 public sealed class RestartingPeerBoundTests
 {
-    [Fact]
+    public const string Name = "restarting peer";
+
+    [SkippableFact]
     public async Task A_peer_that_restarts_at_every_probe_cannot_make_the_client_keep_a_connection_for_each_restart()
     {
+        // The bound is the client engine's, the same code over either transport (and the server is NetMQ's in both):
+        // run once. It runs alone, too: each retired connection lives on only while its probes are answered within an
+        // attempt, and a machine busy with the other tests stalls the answers past that, so that the connections die
+        // (rightly) before they pile up to the bound.
+        Skip.If(TestTransport.IsManaged, "the client engine's bound: run on the native transport only");
         await using var server = await TestServer.StartAsync();
         await using var canary = await Canary.StartAsync(server.Endpoint!);
         var logs = new RecordingLoggerFactory();
@@ -55,7 +63,7 @@ public sealed class RestartingPeerBoundTests
             while (!stop.IsCancellationRequested)
             {
                 most = Math.Max(most, Ports.ConnectionsTo(port));
-                boundHit |= logs.Messages.Any(m => m.Contains(GaveUpOldest, StringComparison.Ordinal));
+                boundHit |= logs.Contains(GaveUpOldest);
                 await Task.Delay(50);
             }
         });
@@ -111,7 +119,9 @@ public sealed class RestartingPeerBoundTests
         await stop.CancelAsync();
         await caller.WaitAsync(TimeSpan.FromSeconds(15));
         await watcher.WaitAsync(TimeSpan.FromSeconds(15));
-        Assert.InRange(most, 1, ConnectionPool.MaxRetiring + 2);
+        // The bound's retiring connections, the current one and a fresh one dialling, and one more for a close the kernel
+        // has not finished: without the bound they pile up past 40 (checked).
+        Assert.InRange(most, 1, ConnectionPool.MaxRetiring + 3);
         Assert.True(boundAt > ConnectionPool.MaxRetiring, $"the oldest retiring connection given up after {boundAt} restarts ({retired.Count} told)");
         await canary.AssertUnharmedAsync();
         await client.DisposeAsync();
@@ -144,3 +154,7 @@ public sealed class RestartingPeerBoundTests
         socket.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/3"u8.ToArray()), new NetMQFrame(incarnation)]));
     }
 }
+
+/// <summary>Runs after the others, alone: see <see cref="RestartingPeerBoundTests"/>.</summary>
+[CollectionDefinition(RestartingPeerBoundTests.Name, DisableParallelization = true)]
+public sealed class RestartingPeerAlone;

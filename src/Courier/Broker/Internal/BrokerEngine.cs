@@ -110,8 +110,9 @@ internal sealed class BrokerEngine : ISocketHandler
     /// </summary>
     public void OnTurnEnd()
     {
-        _services.EndTurn();
         _workers.Flush();
         _frontEnd.Flush();
+        // Last: a flush may hand requeued requests out, and those belong to this turn's choices, not the next one's.
+        _services.EndTurn();
     }
 }

@@ -522,7 +522,7 @@ internal sealed class ServiceTable(CourierBrokerOptions options) : IRequestTarge
             }
         }
 
-        if (batched && best is not null && service.LastAssignedTurn == _turn && service.LastAssigned is { HasRoom: true } last
+        if (batched && best is not null && service.LastAssignedTurn == _turn && service.LastAssigned is { HasRoom: true, Peer.Removed: false } last
             && last.Outstanding.Count - best.Outstanding.Count < options.DispatchAffinity)
         {
             return last;

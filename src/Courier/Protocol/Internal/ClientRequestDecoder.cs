@@ -34,7 +34,7 @@ internal static class ClientRequestDecoder
 
     /// <summary>
     /// The kind of a client's message that is a batch frame of a kind no client sends (<see cref="IsBatch"/> is false), or
-    /// null: dropped rather than read as a plain request's body, so that a newer kind never runs the default service.
+    /// null: answered 400 rather than read as a plain request's body, so that a newer kind never runs the default service.
     /// </summary>
     public static byte? UnknownBatchKind(Transport.Internal.MessageFrames message)
         => DelimiterBeforeLast(message) && message[message.Count - 1] is { Length: >= Batch.PrefixLength } frame
