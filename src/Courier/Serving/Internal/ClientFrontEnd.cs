@@ -72,13 +72,13 @@ internal sealed class ClientFrontEnd
             return;
         }
 
-        if (ClientRequestDecoder.UnknownBatchKind(message) is { } kind)
-        {
-            OnUnknownBatch(message, kind);
-            return;
-        }
-
-        if (ClientRequestDecoder.IsCancel(message))
+        // A batch frame of a kind no client sends: never served (a newer kind must not run the default service with the
+        // batch as its body), but decoded as a stock REQ request and answered 400, so that a REQ client whose body
+        // happens to start so is told rather than left waiting.
+        var rejection = ClientRequestDecoder.UnknownBatchKind(message) is { } kind
+            ? $"a batch of unknown kind 0x{kind:X2} (clients send 0x01 and 0x05)"
+            : null;
+        if (rejection is null && ClientRequestDecoder.IsCancel(message))
         {
             // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
             var key = CourierFrame5.ReadCancel(message[message.Count - 1]);
@@ -96,28 +96,15 @@ internal sealed class ClientFrontEnd
             return;
         }
 
-        request.BindClientToUser();
-        Admit(request);
-    }
-
-    /// <summary>
-    /// A batch frame of a kind no client sends: never served (a newer kind must not run the default service with the
-    /// batch as its body), but answered 400 as a stock REQ request is, so that a REQ client whose body happens to start
-    /// so is told rather than left waiting.
-    /// </summary>
-    private void OnUnknownBatch(MessageFrames message, byte kind)
-    {
-        var request = Rent();
-        request.UserId = message.UserId;
-        var frames = request.TakeFrames(message, PeerId(message[0]));
-        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
+        if (rejection is not null)
         {
-            Dropped(frames.Length, dropReason!);
-            Release(request);
-            return;
+            request.Reject(rejection);
+        }
+        else
+        {
+            request.BindClientToUser();
         }
 
-        request.Reject($"a batch of unknown kind 0x{kind:X2} (clients send 0x01 and 0x05)");
         Admit(request);
     }
 
