@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces docs/load-balancing.md: nginx (per-connection) vs the broker (per-request) with one instance 10x slower.
-#   COURIER=/path/to/courier benchmarks/load-balancing.sh [SECONDS]
+#   COURIER=/path/to/courier [COURIER_WORKER_ARGS='--prefetch 0'] benchmarks/load-balancing.sh [SECONDS]
 # Three instances, each handling 8 requests at once: two answer after 5 ms, one after 50 ms. The same
 # `courier bench` load (6 connections x 20 in flight) goes through each front.
 set -euo pipefail
@@ -23,6 +23,7 @@ echo "== broker with 3 workers (delays 5ms, 5ms, 50ms)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 "$courier" broker --bind "tcp://127.0.0.1:$port" >/dev/null & pids+=($!)
-for d in 5ms 5ms 50ms; do "$courier" worker --connect "tcp://127.0.0.1:$port" --delay "$d" --concurrency 8 >/dev/null & pids+=($!); done
+read -ra worker_args <<<"${COURIER_WORKER_ARGS:-}" # added to each worker's command, e.g. --prefetch 0
+for d in 5ms 5ms 50ms; do "$courier" worker --connect "tcp://127.0.0.1:$port" --delay "$d" --concurrency 8 "${worker_args[@]}" >/dev/null & pids+=($!); done
 sleep 2
 "$courier" bench --connect "tcp://127.0.0.1:$port" "${load[@]}" | tail -n 1
