@@ -24,6 +24,6 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 "$courier" broker --bind "tcp://127.0.0.1:$port" >/dev/null & pids+=($!)
 read -ra worker_args <<<"${COURIER_WORKER_ARGS:-}" # added to each worker's command, e.g. --prefetch 0
-for d in 5ms 5ms 50ms; do "$courier" worker --connect "tcp://127.0.0.1:$port" --delay "$d" --concurrency 8 "${worker_args[@]}" >/dev/null & pids+=($!); done
+for d in 5ms 5ms 50ms; do "$courier" worker --connect "tcp://127.0.0.1:$port" --delay "$d" --concurrency 8 ${worker_args[@]+"${worker_args[@]}"} >/dev/null & pids+=($!); done
 sleep 2
 "$courier" bench --connect "tcp://127.0.0.1:$port" "${load[@]}" | tail -n 1

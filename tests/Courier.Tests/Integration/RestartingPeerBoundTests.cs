@@ -43,33 +43,40 @@ public sealed class RestartingPeerBoundTests
         {
             first.Add(client.RequestAsync("work", "first"));
             await hostile.PumpAsync(() => hostile.OnCurrent > 0, "a fresh connection negotiated and took the request");
+            most = Math.Max(most, Ports.ConnectionsTo(hostile.Port));
 
             // Every request's attempt expires: the current connection is probed, and so is each retiring one still open,
-            // which the peer answers as the start it told that connection, so that each resends what it holds.
-            var open = hostile.Retired.Count - logs.Messages.Count(m => m.Contains("is dead", StringComparison.Ordinal));
+            // which the peer answers as the incarnation it told that connection, so that each resends what it holds. Those
+            // resends are awaited here: the restart below makes the client give its oldest retiring connection up at once.
+            var retiringOpen = hostile.Retired.Count - logs.Messages.Count(m => m.Contains(Dead, StringComparison.Ordinal));
             hostile.BeginRound();
             clock.Advance(TimeSpan.FromMinutes(61));
-            await hostile.PumpAsync(() => hostile.HeldProbes > 0 && hostile.ProbedThisRound == open, $"the current connection and {open} retiring ones probed");
+            await hostile.PumpAsync(
+                () => hostile.HeldProbes > 0 && hostile.ProbedThisRound == retiringOpen && hostile.ResentThisRound == retiringOpen,
+                $"the current connection probed, and {retiringOpen} retiring ones probed and resending");
 
             // Sent after the probe: the answer "restarted" retires the connection, and this request stays with it.
             kept.Add(client.RequestAsync("work", "kept"));
             // Until the client has taken the answer in too: a request sent before would still go to the old connection.
             await hostile.PumpAsync(
-                () => hostile.Retired.Count == restart && hostile.ResentThisRound == open && logs.Messages.Count(m => m.Contains(Restarted, StringComparison.Ordinal)) == restart,
-                $"restart {restart} told and taken in, {open} resends");
+                () => hostile.Retired.Count == restart && logs.Messages.Count(m => m.Contains(Restarted, StringComparison.Ordinal)) == restart,
+                $"restart {restart} told and taken in");
             most = Math.Max(most, Ports.ConnectionsTo(hostile.Port));
         }
 
-        // The bound's retiring connections, and one given up whose close libzmq has not finished (without the bound: one per
-        // restart, 36); once the closes are done, the bound's alone.
+        // The bound's retiring connections, the current one, and one given up whose close libzmq has not finished (without
+        // the bound: one per restart and the current one, 37); once the closes are done, the bound's alone.
         Assert.InRange(most, 1, ConnectionPool.MaxRetiring + 2);
         await Poll.UntilAsync(() => Ports.ConnectionsTo(hostile.Port) == ConnectionPool.MaxRetiring, what: $"{ConnectionPool.MaxRetiring} connections left open");
         // The oldest (and only they) were given up as lost, and what each held may have run and is not idempotent: of unknown outcome.
         // The rest wait on their connections for answers the peer still owes.
+        // No connection died for another reason.
         var givenUp = Restarts - ConnectionPool.MaxRetiring;
+        Assert.All(logs.Messages.Where(m => m.Contains(Dead, StringComparison.Ordinal)), m => Assert.Contains(GaveUpOldest, m, StringComparison.Ordinal));
         for (var i = 0; i < givenUp; i++)
         {
-            var error = await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => kept[i].WaitAsync(TimeSpan.FromSeconds(15)));
+            Assert.True(kept[i].IsCompleted, $"the request kept by retiring connection {i + 1} (of the oldest) ended when it was given up");
+            var error = await Assert.ThrowsAsync<CourierOutcomeUnknownException>(() => kept[i]);
             Assert.Contains(GaveUpOldest, error.Message, StringComparison.Ordinal);
         }
 
@@ -84,28 +91,30 @@ public sealed class RestartingPeerBoundTests
         await client.DisposeAsync();
         foreach (var request in kept.Skip(givenUp))
         {
-            await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(TimeSpan.FromSeconds(15)));
+            await Assert.ThrowsAsync<CourierClosedException>(() => request.WaitAsync(TimeSpan.FromSeconds(15)));
         }
     }
 
     private const string Restarted = "answered as another incarnation";
 
+    private const string Dead = "is dead";
+
     private static readonly string GaveUpOldest = $"more than {ConnectionPool.MaxRetiring} connections to its endpoint were retiring";
 
     /// <summary>
-    /// The hostile server: tells each fresh connection a new start; holds the current connection's liveness probes until
-    /// a request sent after them comes, then answers them as yet another start; answers a retired connection's probes as
-    /// the start it last told that connection.
+    /// The hostile server: tells each fresh connection a new incarnation (a start of the peer); holds the current
+    /// connection's liveness probes until a request sent after them comes, then answers them as yet another incarnation;
+    /// answers a retired connection's probes as the incarnation it last told that connection.
     /// </summary>
     private sealed class RestartingPeer : IDisposable
     {
         private readonly RouterSocket _socket;
-        private readonly Dictionary<string, byte[]> _told = []; // the start each connection was last told
+        private readonly Dictionary<string, byte[]> _told = []; // the incarnation each connection was last told
         private readonly List<List<byte[]>> _held = []; // the current connection's probes
         private readonly HashSet<string> _probed = []; // retiring connections probed this round
         private readonly HashSet<string> _resent = []; // those that resent what they hold after the answer
         private string? _current;
-        private ulong _starts;
+        private ulong _incarnations;
 
         public RestartingPeer()
         {
@@ -159,7 +168,7 @@ public sealed class RestartingPeerBoundTests
             var connection = Convert.ToHexString(frames[0]);
             if (RawServer.IsProtocolProbe(frames))
             {
-                _told[connection] = NextStart();
+                _told[connection] = NextIncarnation();
                 _current = connection;
                 OnCurrent = 0;
                 RawServer.AnswerProbe(_socket, frames[0], "courier/3", _told[connection]);
@@ -183,7 +192,7 @@ public sealed class RestartingPeerBoundTests
             else if (connection == _current && _held.Count > 0)
             {
                 // A request sent after the probes: the answers now say "restarted", and the connection retires holding it.
-                _told[connection] = NextStart();
+                _told[connection] = NextIncarnation();
                 foreach (var probe in _held)
                 {
                     AnswerLiveness(probe, _told[connection]);
@@ -200,11 +209,11 @@ public sealed class RestartingPeerBoundTests
             }
         }
 
-        private byte[] NextStart()
+        private byte[] NextIncarnation()
         {
-            var start = new byte[8];
-            BinaryPrimitives.WriteUInt64BigEndian(start, ++_starts);
-            return start;
+            var incarnation = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(incarnation, ++_incarnations);
+            return incarnation;
         }
 
         /// <summary>A liveness probe of courier/3 framing: a request whose id has the top bit set.</summary>
@@ -212,12 +221,12 @@ public sealed class RestartingPeerBoundTests
             => frames.Count >= 3 && frames[2].Length >= 14 && frames[2].AsSpan(0, 6).SequenceEqual("CURC02"u8)
                 && BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6)) >= 1UL << 63;
 
-        private void AnswerLiveness(List<byte[]> probe, byte[] start)
+        private void AnswerLiveness(List<byte[]> probe, byte[] incarnation)
         {
             var answer = new byte[17];
             probe[2].AsSpan(0, 14).CopyTo(answer);
             "200"u8.CopyTo(answer.AsSpan(14));
-            _socket.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/3"u8.ToArray()), new NetMQFrame(start)]));
+            _socket.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/3"u8.ToArray()), new NetMQFrame(incarnation)]));
         }
 
         public void Dispose() => _socket.Dispose();
