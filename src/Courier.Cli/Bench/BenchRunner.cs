@@ -8,7 +8,7 @@ namespace Courier.Cli.Bench;
 
 internal sealed record BenchSettings(
     IReadOnlyList<string> Endpoints, string Service, int Clients, int InFlight, TimeSpan Duration, int Size, TimeSpan Timeout, int Retries, bool AtMostOnce = false,
-    TimeSpan Warmup = default);
+    TimeSpan Warmup = default, bool ResumeOnPool = false);
 
 internal sealed record BenchResult(long Requests, BenchErrors Failures, double Seconds, long P50, long P90, long P99, long P999, long Max)
 {
@@ -54,7 +54,7 @@ internal static class BenchRunner
             // Large replies are read in place and given back: the load generator only checks that they came.
             .Select(_ => new CourierClient(Cli.ClientOptions(settings.Endpoints, settings.Timeout, settings.Retries, loggerFactory) with
             {
-                RunContinuationsInline = true,
+                RunContinuationsInline = !settings.ResumeOnPool,
                 LendLargeReplies = true,
             }))
             .ToArray();

@@ -26,9 +26,13 @@ internal static class BenchCommand
         {
             Description = "Send the requests as not idempotent (by default they are declared idempotent, as echo and whoami are): one held by a connection or worker that dies fails with outcome unknown instead of running again.",
         };
+        var resumeOnPool = new Option<bool>("--resume-on-pool")
+        {
+            Description = "Resume each caller on the thread pool after its reply, as a client with default options does (by default the load generator resumes them on the client's own loop: no thread hop).",
+        };
         var command = new Command("bench", "Measure throughput and latency against a server, broker or proxy.")
         {
-            connect, service, clients, inflight, duration, warmup, size, timeout, retries, atMostOnce, json,
+            connect, service, clients, inflight, duration, warmup, size, timeout, retries, atMostOnce, resumeOnPool, json,
         };
         command.SetAction(parse => Cli.RunAsync(parse, async () =>
         {
@@ -37,7 +41,7 @@ internal static class BenchCommand
             var settings = new BenchSettings(
                 parse.GetValue(connect)!, parse.GetValue(service)!, parse.GetValue(clients), parse.GetValue(inflight),
                 parse.GetValue(duration), parse.GetValue(size), parse.GetValue(timeout), parse.GetValue(retries), parse.GetValue(atMostOnce),
-                parse.GetValue(warmup));
+                parse.GetValue(warmup), parse.GetValue(resumeOnPool));
             var result = await BenchRunner.RunAsync(settings, loggerFactory, BenchRunner.TerminalProgress(), cancellationToken);
             if (!Console.IsOutputRedirected)
             {

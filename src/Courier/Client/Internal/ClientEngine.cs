@@ -30,11 +30,17 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     private readonly int _refusalsPerAttempt;
     private ulong _nextProbeId = ProbeIdBase;
     private bool _closed;
+    private readonly ITransportLoop _loop;
+
+    // Callers answered this turn whose continuations run on the thread pool; at most this many, the loop expects posts.
+    private const int MaxCompletedForSpin = 2;
+    private int _completedOnPool;
 
     public ClientEngine(CourierClientOptions options, ITransportLoop loop, ILogger logger)
     {
         Identity = ClientIdentity.NewRandom();
         _options = options;
+        _loop = loop;
         _clock = options.TimeProvider;
         _logger = logger;
         TimeoutTicks = Ticks(options.Timeout);
@@ -162,7 +168,19 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public void Negotiated() => SendWaiting(_clock.GetTimestamp());
 
     /// <summary>The loop's end of turn: the requests packed this turn leave.</summary>
-    public void OnTurnEnd() => _pool.FlushAll();
+    public void OnTurnEnd()
+    {
+        _pool.FlushAll();
+        // A turn that answered a caller or two whose continuations run on the thread pool: a sequential caller asks again
+        // within microseconds, and the loop catching that awake saves a wake-up each way. Busier turns do not: their
+        // callers' next requests come anyway, and a spin would take a core the rest of the machine may need.
+        if (_completedOnPool is > 0 and <= MaxCompletedForSpin)
+        {
+            _loop.ExpectPostSoon();
+        }
+
+        _completedOnPool = 0;
+    }
 
     /// <summary>
     /// Fails requests past their deadline or out of attempts, sends expired attempts again, and replaces connections
@@ -532,6 +550,10 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         if (!request.TrySetResult(reply))
         {
             reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
+        }
+        else if (!_options.RunContinuationsInline)
+        {
+            _completedOnPool++;
         }
     }
 

@@ -120,6 +120,15 @@ internal interface ITransportLoop : IDisposable
 
     /// <summary>True on the loop's own thread.</summary>
     bool IsLoopThread { get; }
+
+    /// <summary>
+    /// Loop thread: before its next wait, the loop looks for posted work for a few microseconds, so that work another
+    /// thread posts right away (a caller resumed on the thread pool asking again) is taken without a wake-up. A hint:
+    /// a loop may ignore it.
+    /// </summary>
+    void ExpectPostSoon()
+    {
+    }
 }
 
 /// <summary>What every owner of a loop or a connecting socket does alike.</summary>
