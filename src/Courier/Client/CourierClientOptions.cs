@@ -51,8 +51,8 @@ public sealed record CourierClientOptions
 
     /// <summary>
     /// False (the default): an awaited request resumes its caller on the thread pool (and a loop that answered one or two
-    /// callers looks for their next request for some 30 µs before it sleeps, native transport: a sequential caller's
-    /// next request is then taken without a wake-up). True: the reply completes the
+    /// callers and has nothing else in flight looks for their next request for some 30 µs of CPU before it sleeps, native
+    /// transport: a sequential caller's next request is then taken without a wake-up). True: the reply completes the
     /// request on the client's loop thread and the caller's continuation runs right there, without a thread hop (about
     /// half the client's CPU per request under pipelined load). Only for continuations that never block or compute for
     /// long: while one runs, the client neither sends nor receives. A request made from such a continuation is sent when

@@ -171,10 +171,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public void OnTurnEnd()
     {
         _pool.FlushAll();
-        // A turn that answered a caller or two whose continuations run on the thread pool: a sequential caller asks again
-        // within microseconds, and the loop catching that awake saves a wake-up each way. Busier turns do not: their
-        // callers' next requests come anyway, and a spin would take a core the rest of the machine may need.
-        if (_completedOnPool is > 0 and <= MaxCompletedForSpin)
+        // A turn that answered a caller or two whose continuations run on the thread pool, and left nothing in flight: a
+        // sequential caller asks again within microseconds, and the loop catching that awake saves a wake-up each way.
+        // Not with requests still out (the look watches no socket, so a reply would wait for it), nor after busier turns
+        // (their callers' next requests come anyway, and a spin would take a core the rest of the machine may need).
+        if (_completedOnPool is > 0 and <= MaxCompletedForSpin && _table.Count == 0)
         {
             _loop.ExpectPostSoon();
         }
