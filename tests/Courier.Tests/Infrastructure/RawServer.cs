@@ -37,6 +37,18 @@ internal static class RawServer
         socket.SendMultipartMessage(answer);
     }
 
+    /// <summary>
+    /// Answers the liveness probe <paramref name="probe"/> (as a ROUTER read it: identity, "", header with the probe's id)
+    /// with 200, speaking <paramref name="version"/> and naming <paramref name="incarnation"/>.
+    /// </summary>
+    public static void AnswerLiveness(NetMQSocket socket, List<byte[]> probe, string version, byte[] incarnation)
+    {
+        var answer = new byte[17];
+        probe[2].AsSpan(0, 14).CopyTo(answer);
+        "200"u8.CopyTo(answer.AsSpan(14));
+        socket.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame(System.Text.Encoding.ASCII.GetBytes(version)), new NetMQFrame(incarnation)]));
+    }
+
     /// <summary>Whether <paramref name="frames"/> (as a ROUTER reads them) are a client's protocol probe (<c>mmi.courier</c> offering a version).</summary>
     public static bool IsProtocolProbe(List<byte[]> frames) =>
         frames.Count >= 5 && System.Text.Encoding.ASCII.GetString(frames[3]) == "mmi.courier"

@@ -285,10 +285,7 @@ public sealed class PeerIncarnationTests
             probe = Receive(server);
         }
 
-        var answer = new byte[17];
-        probe[2].AsSpan(0, 14).CopyTo(answer);
-        "200"u8.CopyTo(answer.AsSpan(14));
-        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/5"u8.ToArray()), new NetMQFrame(incarnation)]));
+        RawServer.AnswerLiveness(server, probe, "courier/5", incarnation);
     }
 
     private static bool IsNegotiation(List<byte[]> frames) => frames.Count >= 3 && frames[2].AsSpan().SequenceEqual("MDPC01"u8);

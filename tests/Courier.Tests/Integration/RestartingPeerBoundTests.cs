@@ -178,7 +178,7 @@ public sealed class RestartingPeerBoundTests
                 if (IsLivenessProbe(frames))
                 {
                     _probed.Add(connection);
-                    AnswerLiveness(frames, _told[connection]); // alive: it keeps what it holds
+                    RawServer.AnswerLiveness(_socket, frames, "courier/3", _told[connection]); // alive: it keeps what it holds
                 }
                 else if (_probed.Contains(connection))
                 {
@@ -195,7 +195,7 @@ public sealed class RestartingPeerBoundTests
                 _told[connection] = NextIncarnation();
                 foreach (var probe in _held)
                 {
-                    AnswerLiveness(probe, _told[connection]);
+                    RawServer.AnswerLiveness(_socket, probe, "courier/3", _told[connection]);
                 }
 
                 _held.Clear();
@@ -220,14 +220,6 @@ public sealed class RestartingPeerBoundTests
         private static bool IsLivenessProbe(List<byte[]> frames)
             => frames.Count >= 3 && frames[2].Length >= 14 && frames[2].AsSpan(0, 6).SequenceEqual("CURC02"u8)
                 && BinaryPrimitives.ReadUInt64BigEndian(frames[2].AsSpan(6)) >= 1UL << 63;
-
-        private void AnswerLiveness(List<byte[]> probe, byte[] incarnation)
-        {
-            var answer = new byte[17];
-            probe[2].AsSpan(0, 14).CopyTo(answer);
-            "200"u8.CopyTo(answer.AsSpan(14));
-            _socket.SendMultipartMessage(new NetMQMessage([new NetMQFrame(probe[0]), NetMQFrame.Empty, new NetMQFrame(answer), new NetMQFrame("courier/3"u8.ToArray()), new NetMQFrame(incarnation)]));
-        }
 
         public void Dispose() => _socket.Dispose();
     }
