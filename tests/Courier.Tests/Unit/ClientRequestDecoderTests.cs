@@ -179,6 +179,31 @@ public sealed class ClientRequestDecoderTests
         Assert.Equal(["peer", "", "MDPC01", "svc", "503", "busy"], reply);
     }
 
+    [Fact]
+    public void Only_a_cancel_frame_right_after_the_envelopes_delimiter_is_a_cancel()
+    {
+        static Courier.Transport.Internal.MessageFrames Message(params byte[][] frames)
+        {
+            var message = new Courier.Transport.Internal.MessageFrames();
+            foreach (var frame in frames)
+            {
+                message.Append(frame);
+            }
+
+            return message;
+        }
+
+        var cancel = CourierFrame5.CancelFrame(7, new ClientIdentity(1, 2));
+        byte[] peer = [1, 2, 3], hop = [9], empty = [];
+
+        Assert.True(ClientRequestDecoder.IsCancel(Message(peer, empty, cancel)));
+        Assert.True(ClientRequestDecoder.IsCancel(Message(peer, hop, empty, cancel)));
+        // A REQ body "x", "", cancel-shaped; a 7/MDP request's body ending so: requests, to be answered.
+        Assert.False(ClientRequestDecoder.IsCancel(Message(peer, empty, "x"u8.ToArray(), empty, cancel)));
+        Assert.False(ClientRequestDecoder.IsCancel(Message(peer, empty, "MDPC01"u8.ToArray(), "echo"u8.ToArray(), empty, cancel)));
+        Assert.False(ClientRequestDecoder.IsCancel(Message(peer, empty, cancel[..30])));
+    }
+
     [Theory]
     [InlineData("200", 200)]
     [InlineData("404", 404)]

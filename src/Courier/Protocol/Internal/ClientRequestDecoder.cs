@@ -63,9 +63,13 @@ internal static class ClientRequestDecoder
         return true;
     }
 
-    /// <summary>True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>.</summary>
+    /// <summary>
+    /// True for a courier/5 CANCEL: <c>envelope…, "", "CURC05"+0x03+id+client</c>, the envelope's delimiter right before
+    /// the last frame (as for a batch): a stock REQ client's body whose own frames end in an empty one and such a frame
+    /// is a request to answer, not a CANCEL to answer with silence.
+    /// </summary>
     public static bool IsCancel(Transport.Internal.MessageFrames message)
-        => message.Count >= 3 && message.Length(message.Count - 2) == 0 && message.Length(message.Count - 1) == CourierFrame5.CancelLength
+        => message.Count >= 3 && message.Length(message.Count - 1) == CourierFrame5.CancelLength && DelimiterBeforeLast(message)
             && CourierFrame5.Is(message[message.Count - 1], CourierFrame5.Cancel);
 
     /// <summary>

@@ -1,0 +1,67 @@
+using System.Text;
+using Courier.Protocol;
+using Courier.Protocol.Internal;
+using Courier.Tests.Infrastructure;
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// A courier/5 CANCEL is never answered, so only a message that is one may be read as one: a stock client's request whose
+/// body happens to end in an empty frame and a CANCEL-shaped frame must be answered like any other (protocol.md §8).
+/// </summary>
+public sealed class CancelFramingTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    // "CURC05" + 0x03 + id + client: 31 bytes that a REQ client's last body frame may well be.
+    private static readonly byte[] CancelShaped = CourierFrame5.CancelFrame(7, new ClientIdentity(1, 2));
+
+    [Fact]
+    public async Task A_req_request_whose_body_ends_like_a_cancel_is_answered_by_a_server()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { DefaultService = "echo" });
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
+
+        // A REQ socket's framing: the delimiter, then the body's three frames.
+        client.SendMoreFrameEmpty().SendMoreFrame("x").SendMoreFrameEmpty().SendFrame(CancelShaped);
+
+        var frames = new List<byte[]>();
+        Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), "the request was taken for a CANCEL and never answered");
+        Assert.Empty(frames[0]);
+        Assert.Equal("x", Encoding.UTF8.GetString(frames[^3]));
+        Assert.Empty(frames[^2]);
+        Assert.Equal(CancelShaped, frames[^1]);
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task A_mdp_request_whose_body_ends_like_a_cancel_is_answered_through_a_broker()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "w1", handler: (request, _) => ValueTask.FromResult(request.Frames));
+        await using var canary = await Canary.StartAsync(broker.Endpoint!);
+        using var client = Dealer(broker.Endpoint!);
+
+        client.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("echo")
+            .SendMoreFrame("x").SendMoreFrameEmpty().SendFrame(CancelShaped);
+
+        var frames = new List<byte[]>();
+        Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), "the request was taken for a CANCEL and never answered");
+        Assert.Equal(["", "MDPC01", "echo"], frames.Take(3).Select(f => Encoding.UTF8.GetString(f)));
+        Assert.Equal(CancelShaped, frames[^1]);
+        Assert.Empty(frames[^2]);
+        await canary.AssertUnharmedAsync();
+    }
+
+    private static DealerSocket Dealer(string endpoint)
+    {
+        var socket = new DealerSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        socket.Connect(endpoint);
+        return socket;
+    }
+}
