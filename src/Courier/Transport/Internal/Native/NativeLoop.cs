@@ -28,7 +28,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private bool _expectPost;
 
     /// <summary>How long <see cref="SpinForPosts"/> looks: about what a pool thread takes to resume a caller and post.</summary>
-    internal static readonly TimeSpan PostSpin = TimeSpan.FromMicroseconds(30);
+    private static readonly TimeSpan PostSpin = TimeSpan.FromMicroseconds(30);
 
     private static readonly long PostSpinTicks = (long)(PostSpin.TotalSeconds * Stopwatch.Frequency);
     private volatile bool _stopping;
