@@ -62,10 +62,11 @@ public sealed class ServerBatchTests
     }
 
     [Fact]
-    public async Task A_batch_frame_past_the_batch_bound_is_dropped_whole()
+    public async Task A_batch_frame_past_the_batch_bound_serves_none_of_its_records_and_is_answered_400_as_a_stock_request()
     {
         // Its records' bodies would be slices of one copy of the frame, held while any of them waits: one small record
-        // and 16 MiB of junk after it pinned 16 MiB per request that queues and counted as a few hundred bytes.
+        // and 16 MiB of junk after it pinned 16 MiB per request that queues and counted as a few hundred bytes. No
+        // Courier client sends one; a REQ client whose body starts so is told (one short answer, whatever the size).
         var logs = new RecordingLoggerFactory();
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs });
         await using var canary = await Canary.StartAsync(server.Endpoint!);
@@ -76,6 +77,11 @@ public sealed class ServerBatchTests
 
         await Poll.UntilAsync(() => logs.Contains($"over the {Batch.LargeMaxFrameLength} a batch may be"), Wait, "the batch dropped as too large");
         var frames = new List<byte[]>();
+        Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), "the oversize batch was not answered");
+        Assert.Equal(3, frames.Count);
+        Assert.Empty(frames[0]);
+        Assert.Equal("400", Encoding.ASCII.GetString(frames[1]));
+        Assert.Contains($"over the {Batch.LargeMaxFrameLength} a batch may be", Encoding.UTF8.GetString(frames[2]), StringComparison.Ordinal);
         Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(200), ref frames!), "a record of the oversize batch was answered");
         await canary.AssertUnharmedAsync();
     }

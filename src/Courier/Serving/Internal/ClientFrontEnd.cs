@@ -73,12 +73,14 @@ internal sealed class ClientFrontEnd
         }
 
         // A batch frame of a kind no client sends: never served (a newer kind must not run the default service with the
-        // batch as its body), but decoded as a stock REQ request and answered 400, so that a REQ client whose body
-        // happens to start so is told rather than left waiting.
-        var rejection = ClientRequestDecoder.UnknownBatchKind(message) is { } kind
-            ? $"a batch of unknown kind 0x{kind:X2} (clients send 0x01 and 0x05)"
-            : null;
-        if (rejection is null && ClientRequestDecoder.IsCancel(message))
+        // batch as its body), but answered 400 as a stock request.
+        if (ClientRequestDecoder.UnknownBatchKind(message) is { } kind)
+        {
+            RejectWhole(message, $"a batch of unknown kind 0x{kind:X2} (clients send 0x01 and 0x05)");
+            return;
+        }
+
+        if (ClientRequestDecoder.IsCancel(message))
         {
             // Nothing is answered to a CANCEL: the request it names is answered (504, or not at all) by its owner.
             var key = CourierFrame5.ReadCancel(message[message.Count - 1]);
@@ -96,15 +98,28 @@ internal sealed class ClientFrontEnd
             return;
         }
 
-        if (rejection is not null)
+        request.BindClientToUser();
+        Admit(request);
+    }
+
+    /// <summary>
+    /// A message that reads as a batch and serves no request (too large, of an unknown kind, or with no readable record):
+    /// decoded as the stock REQ request it may also be (a body that happens to start so) and answered 400, so that such a
+    /// client is told rather than left waiting. A Courier client sends none: a lone record goes in its one-message form.
+    /// </summary>
+    private void RejectWhole(MessageFrames message, string reason)
+    {
+        var request = Rent();
+        request.UserId = message.UserId;
+        var frames = request.TakeFrames(message, PeerId(message[0]));
+        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
-            request.Reject(rejection);
-        }
-        else
-        {
-            request.BindClientToUser();
+            Dropped(frames.Length, dropReason!);
+            Release(request);
+            return;
         }
 
+        request.Reject(reason);
         Admit(request);
     }
 
@@ -118,6 +133,7 @@ internal sealed class ClientFrontEnd
         if (Batch.TooLarge(message.Length(message.Count - 1)) is { } tooLarge)
         {
             Dropped(message.Count, tooLarge);
+            RejectWhole(message, tooLarge + ": not served");
             return;
         }
 
@@ -135,8 +151,10 @@ internal sealed class ClientFrontEnd
         // One CURVE peer per message: its identity is bound once for all the batch's records.
         var client = userId is not null && !reader.Client.IsNone ? reader.Client.BoundTo(userId) : reader.Client;
         var courier5 = Batch.HasClient(message[message.Count - 1][6]);
+        var read = 0;
         while (reader.TryRead(out var record))
         {
+            read++;
             var service = ClientRequestDecoder.ServiceName(record.Tag);
             var body = Batch.Keep(shared, record.BodyOffset, record.Body);
             Delivery delivery = default;
@@ -151,6 +169,11 @@ internal sealed class ClientFrontEnd
         if (reader.Malformed)
         {
             Dropped(message.Count, "a batch with a malformed record: the rest of it is ignored");
+        }
+
+        if (read == 0)
+        {
+            RejectWhole(message, "a batch with no readable record: not served");
         }
     }
 

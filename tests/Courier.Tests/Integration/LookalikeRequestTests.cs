@@ -8,10 +8,11 @@ using NetMQ.Sockets;
 namespace Courier.Tests.Integration;
 
 /// <summary>
-/// A courier/5 CANCEL is never answered, so only a message that is one may be read as one: a stock client's request whose
-/// body happens to end in an empty frame and a CANCEL-shaped frame must be answered like any other (protocol.md §8).
+/// A stock REQ or 7/MDP client's request whose body happens to look like one of Courier's own messages is answered, never
+/// left waiting: a courier/5 CANCEL is never answered, so only a message that is one is read as one (protocol.md §8), and
+/// a message read as a batch that serves no request is answered 400 as a stock request (§6).
 /// </summary>
-public sealed class CancelFramingTests
+public sealed class LookalikeRequestTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
@@ -55,6 +56,48 @@ public sealed class CancelFramingTests
         Assert.Equal(CancelShaped, frames[^1]);
         Assert.Empty(frames[^2]);
         await canary.AssertUnharmedAsync();
+    }
+
+    [Theory]
+    [InlineData("CURB03\u0001")]
+    [InlineData("CURB03\u0001garbage")]
+    [InlineData("CURB03\u0005short")]
+    public async Task A_req_request_read_as_a_batch_without_a_readable_record_is_answered_400_by_a_server(string body)
+    {
+        await using var server = await TestServer.StartAsync(o => o with { DefaultService = "echo" });
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
+
+        client.SendMoreFrameEmpty().SendFrame(Encoding.ASCII.GetBytes(body));
+
+        AssertAnswered400(client, "no readable record");
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
+    public async Task A_req_request_read_as_a_batch_without_a_readable_record_is_answered_400_through_a_broker()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        await using var worker = await TestBroker.StartWorkerAsync(
+            broker.Endpoint!, "w1", handler: (request, _) => ValueTask.FromResult(request.Frames));
+        await using var canary = await Canary.StartAsync(broker.Endpoint!);
+        using var client = Dealer(broker.Endpoint!);
+
+        client.SendMoreFrameEmpty().SendFrame("CURB03\u0001garbage"u8.ToArray());
+
+        AssertAnswered400(client, "no readable record");
+        await canary.AssertUnharmedAsync();
+    }
+
+    /// <summary>The stock REQ answer to what cannot be served: the delimiter, the status, why.</summary>
+    private static void AssertAnswered400(DealerSocket client, string why)
+    {
+        var frames = new List<byte[]>();
+        Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), "the request was read as a batch and never answered");
+        Assert.Equal(3, frames.Count);
+        Assert.Empty(frames[0]);
+        Assert.Equal("400", Encoding.ASCII.GetString(frames[1]));
+        Assert.Contains(why, Encoding.UTF8.GetString(frames[2]), StringComparison.Ordinal);
     }
 
     private static DealerSocket Dealer(string endpoint)
