@@ -87,6 +87,53 @@ public sealed class ServerBatchTests
     }
 
     [Fact]
+    public async Task A_batch_whose_later_record_is_malformed_serves_those_before_it_and_is_not_also_answered_400()
+    {
+        var logs = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs });
+        using var client = Dealer(server.Endpoint!);
+
+        // Two readable records, then three bytes where the next record's 8-byte id should be.
+        byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "a"), (8UL, "echo", "b")]), 0, 0, 0];
+        client.SendMoreFrameEmpty().SendFrame(frame);
+
+        var seen = await ReceiveRepliesAsync(client, 2);
+        Assert.Equal([("200", "a"), ("200", "b")], seen.OrderBy(p => p.Key).Select(p => p.Value));
+        await Poll.UntilAsync(() => logs.Contains("a batch with a malformed record"), Wait, "the malformed rest logged");
+        var frames = new List<byte[]>();
+        Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(500), ref frames!), "the batch was also answered as a whole");
+    }
+
+    [Fact]
+    public async Task A_batch_behind_an_envelope_its_replies_would_repeat_too_often_is_answered_400_once_and_not_served()
+    {
+        var ran = 0;
+        await using var server = await TestServer.StartAsync(map: s => s.Map("counted", (request, _) =>
+        {
+            Interlocked.Increment(ref ran);
+            return ValueTask.FromResult(request.Frames);
+        }));
+        await using var canary = await Canary.StartAsync(server.Endpoint!);
+        using var client = Dealer(server.Endpoint!);
+
+        // 100 empty-bodied records behind a 255-byte hop: every reply would carry the hop, 100 times what was sent for it.
+        var hop = Enumerable.Repeat((byte)'h', 255).ToArray();
+        var records = Enumerable.Range(1, 100).Select(i => ((ulong)i, "counted", ""));
+        client.SendMoreFrame(hop).SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, records));
+
+        var frames = new List<byte[]>();
+        Assert.True(client.TryReceiveMultipartBytes(Wait, ref frames!), "the batch was not answered");
+        Assert.Equal(4, frames.Count);
+        Assert.Equal(hop, frames[0]);
+        Assert.Empty(frames[1]);
+        Assert.Equal("400", Encoding.ASCII.GetString(frames[2]));
+        Assert.Contains("their replies would repeat it", Encoding.UTF8.GetString(frames[3]), StringComparison.Ordinal);
+        Assert.False(client.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(500), ref frames!), "a record was answered too");
+        Assert.Equal(0, Volatile.Read(ref ran));
+        await canary.AssertUnharmedAsync();
+    }
+
+    [Fact]
     public async Task A_batch_of_a_kind_no_client_sends_is_answered_400_not_served_as_a_plain_requests_body()
     {
         // A newer kind reaching this build (a client that reconnected to an older instance) must not run the default

@@ -114,7 +114,7 @@ internal sealed class ClientFrontEnd
         var frames = request.TakeFrames(message, PeerId(message[0]));
         if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
-            Dropped(frames.Length, dropReason!);
+            Dropped(frames.Length, $"{reason}, nor answered: {dropReason}");
             Release(request);
             return;
         }
@@ -139,7 +139,7 @@ internal sealed class ClientFrontEnd
 
         if (ClientRequestDecoder.BatchEnvelopeProblem(message, Batch.CountRecords(message[message.Count - 1])) is { } problem)
         {
-            Dropped(message.Count, "a batch with " + problem);
+            RejectWhole(message, "a batch with " + problem + ": not served");
             return;
         }
 
@@ -166,14 +166,13 @@ internal sealed class ClientFrontEnd
             Admit(request);
         }
 
-        if (reader.Malformed)
-        {
-            Dropped(message.Count, "a batch with a malformed record: the rest of it is ignored");
-        }
-
         if (read == 0)
         {
             RejectWhole(message, "a batch with no readable record: not served");
+        }
+        else if (reader.Malformed)
+        {
+            Dropped(message.Count, "a batch with a malformed record: the rest of it is ignored");
         }
     }
 
