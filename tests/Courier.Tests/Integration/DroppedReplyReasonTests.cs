@@ -58,8 +58,17 @@ public sealed class DroppedReplyReasonTests
             }
             catch (TimeoutException)
             {
-                // Seen once in a full run of each transport, never alone: say what the server did instead.
-                Assert.Fail($"no refusal at the high-water mark after {Volatile.Read(ref sent)} requests written ({writing.Status}); {server.InFlight} in flight; the server logged:\n"
+                // Seen once in a full run of each transport, never alone, with the server logging nothing and one request
+                // in flight: say whether the server froze (the canary stuck, the pool fine) or the whole process starved
+                // (the pool's queue growing, its completions flat).
+                var inFlight = server.InFlight;
+                var answered = canary.Answered;
+                var completed = ThreadPool.CompletedWorkItemCount;
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                Assert.Fail($"no refusal at the high-water mark after {Volatile.Read(ref sent)} requests written ({writing.Status}); "
+                    + $"in flight {inFlight}, then {server.InFlight} a second later; the canary answered {answered}, then {canary.Answered}, "
+                    + $"with {canary.ErrorCount} errors; the thread pool {ThreadPool.ThreadCount} threads, {ThreadPool.PendingWorkItemCount} items "
+                    + $"pending, {ThreadPool.CompletedWorkItemCount - completed} completed in that second; the server logged:\n"
                     + string.Join('\n', logs.Entries.Take(30).Select(e => $"{e.Level}: {e.Message}")));
             }
             finally

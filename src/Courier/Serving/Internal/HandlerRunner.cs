@@ -284,7 +284,10 @@ internal sealed class HandlerRunner<TContext>(
 
     private void DrainCompletions()
     {
-        Volatile.Write(ref _completionsScheduled, 0);
+        // A full fence, not a release: with a plain store the queue below could be read before the cleared flag was seen,
+        // and a completion enqueued in between found the flag still set, posted no drain, and waited for the next
+        // completion (forever, on a quiet server: its caller timed out). Store then load needs the fence, as the loops'.
+        Interlocked.Exchange(ref _completionsScheduled, 0);
         while (_completions.TryDequeue(out var completion))
         {
             if (completion.Call is { } call)
