@@ -20,7 +20,7 @@ public sealed class ServerBatchTests
         await using var server = await TestServer.StartAsync(
             o => o with { RunHandlersInline = inline },
             s => s.Map("upper", (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([Encoding.UTF8.GetBytes(request.BodyText.ToUpperInvariant())])));
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         var requests = Enumerable.Range(1, 16).Select(i => ((ulong)i, "upper", $"req {i}")).ToList();
         byte[] frame = [.. BatchFrames.Build(1, [.. requests, (100, "nosuch", "x"), (101, "bad\u0001name", "x"), (102, "mmi.courier", "courier/3")]), 9, 9];
@@ -70,7 +70,7 @@ public sealed class ServerBatchTests
         var logs = new RecordingLoggerFactory();
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs });
         await using var canary = await Canary.StartAsync(server.Endpoint!);
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "x")]), .. Enumerable.Repeat((byte)0xFF, Batch.LargeMaxFrameLength)];
         client.SendMoreFrameEmpty().SendFrame(frame);
@@ -91,7 +91,7 @@ public sealed class ServerBatchTests
     {
         var logs = new RecordingLoggerFactory();
         await using var server = await TestServer.StartAsync(o => o with { LoggerFactory = logs });
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         // Two readable records, then three bytes where the next record's 8-byte id should be.
         byte[] frame = [.. BatchFrames.Build(1, [(7UL, "echo", "a"), (8UL, "echo", "b")]), 0, 0, 0];
@@ -114,7 +114,7 @@ public sealed class ServerBatchTests
             return ValueTask.FromResult(request.Frames);
         }));
         await using var canary = await Canary.StartAsync(server.Endpoint!);
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         // 100 empty-bodied records behind a 255-byte hop: every reply would carry the hop, 100 times what was sent for it.
         var hop = Enumerable.Repeat((byte)'h', 255).ToArray();
@@ -148,7 +148,7 @@ public sealed class ServerBatchTests
                 return ValueTask.FromResult(request.Frames);
             }));
         await using var canary = await Canary.StartAsync(server.Endpoint!);
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(0x0B, [(7UL, "plain", "x")]));
 
@@ -173,7 +173,7 @@ public sealed class ServerBatchTests
                 await release.Task;
                 return [request.Frames[0]];
             }));
-        using var client = Dealer(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 6).Select(i => ((ulong)i, "held", $"r{i}"))));
 
@@ -191,7 +191,7 @@ public sealed class ServerBatchTests
     public async Task Requests_of_a_batch_past_the_brokers_queue_limit_are_answered_503_each()
     {
         await using var broker = await TestBroker.StartAsync(o => o with { MaxQueuedPerService = 2 });
-        using var client = Dealer(broker.Endpoint!);
+        using var client = TestDealer.Connect(broker.Endpoint!);
 
         // No worker: two requests queue, the other three are refused.
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 5).Select(i => ((ulong)i, "nobody", $"r{i}"))));
@@ -203,14 +203,6 @@ public sealed class ServerBatchTests
         await using var worker = await TestBroker.StartWorkerAsync(broker.Endpoint!, "late", service: "nobody", handler: (request, _) => ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>(request.Frames));
         seen = await ReceiveRepliesAsync(client, 2);
         Assert.Equal([("200", "r1"), ("200", "r2")], seen.OrderBy(p => p.Key).Select(p => p.Value));
-    }
-
-    private static DealerSocket Dealer(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
     }
 
     /// <summary>Collects <paramref name="count"/> replies, batched or not, by request id.</summary>
@@ -246,7 +238,7 @@ public sealed class ServerBatchTests
         await using var broker = await TestBroker.StartAsync();
         foreach (var endpoint in new[] { server.Endpoint!, broker.Endpoint! })
         {
-            using var client = Dealer(endpoint);
+            using var client = TestDealer.Connect(endpoint);
             var probe = new NetMQMessage();
             probe.AppendEmptyFrame();
             probe.Append("MDPC01");

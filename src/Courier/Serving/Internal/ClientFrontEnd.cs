@@ -88,18 +88,30 @@ internal sealed class ClientFrontEnd
             return;
         }
 
+        if (Decode(message) is { } request)
+        {
+            request.BindClientToUser();
+            Admit(request);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="message"/> as a lone request of its own, or null when it has no reply address (dropped, logged
+    /// with <paramref name="rejection"/> when it was to be rejected).
+    /// </summary>
+    private InboundRequest? Decode(MessageFrames message, string? rejection = null)
+    {
         var request = Rent();
         request.UserId = message.UserId;
         var frames = request.TakeFrames(message, PeerId(message[0]));
-        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
+        if (ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
         {
-            Dropped(frames.Length, dropReason!);
-            Release(request);
-            return;
+            return request;
         }
 
-        request.BindClientToUser();
-        Admit(request);
+        Dropped(frames.Length, rejection is null ? dropReason! : $"{rejection}, nor answered: {dropReason}");
+        Release(request);
+        return null;
     }
 
     /// <summary>
@@ -109,18 +121,11 @@ internal sealed class ClientFrontEnd
     /// </summary>
     private void RejectWhole(MessageFrames message, string reason)
     {
-        var request = Rent();
-        request.UserId = message.UserId;
-        var frames = request.TakeFrames(message, PeerId(message[0]));
-        if (!ClientRequestDecoder.TryDecode(frames, request, _defaultService, out var dropReason))
+        if (Decode(message, reason) is { } request)
         {
-            Dropped(frames.Length, $"{reason}, nor answered: {dropReason}");
-            Release(request);
-            return;
+            request.Reject(reason);
+            Admit(request);
         }
-
-        request.Reject(reason);
-        Admit(request);
     }
 
     /// <summary>
