@@ -39,10 +39,8 @@ public sealed class BrokerBoundsTests
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
         // A stock 7/MDP client waits for a worker however long: each name it asks for holds a service while it is connected.
-        using (var attacker = new DealerSocket())
+        using (var attacker = TestDealer.Connect(broker.Endpoint!))
         {
-            attacker.Options.Linger = TimeSpan.Zero;
-            attacker.Connect(broker.Endpoint!);
             const int Names = 3000;
             for (var i = 0; i < Names; i++)
             {
@@ -80,9 +78,7 @@ public sealed class BrokerBoundsTests
 
         // A stock 7/MDP client's requests wait for a worker without a deadline: 49 names fill the broker's places, and
         // would keep them for as long as the client stays connected.
-        using var squatter = new DealerSocket();
-        squatter.Options.Linger = TimeSpan.Zero;
-        squatter.Connect(broker.Endpoint!);
+        using var squatter = TestDealer.Connect(broker.Endpoint!);
         for (var i = 0; i < 49; i++)
         {
             squatter.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame($"name-{i}").SendFrame("x");
@@ -102,9 +98,7 @@ public sealed class BrokerBoundsTests
         Assert.Equal(50, await ServiceCountAsync(observer));
 
         // A stock worker's READY takes a place too; its second READY (7/MDP allows one) is refused, and takes none.
-        using var stock = new DealerSocket();
-        stock.Options.Linger = TimeSpan.Zero;
-        stock.Connect(broker.Endpoint!);
+        using var stock = TestDealer.Connect(broker.Endpoint!);
         stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("stock");
         Assert.True(squatter.TryReceiveMultipartBytes(Wait, ref frames!), "the stock worker's READY took no place");
         Assert.Equal("404", Encoding.UTF8.GetString(frames[3]));
@@ -235,10 +229,8 @@ public sealed class BrokerBoundsTests
         await using var observer = TestServer.Client(broker.Endpoint!);
         await using var staying = Attacker(broker.Endpoint!);
         var waiting = Enumerable.Range(0, 30).Select(i => staying.RequestAsync($"later-{i % 3}", "x")).ToArray();
-        using (var leaving = new DealerSocket())
+        using (var leaving = TestDealer.Connect(broker.Endpoint!))
         {
-            leaving.Options.Linger = TimeSpan.Zero;
-            leaving.Connect(broker.Endpoint!);
             for (var i = 0; i < 20; i++)
             {
                 leaving.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame($"later-{i % 2}").SendFrame("x");
@@ -318,8 +310,8 @@ public sealed class BrokerBoundsTests
         // Joining a queued request takes the repeat's frames, body and all: a 1-byte request counted in the queue's bytes
         // could become one of several MiB, never checked against MaxRequestSize (1 KiB here) nor counted.
         await using var broker = await StartAsync(o => o with { MaxRequestSize = 1024, ServiceGracePeriod = TimeSpan.FromSeconds(30) });
-        using var first = RawCourier5.Connect(broker.Endpoint!);
-        using var repeat = RawCourier5.Connect(broker.Endpoint!);
+        using var first = TestDealer.Connect(broker.Endpoint!);
+        using var repeat = TestDealer.Connect(broker.Endpoint!);
         await using var observer = TestServer.Client(broker.Endpoint!);
 
         RawCourier5.Send(first, 7, "x", service: "sink");
@@ -334,9 +326,7 @@ public sealed class BrokerBoundsTests
     /// <summary>A raw courier/4 worker connection sending READY for <c>svc-FROM</c> up to, not including, <c>svc-TO</c>.</summary>
     private static DealerSocket RegisterServices(string endpoint, int from, int to)
     {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
+        var socket = TestDealer.Connect(endpoint);
         for (var i = from; i < to; i++)
         {
             socket.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame("\u0001").SendMoreFrame($"svc-{i:D4}").SendFrame("courier/4 capacity=1 name=many");

@@ -180,9 +180,7 @@ public sealed class BrokerFaultTests
         // Three workers in turn take the request and die (their connections drop) without replying.
         for (var i = 0; i < 3; i++)
         {
-            using var victim = new DealerSocket();
-            victim.Options.Linger = TimeSpan.Zero;
-            victim.Connect(broker.Endpoint!);
+            using var victim = TestDealer.Connect(broker.Endpoint!);
             victim.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpCommand.Ready]).SendFrame("fragile");
             var request = new List<byte[]>();
             while (victim.TryReceiveMultipartBytes(TimeSpan.FromSeconds(10), ref request!) && request[2][0] != MdpCommand.Request)

@@ -52,9 +52,7 @@ public sealed class BrokerLogBoundsTests
         await using var observer = TestServer.Client(broker.Endpoint!);
 
         const int cycles = 500;
-        using var churn = new DealerSocket();
-        churn.Options.Linger = TimeSpan.Zero;
-        churn.Connect(broker.Endpoint!);
+        using var churn = TestDealer.Connect(broker.Endpoint!);
         for (var i = 0; i < cycles; i++)
         {
             churn.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame("cycle");
@@ -83,9 +81,7 @@ public sealed class BrokerLogBoundsTests
         await using var canaryWorker = await Canary.StartWorkerAsync(broker.Endpoint!);
         await using var canary = await Canary.StartAsync(broker.Endpoint!, "canary");
 
-        using var junk = new DealerSocket();
-        junk.Options.Linger = TimeSpan.Zero;
-        junk.Connect(broker.Endpoint!);
+        using var junk = TestDealer.Connect(broker.Endpoint!);
         var command = new byte[1024 * 1024];
         command.AsSpan().Fill(0xAB);
         junk.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendFrame(command);

@@ -223,13 +223,7 @@ public sealed class BrokerProtocolTests(BrokerProcessFixture broker) : IClassFix
         Assert.Equal((1, 0, 0, 1L, 0L), stats);
     }
 
-    private DealerSocket Connect()
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(broker.Endpoint);
-        return socket;
-    }
+    private DealerSocket Connect() => TestDealer.Connect(broker.Endpoint);
 
     private static void Send(DealerSocket socket, string[] frames)
     {

@@ -15,9 +15,7 @@ public sealed class DeadlineCancelTests
     public async Task The_broker_answers_504_instead_of_dispatching_a_request_whose_budget_ran_out_in_its_queue()
     {
         await using var broker = await TestBroker.StartAsync(o => o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan });
-        using var dealer = new DealerSocket();
-        dealer.Options.Linger = TimeSpan.Zero;
-        dealer.Connect(broker.Endpoint!);
+        using var dealer = TestDealer.Connect(broker.Endpoint!);
         dealer.SendMoreFrameEmpty().SendMoreFrame(Request(1, "late", budgetMs: 200)).SendFrame("x");
 
         var reply = new List<byte[]>();
@@ -253,9 +251,7 @@ public sealed class DeadlineCancelTests
             await TestBroker.WaitForWorkersAsync(client, "wait", 1);
         }
 
-        using var dealer = new DealerSocket();
-        dealer.Options.Linger = TimeSpan.Zero;
-        dealer.Connect(broker.Endpoint!);
+        using var dealer = TestDealer.Connect(broker.Endpoint!);
         const int Requests = 20;
         for (var id = 1UL; id <= Requests; id++)
         {

@@ -36,7 +36,7 @@ public sealed class DisconnectForgeryTests
     public async Task A_client_sending_a_disconnect_notice_keeps_its_queued_request(string form)
     {
         await using var broker = await TestBroker.StartAsync(o => o with { ServiceGracePeriod = Timeout.InfiniteTimeSpan });
-        using var client = Connect(broker.Endpoint!);
+        using var client = TestDealer.Connect(broker.Endpoint!);
         Send(client, [[], "MDPC01"u8.ToArray(), "forged"u8.ToArray(), "queued"u8.ToArray()]);
         Send(client, Forged(form));
 
@@ -57,7 +57,7 @@ public sealed class DisconnectForgeryTests
         // Slow heartbeats: the raw worker sends none.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
-        using var worker = Connect(broker.Endpoint!);
+        using var worker = TestDealer.Connect(broker.Endpoint!);
         Send(worker, [[], "MDPW01"u8.ToArray(), [1], "forged-w"u8.ToArray(), "courier/2 capacity=2"u8.ToArray()]);
         await TestBroker.WaitForWorkersAsync(client, "forged-w", 1);
         var pending = client.RequestAsync("forged-w", "hello");
@@ -71,13 +71,6 @@ public sealed class DisconnectForgeryTests
         Assert.Single(await TestBroker.WorkersAsync(client, "forged-w"));
     }
 
-    private static DealerSocket Connect(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
-    }
 
     private static void Send(DealerSocket socket, byte[][] frames)
     {

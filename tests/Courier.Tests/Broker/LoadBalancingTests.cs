@@ -73,9 +73,7 @@ public sealed class LoadBalancingTests
         }
 
         // One message of 20 records from one client: the broker handles it in one turn.
-        using var dealer = new DealerSocket();
-        dealer.Options.Linger = TimeSpan.Zero;
-        dealer.Connect(broker.Endpoint!);
+        using var dealer = TestDealer.Connect(broker.Endpoint!);
         dealer.SendMoreFrameEmpty().SendFrame(BatchFrames.Build(1, Enumerable.Range(1, 20).Select(i => ((ulong)i, "echo", $"r{i}"))));
 
         var served = new Dictionary<ulong, string>();

@@ -136,10 +136,8 @@ public sealed class MultiServiceWorkerTests
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(20) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });
         var pending = new List<(string Service, string Body, Task<CourierReply> Reply)>();
-        using (var doomed = new DealerSocket())
+        using (var doomed = TestDealer.Connect(broker.Endpoint!))
         {
-            doomed.Options.Linger = TimeSpan.Zero;
-            doomed.Connect(broker.Endpoint!);
             Send(doomed, "", "MDPW01", "\u0001", "alpha", "courier/4 capacity=5 name=doomed");
             Send(doomed, "", "MDPW01", "\u0001", "beta", "courier/4 capacity=5 name=doomed");
             await TestBroker.WaitForWorkersAsync(client, "alpha", 1);
@@ -183,9 +181,7 @@ public sealed class MultiServiceWorkerTests
         // The stock worker never heartbeats: a broker at the tests' 500 ms would drop it within seconds.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!);
-        using var stock = new DealerSocket();
-        stock.Options.Linger = TimeSpan.Zero;
-        stock.Connect(broker.Endpoint!);
+        using var stock = TestDealer.Connect(broker.Endpoint!);
         Send(stock, "", "MDPW01", "\u0001", "plain");
         await TestBroker.WaitForWorkersAsync(client, "plain", 1);
 

@@ -97,7 +97,7 @@ public sealed class OlderWorkerTests
         await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "orphaned")).Count == 0, Wait, "the silent worker given up");
 
         // An unregistered peer, and a registered worker of another service, each answer that token.
-        using (var stranger = Connect(broker.Endpoint!))
+        using (var stranger = TestDealer.Connect(broker.Endpoint!))
         {
             StockReply(stranger, token, "forged");
             await Poll.UntilAsync(() => logs.Contains("sent a REPLY but is not registered"), Wait, "the stranger's REPLY read");
@@ -114,18 +114,11 @@ public sealed class OlderWorkerTests
         Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
     }
 
-    private static DealerSocket Connect(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
-    }
 
     /// <summary>A stock 7/MDP worker of <paramref name="service"/> (READY with no capability), once the broker lists it.</summary>
     private static async Task<DealerSocket> StockWorkerAsync(string endpoint, Client.CourierClient client, string service)
     {
-        var stock = Connect(endpoint);
+        var stock = TestDealer.Connect(endpoint);
         stock.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendFrame(service);
         await TestBroker.WaitForWorkersAsync(client, service, 1);
         return stock;

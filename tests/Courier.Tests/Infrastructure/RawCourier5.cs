@@ -10,14 +10,6 @@ namespace Courier.Tests.Infrastructure;
 /// </summary>
 internal static class RawCourier5
 {
-    public static DealerSocket Connect(string endpoint)
-    {
-        var socket = new DealerSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
-    }
-
     /// <summary>A request of the client whose 16 identity bytes are all <paramref name="identity"/>.</summary>
     public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77)
     {

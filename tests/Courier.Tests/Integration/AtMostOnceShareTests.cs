@@ -40,11 +40,11 @@ public sealed class AtMostOnceShareTests
             .Map("flood", (_, _) => ValueTask.FromResult(reply)));
         await using var canary = await Canary.StartAsync(server.Endpoint!);
 
-        using var victim = Connect(server.Endpoint!);
+        using var victim = TestDealer.Connect(server.Endpoint!);
         Send(victim, 42, "10 EUR");
         Assert.Equal(("200", "paid 10 EUR (run 1)"), Receive(victim));
 
-        using var flooder = Connect(server.Endpoint!);
+        using var flooder = TestDealer.Connect(server.Endpoint!);
         for (var sent = 0; sent < floods; sent += window)
         {
             for (var i = 0; i < window; i++)
@@ -59,7 +59,7 @@ public sealed class AtMostOnceShareTests
         }
 
         // The victim reconnects and repeats: its remembered reply, not a second run and not 520.
-        using var again = Connect(server.Endpoint!);
+        using var again = TestDealer.Connect(server.Endpoint!);
         Send(again, 42, "10 EUR");
         Assert.Equal(("200", "paid 10 EUR (run 1)"), Receive(again));
         Assert.Equal(1, Volatile.Read(ref runs));

@@ -95,9 +95,7 @@ public sealed class FrameCountBoundTests
     {
         await using var broker = await TestBroker.StartAsync();
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = TimeSpan.FromSeconds(20), Retries = 0 });
-        using var worker = new DealerSocket();
-        worker.Options.Linger = TimeSpan.Zero;
-        worker.Connect(broker.Endpoint!);
+        using var worker = TestDealer.Connect(broker.Endpoint!);
         worker.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([Courier.Protocol.Internal.MdpWorker.Ready]).SendFrame("wide");
         await TestBroker.WaitForWorkersAsync(client, "wide", 1);
 

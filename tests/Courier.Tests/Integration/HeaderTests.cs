@@ -94,9 +94,7 @@ public sealed class HeaderTests
             }
         });
 
-        using var hostile = new DealerSocket();
-        hostile.Options.Linger = TimeSpan.Zero;
-        hostile.Connect(server.Endpoint!);
+        using var hostile = TestDealer.Connect(server.Endpoint!);
         byte[][] blocks =
         [
             [.. Enumerable.Range(0, CourierHeaders.MaxCount + 1).SelectMany(_ => (byte[])[1, (byte)'k', 0, 0])], // one too many

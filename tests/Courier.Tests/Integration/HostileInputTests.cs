@@ -116,13 +116,7 @@ public sealed class HostileInputTests(ServerProcessFixture server) : IClassFixtu
         Assert.Equal(["hop-a", "hop-b", "", "CURC02req-0001200", "one", "two"], reply);
     }
 
-    private DealerSocket Connect()
-    {
-        var dealer = new DealerSocket();
-        dealer.Options.Linger = TimeSpan.Zero;
-        dealer.Connect(server.Endpoint);
-        return dealer;
-    }
+    private DealerSocket Connect() => TestDealer.Connect(server.Endpoint);
 
     private List<string> RoundTrip(string[] frames)
     {

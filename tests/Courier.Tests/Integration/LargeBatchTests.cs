@@ -36,7 +36,7 @@ public sealed class LargeBatchTests
                 held.Add(ArrayOf(request.Frames[0]));
                 return ValueTask.FromResult(request.Frames);
             }));
-        using var client = RawCourier5.Connect(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         var bodies = Bodies(size);
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.BuildClient5(flags, bodies.Select(p => (p.Key, "echo", p.Value))));
@@ -161,7 +161,7 @@ public sealed class LargeBatchTests
         await using var broker = await TestBroker.StartAsync();
         await using var mmi = TestServer.Client(broker.Endpoint!);
         using var worker = await RawWorker.RegisterAsync(broker.Endpoint!, mmi, "echo", $"{version} capacity=100");
-        using var client = RawCourier5.Connect(broker.Endpoint!);
+        using var client = TestDealer.Connect(broker.Endpoint!);
 
         var bodies = Bodies(size);
         client.SendMoreFrameEmpty().SendFrame(BatchFrames.BuildClient5(LargeReplies, bodies.Select(p => (p.Key, "echo", p.Value))));
@@ -191,7 +191,7 @@ public sealed class LargeBatchTests
     public async Task A_server_whose_frames_are_bounded_below_a_courier7_batch_agrees_on_courier6_at_most(long maxFrameSize, string answer)
     {
         await using var server = await TestServer.StartAsync(o => o with { Transport = o.Transport with { MaxFrameSize = maxFrameSize } });
-        using var client = RawCourier5.Connect(server.Endpoint!);
+        using var client = TestDealer.Connect(server.Endpoint!);
 
         client.SendMoreFrameEmpty().SendMoreFrame("MDPC01").SendMoreFrame("mmi.courier").SendFrame("courier/7");
         var frames = new List<byte[]>();

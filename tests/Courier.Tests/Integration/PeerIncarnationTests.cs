@@ -185,9 +185,7 @@ public sealed class PeerIncarnationTests
         await using var server = topology == "server" ? await TestServer.StartAsync(map: s => s.Map("pay", pay)) : null;
         await using var broker = topology == "broker" ? await TestBroker.StartAsync() : null;
         await using var worker = broker is null ? null : await TestBroker.StartWorkerAsync(broker.Endpoint!, "w", service: "pay", handler: pay);
-        using var dealer = new DealerSocket();
-        dealer.Options.Linger = TimeSpan.Zero;
-        dealer.Connect(server?.Endpoint ?? broker!.Endpoint!);
+        using var dealer = TestDealer.Connect(server?.Endpoint ?? broker!.Endpoint!);
 
         // Its own incarnation, as any client learns it: the 8/MMI version query's answer.
         dealer.SendMultipartMessage(new NetMQMessage([NetMQFrame.Empty, new NetMQFrame("MDPC01"u8.ToArray()), new NetMQFrame("mmi.courier"u8.ToArray()), new NetMQFrame("courier/5"u8.ToArray())]));

@@ -28,8 +28,8 @@ public sealed class ServerAtMostOnceTests
         }, idempotent));
 
         // Two attempts on two connections (a client that reconnected), the first still running when the second comes.
-        using var first = Connect(server.Endpoint!);
-        using var secondSocket = Connect(server.Endpoint!);
+        using var first = TestDealer.Connect(server.Endpoint!);
+        using var secondSocket = TestDealer.Connect(server.Endpoint!);
         Send(first, 42, "10 EUR");
         await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the first attempt running");
         Send(secondSocket, 42, "10 EUR");
@@ -41,7 +41,7 @@ public sealed class ServerAtMostOnceTests
         Assert.Equal(("200", $"paid 10 EUR (run {secondRun})"), second);
 
         // A third attempt, after the answer: the remembered reply, or, idempotent, another run (nothing is remembered).
-        using var third = Connect(server.Endpoint!);
+        using var third = TestDealer.Connect(server.Endpoint!);
         Send(third, 42, "10 EUR");
         Assert.Equal(("200", $"paid 10 EUR (run {(idempotent ? secondRun + 1 : 1)})"), Receive(third));
         Assert.Equal(idempotent ? secondRun + 1 : expectedRuns, Volatile.Read(ref runs));
@@ -58,7 +58,7 @@ public sealed class ServerAtMostOnceTests
             return CourierBody.Text("never");
         }));
 
-        using var socket = Connect(server.Endpoint!);
+        using var socket = TestDealer.Connect(server.Endpoint!);
         Send(socket, 42, "10 EUR");
         await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the handler running");
         SendCancel(socket, 42);
@@ -90,13 +90,13 @@ public sealed class ServerAtMostOnceTests
                 s.Map("ping", (_, _) => ValueTask.FromResult(CourierBody.Text("pong")));
             });
 
-        using var first = Connect(server.Endpoint!);
+        using var first = TestDealer.Connect(server.Endpoint!);
         Send(first, 42, "10 EUR");
         await Poll.UntilAsync(() => Volatile.Read(ref runs) == 1, what: "the first attempt running");
 
         // Connected before the stop: a stopping server takes no new connections.
-        using var probe = Connect(server.Endpoint!);
-        using var again = Connect(server.Endpoint!);
+        using var probe = TestDealer.Connect(server.Endpoint!);
+        using var again = TestDealer.Connect(server.Endpoint!);
         var id = 100UL;
         Send(probe, ++id, "?", "ping");
         Assert.Equal("200", Receive(probe).Status);
@@ -142,7 +142,7 @@ public sealed class ServerAtMostOnceTests
                 return CourierBody.Text("never");
             }));
 
-        using var socket = Connect(server.Endpoint!);
+        using var socket = TestDealer.Connect(server.Endpoint!);
         Send(socket, 1, "running");
         await Poll.UntilAsync(() => { lock (runs) { return runs.Count == 1; } }, what: "the first request holding the one handler");
         Send(socket, 2, "waiting");

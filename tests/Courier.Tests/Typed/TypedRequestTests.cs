@@ -91,7 +91,7 @@ public sealed class TypedRequestTests
             : s.Map("stock", forever, TypedJson.Default.StockQuery, TypedJson.Default.StockLevel, idempotent: true));
         // Read on the wire: a client takes a 503 for a refusal and tries again elsewhere (a fresh connection here, which
         // the stopping server may or may not still take), so what it finally reports does not say what the server answered.
-        using var socket = RawCourier5.Connect(server.Endpoint!);
+        using var socket = TestDealer.Connect(server.Endpoint!);
         RawCourier5.Send(socket, 1, """{"sku":"fig"}""", service: "stock");
         await Poll.UntilAsync(() => server.InFlight == 1);
 
