@@ -49,7 +49,7 @@ public sealed class CourierClient : ICourierClient
         _loop = transport.CreateLoop("courier-client", _logger);
         var tick = TimeSpan.FromTicks(Math.Clamp(options.Timeout.Ticks / 20, TimeSpan.FromMilliseconds(5).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
         _engine = new ClientEngine(options, _loop, _logger);
-        _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd);
+        _loop.Start(tick, _engine.OnTick, _engine.OnTurnEnd, _engine.OnLoopStopped);
         _gauges = LiveGauges.Register(_engine);
     }
 

@@ -34,13 +34,17 @@ public sealed record CourierClientOptions
     /// <summary>
     /// How long one attempt waits for its reply before the request is sent again (alone, with the same id) and its
     /// connection is asked whether it is alive; a connection that does not answer within this long either is replaced.
+    /// Anything past a century (<see cref="TimeSpan.MaxValue"/>, say) counts as a century: no limit in practice.
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2.5);
 
     /// <summary>Resends after the first attempt; a request is sent at most <c>Retries + 1</c> times.</summary>
     public int Retries { get; init; } = 3;
 
-    /// <summary>Overall time limit of a request across all attempts; null for none beyond the attempts themselves.</summary>
+    /// <summary>
+    /// Overall time limit of a request across all attempts; null for none beyond the attempts themselves. Anything past a
+    /// century counts as a century.
+    /// </summary>
     public TimeSpan? Deadline { get; init; }
 
     /// <summary>Client protocol; <see cref="ClientProtocol.Auto"/> works against Courier and third-party 7/MDP peers alike.</summary>

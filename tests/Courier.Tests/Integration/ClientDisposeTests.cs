@@ -42,4 +42,36 @@ public sealed class ClientDisposeTests
             Assert.All(calls, c => Assert.IsType<CourierClosedException>(c.Exception?.InnerException));
         }
     }
+    [Fact]
+    public async Task A_call_still_out_when_the_loop_is_too_busy_to_close_the_client_in_time_ends_with_CourierClosedException()
+    {
+        // DisposeAsync posts the closing to the client's loop and waits 2 s for it; a loop busy all that while (here a
+        // continuation run inline that blocks it) never ran it, and the loop stopped with the call still in its table.
+        await using var server = await TestServer.StartAsync(map: s => s.Map("never", async (r, ct) =>
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            return r.Frames;
+        }));
+        var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromMinutes(1), Retries = 0, RunContinuationsInline = true });
+        var outstanding = client.RequestAsync("never", "x");
+        await Poll.UntilAsync(() => server.InFlight == 1, what: "the call out at the server");
+
+        using var blocking = new ManualResetEventSlim();
+        var blocker = client.RequestAsync("echo", "y").ContinueWith(
+            _ =>
+            {
+                blocking.Set();
+                Thread.Sleep(TimeSpan.FromSeconds(3.5)); // on the loop's thread: longer than DisposeAsync waits for it
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        Assert.True(blocking.Wait(TimeSpan.FromSeconds(30)), "the echo's continuation never ran");
+
+        await client.DisposeAsync();
+        await blocker.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var ended = await Assert.ThrowsAnyAsync<Exception>(() => outstanding.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.IsType<CourierClosedException>(ended);
+    }
 }

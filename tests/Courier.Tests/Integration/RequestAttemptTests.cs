@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Courier.Client;
 using Courier.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace Courier.Tests.Integration;
 
@@ -66,5 +67,69 @@ public sealed class RequestAttemptTests
         Assert.Equal("x", (await held).BodyText);
         await stop;
         await stopping.DisposeAsync();
+    }
+    [Fact]
+    public async Task On_a_connection_made_without_asking_the_first_probe_answer_is_not_taken_for_a_restarted_peer()
+    {
+        // ClientProtocol.Courier asks the peer nothing when it connects, so the first incarnation it hears of comes with
+        // the liveness probe of an expired attempt. Taken for a change, it failed every at-most-once request sent there
+        // before the probe with "outcome unknown" while the same live server ran them.
+        var slowRuns = 0;
+        var resent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var log = new RecordingLoggerFactory();
+        await using var server = await TestServer.StartAsync(map: s => s
+            .Map("slow", async (r, ct) =>
+            {
+                // The second run is the expired attempt's resend, which leaves with the probe.
+                if (Interlocked.Increment(ref slowRuns) == 2)
+                {
+                    resent.TrySetResult();
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(4), ct);
+                return r.Frames;
+            })
+            .Map("beside", async (r, ct) =>
+            {
+                // Answered only after the probe's answer has had time to reach the client.
+                await resent.Task.WaitAsync(ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+                return r.Frames;
+            }));
+        await using var client = TestServer.Client(server.Endpoint!, o => o with
+        {
+            Protocol = ClientProtocol.Courier,
+            Timeout = TimeSpan.FromSeconds(2),
+            Retries = 3,
+            LoggerFactory = log,
+        });
+
+        var slow = client.RequestAsync("slow", "s");
+        await Poll.UntilAsync(() => Volatile.Read(ref slowRuns) == 1, what: "the slow request running");
+        var beside = client.RequestAsync("beside", "b");
+
+        Assert.Equal("b", (await beside.WaitAsync(TimeSpan.FromSeconds(60))).BodyText);
+        Assert.Equal("s", (await slow.WaitAsync(TimeSpan.FromSeconds(60))).BodyText);
+        Assert.False(log.Contains("another incarnation"), log.AtLeast(LogLevel.Information));
+    }
+
+    [Theory]
+    [InlineData("timeout")]
+    [InlineData("deadline")]
+    public async Task A_timeout_or_deadline_of_TimeSpan_MaxValue_means_no_limit_not_one_already_past(string which)
+    {
+        // A timestamp plus TimeSpan.MaxValue overflowed: the attempt's or the request's end lay in the past, and the first
+        // tick failed the request with a timeout.
+        await using var server = await TestServer.StartAsync(map: s => s.Map("work", async (r, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(700), ct); // past a few of the client's ticks
+            return r.Frames;
+        }));
+        await using var client = TestServer.Client(server.Endpoint!, o => which == "timeout" ? o with { Timeout = TimeSpan.MaxValue } : o);
+        var options = which == "deadline" ? CourierRequestOptions.Default with { Deadline = TimeSpan.MaxValue } : CourierRequestOptions.Default;
+
+        var reply = await client.RequestAsync("work", "x", options).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("x", reply.BodyText);
     }
 }

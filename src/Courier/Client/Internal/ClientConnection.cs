@@ -107,6 +107,13 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public ulong? PeerIncarnation { get; set; }
 
+    /// <summary>
+    /// Whether <see cref="PeerIncarnation"/> was told by the peer (its negotiation answer, or a probe's): a connection made
+    /// with <see cref="ClientProtocol.Courier"/> asks nothing at first, and its first probe answer names the peer it
+    /// always had, not another.
+    /// </summary>
+    public bool IncarnationKnown { get; set; }
+
     /// <summary>At-most-once requests whose attempt expired, resent only once the probe's answer names the same peer.</summary>
     public List<PendingRequest>? HeldForProbe { get; private set; }
 

@@ -140,16 +140,38 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// <summary>Fails every outstanding request with <see cref="CourierClosedException"/>, closes the connections and takes no more.</summary>
     public void Dispose()
     {
+        FailAllClosed();
+        _pool.Dispose();
+    }
+
+    /// <summary>
+    /// The loop's stop hook: the client's disposal waits a while for <see cref="Dispose"/> to run on the loop, then stops
+    /// the loop anyway, and a loop busy all that while (an inline continuation that blocks, a long pause) never ran it.
+    /// What is still outstanding then fails here, so that no call waits forever. Its sockets are closed already.
+    /// </summary>
+    public void OnLoopStopped() => FailAllClosed();
+
+    private void FailAllClosed()
+    {
         _closed = true;
         var error = new CourierClosedException("The client was disposed before the reply arrived.");
-        foreach (var request in _table.Clear())
+        var all = _table.Clear();
+        try
         {
-            request.Cancellation.Dispose();
-            ClientTelemetry.Completed(request, _clock, error);
-            request.TrySetException(error);
+            foreach (var request in all)
+            {
+                request.Cancellation.Dispose();
+                ClientTelemetry.Completed(request, _clock, error);
+            }
         }
-
-        _pool.Dispose();
+        finally
+        {
+            // As in Complete: every call ends, whatever a listener does.
+            foreach (var request in all)
+            {
+                request.TrySetException(error);
+            }
+        }
     }
 
     public void SendRefused(ClientConnection connection, int requests) => _refusedSends.Add(connection.Endpoint, requests);
@@ -295,6 +317,13 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     public void ProbeAnswered(ClientConnection connection, ulong probeId, ulong? incarnation)
     {
         var now = _clock.GetTimestamp();
+        if (!connection.IncarnationKnown)
+        {
+            // Connected without asking (ClientProtocol.Courier): the first the connection hears of its peer, not a change.
+            connection.PeerIncarnation = incarnation;
+            connection.IncarnationKnown = true;
+        }
+
         // One that names none where one was named, or the reverse, is another peer too (an older or newer version).
         if (incarnation != connection.PeerIncarnation)
         {
@@ -516,13 +545,9 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     /// </summary>
     private uint Budget(PendingRequest request, long now)
     {
-        var giveUp = now + (TimeoutTicks * Math.Max(1, _options.MaxAttempts - request.Attempts + 1));
-        if (request.Deadline < giveUp)
-        {
-            giveUp = request.Deadline;
-        }
-
-        var ms = (giveUp - now) * 1000 / _clock.TimestampFrequency;
+        // In floating point: a century-long timeout times its attempts, or no deadline at all, is past a long.
+        var remaining = Math.Min((double)TimeoutTicks * Math.Max(1, _options.MaxAttempts - request.Attempts + 1), request.Deadline - (double)now);
+        var ms = remaining * 1000 / _clock.TimestampFrequency;
         return (uint)Math.Clamp(ms, 1, uint.MaxValue);
     }
 
@@ -542,19 +567,17 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             Remove(request);
             ClientTelemetry.Completed(request, _clock, null);
         }
-        catch
+        finally
         {
-            reply.Dispose(); // never handed over: what it was lent goes back
-            throw;
-        }
-
-        if (!request.TrySetResult(reply))
-        {
-            reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
-        }
-        else if (!_options.RunContinuationsInline)
-        {
-            _completedOnPool++;
+            // Even when a metrics or trace listener throws (the loop logs it): out of the table, the call must end here.
+            if (!request.TrySetResult(reply))
+            {
+                reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
+            }
+            else if (!_options.RunContinuationsInline)
+            {
+                _completedOnPool++;
+            }
         }
     }
 
@@ -568,9 +591,15 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             _pool.Close(connection);
         }
 
-        Remove(request);
-        ClientTelemetry.Completed(request, _clock, error);
-        request.TrySetException(error);
+        try
+        {
+            Remove(request);
+            ClientTelemetry.Completed(request, _clock, error);
+        }
+        finally
+        {
+            request.TrySetException(error); // as in Complete: whatever a listener does
+        }
     }
 
     /// <summary>Requests not yet completed: read off the loop by a metrics collection (a count, torn reads impossible).</summary>
@@ -586,5 +615,14 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
     }
 
-    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
+    /// <summary>
+    /// <paramref name="span"/> in timestamp units, at most a century: "forever" for a request, and small enough that a
+    /// timestamp plus it, or a few attempts of it, never overflows (TimeSpan.MaxValue would, and every deadline computed
+    /// from it would lie in the past).
+    /// </summary>
+    internal static long Ticks(TimeSpan span, long frequency) => (long)(Math.Min(span.TotalSeconds, MaxSpanSeconds) * frequency);
+
+    private long Ticks(TimeSpan span) => Ticks(span, _clock.TimestampFrequency);
+
+    private const double MaxSpanSeconds = 100 * 365.25 * 24 * 3600;
 }

@@ -209,6 +209,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
 
             var courier = connection.Negotiation.Mode == PeerMode.Courier;
             connection.PeerIncarnation = frames.Count > 5 ? ProtocolVersions.IncarnationOf(frames[5]) : null;
+            connection.IncarnationKnown = true;
             ClientLog.Negotiated(logger, connection.Endpoint, courier ? "Courier" : "plain 7/MDP");
             connection.SendHeldCancels();
             engine.Negotiated();

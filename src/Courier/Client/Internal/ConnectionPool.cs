@@ -41,7 +41,7 @@ internal sealed class ConnectionPool : IDisposable
         _unreachable = new CourierUnreachableException?[_endpoints.Count];
         _reopenAt = new long[_endpoints.Count];
         _refusedInRow = new int[_endpoints.Count];
-        _timeoutTicks = (long)(options.Timeout.TotalSeconds * options.TimeProvider.TimestampFrequency);
+        _timeoutTicks = ClientEngine.Ticks(options.Timeout, options.TimeProvider.TimestampFrequency);
     }
 
     /// <summary>
