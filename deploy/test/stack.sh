@@ -29,6 +29,10 @@ say() { echo "stack: $*" >&2; }
 # ---- the engine ------------------------------------------------------------------------------------------------
 
 # Written by `start`: ENGINE (docker|podman), DOCKER_HOST, CONTAINERS_CONF.
+write_env() {
+    printf 'ENGINE=%s\nDOCKER_HOST=%s\nCONTAINERS_CONF=%s\n' "$1" "$DOCKER_HOST" "${CONTAINERS_CONF:-}" >"$state/env"
+}
+
 load_env() {
     [ -f "$state/env" ] || die "not started: run $0 start first"
     # shellcheck disable=SC1091
@@ -73,7 +77,10 @@ EOF
         sleep 0.2
     done
     # No systemd here, so nothing runs the HEALTHCHECKs: this loop does, every 2 s for a container not yet healthy
-    # and every 10 s (the images' interval) for one that is.
+    # and every 10 s (the images' interval) for one that is. It reads the engine's settings from $state/env, written
+    # first: written after, a loop that started faster than this script went on died at once ("not started"), and no
+    # container ever turned healthy (seen once in CI on a loaded machine).
+    write_env podman
     setsid "$0" health-loop >"$state/health-loop.log" 2>&1 </dev/null &
     echo $! >"$state/health-loop.pid"
 }
@@ -134,7 +141,7 @@ start() {
         ENGINE=podman
         start_podman
     fi
-    printf 'ENGINE=%s\nDOCKER_HOST=%s\nCONTAINERS_CONF=%s\n' "$ENGINE" "$DOCKER_HOST" "${CONTAINERS_CONF:-}" >"$state/env"
+    write_env "$ENGINE"
     load_env
     say "engine: $ENGINE${DOCKER_HOST:+ at $DOCKER_HOST}"
     base_images

@@ -12,7 +12,9 @@ public enum ClientProtocol
 
     /// <summary>
     /// Courier framing without asking: pipelined, status in every reply. Only for Courier servers and brokers. Requests
-    /// are not batched, since only the probe's answer says whether the peer takes batches.
+    /// are not batched, since only the probe's answer says whether the peer takes batches, and carry no courier/5 identity
+    /// either: a resend after an attempt's timeout may run an at-most-once handler again, as with a peer from before
+    /// courier/5. Use <see cref="Auto"/> for the guarantees of docs/guide.md.
     /// </summary>
     Courier,
 
