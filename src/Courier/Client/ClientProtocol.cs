@@ -12,9 +12,10 @@ public enum ClientProtocol
 
     /// <summary>
     /// Courier framing without asking: pipelined, status in every reply. Only for Courier servers and brokers. Requests
-    /// are not batched, since only the probe's answer says whether the peer takes batches, and carry no courier/5 identity
-    /// either: a resend after an attempt's timeout may run an at-most-once handler again, as with a peer from before
-    /// courier/5. Use <see cref="Auto"/> for the guarantees of docs/guide.md.
+    /// are not batched, since only the probe's answer says whether the peer takes batches, and carry none of courier/5's
+    /// request metadata either (client identity, idempotent flag, time budget, headers and trace context; no CANCEL): a
+    /// resend after an attempt's timeout may run an at-most-once handler again, as with a peer from before courier/5.
+    /// Use <see cref="Auto"/> for the guarantees of docs/guide.md.
     /// </summary>
     Courier,
 

@@ -47,26 +47,38 @@ public sealed class ClientDisposeTests
     {
         // DisposeAsync posts the closing to the client's loop and waits 2 s for it; a loop busy all that while (here a
         // continuation run inline that blocks it) never ran it, and the loop stopped with the call still in its table.
-        await using var server = await TestServer.StartAsync(map: s => s.Map("never", async (r, ct) =>
-        {
-            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
-            return r.Frames;
-        }));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(map: s => s
+            .Map("never", async (r, ct) =>
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+                return r.Frames;
+            })
+            .Map("gated", async (r, ct) =>
+            {
+                await gate.Task.WaitAsync(ct);
+                return r.Frames;
+            }));
         var client = TestServer.Client(server.Endpoint!, o => o with { Timeout = TimeSpan.FromMinutes(1), Retries = 0, RunContinuationsInline = true });
         var outstanding = client.RequestAsync("never", "x");
         await Poll.UntilAsync(() => server.InFlight == 1, what: "the call out at the server");
 
         using var blocking = new ManualResetEventSlim();
-        var blocker = client.RequestAsync("echo", "y").ContinueWith(
+        var onPool = true;
+        // Attached before the reply can come (the gate opens after), so that it runs inline, on the loop's thread.
+        var blocker = client.RequestAsync("gated", "y").ContinueWith(
             _ =>
             {
+                onPool = Thread.CurrentThread.IsThreadPoolThread;
                 blocking.Set();
                 Thread.Sleep(TimeSpan.FromSeconds(3.5)); // on the loop's thread: longer than DisposeAsync waits for it
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
-        Assert.True(blocking.Wait(TimeSpan.FromSeconds(30)), "the echo's continuation never ran");
+        gate.SetResult();
+        Assert.True(blocking.Wait(TimeSpan.FromSeconds(30)), "the continuation never ran");
+        Assert.False(onPool, "the continuation ran on the thread pool, not on the client's loop");
 
         await client.DisposeAsync();
         await blocker.WaitAsync(TimeSpan.FromSeconds(30));

@@ -65,7 +65,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         if (request.Task.IsCompleted)
         {
-            ClientTelemetry.Cancelled(request);
+            ClientTelemetry.Cancelled(request, _logger);
             return; // cancelled before the loop saw it
         }
 
@@ -92,7 +92,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             return;
         }
 
-        ClientTelemetry.Cancelled(request);
+        ClientTelemetry.Cancelled(request, _logger);
         SendCancel(request, connection);
 
         if (plain)
@@ -161,12 +161,12 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             foreach (var request in all)
             {
                 request.Cancellation.Dispose();
-                ClientTelemetry.Completed(request, _clock, error);
+                ClientTelemetry.Completed(request, _clock, error, _logger);
             }
         }
         finally
         {
-            // As in Complete: every call ends, whatever a listener does.
+            // As in Complete: every call ends, whatever went wrong on the way.
             foreach (var request in all)
             {
                 request.TrySetException(error);
@@ -255,7 +255,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
 
         request.Attempts++;
-        ClientTelemetry.Retried(request);
+        ClientTelemetry.Retried(request, _logger);
         if (request.Connection is not { } connection)
         {
             Arm(request, now); // still waiting for a connection that can take it
@@ -455,7 +455,7 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
             }
 
             request.Attempts++;
-            ClientTelemetry.Retried(request);
+            ClientTelemetry.Retried(request, _logger);
             Arm(request, _clock.GetTimestamp());
         }
 
@@ -565,11 +565,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         try
         {
             Remove(request);
-            ClientTelemetry.Completed(request, _clock, null);
+            ClientTelemetry.Completed(request, _clock, null, _logger);
         }
         finally
         {
-            // Even when a metrics or trace listener throws (the loop logs it): out of the table, the call must end here.
+            // Out of the table, the call ends here, whatever went wrong on the way.
             if (!request.TrySetResult(reply))
             {
                 reply.Dispose(); // the caller gave up first: what it would have been lent goes back now
@@ -594,11 +594,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         try
         {
             Remove(request);
-            ClientTelemetry.Completed(request, _clock, error);
+            ClientTelemetry.Completed(request, _clock, error, _logger);
         }
         finally
         {
-            request.TrySetException(error); // as in Complete: whatever a listener does
+            request.TrySetException(error); // as in Complete
         }
     }
 

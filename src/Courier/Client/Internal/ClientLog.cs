@@ -24,4 +24,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(7, LogLevel.Information, "Peer at {Endpoint} answered as another incarnation: it restarted, or the redialled connection reached another; of the {Held} request(s) it held, those that may have run and are not idempotent fail as outcome unknown, the rest are sent again; its connection takes no new requests and closes once it holds none")]
     public static partial void PeerRestarted(ILogger logger, string endpoint, int held);
+
+    [LoggerMessage(8, LogLevel.Warning, "A metrics or trace listener threw while the client recorded a request to '{Service}'; the request goes on as if it had not")]
+    public static partial void ListenerThrew(ILogger logger, string service, Exception exception);
 }

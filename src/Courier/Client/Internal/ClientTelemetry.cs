@@ -1,11 +1,30 @@
 using Courier.Diagnostics.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace Courier.Client.Internal;
 
-/// <summary>A request's metrics and span, at its end: <c>rpc.client.call.duration</c> and the Client span. Loop thread.</summary>
+/// <summary>
+/// A request's metrics and span, at its end: <c>rpc.client.call.duration</c> and the Client span. Loop thread. Listeners
+/// are the application's code, run here: one that throws is logged and has no effect on the request (it had left the
+/// table before its duration was recorded, and was never completed; a retry's count came before its resend).
+/// </summary>
 internal static class ClientTelemetry
 {
-    public static void Completed(PendingRequest request, TimeProvider clock, Exception? error)
+    public static void Completed(PendingRequest request, TimeProvider clock, Exception? error, ILogger logger)
+    {
+        try
+        {
+            Record(request, clock, error);
+        }
+#pragma warning disable CA1031 // a listener's exception must not end a call, or the rest of a batch of replies
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ClientLog.ListenerThrew(logger, request.Service, ex);
+        }
+    }
+
+    private static void Record(PendingRequest request, TimeProvider clock, Exception? error)
     {
         var (status, errorType) = Outcome(error);
         if (CourierMetrics.ClientDuration.Enabled && request.StartedAt != 0)
@@ -52,19 +71,37 @@ internal static class ClientTelemetry
     };
 
     /// <summary>The caller cancelled: its span ends, and no duration is recorded (the caller stopped waiting, not the peer).</summary>
-    public static void Cancelled(PendingRequest request)
+    public static void Cancelled(PendingRequest request, ILogger logger)
     {
-        if (request.Activity is { } activity)
+        try
         {
-            CourierTracing.Stop(activity, 0, "cancelled");
+            if (request.Activity is { } activity)
+            {
+                CourierTracing.Stop(activity, 0, "cancelled");
+            }
+        }
+#pragma warning disable CA1031 // as in Completed
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ClientLog.ListenerThrew(logger, request.Service, ex);
         }
     }
 
-    public static void Retried(PendingRequest request)
+    public static void Retried(PendingRequest request, ILogger logger)
     {
-        if (CourierMetrics.ClientRetries.Enabled)
+        try
         {
-            CourierMetrics.ClientRetries.Add(1, new KeyValuePair<string, object?>(CourierMetrics.MethodTag, request.Service));
+            if (CourierMetrics.ClientRetries.Enabled)
+            {
+                CourierMetrics.ClientRetries.Add(1, new KeyValuePair<string, object?>(CourierMetrics.MethodTag, request.Service));
+            }
+        }
+#pragma warning disable CA1031 // as in Completed
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ClientLog.ListenerThrew(logger, request.Service, ex);
         }
     }
 }

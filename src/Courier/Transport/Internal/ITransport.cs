@@ -113,8 +113,8 @@ internal interface ITransportLoop : IDisposable
     /// the first message a socket delivers in a turn, so that a lone request's reply leaves before the loop asks for more.
     /// <paramref name="onStopped"/> runs once, after the loop's last turn and once its sockets are closed (so never beside a
     /// turn): on the loop's thread as it ends, or on the thread that disposed it: where the owner gives back what its
-    /// requests still hold. The managed transport skips it when disposed from its own thread or when its thread would not
-    /// stop in time (it lends no native memory).
+    /// requests still hold, or fails the calls still waiting. Both transports run it, on the loop's thread as it ends
+    /// when it was disposed from that thread or stopped too slowly for the disposer to wait.
     /// </summary>
     void Start(TimeSpan tickInterval, Action onTick, Action onTurnEnd, Action? onStopped = null);
 
