@@ -155,22 +155,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
     {
         _closed = true;
         var error = new CourierClosedException("The client was disposed before the reply arrived.");
-        var all = _table.Clear();
-        try
+        foreach (var request in _table.Clear())
         {
-            foreach (var request in all)
-            {
-                request.Cancellation.Dispose();
-                ClientTelemetry.Completed(request, _clock, error, _logger);
-            }
-        }
-        finally
-        {
-            // As in Complete: every call ends, whatever went wrong on the way.
-            foreach (var request in all)
-            {
-                request.TrySetException(error);
-            }
+            request.Cancellation.Dispose();
+            ClientTelemetry.Completed(request, _clock, error, _logger); // a listener's exception is caught there
+            request.TrySetException(error);
         }
     }
 

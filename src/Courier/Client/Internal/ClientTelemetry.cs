@@ -11,18 +11,7 @@ namespace Courier.Client.Internal;
 internal static class ClientTelemetry
 {
     public static void Completed(PendingRequest request, TimeProvider clock, Exception? error, ILogger logger)
-    {
-        try
-        {
-            Record(request, clock, error);
-        }
-#pragma warning disable CA1031 // a listener's exception must not end a call, or the rest of a batch of replies
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            ClientLog.ListenerThrew(logger, request.Service, ex);
-        }
-    }
+        => Guarded(request, (clock, error), logger, static (r, state) => Record(r, state.clock, state.error));
 
     private static void Record(PendingRequest request, TimeProvider clock, Exception? error)
     {
@@ -72,32 +61,31 @@ internal static class ClientTelemetry
 
     /// <summary>The caller cancelled: its span ends, and no duration is recorded (the caller stopped waiting, not the peer).</summary>
     public static void Cancelled(PendingRequest request, ILogger logger)
-    {
-        try
+        => Guarded(request, 0, logger, static (r, _) =>
         {
-            if (request.Activity is { } activity)
+            if (r.Activity is { } activity)
             {
                 CourierTracing.Stop(activity, 0, "cancelled");
             }
-        }
-#pragma warning disable CA1031 // as in Completed
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            ClientLog.ListenerThrew(logger, request.Service, ex);
-        }
-    }
+        });
 
     public static void Retried(PendingRequest request, ILogger logger)
-    {
-        try
+        => Guarded(request, 0, logger, static (r, _) =>
         {
             if (CourierMetrics.ClientRetries.Enabled)
             {
-                CourierMetrics.ClientRetries.Add(1, new KeyValuePair<string, object?>(CourierMetrics.MethodTag, request.Service));
+                CourierMetrics.ClientRetries.Add(1, new KeyValuePair<string, object?>(CourierMetrics.MethodTag, r.Service));
             }
+        });
+
+    /// <summary>Runs <paramref name="record"/>: what a listener throws in it is logged, and the request goes on.</summary>
+    private static void Guarded<TState>(PendingRequest request, TState state, ILogger logger, Action<PendingRequest, TState> record)
+    {
+        try
+        {
+            record(request, state);
         }
-#pragma warning disable CA1031 // as in Completed
+#pragma warning disable CA1031 // a listener's exception must not end a call, or the rest of a batch of replies
         catch (Exception ex)
 #pragma warning restore CA1031
         {
