@@ -23,16 +23,25 @@ public sealed class DrainedDisconnectTests
     [InlineData("courier/6", true, true)]
     [InlineData("courier/6", false, false)] // a plain DISCONNECT: it may have run what it held
     [InlineData("courier/5", true, false)] // the frame means nothing before courier/6
-    public async Task A_request_held_by_a_worker_that_said_it_drained_goes_to_another_worker(string version, bool saysDrained, bool servedElsewhere)
+    [InlineData(null, true, true)] // a plain 7/MDP registration: a Courier worker whose probe went unanswered says it as it registers again
+    [InlineData(null, false, false)]
+    public async Task A_request_held_by_a_worker_that_said_it_drained_goes_to_another_worker(string? version, bool saysDrained, bool servedElsewhere)
     {
         // Slow heartbeats: the fake worker sends none.
         await using var broker = await TestBroker.StartAsync(o => o with { HeartbeatInterval = TimeSpan.FromSeconds(30) });
         await using var client = TestServer.Client(broker.Endpoint!, o => o with { Timeout = Wait, Retries = 0 });
-        using var fake = await RawWorker.RegisterAsync(broker.Endpoint!, client, "crossing", $"{version} capacity=1 name=leaving");
+        using var fake = await RawWorker.RegisterAsync(broker.Endpoint!, client, "crossing", version is null ? null : $"{version} capacity=1 name=leaving");
 
         // Not idempotent: only the worker's word lets the broker run it elsewhere.
         var pending = client.RequestAsync("crossing", "once");
-        fake.ReceiveRequest();
+        if (version is null)
+        {
+            fake.ReceivePlainRequest();
+        }
+        else
+        {
+            fake.ReceiveRequest();
+        }
 
         // The request is left unread, as one that crossed the DISCONNECT would be.
         fake.SayDisconnect(saysDrained);
@@ -146,5 +155,74 @@ public sealed class DrainedDisconnectTests
 
         string[] expected = stuckHandler ? [] : ["REPLY 200"];
         Assert.Equal([.. expected, saysDrained ? "DISCONNECT drained" : "DISCONNECT"], sent);
+    }
+
+    /// <summary>
+    /// A worker whose probe went unanswered registers as plain 7/MDP; when the late answer comes it registers again on a
+    /// new connection, closing the plain one with whatever the broker sent there meanwhile, unread. Before, it closed it
+    /// without a word: the broker held such a request until the plain registration expired, then answered it 520
+    /// (outcome unknown) though it never ran. It now says DISCONNECT first, "drained" to a broker that reads it.
+    /// </summary>
+    [Theory]
+    [InlineData("courier/7", "DISCONNECT drained")]
+    [InlineData("courier/5", "DISCONNECT")] // the frame means nothing before courier/6
+    public async Task A_worker_registering_again_after_a_late_probe_answer_says_its_plain_connection_drained(string version, string expected)
+    {
+        using var broker = new RouterSocket();
+        broker.Options.Linger = TimeSpan.Zero;
+        var port = broker.BindRandomPort("tcp://127.0.0.1");
+        // The probe times out after 3 × 2 s; the fake broker never heartbeats, and answers well within as long after that.
+        var options = TestBroker.WorkerOptions($"tcp://127.0.0.1:{port}", "early") with
+        {
+            Service = "echo",
+            HeartbeatInterval = TimeSpan.FromSeconds(2),
+            HeartbeatLiveness = 3,
+            DrainTimeout = TimeSpan.FromSeconds(1),
+        };
+        await using var worker = new CourierWorker(options, TestBroker.Named("early"));
+        await worker.StartAsync();
+
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + Wait;
+        Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), "no probe");
+        Assert.Equal("mmi.courier", Encoding.ASCII.GetString(frames[3]));
+        var plain = frames[0];
+        Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), "no READY once the probe timed out");
+        Assert.Equal(["", "MDPW01", "\u0001", "echo"], frames.Skip(1).Select(f => Encoding.ASCII.GetString(f)));
+
+        // The late answer, and right behind it a request for the plain registration, which the worker will not read.
+        broker.SendMultipartMessage(Message(plain, [], "MDPC01"u8.ToArray(), "mmi.courier"u8.ToArray(), "200"u8.ToArray(), Encoding.ASCII.GetBytes(version)));
+        broker.SendMultipartMessage(Message(plain, [], "MDPW01"u8.ToArray(), [MdpWorker.Request], "client"u8.ToArray(), [], "unread"u8.ToArray()));
+
+        // On the plain connection, heartbeats, then its DISCONNECT and nothing else (no reply); on a new one, a probe.
+        string? said = null;
+        var probedAgain = false;
+        while (said is null || !probedAgain)
+        {
+            Assert.True(broker.TryReceiveMultipartBytesBefore(until, ref frames!), $"said {said ?? "nothing"}, probed again: {probedAgain}");
+            if (frames[0].AsSpan().SequenceEqual(plain) && frames[3] is not [MdpWorker.Heartbeat])
+            {
+                Assert.Null(said);
+                Assert.Equal([MdpWorker.Disconnect], frames[3]);
+                said = string.Join(" ", frames.Skip(4).Select(f => Encoding.UTF8.GetString(f)).Prepend("DISCONNECT"));
+            }
+            else if (frames.Count == 5 && Encoding.ASCII.GetString(frames[3]) == "mmi.courier")
+            {
+                probedAgain = true;
+            }
+        }
+
+        Assert.Equal(expected, said);
+    }
+
+    private static NetMQMessage Message(params byte[][] frames)
+    {
+        var message = new NetMQMessage();
+        foreach (var frame in frames)
+        {
+            message.Append(frame);
+        }
+
+        return message;
     }
 }

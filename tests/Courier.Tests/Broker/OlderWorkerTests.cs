@@ -47,7 +47,7 @@ public sealed class OlderWorkerTests
 
         // The older worker gives it back, unrun (stopping): it must be forgotten, not queued again. The broker has settled
         // that once no worker holds anything (queued again, the other worker would have run it by then).
-        old.Reply(token, "503", "stopping");
+        old.Reply(token, "503", "worker stopping"); // a stopping worker's words: before courier/6 a full one says 503 too
         await Poll.UntilAsync(async () => (await TestBroker.WorkersAsync(client, "held-old")).Sum(w => w.Outstanding) == 0, Wait, "the 503 settled");
         Assert.Equal("sentinel", (await client.RequestAsync("held-old", "sentinel")).BodyText);
         Assert.Equal(["after the cancel", "sentinel"], ran.ToArray());
@@ -114,6 +114,62 @@ public sealed class OlderWorkerTests
         Assert.Equal("hello", (await pending.WaitAsync(Wait)).BodyText);
     }
 
+
+    /// <summary>
+    /// A worker registered before courier/6 (here one told to speak <see cref="Client.ClientProtocol.Courier"/>, courier/2)
+    /// answers <c>503</c> when it is full as well as when it stops. Full because a handler of a connection it lost still
+    /// runs (its broker restarted under it), it must be given requests again once that handler ends. Before, the broker
+    /// took the <c>503</c> for "stopping" and sent it nothing more while it lived: the request waited in the queue until
+    /// its caller timed out, with the worker idle and registered.
+    /// </summary>
+    [Fact]
+    public async Task A_courier2_worker_full_after_its_broker_restarted_is_given_requests_again_once_its_old_handler_ends()
+    {
+        using var logs = new RecordingLoggerFactory();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var gate = new SemaphoreSlim(0);
+        var first = await TestBroker.StartAsync();
+        var endpoint = first.Endpoint!;
+        var options = TestBroker.WorkerOptions(endpoint, "older") with
+        {
+            Service = "full-older",
+            Concurrency = 1,
+            Protocol = Client.ClientProtocol.Courier,
+            LoggerFactory = logs,
+        };
+        await using var worker = new Worker.CourierWorker(options, async (request, _) =>
+        {
+            if (request.BodyText == "held")
+            {
+                started.TrySetResult();
+                await gate.WaitAsync(CancellationToken.None); // as a handler that ignores its token: it outlives its connection
+            }
+
+            return request.Frames;
+        });
+        await worker.StartAsync();
+        await using (var client = TestServer.Client(endpoint, o => o with { Timeout = Wait, Retries = 0 }))
+        {
+            await TestBroker.WaitForWorkersAsync(client, "full-older", 1);
+            _ = client.RequestAsync("full-older", "held");
+            await started.Task.WaitAsync(Wait);
+        }
+
+        await first.DisposeAsync();
+        var port = await PortReservation.RetakeAsync(endpoint); // held until the new broker binds it: nothing else takes it
+        await using var second = await TestBroker.StartAsync(o => o with { Endpoint = endpoint, LoggerFactory = logs });
+        port.Dispose();
+        await using var caller = TestServer.Client(endpoint, o => o with { Timeout = Wait, Retries = 0 });
+        await TestBroker.WaitForWorkersAsync(caller, "full-older", 1);
+
+        // Its one place is taken by the old connection's handler: it answers 503, which is not "stopping".
+        var after = caller.RequestAsync("full-older", "after");
+        await Poll.UntilAsync(() => logs.Contains("was sent more requests of full-older"), Wait, "the worker's 503 (full)");
+        gate.Release();
+
+        Assert.True(await Task.WhenAny(after, Task.Delay(Wait)) == after, logs.AtLeast(Microsoft.Extensions.Logging.LogLevel.Debug));
+        Assert.Equal("after", (await after).BodyText);
+    }
 
     /// <summary>A stock 7/MDP worker of <paramref name="service"/> (READY with no capability), once the broker lists it.</summary>
     private static async Task<DealerSocket> StockWorkerAsync(string endpoint, Client.CourierClient client, string service)

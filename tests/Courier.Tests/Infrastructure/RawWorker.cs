@@ -20,17 +20,33 @@ internal sealed class RawWorker : IDisposable
         _socket.Connect(endpoint);
     }
 
-    /// <summary>Connects to <paramref name="endpoint"/>, sends READY for <paramref name="service"/> with <paramref name="capability"/>, and waits until the broker lists it.</summary>
-    public static async Task<RawWorker> RegisterAsync(string endpoint, CourierClient client, string service, string capability)
+    /// <summary>
+    /// Connects to <paramref name="endpoint"/>, sends READY for <paramref name="service"/> with <paramref name="capability"/>
+    /// (none: a plain 7/MDP READY), and waits until the broker lists it.
+    /// </summary>
+    public static async Task<RawWorker> RegisterAsync(string endpoint, CourierClient client, string service, string? capability)
     {
         var worker = new RawWorker(endpoint);
-        worker._socket.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]).SendMoreFrame(service).SendFrame(capability);
+        var ready = worker._socket.SendMoreFrameEmpty().SendMoreFrame("MDPW01").SendMoreFrame([MdpWorker.Ready]);
+        if (capability is null)
+        {
+            ready.SendFrame(service);
+        }
+        else
+        {
+            ready.SendMoreFrame(service).SendFrame(capability);
+        }
+
         await TestBroker.WaitForWorkersAsync(client, service, 1);
         return worker;
     }
 
     /// <summary>The next Courier REQUEST sent to it (skipping heartbeats): its 8-byte token.</summary>
     public byte[] ReceiveRequest() => Receive(f => f.Count >= 2 && f[0].AsSpan().StartsWith("CURW0"u8) && f[0][6] == MdpWorker.Request, "a request")[0].AsSpan(7, 8).ToArray();
+
+    /// <summary>The next plain 7/MDP REQUEST sent to it (<c>"", MDPW01, 0x02, client, "", body…</c>), skipping heartbeats.</summary>
+    public void ReceivePlainRequest()
+        => Receive(f => f.Count >= 6 && f[1].AsSpan().SequenceEqual("MDPW01"u8) && f[2] is [MdpWorker.Request], "a plain request");
 
     /// <summary>Waits for a message that <paramref name="match"/> accepts, skipping the others.</summary>
     public List<byte[]> Receive(Func<List<byte[]>, bool> match, string what)

@@ -46,7 +46,7 @@ internal sealed class WorkerPeer(byte[] identity, WorkerCapability capability, l
 
     public long LastSeen { get; set; } = now;
 
-    /// <summary>Said it is stopping (a 503 reply): none of its services gets new requests.</summary>
+    /// <summary>Said it is stopping (a 503 reply under courier/6, where full is 429): none of its services gets new requests.</summary>
     public bool Draining { get; set; }
 
     /// <summary>The requests packed in <see cref="Pending"/>, each with its token then.</summary>

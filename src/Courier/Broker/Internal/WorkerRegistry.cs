@@ -84,10 +84,13 @@ internal sealed class WorkerRegistry(CourierBrokerOptions options, ITransportSoc
 
                 break;
             case MdpWorker.Disconnect:
-                if (peer is not null && peer.SaysDrained && frames.Count == 5 && frames[4].AsSpan().SequenceEqual(MdpWorker.DrainedFrame))
+                if (peer is not null && (peer.SaysDrained || !peer.Courier) && frames.Count == 5 && frames[4].AsSpan().SequenceEqual(MdpWorker.DrainedFrame))
                 {
                     // It answered all it took (docs/protocol.md §3): what it still holds crossed the DISCONNECT, never ran.
-                    // Only this connection's: every connection is a peer of its own (a worker sets no routing id).
+                    // Only this connection's: every connection is a peer of its own (a worker sets no routing id). Taken
+                    // from a plain 7/MDP registration too: a Courier worker whose probe went unanswered says it when the
+                    // late answer makes it register again (no stock worker sends the frame, and any peer could as well
+                    // have registered under courier/6 to say it).
                     Remove(peer, "it stopped, having answered all it took", died: false, expected: true, unrun: true);
                 }
                 else if (peer is not null)

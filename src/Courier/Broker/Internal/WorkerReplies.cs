@@ -228,7 +228,11 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
         }
 
         request.Holder = null;
-        if (status != CourierStatus.TooManyRequests && worker.Room < worker.Capacity)
+        // A worker that registered before courier/6 says "full" with a 503 too (handlers of a connection it lost still
+        // run): taken for stopping, it would get nothing more while it lives. Its stopping 503 says so in its message.
+        var full = status == CourierStatus.TooManyRequests
+            || (status == CourierStatus.Unavailable && !peer.SaysDrained && !MdpWorker.SaysStopping(body));
+        if (!full && worker.Room < worker.Capacity)
         {
             worker.Room++; // it answered: it may have room for one more than it was given since its 429
         }
@@ -237,15 +241,7 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
         {
             services.Reply(request, body, headers, remember: !ServiceTable.MayRunAgain(worker, request));
         }
-        else if (status == CourierStatus.Unavailable || (status == CourierStatus.OutcomeUnknown && ServiceTable.MayRunAgain(worker, request)))
-        {
-            // The worker is stopping: the request was not run (or was cut short by the stop, and may run again); give it
-            // to another worker, and none of its services new ones (a worker stops as a whole).
-            worker.Served--;
-            peer.Draining = true;
-            services.Requeue(request);
-        }
-        else if (status == CourierStatus.TooManyRequests)
+        else if (full)
         {
             // The worker holds all it can of this service, though the broker counted room (handlers of a connection it
             // lost still run): the request never ran. Back to its queue once the whole message is read, in order; its
@@ -253,6 +249,14 @@ internal sealed class WorkerReplies(WorkerRegistry registry, ServiceTable servic
             worker.Served--;
             worker.Room = worker.Outstanding.Count;
             _bounced.Add((request, token));
+        }
+        else if (status == CourierStatus.Unavailable || (status == CourierStatus.OutcomeUnknown && ServiceTable.MayRunAgain(worker, request)))
+        {
+            // The worker is stopping: the request was not run (or was cut short by the stop, and may run again); give it
+            // to another worker, and none of its services new ones (a worker stops as a whole).
+            worker.Served--;
+            peer.Draining = true;
+            services.Requeue(request);
         }
         else
         {

@@ -21,4 +21,14 @@ internal static class MdpWorker
     /// any the broker still counts as its crossed the DISCONNECT and never ran (docs/protocol.md §3).
     /// </summary>
     public static readonly byte[] DrainedFrame = "drained"u8.ToArray();
+
+    /// <summary>
+    /// The message of a stopping Courier worker's 503, the same in every version: before courier/6, whose workers say
+    /// "full" with a 503 too, it is how a broker tells the two apart.
+    /// </summary>
+    public static readonly byte[] StoppingMessage = "worker stopping"u8.ToArray();
+
+    /// <summary>Whether a 503's <paramref name="body"/> is <see cref="StoppingMessage"/>.</summary>
+    public static bool SaysStopping(ReadOnlySpan<ReadOnlyMemory<byte>> body)
+        => body.Length == 1 && body[0].Span.SequenceEqual(StoppingMessage);
 }

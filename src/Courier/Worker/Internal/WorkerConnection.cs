@@ -144,15 +144,17 @@ internal sealed class WorkerConnection : ISocketHandler, IDisposable
     /// <summary>
     /// The replies packed this turn, then DISCONNECT: the last this connection sends. <paramref name="drained"/>: every
     /// request it took is answered, which a courier/6 broker is told, so that it gives what crossed the DISCONNECT to
-    /// another worker rather than answer it "outcome unknown".
+    /// another worker rather than answer it "outcome unknown". <paramref name="peerReadsDrained"/>: what was learned of the
+    /// broker after this connection settled (a late probe answer), when it knows better than the connection's own
+    /// negotiation.
     /// </summary>
-    public void SayDisconnect(bool drained)
+    public void SayDisconnect(bool drained, bool? peerReadsDrained = null)
     {
         Flush();
         Lose();
         // Behind any reply still held, and held itself if refused: the stop sends it at the ticks that follow, for a while.
         _held.Send(
-            drained && !LostReply && Negotiation.PeerReadsDrained
+            drained && !LostReply && (peerReadsDrained ?? Negotiation.PeerReadsDrained)
                 ? [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame, MdpWorker.DrainedFrame]
                 : [Mdp.Empty, Mdp.WorkerHeader, MdpWorker.DisconnectFrame],
             replies: 0);

@@ -435,22 +435,27 @@ internal sealed class WorkerEngine : IDisposable
 
             Register(connection.Link, connection);
         }
-        else if (Negotiation.VersionOf(frames) >= 2 && connection.Negotiation.Mode == PeerMode.Plain && _requests.InFlight == 0 && !HoldsReplies())
+        else if (Negotiation.VersionOf(frames) is var version and >= 2 && connection.Negotiation.Mode == PeerMode.Plain
+            && _requests.InFlight == 0 && !HoldsReplies())
         {
-            Regroup("the broker turned out to speak Courier after the probe timed out");
+            Regroup("the broker turned out to speak Courier after the probe timed out", brokerReadsDrained: version >= 6);
         }
     }
 
     /// <summary>
     /// Every service on one link again, connecting afresh: the plain 7/MDP registrations made when the probe went
     /// unanswered (a worker started before its broker, say) are replaced by one connection that negotiates again. Only
-    /// while nothing runs, so no reply is lost.
+    /// while nothing runs, so no reply is lost. Each plain connection says DISCONNECT first, so that the broker forgets it
+    /// at once rather than after its liveness; and "drained" when the broker reads it (courier/6): a request it gave that
+    /// registration and this worker never read (closed with the connection) goes to another worker, rather than being
+    /// answered "outcome unknown" when the registration expires.
     /// </summary>
-    private void Regroup(string reason)
+    private void Regroup(string reason, bool brokerReadsDrained)
     {
         var link = new WorkerLink([.. _links.SelectMany(l => l.Services)], _options.ReconnectDelay);
         foreach (var old in _links)
         {
+            old.Connection?.SayDisconnect(drained: _requests.Idle, brokerReadsDrained);
             old.Connection?.Dispose();
             old.Connection = null;
         }

@@ -19,7 +19,6 @@ namespace Courier.Worker.Internal;
 /// </summary>
 internal sealed class WorkerRequests : IGaugeSource, IDisposable
 {
-    private static readonly byte[] WorkerStopping = Encoding.UTF8.GetBytes("worker stopping");
     private static readonly byte[] DeadlineWhileWaiting = Encoding.UTF8.GetBytes("the request's deadline passed while it waited for a handler");
     private static readonly byte[] CancelledWhileWaiting = Encoding.UTF8.GetBytes("the request's caller cancelled it while it waited for a handler");
     private readonly string _name;
@@ -104,7 +103,7 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
         {
             while (service.Waiting.TryTake(out var waiting))
             {
-                Refuse(waiting, CourierStatus.Unavailable, WorkerStopping);
+                Refuse(waiting, CourierStatus.Unavailable, MdpWorker.StoppingMessage);
             }
         }
 
@@ -154,7 +153,7 @@ internal sealed class WorkerRequests : IGaugeSource, IDisposable
 
         if (connection.Negotiation.Mode == PeerMode.Courier)
         {
-            connection.Reply(address, CourierStatus.Unavailable, [WorkerStopping]);
+            connection.Reply(address, CourierStatus.Unavailable, [MdpWorker.StoppingMessage]);
             return true;
         }
 
