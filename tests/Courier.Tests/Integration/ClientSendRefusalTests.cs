@@ -75,4 +75,39 @@ public sealed class ClientSendRefusalTests
             await Assert.ThrowsAsync<CourierTimeoutException>(() => request.WaitAsync(TimeSpan.FromSeconds(60)));
         }
     }
+
+    /// <summary>
+    /// A request the transport refused never left the process, so no handler can have run it: when its connection is
+    /// then judged dead it is sent again or times out, never answered "outcome unknown". Before, being handed to the
+    /// transport counted as "may have run" whether or not the transport took it, and every at-most-once request on the
+    /// dead connection failed 520, those that never left with the one that did.
+    /// </summary>
+    [Fact]
+    public async Task A_request_whose_send_was_refused_is_not_failed_as_outcome_unknown_when_its_connection_dies()
+    {
+        // Nothing listens: the connection's queue takes one message (its high-water mark) and refuses the rest.
+        using var nowhere = PortReservation.Any();
+        await using var client = TestServer.Client(nowhere.Endpoint, o => o with
+        {
+            Protocol = Client.ClientProtocol.Courier, // no protocol probe first: the requests go at once
+            Timeout = TimeSpan.FromSeconds(1),
+            Retries = 2,
+            Transport = TransportOptions.Default with { SendHighWatermark = 1 },
+        });
+
+        // Sent in one turn of the client's loop, each alone (courier/2 has no batches): one queued, four refused.
+        var requests = Enumerable.Range(0, 5).Select(i => client.RequestAsync("echo", $"at most once {i}")).ToArray();
+        var outcomes = new List<string>();
+        foreach (var request in requests)
+        {
+            var error = await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(TimeSpan.FromSeconds(60)));
+            outcomes.Add(error.GetType().Name);
+        }
+
+        // The one queued may have reached a peer had one come: its outcome is unknown. The refused ones never left.
+        Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
+        Assert.True(
+            outcomes.Count(o => o == nameof(CourierOutcomeUnknownException)) <= 1,
+            $"requests that never left failed as outcome unknown: {string.Join(", ", outcomes)}");
+    }
 }

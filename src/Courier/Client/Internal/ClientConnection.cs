@@ -35,6 +35,12 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private readonly byte[] _meta = new byte[Delivery.FixedLength];
     private readonly ClientIdentity _client;
     private BatchWriter? _batch5;
+
+    /// <summary>
+    /// The requests packed this turn, each with what <see cref="PendingRequest.MayHaveRun"/> was before: given back if the
+    /// transport refuses their batch, since a request that never left cannot have run.
+    /// </summary>
+    private readonly List<(PendingRequest Request, bool MayHaveRun)> _packed = [];
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
 
@@ -252,6 +258,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
             SentCount++;
         }
 
+        var mayHaveRun = request.MayHaveRun;
         request.MayHaveRun = true;
         request.LastRefusal = null;
         request.SentAfterProbe = LastProbeSent;
@@ -259,7 +266,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         request.ExpectedIncarnation = null; // for this send only
         if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
         {
-            Send5(request, expected);
+            Send5(request, expected, mayHaveRun);
             return;
         }
 
@@ -271,6 +278,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span);
             }
 
+            _packed.Add((request, mayHaveRun));
             return;
         }
 
@@ -289,14 +297,14 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         }
 
         frames.AddRange(request.Body);
-        SendAlone(frames);
+        SendAlone(frames, request, mayHaveRun);
     }
 
     /// <summary>
     /// CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request, and
     /// <paramref name="expected"/>, the peer incarnation a held resend names.
     /// </summary>
-    private void Send5(PendingRequest request, ulong? expected)
+    private void Send5(PendingRequest request, ulong? expected, bool mayHaveRun)
     {
         var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
         // A resend held for a probe's answer: the peer checks that it is still the one that answered (the engine made
@@ -321,6 +329,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span);
             }
 
+            _packed.Add((request, mayHaveRun));
             return;
         }
 
@@ -329,16 +338,20 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Add(Mdp.Empty);
         frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, headers)));
         frames.AddRange(request.Body);
-        SendAlone(frames);
+        SendAlone(frames, request, mayHaveRun);
     }
 
-    /// <summary>One request's message, then <paramref name="frames"/> emptied.</summary>
-    private void SendAlone(List<ReadOnlyMemory<byte>> frames)
+    /// <summary>
+    /// <paramref name="request"/>'s message, then <paramref name="frames"/> emptied. Refused, the request has what it
+    /// may have run back (<paramref name="mayHaveRun"/>): it did not leave.
+    /// </summary>
+    private void SendAlone(List<ReadOnlyMemory<byte>> frames, PendingRequest request, bool mayHaveRun)
     {
         // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
         // says so.
         if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
+            request.MayHaveRun = mayHaveRun;
             _owner.SendRefused(this, 1);
         }
 
@@ -415,21 +428,34 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public void Flush()
     {
-        SendPacked(_batch, _loneHeader ??= LoneRequestHeader);
-        if (_batch5 is { } batch5)
+        try
         {
-            SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5);
+            // A connection packs into one of the two: its negotiation is settled before anything is packed.
+            if (!SendPacked(_batch, _loneHeader ??= LoneRequestHeader) || (_batch5 is { } batch5 && !SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5)))
+            {
+                foreach (var (request, mayHaveRun) in _packed)
+                {
+                    request.MayHaveRun = mayHaveRun; // it did not leave
+                }
+            }
+        }
+        finally
+        {
+            _packed.Clear();
         }
     }
 
-    private void SendPacked(BatchWriter batch, LoneHeader loneHeader)
+    private bool SendPacked(BatchWriter batch, LoneHeader loneHeader)
     {
         // A refused send is lost like any other: the attempt timeout recovers it, and the owner says so.
         var packed = batch.Count;
         if (!batch.SendTo(_socket, [Mdp.Empty], loneHeader))
         {
             _owner.SendRefused(this, packed);
+            return false;
         }
+
+        return true;
     }
 
     private ReadOnlyMemory<byte> LoneRequestHeader(BatchRecord record)

@@ -81,7 +81,8 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
 
     /// <summary>
     /// Whether a handler may have run it: true once sent, false again when a peer refused it (503: its handler never
-    /// ran). A request no handler can have run may go anywhere without risk.
+    /// ran); a send the transport refused (the queue at its high-water mark) leaves it as it was, since nothing left. A
+    /// request no handler can have run may go anywhere without risk.
     /// </summary>
     public bool MayHaveRun { get; set; }
 
