@@ -107,7 +107,62 @@ public sealed class ClientSendRefusalTests
         // The one queued may have reached a peer had one come: its outcome is unknown. The refused ones never left.
         Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
         Assert.True(
-            outcomes.Count(o => o == nameof(CourierOutcomeUnknownException)) <= 1,
+            outcomes.Count(o => o == nameof(CourierOutcomeUnknownException)) <= 1 && outcomes.Count(o => o == nameof(CourierTimeoutException)) >= 3,
             $"requests that never left failed as outcome unknown: {string.Join(", ", outcomes)}");
+    }
+
+    /// <summary>
+    /// The same with requests packed in batches (a courier/3 peer): a batch the transport refused never left, so its
+    /// requests are not failed as outcome unknown when the connection is judged dead, while those of batches it took are.
+    /// </summary>
+    [Fact]
+    public async Task Requests_of_a_refused_batch_are_not_failed_as_outcome_unknown_when_their_connection_dies()
+    {
+        using var peer = RawServer.Bind(out var endpoint, options =>
+        {
+            options.ReceiveHighWatermark = 1;
+            options.ReceiveBuffer = 16 * 1024;
+        });
+        var logs = new RecordingLoggerFactory();
+        await using var client = TestServer.Client(endpoint, o => o with
+        {
+            LoggerFactory = logs,
+            Timeout = TimeSpan.FromSeconds(5),
+            Retries = 2,
+            Transport = TransportOptions.Default with { SendHighWatermark = 1 },
+        });
+
+        var requests = new List<Task<Client.CourierReply>> { client.RequestAsync("echo", "first") };
+        var frames = new List<byte[]>();
+        Assert.True(peer.TryReceiveMultipartBytes(TimeSpan.FromSeconds(30), ref frames!), "no probe from the client");
+        RawServer.AnswerProbe(peer, frames[0], "courier/3"); // batches, and no incarnation: resends are not held
+
+        // 4 KiB requests, packed a turn's worth to a batch, until the transport refuses one: the kernel's buffers take
+        // what they can, the connection's queue one message. Then the peer answers nothing, not even the liveness probe.
+        var body = new byte[4 * 1024];
+        await Poll.UntilAsync(
+            () =>
+            {
+                for (var i = 0; i < 100 && requests.Count < 20_000; i++)
+                {
+                    requests.Add(client.RequestAsync("echo", body));
+                }
+
+                return logs.Contains(Refused);
+            },
+            TimeSpan.FromSeconds(60),
+            "a refused batch logged");
+
+        var outcomes = new List<string>();
+        foreach (var request in requests)
+        {
+            var error = await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(TimeSpan.FromSeconds(120)));
+            outcomes.Add(error.GetType().Name);
+        }
+
+        var summary = string.Join(", ", outcomes.GroupBy(o => o).Select(g => $"{g.Count()} {g.Key}"));
+        Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
+        Assert.True(outcomes.Contains(nameof(CourierOutcomeUnknownException)), $"the requests the transport took were not judged: {summary}");
+        Assert.True(outcomes.Contains(nameof(CourierTimeoutException)), $"the requests of a refused batch failed as outcome unknown: {summary}");
     }
 }

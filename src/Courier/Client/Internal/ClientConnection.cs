@@ -37,10 +37,10 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private BatchWriter? _batch5;
 
     /// <summary>
-    /// The requests packed this turn, each with what <see cref="PendingRequest.MayHaveRun"/> was before: given back if the
-    /// transport refuses their batch, since a request that never left cannot have run.
+    /// The requests packed this turn: they may have run (<see cref="PendingRequest.MayHaveRun"/>) once the transport takes
+    /// their batch, not before (a connection judged dead before its end of turn never sends it) and not if refused.
     /// </summary>
-    private readonly List<(PendingRequest Request, bool MayHaveRun)> _packed = [];
+    private readonly List<PendingRequest> _packed = [];
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
 
@@ -258,15 +258,13 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
             SentCount++;
         }
 
-        var mayHaveRun = request.MayHaveRun;
-        request.MayHaveRun = true;
         request.LastRefusal = null;
         request.SentAfterProbe = LastProbeSent;
         var expected = request.ExpectedIncarnation;
         request.ExpectedIncarnation = null; // for this send only
         if (Negotiation.PeerDelivery && Negotiation.Mode == PeerMode.Courier)
         {
-            Send5(request, expected, mayHaveRun);
+            Send5(request, expected);
             return;
         }
 
@@ -278,7 +276,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span);
             }
 
-            _packed.Add((request, mayHaveRun));
+            _packed.Add(request);
             return;
         }
 
@@ -297,14 +295,14 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         }
 
         frames.AddRange(request.Body);
-        SendAlone(frames, request, mayHaveRun);
+        SendAlone(frames, request);
     }
 
     /// <summary>
     /// CURC05 (docs/protocol.md §8): identity, attempt, flags, budget and headers go with the request, and
     /// <paramref name="expected"/>, the peer incarnation a held resend names.
     /// </summary>
-    private void Send5(PendingRequest request, ulong? expected, bool mayHaveRun)
+    private void Send5(PendingRequest request, ulong? expected)
     {
         var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
         // A resend held for a probe's answer: the peer checks that it is still the one that answered (the engine made
@@ -329,7 +327,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span);
             }
 
-            _packed.Add((request, mayHaveRun));
+            _packed.Add(request);
             return;
         }
 
@@ -338,20 +336,23 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Add(Mdp.Empty);
         frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, headers)));
         frames.AddRange(request.Body);
-        SendAlone(frames, request, mayHaveRun);
+        SendAlone(frames, request);
     }
 
     /// <summary>
-    /// <paramref name="request"/>'s message, then <paramref name="frames"/> emptied. Refused, the request has what it
-    /// may have run back (<paramref name="mayHaveRun"/>): it did not leave.
+    /// <paramref name="request"/>'s message, then <paramref name="frames"/> emptied. Taken by the transport, the request
+    /// may have run; refused, it is as it was (it did not leave).
     /// </summary>
-    private void SendAlone(List<ReadOnlyMemory<byte>> frames, PendingRequest request, bool mayHaveRun)
+    private void SendAlone(List<ReadOnlyMemory<byte>> frames, PendingRequest request)
     {
         // A refused send (queue full) is lost like any other message: the attempt timeout recovers it, and the owner
         // says so.
-        if (!_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
+        if (_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
-            request.MayHaveRun = mayHaveRun;
+            request.MayHaveRun = true;
+        }
+        else
+        {
             _owner.SendRefused(this, 1);
         }
 
@@ -431,11 +432,17 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         try
         {
             // A connection packs into one of the two: its negotiation is settled before anything is packed.
-            if (!SendPacked(_batch, _loneHeader ??= LoneRequestHeader) || (_batch5 is { } batch5 && !SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5)))
+            var taken = SendPacked(_batch, _loneHeader ??= LoneRequestHeader);
+            if (_batch5 is { } batch5)
             {
-                foreach (var (request, mayHaveRun) in _packed)
+                taken &= SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5);
+            }
+
+            if (taken)
+            {
+                foreach (var request in _packed)
                 {
-                    request.MayHaveRun = mayHaveRun; // it did not leave
+                    request.MayHaveRun = true;
                 }
             }
         }
@@ -474,6 +481,10 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     public void Dispose()
     {
         _heldCancels = null; // its probe went unanswered: a replacement does not inherit them
+        // What was packed this turn never leaves: nothing of it may have run here, and a rented buffer goes back.
+        _packed.Clear();
+        _batch.Reset();
+        _batch5?.Reset();
         _socket.Dispose();
     }
 }

@@ -80,9 +80,9 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     public ClientConnection? Connection { get; set; }
 
     /// <summary>
-    /// Whether a handler may have run it: true once sent, false again when a peer refused it (503: its handler never
-    /// ran); a send the transport refused (the queue at its high-water mark) leaves it as it was, since nothing left. A
-    /// request no handler can have run may go anywhere without risk.
+    /// Whether a handler may have run it: true once the transport took a message of it (a send refused at the queue's
+    /// high-water mark, or packed on a connection that died before its end of turn, never left), false again when a peer
+    /// refused it (503: its handler never ran). A request no handler can have run may go anywhere without risk.
     /// </summary>
     public bool MayHaveRun { get; set; }
 
