@@ -104,11 +104,13 @@ public sealed class ClientSendRefusalTests
             outcomes.Add(error.GetType().Name);
         }
 
-        // The one queued may have reached a peer had one come: its outcome is unknown. The refused ones never left.
+        // The one queued may have reached a peer had one come: its outcome is unknown. The refused ones never left: sent
+        // again on a fresh connection when the first is judged dead (the tick handles expired attempts before dead
+        // connections, so that is at their third attempt's start), they run out of attempts before it too could be.
         Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
         Assert.True(
-            outcomes.Count(o => o == nameof(CourierOutcomeUnknownException)) <= 1 && outcomes.Count(o => o == nameof(CourierTimeoutException)) >= 3,
-            $"requests that never left failed as outcome unknown: {string.Join(", ", outcomes)}");
+            outcomes.Count(o => o == nameof(CourierOutcomeUnknownException)) == 1,
+            $"one request left, and only it may have run: {string.Join(", ", outcomes)}");
     }
 
     /// <summary>
