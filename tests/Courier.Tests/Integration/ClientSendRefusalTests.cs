@@ -20,11 +20,7 @@ public sealed class ClientSendRefusalTests
     public async Task Requests_refused_at_the_connections_high_water_mark_are_logged_and_their_callers_time_out()
     {
         using var metrics = new MetricRecorder();
-        using var peer = RawServer.Bind(out var endpoint, options =>
-        {
-            options.ReceiveHighWatermark = 1;
-            options.ReceiveBuffer = 16 * 1024;
-        });
+        using var peer = NonReadingPeer(out var endpoint);
         var logs = new RecordingLoggerFactory();
         await using var client = TestServer.Client(endpoint, o => o with
         {
@@ -50,18 +46,7 @@ public sealed class ClientSendRefusalTests
         // (as much as the host's tcp_wmem lets them grow), the connection's queue 10 messages, and the rest is refused.
         var body = new byte[64 * 1024];
         var requests = new List<Task<Client.CourierReply>> { first };
-        await Poll.UntilAsync(
-            () =>
-            {
-                for (var i = 0; i < 50 && requests.Count < 2_000; i++)
-                {
-                    requests.Add(client.RequestAsync("echo", body));
-                }
-
-                return logs.Contains(Refused);
-            },
-            TimeSpan.FromSeconds(60),
-            "the refused requests logged");
+        await SendUntilRefusedAsync(client, logs, requests, body, perRound: 50, most: 2_000);
 
         var line = Assert.Single(logs.Entries, e => e.Message.Contains(Refused, StringComparison.Ordinal));
         Assert.Equal(LogLevel.Warning, line.Level);
@@ -97,12 +82,7 @@ public sealed class ClientSendRefusalTests
 
         // Sent in one turn of the client's loop, each alone (courier/2 has no batches): one queued, four refused.
         var requests = Enumerable.Range(0, 5).Select(i => client.RequestAsync("echo", $"at most once {i}")).ToArray();
-        var outcomes = new List<string>();
-        foreach (var request in requests)
-        {
-            var error = await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(TimeSpan.FromSeconds(60)));
-            outcomes.Add(error.GetType().Name);
-        }
+        var outcomes = await FailuresAsync(requests, TimeSpan.FromSeconds(60));
 
         // The one queued may have reached a peer had one come: its outcome is unknown. The refused ones never left: sent
         // again on a fresh connection when the first is judged dead (the tick handles expired attempts before dead
@@ -120,11 +100,7 @@ public sealed class ClientSendRefusalTests
     [Fact]
     public async Task Requests_of_a_refused_batch_are_not_failed_as_outcome_unknown_when_their_connection_dies()
     {
-        using var peer = RawServer.Bind(out var endpoint, options =>
-        {
-            options.ReceiveHighWatermark = 1;
-            options.ReceiveBuffer = 16 * 1024;
-        });
+        using var peer = NonReadingPeer(out var endpoint);
         var logs = new RecordingLoggerFactory();
         await using var client = TestServer.Client(endpoint, o => o with
         {
@@ -142,10 +118,33 @@ public sealed class ClientSendRefusalTests
         // 4 KiB requests, packed a turn's worth to a batch, until the transport refuses one: the kernel's buffers take
         // what they can, the connection's queue one message. Then the peer answers nothing, not even the liveness probe.
         var body = new byte[4 * 1024];
-        await Poll.UntilAsync(
+        await SendUntilRefusedAsync(client, logs, requests, body, perRound: 100, most: 20_000);
+
+        var outcomes = await FailuresAsync(requests, TimeSpan.FromSeconds(120));
+
+        var summary = string.Join(", ", outcomes.GroupBy(o => o).Select(g => $"{g.Count()} {g.Key}"));
+        Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
+        Assert.True(outcomes.Contains(nameof(CourierOutcomeUnknownException)), $"the requests the transport took were not judged: {summary}");
+        Assert.True(outcomes.Contains(nameof(CourierTimeoutException)), $"the requests of a refused batch failed as outcome unknown: {summary}");
+    }
+
+    /// <summary>A peer that takes one message into its queue and 16 KiB into its socket, then reads nothing unless the test does.</summary>
+    private static RouterSocket NonReadingPeer(out string endpoint) => RawServer.Bind(out endpoint, options =>
+    {
+        options.ReceiveHighWatermark = 1;
+        options.ReceiveBuffer = 16 * 1024;
+    });
+
+    /// <summary>
+    /// Requests of <paramref name="body"/>, <paramref name="perRound"/> a round (at most <paramref name="most"/> in all),
+    /// until the client logs that its transport refused some.
+    /// </summary>
+    private static Task SendUntilRefusedAsync(
+        Client.CourierClient client, RecordingLoggerFactory logs, List<Task<Client.CourierReply>> requests, byte[] body, int perRound, int most)
+        => Poll.UntilAsync(
             () =>
             {
-                for (var i = 0; i < 100 && requests.Count < 20_000; i++)
+                for (var i = 0; i < perRound && requests.Count < most; i++)
                 {
                     requests.Add(client.RequestAsync("echo", body));
                 }
@@ -153,18 +152,18 @@ public sealed class ClientSendRefusalTests
                 return logs.Contains(Refused);
             },
             TimeSpan.FromSeconds(60),
-            "a refused batch logged");
+            "the refused requests logged");
 
+    /// <summary>How each of <paramref name="requests"/> failed (each must fail within <paramref name="within"/>): its exception's type name.</summary>
+    private static async Task<List<string>> FailuresAsync(IEnumerable<Task<Client.CourierReply>> requests, TimeSpan within)
+    {
         var outcomes = new List<string>();
         foreach (var request in requests)
         {
-            var error = await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(TimeSpan.FromSeconds(120)));
+            var error = await Assert.ThrowsAnyAsync<CourierException>(() => request.WaitAsync(within));
             outcomes.Add(error.GetType().Name);
         }
 
-        var summary = string.Join(", ", outcomes.GroupBy(o => o).Select(g => $"{g.Count()} {g.Key}"));
-        Assert.All(outcomes, o => Assert.Contains(o, new[] { nameof(CourierOutcomeUnknownException), nameof(CourierTimeoutException) }));
-        Assert.True(outcomes.Contains(nameof(CourierOutcomeUnknownException)), $"the requests the transport took were not judged: {summary}");
-        Assert.True(outcomes.Contains(nameof(CourierTimeoutException)), $"the requests of a refused batch failed as outcome unknown: {summary}");
+        return outcomes;
     }
 }
