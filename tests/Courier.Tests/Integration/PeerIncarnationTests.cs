@@ -141,6 +141,149 @@ public sealed class PeerIncarnationTests
     }
 
     [Fact]
+    public async Task A_held_resend_refused_in_the_turn_that_releases_it_never_leaves_on_the_refusing_connection()
+    {
+        // courier/3: each copy of a request is run and answered, so that a refusal coming after a resend is the first
+        // copy's (below), and whichever way the two messages fall, the request may go out once more, not twice.
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 5 });
+        var call = client.RequestAsync("pay", "10 EUR");
+        var (first, id) = FirstAttempt(server, "courier/3");
+
+        // Unanswered: at the attempt's timeout the client probes and holds the resend for the answer. The answer (the
+        // same incarnation: the resend is packed) and a 503 for the first attempt (the request detached, to be tried
+        // elsewhere) come back to back, so that the client reads both in one turn, before the packed resend leaves.
+        AnswerNextProbe(server, Before, "courier/3");
+        Reply(server, first, id, "503", "busy");
+
+        // Tried elsewhere, it never leaves on the refusing connection too, where it could run as well. (Should the two
+        // fall in two turns, the resend leaves first, and the refusal, the first copy's, moves nothing.)
+        var (onRefusing, elsewhere) = (0, 0);
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!call.IsCompleted && DateTime.UtcNow < until)
+        {
+            if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames!) || IsProbe(frames))
+            {
+                continue; // the refusing connection's probes go unanswered
+            }
+
+            if (IsNegotiation(frames))
+            {
+                RawServer.AnswerProbe(server, frames[0], "courier/3", Before);
+            }
+            else if (frames[0].AsSpan().SequenceEqual(first))
+            {
+                onRefusing++;
+            }
+            else
+            {
+                elsewhere++;
+                Reply(server, frames[0], IdOf(frames), "200", "paid");
+            }
+        }
+
+        Assert.True(onRefusing == 0 || elsewhere == 0, $"sent again on the refusing connection ({onRefusing}) and elsewhere ({elsewhere})");
+        Assert.True(call.IsCompleted, "the call never ended");
+    }
+
+    [Fact]
+    public async Task A_refusal_that_comes_after_a_resend_to_a_courier3_peer_does_not_send_the_request_elsewhere_too()
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 5 });
+        var call = client.RequestAsync("pay", "10 EUR");
+        var (first, id) = FirstAttempt(server, "courier/3");
+
+        // Unanswered: the probe at the attempt's timeout is answered by the same incarnation, and the resend leaves.
+        AnswerNextProbe(server, Before, "courier/3");
+        Assert.Equal(id, IdOf(NextRequest(server)));
+
+        // Only now a 503. A courier/3 peer runs and answers each copy, and a reply names no attempt: the first copy's,
+        // say, while the resend may still run here. So the request is not sent elsewhere as well: the next the peer hears
+        // is the probe at the resend's timeout, on this connection.
+        Reply(server, first, id, "503", "busy");
+        var next = Receive(server);
+        Assert.True(next[0].AsSpan().SequenceEqual(first) && IsProbe(next), "the request went elsewhere after the refusal");
+
+        Reply(server, first, id, "200", "paid");
+        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+    }
+
+    [Fact]
+    public async Task A_refusal_that_comes_after_a_resend_to_a_courier5_peer_sends_the_request_elsewhere()
+    {
+        using var server = RawServer.Bind(out var endpoint);
+        await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 5 });
+        var call = client.RequestAsync("pay", "10 EUR");
+        var (first, id) = FirstAttempt(server, "courier/5");
+        AnswerNextProbe(server, Before, "courier/5");
+        Assert.Equal(id, IdOf(NextRequest(server)));
+
+        // From courier/5 on the resend joined the run in progress, and its one reply answers both copies: a 503 (a stopping
+        // peer refusing what still waited for a handler) means neither ran, and the request goes on at once, elsewhere.
+        Reply(server, first, id, "503", "stopping");
+        var frames = new List<byte[]>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!call.IsCompleted && DateTime.UtcNow < until)
+        {
+            if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames!) || IsProbe(frames))
+            {
+                continue;
+            }
+
+            Assert.False(frames[0].AsSpan().SequenceEqual(first), "sent again to the peer that refused it");
+            if (IsNegotiation(frames))
+            {
+                RawServer.AnswerProbe(server, frames[0], "courier/5", Before);
+            }
+            else
+            {
+                Reply(server, frames[0], IdOf(frames), "200", "paid");
+            }
+        }
+
+        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(5))).BodyText);
+    }
+
+    /// <summary>The next message that is not a liveness probe.</summary>
+    private static List<byte[]> NextRequest(RouterSocket server)
+    {
+        var frames = Receive(server);
+        while (IsProbe(frames))
+        {
+            frames = Receive(server);
+        }
+
+        return frames;
+    }
+
+    /// <summary>Answers the negotiation as <paramref name="version"/> of <see cref="Before"/>; the client's connection and the id of its first request.</summary>
+    private static (byte[] Identity, ulong Id) FirstAttempt(RouterSocket server, string version)
+    {
+        var request = Receive(server);
+        while (IsNegotiation(request))
+        {
+            RawServer.AnswerProbe(server, request[0], version, Before);
+            request = Receive(server);
+        }
+
+        return (request[0], IdOf(request));
+    }
+
+    /// <summary>The id of a courier/5 request (after "CURC05" and its kind) or a courier/3 one (after "CURC02").</summary>
+    private static ulong IdOf(List<byte[]> request) => BinaryPrimitives.ReadUInt64BigEndian(request[2].AsSpan(request[2].AsSpan().StartsWith("CURC05"u8) ? 7 : 6));
+
+    private static void Reply(RouterSocket server, byte[] identity, ulong id, string status, string body)
+    {
+        var header = new byte[17];
+        "CURC02"u8.CopyTo(header);
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(6), id);
+        Encoding.ASCII.GetBytes(status).CopyTo(header, 14);
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(identity), NetMQFrame.Empty, new NetMQFrame(header), new NetMQFrame(Encoding.ASCII.GetBytes(body))]));
+    }
+
+    [Fact]
     public async Task An_at_most_once_request_whose_headers_leave_no_room_for_the_incarnation_is_not_resent_unchecked()
     {
         using var server = RawServer.Bind(out var endpoint);
@@ -275,7 +418,7 @@ public sealed class PeerIncarnationTests
     }
 
     /// <summary>Skips what comes before the client's next liveness probe, and answers it as courier/5 of <paramref name="incarnation"/>.</summary>
-    private static void AnswerNextProbe(RouterSocket server, byte[] incarnation)
+    private static void AnswerNextProbe(RouterSocket server, byte[] incarnation, string version = "courier/5")
     {
         var probe = Receive(server);
         while (!IsProbe(probe))
@@ -283,7 +426,7 @@ public sealed class PeerIncarnationTests
             probe = Receive(server);
         }
 
-        RawServer.AnswerLiveness(server, probe, "courier/5", incarnation);
+        RawServer.AnswerLiveness(server, probe, version, incarnation);
     }
 
     private static bool IsNegotiation(List<byte[]> frames) => frames.Count >= 3 && frames[2].AsSpan().SequenceEqual("MDPC01"u8);

@@ -30,6 +30,63 @@ public sealed class BatchTests
         Assert.Equal(3, writer.Count);
     }
 
+    [Theory]
+    [InlineData(Batch.ClientRequest)]
+    [InlineData(Batch.ClientRequest5)]
+    public void Records_dropped_by_compaction_leave_the_others_whole_and_in_order(byte kind)
+    {
+        var client = new ClientIdentity(0x0102030405060708, 0x090A0B0C0D0E0F10);
+        var writer = new BatchWriter(kind);
+        writer.SetClient(client);
+        foreach (var id in new ulong[] { 1, 2, 3, 4, 5 })
+        {
+            byte[] meta = [(byte)id, 0, 0, 0, 0, 9];
+            Assert.True(writer.TryAdd(id, "svc"u8, meta, "h"u8, System.Text.Encoding.ASCII.GetBytes(new string((char)('a' + (int)id), (int)id * 3))));
+        }
+
+        var whole = writer.Frame.Length;
+        writer.Compact(index => index is 0 or 2); // the first, one in the middle; not the last two
+        Assert.Equal(2, writer.Count);
+        Assert.True(writer.Frame.Length < whole);
+
+        var reader = new BatchReader(writer.Frame.Span);
+        var read = new List<(ulong, string, int)>();
+        while (reader.TryRead(out var record))
+        {
+            Assert.Equal("svc", System.Text.Encoding.ASCII.GetString(record.Tag));
+            read.Add((record.Id, System.Text.Encoding.ASCII.GetString(record.Body), record.Meta.IsEmpty ? -1 : record.Meta[0]));
+        }
+
+        Assert.False(reader.Malformed);
+        var hasMeta = Batch.HasMeta(kind);
+        Assert.Equal([(1UL, "bbb", hasMeta ? 1 : -1), (3UL, "ddddddddd", hasMeta ? 3 : -1)], read);
+        Assert.Equal(Batch.HasClient(kind) ? client : default, reader.Client);
+
+        // Down to one, it goes alone; down to none, nothing goes, and the writer takes records again.
+        writer.Compact(index => index == 1);
+        Assert.Equal(3UL, writer.Single().Id);
+        writer.Compact(_ => false);
+        Assert.Equal(0, writer.Count);
+        Assert.True(writer.TryAdd(6, "svc"u8, [6, 0, 0, 0, 0, 9], [], "e"u8));
+        Assert.Equal(6UL, writer.Single().Id);
+    }
+
+    [Fact]
+    public void A_batch_compacted_to_nothing_gives_its_rented_buffer_back()
+    {
+        var writer = new BatchWriter(Batch.ClientRequest, Batch.FrameBound(large: true));
+        var added = 0UL;
+        while (writer.TryAdd(added++, "svc"u8, new byte[8 * 1024]))
+        {
+        }
+
+        Assert.True(writer.Renting);
+        writer.Compact(index => index % 2 == 0);
+        Assert.True(writer.Renting); // still a batch past 64 KiB, in the same buffer
+        writer.Compact(_ => false);
+        Assert.False(writer.Renting);
+    }
+
     [Fact]
     public void A_writer_for_one_small_record_allocates_what_the_record_needs_and_grows_to_the_batch_bound()
     {

@@ -41,6 +41,8 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// their batch, not before (a connection judged dead before its end of turn never sends it) and not if refused.
     /// </summary>
     private readonly List<PendingRequest> _packed = [];
+    private int _unpacked; // of _packed, taken out again since (Unpack)
+    private Predicate<int>? _stillPacked;
     private LoneHeader? _loneHeader;
     private LoneHeader? _loneHeader5;
 
@@ -252,9 +254,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary>Sends <paramref name="request"/> (again, if it was already out here), or packs it with the others this turn sends (<see cref="Flush"/>).</summary>
     public void Send(PendingRequest request)
     {
+        request.PackedOn?.Unpack(request); // sent again in the turn that packed it: once
         if (!ReferenceEquals(request.Connection, this))
         {
             request.Connection = this;
+            request.TakenHere = 0;
             SentCount++;
         }
 
@@ -276,7 +280,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch.TryAdd(request.Id, request.ServiceFrame, request.Body[0].Span);
             }
 
-            _packed.Add(request);
+            Packed(request);
             return;
         }
 
@@ -327,7 +331,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 _batch5.TryAdd(request.Id, request.ServiceFrame, _meta, headers, request.Body[0].Span);
             }
 
-            _packed.Add(request);
+            Packed(request);
             return;
         }
 
@@ -337,6 +341,49 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         frames.Add(_header.AsMemory(0, CourierFrame5.WriteRequest(_header, request.Id, _client, attempt, request.Flags, request.BudgetMs, request.ServiceFrame, headers)));
         frames.AddRange(request.Body);
         SendAlone(frames, request);
+    }
+
+    private void Packed(PendingRequest request)
+    {
+        request.PackedOn = this;
+        request.PackedAt = _packed.Count; // a record was just added for it: the batch's records and _packed go in step
+        _packed.Add(request);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="request"/>, packed here this turn, out of what the turn sends: detached from this connection
+    /// (a 503 for its earlier attempt, a restart, a move) or sent again before the end of the turn, it must not leave
+    /// here as well, where an at-most-once request could run besides wherever it goes next. Marked now, dropped from the
+    /// batch at the flush in one pass: a table emptied at once costs no scan per request.
+    /// </summary>
+    public void Unpack(PendingRequest request)
+    {
+        request.PackedOn = null;
+        _unpacked++;
+    }
+
+    /// <summary>Whether the request packed <paramref name="index"/>th this turn is still to leave here (not unpacked, nor packed again since).</summary>
+    private bool StillPacked(int index) => _packed[index] is var request && ReferenceEquals(request.PackedOn, this) && request.PackedAt == index;
+
+    private void DropUnpacked()
+    {
+        // A connection packs into one of the two: its negotiation is settled before anything is packed.
+        var batch = _batch5 is { Count: > 0 } batch5 ? batch5 : _batch;
+        System.Diagnostics.Debug.Assert(batch.Count == _packed.Count, "one record per request packed");
+        batch.Compact(_stillPacked ??= StillPacked);
+        var kept = 0;
+        for (var i = 0; i < _packed.Count; i++)
+        {
+            if (StillPacked(i))
+            {
+                var request = _packed[i];
+                request.PackedAt = kept; // in step with its record, moved down as far
+                _packed[kept++] = request;
+            }
+        }
+
+        _packed.RemoveRange(kept, _packed.Count - kept);
+        _unpacked = 0;
     }
 
     /// <summary>
@@ -350,6 +397,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         if (_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
             request.MayHaveRun = true;
+            request.TakenHere++;
         }
         else
         {
@@ -406,6 +454,11 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// <summary><paramref name="request"/> is no longer out here: answered, moved or given up.</summary>
     public void Released(PendingRequest request)
     {
+        if (ReferenceEquals(request.PackedOn, this))
+        {
+            Unpack(request);
+        }
+
         SentCount--;
         if (ReferenceEquals(PlainOutstanding, request))
         {
@@ -429,26 +482,40 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     public void Flush()
     {
+        var taken = false;
         try
         {
+            if (_unpacked > 0)
+            {
+                DropUnpacked();
+            }
+
             // A connection packs into one of the two: its negotiation is settled before anything is packed.
-            var taken = SendPacked(_batch, _loneHeader ??= LoneRequestHeader);
+            taken = SendPacked(_batch, _loneHeader ??= LoneRequestHeader);
             if (_batch5 is { } batch5)
             {
                 taken &= SendPacked(batch5, _loneHeader5 ??= LoneRequestHeader5);
             }
-
-            if (taken)
-            {
-                foreach (var request in _packed)
-                {
-                    request.MayHaveRun = true;
-                }
-            }
         }
         finally
         {
+            for (var i = 0; i < _packed.Count; i++)
+            {
+                // Those unpacked since (only if the compaction above threw) may be packed elsewhere by now: left as they are.
+                if (StillPacked(i))
+                {
+                    var request = _packed[i];
+                    request.PackedOn = null;
+                    if (taken)
+                    {
+                        request.MayHaveRun = true;
+                        request.TakenHere++;
+                    }
+                }
+            }
+
             _packed.Clear();
+            _unpacked = 0;
         }
     }
 
@@ -482,7 +549,16 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     {
         _heldCancels = null; // its probe went unanswered: a replacement does not inherit them
         // What was packed this turn never leaves: nothing of it may have run here, and a rented buffer goes back.
+        for (var i = 0; i < _packed.Count; i++)
+        {
+            if (StillPacked(i))
+            {
+                _packed[i].PackedOn = null; // one unpacked from here may be packed elsewhere by now
+            }
+        }
+
         _packed.Clear();
+        _unpacked = 0;
         _batch.Reset();
         _batch5?.Reset();
         _socket.Dispose();

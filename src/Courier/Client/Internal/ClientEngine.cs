@@ -512,7 +512,18 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
         else if (ReferenceEquals(request.Connection, connection))
         {
-            OnRefused(connection, request, error);
+            if (request.TakenHere > 1 && !request.Idempotent && !connection.Negotiation.PeerDelivery)
+            {
+                // Sent again to a peer before courier/5, which runs and answers each copy, and a reply names no attempt:
+                // the refusal may be the earlier copy's while the later may still run. Going elsewhere too could run it
+                // twice; it waits for the next answer here (or its attempt's timeout) instead. From courier/5 on a repeat
+                // joins the run in progress, and one reply answers both copies.
+                request.TakenHere--;
+            }
+            else
+            {
+                OnRefused(connection, request, error);
+            }
         }
 
         // else: an earlier attempt's refusal; the current one, elsewhere, still counts

@@ -86,6 +86,21 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// </summary>
     public bool MayHaveRun { get; set; }
 
+    /// <summary>
+    /// The connection whose batch of this turn holds it, not yet sent (<see cref="ClientConnection.Flush"/>); null
+    /// otherwise. Detached before that, it is taken out again: it must not leave on a connection it no longer belongs to.
+    /// </summary>
+    public ClientConnection? PackedOn { get; set; }
+
+    /// <summary>Its place among the requests <see cref="PackedOn"/> packed this turn (the record's index in the batch).</summary>
+    public int PackedAt { get; set; }
+
+    /// <summary>
+    /// Messages of it the transport took on <see cref="Connection"/> since it went there: more than one after a resend
+    /// to the same peer. A reply names no attempt, so a 503 then may be the earlier send's while the later may still run.
+    /// </summary>
+    public int TakenHere { get; set; }
+
     /// <summary>The last liveness probe its connection had sent when it was last sent (0: none): what reached the peer that answered a later probe.</summary>
     public ulong SentAfterProbe { get; set; }
 

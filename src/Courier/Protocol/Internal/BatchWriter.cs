@@ -175,6 +175,40 @@ internal sealed class BatchWriter
         return frames.AsSpan(0, used);
     }
 
+    /// <summary>
+    /// Keeps the records whose index (from 0, in the order added) <paramref name="keep"/> holds, in order, and drops the
+    /// rest in one pass. Rare (a request detached from its connection in the turn that packed it); a batch left with no
+    /// record is reset, giving a rented buffer back.
+    /// </summary>
+    public void Compact(Predicate<int> keep)
+    {
+        var reader = new BatchReader(Frame.Span);
+        var start = _recordsStart;
+        var write = _recordsStart;
+        var index = 0;
+        var kept = 0;
+        while (reader.TryRead(out var record))
+        {
+            var end = record.BodyOffset + record.Body.Length;
+            if (keep(index++))
+            {
+                // Behind what the reader has read: moving a record down never overwrites one still to come.
+                _buffer.AsSpan(start, end - start).CopyTo(_buffer.AsSpan(write));
+                write += end - start;
+                kept++;
+            }
+
+            start = end;
+        }
+
+        _length = write;
+        Count = kept;
+        if (kept == 0)
+        {
+            Reset();
+        }
+    }
+
     public void Reset()
     {
         Array.Clear(_send); // holds no peer's identity past its message
