@@ -32,4 +32,28 @@ public static class Ports
 
         return count;
     }
+
+    /// <summary>
+    /// The kernel's queues of the TCP connection between local ports <paramref name="a"/> and <paramref name="b"/>, a
+    /// line for each side found: which side holds bytes it has not read, or not yet sent.
+    /// </summary>
+    public static IReadOnlyList<TcpQueues> QueuesBetween(int a, int b)
+    {
+        static int PortOf(string address) => Convert.ToInt32(address[(address.IndexOf(':') + 1)..], 16);
+        // A dual-mode socket's side (a TcpClient made without an address family) is listed with IPv6's.
+        return [.. File.ReadLines("/proc/net/tcp").Skip(1).Concat(File.ReadLines("/proc/net/tcp6").Skip(1))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 4 && ((PortOf(f[1]) == a && PortOf(f[2]) == b) || (PortOf(f[1]) == b && PortOf(f[2]) == a)))
+            .Select(f =>
+            {
+                var queues = f[4].Split(':');
+                return new TcpQueues(PortOf(f[1]), PortOf(f[2]), f[3], Convert.ToInt64(queues[0], 16), Convert.ToInt64(queues[1], 16));
+            })];
+    }
+}
+
+/// <summary>One side of a TCP connection as /proc/net/tcp shows it: bytes it has not yet sent, and bytes it has not read.</summary>
+public readonly record struct TcpQueues(int Local, int Remote, string State, long Send, long Receive)
+{
+    public override string ToString() => $"{Local}→{Remote} (state {State}): send queue {Send}, receive queue {Receive}";
 }
