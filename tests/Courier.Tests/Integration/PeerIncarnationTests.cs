@@ -193,11 +193,7 @@ public sealed class PeerIncarnationTests
         using var server = RawServer.Bind(out var endpoint);
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 5 });
         var call = client.RequestAsync("pay", "10 EUR");
-        var (first, id) = FirstAttempt(server, "courier/3");
-
-        // Unanswered: the probe at the attempt's timeout is answered by the same incarnation, and the resend leaves.
-        AnswerNextProbe(server, Before, "courier/3");
-        Assert.Equal(id, IdOf(NextRequest(server)));
+        var (first, id) = ResentOnce(server, "courier/3");
 
         // Only now a 503. A courier/3 peer runs and answers each copy, and a reply names no attempt: the first copy's,
         // say, while the resend may still run here. So the request is not sent elsewhere as well: the next the peer hears
@@ -216,9 +212,7 @@ public sealed class PeerIncarnationTests
         using var server = RawServer.Bind(out var endpoint);
         await using var client = TestServer.Client(endpoint, o => o with { Timeout = TimeSpan.FromSeconds(2), Retries = 5 });
         var call = client.RequestAsync("pay", "10 EUR");
-        var (first, id) = FirstAttempt(server, "courier/5");
-        AnswerNextProbe(server, Before, "courier/5");
-        Assert.Equal(id, IdOf(NextRequest(server)));
+        var (first, id) = ResentOnce(server, "courier/5");
 
         // From courier/5 on the resend joined the run in progress, and its one reply answers both copies: a 503 (a stopping
         // peer refusing what still waited for a handler) means neither ran, and the request goes on at once, elsewhere.
@@ -246,16 +240,23 @@ public sealed class PeerIncarnationTests
         Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(5))).BodyText);
     }
 
-    /// <summary>The next message that is not a liveness probe.</summary>
-    private static List<byte[]> NextRequest(RouterSocket server)
+    /// <summary>
+    /// <see cref="FirstAttempt"/>, left unanswered; the probe at the attempt's timeout answered by the same incarnation,
+    /// and the resend that follows on the same connection received.
+    /// </summary>
+    private static (byte[] Identity, ulong Id) ResentOnce(RouterSocket server, string version)
     {
-        var frames = Receive(server);
-        while (IsProbe(frames))
+        var (identity, id) = FirstAttempt(server, version);
+        AnswerNextProbe(server, Before, version);
+        var resend = Receive(server);
+        while (IsProbe(resend))
         {
-            frames = Receive(server);
+            resend = Receive(server);
         }
 
-        return frames;
+        Assert.Equal(id, IdOf(resend));
+        Assert.Equal(identity, resend[0]);
+        return (identity, id);
     }
 
     /// <summary>Answers the negotiation as <paramref name="version"/> of <see cref="Before"/>; the client's connection and the id of its first request.</summary>
