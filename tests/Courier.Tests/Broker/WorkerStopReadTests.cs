@@ -16,7 +16,7 @@ public sealed class WorkerStopReadTests
     // 16 MiB through a 64 KiB window: fast alone, but a full run on two cores has been seen to take more than 30 s.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
-    [Fact]
+    [SkippableFact]
     public async Task A_worker_stopping_under_a_7MDP_broker_that_reads_slowly_waits_for_its_replies_to_be_written_and_sends_nothing_after_DISCONNECT()
     {
         const int Requests = 4;
@@ -64,7 +64,12 @@ public sealed class WorkerStopReadTests
         var until = DateTime.UtcNow + Wait;
         while (!disconnected)
         {
-            Assert.True(broker.TryReceive(until - DateTime.UtcNow, out var frames), $"{replies} replies and no DISCONNECT");
+            if (!broker.TryReceive(until - DateTime.UtcNow, out var frames))
+            {
+                await SkipIfTheManagedTransportStoppedWritingAsync(broker.Port, stopping, $"{replies} replies and no DISCONNECT");
+                Assert.Fail($"{replies} replies and no DISCONNECT; the kernel's queues: {string.Join("; ", Ports.QueuesOf(broker.Port))}");
+            }
+
             if (frames.Count == 7 && frames[3].AsSpan().SequenceEqual([MdpWorker.Reply]))
             {
                 Assert.Equal(BodySize, frames[6].Length);
@@ -77,5 +82,20 @@ public sealed class WorkerStopReadTests
         Assert.Equal(Requests, replies);
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(broker.TryReceive(TimeSpan.FromSeconds(1), out var after), $"sent after DISCONNECT: {after.Count} frames");
+    }
+
+    /// <summary>
+    /// NetMQ 4.0.4.5 (the managed transport), only under a full run's load: a large reply it has taken is never written,
+    /// while the broker reads all that comes. Both kernel queues of the connection stay empty, and the stop still waits:
+    /// nothing is on its way, and the bytes are in NetMQ. What this test is for cannot then be reached (guide.md, limits).
+    /// </summary>
+    private static async Task SkipIfTheManagedTransportStoppedWritingAsync(int brokerPort, Task stopping, string what)
+    {
+        var queues = Ports.QueuesOf(brokerPort);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var later = Ports.QueuesOf(brokerPort);
+        var stalled = TestTransport.IsManaged && !stopping.IsCompleted
+            && queues.Count == 2 && queues.All(q => q is { Send: 0, Receive: 0 }) && later.SequenceEqual(queues);
+        Skip.If(stalled, $"the managed transport stopped writing to the broker (NetMQ): {what}; the kernel's queues: {string.Join("; ", queues)}, and the same a second later");
     }
 }

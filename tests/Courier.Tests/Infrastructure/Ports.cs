@@ -37,13 +37,19 @@ public static class Ports
     /// The kernel's queues of the TCP connection between local ports <paramref name="a"/> and <paramref name="b"/>, a
     /// line for each side found: which side holds bytes it has not read, or not yet sent.
     /// </summary>
-    public static IReadOnlyList<TcpQueues> QueuesBetween(int a, int b)
+    public static IReadOnlyList<TcpQueues> QueuesBetween(int a, int b) => Queues(a, b);
+
+    /// <summary><see cref="QueuesBetween"/> for every connection with an end at local port <paramref name="port"/>.</summary>
+    public static IReadOnlyList<TcpQueues> QueuesOf(int port) => Queues(port, null);
+
+    private static List<TcpQueues> Queues(int a, int? b)
     {
         static int PortOf(string address) => Convert.ToInt32(address[(address.IndexOf(':') + 1)..], 16);
         // A dual-mode socket's side (a TcpClient made without an address family) is listed with IPv6's.
         return [.. File.ReadLines("/proc/net/tcp").Skip(1).Concat(File.ReadLines("/proc/net/tcp6").Skip(1))
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(f => f.Length > 4 && ((PortOf(f[1]) == a && PortOf(f[2]) == b) || (PortOf(f[1]) == b && PortOf(f[2]) == a)))
+            .Where(f => f.Length > 4 && PortOf(f[2]) != 0
+                && ((PortOf(f[1]) == a && (b is null || PortOf(f[2]) == b)) || (PortOf(f[2]) == a && (b is null || PortOf(f[1]) == b))))
             .Select(f =>
             {
                 var queues = f[4].Split(':');
