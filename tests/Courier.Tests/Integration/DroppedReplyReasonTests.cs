@@ -81,7 +81,7 @@ public sealed class DroppedReplyReasonTests
                 // NetMQ 4.0.4.5 (the managed transport), only under a full run's load: the server's transport stops reading
                 // this one peer, whose requests then wait unread in the kernel, while Courier's loop, reading the ROUTER as
                 // a whole, has nothing of it in flight and serves the canary on. Not a Courier fault, nor one that harms
-                // another client (checked first); what this test is for cannot then be reached (docs/guide.md, Transports).
+                // another client (checked first); what this test is for cannot then be reached (docs/guide.md, limits: replies queued per client).
                 var serverSide = queues.Where(q => q.Local == serverPort).ToList();
                 var stalled = TestTransport.IsManaged && inFlight == 0 && server.InFlight == 0
                     && serverSide is [{ Receive: > 0 } before] && queuesLater.Contains(before);

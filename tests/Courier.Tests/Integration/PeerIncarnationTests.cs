@@ -158,31 +158,7 @@ public sealed class PeerIncarnationTests
 
         // Tried elsewhere, it never leaves on the refusing connection too, where it could run as well. (Should the two
         // fall in two turns, the resend leaves first, and the refusal, the first copy's, moves nothing.)
-        var (onRefusing, elsewhere) = (0, 0);
-        var frames = new List<byte[]>();
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!call.IsCompleted && DateTime.UtcNow < until)
-        {
-            if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames!) || IsProbe(frames))
-            {
-                continue; // the refusing connection's probes go unanswered
-            }
-
-            if (IsNegotiation(frames))
-            {
-                RawServer.AnswerProbe(server, frames[0], "courier/3", Before);
-            }
-            else if (frames[0].AsSpan().SequenceEqual(first))
-            {
-                onRefusing++;
-            }
-            else
-            {
-                elsewhere++;
-                Reply(server, frames[0], IdOf(frames), "200", "paid");
-            }
-        }
-
+        var (onRefusing, elsewhere) = ServeElsewhere(server, call, "courier/3", first, TimeSpan.FromSeconds(30));
         Assert.True(onRefusing == 0 || elsewhere == 0, $"sent again on the refusing connection ({onRefusing}) and elsewhere ({elsewhere})");
         Assert.True(call.IsCompleted, "the call never ended");
     }
@@ -217,8 +193,21 @@ public sealed class PeerIncarnationTests
         // From courier/5 on the resend joined the run in progress, and its one reply answers both copies: a 503 (a stopping
         // peer refusing what still waited for a handler) means neither ran, and the request goes on at once, elsewhere.
         Reply(server, first, id, "503", "stopping");
+        var (onRefusing, _) = ServeElsewhere(server, call, "courier/5", first, TimeSpan.FromSeconds(20));
+        Assert.True(onRefusing == 0, "sent again to the peer that refused it");
+        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(5))).BodyText);
+    }
+
+    /// <summary>
+    /// Until <paramref name="call"/> ends (or <paramref name="within"/> passes): fresh connections negotiated as
+    /// <paramref name="version"/> and their requests answered "paid"; what comes on <paramref name="refusing"/> counted,
+    /// never answered (its probes neither). How many of the request's copies came there, and elsewhere.
+    /// </summary>
+    private static (int OnRefusing, int Elsewhere) ServeElsewhere(RouterSocket server, Task call, string version, byte[] refusing, TimeSpan within)
+    {
+        var (onRefusing, elsewhere) = (0, 0);
         var frames = new List<byte[]>();
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var until = DateTime.UtcNow + within;
         while (!call.IsCompleted && DateTime.UtcNow < until)
         {
             if (!server.TryReceiveMultipartBytes(TimeSpan.FromMilliseconds(100), ref frames!) || IsProbe(frames))
@@ -226,18 +215,22 @@ public sealed class PeerIncarnationTests
                 continue;
             }
 
-            Assert.False(frames[0].AsSpan().SequenceEqual(first), "sent again to the peer that refused it");
             if (IsNegotiation(frames))
             {
-                RawServer.AnswerProbe(server, frames[0], "courier/5", Before);
+                RawServer.AnswerProbe(server, frames[0], version, Before);
+            }
+            else if (frames[0].AsSpan().SequenceEqual(refusing))
+            {
+                onRefusing++;
             }
             else
             {
+                elsewhere++;
                 Reply(server, frames[0], IdOf(frames), "200", "paid");
             }
         }
 
-        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(5))).BodyText);
+        return (onRefusing, elsewhere);
     }
 
     /// <summary>

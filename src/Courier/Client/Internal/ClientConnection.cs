@@ -499,24 +499,30 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         }
         finally
         {
-            for (var i = 0; i < _packed.Count; i++)
+            ClearPacked(taken);
+        }
+    }
+
+    /// <summary>Ends the turn's packing: each request still packed here is no longer, and, if <paramref name="taken"/>, went out.</summary>
+    private void ClearPacked(bool taken)
+    {
+        for (var i = 0; i < _packed.Count; i++)
+        {
+            // One unpacked from here (if a compaction threw, or on disposal) may be packed elsewhere by now: left as it is.
+            if (StillPacked(i))
             {
-                // Those unpacked since (only if the compaction above threw) may be packed elsewhere by now: left as they are.
-                if (StillPacked(i))
+                var request = _packed[i];
+                request.PackedOn = null;
+                if (taken)
                 {
-                    var request = _packed[i];
-                    request.PackedOn = null;
-                    if (taken)
-                    {
-                        request.MayHaveRun = true;
-                        request.TakenHere++;
-                    }
+                    request.MayHaveRun = true;
+                    request.TakenHere++;
                 }
             }
-
-            _packed.Clear();
-            _unpacked = 0;
         }
+
+        _packed.Clear();
+        _unpacked = 0;
     }
 
     private bool SendPacked(BatchWriter batch, LoneHeader loneHeader)
@@ -549,16 +555,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     {
         _heldCancels = null; // its probe went unanswered: a replacement does not inherit them
         // What was packed this turn never leaves: nothing of it may have run here, and a rented buffer goes back.
-        for (var i = 0; i < _packed.Count; i++)
-        {
-            if (StillPacked(i))
-            {
-                _packed[i].PackedOn = null; // one unpacked from here may be packed elsewhere by now
-            }
-        }
-
-        _packed.Clear();
-        _unpacked = 0;
+        ClearPacked(taken: false);
         _batch.Reset();
         _batch5?.Reset();
         _socket.Dispose();
