@@ -149,4 +149,52 @@ public static class RawCourier
         Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!), "nothing received");
         return frames;
     }
+
+    /// <summary>A courier/5 reply with headers (<c>"CURC05"</c>, 0x02, the id, the status, the header block), then <paramref name="body"/>.</summary>
+    public static void Reply5(RouterSocket server, byte[] identity, ulong id, string status, string body, byte[] headers)
+    {
+        var header = new byte[18 + headers.Length];
+        "CURC05"u8.CopyTo(header);
+        header[6] = 0x02;
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(7), id);
+        Encoding.ASCII.GetBytes(status).CopyTo(header, 15);
+        headers.CopyTo(header, 18);
+        server.SendMultipartMessage(new NetMQMessage([new NetMQFrame(identity), NetMQFrame.Empty, new NetMQFrame(header), new NetMQFrame(Encoding.ASCII.GetBytes(body))]));
+    }
+
+    /// <summary>The value of header <paramref name="key"/> in a courier/5 reply's header frame (after its 18 fixed bytes); null when absent, or not such a reply.</summary>
+    public static string? ReplyHeader(byte[] frame, string key)
+    {
+        if (frame.Length < 18 || !frame.AsSpan(0, 6).SequenceEqual("CURC05"u8))
+        {
+            return null;
+        }
+
+        var at = 18;
+        while (at + 3 <= frame.Length)
+        {
+            var length = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at + 1 + frame[at]));
+            if (Encoding.ASCII.GetString(frame, at + 1, frame[at]) == key)
+            {
+                return Encoding.UTF8.GetString(frame, at + 3 + frame[at], length);
+            }
+
+            at += 3 + frame[at] + length;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// After a refusal the client should not act on: the next the peer hears on <paramref name="connection"/> is the probe
+    /// at the resend's timeout (nothing elsewhere), and the answer "paid" sent then ends <paramref name="call"/> with it.
+    /// </summary>
+    public static async Task StaysForTheResendsAnswerAsync(RouterSocket server, byte[] connection, ulong id, Task<Client.CourierReply> call)
+    {
+        var next = Receive(server);
+        Assert.True(next[0].AsSpan().SequenceEqual(connection) && IsProbe(next), "the request went elsewhere after the refusal");
+
+        Reply(server, connection, id, "200", "paid");
+        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+    }
 }

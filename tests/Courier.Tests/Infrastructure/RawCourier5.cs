@@ -10,15 +10,15 @@ namespace Courier.Tests.Infrastructure;
 /// </summary>
 internal static class RawCourier5
 {
-    /// <summary>A request of the client whose 16 identity bytes are all <paramref name="identity"/>.</summary>
-    public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77)
+    /// <summary>A request of the client whose 16 identity bytes are all <paramref name="identity"/>, saying it is <paramref name="attempt"/>.</summary>
+    public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77, byte attempt = 1)
     {
         var frame = new byte[38 + service.Length];
         "CURC05"u8.CopyTo(frame);
         frame[6] = 0x01;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
         frame.AsSpan(15, 16).Fill(identity);
-        frame[31] = 1;
+        frame[31] = attempt;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
         frame[37] = (byte)service.Length;
         Encoding.ASCII.GetBytes(service).CopyTo(frame.AsSpan(38));
@@ -41,6 +41,17 @@ internal static class RawCourier5
     {
         var frames = new List<byte[]>();
         Assert.True(socket.TryReceiveMultipartBytes(TimeSpan.FromSeconds(20), ref frames!));
-        return (Encoding.ASCII.GetString(frames[1], 14, 3), Encoding.UTF8.GetString(frames[2]));
+        return (IdAndStatus(frames[1]).Status, Encoding.UTF8.GetString(frames[2]));
+    }
+
+    /// <summary>
+    /// A reply header's request id and status, in either form a courier/5 client reads: <c>"CURC02"</c> (a reply
+    /// without headers) or <c>"CURC05"</c>, 0x02 (one with headers, as a 503 to an at-most-once request, which names
+    /// its attempt).
+    /// </summary>
+    public static (ulong Id, string Status) IdAndStatus(byte[] header)
+    {
+        var at = header.AsSpan().StartsWith("CURC05"u8) ? 7 : 6;
+        return (System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(header.AsSpan(at)), Encoding.ASCII.GetString(header, at + 8, 3));
     }
 }

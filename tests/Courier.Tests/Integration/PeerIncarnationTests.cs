@@ -176,11 +176,7 @@ public sealed class PeerIncarnationTests
         // say, while the resend may still run here. So the request is not sent elsewhere as well: the next the peer hears
         // is the probe at the resend's timeout, on this connection.
         Reply(server, first, id, "503", "busy");
-        var next = Receive(server);
-        Assert.True(next[0].AsSpan().SequenceEqual(first) && IsProbe(next), "the request went elsewhere after the refusal");
-
-        Reply(server, first, id, "200", "paid");
-        Assert.Equal("paid", (await call.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
+        await StaysForTheResendsAnswerAsync(server, first, id, call);
     }
 
     [Fact]

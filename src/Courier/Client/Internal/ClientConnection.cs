@@ -259,6 +259,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         {
             request.Connection = this;
             request.TakenHere = 0;
+            request.TakenAttempt = 0;
             SentCount++;
         }
 
@@ -308,7 +309,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     /// </summary>
     private void Send5(PendingRequest request, ulong? expected)
     {
-        var attempt = (byte)Math.Min(request.Attempts, byte.MaxValue);
+        var attempt = AttemptOf(request);
         // A resend held for a probe's answer: the peer checks that it is still the one that answered (the engine made
         // sure the entry fits).
         var headers = expected is { } incarnation ? IncarnationHeader.Append(request.Headers, incarnation) ?? request.Headers : request.Headers;
@@ -346,6 +347,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
     private void Packed(PendingRequest request)
     {
         request.PackedOn = this;
+        request.PackedAttempt = AttemptOf(request); // what the record says, whatever the request's count is at the flush
         request.PackedAt = _packed.Count; // a record was just added for it: the batch's records and _packed go in step
         _packed.Add(request);
     }
@@ -396,8 +398,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         // says so.
         if (_socket.TrySend(CollectionsMarshal.AsSpan(frames)))
         {
-            request.MayHaveRun = true;
-            request.TakenHere++;
+            Taken(request, AttemptOf(request));
         }
         else
         {
@@ -515,8 +516,7 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
                 request.PackedOn = null;
                 if (taken)
                 {
-                    request.MayHaveRun = true;
-                    request.TakenHere++;
+                    Taken(request, request.PackedAttempt);
                 }
             }
         }
@@ -524,6 +524,17 @@ internal sealed class ClientConnection : ISocketHandler, IDisposable
         _packed.Clear();
         _unpacked = 0;
     }
+
+    /// <summary>The transport took a copy of <paramref name="request"/>, which says it is <paramref name="attempt"/>: it may run.</summary>
+    private static void Taken(PendingRequest request, byte attempt)
+    {
+        request.MayHaveRun = true;
+        request.TakenHere++;
+        request.TakenAttempt = attempt;
+    }
+
+    /// <summary>The attempt a copy sent now says it is (courier/5 carries it in a byte).</summary>
+    private static byte AttemptOf(PendingRequest request) => (byte)Math.Min(request.Attempts, byte.MaxValue);
 
     private bool SendPacked(BatchWriter batch, LoneHeader loneHeader)
     {

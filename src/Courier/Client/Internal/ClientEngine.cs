@@ -501,8 +501,11 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
     }
 
-    /// <summary>An error status: a refusal of the current attempt is retried elsewhere; anything else is the answer.</summary>
-    public void Failed(ClientConnection connection, PendingRequest request, int status, string message)
+    /// <summary>
+    /// An error status: a refusal of the current attempt is retried elsewhere; anything else is the answer.
+    /// <paramref name="refusedAttempt"/> is the attempt a refusal names (<c>courier-attempt</c>), 0 when it names none.
+    /// </summary>
+    public void Failed(ClientConnection connection, PendingRequest request, int status, string message, byte refusedAttempt = 0)
     {
         var error = Error(connection, request, status, message);
         if (status != CourierStatus.Unavailable)
@@ -512,7 +515,12 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
         else if (ReferenceEquals(request.Connection, connection))
         {
-            if (request.TakenHere > 1 && !request.Idempotent && !connection.Negotiation.PeerDelivery)
+            if (refusedAttempt != 0 && refusedAttempt < request.TakenAttempt && connection.Negotiation.PeerDelivery)
+            {
+                // The refusal of a copy sent before the one now out here, named by the peer: that later copy may still run
+                // there (the earlier was refused just before it came), and gets its own answer, or its own refusal.
+            }
+            else if (request.TakenHere > 1 && !request.Idempotent && !connection.Negotiation.PeerDelivery)
             {
                 // Sent again to a peer before courier/5, which runs and answers each copy, and a reply names no attempt:
                 // the refusal may be the earlier copy's while the later may still run. Going elsewhere too could run it

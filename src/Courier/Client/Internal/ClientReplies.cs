@@ -142,7 +142,7 @@ internal sealed class ClientReplies(ClientEngine engine, RequestTable table, boo
         }
         else
         {
-            engine.Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)");
+            engine.Failed(connection, request, status, message.Count > 2 ? Encoding.UTF8.GetString(message[2]) : "(no message)", AttemptHeader.Read(block));
         }
     }
 

@@ -95,11 +95,21 @@ internal sealed class PendingRequest(ulong id, string service, byte[] serviceFra
     /// <summary>Its place among the requests <see cref="PackedOn"/> packed this turn (the record's index in the batch).</summary>
     public int PackedAt { get; set; }
 
+    /// <summary>The attempt its record in <see cref="PackedOn"/>'s batch says it is: what leaves at the flush.</summary>
+    public byte PackedAttempt { get; set; }
+
     /// <summary>
     /// Messages of it the transport took on <see cref="Connection"/> since it went there: more than one after a resend
-    /// to the same peer. A reply names no attempt, so a 503 then may be the earlier send's while the later may still run.
+    /// to the same peer. A reply before courier/5 names no attempt, so a 503 then may be the earlier send's while the
+    /// later may still run.
     /// </summary>
     public int TakenHere { get; set; }
+
+    /// <summary>
+    /// The attempt of the newest copy the transport took on <see cref="Connection"/> (0: none yet): a 503 naming an
+    /// earlier one (<c>courier-attempt</c>) is that copy's, while this one may still run there.
+    /// </summary>
+    public byte TakenAttempt { get; set; }
 
     /// <summary>The last liveness probe its connection had sent when it was last sent (0: none): what reached the peer that answered a later probe.</summary>
     public ulong SentAfterProbe { get; set; }

@@ -54,12 +54,15 @@ internal sealed class ClientReplyWriter(ITransportSocket socket)
     public bool ReplyAlone(in ReplyRoute route, ReadOnlySpan<ReadOnlyMemory<byte>> body) => Send(route, CourierStatus.Ok, body, error: false);
 
     /// <summary>An error reply: <paramref name="status"/> and a message, in the form the client's framing has for errors.</summary>
-    public bool Error(in ReplyRoute route, int status, string message)
-        => Send(route, status, [Encoding.UTF8.GetBytes(message)], error: true);
+    public bool Error(in ReplyRoute route, int status, string message, ReadOnlySpan<byte> headers = default)
+        => Error(route, status, Encoding.UTF8.GetBytes(message), headers);
 
-    /// <summary>An error reply whose message is already bytes (a worker's).</summary>
-    public bool Error(in ReplyRoute route, int status, ReadOnlyMemory<byte> message)
-        => Send(route, status, [message], error: true);
+    /// <summary>
+    /// An error reply whose message is already bytes (a worker's), with <paramref name="headers"/> (an encoded block) for
+    /// a courier/5 client: other clients get the message alone.
+    /// </summary>
+    public bool Error(in ReplyRoute route, int status, ReadOnlyMemory<byte> message, ReadOnlySpan<byte> headers = default)
+        => Send(route, status, [message], error: true, route.TakesHeaders ? headers : default);
 
     /// <summary>
     /// Sends every client's batch. False when a send was refused (the clients' timeouts recover it); each refused batch

@@ -299,7 +299,7 @@ internal sealed class ClientFrontEnd
         Count(request.Service, status);
         var sent = status == CourierStatus.Ok
             ? Replies.Reply(request.Route, body, headers)
-            : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty);
+            : Replies.Error(request.Route, status, body.Length > 0 ? body[0] : ReadOnlyMemory<byte>.Empty, RefusalHeaders(request, status));
         if (!sent)
         {
             ReplyDropped(request.Service ?? "?", Replies.LastRefusal);
@@ -313,7 +313,7 @@ internal sealed class ClientFrontEnd
     {
         service ??= request.Service ?? "?";
         Count(service, status);
-        var sent = Replies.Error(request.Route, status, reason);
+        var sent = Replies.Error(request.Route, status, reason, RefusalHeaders(request, status));
         Release(request);
 
         // Logged once the request is answered and released: a failing logger leaves no request behind.
@@ -328,6 +328,16 @@ internal sealed class ClientFrontEnd
             ReplyDropped(service, Replies.LastRefusal);
         }
     }
+
+    /// <summary>
+    /// A 503 to an at-most-once courier/5 request names the attempt it refuses (<see cref="AttemptHeader"/>): that of the
+    /// copy that arrived last, a repeat that joined the run having taken over its delivery. Nothing for other replies:
+    /// an idempotent request may run twice anyway, and its 503 keeps the shorter form.
+    /// </summary>
+    private static ReadOnlySpan<byte> RefusalHeaders(InboundRequest request, int status)
+        => status == CourierStatus.Unavailable && request.Route.TakesHeaders && request.Delivery.Attempt > 0 && !request.Delivery.Idempotent
+            ? AttemptHeader.Of(request.Delivery.Attempt)
+            : default;
 
     private void Dropped(int frames, string reason)
     {
