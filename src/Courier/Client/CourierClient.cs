@@ -130,7 +130,7 @@ public sealed class CourierClient : ICourierClient
             Activity = activity,
             Headers = activity is not null ? TraceHeaders.ForRequest(callers, activity)
                 : callers is { Count: > 0 } headers ? headers.Encode() : [],
-            Flags = options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None,
+            Flags = (options.Idempotent ? DeliveryFlags.Idempotent : DeliveryFlags.None) | DeliveryFlags.RefusalNamesAttempt,
             DeadlineOverride = options.Deadline,
         };
         if (cancellationToken.CanBeCanceled)

@@ -95,7 +95,7 @@ public static class RawCourier
     }
 
     /// <summary>A courier/5 request for 'pay' (docs/protocol.md §8), at-most-once, naming <paramref name="expected"/> in <c>courier-incarnation</c>.</summary>
-    public static void Send5(DealerSocket dealer, ulong id, byte attempt, byte[]? expected, bool idempotent = false)
+    public static void Send5(DealerSocket dealer, ulong id, byte attempt, byte[]? expected, bool idempotent = false, bool asksAttempt = false)
     {
         var headers = expected is null ? [] : Header("courier-incarnation", Convert.ToHexStringLower(expected));
         var frame = new byte[38 + 3 + headers.Length];
@@ -104,7 +104,7 @@ public static class RawCourier
         BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
         frame.AsSpan(15, 16).Fill(0x42);
         frame[31] = attempt;
-        frame[32] = idempotent ? (byte)1 : (byte)0;
+        frame[32] = (byte)((idempotent ? 1 : 0) | (asksAttempt ? 4 : 0));
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
         frame[37] = 3;
         "pay"u8.CopyTo(frame.AsSpan(38));

@@ -10,8 +10,11 @@ namespace Courier.Tests.Infrastructure;
 /// </summary>
 internal static class RawCourier5
 {
-    /// <summary>A request of the client whose 16 identity bytes are all <paramref name="identity"/>, saying it is <paramref name="attempt"/>.</summary>
-    public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77, byte attempt = 1)
+    /// <summary>
+    /// A request of the client whose 16 identity bytes are all <paramref name="identity"/>, saying it is
+    /// <paramref name="attempt"/>, with <paramref name="flags"/> (bit 2: a 503 should name its attempt).
+    /// </summary>
+    public static void Send(DealerSocket socket, ulong id, string body, string service = "pay", byte identity = 0x77, byte attempt = 1, byte flags = 0)
     {
         var frame = new byte[38 + service.Length];
         "CURC05"u8.CopyTo(frame);
@@ -19,6 +22,7 @@ internal static class RawCourier5
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(7), id);
         frame.AsSpan(15, 16).Fill(identity);
         frame[31] = attempt;
+        frame[32] = flags;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(33), 30_000);
         frame[37] = (byte)service.Length;
         Encoding.ASCII.GetBytes(service).CopyTo(frame.AsSpan(38));
@@ -46,8 +50,7 @@ internal static class RawCourier5
 
     /// <summary>
     /// A reply header's request id and status, in either form a courier/5 client reads: <c>"CURC02"</c> (a reply
-    /// without headers) or <c>"CURC05"</c>, 0x02 (one with headers, as a 503 to an at-most-once request, which names
-    /// its attempt).
+    /// without headers) or <c>"CURC05"</c>, 0x02 (one with headers, as a 503 that names its attempt).
     /// </summary>
     public static (ulong Id, string Status) IdAndStatus(byte[] header)
     {

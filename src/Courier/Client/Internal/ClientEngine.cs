@@ -515,10 +515,12 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         }
         else if (ReferenceEquals(request.Connection, connection))
         {
-            if (refusedAttempt != 0 && refusedAttempt < request.TakenAttempt && connection.Negotiation.PeerDelivery)
+            if (refusedAttempt != 0 && connection.Negotiation.PeerDelivery
+                && (refusedAttempt < request.TakenAttempt || (refusedAttempt == byte.MaxValue && request.TakenHere > 1)))
             {
                 // The refusal of a copy sent before the one now out here, named by the peer: that later copy may still run
-                // there (the earlier was refused just before it came), and gets its own answer, or its own refusal.
+                // there (the earlier was refused just before it came), and gets its own answer, or its own refusal. Past
+                // 255 attempts every copy says 255 and they cannot be told apart: with more than one out, it waits too.
             }
             else if (request.TakenHere > 1 && !request.Idempotent && !connection.Negotiation.PeerDelivery)
             {

@@ -84,6 +84,12 @@ internal enum DeliveryFlags : byte
     /// over 64 KiB dropped whole, never read as something else.
     /// </summary>
     LargeReplies = 0x02,
+
+    /// <summary>
+    /// The client reads a 503 in the headers form, naming the attempt it refuses (<see cref="AttemptHeader"/>). Asked for,
+    /// not assumed: a courier/5 client of someone else's that reads error replies only in the short form keeps them so.
+    /// </summary>
+    RefusalNamesAttempt = 0x04,
 }
 
 /// <summary>

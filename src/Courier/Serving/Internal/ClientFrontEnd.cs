@@ -330,12 +330,13 @@ internal sealed class ClientFrontEnd
     }
 
     /// <summary>
-    /// A 503 to an at-most-once courier/5 request names the attempt it refuses (<see cref="AttemptHeader"/>): that of the
-    /// copy that arrived last, a repeat that joined the run having taken over its delivery. Nothing for other replies:
-    /// an idempotent request may run twice anyway, and its 503 keeps the shorter form.
+    /// A 503 to a courier/5 request whose client asked for it (<see cref="DeliveryFlags.RefusalNamesAttempt"/>) names the
+    /// attempt it refuses (<see cref="AttemptHeader"/>): that of the copy that arrived last, a repeat that joined the run
+    /// having taken over its delivery. Nothing for other replies.
     /// </summary>
     private static ReadOnlySpan<byte> RefusalHeaders(InboundRequest request, int status)
-        => status == CourierStatus.Unavailable && request.Route.TakesHeaders && request.Delivery.Attempt > 0 && !request.Delivery.Idempotent
+        => status == CourierStatus.Unavailable && request.Route.TakesHeaders && request.Delivery.Attempt > 0
+            && (request.Delivery.Flags & DeliveryFlags.RefusalNamesAttempt) != 0
             ? AttemptHeader.Of(request.Delivery.Attempt)
             : default;
 
