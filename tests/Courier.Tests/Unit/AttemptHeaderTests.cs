@@ -42,4 +42,23 @@ public sealed class AttemptHeaderTests
         Assert.Equal(0, AttemptHeader.Read(new CourierHeaders().Add("traceparent", "00-abc").Encode()));
         Assert.Equal(0, AttemptHeader.Read([]));
     }
+
+    [Theory]
+    [InlineData(256, 255, 2, 255, true)] // the 256th copy and the 255th both said 255: either may be refused
+    [InlineData(300, 255, 5, 255, true)]
+    [InlineData(255, 255, 2, 255, false)] // the 255th after the 254th: 255 is the copy out there
+    [InlineData(256, 255, 1, 255, false)] // one copy here: the refusal is its own
+    [InlineData(256, 255, 2, 254, false)] // names an earlier copy outright (the caller's other test)
+    [InlineData(10, 10, 2, 255, false)] // names a copy never sent: no reason to wait
+    public void A_refusal_naming_255_is_ambiguous_only_when_two_copies_there_said_255(int attempts, byte taken, int takenHere, byte refused, bool ambiguous)
+    {
+        var request = new Client.Internal.PendingRequest(1, "pay", [], [], continueInline: false)
+        {
+            Attempts = attempts,
+            TakenAttempt = taken,
+            TakenHere = takenHere,
+        };
+
+        Assert.Equal(ambiguous, Client.Internal.ClientEngine.SaidTheSameAttempt(request, refused));
+    }
 }

@@ -516,11 +516,10 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
         else if (ReferenceEquals(request.Connection, connection))
         {
             if (refusedAttempt != 0 && connection.Negotiation.PeerDelivery
-                && (refusedAttempt < request.TakenAttempt || (refusedAttempt == byte.MaxValue && request.TakenHere > 1)))
+                && (refusedAttempt < request.TakenAttempt || SaidTheSameAttempt(request, refusedAttempt)))
             {
                 // The refusal of a copy sent before the one now out here, named by the peer: that later copy may still run
-                // there (the earlier was refused just before it came), and gets its own answer, or its own refusal. Past
-                // 255 attempts every copy says 255 and they cannot be told apart: with more than one out, it waits too.
+                // there (the earlier was refused just before it came), and gets its own answer, or its own refusal.
             }
             else if (request.TakenHere > 1 && !request.Idempotent && !connection.Negotiation.PeerDelivery)
             {
@@ -538,6 +537,13 @@ internal sealed class ClientEngine : IClientConnectionOwner, IGaugeSource, IDisp
 
         // else: an earlier attempt's refusal; the current one, elsewhere, still counts
     }
+
+    /// <summary>
+    /// Whether a refusal naming <paramref name="refusedAttempt"/> cannot be told from one of an earlier copy: an attempt
+    /// is a byte on the wire, and a copy past the 255th says 255 as the one before it there did.
+    /// </summary>
+    internal static bool SaidTheSameAttempt(PendingRequest request, byte refusedAttempt)
+        => refusedAttempt == byte.MaxValue && request.TakenAttempt == byte.MaxValue && request.Attempts > byte.MaxValue && request.TakenHere > 1;
 
     private Exception Error(ClientConnection connection, PendingRequest request, int status, string message) => status switch
     {
