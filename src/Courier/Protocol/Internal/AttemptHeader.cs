@@ -4,8 +4,8 @@ using System.Globalization;
 namespace Courier.Protocol.Internal;
 
 /// <summary>
-/// <c>courier-attempt</c> (docs/protocol.md §8, Refusals): on a <c>503</c> to a courier/5 request, the attempt it
-/// refuses, in decimal. A client that sent the request again on the same connection before the refusal came can then
+/// <c>courier-attempt</c> (docs/protocol.md §8, reserved names): on a <c>503</c> to a courier/5 request whose client
+/// asks (<see cref="DeliveryFlags.RefusalNamesAttempt"/>), the attempt it refuses, in decimal. A client that sent the request again on the same connection before the refusal came can then
 /// tell the first copy's refusal, while the later copy may still run there, from the later copy's own.
 /// </summary>
 internal static class AttemptHeader
