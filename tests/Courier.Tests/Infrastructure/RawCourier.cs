@@ -123,8 +123,7 @@ public static class RawCourier
     }
 
     /// <summary>The status of a reply to a courier/5 request: after "CURC02" and the id, or "CURC05", 0x02 and the id.</summary>
-    public static string Status(List<byte[]> reply)
-        => Encoding.ASCII.GetString(reply[1], reply[1].AsSpan(0, 6).SequenceEqual("CURC05"u8) ? 15 : 14, 3);
+    public static string Status(List<byte[]> reply) => RawCourier5.IdAndStatus(reply[1]).Status;
 
     /// <summary>Skips what comes before the client's next liveness probe, and answers it as courier/5 of <paramref name="incarnation"/>.</summary>
     public static void AnswerNextProbe(RouterSocket server, byte[] incarnation, string version = "courier/5")
@@ -164,26 +163,10 @@ public static class RawCourier
 
     /// <summary>The value of header <paramref name="key"/> in a courier/5 reply's header frame (after its 18 fixed bytes); null when absent, or not such a reply.</summary>
     public static string? ReplyHeader(byte[] frame, string key)
-    {
-        if (frame.Length < 18 || !frame.AsSpan(0, 6).SequenceEqual("CURC05"u8))
-        {
-            return null;
-        }
-
-        var at = 18;
-        while (at + 3 <= frame.Length)
-        {
-            var length = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(at + 1 + frame[at]));
-            if (Encoding.ASCII.GetString(frame, at + 1, frame[at]) == key)
-            {
-                return Encoding.UTF8.GetString(frame, at + 3 + frame[at], length);
-            }
-
-            at += 3 + frame[at] + length;
-        }
-
-        return null;
-    }
+        => frame.Length >= 18 && frame.AsSpan(0, 6).SequenceEqual("CURC05"u8)
+            && Protocol.CourierHeaders.Decode(frame.AsSpan(18)).TryGetValue(key, out var value)
+            ? value
+            : null;
 
     /// <summary>
     /// After a refusal the client should not act on: the next the peer hears on <paramref name="connection"/> is the probe
