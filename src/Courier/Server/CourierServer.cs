@@ -56,6 +56,13 @@ public sealed class CourierServer : IAsyncDisposable
         return engine is null || loop is null ? Task.FromResult(0L) : loop.ReadAsync(() => engine.RememberedBytes);
     }
 
+    /// <summary>Requests waiting for a handler slot whose deadline passed or whose caller cancelled, read on the loop (tests).</summary>
+    internal Task<int> QueuedFiredAsync()
+    {
+        var (engine, loop) = (_engine, _loop);
+        return engine is null || loop is null ? Task.FromResult(0) : loop.ReadAsync(() => engine.QueuedFired);
+    }
+
     /// <summary>Hosts <paramref name="handler"/> as <paramref name="service"/>, replacing any earlier one. Call before <see cref="StartAsync"/>.</summary>
     public CourierServer Map(string service, CourierHandler handler) => Map(service, handler, idempotent: false);
 

@@ -301,7 +301,10 @@ public sealed class DeadlineCancelTests
         var waiting = client.RequestAsync("one", "late", CourierRequestOptions.Default with { Deadline = TimeSpan.FromMilliseconds(300) });
         await Assert.ThrowsAsync<CourierTimeoutException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(20)));
 
-        // The handler frees up only now: the request that waited past its deadline is answered, not run.
+        // The server's budget counts from when it received the request, which can be later than the client sent it: the
+        // handler frees up only once the server's own tick has marked the waiting request expired. It is then answered,
+        // not run.
+        await Poll.UntilAsync(async () => await server.QueuedFiredAsync() == 1, TimeSpan.FromSeconds(20), "the server marked the waiting request past its deadline");
         release.SetResult();
         Assert.Equal("first", (await first.WaitAsync(TimeSpan.FromSeconds(20))).BodyText);
         Assert.Equal("next", (await client.RequestAsync("one", "next").WaitAsync(TimeSpan.FromSeconds(20))).BodyText);

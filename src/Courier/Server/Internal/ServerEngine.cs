@@ -70,6 +70,9 @@ internal sealed class ServerEngine : IRequestTarget, ISocketHandler, IGaugeSourc
 
     public int InFlight => _runner.InFlight;
 
+    /// <summary>See <see cref="HandlerRunner{TContext}.QueuedFired"/>. Loop thread only.</summary>
+    public int QueuedFired => _runner.QueuedFired;
+
     /// <summary>See <see cref="ITransportSocket.LargestPendingBytes"/>. Loop thread only.</summary>
     public long LargestPendingBytes => _frontEnd.Replies.LargestPendingBytes;
 

@@ -50,6 +50,9 @@ internal sealed class HandlerRunner<TContext>(
     /// <summary>Handlers waiting for a free slot.</summary>
     public int Queued => _queue.Count;
 
+    /// <summary>Waiting requests whose token fired (deadline or caller): they will be answered, not run, when dequeued. Loop thread (tests).</summary>
+    internal int QueuedFired => _queue.Count(job => job.Call is { Reason: not CallCancel.None });
+
     /// <summary>Nothing running or waiting.</summary>
     public bool Idle => _inFlight == 0 && _queue.Count == 0;
 
