@@ -87,6 +87,12 @@ public sealed record TransportOptions
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// On the native transport, a client's TCP connections without CURVE use Courier's own ZMTP DEALER, not libzmq's (an
+    /// experiment being measured: docs/performance.md, "A DEALER of Courier's own"). Also set by <c>COURIER_OWN_ZMTP=1</c>.
+    /// </summary>
+    internal bool OwnZmtp { get; init; }
+
+    /// <summary>
     /// Connections a listening socket (server, broker) holds at once. Past the limit a new connection is closed as soon as
     /// it is accepted: the listener keeps serving the ones it has, refuses new ones, takes them again as connections
     /// close, and never runs out of file descriptors. Default 10,000, and never more than three quarters (on the managed

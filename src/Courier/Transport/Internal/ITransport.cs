@@ -104,6 +104,13 @@ internal interface ITransportLoop : IDisposable
     /// </summary>
     ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false);
 
+    /// <summary>
+    /// <see cref="CreateSocket"/> for a socket that will connect to <paramref name="endpoint"/> (as written, before any
+    /// name is resolved): a loop may pick the kind of socket by where it goes. Not connected yet.
+    /// </summary>
+    ITransportSocket CreateConnecting(SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, bool countUnwritten = false)
+        => CreateSocket(kind, options, handler, countUnwritten: countUnwritten);
+
     /// <summary>Runs <paramref name="work"/> on the loop thread soon. Thread-safe; wakes the loop.</summary>
     void Post(Action work);
 
@@ -152,7 +159,7 @@ internal static class TransportLoopExtensions
         this ITransportLoop loop, SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, Action? onLateConnect = null,
         HostResolver? resolver = null, bool countUnwritten = false)
     {
-        var socket = loop.CreateSocket(kind, options, handler, countUnwritten: countUnwritten);
+        var socket = loop.CreateConnecting(kind, options, handler, endpoint, countUnwritten);
         try
         {
             var target = (resolver ?? HostResolver.Shared).ForConnect(endpoint, resolved => loop.Post(() =>

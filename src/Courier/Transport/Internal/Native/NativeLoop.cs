@@ -12,6 +12,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     private readonly string _name;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly List<NativeSocket> _sockets = [];
+    private readonly List<Zmtp.ZmtpDealer> _dealers = [];
     private readonly MessageFrames _message = new();
     private Action? _onTurnEnd;
     private Action? _tickSockets;
@@ -55,6 +56,23 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _threadId;
 
+    public ITransportSocket CreateConnecting(SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, bool countUnwritten = false)
+    {
+        if (Zmtp.ZmtpDealers.Serve(kind, options, endpoint, countUnwritten))
+        {
+            options.Validate();
+            var dealer = new Zmtp.ZmtpDealer(options, handler, ForgetDealer, () => _itemsDirty = true, _logger)
+            {
+                Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
+            };
+            _dealers.Add(dealer);
+            _itemsDirty = true;
+            return dealer;
+        }
+
+        return CreateSocket(kind, options, handler, countUnwritten: countUnwritten);
+    }
+
     public ITransportSocket CreateSocket(SocketKind kind, TransportOptions options, ISocketHandler handler, bool reportDisconnects = false, bool countUnwritten = false)
     {
         var socket = NativeTransport.CreateSocket(kind, options, handler, reportDisconnects, Forget, _logger, countUnwritten);
@@ -71,11 +89,22 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         _itemsDirty = true;
     }
 
+    private void ForgetDealer(Zmtp.ZmtpDealer dealer)
+    {
+        _dealers.Remove(dealer);
+        _itemsDirty = true;
+    }
+
     private void TickSockets()
     {
         for (var i = 0; i < _sockets.Count; i++)
         {
             _sockets[i].OnTick();
+        }
+
+        for (var i = 0; i < _dealers.Count; i++)
+        {
+            _dealers[i].OnTick();
         }
     }
 
@@ -170,6 +199,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 anyDue = anyDue || SpinForPosts();
             }
 
+            for (var i = _firstDealer; i < entries.Length; i++)
+            {
+                fds[i].Events = entries[i].Dealer!.PollEvents;
+            }
+
             var timeoutMs = anyDue ? 0 : PollTimeoutMs(nextTick - Stopwatch.GetTimestamp(), Stopwatch.Frequency);
             int ready;
             fixed (PollFd* items = fds)
@@ -193,7 +227,14 @@ internal sealed unsafe class NativeLoop : ITransportLoop
                 if (due[i] || (ready > 0 && fds[i].ReturnedEvents != 0))
                 {
                     due[i] = false;
-                    Handle(entries[i]);
+                    if (entries[i].Dealer is { } dealer)
+                    {
+                        HandleDealer(dealer, fds[i].Fd, ready > 0 ? fds[i].ReturnedEvents : (short)0);
+                    }
+                    else
+                    {
+                        Handle(entries[i]);
+                    }
                 }
             }
 
@@ -243,7 +284,17 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         var any = false;
         for (var i = 1; i < entries.Length; i++)
         {
-            var (socket, isMonitor) = entries[i];
+            if (entries[i].Dealer is { } dealer)
+            {
+                if (dealer.MayHaveInput)
+                {
+                    due[i] = any = true;
+                }
+
+                continue;
+            }
+
+            var (socket, isMonitor, _) = entries[i];
             var handle = isMonitor ? socket.Monitor! : socket.Handle;
             if ((isMonitor ? socket.MonitorSettled : socket.Settled) || handle.IsClosed)
             {
@@ -267,9 +318,32 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         return any;
     }
 
+    private const short PollOut = 0x004;
+    private const short PollErr = 0x008;
+    private const short PollHup = 0x010;
+
+    /// <summary>An own ZMTP socket the poll named (or one with input already read): a connect or write finished, input came.</summary>
+    private void HandleDealer(Zmtp.ZmtpDealer dealer, int fd, short events)
+    {
+        if (dealer.IsClosed || dealer.Descriptor != fd)
+        {
+            return; // closed, or reconnected, by an earlier handler of this turn
+        }
+
+        if ((events & (PollOut | PollErr | PollHup)) != 0)
+        {
+            LoopGuard.Run(dealer.OnWritable, _logger, _name);
+        }
+
+        if (!dealer.IsClosed && dealer.Descriptor >= 0)
+        {
+            SocketPump.Drain(dealer, dealer.Handler, _message, _onTurnEnd, _logger, _name);
+        }
+    }
+
     private void Handle(PollEntry entry)
     {
-        var (socket, isMonitor) = entry;
+        var (socket, isMonitor, _) = entry;
         if (socket.Handle.IsClosed)
         {
             return; // removed by an earlier handler of this turn
@@ -357,13 +431,26 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             }
         }
 
+        _firstDealer = fds.Count;
+        foreach (var dealer in _dealers)
+        {
+            if (dealer.Descriptor >= 0)
+            {
+                fds.Add(new PollFd { Fd = dealer.Descriptor, Events = dealer.PollEvents });
+                entries.Add(new PollEntry(null!, false, dealer));
+            }
+        }
+
         _fds = [.. fds];
         _entries = [.. entries];
         _due = new bool[_fds.Length];
         _itemsDirty = false;
     }
 
-    private readonly record struct PollEntry(NativeSocket Socket, bool IsMonitor);
+    // Own ZMTP sockets come last in the poll set, from this index on.
+    private int _firstDealer;
+
+    private readonly record struct PollEntry(NativeSocket Socket, bool IsMonitor, Zmtp.ZmtpDealer? Dealer = null);
 
     public void Dispose()
     {
@@ -397,6 +484,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         foreach (var socket in _sockets.ToArray())
         {
             socket.Dispose();
+        }
+
+        foreach (var dealer in _dealers.ToArray())
+        {
+            dealer.Dispose();
         }
 
         _sockets.Clear();

@@ -1,0 +1,365 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Courier.Client;
+using Courier.Server;
+using Courier.Tests.Infrastructure;
+using Courier.Transport;
+using Courier.Transport.Internal;
+using Courier.Transport.Internal.Native;
+using Courier.Transport.Internal.Zmtp;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Courier.Tests.Integration;
+
+/// <summary>
+/// Courier's own ZMTP DEALER (a client's TCP connection without CURVE, on the native loop, when asked for) against
+/// libzmq's ROUTER, and against hand-written hostile servers: every limit attacked while a canary connection on the same
+/// loop is served without a miss. Runs in the native suite only: the socket lives on the native loop.
+/// </summary>
+public sealed class OwnZmtpDealerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    [SkippableFact]
+    public async Task A_client_on_its_own_ZMTP_connections_is_served_by_a_libzmq_server_at_every_size()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
+        var before = ZmtpDealer.Handshakes;
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { OwnZmtp = true } });
+
+        var sizes = new[] { 0, 64, 300, 70_000, 1_000_000 };
+        var calls = Enumerable.Range(0, 200).Select(async i =>
+        {
+            var body = new byte[sizes[i % sizes.Length]];
+            Random.Shared.NextBytes(body);
+            var reply = await client.RequestAsync("echo", body).WaitAsync(Wait);
+            Assert.True(reply.Body.Span.SequenceEqual(body), $"request {i} ({body.Length} bytes) came back changed");
+        });
+        await Task.WhenAll(calls);
+
+        Assert.True(ZmtpDealer.Handshakes > before, "the client's connection was not Courier's own DEALER");
+    }
+
+    [SkippableFact]
+    public async Task A_client_on_its_own_ZMTP_connection_reconnects_to_a_server_that_restarts_on_its_port()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        var first = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
+        var endpoint = first.Endpoint!;
+        await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { OwnZmtp = true }, Retries = 10 });
+        Assert.Equal("one", (await client.RequestAsync("echo", "one").WaitAsync(Wait)).BodyText);
+        await first.DisposeAsync();
+
+        CourierServer? second = null;
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                second = await TestServer.StartAsync(o => o with { Endpoint = endpoint }, s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false; // the old listener not closed yet
+            }
+        }, Wait, "the port free again");
+        await using (second)
+        {
+            Assert.Equal("two", (await client.RequestAsync("echo", "two").WaitAsync(Wait)).BodyText);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_frame_over_the_size_limit_ends_that_connection_which_reconnects_while_a_canary_on_the_loop_is_served()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        await using var canary = await dealers.CanaryAsync();
+        // No heartbeats: only the limit may end the connection (a silent peer would be dropped after the timeout anyway).
+        var attacked = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { MaxFrameSize = 1024, HeartbeatInterval = TimeSpan.Zero });
+
+        using (var first = await hostile.AcceptAsync())
+        {
+            await first.HandshakeAsync();
+            await first.WriteAsync(Frame(new byte[100], more: false)); // within the limit: delivered
+            Assert.Equal(100, (await attacked.NextAsync())[0].Length);
+            await first.WriteAsync([0x02, 0, 0, 0, 0, 0x40, 0, 0, 0]); // a 1 GiB frame's header
+            using var second = await hostile.AcceptAsync(); // the connection ended and a new one came
+            await canary.AssertServedAsync();
+        }
+
+        Assert.False(attacked.HasMore, "nothing of the oversized frame was delivered");
+    }
+
+    [SkippableFact]
+    public async Task A_message_of_more_frames_than_allowed_is_dropped_whole_and_the_next_one_arrives_on_the_same_connection()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        await using var canary = await dealers.CanaryAsync();
+        var attacked = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { MaxFramesPerMessage = 64 });
+
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        var flood = new MemoryStream();
+        for (var i = 0; i < 100_000; i++)
+        {
+            flood.Write(Frame([(byte)i], more: true));
+        }
+
+        flood.Write(Frame("end"u8.ToArray(), more: false));
+        await connection.WriteAsync(flood.ToArray());
+        await connection.WriteAsync(Frame("next"u8.ToArray(), more: false));
+
+        var next = await attacked.NextAsync();
+        Assert.Equal("next", System.Text.Encoding.ASCII.GetString(next[0]));
+        await canary.AssertServedAsync();
+        Assert.False(hostile.HasPendingConnection, "the connection was ended for a message it could drop");
+    }
+
+    [SkippableFact]
+    public async Task A_servers_PING_is_answered_with_a_PONG_carrying_its_context()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        _ = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default);
+
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        await connection.WriteAsync(RawZmtp.Ping("ctx-42"));
+
+        var seen = await connection.ReadUntilAsync(b => b.AsSpan().IndexOf("\u0004PONGctx-42"u8) >= 0);
+        Assert.True(seen, "no PONG echoing the context");
+    }
+
+    [SkippableFact]
+    public async Task A_server_that_goes_silent_is_dropped_after_the_heartbeat_timeout_and_reconnected()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        var options = TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromMilliseconds(100), HeartbeatTimeout = TimeSpan.FromMilliseconds(600) };
+        _ = await dealers.ConnectAsync(hostile.Endpoint, options);
+
+        using var silent = await hostile.AcceptAsync();
+        await silent.HandshakeAsync();
+        Assert.True(await silent.ReadUntilAsync(RawZmtp.ContainsPing), "the DEALER never pinged");
+        using var again = await hostile.AcceptAsync(); // never answered: dropped, and a new connection made
+    }
+
+    [SkippableFact]
+    public async Task A_server_that_is_not_ZMTP_is_left_and_retried()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        await using var canary = await dealers.CanaryAsync();
+        _ = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { HeartbeatInterval = TimeSpan.Zero });
+
+        using (var http = await hostile.AcceptAsync())
+        {
+            await http.WriteAsync(System.Text.Encoding.ASCII.GetBytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" + new string(' ', 64)));
+            using var retried = await hostile.AcceptAsync();
+        }
+
+        await canary.AssertServedAsync();
+    }
+
+    [SkippableFact]
+    public async Task Messages_sent_before_the_server_is_up_wait_up_to_the_high_water_mark_and_arrive_once_it_is()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        int port;
+        using (var reserved = new HostileServer())
+        {
+            port = reserved.Port; // then closed: nobody there, so the connection is refused and retried
+        }
+
+        await using var dealers = await Dealers.StartAsync();
+        var early = await dealers.ConnectAsync($"tcp://127.0.0.1:{port}", TransportOptions.Default with { SendHighWatermark = 5, ReconnectIntervalMax = TimeSpan.FromMilliseconds(200) });
+        var accepted = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            accepted += await dealers.SendAsync(early.Socket, "msg"u8.ToArray(), [(byte)('0' + i)]) ? 1 : 0;
+        }
+
+        Assert.Equal(5, accepted);
+        Assert.Equal(SendRefusal.QueueFull, await dealers.Loop.ReadAsync(() => early.Socket.LastRefusal));
+
+        using var late = new HostileServer(port);
+        using var connection = await late.AcceptAsync();
+        await connection.HandshakeAsync();
+        var all = string.Concat(Enumerable.Range(0, 5).Select(i => $"\u0001\u0003msg\u0000\u0001{i}"));
+        Assert.True(await connection.ReadUntilAsync(b => System.Text.Encoding.Latin1.GetString(b).Contains(all, StringComparison.Ordinal)), "the five waiting messages did not arrive in order");
+    }
+
+    /// <summary>A ZMTP frame.</summary>
+    private static byte[] Frame(byte[] body, bool more)
+    {
+        var header = new byte[9];
+        var size = ZmtpWire.WriteHeader(header, body.Length, more ? ZmtpWire.More : (byte)0);
+        return [.. header.AsSpan(0, size), .. body];
+    }
+
+    /// <summary>A native loop with own DEALERs on it, driven from the test through posted work.</summary>
+    private sealed class Dealers : IAsyncDisposable
+    {
+        private Dealers(ITransportLoop loop) => Loop = loop;
+
+        public ITransportLoop Loop { get; }
+
+        public static Task<Dealers> StartAsync()
+        {
+            var loop = NativeTransport.Instance.CreateLoop("own-zmtp-test", NullLogger.Instance);
+            loop.Start(TimeSpan.FromMilliseconds(10), static () => { }, static () => { });
+            return Task.FromResult(new Dealers(loop));
+        }
+
+        public async Task<Connected> ConnectAsync(string endpoint, TransportOptions options)
+        {
+            var collector = new Collector();
+            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { OwnZmtp = true }, collector, endpoint));
+            Assert.IsType<ZmtpDealer>(socket);
+            return new Connected(socket, collector);
+        }
+
+        public Task<bool> SendAsync(ITransportSocket socket, params byte[][] frames)
+            => Loop.ReadAsync(() => socket.TrySend(frames.Select(f => (ReadOnlyMemory<byte>)f).ToArray()));
+
+        /// <summary>A second DEALER on the loop, to a libzmq ROUTER the test answers: it must be served throughout.</summary>
+        public async Task<Canary> CanaryAsync()
+        {
+            var router = new NativeRouter();
+            var connected = await ConnectAsync($"tcp://127.0.0.1:{router.Port}", TransportOptions.Default);
+            return new Canary(this, router, connected);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Loop.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed record Connected(ITransportSocket Socket, Collector Received)
+    {
+        public async Task<List<byte[]>> NextAsync() => await Received.Messages.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        public bool HasMore => Received.Messages.Reader.TryPeek(out _);
+    }
+
+    private sealed class Canary(Dealers dealers, NativeRouter router, Connected connected) : IAsyncDisposable
+    {
+        private int _asked;
+
+        /// <summary>Asks through the canary and has the ROUTER answer: the reply must come back.</summary>
+        public async Task AssertServedAsync()
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var body = BitConverter.GetBytes(++_asked);
+                Assert.True(await dealers.SendAsync(connected.Socket, body), "the canary's send was refused");
+                Assert.True(router.TryReceive(Wait, out var request), "the canary's request never reached its ROUTER");
+                router.Send(request[0], request[1]);
+                Assert.Equal(body, (await connected.NextAsync())[0]);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            router.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class Collector : ISocketHandler
+    {
+        public Channel<List<byte[]>> Messages { get; } = Channel.CreateUnbounded<List<byte[]>>();
+
+        public bool OnMessage(MessageFrames message)
+        {
+            var frames = new List<byte[]>();
+            message.CopyTo(frames);
+            Messages.Writer.TryWrite(frames);
+            return true;
+        }
+
+        public void OnPeerDisconnected(ReadOnlySpan<byte> routingId)
+        {
+        }
+    }
+
+    /// <summary>A TCP listener whose connections the test writes ZMTP (or not) into by hand.</summary>
+    private sealed class HostileServer : IDisposable
+    {
+        private readonly TcpListener _listener;
+
+        public HostileServer(int port = 0)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, port);
+            _listener.Start();
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public string Endpoint => $"tcp://127.0.0.1:{Port}";
+
+        public bool HasPendingConnection => _listener.Pending();
+
+        public async Task<HostileConnection> AcceptAsync()
+            => new(await _listener.AcceptTcpClientAsync().WaitAsync(Wait));
+
+        public void Dispose() => _listener.Stop();
+    }
+
+    private sealed class HostileConnection(TcpClient client) : IDisposable
+    {
+        private readonly NetworkStream _stream = client.GetStream();
+
+        /// <summary>Reads the DEALER's greeting and READY, and answers as a ROUTER.</summary>
+        public async Task HandshakeAsync()
+        {
+            var greeting = new byte[64 + 30];
+            await _stream.ReadExactlyAsync(greeting).AsTask().WaitAsync(Wait);
+            Assert.Equal(0xFF, greeting[0]);
+            Assert.Equal("DEALER", System.Text.Encoding.ASCII.GetString(greeting, 88, 6));
+            await WriteAsync(RawZmtp.GreetingAndReady(minor: 1, socketType: "ROUTER"));
+        }
+
+        public Task WriteAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().WaitAsync(Wait);
+
+        /// <summary>Reads what the DEALER sends until <paramref name="seen"/> holds of it, or the wait runs out.</summary>
+        public async Task<bool> ReadUntilAsync(Func<byte[], bool> seen)
+        {
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            using var timeout = new CancellationTokenSource(Wait);
+            try
+            {
+                while (!seen([.. received]))
+                {
+                    var read = await _stream.ReadAsync(buffer, timeout.Token);
+                    if (read == 0)
+                    {
+                        return false;
+                    }
+
+                    received.AddRange(buffer.AsSpan(0, read));
+                }
+
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        public void Dispose() => client.Dispose();
+    }
+}

@@ -1,0 +1,213 @@
+using Courier.Transport.Internal;
+using Courier.Transport.Internal.Zmtp;
+
+namespace Courier.Tests.Unit;
+
+/// <summary>Courier's own ZMTP DEALER's reading and writing of frames (RFC 37), without sockets.</summary>
+public sealed class ZmtpFramingTests
+{
+    [Fact]
+    public void The_greeting_is_64_bytes_of_ZMTP_3_1_with_the_NULL_mechanism_and_passes_its_own_check()
+    {
+        Assert.Equal(64, ZmtpWire.Greeting.Length);
+        Assert.Equal(3, ZmtpWire.Greeting[10]);
+        Assert.Null(ZmtpWire.GreetingProblem(ZmtpWire.Greeting));
+        Assert.Null(ZmtpWire.ReadyProblem(ZmtpWire.ReadyDealer[2..]));
+    }
+
+    [Fact]
+    public void A_greeting_of_another_mechanism_or_an_older_version_is_refused()
+    {
+        var curve = ZmtpWire.Greeting.ToArray();
+        "CURVE"u8.CopyTo(curve.AsSpan(12));
+        Assert.Contains("CURVE", ZmtpWire.GreetingProblem(curve), StringComparison.Ordinal);
+
+        var old = ZmtpWire.Greeting.ToArray();
+        old[10] = 2;
+        Assert.Contains("not 3.x", ZmtpWire.GreetingProblem(old), StringComparison.Ordinal);
+
+        var http = new byte[64];
+        "GET / HTTP/1.1\r\n"u8.CopyTo(http);
+        Assert.Equal("not a ZMTP greeting", ZmtpWire.GreetingProblem(http));
+    }
+
+    [Theory]
+    [InlineData("ROUTER", true)]
+    [InlineData("DEALER", true)]
+    [InlineData("REP", true)]
+    [InlineData("PUB", false)]
+    [InlineData("", false)]
+    public void A_READY_is_accepted_only_from_a_socket_a_DEALER_can_talk_to(string socketType, bool accepted)
+    {
+        var body = Ready(("Identity", ""), ("Socket-Type", socketType));
+
+        Assert.Equal(accepted, ZmtpWire.ReadyProblem(body) is null);
+    }
+
+    [Fact]
+    public void A_READY_whose_property_runs_past_its_end_is_malformed()
+    {
+        var body = Ready(("Socket-Type", "ROUTER"));
+        body[^7] = 200; // the value's length, now past the body
+
+        Assert.Equal("a malformed READY", ZmtpWire.ReadyProblem(body));
+    }
+
+    [Fact]
+    public void Messages_written_by_the_outbound_queue_read_back_whole_across_any_split_of_the_stream()
+    {
+        var outbound = new ZmtpOutbound();
+        var large = Enumerable.Range(0, 70_000).Select(i => (byte)i).ToArray();
+        outbound.Enqueue([ReadOnlyMemory<byte>.Empty, "short"u8.ToArray()]);
+        outbound.Enqueue([large]);
+        outbound.EnqueueCommand(ZmtpWire.Ping);
+        outbound.Enqueue([new byte[255], new byte[256]]);
+        var wire = Drain(outbound);
+
+        foreach (var chunk in new[] { 1, 7, 4096, wire.Length })
+        {
+            var inbound = new ZmtpInbound(maxFrameSize: 1 << 20, maxFrames: 64);
+            var message = new MessageFrames();
+            var seen = new List<string>();
+            for (var at = 0; at < wire.Length; at += chunk)
+            {
+                Feed(inbound, wire.AsSpan(at, Math.Min(chunk, wire.Length - at)), message, found =>
+                {
+                    seen.Add(found == Inbound.Message ? string.Join(",", Enumerable.Range(0, message.Count).Select(i => message.Length(i))) : found.ToString());
+                    if (found == Inbound.Message && message.Count == 1)
+                    {
+                        Assert.True(message[0].SequenceEqual(large));
+                    }
+                });
+            }
+
+            Assert.Equal(["0,5", "70000", "Command", "255,256"], seen);
+        }
+    }
+
+    [Fact]
+    public void A_frame_over_the_size_limit_ends_the_connection_before_any_of_it_is_held()
+    {
+        var inbound = new ZmtpInbound(maxFrameSize: 1000, maxFrames: 64);
+        Span<byte> header = stackalloc byte[9];
+        var size = ZmtpWire.WriteHeader(header, 1_000_000_000, 0);
+        header[..size].CopyTo(inbound.FreeSpace);
+        inbound.Advance(size);
+
+        Assert.Equal(Inbound.Violation, inbound.TryTake(new MessageFrames()));
+        Assert.Contains("1000000000 bytes", inbound.Problem, StringComparison.Ordinal);
+        Assert.True(inbound.FreeSpace.Length < 1_000_000);
+    }
+
+    [Fact]
+    public void A_message_past_the_frame_limit_is_skipped_as_it_comes_and_the_next_one_reads()
+    {
+        var outbound = new ZmtpOutbound();
+        var frames = Enumerable.Range(0, 200).Select(_ => (ReadOnlyMemory<byte>)new byte[100]).ToArray();
+        outbound.Enqueue(frames);
+        outbound.Enqueue(["after"u8.ToArray()]);
+        var wire = Drain(outbound);
+        var inbound = new ZmtpInbound(maxFrameSize: 1 << 20, maxFrames: 64);
+        var message = new MessageFrames();
+        var results = new List<Inbound>();
+        var largestRoom = 0;
+        for (var at = 0; at < wire.Length; at += 500)
+        {
+            Feed(inbound, wire.AsSpan(at, Math.Min(500, wire.Length - at)), message, results.Add);
+            largestRoom = Math.Max(largestRoom, inbound.Buffered);
+        }
+
+        Assert.Equal([Inbound.Dropped, Inbound.Message], results);
+        Assert.Equal(200, inbound.DroppedFrames);
+        Assert.Equal("after", System.Text.Encoding.ASCII.GetString(message[0]));
+        Assert.True(largestRoom < 64 * 102 + 500, $"held {largestRoom} bytes of a dropped message");
+    }
+
+    [Fact]
+    public void A_command_longer_than_any_ZMTP_command_needs_ends_the_connection()
+    {
+        var inbound = new ZmtpInbound(maxFrameSize: 1 << 20, maxFrames: 64);
+        Span<byte> header = stackalloc byte[9];
+        var size = ZmtpWire.WriteHeader(header, 100_000, ZmtpWire.Command);
+        header[..size].CopyTo(inbound.FreeSpace);
+        inbound.Advance(size);
+
+        Assert.Equal(Inbound.Violation, inbound.TryTake(new MessageFrames()));
+    }
+
+    [Fact]
+    public void A_connection_that_ends_drops_the_half_written_message_and_keeps_the_whole_ones_behind_it()
+    {
+        var outbound = new ZmtpOutbound();
+        outbound.Enqueue(["first"u8.ToArray()]);
+        outbound.EnqueueCommand(ZmtpWire.Ping);
+        outbound.Enqueue(["second"u8.ToArray()]);
+        outbound.Enqueue(["third"u8.ToArray()]);
+        outbound.Written(3); // part of "first" reached the old connection
+
+        outbound.ConnectionEnded();
+
+        Assert.Equal(2, outbound.Messages);
+        var inbound = new ZmtpInbound(1 << 20, 64);
+        var wire = Drain(outbound);
+        wire.CopyTo(inbound.FreeSpace);
+        inbound.Advance(wire.Length);
+        var message = new MessageFrames();
+        Assert.Equal(Inbound.Message, inbound.TryTake(message));
+        Assert.Equal("second", System.Text.Encoding.ASCII.GetString(message[0]));
+        Assert.Equal(Inbound.Message, inbound.TryTake(message));
+        Assert.Equal("third", System.Text.Encoding.ASCII.GetString(message[0]));
+        Assert.Equal(Inbound.NeedMore, inbound.TryTake(message));
+    }
+
+    [Fact]
+    public void A_PONG_echoes_the_PINGs_context()
+    {
+        byte[] ping = [4, (byte)'P', (byte)'I', (byte)'N', (byte)'G', 0, 10, (byte)'c', (byte)'t', (byte)'x'];
+        var pong = new byte[32];
+
+        var size = ZmtpWire.WritePong(pong, ping);
+
+        Assert.Equal([ZmtpWire.Command, 8, 4, (byte)'P', (byte)'O', (byte)'N', (byte)'G', (byte)'c', (byte)'t', (byte)'x'], pong[..size]);
+    }
+
+    private static byte[] Ready(params (string Name, string Value)[] properties)
+    {
+        var body = new List<byte> { 5 };
+        body.AddRange("READY"u8.ToArray());
+        foreach (var (name, value) in properties)
+        {
+            body.Add((byte)name.Length);
+            body.AddRange(System.Text.Encoding.ASCII.GetBytes(name));
+            body.AddRange([0, 0, 0, (byte)value.Length]);
+            body.AddRange(System.Text.Encoding.ASCII.GetBytes(value));
+        }
+
+        return [.. body];
+    }
+
+    /// <summary>Reads <paramref name="piece"/> in as a socket would (at most the free space at a time), taking each unit as it completes.</summary>
+    private static void Feed(ZmtpInbound inbound, ReadOnlySpan<byte> piece, MessageFrames message, Action<Inbound> taken)
+    {
+        while (piece.Length > 0)
+        {
+            var room = inbound.FreeSpace;
+            var count = Math.Min(room.Length, piece.Length);
+            piece[..count].CopyTo(room);
+            inbound.Advance(count);
+            piece = piece[count..];
+            for (var found = inbound.TryTake(message); found != Inbound.NeedMore; found = inbound.TryTake(message))
+            {
+                taken(found);
+            }
+        }
+    }
+
+    /// <summary>Everything queued, as the wire would carry it.</summary>
+    private static byte[] Drain(ZmtpOutbound outbound)
+    {
+        var wire = outbound.Pending.ToArray();
+        outbound.Written(wire.Length);
+        return wire;
+    }
+}
