@@ -87,10 +87,13 @@ public sealed record TransportOptions
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// On the native transport, a client's TCP connections without CURVE use Courier's own ZMTP DEALER, not libzmq's (an
-    /// experiment being measured: docs/performance.md, "A DEALER of Courier's own"). Also set by <c>COURIER_OWN_ZMTP=1</c>.
+    /// On the native transport, whether a client's TCP connections without CURVE speak ZMTP from Courier's own code, on
+    /// the client's loop thread (true, the default), rather than through libzmq's DEALER and its I/O thread: a round trip
+    /// then makes fewer system calls and thread hand-offs (docs/performance.md, "A DEALER of Courier's own"). Listeners
+    /// (servers, brokers), workers, CURVE connections, inproc:// and ipc:// always use libzmq, and the managed transport
+    /// ignores this. <c>COURIER_OWN_ZMTP=0</c> in a process's environment turns it off whatever the options say.
     /// </summary>
-    internal bool OwnZmtp { get; init; }
+    public bool CourierZmtpForClients { get; init; } = true;
 
     /// <summary>
     /// Connections a listening socket (server, broker) holds at once. Past the limit a new connection is closed as soon as

@@ -27,7 +27,7 @@ public sealed class OwnZmtpDealerTests
         Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
         await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
         var before = ZmtpDealer.Handshakes;
-        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { OwnZmtp = true } });
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForClients = true } });
 
         var sizes = new[] { 0, 64, 300, 70_000, 1_000_000 };
         var calls = Enumerable.Range(0, 200).Select(async i =>
@@ -48,7 +48,7 @@ public sealed class OwnZmtpDealerTests
         Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
         var first = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
         var endpoint = first.Endpoint!;
-        await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { OwnZmtp = true }, Retries = 10 });
+        await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { CourierZmtpForClients = true }, Retries = 10 });
         Assert.Equal("one", (await client.RequestAsync("echo", "one").WaitAsync(Wait)).BodyText);
         await first.DisposeAsync();
 
@@ -138,6 +138,43 @@ public sealed class OwnZmtpDealerTests
     }
 
     [SkippableFact]
+    public async Task A_PING_flood_from_a_server_that_never_reads_holds_one_PONG_and_the_loop_serves_a_canary_throughout()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        await using var canary = await dealers.CanaryAsync();
+        var attacked = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { HeartbeatInterval = TimeSpan.Zero });
+
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        var flood = new MemoryStream();
+        for (var i = 0; i < 20_000; i++)
+        {
+            flood.Write(RawZmtp.Ping("0123456789abcdef"));
+        }
+
+        var pings = flood.ToArray();
+        // 2 million PINGs: their PONGs (46 MB) would overflow every kernel buffer between the two many times over.
+        var writing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await connection.WriteAsync(pings);
+            }
+        });
+        while (!writing.IsCompleted)
+        {
+            await canary.AssertServedAsync();
+        }
+
+        await writing;
+        await canary.AssertServedAsync(); // a turn after the last of them was read
+        var pending = await dealers.Loop.ReadAsync(() => attacked.Socket.LargestPendingBytes);
+        Assert.True(pending <= 64, $"{pending} bytes of PONGs waiting for a peer that never reads");
+    }
+
+    [SkippableFact]
     public async Task A_server_that_goes_silent_is_dropped_after_the_heartbeat_timeout_and_reconnected()
     {
         Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
@@ -223,7 +260,7 @@ public sealed class OwnZmtpDealerTests
         public async Task<Connected> ConnectAsync(string endpoint, TransportOptions options)
         {
             var collector = new Collector();
-            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { OwnZmtp = true }, collector, endpoint));
+            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { CourierZmtpForClients = true }, collector, endpoint));
             Assert.IsType<ZmtpDealer>(socket);
             return new Connected(socket, collector);
         }

@@ -135,6 +135,38 @@ public sealed class ZmtpFramingTests
         Assert.Equal(Inbound.Violation, inbound.TryTake(new MessageFrames()));
     }
 
+    [Theory]
+    [InlineData(-9L)]
+    [InlineData(long.MinValue)]
+    [InlineData(-4_294_967_000L)]
+    public void A_command_of_negative_length_ends_the_connection(long length)
+    {
+        var inbound = new ZmtpInbound(maxFrameSize: 1 << 20, maxFrames: 64);
+        byte[] header = [ZmtpWire.Command | ZmtpWire.Long, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(header.AsSpan(1), length);
+        header.CopyTo(inbound.FreeSpace);
+        inbound.Advance(header.Length);
+
+        Assert.Equal(Inbound.Violation, inbound.TryTake(new MessageFrames()));
+    }
+
+    [Fact]
+    public void A_buffer_grown_for_a_large_message_shrinks_even_when_the_next_message_has_begun()
+    {
+        var outbound = new ZmtpOutbound();
+        outbound.Enqueue([new byte[5 * 1024 * 1024]]);
+        var wire = Drain(outbound);
+        var inbound = new ZmtpInbound(maxFrameSize: 16 << 20, maxFrames: 64);
+        var message = new MessageFrames();
+        var taken = new List<Inbound>();
+        Feed(inbound, [.. wire, 0x01], message, taken.Add); // and the first byte of the next frame
+
+        Assert.Equal([Inbound.Message], taken);
+        Assert.Equal(1, inbound.Buffered);
+        Assert.True(inbound.FreeSpace.Length < 1024 * 1024, $"kept {inbound.FreeSpace.Length} bytes of room");
+        message.Clear();
+    }
+
     [Fact]
     public void A_connection_that_ends_drops_the_half_written_message_and_keeps_the_whole_ones_behind_it()
     {

@@ -12,11 +12,16 @@ internal sealed unsafe class PooledFrame : MemoryManager<byte>
     /// <summary>Frames this large or larger are pooled; smaller ones are copied into the message's own buffer.</summary>
     public const int Minimum = 8 * 1024;
 
+    private static long _live;
     private byte[]? _array;
     private readonly int _length;
 
+    /// <summary>Pooled frames not yet given back, process-wide (tests): what an owner left behind shows here.</summary>
+    public static long Live => Interlocked.Read(ref _live);
+
     public PooledFrame(ReadOnlySpan<byte> content)
     {
+        Interlocked.Increment(ref _live);
         _array = ArrayPool<byte>.Shared.Rent(content.Length);
         _length = content.Length;
         content.CopyTo(_array);
@@ -41,6 +46,7 @@ internal sealed unsafe class PooledFrame : MemoryManager<byte>
     {
         if (Interlocked.Exchange(ref _array, null) is { } array)
         {
+            Interlocked.Decrement(ref _live);
             ArrayPool<byte>.Shared.Return(array);
         }
     }

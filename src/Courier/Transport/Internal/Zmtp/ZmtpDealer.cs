@@ -134,6 +134,23 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
     public Received TryReceive(MessageFrames message)
     {
+        try
+        {
+            return Receive(message);
+        }
+        finally
+        {
+            // PONGs queued while reading leave together, once per call: a PING flood costs a write per call, not per PING.
+            if (_pongQueued)
+            {
+                Flush();
+            }
+        }
+    }
+
+    private Received Receive(MessageFrames message)
+    {
+        var commands = 0;
         while (!_disposed && Descriptor >= 0)
         {
             if (_state == State.Ready)
@@ -149,9 +166,17 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
                         return Received.Message;
                     case Inbound.Dropped:
                         Frames.Dropped(_inbound.DroppedFrames, Role);
+                        MayHaveInput = _inbound.Buffered > 0;
                         return Received.Dropped;
                     case Inbound.Command:
                         OnCommand(_inbound.CommandBody);
+                        if (++commands == MaxCommandsPerCall)
+                        {
+                            // A stream of commands (PINGs) yields the loop like messages do; the loop comes back for the rest.
+                            MayHaveInput = true;
+                            return Received.Nothing;
+                        }
+
                         continue;
                     case Inbound.Violation:
                         Fail(_inbound.Problem);
@@ -253,6 +278,13 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     }
 
     private bool _awaitingReady;
+
+    // A PONG queued in this call and not yet flushed; one flushed but still behind bytes the kernel has not taken.
+    private bool _pongQueued;
+    private bool _pongUnwritten;
+
+    /// <summary>Commands read per <see cref="TryReceive"/> before it yields to the loop.</summary>
+    private const int MaxCommandsPerCall = 256;
     private static long _handshakes;
 
     /// <summary>Connections that completed their handshake, process-wide (tests).</summary>
@@ -279,8 +311,12 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
         if (name.SequenceEqual("PING"u8))
         {
-            _outbound.EnqueueCommand(_pong.AsSpan(0, ZmtpWire.WritePong(_pong, body)));
-            Flush();
+            // One PONG waiting at a time (libzmq keeps one too): a peer that pings and never reads fills nothing.
+            if (!_pongQueued && !_pongUnwritten)
+            {
+                _outbound.EnqueueCommand(_pong.AsSpan(0, ZmtpWire.WritePong(_pong, body)));
+                _pongQueued = true;
+            }
         }
         else if (name.SequenceEqual("ERROR"u8))
         {
@@ -298,6 +334,8 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         }
 
         var result = _outbound.WriteTo(Descriptor);
+        _pongUnwritten = _outbound.Bytes > 0 && (_pongUnwritten || _pongQueued);
+        _pongQueued = false;
         if (result < 0)
         {
             Fail($"a write failed (errno {-result})");
@@ -410,6 +448,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         _state = State.Idle;
         _greeted = false;
         _awaitingReady = false;
+        _pongQueued = _pongUnwritten = false;
         MayHaveInput = false;
         _inbound.Reset();
     }

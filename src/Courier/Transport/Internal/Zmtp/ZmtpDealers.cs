@@ -3,15 +3,21 @@ namespace Courier.Transport.Internal.Zmtp;
 /// <summary>Which sockets of the native transport are Courier's own ZMTP DEALERs rather than libzmq's.</summary>
 internal static class ZmtpDealers
 {
-    /// <summary>Set by <c>COURIER_OWN_ZMTP=1</c> (an experiment while the socket is measured; see docs/performance.md).</summary>
-    internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("COURIER_OWN_ZMTP") == "1";
+    /// <summary><c>COURIER_OWN_ZMTP</c>: <c>0</c> turns the own DEALER off in this process, <c>1</c> on; unset, the options decide.</summary>
+    private static readonly bool? FromEnvironment = Environment.GetEnvironmentVariable("COURIER_OWN_ZMTP") switch
+    {
+        "0" => false,
+        "1" => true,
+        _ => null,
+    };
 
     /// <summary>
     /// Whether a socket of <paramref name="kind"/> with <paramref name="options"/>, connecting to
     /// <paramref name="endpoint"/>, is one: a DEALER over TCP without CURVE whose unwritten bytes nobody counts (a client's
-    /// connection, not a worker's). inproc:// and ipc:// stay libzmq's.
+    /// connection, not a worker's), unless turned off (<see cref="TransportOptions.CourierZmtpForClients"/>). inproc://
+    /// and ipc:// stay libzmq's.
     /// </summary>
     public static bool Serve(SocketKind kind, TransportOptions options, string endpoint, bool countUnwritten)
-        => (Enabled || options.OwnZmtp) && kind == SocketKind.Dealer && options.Curve is null && !countUnwritten
+        => (FromEnvironment ?? options.CourierZmtpForClients) && kind == SocketKind.Dealer && options.Curve is null && !countUnwritten
             && endpoint.StartsWith("tcp://", StringComparison.Ordinal) && !endpoint.Contains(';', StringComparison.Ordinal);
 }

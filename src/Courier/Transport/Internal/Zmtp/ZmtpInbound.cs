@@ -125,7 +125,7 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
                     return Violate("a command frame inside a message");
                 }
 
-                if (length > MaxCommandSize)
+                if (length < 0 || length > MaxCommandSize)
                 {
                     return Violate($"a command of {length} bytes");
                 }
@@ -287,6 +287,18 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
                 _buffer = new byte[InitialSize];
             }
 
+            return;
+        }
+
+        if (_buffer.Length > RetainedSize && _end - _start <= InitialSize / 2)
+        {
+            // A buffer grown for a large message, now holding only the start of the next unit: a peer that always leaves a
+            // byte behind must not keep it for the connection's life.
+            var smaller = new byte[InitialSize];
+            _buffer.AsSpan(_start, _end - _start).CopyTo(smaller);
+            _end -= _start;
+            _start = 0;
+            _buffer = smaller;
             return;
         }
 
