@@ -91,7 +91,11 @@ public sealed record TransportOptions
     /// the client's loop thread (true, the default), rather than through libzmq's DEALER and its I/O thread: a round trip
     /// then makes fewer system calls and thread hand-offs (docs/performance.md, "A DEALER of Courier's own"). Listeners
     /// (servers, brokers), workers, CURVE connections, inproc:// and ipc:// always use libzmq, and the managed transport
-    /// ignores this. <c>COURIER_OWN_ZMTP=0</c> in a process's environment turns it off whatever the options say.
+    /// ignores this. <c>COURIER_OWN_ZMTP</c> in a process's environment overrides it either way: <c>0</c> off, <c>1</c> on.
+    /// Where it differs from libzmq's DEALER: a connect that gets no answer is given up after
+    /// <see cref="HandshakeTimeout"/> and retried; a ZMTP 2 peer is refused, not spoken to in its version;
+    /// <see cref="Linger"/> writes what the kernel takes at once and no more; <see cref="ReceiveHighWatermark"/> does not
+    /// apply (the client reads its socket only as fast as it handles what it read); an IPv6 address connects.
     /// </summary>
     public bool CourierZmtpForClients { get; init; } = true;
 

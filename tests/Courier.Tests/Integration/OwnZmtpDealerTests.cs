@@ -24,9 +24,8 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_client_on_its_own_ZMTP_connections_is_served_by_a_libzmq_server_at_every_size()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
-        var before = ZmtpDealer.Handshakes;
         await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForClients = true } });
 
         var sizes = new[] { 0, 64, 300, 70_000, 1_000_000 };
@@ -38,14 +37,12 @@ public sealed class OwnZmtpDealerTests
             Assert.True(reply.Body.Span.SequenceEqual(body), $"request {i} ({body.Length} bytes) came back changed");
         });
         await Task.WhenAll(calls);
-
-        Assert.True(ZmtpDealer.Handshakes > before, "the client's connection was not Courier's own DEALER");
     }
 
     [SkippableFact]
     public async Task A_client_on_its_own_ZMTP_connection_reconnects_to_a_server_that_restarts_on_its_port()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         var first = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
         var endpoint = first.Endpoint!;
         await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { CourierZmtpForClients = true }, Retries = 10 });
@@ -74,7 +71,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_frame_over_the_size_limit_ends_that_connection_which_reconnects_while_a_canary_on_the_loop_is_served()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         await using var canary = await dealers.CanaryAsync();
@@ -97,7 +94,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_message_of_more_frames_than_allowed_is_dropped_whole_and_the_next_one_arrives_on_the_same_connection()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         await using var canary = await dealers.CanaryAsync();
@@ -124,7 +121,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_servers_PING_is_answered_with_a_PONG_carrying_its_context()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         _ = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default);
@@ -140,7 +137,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_PING_flood_from_a_server_that_never_reads_holds_one_PONG_and_the_loop_serves_a_canary_throughout()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         await using var canary = await dealers.CanaryAsync();
@@ -177,7 +174,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_server_that_goes_silent_is_dropped_after_the_heartbeat_timeout_and_reconnected()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         var options = TransportOptions.Default with { HeartbeatInterval = TimeSpan.FromMilliseconds(100), HeartbeatTimeout = TimeSpan.FromMilliseconds(600) };
@@ -192,7 +189,7 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task A_server_that_is_not_ZMTP_is_left_and_retried()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        SkipUnlessOwnDealer();
         using var hostile = new HostileServer();
         await using var dealers = await Dealers.StartAsync();
         await using var canary = await dealers.CanaryAsync();
@@ -210,12 +207,10 @@ public sealed class OwnZmtpDealerTests
     [SkippableFact]
     public async Task Messages_sent_before_the_server_is_up_wait_up_to_the_high_water_mark_and_arrive_once_it_is()
     {
-        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
-        int port;
-        using (var reserved = new HostileServer())
-        {
-            port = reserved.Port; // then closed: nobody there, so the connection is refused and retried
-        }
+        SkipUnlessOwnDealer();
+        // Bound and not listening: a connect is refused (and retried) while the port stays this test's.
+        using var late = new HostileServer(listen: false);
+        var port = late.Port;
 
         await using var dealers = await Dealers.StartAsync();
         var early = await dealers.ConnectAsync($"tcp://127.0.0.1:{port}", TransportOptions.Default with { SendHighWatermark = 5, ReconnectIntervalMax = TimeSpan.FromMilliseconds(200) });
@@ -228,11 +223,51 @@ public sealed class OwnZmtpDealerTests
         Assert.Equal(5, accepted);
         Assert.Equal(SendRefusal.QueueFull, await dealers.Loop.ReadAsync(() => early.Socket.LastRefusal));
 
-        using var late = new HostileServer(port);
+        late.Listen();
         using var connection = await late.AcceptAsync();
         await connection.HandshakeAsync();
         var all = string.Concat(Enumerable.Range(0, 5).Select(i => $"\u0001\u0003msg\u0000\u0001{i}"));
         Assert.True(await connection.ReadUntilAsync(b => System.Text.Encoding.Latin1.GetString(b).Contains(all, StringComparison.Ordinal)), "the five waiting messages did not arrive in order");
+    }
+
+    [SkippableFact]
+    public async Task A_client_told_not_to_use_its_own_ZMTP_connects_through_libzmq_and_is_served()
+    {
+        Skip.If(TestTransport.IsManaged, "the managed transport has no own DEALER to turn off");
+        Skip.If(Environment.GetEnvironmentVariable("COURIER_OWN_ZMTP") == "1", "COURIER_OWN_ZMTP=1 overrides the option");
+        await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
+        await using var dealers = await Dealers.StartAsync();
+        var socket = await dealers.Loop.ReadAsync(() => dealers.Loop.CreateConnected(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForClients = false }, new Collector(), server.Endpoint!));
+        Assert.IsType<NativeSocket>(socket);
+
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForClients = false } });
+        Assert.Equal("through libzmq", (await client.RequestAsync("echo", "through libzmq").WaitAsync(Wait)).BodyText);
+    }
+
+    [SkippableFact]
+    public async Task A_send_before_the_socket_has_an_address_is_refused_as_libzmq_refuses_it()
+    {
+        SkipUnlessOwnDealer();
+        await using var dealers = await Dealers.StartAsync();
+
+        // A host name still resolving: the socket exists, its connect comes later. What is sent meanwhile must not arrive
+        // after the connect (the client probes again once connected; two answers would be one too many).
+        var (isOwn, sent, refusal) = await dealers.Loop.ReadAsync(() =>
+        {
+            using var socket = dealers.Loop.CreateConnecting(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForClients = true }, new Collector(), "tcp://courier-test.invalid:5555");
+            return (socket is ZmtpDealer, socket.TrySend([new byte[] { 1 }]), socket.LastRefusal);
+        });
+
+        Assert.True(isOwn);
+        Assert.False(sent);
+        Assert.Equal(SendRefusal.QueueFull, refusal);
+    }
+
+    /// <summary>The own DEALER only where it can be: the native loop, and not turned off for the process.</summary>
+    private static void SkipUnlessOwnDealer()
+    {
+        Skip.If(TestTransport.IsManaged, "the own DEALER lives on the native loop: the native suite runs this");
+        Skip.If(Environment.GetEnvironmentVariable("COURIER_OWN_ZMTP") == "0", "COURIER_OWN_ZMTP=0 turns the own DEALER off");
     }
 
     /// <summary>A ZMTP frame.</summary>
@@ -334,24 +369,29 @@ public sealed class OwnZmtpDealerTests
     /// <summary>A TCP listener whose connections the test writes ZMTP (or not) into by hand.</summary>
     private sealed class HostileServer : IDisposable
     {
-        private readonly TcpListener _listener;
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-        public HostileServer(int port = 0)
+        public HostileServer(bool listen = true)
         {
-            _listener = new TcpListener(IPAddress.Loopback, port);
-            _listener.Start();
+            _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            if (listen)
+            {
+                Listen();
+            }
         }
 
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+        public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
 
         public string Endpoint => $"tcp://127.0.0.1:{Port}";
 
-        public bool HasPendingConnection => _listener.Pending();
+        public bool HasPendingConnection => _socket.Poll(0, SelectMode.SelectRead);
+
+        public void Listen() => _socket.Listen(16);
 
         public async Task<HostileConnection> AcceptAsync()
-            => new(await _listener.AcceptTcpClientAsync().WaitAsync(Wait));
+            => new(new TcpClient { Client = await _socket.AcceptAsync().WaitAsync(Wait) });
 
-        public void Dispose() => _listener.Stop();
+        public void Dispose() => _socket.Dispose();
     }
 
     private sealed class HostileConnection(TcpClient client) : IDisposable

@@ -15,12 +15,8 @@ internal static unsafe partial class Tcp
     private const int SockCloseOnExec = 0x80000;
     private const int SolSocket = 1;
     private const int SoError = 4;
-    private const int SoKeepAlive = 9;
     private const int IpProtoTcp = 6;
     private const int TcpNoDelay = 1;
-    private const int TcpKeepIdle = 4;
-    private const int TcpKeepInterval = 5;
-    private const int TcpKeepCount = 6;
     private const int MsgNoSignal = 0x4000;
     private const int MsgDontWait = 0x40;
 
@@ -63,16 +59,6 @@ internal static unsafe partial class Tcp
         var error = 0;
         var length = (uint)sizeof(int);
         return getsockopt(fd, SolSocket, SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
-    }
-
-    /// <summary>TCP keepalive, probing after <paramref name="idleSeconds"/> of silence: how a connection without pings finds a dead peer.</summary>
-    public static void KeepAlive(int fd, int idleSeconds, int intervalSeconds)
-    {
-        int one = 1, idle = idleSeconds, interval = intervalSeconds, count = 3;
-        _ = setsockopt(fd, SolSocket, SoKeepAlive, &one, sizeof(int));
-        _ = setsockopt(fd, IpProtoTcp, TcpKeepIdle, &idle, sizeof(int));
-        _ = setsockopt(fd, IpProtoTcp, TcpKeepInterval, &interval, sizeof(int));
-        _ = setsockopt(fd, IpProtoTcp, TcpKeepCount, &count, sizeof(int));
     }
 
     /// <summary>Bytes sent, 0 when the kernel's buffer is full, or -errno.</summary>

@@ -80,6 +80,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
     public void Connect(string endpoint)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_peer is not null)
         {
             throw new NotSupportedException("Courier's own ZMTP socket connects to one endpoint.");
@@ -116,7 +117,9 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     public bool TrySend(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_outbound.Messages >= _options.SendHighWatermark)
+        // Not connected to anything yet (its host name still resolving): refused, as libzmq's DEALER refuses a send with
+        // no pipe, so that nothing sent before the connect arrives after it (the client probes again once connected).
+        if (_peer is null || _outbound.Messages >= _options.SendHighWatermark || _outbound.Bytes + ZmtpOutbound.SizeOf(frames) > MaxQueuedBytes)
         {
             LastRefusal = SendRefusal.QueueFull;
             return false;
@@ -279,16 +282,15 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
     private bool _awaitingReady;
 
+    /// <summary>Bytes queued for one connection before sends are refused: one array holds them, and it must stay an array.</summary>
+    internal const long MaxQueuedBytes = 1L << 30;
+
     // A PONG queued in this call and not yet flushed; one flushed but still behind bytes the kernel has not taken.
     private bool _pongQueued;
     private bool _pongUnwritten;
 
     /// <summary>Commands read per <see cref="TryReceive"/> before it yields to the loop.</summary>
     private const int MaxCommandsPerCall = 256;
-    private static long _handshakes;
-
-    /// <summary>Connections that completed their handshake, process-wide (tests).</summary>
-    internal static long Handshakes => Interlocked.Read(ref _handshakes);
 
     private void OnCommand(ReadOnlySpan<byte> body)
     {
@@ -302,7 +304,6 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
             }
 
             _awaitingReady = false;
-            Interlocked.Increment(ref _handshakes);
             _backoffTicks = Ticks(_options.ReconnectInterval);
             _nextPing = Now + Ticks(_options.HeartbeatInterval);
             Flush();
@@ -402,11 +403,6 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
             return;
         }
 
-        if (!_options.Pings(SocketKind.Dealer) && _options.HeartbeatsEnabled)
-        {
-            Tcp.KeepAlive(fd, _options.KeepaliveIdleSeconds, _options.KeepaliveIntervalSeconds);
-        }
-
         Descriptor = fd;
         _state = State.Connecting;
         _greeted = false;
@@ -420,14 +416,14 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     /// <summary>The connection ends: what was read goes, a half-written message goes, and a reconnect is scheduled.</summary>
     private void Fail(string why, bool quiet = false)
     {
+        // Closed before it is logged: a logger that throws must not leave the connection open with its bad bytes.
+        CloseConnection();
+        _outbound.ConnectionEnded();
+        ScheduleRetry();
         if (!quiet)
         {
             ZmtpLog.ConnectionEnded(_logger, _peer?.ToString() ?? "", why);
         }
-
-        CloseConnection();
-        _outbound.ConnectionEnded();
-        ScheduleRetry();
     }
 
     private void ScheduleRetry()

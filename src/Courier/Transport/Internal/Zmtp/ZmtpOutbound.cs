@@ -27,14 +27,22 @@ internal sealed class ZmtpOutbound
     /// <summary>Bytes not yet written.</summary>
     public int Bytes => _end - _start;
 
-    /// <summary>Queues a message of <paramref name="frames"/>.</summary>
-    public void Enqueue(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
+    /// <summary>The bytes <paramref name="frames"/> take on the wire.</summary>
+    public static long SizeOf(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
     {
         long size = 0;
         for (var i = 0; i < frames.Length; i++)
         {
             size += ZmtpWire.HeaderSize(frames[i].Length) + frames[i].Length;
         }
+
+        return size;
+    }
+
+    /// <summary>Queues a message of <paramref name="frames"/>.</summary>
+    public void Enqueue(ReadOnlySpan<ReadOnlyMemory<byte>> frames)
+    {
+        var size = SizeOf(frames);
 
         var into = Reserve(size);
         var at = 0;
