@@ -328,6 +328,11 @@ internal struct ZmqMsg
 /// <summary>The few libc calls the loop needs: its wake-up eventfd, and poll(2) over that and the sockets' ZMQ_FDs.</summary>
 internal static unsafe partial class LibC
 {
+    /// <summary>poll(2)'s event bits beyond POLLIN (which equals <see cref="LibZmq.PollIn"/>).</summary>
+    public const short PollOut = 0x004;
+    public const short PollErr = 0x008;
+    public const short PollHup = 0x010;
+
     public const int EventFdNonBlocking = 0x800;
     public const int EventFdCloseOnExec = 0x80000;
 

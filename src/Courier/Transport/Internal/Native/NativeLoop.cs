@@ -318,10 +318,6 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         return any;
     }
 
-    private const short PollOut = 0x004;
-    private const short PollErr = 0x008;
-    private const short PollHup = 0x010;
-
     /// <summary>An own ZMTP socket the poll named (or one with input already read): a connect or write finished, input came.</summary>
     private void HandleDealer(Zmtp.ZmtpDealer dealer, int fd, short events)
     {
@@ -330,7 +326,7 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             return; // closed, or reconnected, by an earlier handler of this turn
         }
 
-        if ((events & (PollOut | PollErr | PollHup)) != 0)
+        if ((events & (LibC.PollOut | LibC.PollErr | LibC.PollHup)) != 0)
         {
             LoopGuard.Run(dealer.OnWritable, _logger, _name);
         }

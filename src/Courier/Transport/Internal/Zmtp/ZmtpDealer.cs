@@ -59,7 +59,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     internal int Descriptor { get; private set; } = -1;
 
     /// <summary>What the loop should wait for on <see cref="Descriptor"/>: input always, output while some waits.</summary>
-    internal short PollEvents => (short)(PollIn | (_state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? PollOut : 0));
+    internal short PollEvents => (short)(Native.LibZmq.PollIn | (_state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? Native.LibC.PollOut : 0));
 
     /// <summary>Whether a whole message may already be read and waiting: the loop pumps the socket before it sleeps.</summary>
     internal bool MayHaveInput { get; private set; }
@@ -72,9 +72,6 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     public long LargestPendingBytes => _outbound.Bytes;
 
     public bool IsClosed => _disposed;
-
-    private const short PollIn = 0x001;
-    private const short PollOut = 0x004;
 
     public string Bind(string endpoint) => throw new NotSupportedException("Courier's own ZMTP socket only connects.");
 
@@ -164,7 +161,6 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
                         Fail("a message before READY");
                         return Received.Nothing;
                     case Inbound.Message:
-                        _lastHeard = Now;
                         MayHaveInput = _inbound.Buffered > 0;
                         return Received.Message;
                     case Inbound.Dropped:
@@ -364,13 +360,10 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
         if (_state != State.Ready || _awaitingReady)
         {
-            if (now >= _handshakeDeadline && _state != State.Connecting)
+            if (now >= _handshakeDeadline)
             {
-                Fail("no handshake within TransportOptions.HandshakeTimeout");
-            }
-            else if (_state == State.Connecting && now >= _handshakeDeadline)
-            {
-                Fail("connect timed out", quiet: true);
+                var connecting = _state == State.Connecting;
+                Fail(connecting ? "connect timed out" : "no handshake within TransportOptions.HandshakeTimeout", quiet: connecting);
             }
 
             return;
