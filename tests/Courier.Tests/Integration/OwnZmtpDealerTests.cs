@@ -26,7 +26,7 @@ public sealed class OwnZmtpDealerTests
     {
         SkipUnlessOwnDealer();
         await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
-        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForClients = true } });
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForDealers = true } });
 
         var sizes = new[] { 0, 64, 300, 70_000, 1_000_000 };
         var calls = Enumerable.Range(0, 200).Select(async i =>
@@ -45,7 +45,7 @@ public sealed class OwnZmtpDealerTests
         SkipUnlessOwnDealer();
         var first = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
         var endpoint = first.Endpoint!;
-        await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { CourierZmtpForClients = true }, Retries = 10 });
+        await using var client = TestServer.Client(endpoint, o => o with { Transport = o.Transport with { CourierZmtpForDealers = true }, Retries = 10 });
         Assert.Equal("one", (await client.RequestAsync("echo", "one").WaitAsync(Wait)).BodyText);
         await first.DisposeAsync();
 
@@ -237,10 +237,10 @@ public sealed class OwnZmtpDealerTests
         Skip.If(Environment.GetEnvironmentVariable("COURIER_OWN_ZMTP") == "1", "COURIER_OWN_ZMTP=1 overrides the option");
         await using var server = await TestServer.StartAsync(map: s => s.Map("echo", (request, _) => ValueTask.FromResult(request.Frames)));
         await using var dealers = await Dealers.StartAsync();
-        var socket = await dealers.Loop.ReadAsync(() => dealers.Loop.CreateConnected(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForClients = false }, new Collector(), server.Endpoint!));
+        var socket = await dealers.Loop.ReadAsync(() => dealers.Loop.CreateConnected(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForDealers = false }, new Collector(), server.Endpoint!));
         Assert.IsType<NativeSocket>(socket);
 
-        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForClients = false } });
+        await using var client = TestServer.Client(server.Endpoint!, o => o with { Transport = o.Transport with { CourierZmtpForDealers = false } });
         Assert.Equal("through libzmq", (await client.RequestAsync("echo", "through libzmq").WaitAsync(Wait)).BodyText);
     }
 
@@ -254,7 +254,7 @@ public sealed class OwnZmtpDealerTests
         // after the connect (the client probes again once connected; two answers would be one too many).
         var (isOwn, sent, refusal) = await dealers.Loop.ReadAsync(() =>
         {
-            using var socket = dealers.Loop.CreateConnecting(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForClients = true }, new Collector(), "tcp://courier-test.invalid:5555");
+            using var socket = dealers.Loop.CreateConnecting(SocketKind.Dealer, TransportOptions.Default with { CourierZmtpForDealers = true }, new Collector(), "tcp://courier-test.invalid:5555");
             return (socket is ZmtpDealer, socket.TrySend([new byte[] { 1 }]), socket.LastRefusal);
         });
 
@@ -295,7 +295,7 @@ public sealed class OwnZmtpDealerTests
         public async Task<Connected> ConnectAsync(string endpoint, TransportOptions options)
         {
             var collector = new Collector();
-            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { CourierZmtpForClients = true }, collector, endpoint));
+            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { CourierZmtpForDealers = true }, collector, endpoint));
             Assert.IsType<ZmtpDealer>(socket);
             return new Connected(socket, collector);
         }

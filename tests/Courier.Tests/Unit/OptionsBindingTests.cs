@@ -28,7 +28,7 @@ public sealed class OptionsBindingTests
           "ReconnectInterval": "00:00:00.25",
           "ReconnectIntervalMax": "00:00:03",
           "HandshakeTimeout": "00:00:04",
-          "CourierZmtpForClients": false,
+          "CourierZmtpForDealers": false,
           "MaxConnections": 123,
           "MaxPendingBytesPerPeer": 1048576,
           "NativeHeapBudget": 268435456,
@@ -285,7 +285,7 @@ public sealed class OptionsBindingTests
         Assert.Equal(TimeSpan.FromMilliseconds(250), transport.ReconnectInterval);
         Assert.Equal(TimeSpan.FromSeconds(3), transport.ReconnectIntervalMax);
         Assert.Equal(TimeSpan.FromSeconds(4), transport.HandshakeTimeout);
-        Assert.False(transport.CourierZmtpForClients);
+        Assert.False(transport.CourierZmtpForDealers);
         Assert.Equal(123, transport.MaxConnections);
         Assert.Equal(1024 * 1024, transport.MaxPendingBytesPerPeer);
         Assert.Equal(256L << 20, transport.NativeHeapBudget);

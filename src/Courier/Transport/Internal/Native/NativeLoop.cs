@@ -58,12 +58,13 @@ internal sealed unsafe class NativeLoop : ITransportLoop
 
     public ITransportSocket CreateConnecting(SocketKind kind, TransportOptions options, ISocketHandler handler, string endpoint, bool countUnwritten = false)
     {
-        if (Zmtp.ZmtpDealers.Serve(kind, options, endpoint, countUnwritten))
+        if (Zmtp.ZmtpDealers.Serve(kind, options, endpoint))
         {
             options.Validate();
             var dealer = new Zmtp.ZmtpDealer(options, handler, ForgetDealer, () => _itemsDirty = true, _logger)
             {
                 Role = Diagnostics.Internal.TelemetryRole.OfLoop(_name),
+                UnwrittenBudget = countUnwritten ? options.MaxPendingBytesPerPeer : null,
             };
             _dealers.Add(dealer);
             _itemsDirty = true;

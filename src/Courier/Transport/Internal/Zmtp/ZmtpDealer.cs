@@ -71,6 +71,13 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
     public long LargestPendingBytes => _outbound.Bytes;
 
+    /// <summary>
+    /// For a socket whose unwritten bytes are counted (a worker's): sends are refused with
+    /// <see cref="SendRefusal.OverBudget"/> past this many bytes not yet written (<see cref="TransportOptions.MaxPendingBytesPerPeer"/>).
+    /// Null: only the high-water mark refuses.
+    /// </summary>
+    public long? UnwrittenBudget { get; init; }
+
     public bool IsClosed => _disposed;
 
     public string Bind(string endpoint) => throw new NotSupportedException("Courier's own ZMTP socket only connects.");
@@ -116,9 +123,18 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         ObjectDisposedException.ThrowIf(_disposed, this);
         // Not connected to anything yet (its host name still resolving): refused, as libzmq's DEALER refuses a send with
         // no pipe, so that nothing sent before the connect arrives after it (the client probes again once connected).
-        if (_peer is null || _outbound.Messages >= _options.SendHighWatermark || _outbound.Bytes + ZmtpOutbound.SizeOf(frames) > MaxQueuedBytes)
+        var size = ZmtpOutbound.SizeOf(frames);
+        if (_peer is null || _outbound.Messages >= _options.SendHighWatermark || _outbound.Bytes + size > MaxQueuedBytes)
         {
             LastRefusal = SendRefusal.QueueFull;
+            return false;
+        }
+
+        // A worker's budget: what its broker has not read, counted to the byte (one message larger than the whole budget
+        // still goes when nothing waits), as libzmq's count does with the messages it tracks.
+        if (UnwrittenBudget is { } budget && _outbound.Bytes > 0 && _outbound.Bytes + size > budget)
+        {
+            LastRefusal = SendRefusal.OverBudget;
             return false;
         }
 

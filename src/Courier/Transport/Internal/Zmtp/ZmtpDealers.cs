@@ -13,11 +13,10 @@ internal static class ZmtpDealers
 
     /// <summary>
     /// Whether a socket of <paramref name="kind"/> with <paramref name="options"/>, connecting to
-    /// <paramref name="endpoint"/>, is one: a DEALER over TCP without CURVE whose unwritten bytes nobody counts (a client's
-    /// connection, not a worker's), unless turned off (<see cref="TransportOptions.CourierZmtpForClients"/>). inproc://
-    /// and ipc:// stay libzmq's.
+    /// <paramref name="endpoint"/>, is one: a DEALER (a client's connection, or a worker's) over TCP without CURVE, unless
+    /// turned off (<see cref="TransportOptions.CourierZmtpForDealers"/>). inproc:// and ipc:// stay libzmq's.
     /// </summary>
-    public static bool Serve(SocketKind kind, TransportOptions options, string endpoint, bool countUnwritten)
-        => (FromEnvironment ?? options.CourierZmtpForClients) && kind == SocketKind.Dealer && options.Curve is null && !countUnwritten
+    public static bool Serve(SocketKind kind, TransportOptions options, string endpoint)
+        => (FromEnvironment ?? options.CourierZmtpForDealers) && kind == SocketKind.Dealer && options.Curve is null
             && endpoint.StartsWith("tcp://", StringComparison.Ordinal) && !endpoint.Contains(';', StringComparison.Ordinal);
 }
