@@ -154,7 +154,8 @@ public sealed class ZmtpFramingTests
     public void A_buffer_grown_for_a_large_message_shrinks_even_when_the_next_message_has_begun()
     {
         var outbound = new ZmtpOutbound();
-        outbound.Enqueue([new byte[5 * 1024 * 1024]]);
+        // The large frame is not the last (a last one would be read into its own array, the buffer never grown).
+        outbound.Enqueue([new byte[5 * 1024 * 1024], new byte[1]]);
         var wire = Drain(outbound);
         var inbound = new ZmtpInbound(maxFrameSize: 16 << 20, maxFrames: 64);
         var message = new MessageFrames();
@@ -165,6 +166,61 @@ public sealed class ZmtpFramingTests
         Assert.Equal(1, inbound.Buffered);
         Assert.True(inbound.FreeSpace.Length < 1024 * 1024, $"kept {inbound.FreeSpace.Length} bytes of room");
         message.Clear();
+    }
+
+    [Fact]
+    public void A_large_last_frame_is_read_straight_into_its_own_array_and_the_buffer_does_not_grow_for_it()
+    {
+        var outbound = new ZmtpOutbound();
+        var body = Enumerable.Range(0, 3 * 1024 * 1024).Select(i => (byte)(i * 7)).ToArray();
+        outbound.Enqueue([ReadOnlyMemory<byte>.Empty, "header"u8.ToArray(), body]);
+        outbound.Enqueue(["next"u8.ToArray()]);
+        var wire = Drain(outbound);
+        var inbound = new ZmtpInbound(maxFrameSize: 16 << 20, maxFrames: 64);
+        var message = new MessageFrames();
+
+        // The first read brings the small frames and the start of the body; from then on a read is offered the body's
+        // remaining bytes and nothing past them.
+        Feed(inbound, wire.AsSpan(0, 4096), message, found => Assert.Fail($"{found} before the body was all read"));
+        var bodyStart = wire.AsSpan().IndexOf(body.AsSpan(0, 64));
+        Assert.Equal(body.Length - (4096 - bodyStart), inbound.FreeSpace.Length);
+
+        var sizes = new List<string>();
+        Feed(inbound, wire.AsSpan(4096), message, found =>
+        {
+            Assert.Equal(Inbound.Message, found);
+            sizes.Add(string.Join(",", Enumerable.Range(0, message.Count).Select(i => message.Length(i))));
+            if (message.Count == 3)
+            {
+                Assert.True(message[2].SequenceEqual(body));
+            }
+        });
+
+        Assert.Equal([$"0,6,{body.Length}", "4"], sizes);
+        Assert.True(inbound.FreeSpace.Length <= 64 * 1024, $"the buffer grew to {inbound.FreeSpace.Length} bytes of room");
+        message.Clear();
+    }
+
+    [Fact]
+    public void A_connection_that_ends_while_a_large_frame_is_read_into_its_own_array_starts_the_next_one_clean()
+    {
+        var outbound = new ZmtpOutbound();
+        outbound.Enqueue([new byte[1024 * 1024]]);
+        outbound.Enqueue(["after"u8.ToArray()]);
+        var wire = Drain(outbound);
+        var inbound = new ZmtpInbound(maxFrameSize: 16 << 20, maxFrames: 64);
+        var message = new MessageFrames();
+        Feed(inbound, wire.AsSpan(0, 100_000), message, found => Assert.Fail(found.ToString()));
+        Assert.True(inbound.FreeSpace.Length > 900_000);
+
+        inbound.Reset();
+
+        Assert.Equal(0, inbound.Buffered);
+        var next = new ZmtpOutbound();
+        next.Enqueue(["fresh"u8.ToArray()]);
+        var taken = new List<string>();
+        Feed(inbound, Drain(next), message, _ => taken.Add(System.Text.Encoding.ASCII.GetString(message[0])));
+        Assert.Equal(["fresh"], taken);
     }
 
     [Fact]

@@ -20,11 +20,14 @@ internal sealed unsafe class PooledFrame : MemoryManager<byte>
     public static long Live => Interlocked.Read(ref _live);
 
     public PooledFrame(ReadOnlySpan<byte> content)
+        : this(content.Length) => content.CopyTo(_array);
+
+    /// <summary>A frame of <paramref name="length"/> bytes yet to be filled (through <see cref="GetSpan"/>).</summary>
+    public PooledFrame(int length)
     {
         Interlocked.Increment(ref _live);
-        _array = ArrayPool<byte>.Shared.Rent(content.Length);
-        _length = content.Length;
-        content.CopyTo(_array);
+        _array = ArrayPool<byte>.Shared.Rent(length);
+        _length = length;
     }
 
     public override Span<byte> GetSpan()

@@ -473,6 +473,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
 
         CloseConnection();
         _outbound.Clear();
+        _inbound.Dispose();
         _onDispose(this);
     }
 

@@ -25,7 +25,7 @@ internal enum Inbound
 /// ZMQ_MAXMSGSIZE), and a message past <c>maxFrames</c> is skipped frame by frame as it arrives, none of it kept. Loop
 /// thread only.
 /// </summary>
-internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
+internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames) : IDisposable
 {
     private const int InitialSize = 64 * 1024;
 
@@ -35,6 +35,12 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
 
     // Commands carry a few properties or a ping's context: a larger one is a peer trying to make this side hold memory.
     private const int MaxCommandSize = 8 * 1024;
+
+    /// <summary>
+    /// A message's last frame this large, not all read yet, is read on straight into its own pooled array: its bytes are
+    /// copied once (from the kernel), not twice (into the buffer, then out of it), and the buffer does not grow for it.
+    /// </summary>
+    internal const int DirectMinimum = InitialSize;
 
     private byte[] _buffer = new byte[InitialSize];
     private int _start;
@@ -47,6 +53,10 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
     private int _command;
     private int _commandLength;
 
+    // The last frame being read into its own array: the message's frames before it, and its header, end the buffer.
+    private PooledFrame? _direct;
+    private int _directFilled;
+
     /// <summary>Why the last <see cref="Inbound.Violation"/>.</summary>
     public string Problem { get; private set; } = "";
 
@@ -57,13 +67,21 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
     public ReadOnlySpan<byte> CommandBody => _buffer.AsSpan(_command, _commandLength);
 
     /// <summary>Bytes read and not yet taken.</summary>
-    public int Buffered => _end - _start;
+    public int Buffered => _end - _start + _directFilled;
 
-    /// <summary>Where the next read goes: never empty (the buffer is compacted or grown to make room).</summary>
+    /// <summary>
+    /// Where the next read goes: never empty (the buffer is compacted or grown to make room). While a large last frame is
+    /// read into its own array (<see cref="DirectMinimum"/>), the rest of that frame and no more.
+    /// </summary>
     public Span<byte> FreeSpace
     {
         get
         {
+            if (_direct is not null)
+            {
+                return _direct.GetSpan()[_directFilled..];
+            }
+
             if (_end == _buffer.Length)
             {
                 MakeRoom(1);
@@ -74,7 +92,17 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
     }
 
     /// <summary>Bytes written into <see cref="FreeSpace"/> by a read.</summary>
-    public void Advance(int read) => _end += read;
+    public void Advance(int read)
+    {
+        if (_direct is not null)
+        {
+            _directFilled += read;
+        }
+        else
+        {
+            _end += read;
+        }
+    }
 
     /// <summary>Takes <paramref name="count"/> raw bytes (the greeting) when they are all here.</summary>
     public bool TryTakeRaw(int count, out ReadOnlySpan<byte> bytes)
@@ -95,10 +123,21 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
     {
         _start = _end = 0;
         _dropping = false;
+        ReleaseDirect();
         if (_buffer.Length > InitialSize)
         {
             _buffer = new byte[InitialSize];
         }
+    }
+
+    /// <summary>A large frame being read into its own array goes back to the pool.</summary>
+    public void Dispose() => ReleaseDirect();
+
+    private void ReleaseDirect()
+    {
+        ((IDisposable?)_direct)?.Dispose();
+        _direct = null;
+        _directFilled = 0;
     }
 
     /// <summary>The next whole unit read, if there is one.</summary>
@@ -107,6 +146,11 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
         if (_dropping)
         {
             return Skip();
+        }
+
+        if (_direct is not null)
+        {
+            return _directFilled < _direct.Memory.Length ? Inbound.NeedMore : HandOn(message, _end, _direct);
         }
 
         var position = _start;
@@ -159,6 +203,16 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
                 return Skip();
             }
 
+            if (!more && length >= DirectMinimum && length <= Array.MaxLength && _end - position - header < length)
+            {
+                // What is here of it goes into its own array now, the rest straight there as it is read.
+                _direct = new PooledFrame((int)length);
+                _directFilled = _end - position - header;
+                _buffer.AsSpan(position + header, _directFilled).CopyTo(_direct.GetSpan());
+                _end = position + header;
+                return Inbound.NeedMore;
+            }
+
             if (_end - position - header < length)
             {
                 var needed = (long)position - _start + header + length;
@@ -177,11 +231,28 @@ internal sealed class ZmtpInbound(long maxFrameSize, int maxFrames)
             }
         }
 
-        // All of it is here: hand it on, frame by frame.
+        return HandOn(message, position, null);
+    }
+
+    /// <summary>
+    /// All of a message is here, up to <paramref name="position"/> in the buffer, and its last frame in
+    /// <paramref name="direct"/> when it was read there (its header then ends the buffer): hand it on, frame by frame.
+    /// </summary>
+    private Inbound HandOn(MessageFrames message, int position, PooledFrame? direct)
+    {
         message.Clear();
         while (_start < position)
         {
             ZmtpWire.TryReadHeader(_buffer.AsSpan(_start, position - _start), out _, out var length, out var header);
+            if (direct is not null && _start + header == position)
+            {
+                message.AppendOwned(direct);
+                _direct = null;
+                _directFilled = 0;
+                _start = position;
+                break;
+            }
+
             var frame = _buffer.AsSpan(_start + header, (int)length);
             if (frame.Length >= PooledFrame.Minimum)
             {
