@@ -224,6 +224,34 @@ public sealed class ZmtpFramingTests
     }
 
     [Fact]
+    public void A_message_partly_sent_straight_from_its_frames_queues_exactly_the_rest_and_counts_as_half_written()
+    {
+        ReadOnlyMemory<byte>[] frames = [ReadOnlyMemory<byte>.Empty, "header"u8.ToArray(), Enumerable.Range(0, 70_000).Select(i => (byte)i).ToArray()];
+        var whole = new ZmtpOutbound();
+        whole.Enqueue(frames);
+        var wire = Drain(whole);
+        var next = new ZmtpOutbound();
+        next.Enqueue(["next"u8.ToArray()]);
+        var nextWire = Drain(next);
+
+        // Every boundary: inside a header, between frames, inside the body, one byte short of the end.
+        foreach (var written in new long[] { 0, 1, 2, 3, 8, 10, 12, 70_000, wire.Length - 1 })
+        {
+            var rest = new ZmtpOutbound();
+            rest.EnqueueRest(frames, written);
+            Assert.Equal(wire.Length - written, rest.Bytes);
+            Assert.Equal(1, rest.Messages);
+            Assert.True(rest.Pending.SequenceEqual(wire.AsSpan((int)written)), $"the rest after {written} bytes");
+
+            // The connection ends: the peer saw part of it (or, at 0, none), and only what follows it is kept.
+            rest.Enqueue(["next"u8.ToArray()]);
+            rest.ConnectionEnded();
+            var kept = written > 0 ? nextWire : [.. wire, .. nextWire];
+            Assert.True(rest.Pending.SequenceEqual(kept), $"kept after {written} bytes");
+        }
+    }
+
+    [Fact]
     public void A_connection_that_ends_drops_the_half_written_message_and_keeps_the_whole_ones_behind_it()
     {
         var outbound = new ZmtpOutbound();

@@ -59,6 +59,44 @@ internal sealed class ZmtpOutbound
         Messages++;
     }
 
+    /// <summary>
+    /// Queues what is left of a message of <paramref name="frames"/> whose first <paramref name="written"/> bytes the
+    /// connection already took straight from them (<see cref="Tcp.SendGathered"/>), nothing being queued before it: it
+    /// counts as a message half written.
+    /// </summary>
+    public void EnqueueRest(ReadOnlySpan<ReadOnlyMemory<byte>> frames, long written)
+    {
+        if (_units.Count > 0)
+        {
+            throw new InvalidOperationException("A message sent straight from its frames must have nothing queued before it.");
+        }
+
+        var size = SizeOf(frames);
+        var into = Reserve(size - written);
+        var at = 0;
+        Span<byte> header = stackalloc byte[9];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var length = ZmtpWire.WriteHeader(header, frames[i].Length, i < frames.Length - 1 ? ZmtpWire.More : (byte)0);
+            at += CopyPast(header[..length], into[at..], ref written);
+            at += CopyPast(frames[i].Span, into[at..], ref written);
+        }
+
+        _end += at;
+        _units.Enqueue((int)size);
+        _headWritten = (int)(size - at);
+        Messages++;
+    }
+
+    /// <summary>Copies what of <paramref name="from"/> lies past the <paramref name="skip"/> bytes still to skip; how much.</summary>
+    private static int CopyPast(ReadOnlySpan<byte> from, Span<byte> into, ref long skip)
+    {
+        var skipped = (int)Math.Min(skip, from.Length);
+        skip -= skipped;
+        from[skipped..].CopyTo(into);
+        return from.Length - skipped;
+    }
+
     /// <summary>Queues a whole command frame (a PONG, a PING) between messages.</summary>
     public void EnqueueCommand(ReadOnlySpan<byte> frame)
     {
