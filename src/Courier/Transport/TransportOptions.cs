@@ -92,11 +92,13 @@ public sealed record TransportOptions
     /// thread: a round trip then makes fewer system calls and thread hand-offs (docs/performance.md, "A DEALER of
     /// Courier's own"). Listeners (servers, brokers), CURVE connections, inproc:// and ipc:// always use libzmq, and the
     /// managed transport ignores this. A worker's connection counts every byte it has not written against
-    /// <see cref="MaxPendingBytesPerPeer"/>, not only messages of 1 KiB or more. <c>COURIER_OWN_ZMTP</c> in a process's environment overrides it either way: <c>0</c> off, <c>1</c> on.
-    /// Where it differs from libzmq's DEALER: a connect that gets no answer is given up after
-    /// <see cref="HandshakeTimeout"/> and retried; a ZMTP 2 peer is refused, not spoken to in its version;
-    /// <see cref="Linger"/> writes what the kernel takes at once and no more; <see cref="ReceiveHighWatermark"/> does not
-    /// apply (the client reads its socket only as fast as it handles what it read); an IPv6 address connects.
+    /// <see cref="MaxPendingBytesPerPeer"/>, not only messages of 1 KiB or more. <c>COURIER_OWN_ZMTP</c> in a process's
+    /// environment overrides it either way: <c>0</c> off, <c>1</c> on. Where it differs from libzmq's DEALER: a connect
+    /// that gets no answer is given up after <see cref="HandshakeTimeout"/> and retried; a ZMTP 2 peer is refused, not
+    /// spoken to in its version; <see cref="Linger"/> goes on writing a closed connection's bytes on its loop (and, when
+    /// the loop itself ends, before it ends) but drops the messages that were waiting for a connection;
+    /// <see cref="ReceiveHighWatermark"/> does not apply (the client reads its socket only as fast as it handles what it
+    /// read); an IPv6 address connects.
     /// </summary>
     public bool CourierZmtpForDealers { get; init; } = true;
 
@@ -122,7 +124,8 @@ public sealed record TransportOptions
     /// liveness period is). <see cref="SendHighWatermark"/> alone
     /// bounds messages, not bytes: a client that asks for 1 MiB replies and never reads could make a process hold
     /// 10,000 × 1 MiB. Default 32 MiB. A worker's connection on Courier's own DEALER (<see cref="CourierZmtpForDealers"/>)
-    /// counts every byte it has not written; elsewhere it is counted per message of 1 KiB or more, each frame for 64 bytes besides its
+    /// counts every byte it has not written (and, as elsewhere, refuses no message under 1 KiB for it); elsewhere it is
+    /// counted per message of 1 KiB or more, each frame for 64 bytes besides its
     /// own (libzmq's slot for it; smaller ones are bounded by the high-water mark: at most <see cref="SendHighWatermark"/>
     /// × 1 KiB); one message larger than the budget still goes
     /// to a peer with nothing pending. Both transports: on the managed one (NetMQ), Courier learns that a message was

@@ -171,6 +171,62 @@ public sealed class OwnZmtpDealerTests
         Assert.True(pending <= 64, $"{pending} bytes of PONGs waiting for a peer that never reads");
     }
 
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_closed_connection_goes_on_writing_for_its_linger_what_the_kernel_had_not_taken(bool loopEnds)
+    {
+        SkipUnlessOwnDealer();
+        using var hostile = new HostileServer();
+        var dealers = await Dealers.StartAsync();
+        try
+        {
+            await LingerAsync(hostile, dealers, loopEnds);
+        }
+        finally
+        {
+            await dealers.DisposeAsync();
+        }
+    }
+
+    private static async Task LingerAsync(HostileServer hostile, Dealers dealers, bool loopEnds)
+    {
+        await using var canary = await dealers.CanaryAsync();
+        var closing = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { Linger = TimeSpan.FromMinutes(1), HeartbeatInterval = TimeSpan.Zero });
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        Assert.True(await dealers.SendAsync(closing.Socket, "first"u8.ToArray()));
+        Assert.True(await connection.ReadUntilAsync(b => b.AsSpan().IndexOf("first"u8) >= 0), "the first message never came");
+
+        // More than the kernel's buffers on both sides hold while the server does not read: most of it waits in the socket.
+        var body = Enumerable.Range(0, 24 * 1024 * 1024).Select(i => (byte)(i * 31 + (i >> 16))).ToArray();
+        Assert.True(await dealers.SendAsync(closing.Socket, body));
+        var lingering = await dealers.Loop.ReadAsync(() =>
+        {
+            closing.Socket.Dispose();
+            if (loopEnds)
+            {
+                dealers.Loop.Dispose(); // from its own thread: it ends after this turn, and writes the rest before it does
+            }
+
+            return ((ZmtpDealer)closing.Socket).Lingering;
+        });
+        Assert.True(lingering, "nothing was left to write: the test proves nothing");
+        if (!loopEnds)
+        {
+            await canary.AssertServedAsync(); // the loop serves the others meanwhile
+        }
+
+        var received = await connection.ReadToEndAsync();
+        var header = ZmtpWire.HeaderSize(body.Length);
+        Assert.Equal(header + body.Length, received.Length);
+        Assert.True(received.AsSpan(header).SequenceEqual(body), "the message arrived changed");
+        if (!loopEnds)
+        {
+            Assert.False(await dealers.Loop.ReadAsync(() => ((ZmtpDealer)closing.Socket).Lingering));
+        }
+    }
+
     [SkippableFact]
     public async Task A_server_that_goes_silent_is_dropped_after_the_heartbeat_timeout_and_reconnected()
     {
@@ -435,6 +491,14 @@ public sealed class OwnZmtpDealerTests
             {
                 return false;
             }
+        }
+
+        /// <summary>Everything the DEALER sends until it closes the connection (or the wait runs out).</summary>
+        public async Task<byte[]> ReadToEndAsync()
+        {
+            var received = new MemoryStream();
+            await _stream.CopyToAsync(received).WaitAsync(Wait);
+            return received.ToArray();
         }
 
         public void Dispose() => client.Dispose();

@@ -243,6 +243,12 @@ public sealed class ZmtpFramingTests
             Assert.Equal(1, rest.Messages);
             Assert.True(rest.Pending.SequenceEqual(wire.AsSpan((int)written)), $"the rest after {written} bytes");
 
+            // Written to the end, it leaves nothing queued.
+            var done = new ZmtpOutbound();
+            done.EnqueueRest(frames, written);
+            done.Written(done.Bytes);
+            Assert.True(done.IsEmpty && done.Messages == 0 && done.Bytes == 0, $"left queued after {written} bytes");
+
             // The connection ends: the peer saw part of it (or, at 0, none), and only what follows it is kept.
             rest.Enqueue(["next"u8.ToArray()]);
             rest.ConnectionEnded();

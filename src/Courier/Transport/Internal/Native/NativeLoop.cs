@@ -322,6 +322,16 @@ internal sealed unsafe class NativeLoop : ITransportLoop
     /// <summary>An own ZMTP socket the poll named (or one with input already read): a connect or write finished, input came.</summary>
     private void HandleDealer(Zmtp.ZmtpDealer dealer, int fd, short events)
     {
+        if (dealer.Lingering)
+        {
+            if (dealer.Descriptor == fd && events != 0)
+            {
+                LoopGuard.Run(() => dealer.OnLingerEvents(events), _logger, _name);
+            }
+
+            return;
+        }
+
         if (dealer.IsClosed || dealer.Descriptor != fd)
         {
             return; // closed, or reconnected, by an earlier handler of this turn
@@ -483,9 +493,16 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             socket.Dispose();
         }
 
-        foreach (var dealer in _dealers.ToArray())
+        var dealers = _dealers.ToArray();
+        foreach (var dealer in dealers)
         {
             dealer.Dispose();
+        }
+
+        // As libzmq's context waits for its sockets' linger: all of them began it above, so the wait is the longest one's.
+        foreach (var dealer in dealers)
+        {
+            dealer.LingerOut();
         }
 
         _sockets.Clear();

@@ -59,7 +59,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     internal int Descriptor { get; private set; } = -1;
 
     /// <summary>What the loop should wait for on <see cref="Descriptor"/>: input always, output while some waits.</summary>
-    internal short PollEvents => (short)(Native.LibZmq.PollIn | (_state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? Native.LibC.PollOut : 0));
+    internal short PollEvents => (short)(Native.LibZmq.PollIn | (Lingering || _state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? Native.LibC.PollOut : 0));
 
     /// <summary>Whether a whole message may already be read and waiting: the loop pumps the socket before it sleeps.</summary>
     internal bool MayHaveInput { get; private set; }
@@ -131,15 +131,16 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         }
 
         // A worker's budget: what its broker has not read, counted to the byte (one message larger than the whole budget
-        // still goes when nothing waits), as libzmq's count does with the messages it tracks.
-        if (UnwrittenBudget is { } budget && _outbound.Bytes > 0 && _outbound.Bytes + size > budget)
+        // still goes when nothing waits). As on libzmq's count, a message under 1 KiB is never refused for it: a READY,
+        // a heartbeat or a probe must not be lost to a broker slow to read replies (the high-water mark bounds them).
+        if (UnwrittenBudget is { } budget && size >= PendingBytes.TrackedMinimum && _outbound.Bytes > 0 && _outbound.Bytes + size > budget)
         {
             LastRefusal = SendRefusal.OverBudget;
             return false;
         }
 
         TransportTelemetry.Sent(frames, Role);
-        if (size >= DirectSendMinimum && frames.Length <= Tcp.MaxGatheredFrames && _outbound.Bytes == 0 && _state == State.Ready && !_awaitingReady)
+        if (size >= DirectSendMinimum && frames.Length <= Tcp.MaxGatheredFrames && _outbound.IsEmpty && _state == State.Ready && !_awaitingReady)
         {
             // A large message with nothing before it goes straight from the caller's memory; only what the kernel does
             // not take now is copied into the queue.
@@ -379,6 +380,12 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     /// <summary>The loop's tick: reconnects when due, and ends a connection that is stuck in its handshake or silent.</summary>
     internal void OnTick()
     {
+        if (Lingering && Now >= _lingerUntil)
+        {
+            Close();
+            return;
+        }
+
         if (_disposed || _peer is null)
         {
             return;
@@ -479,6 +486,15 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         _inbound.Reset();
     }
 
+    /// <summary>
+    /// Disposed with bytes still to write and <see cref="TransportOptions.Linger"/> set: the connection stays in the loop's
+    /// poll set, writing them and reading (and dropping) what arrives, until all are written, the peer goes or the linger
+    /// is over; as libzmq keeps a closed socket's messages for its linger.
+    /// </summary>
+    internal bool Lingering { get; private set; }
+
+    private long _lingerUntil;
+
     public void Dispose()
     {
         if (_disposed)
@@ -487,9 +503,75 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         }
 
         _disposed = true;
-        if (_state == State.Ready && !_awaitingReady && _options.Linger > TimeSpan.Zero)
+        if (_state == State.Ready && !_awaitingReady && _options.Linger > TimeSpan.Zero && _outbound.WriteTo(Descriptor) == 0 && _outbound.Bytes > 0)
         {
-            _ = _outbound.WriteTo(Descriptor); // what the kernel takes now leaves; nothing waits for the rest
+            Lingering = true;
+            MayHaveInput = false;
+            _lingerUntil = Now + Ticks(_options.Linger);
+            _onDescriptorChanged(); // its events change: output and input, no messages
+            return;
+        }
+
+        Close();
+    }
+
+    /// <summary>The loop saw a lingering connection's descriptor ready: it writes and reads on, and closes once done.</summary>
+    internal void OnLingerEvents(short events)
+    {
+        if ((events & (Native.LibC.PollErr | Native.LibC.PollHup)) != 0 || _outbound.WriteTo(Descriptor) < 0 || _outbound.Bytes == 0 || !DiscardInput())
+        {
+            Close();
+        }
+    }
+
+    /// <summary>The loop is ending: a lingering connection writes what it has left, waiting for the kernel up to the linger's end.</summary>
+    internal unsafe void LingerOut()
+    {
+        while (Lingering)
+        {
+            var left = (_lingerUntil - Now) * 1000 / _frequency;
+            if (left <= 0)
+            {
+                Close();
+                return;
+            }
+
+            var fd = new Native.PollFd { Fd = Descriptor, Events = (short)(Native.LibZmq.PollIn | Native.LibC.PollOut) };
+            _ = Native.LibC.poll(&fd, 1, (int)Math.Min(left, 100));
+            OnLingerEvents(fd.ReturnedEvents);
+        }
+    }
+
+    /// <summary>
+    /// Reads and drops what the peer sent, a bounded amount per call: a connection closed with input unread is reset, and
+    /// the kernel then drops what it has not yet sent. False at the end of the stream or on an error.
+    /// </summary>
+    private bool DiscardInput()
+    {
+        Span<byte> sink = stackalloc byte[4096];
+        for (var i = 0; i < 16; i++)
+        {
+            var read = Tcp.Receive(Descriptor, sink);
+            if (read == -Tcp.EAgain)
+            {
+                return true;
+            }
+
+            if (read <= 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Close()
+    {
+        Lingering = false;
+        if (Descriptor >= 0)
+        {
+            _ = DiscardInput();
         }
 
         CloseConnection();

@@ -24,6 +24,9 @@ internal sealed class ZmtpOutbound
     /// <summary>Messages queued and not all written.</summary>
     public int Messages { get; private set; }
 
+    /// <summary>Nothing queued: no message (not even one of no bytes) and no command.</summary>
+    public bool IsEmpty => _units.Count == 0;
+
     /// <summary>Bytes not yet written.</summary>
     public int Bytes => _end - _start;
 
@@ -66,7 +69,7 @@ internal sealed class ZmtpOutbound
     /// </summary>
     public void EnqueueRest(ReadOnlySpan<ReadOnlyMemory<byte>> frames, long written)
     {
-        if (_units.Count > 0)
+        if (!IsEmpty)
         {
             throw new InvalidOperationException("A message sent straight from its frames must have nothing queued before it.");
         }
