@@ -41,7 +41,13 @@ public sealed record TransportOptions
     /// <summary>Incoming messages queued per peer before reading from that peer pauses (ZMQ_RCVHWM).</summary>
     public int ReceiveHighWatermark { get; init; } = 10_000;
 
-    /// <summary>How long unsent messages are kept after a socket closes (ZMQ_LINGER). Zero: closing never blocks.</summary>
+    /// <summary>
+    /// How long unsent messages are kept after a socket closes (ZMQ_LINGER). Zero: closing never blocks. On Courier's own
+    /// DEALER (<see cref="CourierZmtpForDealers"/>) a closed connection writes its last bytes on its loop, half-closes and
+    /// waits for the peer to close, for this long at most; when the loop itself ends it waits for them (at most this
+    /// long), so disposing a client or stopping a worker may then wait that long, and a loop disposed from another thread
+    /// is waited for up to 5 s and finishes alone after that.
+    /// </summary>
     public TimeSpan Linger { get; init; } = TimeSpan.Zero;
 
     /// <summary>
@@ -96,7 +102,8 @@ public sealed record TransportOptions
     /// environment overrides it either way: <c>0</c> off, <c>1</c> on. Where it differs from libzmq's DEALER: a connect
     /// that gets no answer is given up after <see cref="HandshakeTimeout"/> and retried; a ZMTP 2 peer is refused, not
     /// spoken to in its version; <see cref="Linger"/> goes on writing a closed connection's bytes on its loop (and, when
-    /// the loop itself ends, before it ends) but drops the messages that were waiting for a connection;
+    /// the loop itself ends, before it ends) and waits for the peer to close, but drops the messages that were waiting
+    /// for a connection;
     /// <see cref="ReceiveHighWatermark"/> does not apply (the client reads its socket only as fast as it handles what it
     /// read); an IPv6 address connects.
     /// </summary>

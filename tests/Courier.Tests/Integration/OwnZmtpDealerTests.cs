@@ -212,19 +212,96 @@ public sealed class OwnZmtpDealerTests
             return ((ZmtpDealer)closing.Socket).Lingering;
         });
         Assert.True(lingering, "nothing was left to write: the test proves nothing");
+
+        // The server talks meanwhile: what arrives while the connection lingers is read and dropped, not left unread to
+        // have the close reset the connection (and the kernel drop what it had not yet sent).
+        var pings = new MemoryStream();
+        for (var i = 0; i < 2_000; i++)
+        {
+            pings.Write(RawZmtp.Ping("0123456789abcdef"));
+        }
+
+        await connection.WriteAsync(pings.ToArray());
         if (!loopEnds)
         {
             await canary.AssertServedAsync(); // the loop serves the others meanwhile
         }
 
+        // The end of the stream comes once all is written (the DEALER half-closes), and the connection is closed once the
+        // server closes its side.
         var received = await connection.ReadToEndAsync();
         var header = ZmtpWire.HeaderSize(body.Length);
         Assert.Equal(header + body.Length, received.Length);
         Assert.True(received.AsSpan(header).SequenceEqual(body), "the message arrived changed");
+        connection.Dispose();
         if (!loopEnds)
         {
-            Assert.False(await dealers.Loop.ReadAsync(() => ((ZmtpDealer)closing.Socket).Lingering));
+            await Poll.UntilAsync(() => dealers.Loop.ReadAsync(() => !((ZmtpDealer)closing.Socket).Lingering), Wait, "the lingering connection to close");
         }
+    }
+
+    [SkippableFact]
+    public async Task A_workers_connection_refuses_large_messages_past_its_unwritten_budget_but_never_a_small_one()
+    {
+        SkipUnlessOwnDealer();
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        var worker = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { MaxPendingBytesPerPeer = 1024 * 1024, HeartbeatInterval = TimeSpan.Zero }, countUnwritten: true);
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        Assert.True(await dealers.SendAsync(worker.Socket, "first"u8.ToArray()));
+        Assert.True(await connection.ReadUntilAsync(b => b.AsSpan().IndexOf("first"u8) >= 0), "the first message never came");
+
+        // The server reads no more: large replies fill the kernel's buffers, then the budget.
+        var refused = false;
+        for (var i = 0; i < 1_000 && !refused; i++)
+        {
+            refused = !await dealers.SendAsync(worker.Socket, new byte[256 * 1024]);
+        }
+
+        Assert.True(refused, "the budget never refused a large message");
+        Assert.Equal(SendRefusal.OverBudget, await dealers.Loop.ReadAsync(() => worker.Socket.LastRefusal));
+
+        // Filled to the byte: nothing more fits.
+        const long budget = 1024 * 1024;
+        for (var room = budget - await PendingAsync(); room > 0; room = budget - await PendingAsync())
+        {
+            var length = room - 9 > 255 ? room - 9 : room - 2 <= 255 ? room - 2 : 100;
+            Assert.True(await dealers.SendAsync(worker.Socket, new byte[length]), $"{length} bytes refused with {room} left");
+        }
+
+        Assert.Equal(budget, await PendingAsync());
+
+        // A READY, a heartbeat or a probe still goes.
+        Assert.True(await dealers.SendAsync(worker.Socket, new byte[200]), "a small message was refused for the budget");
+
+        Task<long> PendingAsync() => dealers.Loop.ReadAsync(() => worker.Socket.LargestPendingBytes);
+    }
+
+    [SkippableFact]
+    public async Task A_lingering_connection_to_a_server_that_never_reads_is_closed_at_the_lingers_end()
+    {
+        SkipUnlessOwnDealer();
+        using var hostile = new HostileServer();
+        await using var dealers = await Dealers.StartAsync();
+        await using var canary = await dealers.CanaryAsync();
+        var closing = await dealers.ConnectAsync(hostile.Endpoint, TransportOptions.Default with { Linger = TimeSpan.FromMilliseconds(300), HeartbeatInterval = TimeSpan.Zero });
+        using var connection = await hostile.AcceptAsync();
+        await connection.HandshakeAsync();
+        Assert.True(await dealers.SendAsync(closing.Socket, "first"u8.ToArray()));
+        Assert.True(await connection.ReadUntilAsync(b => b.AsSpan().IndexOf("first"u8) >= 0), "the first message never came");
+        Assert.True(await dealers.SendAsync(closing.Socket, new byte[24 * 1024 * 1024]));
+        Assert.True(await dealers.Loop.ReadAsync(() =>
+        {
+            closing.Socket.Dispose();
+            return ((ZmtpDealer)closing.Socket).Lingering;
+        }));
+
+        // The server never reads: the connection goes at the linger's end (a reset, or the end of the stream, reaches the
+        // server), and the loop serves the canary meanwhile.
+        await canary.AssertServedAsync();
+        await Poll.UntilAsync(() => dealers.Loop.ReadAsync(() => !((ZmtpDealer)closing.Socket).Lingering), Wait, "the linger to end");
+        Assert.True(await connection.ClosedByPeerAsync(), "the connection is still open");
     }
 
     [SkippableFact]
@@ -348,10 +425,10 @@ public sealed class OwnZmtpDealerTests
             return Task.FromResult(new Dealers(loop));
         }
 
-        public async Task<Connected> ConnectAsync(string endpoint, TransportOptions options)
+        public async Task<Connected> ConnectAsync(string endpoint, TransportOptions options, bool countUnwritten = false)
         {
             var collector = new Collector();
-            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { CourierZmtpForDealers = true }, collector, endpoint));
+            var socket = await Loop.ReadAsync(() => Loop.CreateConnected(SocketKind.Dealer, options with { CourierZmtpForDealers = true }, collector, endpoint, countUnwritten: countUnwritten));
             Assert.IsType<ZmtpDealer>(socket);
             return new Connected(socket, collector);
         }
@@ -488,6 +565,24 @@ public sealed class OwnZmtpDealerTests
                 return true;
             }
             catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Whether the DEALER closed the connection: what it sent is read and dropped until the end of the stream or a reset.</summary>
+        public async Task<bool> ClosedByPeerAsync()
+        {
+            try
+            {
+                await _stream.CopyToAsync(Stream.Null).WaitAsync(Wait);
+                return true;
+            }
+            catch (IOException)
+            {
+                return true; // reset
+            }
+            catch (TimeoutException)
             {
                 return false;
             }

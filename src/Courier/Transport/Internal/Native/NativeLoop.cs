@@ -103,7 +103,8 @@ internal sealed unsafe class NativeLoop : ITransportLoop
             _sockets[i].OnTick();
         }
 
-        for (var i = 0; i < _dealers.Count; i++)
+        // Backwards: a dealer whose linger ends here leaves the list, and none behind it misses its tick.
+        for (var i = _dealers.Count - 1; i >= 0; i--)
         {
             _dealers[i].OnTick();
         }
@@ -496,14 +497,11 @@ internal sealed unsafe class NativeLoop : ITransportLoop
         var dealers = _dealers.ToArray();
         foreach (var dealer in dealers)
         {
-            dealer.Dispose();
+            LoopGuard.Run(dealer.Dispose, _logger, _name);
         }
 
-        // As libzmq's context waits for its sockets' linger: all of them began it above, so the wait is the longest one's.
-        foreach (var dealer in dealers)
-        {
-            dealer.LingerOut();
-        }
+        // As libzmq's context waits for its sockets' linger: all of them together, so the wait is the longest one's.
+        LoopGuard.Run(() => Zmtp.ZmtpLinger.LingerOut(dealers), _logger, _name);
 
         _sockets.Clear();
         _message.Clear(); // the last message's large frames, if any, held natively

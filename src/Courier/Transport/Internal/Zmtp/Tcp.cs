@@ -142,6 +142,9 @@ internal static unsafe partial class Tcp
 
     public static void Close(int fd) => _ = close(fd);
 
+    /// <summary>Ends the writing half (<c>shutdown(SHUT_WR)</c>): the peer reads to the end of the stream, and may still write.</summary>
+    public static void ShutdownWrite(int fd) => _ = shutdown(fd, 1);
+
     /// <summary>A sockaddr_in or sockaddr_in6 for <paramref name="address"/>; its length.</summary>
     private static uint Write(IPEndPoint address, byte* storage)
     {
@@ -204,4 +207,7 @@ internal static unsafe partial class Tcp
 
     [LibraryImport("libc")]
     private static partial int close(int fd);
+
+    [LibraryImport("libc")]
+    private static partial int shutdown(int fd, int how);
 }

@@ -59,7 +59,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     internal int Descriptor { get; private set; } = -1;
 
     /// <summary>What the loop should wait for on <see cref="Descriptor"/>: input always, output while some waits.</summary>
-    internal short PollEvents => (short)(Native.LibZmq.PollIn | (Lingering || _state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? Native.LibC.PollOut : 0));
+    internal short PollEvents => _linger?.PollEvents ?? (short)(Native.LibZmq.PollIn | (_state == State.Connecting || (_state == State.Ready && !_awaitingReady && _outbound.Bytes > 0) || (_state == State.Greeting && !_greeted) ? Native.LibC.PollOut : 0));
 
     /// <summary>Whether a whole message may already be read and waiting: the loop pumps the socket before it sleeps.</summary>
     internal bool MayHaveInput { get; private set; }
@@ -380,9 +380,9 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     /// <summary>The loop's tick: reconnects when due, and ends a connection that is stuck in its handshake or silent.</summary>
     internal void OnTick()
     {
-        if (Lingering && Now >= _lingerUntil)
+        if (Lingering)
         {
-            Close();
+            _ = LingerTick(Now);
             return;
         }
 
@@ -486,14 +486,11 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         _inbound.Reset();
     }
 
-    /// <summary>
-    /// Disposed with bytes still to write and <see cref="TransportOptions.Linger"/> set: the connection stays in the loop's
-    /// poll set, writing them and reading (and dropping) what arrives, until all are written, the peer goes or the linger
-    /// is over; as libzmq keeps a closed socket's messages for its linger.
-    /// </summary>
-    internal bool Lingering { get; private set; }
+    // Disposed with bytes still to write and TransportOptions.Linger set: the connection's last bytes (ZmtpLinger).
+    private ZmtpLinger? _linger;
 
-    private long _lingerUntil;
+    /// <summary>Disposed and still writing its last bytes on the loop, for <see cref="TransportOptions.Linger"/> at most (<see cref="ZmtpLinger"/>).</summary>
+    internal bool Lingering => _linger is not null;
 
     public void Dispose()
     {
@@ -503,13 +500,16 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         }
 
         _disposed = true;
-        if (_state == State.Ready && !_awaitingReady && _options.Linger > TimeSpan.Zero && _outbound.WriteTo(Descriptor) == 0 && _outbound.Bytes > 0)
+        MayHaveInput = false;
+        if (_state == State.Ready && !_awaitingReady && _options.Linger > TimeSpan.Zero)
         {
-            Lingering = true;
-            MayHaveInput = false;
-            _lingerUntil = Now + Ticks(_options.Linger);
-            _onDescriptorChanged(); // its events change: output and input, no messages
-            return;
+            var linger = new ZmtpLinger(Descriptor, _outbound, Now + Ticks(_options.Linger));
+            if (linger.Begin())
+            {
+                _linger = linger;
+                _onDescriptorChanged(); // its events change: no more messages
+                return;
+            }
         }
 
         Close();
@@ -518,62 +518,32 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
     /// <summary>The loop saw a lingering connection's descriptor ready: it writes and reads on, and closes once done.</summary>
     internal void OnLingerEvents(short events)
     {
-        if ((events & (Native.LibC.PollErr | Native.LibC.PollHup)) != 0 || _outbound.WriteTo(Descriptor) < 0 || _outbound.Bytes == 0 || !DiscardInput())
+        if (_linger is { } linger && !linger.Step(events))
         {
             Close();
         }
     }
 
-    /// <summary>The loop is ending: a lingering connection writes what it has left, waiting for the kernel up to the linger's end.</summary>
-    internal unsafe void LingerOut()
+    /// <summary>The tick of a lingering connection: closed once past its deadline. False once it no longer lingers.</summary>
+    internal bool LingerTick(long now)
     {
-        while (Lingering)
+        if (_linger is { } linger && linger.Expired(now))
         {
-            var left = (_lingerUntil - Now) * 1000 / _frequency;
-            if (left <= 0)
-            {
-                Close();
-                return;
-            }
-
-            var fd = new Native.PollFd { Fd = Descriptor, Events = (short)(Native.LibZmq.PollIn | Native.LibC.PollOut) };
-            _ = Native.LibC.poll(&fd, 1, (int)Math.Min(left, 100));
-            OnLingerEvents(fd.ReturnedEvents);
-        }
-    }
-
-    /// <summary>
-    /// Reads and drops what the peer sent, a bounded amount per call: a connection closed with input unread is reset, and
-    /// the kernel then drops what it has not yet sent. False at the end of the stream or on an error.
-    /// </summary>
-    private bool DiscardInput()
-    {
-        Span<byte> sink = stackalloc byte[4096];
-        for (var i = 0; i < 16; i++)
-        {
-            var read = Tcp.Receive(Descriptor, sink);
-            if (read == -Tcp.EAgain)
-            {
-                return true;
-            }
-
-            if (read <= 0)
-            {
-                return false;
-            }
+            Close();
         }
 
-        return true;
+        return Lingering;
     }
 
     private void Close()
     {
-        Lingering = false;
-        if (Descriptor >= 0)
+        if (Descriptor >= 0 && _linger is null)
         {
-            _ = DiscardInput();
+            // Input left unread would have the close reset the connection, and the kernel drop what it had not yet sent.
+            _ = new ZmtpLinger(Descriptor, _outbound, 0).DiscardInput();
         }
 
+        _linger = null;
         CloseConnection();
         _outbound.Clear();
         _inbound.Dispose();
