@@ -540,7 +540,7 @@ internal sealed partial class ZmtpDealer : ITransportSocket, IPumpedSocket
         if (Descriptor >= 0 && _linger is null)
         {
             // Input left unread would have the close reset the connection, and the kernel drop what it had not yet sent.
-            _ = new ZmtpLinger(Descriptor, _outbound, 0).DiscardInput();
+            _ = ZmtpLinger.DiscardInput(Descriptor);
         }
 
         _linger = null;

@@ -47,11 +47,11 @@ internal sealed class ZmtpLinger(int descriptor, ZmtpOutbound outbound, long dea
             }
         }
 
-        return DiscardInput() && (events & LibC.PollHup) == 0;
+        return DiscardInput(descriptor) && (events & LibC.PollHup) == 0;
     }
 
-    /// <summary>Reads and drops what the peer sent, a bounded amount per call. False at the end of the stream or on an error.</summary>
-    public bool DiscardInput()
+    /// <summary>Reads and drops what the peer sent on <paramref name="descriptor"/>, a bounded amount per call. False at the end of the stream or on an error.</summary>
+    public static bool DiscardInput(int descriptor)
     {
         Span<byte> sink = stackalloc byte[4096];
         for (var i = 0; i < 16; i++)
